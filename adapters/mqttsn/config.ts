@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import { duration, listenAddress } from '../../gateway/config/units.js';
+
+const topicIdMap = z.record(z.string().regex(/^\d+$/, 'expected a numeric topic id'), z.string().min(1));
+
+export const mqttsnConfigSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    listen: listenAddress().default({ host: '0.0.0.0', port: 1884 }),
+    gateway_id: z.number().int().min(0).max(255).default(1),
+    /** ADVERTISE interval; 0 = off. */
+    advertise: duration().default(0),
+    /** Global predefined topic ids: { 1: sensors/common }. */
+    predefined_topics: topicIdMap.default({}),
+    /** Per-client predefined topic ids: { clientId: { 2: topic } }. */
+    client_topics: z.record(z.string(), topicIdMap).default({}),
+    /** Prefix prepended to device topics upstream (empty = as sent). */
+    topic_prefix: z.string().default(''),
+    qos_minus_one: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        /** Source addresses (host or host:port) allowed; empty = any. */
+        allow: z.array(z.string()).default([]),
+      })
+      .prefault({}),
+    /** Client ids and/or source addresses allowed to CONNECT; empty = any. */
+    allow: z.array(z.string()).default([]),
+    max_clients: z.number().int().positive().default(5000),
+    max_inflight_per_client: z.number().int().positive().default(10),
+    max_queued_bytes_per_client: z.number().int().positive().default(1024 * 1024),
+    /** Downlink retry interval and count (T_retry / N_retry). */
+    retry_interval: duration().default(10_000),
+    retry_count: z.number().int().min(0).default(3),
+  })
+  .prefault({ enabled: false });
+export type MqttsnConfig = z.output<typeof mqttsnConfigSchema>;

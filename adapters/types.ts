@@ -1,0 +1,70 @@
+import type { Observable } from 'rxjs';
+
+/** Upstream QoS. MQTT-SN QoS -1 readings arrive as 0. */
+export type QoS = 0 | 1 | 2;
+
+/**
+ * What the store did with a reading, reported back to the adapter so it can
+ * acknowledge its device (delivery contract 1: ack only after commit).
+ */
+export type StoreOutcome =
+  | 'stored' // every message the rules produced is committed to the outbox
+  | 'filtered' // rules produced nothing to store; safe to ack
+  | 'congestion' // outbox full with overflow: reject-new; answer "congestion"
+  | 'error'; // the store failed; do not ack
+
+/** One unit of sensor data entering the gateway from an adapter. */
+export interface Reading {
+  /** Adapter instance, e.g. "serial:weather" or "mqttsn". */
+  source: string;
+  /** Device id: serial port name / id from the frame, or MQTT-SN client id. */
+  device: string;
+  /** Topic as the device (or the serial port's topic template) named it. */
+  topic: string;
+  payload: Buffer;
+  qos: QoS;
+  retain: boolean;
+  /** ms since epoch, when the bytes arrived. */
+  receivedAt: number;
+  /** Decoded payload fields when the adapter parsed them (serial kv/json/csv), for rules. */
+  fields?: Record<string, unknown>;
+  /**
+   * Called exactly once by the gateway when the reading's fate is durable.
+   * Adapters that ack their devices (MQTT-SN QoS 1/2, acked serial frames) set it.
+   */
+  settle?: (outcome: StoreOutcome) => void;
+}
+
+/** A command travelling down to a device. */
+export interface Command {
+  /** Stable id (inbox row id or generated), for acks/results and dedupe. */
+  id: string;
+  /** Adapter instance, e.g. "serial:weather" or "mqttsn". */
+  target: string;
+  /** Device id within the adapter (MQTT-SN client id; serial: port name or frame device id). */
+  device: string;
+  /** Topic the command is addressed to (MQTT-SN devices receive it on this topic). */
+  topic: string;
+  payload: Buffer;
+  qos: QoS;
+  /** ms since epoch after which the command is dropped (and counted) instead of delivered. */
+  expiresAt?: number;
+}
+
+export type SendOutcome =
+  | 'delivered' // written to the device (and acked where the protocol acks)
+  | 'queued' // device asleep/unplugged: the command waits in the durable inbox
+  | 'unknown-device';
+
+/** An adapter turns bytes into Readings and Commands into bytes. It knows nothing of the broker. */
+export interface Adapter {
+  /** Instance name, used as Reading.source and Command.target. */
+  readonly name: string;
+  /** Hot stream of readings; errors are the adapter's to recover from (the gateway also isolates them). */
+  readonly readings$: Observable<Reading>;
+  /** Opens ports / binds sockets. The constructor does nothing. */
+  start(): Promise<void>;
+  /** Closes everything; resolves when no more readings will be emitted. */
+  stop(): Promise<void>;
+  send(command: Command): Promise<SendOutcome>;
+}

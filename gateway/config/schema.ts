@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { mqttsnConfigSchema } from '../../adapters/mqttsn/config.js';
+import { serialConfigSchema } from '../../adapters/serial/config.js';
+import {
+  commandsConfigSchema,
+  defaultRouteSchema,
+  rulesConfigSchema,
+  triggersConfigSchema,
+} from '../../rules/config.js';
+import { httpConfigSchema, statsConfigSchema } from '../metrics/config.js';
+import { storeConfigSchema } from '../store/config.js';
+import { upstreamConfigSchema } from '../upstream/config.js';
+import { duration } from './units.js';
+
+export const gatewaySectionSchema = z.strictObject({
+  /** Used in topics ({gateway}), the default upstream client id and the status topic. */
+  id: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected letters, digits, _ . or - (it goes into topics)'),
+  /** The SQLite file lives here. */
+  state_dir: z.string().min(1).default('/var/lib/fieldgate'),
+  log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  /** How long a stop may take before the process exits anyway. */
+  stop_grace: duration().default(10_000),
+});
+
+export const configSchema = z.strictObject({
+  gateway: gatewaySectionSchema,
+  upstream: upstreamConfigSchema,
+  store: storeConfigSchema,
+  mqttsn: mqttsnConfigSchema,
+  serial: serialConfigSchema,
+  rules: rulesConfigSchema,
+  default_route: defaultRouteSchema,
+  commands: commandsConfigSchema,
+  triggers: triggersConfigSchema,
+  http: httpConfigSchema,
+  stats: statsConfigSchema,
+});
+
+export type Config = z.output<typeof configSchema>;

@@ -1,0 +1,14 @@
+import { z } from 'zod';
+import { bytes, duration } from '../config/units.js';
+
+export const storeConfigSchema = z
+  .strictObject({
+    /** power-loss: synchronous=FULL (survives a power cut); process-crash: synchronous=NORMAL (faster, survives a killed process). */
+    durability: z.enum(['power-loss', 'process-crash']).default('power-loss'),
+    max_rows: z.number().int().positive().default(1_000_000),
+    max_bytes: bytes().default(256 * 1024 * 1024),
+    max_age: duration().default(7 * 86400e3),
+    overflow: z.enum(['drop-oldest', 'reject-new']).default('drop-oldest'),
+  })
+  .prefault({});
+export type StoreConfig = z.output<typeof storeConfigSchema>;

@@ -1,0 +1,111 @@
+import type { Observable } from 'rxjs';
+import type { QoS } from '../../adapters/types.js';
+
+/** A message waiting to go upstream, as handed to the outbox. */
+export interface OutboxMessage {
+  source: string;
+  device: string;
+  topic: string;
+  payload: Buffer;
+  qos: QoS;
+  retain: boolean;
+  /** MQTT 5 properties later; stored as JSON. */
+  properties?: Record<string, unknown>;
+  /** ms since epoch when the reading arrived (end-to-end latency starts here). */
+  receivedAt: number;
+}
+
+/** Upstream delivery state of an outbox row. */
+export type DeliveryState =
+  | 'queued' // not yet handed to the broker
+  | 'sent' // PUBLISH written with packetId; awaiting PUBACK (QoS 1) or PUBREC (QoS 2)
+  | 'released'; // QoS 2: PUBREL written; awaiting PUBCOMP
+
+export interface OutboxRow extends OutboxMessage {
+  /** Monotonic row id: the order messages reach the broker in. */
+  id: number;
+  state: DeliveryState;
+  packetId: number | null;
+}
+
+export interface OutboxStats {
+  rows: number;
+  bytes: number;
+  /** enqueue time (ms) of the oldest row, null when empty. */
+  oldestAt: number | null;
+  inflight: number;
+}
+
+export type DropReason = 'max_rows' | 'max_bytes' | 'max_age' | 'reject_new';
+
+/** Thrown (rejected) by Outbox.enqueue under overflow: reject-new when the outbox is full. */
+export class OutboxFullError extends Error {
+  override readonly name = 'OutboxFullError';
+}
+
+/**
+ * The durable outbox. Writes are group-committed: every call made while a
+ * transaction is being prepared lands in the same transaction, and each
+ * returned promise resolves only once that transaction is committed.
+ */
+export interface Outbox {
+  /** Resolves with the row ids once committed; rejects with OutboxFullError under reject-new. */
+  enqueue(messages: OutboxMessage[]): Promise<number[]>;
+  /** Oldest rows in state 'queued' with id > afterId, in id order (index scan, never a full scan). */
+  nextQueued(afterId: number, limit: number): OutboxRow[];
+  /** Rows in state 'sent' or 'released', in id order: resumed after reconnect/restart. */
+  inflight(): OutboxRow[];
+  /** Durably record packet ids before the PUBLISHes are written (QoS 2 exactly-once needs this). */
+  markSent(assignments: { id: number; packetId: number }[]): Promise<void>;
+  /** Durably record that PUBREL is about to be written for this QoS 2 row. */
+  markReleased(id: number): Promise<void>;
+  /** Broker acknowledged (PUBACK/PUBCOMP) or QoS 0 written: delete. */
+  complete(ids: number[]): Promise<void>;
+  /** Back to 'queued' (e.g. clean-session connect lost the broker's state). */
+  requeueInflight(): Promise<void>;
+  stats(): OutboxStats;
+  /** Fires (with no value) after a commit that added rows: wakes the upstream sender. */
+  readonly added$: Observable<void>;
+  /** Counted drops, by reason; also logged (rate-limited) by the store. */
+  readonly dropped$: Observable<{ reason: DropReason; count: number }>;
+}
+
+/** A command waiting for a sleeping or unplugged device. */
+export interface InboxRow {
+  id: number;
+  target: string;
+  device: string;
+  topic: string;
+  payload: Buffer;
+  qos: QoS;
+  createdAt: number;
+  expiresAt: number | null;
+}
+
+export interface Inbox {
+  put(cmd: Omit<InboxRow, 'id' | 'createdAt'>): Promise<number>;
+  /** Unexpired commands for one device, oldest first. Expired rows are deleted and counted. */
+  pending(target: string, device: string, limit?: number): InboxRow[];
+  /** Delivered (or given up): delete. */
+  remove(ids: number[]): Promise<void>;
+  /** Delete expired rows; returns them so the caller can report/count. */
+  expire(now?: number): Promise<InboxRow[]>;
+  count(): number;
+}
+
+/** Small durable key/value state: upstream incoming-QoS2 ids, MQTT-SN sessions, etc. */
+export interface KvState {
+  get<T>(namespace: string, key: string): T | undefined;
+  put(namespace: string, key: string, value: unknown): Promise<void>;
+  delete(namespace: string, key: string): Promise<void>;
+  list<T>(namespace: string): { key: string; value: T }[];
+}
+
+export interface Store {
+  readonly outbox: Outbox;
+  readonly inbox: Inbox;
+  readonly state: KvState;
+  /** Histogram source for metrics: duration of each group commit in ms and its size. */
+  readonly commits$: Observable<{ ms: number; ops: number }>;
+  close(): void;
+}

@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { duration } from '../config/units.js';
+
+export const upstreamConfigSchema = z.strictObject({
+  /** mqtt://host:port or mqtts://host:port (TLS). */
+  url: z.string().regex(/^mqtts?:\/\/[^/]+(:\d+)?\/?$/, 'expected mqtt://host:port or mqtts://host:port'),
+  /** Defaults to fieldgate-{gateway.id}. */
+  client_id: z.string().min(1).max(65535).optional(),
+  username: z.string().optional(),
+  /** Prefer password_file or FIELDGATE_UPSTREAM_PASSWORD over a password in the YAML. */
+  password: z.string().optional(),
+  password_file: z.string().optional(),
+  tls: z
+    .strictObject({
+      ca: z.string().optional(),
+      cert: z.string().optional(),
+      key: z.string().optional(),
+      /** Server name check; leave on unless you know why. */
+      verify_server: z.boolean().default(true),
+      servername: z.string().optional(),
+    })
+    .optional(),
+  protocol: z.literal('3.1.1').default('3.1.1'),
+  keepalive: z.number().int().min(0).max(65535).default(30),
+  clean_session: z.boolean().default(false),
+  /** Max unacknowledged QoS 1/2 PUBLISHes in flight. */
+  inflight: z.number().int().min(1).max(65535).default(32),
+  status_topic: z.string().default('fieldgate/{gateway}/status'),
+  /** Backlog drain rate cap in messages/second; 0 = unlimited. */
+  max_rate: z.number().min(0).default(0),
+  reconnect: z
+    .strictObject({ min: duration().default(1000), max: duration().default(60_000) })
+    .prefault({}),
+  /** Topic filters to subscribe to (commands); rules add their own. */
+  subscribe: z.array(z.strictObject({ topic: z.string().min(1), qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(1) })).default([]),
+});
+export type UpstreamConfig = z.output<typeof upstreamConfigSchema>;
