@@ -68,3 +68,23 @@ export interface Adapter {
   stop(): Promise<void>;
   send(command: Command): Promise<SendOutcome>;
 }
+
+/** A message from the upstream broker, handed down to an adapter whose devices subscribed to it. */
+export interface DownlinkMessage {
+  topic: string;
+  payload: Buffer;
+  qos: QoS;
+  retain: boolean;
+}
+
+/**
+ * An adapter whose devices subscribe to upstream topics (MQTT-SN SUBSCRIBE).
+ * The gateway keeps the upstream client subscribed to the union of every
+ * adapter's filters and hands matching messages to `deliver`.
+ */
+export interface SubscribingAdapter extends Adapter {
+  /** Current upstream topic filters (MQTT syntax) wanted by this adapter's devices, with max QoS. */
+  readonly subscriptions$: Observable<ReadonlyMap<string, QoS>>;
+  /** Route one upstream message to every device subscribed to a matching filter (durable inbox for sleepers). */
+  deliver(message: DownlinkMessage): Promise<void>;
+}
