@@ -1,0 +1,36 @@
+import { createReadStream, existsSync, writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Mosquitto } from './mosquitto.js';
+import { PtyPair } from './socat.js';
+import { publishTo, Subscriber } from './subscriber.js';
+import { cleanupTmpDirs } from './tmp.js';
+
+afterAll(cleanupTmpDirs);
+
+describe('test harness', () => {
+  it('starts a real mosquitto that routes messages, and restarts it on the same port', async () => {
+    const broker = await Mosquitto.start();
+    const sub = await Subscriber.connect(broker.url, 'h/#');
+    await publishTo(broker.url, 'h/1', 'hello', { qos: 1 });
+    const [m] = await sub.waitForCount(1);
+    expect(m?.payload.toString()).toBe('hello');
+    await sub.close();
+    const port = broker.port;
+    await broker.restart();
+    expect(broker.port).toBe(port);
+    await publishTo(broker.url, 'h/2', 'again', { qos: 0 });
+    await broker.stop();
+  });
+
+  it('makes a socat pty pair whose ends talk to each other, and unplugs it', async () => {
+    const pty = await PtyPair.open();
+    const reader = createReadStream(pty.device);
+    reader.on('error', () => {}); // a pending read on a pty whose peer vanished fails with EIO
+    const first = new Promise<string>((resolve) => reader.once('data', (b) => resolve(b.toString())));
+    writeFileSync(pty.sensor, 'ping\n');
+    expect(await first).toBe('ping\n');
+    reader.destroy();
+    await pty.unplug();
+    expect(existsSync(pty.device)).toBe(false);
+  });
+});
