@@ -9,15 +9,25 @@ export const uplinkRuleSchema = z.strictObject({
   source: z.string().default('*'),
   /** Topic pattern with named wildcards: sensors/+device/#rest. */
   match: z.string().min(1),
-  /** JSONata condition; the reading is kept when it evaluates truthy. */
+  /**
+   * JSONata condition; the reading is kept when it evaluates truthy. A falsy filter drops the reading
+   * ('filtered') and still counts as a match: later rules and the default route do not see it
+   * (unless `continue: true`).
+   */
   filter: z.string().optional(),
-  /** JSONata expression producing the new payload. */
+  /** JSONata expression producing the new payload (strings/Buffers as is, anything else JSON-encoded). */
   transform: z.string().optional(),
-  /** Output topic template: site/{gateway}/{device}/temperature. Omit with drop: true. */
+  /** Output topic template: site/{gateway}/{device}/temperature. Default: the reading's topic. */
   publish: z.string().optional(),
+  /**
+   * Match and drop (reason 'rule_drop'): silences a topic before broader rules see it. With a filter,
+   * only readings the filter accepts are dropped; the others go on to the later rules.
+   */
   drop: z.boolean().default(false),
+  /** Upstream QoS / retain of the output; default: the reading's. */
   qos: qos.optional(),
   retain: z.boolean().optional(),
+  /** Report strategies, per output topic (see rules/strategies.ts). */
   report: z
     .strictObject({
       on_change: z.boolean().default(false),
@@ -41,8 +51,10 @@ export const commandRuleSchema = z.strictObject({
   device: z.string().optional(),
   /** MQTT-SN topic the device receives the command on (template). */
   topic: z.string().optional(),
-  /** JSONata expression or template producing the payload sent to the device; default: payload as is. */
+  /** Text template of the payload sent to the device ({fields.x}, captures...). Default: the upstream payload as is. */
   payload: z.string().optional(),
+  /** JSONata expression producing the device payload instead (over {topic, payload, fields, captures, gateway}). */
+  transform: z.string().optional(),
   ttl: duration().default(3600e3),
   /** Topic to publish the command result/ack to (template). */
   result_topic: z.string().optional(),
@@ -51,14 +63,23 @@ export const commandRuleSchema = z.strictObject({
 
 export const triggerRuleSchema = z.strictObject({
   name: z.string().optional(),
+  /** Adapter-name glob of the readings to watch. */
   source: z.string().default('*'),
+  /** Topic pattern with named wildcards, as in rules. */
   match: z.string().min(1),
-  /** JSONata condition over the reading. */
+  /** JSONata condition over the reading (same input as a rule filter). */
   when: z.string().min(1),
+  /** Target adapter: serial:weather or mqttsn. */
   to: z.string().min(1),
+  /** Target device id template (default: the +device capture, else the reading's device). */
   device: z.string().optional(),
+  /** Topic template the device receives the command on (default: the reading's topic). */
   topic: z.string().optional(),
-  payload: z.string().min(1),
+  /** Text template of the command payload ({fields.x}, {device}...). One of payload / transform. */
+  payload: z.string().optional(),
+  /** JSONata expression producing the command payload (over the same input as `when`). */
+  transform: z.string().optional(),
+  /** Minimum time between two firings of this trigger for the same target device. */
   cooldown: duration().default(60_000),
 });
 
@@ -72,3 +93,16 @@ export const defaultRouteSchema = z
     prefix: z.string().default(''),
   })
   .prefault({});
+
+export type UplinkRuleConfig = z.output<typeof uplinkRuleSchema>;
+export type CommandRuleConfig = z.output<typeof commandRuleSchema>;
+export type TriggerRuleConfig = z.output<typeof triggerRuleSchema>;
+export type DefaultRouteConfig = z.output<typeof defaultRouteSchema>;
+
+/** The parts of the gateway config the rules engine compiles (top-level keys of the YAML file). */
+export interface RulesConfig {
+  rules: UplinkRuleConfig[];
+  default_route: DefaultRouteConfig;
+  commands: CommandRuleConfig[];
+  triggers: TriggerRuleConfig[];
+}

@@ -1,0 +1,90 @@
+import type { ConfigPath, Problems } from './errors.js';
+
+/**
+ * Text templates: `site/{gateway}/{device}/temperature`.
+ *
+ * A placeholder is `{name}` or `{fields.a.b}`; any other brace text is literal, so a fixed JSON
+ * payload like `{"fan":"on"}` needs no escaping. Names are checked at compile time against the scope
+ * (an unknown one is a compile error, never an empty string at run time). Payload fields are always
+ * spelled `{fields.temp}`: the engine cannot know field names at compile time, and a bare `{temp}`
+ * would be ambiguous with wildcard captures.
+ */
+const PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)*)\}/g;
+
+export interface TemplateContext {
+  /** Plain names: captures, device, gateway, source, topic, payload (raw text)... */
+  vars: Readonly<Record<string, string | undefined>>;
+  /** Decoded payload fields, for {fields.x}. */
+  fields: Readonly<Record<string, unknown>>;
+}
+
+export type Rendered = { ok: true; text: string } | { ok: false; missing: string };
+
+export interface Template {
+  readonly source: string;
+  render(ctx: TemplateContext): Rendered;
+}
+
+type Part = string | { name: string } | { field: string[]; label: string };
+
+/** Compile against `scope` (allowed plain names; `fields.*` is allowed when scope has 'fields'). */
+export function compileTemplate(
+  source: string,
+  scope: ReadonlySet<string>,
+  problems: Problems,
+  path: ConfigPath,
+): Template | undefined {
+  const parts: Part[] = [];
+  let last = 0;
+  let bad = false;
+  for (const m of source.matchAll(PLACEHOLDER)) {
+    parts.push(source.slice(last, m.index));
+    last = m.index + m[0].length;
+    const [head, ...rest] = m[1]!.split('.');
+    if (head === 'fields' && rest.length && scope.has('fields')) {
+      parts.push({ field: rest, label: m[1]! });
+    } else if (rest.length === 0 && head !== 'fields' && scope.has(head!)) {
+      parts.push({ name: head! });
+    } else {
+      bad = true;
+      const known = [...scope].filter((n) => n !== 'fields').map((n) => `{${n}}`);
+      if (scope.has('fields')) known.push('{fields.<name>}');
+      problems.add(path, `unknown placeholder ${m[0]} in "${source}" (known: ${known.join(', ')})`);
+    }
+  }
+  parts.push(source.slice(last));
+  if (bad) return undefined;
+  return { source, render: (ctx) => render(parts, ctx) };
+}
+
+function render(parts: Part[], ctx: TemplateContext): Rendered {
+  let text = '';
+  for (const part of parts) {
+    if (typeof part === 'string') {
+      text += part;
+    } else if ('name' in part) {
+      const v = ctx.vars[part.name];
+      if (v === undefined) return { ok: false, missing: part.name };
+      text += v;
+    } else {
+      const v = dig(ctx.fields, part.field);
+      if (v === undefined || v === null) return { ok: false, missing: part.label };
+      text += typeof v === 'object' ? JSON.stringify(v) : String(v);
+    }
+  }
+  return { ok: true, text };
+}
+
+function dig(obj: unknown, path: string[]): unknown {
+  let v = obj;
+  for (const key of path) {
+    if (typeof v !== 'object' || v === null || !Object.hasOwn(v, key)) return undefined;
+    v = (v as Record<string, unknown>)[key];
+  }
+  return v;
+}
+
+/** A publish topic must be non-empty and free of wildcards and NUL (field values could inject them). */
+export function isValidPublishTopic(topic: string): boolean {
+  return topic.length > 0 && !/[+#\0]/.test(topic) && Buffer.byteLength(topic) <= 65535;
+}

@@ -1,0 +1,244 @@
+import type { QoS, Reading } from '../adapters/types.js';
+import type { OutboxMessage } from '../gateway/store/types.js';
+import type { DefaultRouteConfig, UplinkRuleConfig } from './config.js';
+import type { Problems } from './errors.js';
+import { compileExpression, errorMessage, type Expression, isTruthy } from './expression.js';
+import { type DecodedPayload, encodePayload, ruleInput } from './input.js';
+import { ReportState } from './strategies.js';
+import { compileTemplate, isValidPublishTopic, type Template, type TemplateContext } from './template.js';
+import { compileSourcePattern, compileTopicPattern, type TopicPattern } from './topic-pattern.js';
+
+/** Names every uplink template may use besides the pattern's captures. */
+export const READING_NAMES = ['device', 'gateway', 'source', 'topic', 'payload', 'fields'] as const;
+
+export interface CompiledUplinkRule {
+  readonly index: number;
+  /** `name`, else "rules.<index>": for traces, logs and metrics. */
+  readonly label: string;
+  /** Identity across reloads, to carry report state over. */
+  readonly key: string;
+  readonly source: (source: string) => boolean;
+  readonly pattern: TopicPattern;
+  readonly filter?: Expression;
+  readonly transform?: Expression;
+  readonly publish?: Template;
+  readonly drop: boolean;
+  readonly qos?: QoS;
+  readonly retain?: boolean;
+  readonly report?: ReportState;
+  readonly continue: boolean;
+}
+
+/** Why a reading produced no message. Stable short codes: fit for a metric label. */
+export type DropReason =
+  | 'no_rule'
+  | 'filtered'
+  | 'rule_drop'
+  | 'filter_error'
+  | 'transform_error'
+  | 'transform_empty'
+  | 'missing_field'
+  | 'bad_topic'
+  | 'throttled'
+  | 'unchanged'
+  | 'deadband';
+
+/** One rule's verdict on a reading, for dry runs and debug logs. */
+export interface TraceEntry {
+  rule: string;
+  /** 'published' with the topic, or the drop reason. */
+  outcome: 'published' | DropReason;
+  topic?: string;
+  detail?: string;
+}
+
+export function compileUplinkRule(
+  cfg: UplinkRuleConfig,
+  index: number,
+  gateway: string,
+  problems: Problems,
+): CompiledUplinkRule | undefined {
+  const at = ['rules', index];
+  const before = problems.list.length;
+  const pattern = compileTopicPattern(cfg.match, { gateway }, problems, [...at, 'match']);
+  const filter = cfg.filter === undefined ? undefined : compileExpression(cfg.filter, problems, [...at, 'filter']);
+  const transform =
+    cfg.transform === undefined ? undefined : compileExpression(cfg.transform, problems, [...at, 'transform']);
+  const scope = new Set<string>([...READING_NAMES, ...(pattern?.names ?? [])]);
+  const publish = cfg.publish === undefined ? undefined : compileTemplate(cfg.publish, scope, problems, [...at, 'publish']);
+  if (cfg.drop && (cfg.publish !== undefined || cfg.transform !== undefined || cfg.report !== undefined)) {
+    problems.add([...at, 'drop'], 'a rule with drop: true cannot also publish, transform or report');
+  }
+  if (problems.list.length > before || !pattern) return undefined;
+  return {
+    index,
+    label: cfg.name ?? `rules.${index}`,
+    key: cfg.name ?? `${cfg.source}|${cfg.match}|${cfg.publish ?? ''}`,
+    source: compileSourcePattern(cfg.source),
+    pattern,
+    filter,
+    transform,
+    publish,
+    drop: cfg.drop,
+    qos: cfg.qos,
+    retain: cfg.retain,
+    report: cfg.report ? new ReportState(cfg.report) : undefined,
+    continue: cfg.continue,
+  };
+}
+
+type RuleResult =
+  | { kind: 'message'; message: OutboxMessage }
+  | { kind: 'skip' }
+  | { kind: 'drop'; reason: DropReason; topic?: string; detail?: string };
+
+export function templateContext(
+  reading: Pick<Reading, 'device' | 'source' | 'topic'>,
+  decoded: DecodedPayload,
+  gateway: string,
+  captures: Record<string, string>,
+): TemplateContext {
+  return {
+    vars: {
+      device: reading.device,
+      gateway,
+      source: reading.source,
+      topic: reading.topic,
+      payload: decoded.text,
+      ...captures,
+    },
+    fields: decoded.fields,
+  };
+}
+
+/** One rule against one reading whose topic and source it matched (captures given). */
+export async function applyRule(
+  rule: CompiledUplinkRule,
+  reading: Reading,
+  decoded: DecodedPayload,
+  captures: Record<string, string>,
+  gateway: string,
+  now: number,
+): Promise<RuleResult> {
+  if (rule.drop && !rule.filter) return { kind: 'drop', reason: 'rule_drop' };
+  const input = ruleInput(reading, decoded, gateway, captures);
+  if (rule.filter) {
+    let keep: boolean;
+    try {
+      keep = isTruthy(await rule.filter.evaluate(input));
+    } catch (err) {
+      return { kind: 'drop', reason: 'filter_error', detail: errorMessage(err) };
+    }
+    // On a drop rule the filter picks what to drop; the rest is left to later rules.
+    if (rule.drop) return keep ? { kind: 'drop', reason: 'rule_drop' } : { kind: 'skip' };
+    if (!keep) return { kind: 'drop', reason: 'filtered' };
+  }
+  let payload = reading.payload;
+  if (rule.transform) {
+    let out: unknown;
+    try {
+      out = await rule.transform.evaluate(input);
+    } catch (err) {
+      return { kind: 'drop', reason: 'transform_error', detail: errorMessage(err) };
+    }
+    if (out === undefined) return { kind: 'drop', reason: 'transform_empty' };
+    payload = encodePayload(out);
+  }
+  let topic = reading.topic;
+  if (rule.publish) {
+    const r = rule.publish.render(templateContext(reading, decoded, gateway, captures));
+    if (!r.ok) return { kind: 'drop', reason: 'missing_field', detail: `{${r.missing}} has no value` };
+    topic = r.text;
+  }
+  if (!isValidPublishTopic(topic)) return { kind: 'drop', reason: 'bad_topic', topic, detail: 'empty or contains + # NUL' };
+  const message: OutboxMessage = {
+    source: reading.source,
+    device: reading.device,
+    topic,
+    payload,
+    qos: rule.qos ?? reading.qos,
+    retain: rule.retain ?? reading.retain,
+    receivedAt: reading.receivedAt,
+  };
+  if (rule.report) {
+    const verdict = rule.report.offer(message, now);
+    if (!verdict.publish) return { kind: 'drop', reason: verdict.reason, topic };
+  }
+  return { kind: 'message', message };
+}
+
+export interface UplinkRun {
+  messages: OutboxMessage[];
+  dropped?: DropReason;
+  /** Filter/transform failures: config bugs worth a log line (the reading is dropped, not retried). */
+  errors: { rule: string; message: string }[];
+  trace: TraceEntry[];
+}
+
+/**
+ * Run the rules in order. First-match by default: the first rule whose source and topic match decides
+ * (publishes, drops or filters out), and later rules are not tried. A rule with `continue: true` lets
+ * the following rules match too (all-match), whatever its own outcome. A reading no rule matched
+ * follows the default route.
+ */
+export async function runUplink(
+  rules: readonly CompiledUplinkRule[],
+  defaultRoute: DefaultRoute,
+  reading: Reading,
+  decoded: DecodedPayload,
+  gateway: string,
+  now: number,
+): Promise<UplinkRun> {
+  const run: UplinkRun = { messages: [], errors: [], trace: [] };
+  let matched = false;
+  let firstDrop: DropReason | undefined;
+  for (const rule of rules) {
+    if (!rule.source(reading.source)) continue;
+    const captures = rule.pattern.match(reading.topic);
+    if (!captures) continue;
+    const r = await applyRule(rule, reading, decoded, captures, gateway, now);
+    if (r.kind === 'skip') continue;
+    matched = true;
+    if (r.kind === 'message') {
+      run.messages.push(r.message);
+      run.trace.push({ rule: rule.label, outcome: 'published', topic: r.message.topic });
+    } else {
+      firstDrop ??= r.reason;
+      run.trace.push({ rule: rule.label, outcome: r.reason, topic: r.topic, detail: r.detail });
+      if (r.reason === 'filter_error' || r.reason === 'transform_error') run.errors.push({ rule: rule.label, message: `${r.reason}: ${r.detail}` });
+    }
+    if (!rule.continue) break;
+  }
+  if (!matched) {
+    const message = defaultRoute.route(reading, decoded, gateway);
+    if (message) {
+      run.messages.push(message);
+      run.trace.push({ rule: 'default_route', outcome: 'published', topic: message.topic });
+    } else {
+      firstDrop = 'no_rule';
+      run.trace.push({ rule: 'default_route', outcome: 'no_rule' });
+    }
+  }
+  if (run.messages.length === 0) run.dropped = firstDrop;
+  return run;
+}
+
+/** `default_route`: pass an unmatched reading through (topic = prefix + topic) or drop it as 'no_rule'. */
+export class DefaultRoute {
+  private constructor(private readonly prefix: Template | undefined) {}
+
+  static compile(cfg: DefaultRouteConfig, problems: Problems): DefaultRoute {
+    if (cfg.action === 'drop') return new DefaultRoute(undefined);
+    const scope = new Set(['gateway', 'device', 'source']);
+    const prefix = compileTemplate(cfg.prefix, scope, problems, ['default_route', 'prefix']);
+    return new DefaultRoute(prefix ?? compileTemplate('', scope, problems, []));
+  }
+
+  route(reading: Reading, decoded: DecodedPayload, gateway: string): OutboxMessage | undefined {
+    if (!this.prefix) return undefined;
+    const r = this.prefix.render({ vars: { gateway, device: reading.device, source: reading.source }, fields: decoded.fields });
+    const topic = r.ok ? r.text + reading.topic : reading.topic;
+    const { source, device, payload, qos, retain, receivedAt } = reading;
+    return { source, device, topic, payload, qos, retain, receivedAt };
+  }
+}
