@@ -27,7 +27,11 @@ export const mqttsnConfigSchema = z
     allow: z.array(z.string()).default([]),
     max_clients: z.number().int().positive().default(5000),
     max_inflight_per_client: z.number().int().positive().default(10),
-    max_queued_bytes_per_client: z.number().int().positive().default(1024 * 1024),
+    max_queued_bytes_per_client: z
+      .number()
+      .int()
+      .positive()
+      .default(1024 * 1024),
     /** Downlink retry interval and count (T_retry / N_retry). */
     retry_interval: duration().default(10_000),
     retry_count: z.number().int().min(0).default(3),

@@ -1,0 +1,187 @@
+import { decodeFlags } from './flags.js';
+import { MsgType, type Packet } from './packets.js';
+
+export type DecodeErrorReason = 'truncated' | 'oversize' | 'malformed' | 'unknown-type';
+export type DecodeResult =
+  | { ok: true; packet: Packet }
+  | { ok: false; reason: DecodeErrorReason; detail: string };
+
+export interface DecodeOptions {
+  /** Datagrams longer than this are refused before parsing. */
+  maxSize?: number;
+}
+
+/** Thrown inside the decoder only; decode() turns it into a result. */
+class Bad extends Error {
+  constructor(
+    readonly reason: DecodeErrorReason,
+    detail: string,
+  ) {
+    super(detail);
+  }
+}
+
+/** Bounds-checked reader over one message body. */
+class Reader {
+  private pos = 0;
+  constructor(private readonly buf: Buffer) {}
+  get left(): number {
+    return this.buf.length - this.pos;
+  }
+  u8(): number {
+    if (this.left < 1) throw new Bad('truncated', 'missing byte');
+    return this.buf[this.pos++]!;
+  }
+  u16(): number {
+    if (this.left < 2) throw new Bad('truncated', 'missing 16-bit field');
+    const v = this.buf.readUInt16BE(this.pos);
+    this.pos += 2;
+    return v;
+  }
+  rest(): Buffer {
+    const b = Buffer.from(this.buf.subarray(this.pos));
+    this.pos = this.buf.length;
+    return b;
+  }
+  str(): string {
+    const b = this.rest();
+    const s = b.toString('utf8');
+    // Invalid UTF-8 would be replaced silently and change the topic: refuse it.
+    if (!Buffer.from(s, 'utf8').equals(b)) throw new Bad('malformed', 'invalid UTF-8');
+    return s;
+  }
+  end(): void {
+    if (this.left !== 0) throw new Bad('malformed', `${this.left} trailing bytes`);
+  }
+}
+
+/** Reads the length field; returns [total length, header size]. */
+function lengthOf(buf: Buffer): [number, number] {
+  if (buf.length < 2) throw new Bad('truncated', 'shorter than a header');
+  if (buf[0] !== 0x01) return [buf[0]!, 1];
+  if (buf.length < 4) throw new Bad('truncated', 'short long-form header');
+  return [buf.readUInt16BE(1), 3];
+}
+
+function parse(buf: Buffer, nested: boolean): Packet {
+  const [len, hdr] = lengthOf(buf);
+  if (len < hdr + 1) throw new Bad('malformed', `length ${len} below header size`);
+  const type = buf[hdr]!;
+  if (type === MsgType.ENCAPSULATED) {
+    if (nested) throw new Bad('malformed', 'nested encapsulation');
+    if (buf.length < len) throw new Bad('truncated', `encapsulation header says ${len}, got ${buf.length}`);
+    const r = new Reader(buf.subarray(hdr + 1, len));
+    const ctrl = r.u8();
+    const nodeId = r.rest();
+    if (nodeId.length === 0) throw new Bad('malformed', 'empty wireless node id');
+    if (len === buf.length) throw new Bad('truncated', 'no encapsulated message');
+    return { type: 'encapsulated', radius: ctrl & 0x03, nodeId, packet: parse(buf.subarray(len), true) };
+  }
+  if (len > buf.length) throw new Bad('truncated', `length field says ${len}, got ${buf.length}`);
+  if (len < buf.length) throw new Bad('malformed', `length field says ${len}, got ${buf.length}`);
+  const r = new Reader(buf.subarray(hdr + 1));
+  const p = body(type, r);
+  r.end();
+  return p;
+}
+
+function body(type: number, r: Reader): Packet {
+  switch (type) {
+    case MsgType.ADVERTISE:
+      return { type: 'advertise', gwId: r.u8(), duration: r.u16() };
+    case MsgType.SEARCHGW:
+      return { type: 'searchgw', radius: r.u8() };
+    case MsgType.GWINFO: {
+      const gwId = r.u8();
+      return r.left ? { type: 'gwinfo', gwId, gwAdd: r.rest() } : { type: 'gwinfo', gwId };
+    }
+    case MsgType.CONNECT:
+      return {
+        type: 'connect',
+        flags: decodeFlags(r.u8()),
+        protocolId: r.u8(),
+        duration: r.u16(),
+        clientId: r.str(),
+      };
+    case MsgType.CONNACK:
+      return { type: 'connack', returnCode: r.u8() };
+    case MsgType.WILLTOPICREQ:
+      return { type: 'willtopicreq' };
+    case MsgType.WILLTOPIC:
+    case MsgType.WILLTOPICUPD: {
+      const t = type === MsgType.WILLTOPIC ? 'willtopic' : 'willtopicupd';
+      if (r.left === 0) return { type: t, flags: null, topic: '' };
+      return { type: t, flags: decodeFlags(r.u8()), topic: r.str() };
+    }
+    case MsgType.WILLMSGREQ:
+      return { type: 'willmsgreq' };
+    case MsgType.WILLMSG:
+      return { type: 'willmsg', msg: r.rest() };
+    case MsgType.REGISTER:
+      return { type: 'register', topicId: r.u16(), msgId: r.u16(), topicName: r.str() };
+    case MsgType.REGACK:
+      return { type: 'regack', topicId: r.u16(), msgId: r.u16(), returnCode: r.u8() };
+    case MsgType.PUBLISH:
+      return {
+        type: 'publish',
+        flags: decodeFlags(r.u8()),
+        topicId: r.u16(),
+        msgId: r.u16(),
+        data: r.rest(),
+      };
+    case MsgType.PUBACK:
+      return { type: 'puback', topicId: r.u16(), msgId: r.u16(), returnCode: r.u8() };
+    case MsgType.PUBCOMP:
+      return { type: 'pubcomp', msgId: r.u16() };
+    case MsgType.PUBREC:
+      return { type: 'pubrec', msgId: r.u16() };
+    case MsgType.PUBREL:
+      return { type: 'pubrel', msgId: r.u16() };
+    case MsgType.SUBSCRIBE:
+    case MsgType.UNSUBSCRIBE: {
+      const t = type === MsgType.SUBSCRIBE ? 'subscribe' : 'unsubscribe';
+      const flags = decodeFlags(r.u8());
+      const msgId = r.u16();
+      if (flags.topicIdType === 0) return { type: t, flags, msgId, topic: r.str() };
+      return { type: t, flags, msgId, topic: r.u16() };
+    }
+    case MsgType.SUBACK:
+      return {
+        type: 'suback',
+        flags: decodeFlags(r.u8()),
+        topicId: r.u16(),
+        msgId: r.u16(),
+        returnCode: r.u8(),
+      };
+    case MsgType.UNSUBACK:
+      return { type: 'unsuback', msgId: r.u16() };
+    case MsgType.PINGREQ: {
+      if (r.left === 0) return { type: 'pingreq' };
+      return { type: 'pingreq', clientId: r.str() };
+    }
+    case MsgType.PINGRESP:
+      return { type: 'pingresp' };
+    case MsgType.DISCONNECT:
+      return r.left === 0 ? { type: 'disconnect' } : { type: 'disconnect', duration: r.u16() };
+    case MsgType.WILLTOPICRESP:
+      return { type: 'willtopicresp', returnCode: r.u8() };
+    case MsgType.WILLMSGUPD:
+      return { type: 'willmsgupd', msg: r.rest() };
+    case MsgType.WILLMSGRESP:
+      return { type: 'willmsgresp', returnCode: r.u8() };
+    default:
+      throw new Bad('unknown-type', `message type 0x${type.toString(16).padStart(2, '0')}`);
+  }
+}
+
+/** Decodes one datagram. Never throws: malformed, truncated, oversize input gives { ok: false }. */
+export function decode(buf: Buffer, opts: DecodeOptions = {}): DecodeResult {
+  const max = opts.maxSize ?? 0xffff;
+  if (buf.length > max) return { ok: false, reason: 'oversize', detail: `${buf.length} bytes > ${max}` };
+  try {
+    return { ok: true, packet: parse(buf, false) };
+  } catch (e) {
+    if (e instanceof Bad) return { ok: false, reason: e.reason, detail: e.message };
+    return { ok: false, reason: 'malformed', detail: String(e) };
+  }
+}

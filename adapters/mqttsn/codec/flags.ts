@@ -1,0 +1,41 @@
+import type { Flags, SnQoS, TopicIdType } from './packets.js';
+
+const QOS_BITS: Record<number, SnQoS> = { 0: 0, 1: 1, 2: 2, 3: -1 };
+
+export function decodeFlags(b: number): Flags {
+  return {
+    dup: (b & 0x80) !== 0,
+    qos: QOS_BITS[(b >> 5) & 0x03]!,
+    retain: (b & 0x10) !== 0,
+    will: (b & 0x08) !== 0,
+    cleanSession: (b & 0x04) !== 0,
+    topicIdType: (b & 0x03) as TopicIdType,
+  };
+}
+
+export function encodeFlags(f: Flags): number {
+  const qos = f.qos === -1 ? 3 : f.qos;
+  return (
+    (f.dup ? 0x80 : 0) |
+    (qos << 5) |
+    (f.retain ? 0x10 : 0) |
+    (f.will ? 0x08 : 0) |
+    (f.cleanSession ? 0x04 : 0) |
+    (f.topicIdType & 0x03)
+  );
+}
+
+/** All-false flags with the given overrides: handy for building packets. */
+export function flags(over: Partial<Flags> = {}): Flags {
+  return { dup: false, qos: 0, retain: false, will: false, cleanSession: false, topicIdType: 0, ...over };
+}
+
+/** A short topic name travels in the 2-byte topic id field. */
+export function shortNameToId(name: string): number | undefined {
+  const b = Buffer.from(name, 'latin1');
+  return name.length === 2 && b.length === 2 && b.toString('latin1') === name ? b.readUInt16BE(0) : undefined;
+}
+
+export function shortIdToName(id: number): string {
+  return String.fromCharCode((id >> 8) & 0xff, id & 0xff);
+}
