@@ -91,6 +91,8 @@ export interface Inbox {
   /** Delete expired rows; returns them so the caller can report/count. */
   expire(now?: number): Promise<InboxRow[]>;
   count(): number;
+  /** Number of expired commands deleted per commit (by pending() or expire()); also logged, rate-limited. */
+  readonly expired$: Observable<number>;
 }
 
 /** Small durable key/value state: upstream incoming-QoS2 ids, MQTT-SN sessions, etc. */

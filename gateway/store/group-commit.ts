@@ -1,0 +1,102 @@
+import type { Database } from 'better-sqlite3';
+import { Subject } from 'rxjs';
+
+/** What the owner of the flush does around the queued ops, inside and after the transaction. */
+export interface FlushHooks {
+  /** In the transaction, before the ops (e.g. age expiry, so reject-new sees the space it frees). */
+  begin?(): void;
+  /** In the transaction, after the ops (e.g. trimming to the limits). */
+  end?(): void;
+  /** After COMMIT. */
+  committed?(): void;
+  /** After the whole transaction failed and rolled back. */
+  failed?(): void;
+}
+
+interface PendingOp {
+  run: () => unknown;
+  resolve: (value: never) => void;
+  reject: (err: unknown) => void;
+}
+
+export class StoreClosedError extends Error {
+  override readonly name = 'StoreClosedError';
+}
+
+/**
+ * Queues write ops and runs every op queued in one event-loop turn in ONE transaction (flushed from
+ * setImmediate). Each op runs in its own savepoint, so one failing op rejects alone; each promise
+ * settles only after COMMIT.
+ */
+export class GroupCommit {
+  readonly commits$ = new Subject<{ ms: number; ops: number }>();
+  private queue: PendingOp[] = [];
+  private scheduled: NodeJS.Immediate | undefined;
+  private closed = false;
+  private readonly flushTx: (ops: PendingOp[]) => { op: PendingOp; ok: boolean; value: unknown }[];
+
+  private hooks: FlushHooks = {};
+
+  constructor(db: Database) {
+    const savepoint = db.transaction((run: () => unknown) => run());
+    this.flushTx = db.transaction((ops: PendingOp[]) => {
+      this.hooks.begin?.();
+      const results = ops.map((op) => {
+        try {
+          return { op, ok: true, value: savepoint(op.run) };
+        } catch (err) {
+          return { op, ok: false, value: err };
+        }
+      });
+      this.hooks.end?.();
+      return results;
+    }).immediate;
+  }
+
+  /** The one owner of the flush-time work (the outbox). */
+  setHooks(hooks: FlushHooks): void {
+    this.hooks = hooks;
+  }
+
+  /** Queue `run` (synchronous SQLite work) for the next flush; resolves with its result after COMMIT. */
+  submit<T>(run: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(new StoreClosedError('store is closed'));
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ run, resolve: resolve as (v: never) => void, reject });
+      this.schedule();
+    });
+  }
+
+  /** Ask for a flush even with no ops queued (runs the hooks: periodic expiry). */
+  schedule(): void {
+    if (this.closed || this.scheduled) return;
+    this.scheduled = setImmediate(() => this.flush());
+  }
+
+  /** Runs everything queued now, synchronously. */
+  flush(): void {
+    if (this.scheduled) clearImmediate(this.scheduled);
+    this.scheduled = undefined;
+    const ops = this.queue;
+    this.queue = [];
+    const started = performance.now();
+    let results: ReturnType<typeof this.flushTx>;
+    try {
+      results = this.flushTx(ops);
+    } catch (err) {
+      this.hooks.failed?.();
+      for (const op of ops) op.reject(err);
+      return;
+    }
+    if (ops.length > 0) this.commits$.next({ ms: performance.now() - started, ops: ops.length });
+    this.hooks.committed?.();
+    for (const { op, ok, value } of results) (ok ? op.resolve : op.reject)(value as never);
+  }
+
+  /** Flushes what is queued; later submits reject with StoreClosedError. */
+  close(): void {
+    this.flush();
+    this.closed = true;
+    this.commits$.complete();
+  }
+}

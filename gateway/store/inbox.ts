@@ -1,0 +1,116 @@
+import type { Database, Statement } from 'better-sqlite3';
+import type { Logger } from 'pino';
+import { Subject } from 'rxjs';
+import type { QoS } from '../../adapters/types.js';
+import { DropLog } from './drop-log.js';
+import type { GroupCommit } from './group-commit.js';
+import type { Inbox, InboxRow } from './types.js';
+
+interface DbRow {
+  id: number;
+  target: string;
+  device: string;
+  topic: string;
+  payload: Buffer;
+  qos: number;
+  created_at: number;
+  expires_at: number | null;
+}
+
+export function toInboxRow(r: DbRow): InboxRow {
+  return {
+    id: r.id,
+    target: r.target,
+    device: r.device,
+    topic: r.topic,
+    payload: r.payload,
+    qos: r.qos as QoS,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+  };
+}
+
+/** Durable commands for sleeping/unplugged devices. A row is expired once now >= expiresAt. */
+export class SqliteInbox implements Inbox {
+  readonly expired$ = new Subject<number>();
+  private readonly dropLog: DropLog;
+  private readonly stmt: {
+    insert: Statement<unknown[]>;
+    pending: Statement<[string, string, number, number], DbRow>;
+    expiredOf: Statement<[string, string, number], { id: number }>;
+    remove: Statement<[number]>;
+    removeExpired: Statement<[number], { id: number }>;
+    expire: Statement<[number], DbRow>;
+    count: Statement<[], { n: number }>;
+  };
+
+  constructor(
+    db: Database,
+    private readonly commit: GroupCommit,
+    logger: Logger,
+  ) {
+    this.dropLog = new DropLog(logger, 'inbox commands expired undelivered');
+    this.stmt = {
+      insert: db.prepare(
+        'INSERT INTO inbox (target, device, topic, payload, qos, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      pending: db.prepare(
+        `SELECT * FROM inbox WHERE target = ? AND device = ? AND (expires_at IS NULL OR expires_at > ?)
+         ORDER BY id LIMIT ?`,
+      ),
+      expiredOf: db.prepare('SELECT id FROM inbox WHERE target = ? AND device = ? AND expires_at <= ?'),
+      remove: db.prepare('DELETE FROM inbox WHERE id = ?'),
+      // Re-checked at delete time so a row is counted once even if pending() saw it twice.
+      removeExpired: db.prepare('DELETE FROM inbox WHERE id = ? AND expires_at IS NOT NULL RETURNING id'),
+      expire: db.prepare('DELETE FROM inbox WHERE expires_at <= ? RETURNING *'),
+      count: db.prepare('SELECT count(*) AS n FROM inbox'),
+    };
+  }
+
+  put(cmd: Omit<InboxRow, 'id' | 'createdAt'>): Promise<number> {
+    return this.commit.submit(
+      () =>
+        this.stmt.insert.run(cmd.target, cmd.device, cmd.topic, cmd.payload, cmd.qos, Date.now(), cmd.expiresAt)
+          .lastInsertRowid as number,
+    );
+  }
+
+  pending(target: string, device: string, limit = 100): InboxRow[] {
+    const now = Date.now();
+    const expired = this.stmt.expiredOf.all(target, device, now).map((r) => r.id);
+    if (expired.length > 0) {
+      this.commit
+        .submit(() => expired.filter((id) => this.stmt.removeExpired.get(id) !== undefined).length)
+        .then((n) => this.countExpired(n))
+        .catch(() => {}); // the rows stay and are retried by the next pending()/expire()
+    }
+    return this.stmt.pending.all(target, device, now, limit).map(toInboxRow);
+  }
+
+  remove(ids: number[]): Promise<void> {
+    return this.commit.submit(() => {
+      for (const id of ids) this.stmt.remove.run(id);
+    });
+  }
+
+  async expire(now = Date.now()): Promise<InboxRow[]> {
+    const rows = await this.commit.submit(() => this.stmt.expire.all(now).map(toInboxRow));
+    this.countExpired(rows.length);
+    return rows;
+  }
+
+  count(): number {
+    return this.stmt.count.get()!.n;
+  }
+
+  close(): void {
+    this.dropLog.flush();
+    this.expired$.complete();
+  }
+
+  private countExpired(n: number): void {
+    if (n === 0) return;
+    this.dropLog.add('expired', n);
+    this.expired$.next(n);
+  }
+}

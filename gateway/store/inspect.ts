@@ -1,0 +1,83 @@
+import { existsSync, statSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { dbPath } from './database.js';
+import { toInboxRow } from './inbox.js';
+import { SCHEMA_VERSION, schemaVersion } from './migrations.js';
+import { toOutboxRow } from './outbox.js';
+import type { InboxRow, OutboxRow, OutboxStats } from './types.js';
+
+/*
+ * For the CLI, beside a gateway that may be running: WAL lets these readers work alongside its writer,
+ * and purge's short write transaction waits for the gateway's lock (busy_timeout) instead of failing.
+ */
+
+export interface StoreFileStats {
+  path: string;
+  /** Bytes of fieldgate.db plus its -wal. */
+  fileBytes: number;
+  schemaVersion: number;
+  outbox: OutboxStats & { queued: number };
+  inbox: { rows: number };
+  kv: { rows: number };
+}
+
+export function stats(dir: string): StoreFileStats {
+  return withDb(dir, true, (db) => {
+    const totals = db.prepare('SELECT rows, bytes FROM outbox_totals').get() as { rows: number; bytes: number };
+    const count = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
+    const inflight = count(`SELECT count(*) AS n FROM outbox WHERE state <> 'queued'`);
+    const oldest = db.prepare('SELECT enqueued_at FROM outbox ORDER BY id LIMIT 1').get() as
+      | { enqueued_at: number }
+      | undefined;
+    const path = dbPath(dir);
+    return {
+      path,
+      fileBytes: statSync(path).size + (existsSync(`${path}-wal`) ? statSync(`${path}-wal`).size : 0),
+      schemaVersion: schemaVersion(db),
+      outbox: { ...totals, oldestAt: oldest?.enqueued_at ?? null, inflight, queued: totals.rows - inflight },
+      inbox: { rows: count('SELECT count(*) AS n FROM inbox') },
+      kv: { rows: count('SELECT count(*) AS n FROM kv') },
+    };
+  });
+}
+
+export function peek(dir: string, opts: { limit: number; from: 'outbox' }): OutboxRow[];
+export function peek(dir: string, opts: { limit: number; from: 'inbox' }): InboxRow[];
+export function peek(dir: string, opts: { limit: number; from: 'outbox' | 'inbox' }): OutboxRow[] | InboxRow[];
+/** The oldest rows (next to be sent / delivered), oldest first. */
+export function peek(dir: string, opts: { limit: number; from: 'outbox' | 'inbox' }): OutboxRow[] | InboxRow[] {
+  return withDb(dir, true, (db) => {
+    const rows = db.prepare(`SELECT * FROM ${opts.from} ORDER BY id LIMIT ?`).all(opts.limit);
+    return opts.from === 'outbox'
+      ? rows.map((r) => toOutboxRow(r as Parameters<typeof toOutboxRow>[0]))
+      : rows.map((r) => toInboxRow(r as Parameters<typeof toInboxRow>[0]));
+  });
+}
+
+export type PurgeWhich = 'outbox' | 'inbox' | 'all';
+
+/** Deletes every row of the outbox, the inbox or both; returns how many rows went. */
+export function purge(dir: string, opts: { which: PurgeWhich }): { outbox: number; inbox: number } {
+  return withDb(dir, false, (db) =>
+    db
+      .transaction(() => ({
+        outbox: opts.which === 'inbox' ? 0 : db.prepare('DELETE FROM outbox').run().changes,
+        inbox: opts.which === 'outbox' ? 0 : db.prepare('DELETE FROM inbox').run().changes,
+      }))
+      .immediate(),
+  );
+}
+
+function withDb<T>(dir: string, readonly: boolean, use: (db: Database.Database) => T): T {
+  const db = new Database(dbPath(dir), { readonly, fileMustExist: true });
+  try {
+    db.pragma('busy_timeout = 5000');
+    const version = schemaVersion(db);
+    if (version !== SCHEMA_VERSION) {
+      throw new Error(`store schema version ${version}, this fieldgate reads ${SCHEMA_VERSION}: run the gateway once`);
+    }
+    return use(db);
+  } finally {
+    db.close();
+  }
+}

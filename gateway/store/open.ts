@@ -1,0 +1,53 @@
+import type { Logger } from 'pino';
+import type { StoreConfig } from './config.js';
+import { openDatabase } from './database.js';
+import { GroupCommit } from './group-commit.js';
+import { SqliteInbox } from './inbox.js';
+import { SqliteKvState } from './kv-state.js';
+import type { OutboxLimits } from './limits.js';
+import { SqliteOutbox } from './outbox.js';
+import type { Store } from './types.js';
+
+export interface OpenStoreOptions {
+  /** State directory; created if missing. The database is dir/fieldgate.db. */
+  dir: string;
+  durability: StoreConfig['durability'];
+  /** A StoreConfig fits here (its durability is ignored in favour of the option above). */
+  limits: OutboxLimits;
+  logger: Logger;
+  /** How often queued rows are checked for max_age besides at every flush (ms). */
+  expireEveryMs?: number;
+}
+
+/** Opens the store synchronously: no table scans, so a large backlog does not delay start-up. */
+export function openStore(opts: OpenStoreOptions): Store {
+  const logger = opts.logger.child({ part: 'store' });
+  const db = openDatabase(opts.dir, opts.durability, logger);
+  const commit = new GroupCommit(db);
+  const outbox = new SqliteOutbox(db, commit, opts.limits, logger);
+  commit.setHooks(outbox);
+  const inbox = new SqliteInbox(db, commit, logger);
+  const state = new SqliteKvState(db, commit);
+  const expiry = setInterval(() => commit.schedule(), opts.expireEveryMs ?? 5000).unref();
+  commit.schedule(); // expire what aged while the gateway was down
+  let closed = false;
+
+  return {
+    outbox,
+    inbox,
+    state,
+    commits$: commit.commits$.asObservable(),
+    close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(expiry);
+      try {
+        commit.close();
+      } finally {
+        outbox.close();
+        inbox.close();
+        db.close();
+      }
+    },
+  };
+}

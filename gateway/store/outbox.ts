@@ -1,0 +1,213 @@
+import type { Database, Statement } from 'better-sqlite3';
+import type { Logger } from 'pino';
+import { Subject } from 'rxjs';
+import type { QoS } from '../../adapters/types.js';
+import { DropLog } from './drop-log.js';
+import type { FlushHooks, GroupCommit } from './group-commit.js';
+import { LimitEnforcer, type OutboxLimits } from './limits.js';
+import {
+  type DeliveryState,
+  type DropReason,
+  type Outbox,
+  OutboxFullError,
+  type OutboxMessage,
+  type OutboxRow,
+  type OutboxStats,
+} from './types.js';
+
+interface DbRow {
+  id: number;
+  source: string;
+  device: string;
+  topic: string;
+  payload: Buffer;
+  qos: number;
+  retain: number;
+  properties: string | null;
+  received_at: number;
+  state: string;
+  packet_id: number | null;
+}
+
+export function toOutboxRow(r: DbRow): OutboxRow {
+  const row: OutboxRow = {
+    id: r.id,
+    source: r.source,
+    device: r.device,
+    topic: r.topic,
+    payload: r.payload,
+    qos: r.qos as QoS,
+    retain: r.retain === 1,
+    receivedAt: r.received_at,
+    state: r.state as DeliveryState,
+    packetId: r.packet_id,
+  };
+  if (r.properties !== null) row.properties = JSON.parse(r.properties) as Record<string, unknown>;
+  return row;
+}
+
+/** The durable outbox over SQLite; its writes go through the shared group commit. */
+export class SqliteOutbox implements Outbox, FlushHooks {
+  readonly added$ = new Subject<void>();
+  readonly dropped$ = new Subject<{ reason: DropReason; count: number }>();
+  private readonly limiter: LimitEnforcer;
+  private readonly dropLog: DropLog;
+  /** Drops and additions made by the flush in progress, reported once it commits. */
+  private pendingDrops = new Map<DropReason, number>();
+  private addedInFlush = false;
+  private moreToExpire = false;
+  private readonly stmt: {
+    insert: Statement<unknown[], unknown>;
+    nextQueued: Statement<[number, number], DbRow>;
+    inflight: Statement<[], DbRow>;
+    markSent: Statement<[number, number]>;
+    markReleased: Statement<[number]>;
+    complete: Statement<[number]>;
+    requeue: Statement<[]>;
+    totals: Statement<[], { rows: number; bytes: number }>;
+    oldest: Statement<[], { enqueued_at: number }>;
+    inflightCount: Statement<[], { n: number }>;
+  };
+
+  constructor(
+    db: Database,
+    private readonly commit: GroupCommit,
+    private readonly limits: OutboxLimits,
+    logger: Logger,
+  ) {
+    this.limiter = new LimitEnforcer(db, limits);
+    this.dropLog = new DropLog(logger, 'outbox messages dropped');
+    this.stmt = {
+      insert: db.prepare(
+        `INSERT INTO outbox (source, device, topic, payload, qos, retain, properties, received_at, enqueued_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      nextQueued: db.prepare(`SELECT * FROM outbox WHERE state = 'queued' AND id > ? ORDER BY id LIMIT ?`),
+      inflight: db.prepare(`SELECT * FROM outbox WHERE state <> 'queued' ORDER BY id`),
+      markSent: db.prepare(`UPDATE outbox SET state = 'sent', packet_id = ? WHERE id = ?`),
+      markReleased: db.prepare(`UPDATE outbox SET state = 'released' WHERE id = ? AND state <> 'queued'`),
+      complete: db.prepare('DELETE FROM outbox WHERE id = ?'),
+      requeue: db.prepare(`UPDATE outbox SET state = 'queued', packet_id = NULL WHERE state <> 'queued'`),
+      totals: db.prepare('SELECT rows, bytes FROM outbox_totals'),
+      oldest: db.prepare('SELECT enqueued_at FROM outbox ORDER BY id LIMIT 1'),
+      inflightCount: db.prepare(`SELECT count(*) AS n FROM outbox WHERE state <> 'queued'`),
+    };
+  }
+
+  enqueue(messages: OutboxMessage[]): Promise<number[]> {
+    return this.commit.submit(() => {
+      if (this.limits.overflow === 'reject-new') {
+        const bytes = messages.reduce((sum, m) => sum + m.payload.length, 0);
+        if (this.limiter.wouldOverflow(messages.length, bytes)) {
+          this.countDrop('reject_new', messages.length);
+          throw new OutboxFullError(`outbox full: ${messages.length} message(s) refused`);
+        }
+      }
+      const now = Date.now();
+      const ids = messages.map(
+        (m) =>
+          this.stmt.insert.run(
+            m.source,
+            m.device,
+            m.topic,
+            m.payload,
+            m.qos,
+            m.retain ? 1 : 0,
+            m.properties === undefined ? null : JSON.stringify(m.properties),
+            m.receivedAt,
+            now,
+          ).lastInsertRowid as number,
+      );
+      if (ids.length > 0) this.addedInFlush = true;
+      return ids;
+    });
+  }
+
+  nextQueued(afterId: number, limit: number): OutboxRow[] {
+    return this.stmt.nextQueued.all(afterId, limit).map(toOutboxRow);
+  }
+
+  inflight(): OutboxRow[] {
+    return this.stmt.inflight.all().map(toOutboxRow);
+  }
+
+  markSent(assignments: { id: number; packetId: number }[]): Promise<void> {
+    return this.commit.submit(() => {
+      for (const a of assignments) this.stmt.markSent.run(a.packetId, a.id);
+    });
+  }
+
+  markReleased(id: number): Promise<void> {
+    return this.commit.submit(() => {
+      this.stmt.markReleased.run(id);
+    });
+  }
+
+  complete(ids: number[]): Promise<void> {
+    return this.commit.submit(() => {
+      for (const id of ids) this.stmt.complete.run(id);
+    });
+  }
+
+  requeueInflight(): Promise<void> {
+    return this.commit.submit(() => {
+      this.stmt.requeue.run();
+    });
+  }
+
+  stats(): OutboxStats {
+    const t = this.stmt.totals.get()!;
+    return {
+      rows: t.rows,
+      bytes: t.bytes,
+      oldestAt: this.stmt.oldest.get()?.enqueued_at ?? null,
+      inflight: this.stmt.inflightCount.get()!.n,
+    };
+  }
+
+  /** Age expiry first, so reject-new sees the room it frees. */
+  begin(): void {
+    const [count, more] = this.limiter.expire(Date.now());
+    this.countDrop('max_age', count);
+    this.moreToExpire = more;
+  }
+
+  end(): void {
+    if (this.limits.overflow !== 'drop-oldest') return;
+    for (const [reason, count] of Object.entries(this.limiter.trim())) this.countDrop(reason as DropReason, count);
+  }
+
+  committed(): void {
+    this.reportDrops();
+    if (this.addedInFlush) this.added$.next();
+    this.addedInFlush = false;
+    if (this.moreToExpire) this.commit.schedule();
+  }
+
+  /** The transaction rolled back: only refusals happened (their enqueues were rejected). */
+  failed(): void {
+    const refused = this.pendingDrops.get('reject_new');
+    this.pendingDrops.clear();
+    if (refused) this.pendingDrops.set('reject_new', refused);
+    this.reportDrops();
+    this.addedInFlush = false;
+  }
+
+  close(): void {
+    this.dropLog.flush();
+    this.added$.complete();
+    this.dropped$.complete();
+  }
+
+  private countDrop(reason: DropReason, count: number): void {
+    if (count > 0) this.pendingDrops.set(reason, (this.pendingDrops.get(reason) ?? 0) + count);
+  }
+
+  private reportDrops(): void {
+    for (const [reason, count] of this.pendingDrops) {
+      this.dropLog.add(reason, count);
+      this.dropped$.next({ reason, count });
+    }
+    this.pendingDrops.clear();
+  }
+}
