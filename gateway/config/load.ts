@@ -40,23 +40,31 @@ function setIn(obj: Record<string, unknown>, path: string[], value: unknown): vo
   o[path.at(-1)!] = value;
 }
 
+/** A check beyond the schema (e.g. rules compile), reporting problems by key path. */
+export type SemanticCheck = (config: Config) => { path: (string | number)[]; message: string }[];
+
 /** Read, parse and validate a config file. Throws ConfigError listing every problem. */
-export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, checks: SemanticCheck[] = []): Config {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new ConfigError(file, [{ path: '', line: null, message: `cannot read: ${(err as Error).message}` }]);
   }
-  return parseConfig(text, file, env);
+  return parseConfig(text, file, env, checks);
 }
 
-export function parseConfig(text: string, file = '<config>', env: NodeJS.ProcessEnv = process.env): Config {
+export function parseConfig(
+  text: string,
+  file = '<config>',
+  env: NodeJS.ProcessEnv = process.env,
+  checks: SemanticCheck[] = [],
+): Config {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const problems: ConfigProblem[] = doc.errors.map((e) => ({
     path: '',
-    line: e.linePos?.[0]?.line ?? null,
+    line: lines.linePos(e.pos[0]).line,
     message: `YAML: ${e.message.split('\n')[0]}`,
   }));
   if (problems.length) throw new ConfigError(file, problems);
@@ -74,6 +82,12 @@ export function parseConfig(text: string, file = '<config>', env: NodeJS.Process
   const config = result.data;
   const baseDir = dirname(resolve(file));
   resolveFiles(config, baseDir, doc, lines, problems);
+  for (const check of checks) {
+    for (const p of check(config)) {
+      const path = p.path.map(String);
+      problems.push({ path: path.join('.'), line: lineOf(doc, lines, path), message: p.message });
+    }
+  }
   if (problems.length) throw new ConfigError(file, problems);
   return config;
 }

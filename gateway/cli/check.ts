@@ -1,0 +1,15 @@
+import { ConfigError, formatProblem, loadConfig, type SemanticCheck } from '../config/load.js';
+
+/** `fieldgate check`: print every problem with key path and line; exit code 1 when there is any. */
+export function checkCommand(file: string, checks: SemanticCheck[]): number {
+  try {
+    loadConfig(file, process.env, checks);
+    console.log(`${file}: OK`);
+    return 0;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(`${err.file}: ${err.problems.length} problem${err.problems.length === 1 ? '' : 's'}`);
+    for (const p of err.problems) console.error(`  ${formatProblem(p)}`);
+    return 1;
+  }
+}
