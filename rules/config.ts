@@ -79,6 +79,9 @@ export const triggerRuleSchema = z.strictObject({
   payload: z.string().optional(),
   /** JSONata expression producing the command payload (over the same input as `when`). */
   transform: z.string().optional(),
+  qos: qos.default(1),
+  /** The command expires (and is dropped) if not delivered within this time. */
+  ttl: duration().default(3600e3),
   /** Minimum time between two firings of this trigger for the same target device. */
   cooldown: duration().default(60_000),
 });

@@ -46,8 +46,8 @@ export type DropReason =
 /** One rule's verdict on a reading, for dry runs and debug logs. */
 export interface TraceEntry {
   rule: string;
-  /** 'published' with the topic, or the drop reason. */
-  outcome: 'published' | DropReason;
+  /** 'published' with the topic, or the drop reason; for triggers/commands: 'command', 'cooldown', 'error'. */
+  outcome: 'published' | DropReason | 'command' | 'cooldown' | 'error';
   topic?: string;
   detail?: string;
 }

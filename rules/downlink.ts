@@ -1,0 +1,169 @@
+import type { Command, QoS, SendOutcome } from '../adapters/types.js';
+import type { OutboxMessage } from '../gateway/store/types.js';
+import { compilePayload, type PayloadBuilder } from './command-payload.js';
+import type { CommandRuleConfig } from './config.js';
+import type { Problems } from './errors.js';
+import { decodePayload } from './input.js';
+import { compileTemplate, isValidPublishTopic, type Template, type TemplateContext } from './template.js';
+import { compileTopicPattern, type TopicPattern } from './topic-pattern.js';
+
+/** Names a command template may use besides the subscribe pattern's captures. */
+const DOWNLINK_NAMES = ['gateway', 'topic', 'payload', 'fields'] as const;
+
+/**
+ * A command as produced by downlink(): a plain Command plus what its result message needs, rendered
+ * now (the captures are gone later). Persist these fields with the command if it waits in the inbox,
+ * so a result can still be reported after a restart or a config reload.
+ */
+export interface RoutedCommand extends Command {
+  /** Topic for result/ack messages (rendered `result_topic`), when the rule has one. */
+  resultTopic?: string;
+  /** Whether an expired command gets a result message too (`report_expired`). */
+  reportExpired?: boolean;
+}
+
+/** What finally happened to a command; 'rejected' means it could not even be built. */
+export type CommandOutcome = SendOutcome | 'expired' | 'rejected';
+
+/** What JSONata `payload`/`transform` expressions of a command rule see. */
+export interface DownlinkInput {
+  topic: string;
+  gateway: string;
+  payload: unknown;
+  fields: Record<string, unknown>;
+  captures: Record<string, string>;
+}
+
+export class CompiledCommandRule {
+  constructor(
+    readonly index: number,
+    readonly label: string,
+    readonly pattern: TopicPattern,
+    readonly qos: QoS,
+    private readonly to: string,
+    private readonly device: Template,
+    private readonly topic: Template,
+    private readonly payload: PayloadBuilder,
+    private readonly ttl: number,
+    private readonly resultTopic: Template | undefined,
+    private readonly reportExpired: boolean,
+  ) {}
+
+  static compile(cfg: CommandRuleConfig, index: number, gateway: string, problems: Problems): CompiledCommandRule | undefined {
+    const at = ['commands', index];
+    const before = problems.list.length;
+    const pattern = compileTopicPattern(cfg.subscribe, { gateway }, problems, [...at, 'subscribe']);
+    const names = pattern?.names ?? [];
+    const scope = new Set<string>([...DOWNLINK_NAMES, ...names]);
+    if (cfg.device === undefined && pattern && !names.includes('device')) {
+      problems.add([...at, 'device'], `required: subscribe "${cfg.subscribe}" has no +device wildcard to take the device from`);
+    }
+    const device = compileTemplate(cfg.device ?? '{device}', scope, problems, [...at, 'device']);
+    scope.add('device'); // the other templates see the rendered device
+    const topic = compileTemplate(cfg.topic ?? '{topic}', scope, problems, [...at, 'topic']);
+    const payload = compilePayload(cfg, scope, problems, at, false);
+    const resultTopic =
+      cfg.result_topic === undefined ? undefined : compileTemplate(cfg.result_topic, scope, problems, [...at, 'result_topic']);
+    if (problems.list.length > before || !pattern || !device || !topic || !payload) return undefined;
+    return new CompiledCommandRule(
+      index,
+      cfg.name ?? `commands.${index}`,
+      pattern,
+      cfg.qos,
+      cfg.to,
+      device,
+      topic,
+      payload,
+      cfg.ttl,
+      resultTopic,
+      cfg.report_expired,
+    );
+  }
+
+  /** The command for an upstream message (undefined when the topic does not match this rule). */
+  async route(
+    topic: string,
+    payload: Buffer,
+    gateway: string,
+    now: number,
+    newId: () => string,
+  ): Promise<{ command: RoutedCommand } | { rejected: OutboxMessage | undefined; error: string } | undefined> {
+    const captures = this.pattern.match(topic);
+    if (!captures) return undefined;
+    const decoded = decodePayload(payload);
+    const input: DownlinkInput = { topic, gateway, payload: decoded.value, fields: decoded.fields, captures };
+    const ctx: TemplateContext = { vars: { gateway, topic, payload: decoded.text, ...captures }, fields: decoded.fields };
+    const id = newId();
+    const device = this.device.render(ctx);
+    if (device.ok) ctx.vars = { ...ctx.vars, device: device.text };
+    const result = this.resultTopic?.render(ctx);
+    const resultTopic = result?.ok && isValidPublishTopic(result.text) ? result.text : undefined;
+    const target = this.topic.render(ctx);
+    const body = await this.payload.build(input, ctx);
+    const error = !device.ok
+      ? `{${device.missing}} has no value`
+      : !target.ok
+        ? `{${target.missing}} has no value`
+        : !body.ok
+          ? body.error
+          : undefined;
+    if (error || !device.ok || !target.ok || !body.ok) {
+      const rejected = resultTopic
+        ? resultMessage(resultTopic, this.qos, { id, outcome: 'rejected', reason: error, topic }, '', '', now)
+        : undefined;
+      return { rejected, error: error ?? 'rejected' };
+    }
+    const command: RoutedCommand = {
+      id,
+      target: this.to,
+      device: device.text,
+      topic: target.text,
+      payload: body.payload ?? payload,
+      qos: this.qos,
+      expiresAt: now + this.ttl,
+    };
+    if (resultTopic) {
+      command.resultTopic = resultTopic;
+      command.reportExpired = this.reportExpired;
+    }
+    return { command };
+  }
+}
+
+/**
+ * The result/ack message for a command (published on its rule's `result_topic`), or undefined when
+ * the rule has none, or the command expired and the rule does not report expiry. Call it when the
+ * adapter's send() settles ('delivered' | 'queued' | 'unknown-device') and when the inbox expires it.
+ * Payload: {"id", "outcome", "target", "device", "at"} as JSON.
+ */
+export function commandResult(command: RoutedCommand, outcome: CommandOutcome, now: number): OutboxMessage | undefined {
+  if (!command.resultTopic) return undefined;
+  if (outcome === 'expired' && !command.reportExpired) return undefined;
+  return resultMessage(
+    command.resultTopic,
+    command.qos,
+    { id: command.id, outcome, target: command.target, device: command.device },
+    command.target,
+    command.device,
+    now,
+  );
+}
+
+function resultMessage(
+  topic: string,
+  qos: QoS,
+  body: Record<string, unknown>,
+  source: string,
+  device: string,
+  now: number,
+): OutboxMessage {
+  return {
+    source,
+    device,
+    topic,
+    payload: Buffer.from(JSON.stringify({ ...body, at: now })),
+    qos,
+    retain: false,
+    receivedAt: now,
+  };
+}

@@ -1,0 +1,104 @@
+import type { Command, QoS, Reading } from '../adapters/types.js';
+import { compilePayload, type PayloadBuilder } from './command-payload.js';
+import type { TriggerRuleConfig } from './config.js';
+import type { Problems } from './errors.js';
+import { compileExpression, errorMessage, type Expression, isTruthy } from './expression.js';
+import { type DecodedPayload, ruleInput } from './input.js';
+import { compileTemplate, type Template } from './template.js';
+import { compileSourcePattern, compileTopicPattern, type TopicPattern } from './topic-pattern.js';
+import { READING_NAMES, templateContext } from './uplink.js';
+
+/**
+ * A local trigger: a reading that satisfies `when` produces a command for a device, without a round
+ * trip through the broker. A trigger fires at most once per `cooldown` per target device.
+ */
+export class CompiledTrigger {
+  /** Target device -> when it last fired. The trigger's only state. */
+  private fired = new Map<string, number>();
+
+  constructor(
+    readonly index: number,
+    readonly label: string,
+    readonly key: string,
+    private readonly source: (source: string) => boolean,
+    private readonly pattern: TopicPattern,
+    private readonly when: Expression,
+    private readonly to: string,
+    private readonly device: Template,
+    private readonly topic: Template,
+    private readonly payload: PayloadBuilder,
+    private readonly qos: QoS,
+    private readonly ttl: number,
+    private readonly cooldown: number,
+  ) {}
+
+  static compile(cfg: TriggerRuleConfig, index: number, gateway: string, problems: Problems): CompiledTrigger | undefined {
+    const at = ['triggers', index];
+    const before = problems.list.length;
+    const pattern = compileTopicPattern(cfg.match, { gateway }, problems, [...at, 'match']);
+    const when = compileExpression(cfg.when, problems, [...at, 'when']);
+    const scope = new Set<string>([...READING_NAMES, ...(pattern?.names ?? [])]);
+    const device = compileTemplate(cfg.device ?? '{device}', scope, problems, [...at, 'device']);
+    const topic = compileTemplate(cfg.topic ?? '{topic}', scope, problems, [...at, 'topic']);
+    const payload = compilePayload(cfg, scope, problems, at, true);
+    if (problems.list.length > before || !pattern || !when || !device || !topic || !payload) return undefined;
+    return new CompiledTrigger(
+      index,
+      cfg.name ?? `triggers.${index}`,
+      cfg.name ?? `${cfg.source}|${cfg.match}|${cfg.when}|${cfg.to}`,
+      compileSourcePattern(cfg.source),
+      pattern,
+      when,
+      cfg.to,
+      device,
+      topic,
+      payload,
+      cfg.qos,
+      cfg.ttl,
+      cfg.cooldown,
+    );
+  }
+
+  /** The command this reading fires, if any; records the firing for the cool-down. */
+  async fire(
+    reading: Reading,
+    decoded: DecodedPayload,
+    gateway: string,
+    now: number,
+    newId: () => string,
+  ): Promise<{ command?: Command; error?: string; cooling?: boolean }> {
+    if (!this.source(reading.source)) return {};
+    const captures = this.pattern.match(reading.topic);
+    if (!captures) return {};
+    const input = ruleInput(reading, decoded, gateway, captures);
+    try {
+      if (!isTruthy(await this.when.evaluate(input))) return {};
+    } catch (err) {
+      return { error: `when failed: ${errorMessage(err)}` };
+    }
+    const ctx = templateContext(reading, decoded, gateway, captures);
+    const device = this.device.render(ctx);
+    const topic = this.topic.render(ctx);
+    if (!device.ok || !topic.ok) return { error: `{${device.ok ? (topic.ok ? '' : topic.missing) : device.missing}} has no value` };
+    const last = this.fired.get(device.text);
+    if (last !== undefined && now - last < this.cooldown) return { cooling: true };
+    const payload = await this.payload.build(input, ctx);
+    if (!payload.ok) return { error: payload.error };
+    this.fired.set(device.text, now);
+    return {
+      command: {
+        id: newId(),
+        target: this.to,
+        device: device.text,
+        topic: topic.text,
+        payload: payload.payload ?? Buffer.alloc(0),
+        qos: this.qos,
+        expiresAt: now + this.ttl,
+      },
+    };
+  }
+
+  adopt(old: CompiledTrigger): void {
+    this.fired = new Map(old.fired);
+  }
+}
