@@ -1,0 +1,67 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { OutboxFullError } from '../../gateway/store/types.js';
+import { StoreClosedError } from '../../gateway/store/group-commit.js';
+import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
+import { msg, open } from './helpers.js';
+
+afterEach(cleanupTmpDirs);
+
+describe('group commit', () => {
+  it('commits every op issued in one event-loop turn in one transaction', async () => {
+    const { store } = open(tmpDir(), {}, 'power-loss');
+    const commits: { ms: number; ops: number }[] = [];
+    store.commits$.subscribe((c) => commits.push(c));
+    const ops: Promise<unknown>[] = [];
+    for (let i = 0; i < 500; i++) ops.push(store.outbox.enqueue([msg(`d${i % 7}`, i)]));
+    ops.push(store.state.put('ns', 'k', { n: 1 }), store.inbox.put(cmd('dev')));
+    await Promise.all(ops);
+    expect(commits).toHaveLength(1);
+    expect(commits[0]!.ops).toBe(502);
+    expect(store.outbox.stats().rows).toBe(500);
+
+    // Bursts of concurrent callers: batches grow with load, far fewer commits than ops.
+    commits.length = 0;
+    for (let burst = 0; burst < 10; burst++) {
+      await Promise.all(Array.from({ length: 100 }, (_, i) => store.outbox.enqueue([msg('x', i)])));
+    }
+    expect(commits.reduce((n, c) => n + c.ops, 0)).toBe(1000);
+    expect(commits.length).toBeLessThanOrEqual(10);
+    store.close();
+  });
+
+  it('resolves an op only after its commit, and a failing op rejects alone', async () => {
+    const { store } = open(tmpDir(), { max_rows: 10, overflow: 'reject-new' });
+    let committed = false;
+    store.commits$.subscribe(() => {
+      committed = true;
+    });
+    const small = store.outbox.enqueue([msg('a', 0)]).then((ids) => {
+      expect(committed).toBe(true);
+      return ids;
+    });
+    const tooBig = store.outbox.enqueue(Array.from({ length: 20 }, (_, i) => msg('b', i)));
+    const other = store.state.put('ns', 'k2', 'fine');
+    await expect(tooBig).rejects.toBeInstanceOf(OutboxFullError);
+    expect(await small).toHaveLength(1);
+    await other;
+    expect(store.state.get('ns', 'k2')).toBe('fine');
+    expect(store.outbox.stats().rows).toBe(1);
+    store.close();
+  });
+
+  it('close() commits ops still queued; later ops reject', async () => {
+    const dir = tmpDir();
+    let { store } = open(dir);
+    const pending = Array.from({ length: 50 }, (_, i) => store.outbox.enqueue([msg('d', i)]));
+    store.close(); // same turn: nothing was flushed yet
+    expect((await Promise.all(pending)).flat()).toHaveLength(50);
+    await expect(store.outbox.enqueue([msg('d', 99)])).rejects.toBeInstanceOf(StoreClosedError);
+    ({ store } = open(dir));
+    expect(store.outbox.stats().rows).toBe(50);
+    store.close();
+  });
+});
+
+function cmd(device: string) {
+  return { target: 'mqttsn', device, topic: 'cmd/x', payload: Buffer.from('on'), qos: 1 as const, expiresAt: null };
+}
