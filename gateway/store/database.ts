@@ -23,7 +23,11 @@ export function isCorruption(err: unknown): boolean {
  * Opens (creating if needed) dir/fieldgate.db in WAL mode and migrates it. A corrupt file is moved
  * aside to fieldgate.db.corrupt-<timestamp> (with its -wal/-shm) and a fresh database is created.
  */
-export function openDatabase(dir: string, durability: StoreConfig['durability'], logger: Logger): Database.Database {
+export function openDatabase(
+  dir: string,
+  durability: StoreConfig['durability'],
+  logger: Logger,
+): Database.Database {
   mkdirSync(dir, { recursive: true });
   const path = dbPath(dir);
   try {
@@ -55,7 +59,8 @@ function openValidated(path: string, durability: StoreConfig['durability']): Dat
     for (const table of ['outbox', 'inbox', 'kv']) db.prepare(`SELECT * FROM ${table} LIMIT 1`).get();
     if (small) {
       const result = db.pragma('quick_check', { simple: true });
-      if (result !== 'ok') throw Object.assign(new Error(`quick_check: ${String(result)}`), { code: 'SQLITE_CORRUPT' });
+      if (result !== 'ok')
+        throw Object.assign(new Error(`quick_check: ${String(result)}`), { code: 'SQLITE_CORRUPT' });
     }
     return db;
   } catch (err) {

@@ -70,8 +70,15 @@ export class SqliteInbox implements Inbox {
   put(cmd: Omit<InboxRow, 'id' | 'createdAt'>): Promise<number> {
     return this.commit.submit(
       () =>
-        this.stmt.insert.run(cmd.target, cmd.device, cmd.topic, cmd.payload, cmd.qos, Date.now(), cmd.expiresAt)
-          .lastInsertRowid as number,
+        this.stmt.insert.run(
+          cmd.target,
+          cmd.device,
+          cmd.topic,
+          cmd.payload,
+          cmd.qos,
+          Date.now(),
+          cmd.expiresAt,
+        ).lastInsertRowid as number,
     );
   }
 

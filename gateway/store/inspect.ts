@@ -23,7 +23,10 @@ export interface StoreFileStats {
 
 export function stats(dir: string): StoreFileStats {
   return withDb(dir, true, (db) => {
-    const totals = db.prepare('SELECT rows, bytes FROM outbox_totals').get() as { rows: number; bytes: number };
+    const totals = db.prepare('SELECT rows, bytes FROM outbox_totals').get() as {
+      rows: number;
+      bytes: number;
+    };
     const count = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
     const inflight = count(`SELECT count(*) AS n FROM outbox WHERE state <> 'queued'`);
     const oldest = db.prepare('SELECT enqueued_at FROM outbox ORDER BY id LIMIT 1').get() as
@@ -43,9 +46,15 @@ export function stats(dir: string): StoreFileStats {
 
 export function peek(dir: string, opts: { limit: number; from: 'outbox' }): OutboxRow[];
 export function peek(dir: string, opts: { limit: number; from: 'inbox' }): InboxRow[];
-export function peek(dir: string, opts: { limit: number; from: 'outbox' | 'inbox' }): OutboxRow[] | InboxRow[];
+export function peek(
+  dir: string,
+  opts: { limit: number; from: 'outbox' | 'inbox' },
+): OutboxRow[] | InboxRow[];
 /** The oldest rows (next to be sent / delivered), oldest first. */
-export function peek(dir: string, opts: { limit: number; from: 'outbox' | 'inbox' }): OutboxRow[] | InboxRow[] {
+export function peek(
+  dir: string,
+  opts: { limit: number; from: 'outbox' | 'inbox' },
+): OutboxRow[] | InboxRow[] {
   return withDb(dir, true, (db) => {
     const rows = db.prepare(`SELECT * FROM ${opts.from} ORDER BY id LIMIT ?`).all(opts.limit);
     return opts.from === 'outbox'
@@ -74,7 +83,9 @@ function withDb<T>(dir: string, readonly: boolean, use: (db: Database.Database) 
     db.pragma('busy_timeout = 5000');
     const version = schemaVersion(db);
     if (version !== SCHEMA_VERSION) {
-      throw new Error(`store schema version ${version}, this fieldgate reads ${SCHEMA_VERSION}: run the gateway once`);
+      throw new Error(
+        `store schema version ${version}, this fieldgate reads ${SCHEMA_VERSION}: run the gateway once`,
+      );
     }
     return use(db);
   } finally {

@@ -71,7 +71,9 @@ export function schemaVersion(db: Database): number {
 export function migrate(db: Database): void {
   const from = schemaVersion(db);
   if (from > SCHEMA_VERSION) {
-    throw new Error(`store schema version ${from} is newer than this fieldgate understands (${SCHEMA_VERSION})`);
+    throw new Error(
+      `store schema version ${from} is newer than this fieldgate understands (${SCHEMA_VERSION})`,
+    );
   }
   for (let v = from; v < SCHEMA_VERSION; v++) {
     db.transaction(() => {

@@ -174,7 +174,8 @@ export class SqliteOutbox implements Outbox, FlushHooks {
 
   end(): void {
     if (this.limits.overflow !== 'drop-oldest') return;
-    for (const [reason, count] of Object.entries(this.limiter.trim())) this.countDrop(reason as DropReason, count);
+    for (const [reason, count] of Object.entries(this.limiter.trim()))
+      this.countDrop(reason as DropReason, count);
   }
 
   committed(): void {

@@ -63,5 +63,12 @@ describe('group commit', () => {
 });
 
 function cmd(device: string) {
-  return { target: 'mqttsn', device, topic: 'cmd/x', payload: Buffer.from('on'), qos: 1 as const, expiresAt: null };
+  return {
+    target: 'mqttsn',
+    device,
+    topic: 'cmd/x',
+    payload: Buffer.from('on'),
+    qos: 1 as const,
+    expiresAt: null,
+  };
 }

@@ -30,7 +30,13 @@ export function open(
   expireEveryMs?: number,
 ) {
   const { logger, lines } = captureLogger();
-  const store: Store = openStore({ dir, durability, limits: { ...DEFAULT_LIMITS, ...limits }, logger, expireEveryMs });
+  const store: Store = openStore({
+    dir,
+    durability,
+    limits: { ...DEFAULT_LIMITS, ...limits },
+    logger,
+    expireEveryMs,
+  });
   return { store, lines };
 }
 
@@ -56,11 +62,19 @@ export function dropTotals(store: Store): Record<string, number> {
 }
 
 /** Enqueues messages seq from..to-1 for `device`, `burst` concurrent calls per event-loop turn. */
-export async function enqueueRange(store: Store, device: string, from: number, to: number, burst = 100, bytes?: number) {
+export async function enqueueRange(
+  store: Store,
+  device: string,
+  from: number,
+  to: number,
+  burst = 100,
+  bytes?: number,
+) {
   const results: PromiseSettledResult<number[]>[] = [];
   for (let start = from; start < to; start += burst) {
     const calls = [];
-    for (let seq = start; seq < Math.min(to, start + burst); seq++) calls.push(store.outbox.enqueue([msg(device, seq, bytes)]));
+    for (let seq = start; seq < Math.min(to, start + burst); seq++)
+      calls.push(store.outbox.enqueue([msg(device, seq, bytes)]));
     results.push(...(await Promise.allSettled(calls)));
   }
   return results;

@@ -60,7 +60,9 @@ describe('outbox limits', () => {
   it('drop-oldest never drops rows in flight', async () => {
     const { store } = open(tmpDir(), { max_rows: 10 });
     const dropped = dropTotals(store);
-    const ids = (await enqueueRange(store, 'd', 0, 10)).map((r) => (r as PromiseFulfilledResult<number[]>).value[0]!);
+    const ids = (await enqueueRange(store, 'd', 0, 10)).map(
+      (r) => (r as PromiseFulfilledResult<number[]>).value[0]!,
+    );
     await store.outbox.markSent(ids.slice(0, 5).map((id, i) => ({ id, packetId: i + 1 })));
     await store.outbox.markReleased(ids[0]!);
     await enqueueRange(store, 'd', 10, 20);
@@ -69,7 +71,9 @@ describe('outbox limits', () => {
     expect(store.outbox.stats()).toMatchObject({ rows: 10, inflight: 5 });
 
     // Everything in flight: the only queued rows left to drop are the new ones.
-    await store.outbox.markSent(store.outbox.nextQueued(0, 100).map((r, i) => ({ id: r.id, packetId: 100 + i })));
+    await store.outbox.markSent(
+      store.outbox.nextQueued(0, 100).map((r, i) => ({ id: r.id, packetId: 100 + i })),
+    );
     await enqueueRange(store, 'd', 20, 23);
     expect(store.outbox.stats()).toMatchObject({ rows: 10, inflight: 10 });
     expect(dropped).toEqual({ max_rows: 13 });

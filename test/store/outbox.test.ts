@@ -8,7 +8,9 @@ describe('outbox', () => {
   it('returns queued rows in enqueue order, after a cursor, with every field kept', async () => {
     const { store } = open(tmpDir());
     const ids = await store.outbox.enqueue([msg('a', 0), msg('b', 1), msg('a', 2)]);
-    const [id3] = await store.outbox.enqueue([{ ...msg('c', 3), qos: 2, retain: true, properties: { ct: 'json' } }]);
+    const [id3] = await store.outbox.enqueue([
+      { ...msg('c', 3), qos: 2, retain: true, properties: { ct: 'json' } },
+    ]);
     expect(ids).toHaveLength(3);
     expect(id3!).toBeGreaterThan(ids[2]!);
 
