@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { engine, reading, text } from './helpers.js';
+
+const fan = () =>
+  engine({
+    triggers: [
+      {
+        name: 'fan',
+        match: 'sensors/+room/temp',
+        when: 'payload > 30',
+        to: 'serial:relay',
+        device: 'fan-{room}',
+        topic: 'fan/set',
+        payload: '{"on":true,"temp":{payload}}',
+        cooldown: '1m',
+        ttl: '30s',
+      },
+    ],
+  });
+
+describe('local triggers', () => {
+  it('turns a reading that meets `when` into a command for another device', async () => {
+    const r = await fan().uplink(reading({ topic: 'sensors/lab/temp', payload: '31' }), 1000);
+    expect(r.commands).toHaveLength(1);
+    const c = r.commands[0]!;
+    expect(c).toMatchObject({ id: 'id-1', target: 'serial:relay', device: 'fan-lab', topic: 'fan/set', qos: 1, expiresAt: 31_000 });
+    expect(text(c.payload)).toBe('{"on":true,"temp":31}');
+    // the reading itself still goes upstream (default route)
+    expect(r.messages).toHaveLength(1);
+  });
+
+  it('does not fire when the condition is false', async () => {
+    expect((await fan().uplink(reading({ topic: 'sensors/lab/temp', payload: '25' }), 0)).commands).toEqual([]);
+  });
+
+  it('cools down per trigger and per target device', async () => {
+    const e = fan();
+    const hot = (room: string, now: number) => e.uplink(reading({ topic: `sensors/${room}/temp`, payload: '35' }), now);
+    expect((await hot('lab', 0)).commands).toHaveLength(1);
+    const again = await hot('lab', 59_999);
+    expect(again.commands).toEqual([]);
+    expect(again.trace).toContainEqual({ rule: 'fan', outcome: 'cooldown' });
+    expect((await hot('hall', 30_000)).commands).toHaveLength(1); // other device: own cool-down
+    expect((await hot('lab', 60_000)).commands).toHaveLength(1);
+  });
+
+  it('builds the payload with JSONata when given transform, and fires alongside uplink rules', async () => {
+    const e = engine({
+      rules: [{ match: 'sensors/#', publish: 'up' }],
+      triggers: [{ match: 'sensors/+device/temp', when: 'fields.t > 1', to: 'mqttsn', transform: '{"level": fields.t * 10}' }],
+    });
+    const r = await e.uplink(reading({ payload: '{"t":2}' }), 0);
+    expect(r.messages.map((m) => m.topic)).toEqual(['up']);
+    expect(r.commands[0]).toMatchObject({ target: 'mqttsn', device: 't1', topic: 'sensors/t1/temp' });
+    expect(text(r.commands[0]!.payload)).toBe('{"level":20}');
+  });
+
+  it('does not start the cool-down when building the command failed', async () => {
+    const e = engine({ triggers: [{ match: '#', when: 'true', to: 'mqttsn', payload: '{fields.level}' }] });
+    const bad = await e.uplink(reading({ payload: '{}' }), 0);
+    expect(bad.commands).toEqual([]);
+    expect(bad.errors).toEqual([{ rule: 'triggers.0', message: '{fields.level} has no value' }]);
+    expect((await e.uplink(reading({ payload: '{"level":3}' }), 1)).commands).toHaveLength(1);
+  });
+});
