@@ -55,10 +55,12 @@ export class CompiledCommandRule {
     const pattern = compileTopicPattern(cfg.subscribe, { gateway }, problems, [...at, 'subscribe']);
     const names = pattern?.names ?? [];
     const scope = new Set<string>([...DOWNLINK_NAMES, ...names]);
-    if (cfg.device === undefined && pattern && !names.includes('device')) {
-      problems.add([...at, 'device'], `required: subscribe "${cfg.subscribe}" has no +device wildcard to take the device from`);
+    let device: Template | undefined;
+    if (cfg.device === undefined && !names.includes('device')) {
+      if (pattern) problems.add([...at, 'device'], `required: subscribe "${cfg.subscribe}" has no +device wildcard to take it from`);
+    } else {
+      device = compileTemplate(cfg.device ?? '{device}', scope, problems, [...at, 'device']);
     }
-    const device = compileTemplate(cfg.device ?? '{device}', scope, problems, [...at, 'device']);
     scope.add('device'); // the other templates see the rendered device
     const topic = compileTemplate(cfg.topic ?? '{topic}', scope, problems, [...at, 'topic']);
     const payload = compilePayload(cfg, scope, problems, at, false);
