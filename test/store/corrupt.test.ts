@@ -46,8 +46,9 @@ describe('corrupt database', () => {
     writeSync(fd, Buffer.alloc(statSync(path).size - 4096, 0xa5), 0, undefined, 4096); // keep page 1 (header, schema)
     closeSync(fd);
 
-    let lines;
-    ({ store, lines } = open(dir));
+    const reopened = open(dir);
+    store = reopened.store;
+    const lines = reopened.lines;
     expect(readdirSync(dir).filter((f) => f.startsWith('fieldgate.db.corrupt-'))).toHaveLength(1);
     expect(lines.filter((l) => l.level === 50)).toHaveLength(1);
     expect(store.outbox.stats().rows).toBe(0);
