@@ -33,7 +33,7 @@ export async function dryRun(engine: RuleEngine, input: DryRunInput): Promise<Dr
       trace: r.trace,
       messages: r.results,
       commands: r.commands,
-      dropped: r.commands.length ? undefined : 'no_command_rule',
+      dropped: r.commands.length ? undefined : r.trace.length ? 'rejected' : 'no_command_rule',
       errors: r.errors,
     };
   }
@@ -73,6 +73,7 @@ export function formatDryRun(r: DryRunResult): string {
     lines.push(`command ${c.target} device=${c.device} topic=${c.topic} qos=${c.qos}${exp} ${c.payload.toString('utf8')}`);
   }
   for (const e of r.errors) lines.push(`error ${e.rule}: ${e.message}`);
-  if (!r.messages.length && !r.commands.length) lines.push(`nothing sent${r.dropped ? `: ${r.dropped}` : ''}`);
+  if (r.direction === 'uplink' && !r.messages.length) lines.push(`not published: ${r.dropped ?? 'no message'}`);
+  if (r.direction === 'downlink' && !r.commands.length) lines.push(`no command: ${r.dropped ?? 'rejected'}`);
   return `${lines.join('\n')}\n`;
 }
