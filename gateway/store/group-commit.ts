@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import { Subject } from 'rxjs';
+import { StoreClosedError } from './types.js';
 
 /** What the owner of the flush does around the queued ops, inside and after the transaction. */
 export interface FlushHooks {
@@ -17,10 +18,6 @@ interface PendingOp {
   run: () => unknown;
   resolve: (value: never) => void;
   reject: (err: unknown) => void;
-}
-
-export class StoreClosedError extends Error {
-  override readonly name = 'StoreClosedError';
 }
 
 /**

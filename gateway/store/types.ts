@@ -43,6 +43,11 @@ export class OutboxFullError extends Error {
   override readonly name = 'OutboxFullError';
 }
 
+/** Rejects every write submitted after Store.close(). */
+export class StoreClosedError extends Error {
+  override readonly name = 'StoreClosedError';
+}
+
 /**
  * The durable outbox. Writes are group-committed: every call made while a
  * transaction is being prepared lands in the same transaction, and each

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { OutboxFullError } from '../../gateway/store/types.js';
-import { StoreClosedError } from '../../gateway/store/group-commit.js';
+import type { QoS } from '../../adapters/types.js';
+import { OutboxFullError, StoreClosedError } from '../../gateway/store/types.js';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
 import { msg, open } from './helpers.js';
 
@@ -46,6 +46,21 @@ describe('group commit', () => {
     await other;
     expect(store.state.get('ns', 'k2')).toBe('fine');
     expect(store.outbox.stats().rows).toBe(1);
+    store.close();
+  });
+
+  it('rolls back a failing op half-way through its inserts, and only that op', async () => {
+    const { store } = open(tmpDir());
+    let added = 0;
+    store.outbox.added$.subscribe(() => added++);
+    const before = store.outbox.enqueue([msg('a', 0)]);
+    const broken = store.outbox.enqueue([msg('b', 1), { ...msg('b', 2), qos: 5 as QoS }]); // CHECK fails on the 2nd
+    const after = store.outbox.enqueue([msg('c', 3)]);
+    await expect(broken).rejects.toMatchObject({ code: 'SQLITE_CONSTRAINT_CHECK' });
+    await Promise.all([before, after]);
+    expect(store.outbox.nextQueued(0, 10).map((r) => r.device)).toEqual(['a', 'c']);
+    expect(store.outbox.stats()).toMatchObject({ rows: 2, bytes: 2 });
+    expect(added).toBe(1);
     store.close();
   });
 
