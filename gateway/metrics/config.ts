@@ -17,3 +17,4 @@ export const statsConfigSchema = z
     interval: duration().default(60_000),
   })
   .prefault({});
+export type StatsConfig = z.output<typeof statsConfigSchema>;

@@ -1,0 +1,90 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type Health, healthResponse } from './health.js';
+import type { Metrics } from './metrics.js';
+
+export interface HttpServerOptions {
+  /** Loopback by default: /metrics and /health carry no auth. */
+  host?: string;
+  /** 0 picks a free port (tests). */
+  port: number;
+  metrics: Metrics;
+  health: () => Health | Promise<Health>;
+  logger?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
+}
+
+export interface HttpServer {
+  /** Stops listening and ends open (keep-alive) connections. */
+  close(): Promise<void>;
+  address(): { host: string; port: number };
+}
+
+/** GET /metrics (Prometheus text) and GET /health (JSON, 200 or 503). Resolves once listening; rejects if the bind fails. */
+export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
+  const host = opts.host ?? '127.0.0.1';
+  const server = createServer((req, res) => {
+    handle(req, res, opts).catch((err: unknown) => {
+      opts.logger?.warn({ err, url: req.url }, 'http request failed');
+      if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
+      else res.destroy();
+    });
+  });
+  // A scraper that stalls must not hold a socket forever.
+  server.requestTimeout = 10_000;
+  server.headersTimeout = 5_000;
+  server.keepAliveTimeout = 5_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', (err) => opts.logger?.warn({ err }, 'http server error'));
+  const addr = server.address() as AddressInfo;
+  opts.logger?.info({ host: addr.address, port: addr.port }, 'http listening (/metrics, /health)');
+
+  return {
+    address: () => ({ host: addr.address, port: addr.port }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, opts: HttpServerOptions): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0];
+  if (path !== '/metrics' && path !== '/health') {
+    send(res, 404, 'text/plain; charset=utf-8', 'not found: try /metrics or /health\n');
+    return;
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('Allow', 'GET, HEAD');
+    send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
+    return;
+  }
+  if (path === '/metrics') {
+    send(res, 200, opts.metrics.contentType, await opts.metrics.text(), req.method === 'HEAD');
+    return;
+  }
+  let health: Health | { error: unknown };
+  try {
+    health = await opts.health();
+  } catch (error) {
+    health = { error };
+  }
+  const { code, body } = healthResponse(health);
+  send(res, code, 'application/json', `${JSON.stringify(body)}\n`, req.method === 'HEAD');
+}
+
+function send(res: ServerResponse, code: number, type: string, body: string, headOnly = false): void {
+  res.writeHead(code, {
+    'Content-Type': type,
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': 'no-store',
+  });
+  res.end(headOnly ? undefined : body);
+}

@@ -1,0 +1,241 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/** What the gauges read at scrape time. OutboxStats from the store fits OutboxSource. */
+export interface OutboxSource {
+  rows: number;
+  bytes: number;
+  /** ms since epoch of the oldest row, null when empty. */
+  oldestAt: number | null;
+}
+export interface InboxSource {
+  rows: number;
+}
+export interface UpstreamSource {
+  connected: boolean;
+  /** QoS 1/2 PUBLISHes written and not yet acknowledged. */
+  inflight: number;
+}
+export interface MqttsnDeviceCounts {
+  active: number;
+  asleep: number;
+  lost: number;
+}
+/** One entry per configured port; state is the adapter's word for it (open, closed, reopening...). */
+export interface SerialPortState {
+  port: string;
+  state: string;
+}
+
+export interface MetricsOptions {
+  /** process_* and nodejs_* metrics; on by default. */
+  defaultMetrics?: boolean;
+  /** Clock for outbox age (tests). */
+  now?: () => number;
+  logger?: { warn(obj: object, msg?: string): void };
+}
+
+/** Seconds: a live message is acked in ms; a backlog after an outage can be hours or days old (max_age 7d). */
+export const E2E_LATENCY_BUCKETS = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600,
+  12 * 3600, 86400, 3 * 86400, 7 * 86400,
+];
+/** Seconds: one group commit, fsync included (an SD card can take 100s of ms). */
+export const STORE_COMMIT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+const P = 'fieldgate_';
+
+/**
+ * Every fieldgate metric, in a private Registry so tests (and several
+ * gateways in one process) do not collide. Counters and histograms are
+ * pushed by the code that sees the event; gauges of current state are
+ * pulled at scrape time from the sources the integrator registers, so a
+ * scrape never scans anything and is never stale.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly messagesIn: Counter<'source'>;
+  readonly messagesOut: Counter<'qos'>;
+  readonly messagesDropped: Counter<'source' | 'reason'>;
+  readonly upstreamReconnects: Counter;
+  readonly commands: Counter<'target' | 'outcome'>;
+  readonly e2eLatency: Histogram;
+  readonly storeCommit: Histogram;
+
+  private outboxSource: (() => OutboxSource) | undefined;
+  private inboxSource: (() => InboxSource) | undefined;
+  private upstreamSource: (() => UpstreamSource) | undefined;
+  private mqttsnSource: (() => MqttsnDeviceCounts) | undefined;
+  private serialSource: (() => SerialPortState[]) | undefined;
+  private readonly now: () => number;
+  private readonly logger: MetricsOptions['logger'];
+  private readonly warnedSources = new Set<string>();
+
+  constructor(opts: MetricsOptions = {}) {
+    this.now = opts.now ?? Date.now;
+    this.logger = opts.logger;
+    const registers = [this.registry];
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+
+    this.messagesIn = new Counter({
+      name: `${P}messages_in_total`,
+      help: 'Readings received from devices, by source (serial:<port>, mqttsn).',
+      labelNames: ['source'],
+      registers,
+    });
+    this.messagesOut = new Counter({
+      name: `${P}messages_out_total`,
+      help: 'Messages delivered upstream (broker ack for QoS 1/2, written for QoS 0), by QoS.',
+      labelNames: ['qos'],
+      registers,
+    });
+    this.messagesDropped = new Counter({
+      name: `${P}messages_dropped_total`,
+      help: 'Messages dropped, by source and reason (max_rows, max_bytes, max_age, reject_new, oversize, ...).',
+      labelNames: ['source', 'reason'],
+      registers,
+    });
+    this.upstreamReconnects = new Counter({
+      name: `${P}upstream_reconnects_total`,
+      help: 'Upstream connections established after the first one.',
+      registers,
+    });
+    this.commands = new Counter({
+      name: `${P}commands_total`,
+      help: 'Commands to devices, by target and outcome (sent, queued, expired, failed, ...).',
+      labelNames: ['target', 'outcome'],
+      registers,
+    });
+    this.e2eLatency = new Histogram({
+      name: `${P}e2e_latency_seconds`,
+      help: 'Time from receiving a reading to the broker acknowledging it.',
+      buckets: E2E_LATENCY_BUCKETS,
+      registers,
+    });
+    this.storeCommit = new Histogram({
+      name: `${P}store_commit_seconds`,
+      help: 'Duration of one SQLite group commit.',
+      buckets: STORE_COMMIT_BUCKETS,
+      registers,
+    });
+
+    const self = this;
+    const pull = <T>(name: string, source: (() => T) | undefined, apply: (v: T) => void): void => {
+      if (!source) return;
+      try {
+        apply(source());
+      } catch (err) {
+        // A broken source must not take /metrics down; its gauges keep their last value.
+        if (!self.warnedSources.has(name)) {
+          self.warnedSources.add(name);
+          self.logger?.warn({ err, source: name }, 'metrics source failed; its gauges are stale');
+        }
+      }
+    };
+    const gauge = <L extends string = never>(
+      name: string,
+      help: string,
+      collect: (g: Gauge<L>) => void,
+      labelNames: L[] = [],
+    ) =>
+      new Gauge<L>({
+        name: `${P}${name}`,
+        help,
+        labelNames,
+        registers,
+        collect() {
+          collect(this);
+        },
+      });
+
+    gauge('outbox_rows', 'Messages waiting in the outbox.', (g) =>
+      pull('outbox', self.outboxSource, (s) => g.set(s.rows)),
+    );
+    gauge('outbox_bytes', 'Payload bytes waiting in the outbox.', (g) =>
+      pull('outbox', self.outboxSource, (s) => g.set(s.bytes)),
+    );
+    gauge('outbox_oldest_age_seconds', 'Age of the oldest outbox message; 0 when empty.', (g) =>
+      pull('outbox', self.outboxSource, (s) =>
+        g.set(s.oldestAt === null ? 0 : Math.max(0, (self.now() - s.oldestAt) / 1000)),
+      ),
+    );
+    gauge('inbox_rows', 'Commands waiting for sleeping or unplugged devices.', (g) =>
+      pull('inbox', self.inboxSource, (s) => g.set(s.rows)),
+    );
+    gauge('upstream_connected', '1 while connected to the upstream broker, else 0.', (g) =>
+      pull('upstream', self.upstreamSource, (s) => g.set(s.connected ? 1 : 0)),
+    );
+    gauge('upstream_inflight', 'QoS 1/2 messages sent upstream and not yet acknowledged.', (g) =>
+      pull('upstream', self.upstreamSource, (s) => g.set(s.inflight)),
+    );
+    gauge<'state'>(
+      'mqttsn_devices',
+      'MQTT-SN clients by state.',
+      (g) =>
+        pull('mqttsn', self.mqttsnSource, (s) => {
+          g.set({ state: 'active' }, s.active);
+          g.set({ state: 'asleep' }, s.asleep);
+          g.set({ state: 'lost' }, s.lost);
+        }),
+      ['state'],
+    );
+    gauge<'port' | 'state'>(
+      'serial_ports',
+      'Serial ports: 1 for the state each port is in now.',
+      (g) =>
+        pull('serial', self.serialSource, (ports) => {
+          // reset() so a port that left a state stops being reported in it.
+          g.reset();
+          for (const p of ports) g.set({ port: p.port, state: p.state }, 1);
+        }),
+      ['port', 'state'],
+    );
+  }
+
+  setOutboxSource(fn: () => OutboxSource): void {
+    this.outboxSource = fn;
+  }
+  setInboxSource(fn: () => InboxSource): void {
+    this.inboxSource = fn;
+  }
+  setUpstreamSource(fn: () => UpstreamSource): void {
+    this.upstreamSource = fn;
+  }
+  setMqttsnSource(fn: () => MqttsnDeviceCounts): void {
+    this.mqttsnSource = fn;
+  }
+  setSerialSource(fn: () => SerialPortState[]): void {
+    this.serialSource = fn;
+  }
+
+  messageIn(source: string, n = 1): void {
+    this.messagesIn.inc({ source }, n);
+  }
+  messageOut(qos: number, n = 1): void {
+    this.messagesOut.inc({ qos: String(qos) }, n);
+  }
+  dropped(source: string, reason: string, n = 1): void {
+    this.messagesDropped.inc({ source, reason }, n);
+  }
+  upstreamReconnected(): void {
+    this.upstreamReconnects.inc();
+  }
+  command(target: string, outcome: string): void {
+    this.commands.inc({ target, outcome });
+  }
+  /** receivedAt: ms since epoch when the reading arrived (OutboxMessage.receivedAt). */
+  observeE2eLatency(receivedAt: number, ackedAt = this.now()): void {
+    this.e2eLatency.observe(Math.max(0, (ackedAt - receivedAt) / 1000));
+  }
+  observeStoreCommit(seconds: number): void {
+    this.storeCommit.observe(seconds);
+  }
+
+  /** Prometheus text exposition (runs the gauge callbacks). */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
