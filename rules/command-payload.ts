@@ -5,7 +5,10 @@ import { compileTemplate, type Template, type TemplateContext } from './template
 
 /** How a command/trigger builds its device payload: a text template, a JSONata transform, or neither. */
 export interface PayloadBuilder {
-  build(input: unknown, ctx: TemplateContext): Promise<{ ok: true; payload: Buffer | undefined } | { ok: false; error: string }>;
+  build(
+    input: unknown,
+    ctx: TemplateContext,
+  ): Promise<{ ok: true; payload: Buffer | undefined } | { ok: false; error: string }>;
 }
 
 /** `payload` (template) and `transform` (JSONata) are alternatives; `required` when there is no default. */
@@ -36,7 +39,9 @@ function templateBuilder(t: Template): PayloadBuilder {
   return {
     build: async (_input, ctx) => {
       const r = t.render(ctx);
-      return r.ok ? { ok: true, payload: Buffer.from(r.text, 'utf8') } : { ok: false, error: `{${r.missing}} has no value` };
+      return r.ok
+        ? { ok: true, payload: Buffer.from(r.text, 'utf8') }
+        : { ok: false, error: `{${r.missing}} has no value` };
     },
   };
 }
@@ -46,7 +51,9 @@ function expressionBuilder(e: Expression): PayloadBuilder {
     build: async (input) => {
       try {
         const out = await e.evaluate(input);
-        return out === undefined ? { ok: false, error: 'transform produced nothing' } : { ok: true, payload: encodePayload(out) };
+        return out === undefined
+          ? { ok: false, error: 'transform produced nothing' }
+          : { ok: true, payload: encodePayload(out) };
       } catch (err) {
         return { ok: false, error: `transform failed: ${errorMessage(err)}` };
       }

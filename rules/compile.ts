@@ -6,7 +6,14 @@ import { CompiledCommandRule, type CommandOutcome, commandResult, type RoutedCom
 import { Problems } from './errors.js';
 import { decodePayload } from './input.js';
 import { CompiledTrigger } from './triggers.js';
-import { type CompiledUplinkRule, compileUplinkRule, DefaultRoute, type DropReason, runUplink, type TraceEntry } from './uplink.js';
+import {
+  type CompiledUplinkRule,
+  compileUplinkRule,
+  DefaultRoute,
+  type DropReason,
+  runUplink,
+  type TraceEntry,
+} from './uplink.js';
 
 export interface RuleEngineOptions {
   /** gateway.id: substituted for {gateway} in patterns and templates. */
@@ -65,7 +72,12 @@ export class RuleEngine {
       const r = await trigger.fire(reading, decoded, this.gatewayId, now, this.newId);
       if (r.command) {
         result.commands.push(r.command);
-        result.trace.push({ rule: trigger.label, outcome: 'command', topic: r.command.topic, detail: `${r.command.target} ${r.command.device}` });
+        result.trace.push({
+          rule: trigger.label,
+          outcome: 'command',
+          topic: r.command.topic,
+          detail: `${r.command.target} ${r.command.device}`,
+        });
       } else if (r.error) {
         result.errors.push({ rule: trigger.label, message: r.error });
         result.trace.push({ rule: trigger.label, outcome: 'error', detail: r.error });
@@ -87,7 +99,12 @@ export class RuleEngine {
       if (!r) continue;
       if ('command' in r) {
         out.commands.push(r.command);
-        out.trace.push({ rule: rule.label, outcome: 'command', topic: r.command.topic, detail: `${r.command.target} ${r.command.device}` });
+        out.trace.push({
+          rule: rule.label,
+          outcome: 'command',
+          topic: r.command.topic,
+          detail: `${r.command.target} ${r.command.device}`,
+        });
       } else {
         if (r.rejected) out.results.push(r.rejected);
         out.errors.push({ rule: rule.label, message: r.error });
@@ -101,7 +118,10 @@ export class RuleEngine {
   subscriptions(): { topic: string; qos: Command['qos'] }[] {
     const byFilter = new Map<string, Command['qos']>();
     for (const rule of this.commandRules) {
-      byFilter.set(rule.pattern.filter, Math.max(byFilter.get(rule.pattern.filter) ?? 0, rule.qos) as Command['qos']);
+      byFilter.set(
+        rule.pattern.filter,
+        Math.max(byFilter.get(rule.pattern.filter) ?? 0, rule.qos) as Command['qos'],
+      );
     }
     return [...byFilter].map(([topic, qos]) => ({ topic, qos }));
   }
@@ -144,7 +164,9 @@ export function compileRules(config: Partial<RulesConfig>, options: RuleEngineOp
   const gateway = options.gatewayId;
   const rules = (config.rules ?? []).map((r, i) => compileUplinkRule(r, i, gateway, problems));
   const defaultRoute = DefaultRoute.compile(config.default_route ?? { action: 'pass', prefix: '' }, problems);
-  const commands = (config.commands ?? []).map((c, i) => CompiledCommandRule.compile(c, i, gateway, problems));
+  const commands = (config.commands ?? []).map((c, i) =>
+    CompiledCommandRule.compile(c, i, gateway, problems),
+  );
   const triggers = (config.triggers ?? []).map((t, i) => CompiledTrigger.compile(t, i, gateway, problems));
   problems.throwIfAny();
   return new RuleEngine(

@@ -49,7 +49,12 @@ export class CompiledCommandRule {
     private readonly reportExpired: boolean,
   ) {}
 
-  static compile(cfg: CommandRuleConfig, index: number, gateway: string, problems: Problems): CompiledCommandRule | undefined {
+  static compile(
+    cfg: CommandRuleConfig,
+    index: number,
+    gateway: string,
+    problems: Problems,
+  ): CompiledCommandRule | undefined {
     const at = ['commands', index];
     const before = problems.list.length;
     const pattern = compileTopicPattern(cfg.subscribe, { gateway }, problems, [...at, 'subscribe']);
@@ -57,7 +62,11 @@ export class CompiledCommandRule {
     const scope = new Set<string>([...DOWNLINK_NAMES, ...names]);
     let device: Template | undefined;
     if (cfg.device === undefined && !names.includes('device')) {
-      if (pattern) problems.add([...at, 'device'], `required: subscribe "${cfg.subscribe}" has no +device wildcard to take it from`);
+      if (pattern)
+        problems.add(
+          [...at, 'device'],
+          `required: subscribe "${cfg.subscribe}" has no +device wildcard to take it from`,
+        );
     } else {
       device = compileTemplate(cfg.device ?? '{device}', scope, problems, [...at, 'device']);
     }
@@ -65,7 +74,9 @@ export class CompiledCommandRule {
     const topic = compileTemplate(cfg.topic ?? '{topic}', scope, problems, [...at, 'topic']);
     const payload = compilePayload(cfg, scope, problems, at, false);
     const resultTopic =
-      cfg.result_topic === undefined ? undefined : compileTemplate(cfg.result_topic, scope, problems, [...at, 'result_topic']);
+      cfg.result_topic === undefined
+        ? undefined
+        : compileTemplate(cfg.result_topic, scope, problems, [...at, 'result_topic']);
     if (problems.list.length > before || !pattern || !device || !topic || !payload) return undefined;
     return new CompiledCommandRule(
       index,
@@ -89,12 +100,17 @@ export class CompiledCommandRule {
     gateway: string,
     now: number,
     newId: () => string,
-  ): Promise<{ command: RoutedCommand } | { rejected: OutboxMessage | undefined; error: string } | undefined> {
+  ): Promise<
+    { command: RoutedCommand } | { rejected: OutboxMessage | undefined; error: string } | undefined
+  > {
     const captures = this.pattern.match(topic);
     if (!captures) return undefined;
     const decoded = decodePayload(payload);
     const input: DownlinkInput = { topic, gateway, payload: decoded.value, fields: decoded.fields, captures };
-    const ctx: TemplateContext = { vars: { gateway, topic, payload: decoded.text, ...captures }, fields: decoded.fields };
+    const ctx: TemplateContext = {
+      vars: { gateway, topic, payload: decoded.text, ...captures },
+      fields: decoded.fields,
+    };
     const id = newId();
     const device = this.device.render(ctx);
     if (device.ok) ctx.vars = { ...ctx.vars, device: device.text };
@@ -138,7 +154,11 @@ export class CompiledCommandRule {
  * adapter's send() settles ('delivered' | 'queued' | 'unknown-device') and when the inbox expires it.
  * Payload: {"id", "outcome", "target", "device", "at"} as JSON.
  */
-export function commandResult(command: RoutedCommand, outcome: CommandOutcome, now: number): OutboxMessage | undefined {
+export function commandResult(
+  command: RoutedCommand,
+  outcome: CommandOutcome,
+  now: number,
+): OutboxMessage | undefined {
   if (!command.resultTopic) return undefined;
   if (outcome === 'expired' && !command.reportExpired) return undefined;
   return resultMessage(

@@ -5,7 +5,15 @@ import type { TraceEntry } from './uplink.js';
 
 /** `fieldgate rules test`: a reading from --source/--topic/--payload, or --upstream for the downlink. */
 export type DryRunInput =
-  | { direction?: 'uplink'; source: string; topic: string; payload: string | Buffer; device?: string; qos?: QoS; now?: number }
+  | {
+      direction?: 'uplink';
+      source: string;
+      topic: string;
+      payload: string | Buffer;
+      device?: string;
+      qos?: QoS;
+      now?: number;
+    }
   | { direction: 'downlink'; topic: string; payload: string | Buffer; now?: number };
 
 export interface DryRunResult {
@@ -39,7 +47,15 @@ export async function dryRun(engine: RuleEngine, input: DryRunInput): Promise<Dr
   }
   const device = input.device ?? 'dry-run';
   const r = await engine.uplink(
-    { source: input.source, device, topic: input.topic, payload, qos: input.qos ?? 0, retain: false, receivedAt: now },
+    {
+      source: input.source,
+      device,
+      topic: input.topic,
+      payload,
+      qos: input.qos ?? 0,
+      retain: false,
+      receivedAt: now,
+    },
     now,
   );
   return {
@@ -70,10 +86,13 @@ export function formatDryRun(r: DryRunResult): string {
   }
   for (const c of r.commands) {
     const exp = c.expiresAt === undefined ? '' : ` expires=${new Date(c.expiresAt).toISOString()}`;
-    lines.push(`command ${c.target} device=${c.device} topic=${c.topic} qos=${c.qos}${exp} ${c.payload.toString('utf8')}`);
+    lines.push(
+      `command ${c.target} device=${c.device} topic=${c.topic} qos=${c.qos}${exp} ${c.payload.toString('utf8')}`,
+    );
   }
   for (const e of r.errors) lines.push(`error ${e.rule}: ${e.message}`);
-  if (r.direction === 'uplink' && !r.messages.length) lines.push(`not published: ${r.dropped ?? 'no message'}`);
+  if (r.direction === 'uplink' && !r.messages.length)
+    lines.push(`not published: ${r.dropped ?? 'no message'}`);
   if (r.direction === 'downlink' && !r.commands.length) lines.push(`no command: ${r.dropped ?? 'rejected'}`);
   return `${lines.join('\n')}\n`;
 }

@@ -10,7 +10,9 @@ export interface RuleProblem {
 export class RulesCompileError extends Error {
   override readonly name = 'RulesCompileError';
   constructor(readonly problems: RuleProblem[]) {
-    super(`${problems.length} rule problem(s)\n${problems.map((p) => `  ${p.path.join('.')}: ${p.message}`).join('\n')}`);
+    super(
+      `${problems.length} rule problem(s)\n${problems.map((p) => `  ${p.path.join('.')}: ${p.message}`).join('\n')}`,
+    );
   }
 }
 

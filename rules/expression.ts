@@ -18,7 +18,11 @@ export interface Expression {
 }
 
 /** Compile once at load. Syntax errors are recorded with the config path and the character position. */
-export function compileExpression(source: string, problems: Problems, path: ConfigPath): Expression | undefined {
+export function compileExpression(
+  source: string,
+  problems: Problems,
+  path: ConfigPath,
+): Expression | undefined {
   let expr: jsonata.Expression;
   try {
     expr = jsonata(source);
@@ -37,11 +41,18 @@ export function compileExpression(source: string, problems: Problems, path: Conf
     if (g.depth > MAX_DEPTH) throw new Error(`expression too deep (over ${MAX_DEPTH} levels)`);
     if (Date.now() > g.deadline) throw new Error(`expression took over ${MAX_MS} ms`);
   };
-  expr.assign(Symbol.for('jsonata.__evaluate_entry') as unknown as string, (_e: unknown, _i: unknown, env: jsonata.Environment) => check(env, 1));
-  expr.assign(Symbol.for('jsonata.__evaluate_exit') as unknown as string, (_e: unknown, _i: unknown, env: jsonata.Environment) => check(env, -1));
+  expr.assign(
+    Symbol.for('jsonata.__evaluate_entry') as unknown as string,
+    (_e: unknown, _i: unknown, env: jsonata.Environment) => check(env, 1),
+  );
+  expr.assign(
+    Symbol.for('jsonata.__evaluate_exit') as unknown as string,
+    (_e: unknown, _i: unknown, env: jsonata.Environment) => check(env, -1),
+  );
   return {
     source,
-    evaluate: (input) => expr.evaluate(input, { [GUARD]: { deadline: Date.now() + MAX_MS, depth: 0 } satisfies Guard }),
+    evaluate: (input) =>
+      expr.evaluate(input, { [GUARD]: { deadline: Date.now() + MAX_MS, depth: 0 } satisfies Guard }),
   };
 }
 
@@ -54,6 +65,7 @@ export function isTruthy(v: unknown): boolean {
 }
 
 export function errorMessage(err: unknown): string {
-  if (err && typeof err === 'object' && 'message' in err) return String((err as { message: unknown }).message);
+  if (err && typeof err === 'object' && 'message' in err)
+    return String((err as { message: unknown }).message);
   return String(err);
 }

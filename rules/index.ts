@@ -1,5 +1,11 @@
 // The rules engine's public surface: what the gateway and the CLI import.
-export { compileRules, RuleEngine, type DownlinkResult, type RuleEngineOptions, type UplinkResult } from './compile.js';
+export {
+  compileRules,
+  RuleEngine,
+  type DownlinkResult,
+  type RuleEngineOptions,
+  type UplinkResult,
+} from './compile.js';
 export type { RulesConfig } from './config.js';
 export { commandResult, type CommandOutcome, type RoutedCommand } from './downlink.js';
 export { dryRun, type DryRunInput, type DryRunResult, formatDryRun } from './dry-run.js';

@@ -35,7 +35,10 @@ export function decodePayload(payload: Buffer, fields?: Record<string, unknown>)
   } catch {
     // not JSON: rules see the text
   }
-  const obj = value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+  const obj =
+    value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : {};
   return { text, value, fields: fields ?? obj };
 }
 

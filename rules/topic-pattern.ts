@@ -42,10 +42,12 @@ export function compileTopicPattern(
     const wild = part[0];
     if (wild === '+' || wild === '#') {
       const name = part.slice(1) || undefined;
-      if (wild === '#' && i !== parts.length - 1) problems.add(path, `"${part}" must be the last level of "${raw}"`);
+      if (wild === '#' && i !== parts.length - 1)
+        problems.add(path, `"${part}" must be the last level of "${raw}"`);
       if (name !== undefined) {
         if (!NAME.test(name)) problems.add(path, `bad wildcard name "${part}" (letters, digits, _)`);
-        else if (RESERVED.has(name)) problems.add(path, `wildcard name "${name}" is reserved (${[...RESERVED].join(', ')})`);
+        else if (RESERVED.has(name))
+          problems.add(path, `wildcard name "${name}" is reserved (${[...RESERVED].join(', ')})`);
         else if (names.includes(name)) problems.add(path, `wildcard name "${name}" is used twice`);
         else names.push(name);
       }

@@ -32,7 +32,12 @@ export class CompiledTrigger {
     private readonly cooldown: number,
   ) {}
 
-  static compile(cfg: TriggerRuleConfig, index: number, gateway: string, problems: Problems): CompiledTrigger | undefined {
+  static compile(
+    cfg: TriggerRuleConfig,
+    index: number,
+    gateway: string,
+    problems: Problems,
+  ): CompiledTrigger | undefined {
     const at = ['triggers', index];
     const before = problems.list.length;
     const pattern = compileTopicPattern(cfg.match, { gateway }, problems, [...at, 'match']);
@@ -79,7 +84,8 @@ export class CompiledTrigger {
     const ctx = templateContext(reading, decoded, gateway, captures);
     const device = this.device.render(ctx);
     const topic = this.topic.render(ctx);
-    if (!device.ok || !topic.ok) return { error: `{${device.ok ? (topic.ok ? '' : topic.missing) : device.missing}} has no value` };
+    if (!device.ok || !topic.ok)
+      return { error: `{${device.ok ? (topic.ok ? '' : topic.missing) : device.missing}} has no value` };
     const last = this.fired.get(device.text);
     if (last !== undefined && now - last < this.cooldown) return { cooling: true };
     const payload = await this.payload.build(input, ctx);

@@ -61,11 +61,15 @@ export function compileUplinkRule(
   const at = ['rules', index];
   const before = problems.list.length;
   const pattern = compileTopicPattern(cfg.match, { gateway }, problems, [...at, 'match']);
-  const filter = cfg.filter === undefined ? undefined : compileExpression(cfg.filter, problems, [...at, 'filter']);
+  const filter =
+    cfg.filter === undefined ? undefined : compileExpression(cfg.filter, problems, [...at, 'filter']);
   const transform =
-    cfg.transform === undefined ? undefined : compileExpression(cfg.transform, problems, [...at, 'transform']);
+    cfg.transform === undefined
+      ? undefined
+      : compileExpression(cfg.transform, problems, [...at, 'transform']);
   const scope = new Set<string>([...READING_NAMES, ...(pattern?.names ?? [])]);
-  const publish = cfg.publish === undefined ? undefined : compileTemplate(cfg.publish, scope, problems, [...at, 'publish']);
+  const publish =
+    cfg.publish === undefined ? undefined : compileTemplate(cfg.publish, scope, problems, [...at, 'publish']);
   if (cfg.drop && (cfg.publish !== undefined || cfg.transform !== undefined || cfg.report !== undefined)) {
     problems.add([...at, 'drop'], 'a rule with drop: true cannot also publish, transform or report');
   }
@@ -150,7 +154,8 @@ export async function applyRule(
     if (!r.ok) return { kind: 'drop', reason: 'missing_field', detail: `{${r.missing}} has no value` };
     topic = r.text;
   }
-  if (!isValidPublishTopic(topic)) return { kind: 'drop', reason: 'bad_topic', topic, detail: 'empty or contains + # NUL' };
+  if (!isValidPublishTopic(topic))
+    return { kind: 'drop', reason: 'bad_topic', topic, detail: 'empty or contains + # NUL' };
   const message: OutboxMessage = {
     source: reading.source,
     device: reading.device,
@@ -205,7 +210,8 @@ export async function runUplink(
     } else {
       firstDrop ??= r.reason;
       run.trace.push({ rule: rule.label, outcome: r.reason, topic: r.topic, detail: r.detail });
-      if (r.reason === 'filter_error' || r.reason === 'transform_error') run.errors.push({ rule: rule.label, message: `${r.reason}: ${r.detail}` });
+      if (r.reason === 'filter_error' || r.reason === 'transform_error')
+        run.errors.push({ rule: rule.label, message: `${r.reason}: ${r.detail}` });
     }
     if (!rule.continue) break;
   }
@@ -236,7 +242,10 @@ export class DefaultRoute {
 
   route(reading: Reading, decoded: DecodedPayload, gateway: string): OutboxMessage | undefined {
     if (!this.prefix) return undefined;
-    const r = this.prefix.render({ vars: { gateway, device: reading.device, source: reading.source }, fields: decoded.fields });
+    const r = this.prefix.render({
+      vars: { gateway, device: reading.device, source: reading.source },
+      fields: decoded.fields,
+    });
     const topic = r.ok ? r.text + reading.topic : reading.topic;
     const { source, device, payload, qos, retain, receivedAt } = reading;
     return { source, device, topic, payload, qos, retain, receivedAt };

@@ -19,7 +19,12 @@ describe('compile errors', () => {
       rules: [
         { match: 'ok/#', publish: 'fine/{gateway}' },
         { match: 'a/#x/b', publish: 'x' },
-        { match: 'sensors/+device', filter: 'payload >', transform: '{"a": }', publish: 'site/{devce}/{temp}' },
+        {
+          match: 'sensors/+device',
+          filter: 'payload >',
+          transform: '{"a": }',
+          publish: 'site/{devce}/{temp}',
+        },
         { match: 'x', drop: true, publish: 'y' },
       ],
       default_route: { prefix: '{nope}/' },
@@ -62,7 +67,9 @@ describe('compile errors', () => {
   });
 
   it('generates UUID command ids by default', async () => {
-    const e = compileRules(parseRules({ commands: [{ subscribe: 'c/+device', to: 'mqttsn' }] }), { gatewayId: 'g' });
+    const e = compileRules(parseRules({ commands: [{ subscribe: 'c/+device', to: 'mqttsn' }] }), {
+      gatewayId: 'g',
+    });
     const { commands } = await e.downlink('c/d', Buffer.from('x'), 0);
     expect(commands[0]!.id).toMatch(/^[0-9a-f-]{36}$/);
   });
@@ -76,7 +83,14 @@ describe('engine immutability and reload', () => {
 
   it('adoptStateFrom carries report state and trigger cool-downs over to the matching rules', async () => {
     const raw: RawRules = {
-      rules: [{ name: 'temp', match: 'sensors/+d/temp', publish: 'out/{d}', report: { on_change: true, heartbeat: '1m' } }],
+      rules: [
+        {
+          name: 'temp',
+          match: 'sensors/+d/temp',
+          publish: 'out/{d}',
+          report: { on_change: true, heartbeat: '1m' },
+        },
+      ],
       triggers: [{ name: 'fan', match: 'sensors/#', when: 'payload > 30', to: 'mqttsn', payload: 'on' }],
     };
     const old = engine(raw);

@@ -12,8 +12,21 @@ const cmds = () =>
         ttl: '10m',
         result_topic: 'cmd/{gateway}/{device}/result',
       },
-      { subscribe: 'fan/+room/set', to: 'mqttsn', device: 'fan-{room}', topic: 'fan', qos: 2, transform: '{"on": payload = "ON"}' },
-      { subscribe: 'all/+device', to: 'mqttsn', payload: 'say {fields.msg} to {device}', report_expired: true, result_topic: 'r/{device}' },
+      {
+        subscribe: 'fan/+room/set',
+        to: 'mqttsn',
+        device: 'fan-{room}',
+        topic: 'fan',
+        qos: 2,
+        transform: '{"on": payload = "ON"}',
+      },
+      {
+        subscribe: 'all/+device',
+        to: 'mqttsn',
+        payload: 'say {fields.msg} to {device}',
+        report_expired: true,
+        result_topic: 'r/{device}',
+      },
     ],
   });
 
@@ -67,7 +80,10 @@ describe('downlink', () => {
   });
 
   it('ignores topics no command rule subscribed to', async () => {
-    expect(await cmds().downlink('cmd/other-gw/t1/x', Buffer.from('1'), 0)).toMatchObject({ commands: [], results: [] });
+    expect(await cmds().downlink('cmd/other-gw/t1/x', Buffer.from('1'), 0)).toMatchObject({
+      commands: [],
+      results: [],
+    });
   });
 
   it('answers on result_topic when the command cannot be built', async () => {
@@ -86,12 +102,25 @@ describe('downlink', () => {
   });
 
   describe('commandResult', () => {
-    it('builds the result message for the command\'s outcome', async () => {
+    it("builds the result message for the command's outcome", async () => {
       const e = cmds();
       const [c] = (await e.downlink('cmd/gw1/t1/x', Buffer.from('go'), 0)).commands;
       const m = e.commandResult(c!, 'delivered', 42)!;
-      expect(m).toMatchObject({ topic: 'cmd/gw1/t1/result', qos: 1, retain: false, source: 'serial:weather', device: 't1', receivedAt: 42 });
-      expect(JSON.parse(text(m.payload))).toEqual({ id: 'id-1', outcome: 'delivered', target: 'serial:weather', device: 't1', at: 42 });
+      expect(m).toMatchObject({
+        topic: 'cmd/gw1/t1/result',
+        qos: 1,
+        retain: false,
+        source: 'serial:weather',
+        device: 't1',
+        receivedAt: 42,
+      });
+      expect(JSON.parse(text(m.payload))).toEqual({
+        id: 'id-1',
+        outcome: 'delivered',
+        target: 'serial:weather',
+        device: 't1',
+        at: 42,
+      });
     });
 
     it('reports expiry only when the rule asks for it, and nothing without result_topic', async () => {

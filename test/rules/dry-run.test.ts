@@ -5,16 +5,36 @@ import { engine } from './helpers.js';
 const e = () =>
   engine({
     rules: [
-      { name: 'temp', match: 'sensors/+device/temp', filter: 'payload < 100', transform: '{"c": payload}', publish: 'site/{gateway}/{device}/t' },
+      {
+        name: 'temp',
+        match: 'sensors/+device/temp',
+        filter: 'payload < 100',
+        transform: '{"c": payload}',
+        publish: 'site/{gateway}/{device}/t',
+      },
     ],
     default_route: { action: 'drop' },
-    triggers: [{ name: 'fan', match: 'sensors/+device/temp', when: 'payload > 30', to: 'mqttsn', device: 'fan', payload: 'on' }],
+    triggers: [
+      {
+        name: 'fan',
+        match: 'sensors/+device/temp',
+        when: 'payload > 30',
+        to: 'mqttsn',
+        device: 'fan',
+        payload: 'on',
+      },
+    ],
     commands: [{ name: 'cmd', subscribe: 'cmd/{gateway}/+device', to: 'serial:weather' }],
   });
 
 describe('dry run', () => {
   it('shows the rule trace, the published message and the fired command for an uplink reading', async () => {
-    const r = await dryRun(e(), { source: 'serial:weather', topic: 'sensors/t1/temp', payload: '31', now: 0 });
+    const r = await dryRun(e(), {
+      source: 'serial:weather',
+      topic: 'sensors/t1/temp',
+      payload: '31',
+      now: 0,
+    });
     expect(r.trace).toEqual([
       { rule: 'temp', outcome: 'published', topic: 'site/gw1/t1/t' },
       { rule: 'fan', outcome: 'command', topic: 'sensors/t1/temp', detail: 'mqttsn fan' },
@@ -32,10 +52,21 @@ describe('dry run', () => {
   });
 
   it('says why nothing was sent', async () => {
-    const filtered = await dryRun(e(), { source: 'serial:weather', topic: 'sensors/t1/temp', payload: '200', now: 0 });
+    const filtered = await dryRun(e(), {
+      source: 'serial:weather',
+      topic: 'sensors/t1/temp',
+      payload: '200',
+      now: 0,
+    });
     expect(formatDryRun(filtered)).toContain('  temp: filtered\n');
     expect(formatDryRun(filtered)).toMatch(/not published: filtered\n$/);
-    const unmatched = await dryRun(e(), { source: 'mqttsn', topic: 'other', payload: 'x', device: 'd2', now: 0 });
+    const unmatched = await dryRun(e(), {
+      source: 'mqttsn',
+      topic: 'other',
+      payload: 'x',
+      device: 'd2',
+      now: 0,
+    });
     expect(unmatched.dropped).toBe('no_rule');
     expect(formatDryRun(unmatched)).toContain('uplink  mqttsn d2 other "x"');
   });

@@ -30,7 +30,9 @@ export function engine(raw: RawRules): RuleEngine {
   return compileRules(parseRules(raw), { gatewayId: 'gw1', newId: () => `id-${++n}` });
 }
 
-export function reading(over: Partial<Omit<Reading, 'payload'>> & { payload?: Buffer | string } = {}): Reading {
+export function reading(
+  over: Partial<Omit<Reading, 'payload'>> & { payload?: Buffer | string } = {},
+): Reading {
   const { payload = '21.5', ...rest } = over;
   return {
     source: 'serial:weather',

@@ -18,7 +18,10 @@ describe('templates', () => {
 
   it('leaves brace text that is not a placeholder alone (JSON payloads need no escaping)', () => {
     const { t } = compile('{"fan":"on","dev":"{device}"}');
-    expect(t!.render({ vars: { device: 'd1' }, fields: {} })).toEqual({ ok: true, text: '{"fan":"on","dev":"d1"}' });
+    expect(t!.render({ vars: { device: 'd1' }, fields: {} })).toEqual({
+      ok: true,
+      text: '{"fan":"on","dev":"d1"}',
+    });
   });
 
   it('reports a missing field at run time instead of rendering an empty string', () => {

@@ -23,19 +23,29 @@ describe('local triggers', () => {
     const r = await fan().uplink(reading({ topic: 'sensors/lab/temp', payload: '31' }), 1000);
     expect(r.commands).toHaveLength(1);
     const c = r.commands[0]!;
-    expect(c).toMatchObject({ id: 'id-1', target: 'serial:relay', device: 'fan-lab', topic: 'fan/set', qos: 1, expiresAt: 31_000 });
+    expect(c).toMatchObject({
+      id: 'id-1',
+      target: 'serial:relay',
+      device: 'fan-lab',
+      topic: 'fan/set',
+      qos: 1,
+      expiresAt: 31_000,
+    });
     expect(text(c.payload)).toBe('{"on":true,"temp":31}');
     // the reading itself still goes upstream (default route)
     expect(r.messages).toHaveLength(1);
   });
 
   it('does not fire when the condition is false', async () => {
-    expect((await fan().uplink(reading({ topic: 'sensors/lab/temp', payload: '25' }), 0)).commands).toEqual([]);
+    expect((await fan().uplink(reading({ topic: 'sensors/lab/temp', payload: '25' }), 0)).commands).toEqual(
+      [],
+    );
   });
 
   it('cools down per trigger and per target device', async () => {
     const e = fan();
-    const hot = (room: string, now: number) => e.uplink(reading({ topic: `sensors/${room}/temp`, payload: '35' }), now);
+    const hot = (room: string, now: number) =>
+      e.uplink(reading({ topic: `sensors/${room}/temp`, payload: '35' }), now);
     expect((await hot('lab', 0)).commands).toHaveLength(1);
     const again = await hot('lab', 59_999);
     expect(again.commands).toEqual([]);
@@ -47,7 +57,14 @@ describe('local triggers', () => {
   it('builds the payload with JSONata when given transform, and fires alongside uplink rules', async () => {
     const e = engine({
       rules: [{ match: 'sensors/#', publish: 'up' }],
-      triggers: [{ match: 'sensors/+device/temp', when: 'fields.t > 1', to: 'mqttsn', transform: '{"level": fields.t * 10}' }],
+      triggers: [
+        {
+          match: 'sensors/+device/temp',
+          when: 'fields.t > 1',
+          to: 'mqttsn',
+          transform: '{"level": fields.t * 10}',
+        },
+      ],
     });
     const r = await e.uplink(reading({ payload: '{"t":2}' }), 0);
     expect(r.messages.map((m) => m.topic)).toEqual(['up']);

@@ -3,22 +3,31 @@ import { engine, reading, text } from './helpers.js';
 
 describe('uplink rules', () => {
   it('renames a topic with captures and {gateway}, keeping payload, qos, retain and metadata', async () => {
-    const e = engine({ rules: [{ match: 'sensors/+device/temp', publish: 'site/{gateway}/{device}/temperature' }] });
+    const e = engine({
+      rules: [{ match: 'sensors/+device/temp', publish: 'site/{gateway}/{device}/temperature' }],
+    });
     const r = await e.uplink(reading({ topic: 'sensors/t1/temp', retain: true }), 5000);
     expect(r.dropped).toBeUndefined();
     expect(r.messages).toHaveLength(1);
     const m = r.messages[0]!;
-    expect(m).toMatchObject({ topic: 'site/gw1/t1/temperature', qos: 1, retain: true, source: 'serial:weather', device: 'dev-a', receivedAt: 1000 });
+    expect(m).toMatchObject({
+      topic: 'site/gw1/t1/temperature',
+      qos: 1,
+      retain: true,
+      source: 'serial:weather',
+      device: 'dev-a',
+      receivedAt: 1000,
+    });
     expect(text(m.payload)).toBe('21.5');
   });
 
-  it('uses rule qos/retain over the reading\'s', async () => {
+  it("uses rule qos/retain over the reading's", async () => {
     const e = engine({ rules: [{ match: '#', publish: 'x', qos: 2, retain: true }] });
     const [m] = (await e.uplink(reading({ qos: 0 }), 0)).messages;
     expect(m).toMatchObject({ qos: 2, retain: true });
   });
 
-  it('omitting publish keeps the reading\'s topic', async () => {
+  it("omitting publish keeps the reading's topic", async () => {
     const e = engine({ rules: [{ match: 'sensors/#', transform: '"x"' }] });
     expect((await e.uplink(reading(), 0)).messages[0]!.topic).toBe('sensors/t1/temp');
   });
@@ -30,8 +39,12 @@ describe('uplink rules', () => {
         { source: 'serial:*', match: '#', publish: 'from/serial' },
       ],
     });
-    expect((await e.uplink(reading({ source: 'serial:weather' }), 0)).messages.map((m) => m.topic)).toEqual(['from/serial']);
-    expect((await e.uplink(reading({ source: 'mqttsn' }), 0)).messages.map((m) => m.topic)).toEqual(['from/sn']);
+    expect((await e.uplink(reading({ source: 'serial:weather' }), 0)).messages.map((m) => m.topic)).toEqual([
+      'from/serial',
+    ]);
+    expect((await e.uplink(reading({ source: 'mqttsn' }), 0)).messages.map((m) => m.topic)).toEqual([
+      'from/sn',
+    ]);
   });
 
   it('puts payload fields into topics as {fields.x}, from adapter fields or a JSON object payload', async () => {
@@ -46,25 +59,40 @@ describe('uplink rules', () => {
 
   it('refuses field values that would put wildcards into a publish topic', async () => {
     const e = engine({ rules: [{ match: 'sensors/#', publish: 'room/{fields.room}' }] });
-    expect(await e.uplink(reading({ payload: '{"room":"a/#"}' }), 0)).toMatchObject({ messages: [], dropped: 'bad_topic' });
+    expect(await e.uplink(reading({ payload: '{"room":"a/#"}' }), 0)).toMatchObject({
+      messages: [],
+      dropped: 'bad_topic',
+    });
   });
 
   describe('filter', () => {
     const e = () =>
       engine({
         rules: [
-          { match: 'sensors/+device/temp', filter: 'payload < 100 and captures.device != "bad" and source = "serial:weather"', publish: 'ok/{device}' },
+          {
+            match: 'sensors/+device/temp',
+            filter: 'payload < 100 and captures.device != "bad" and source = "serial:weather"',
+            publish: 'ok/{device}',
+          },
           { match: '#', publish: 'fallback' },
         ],
       });
 
     it('keeps a reading the filter accepts (payload parsed as JSON, captures, source)', async () => {
-      expect((await e().uplink(reading({ payload: '42' }), 0)).messages.map((m) => m.topic)).toEqual(['ok/t1']);
+      expect((await e().uplink(reading({ payload: '42' }), 0)).messages.map((m) => m.topic)).toEqual([
+        'ok/t1',
+      ]);
     });
 
     it('drops a reading it rejects, and the drop is final under first-match', async () => {
-      expect(await e().uplink(reading({ payload: '420' }), 0)).toMatchObject({ messages: [], dropped: 'filtered' });
-      expect(await e().uplink(reading({ topic: 'sensors/bad/temp' }), 0)).toMatchObject({ messages: [], dropped: 'filtered' });
+      expect(await e().uplink(reading({ payload: '420' }), 0)).toMatchObject({
+        messages: [],
+        dropped: 'filtered',
+      });
+      expect(await e().uplink(reading({ topic: 'sensors/bad/temp' }), 0)).toMatchObject({
+        messages: [],
+        dropped: 'filtered',
+      });
     });
 
     it('sees non-JSON payloads as text and adapter fields as fields', async () => {
@@ -97,13 +125,22 @@ describe('uplink rules', () => {
           { match: 'c', transform: '"T=" & $string(fields.t)' },
         ],
       });
-      expect(text((await e.uplink(reading({ topic: 'a' }), 0)).messages[0]!.payload)).toBe('{"celsius":21.5,"dev":"dev-a"}');
+      expect(text((await e.uplink(reading({ topic: 'a' }), 0)).messages[0]!.payload)).toBe(
+        '{"celsius":21.5,"dev":"dev-a"}',
+      );
       expect(text((await e.uplink(reading({ topic: 'b' }), 0)).messages[0]!.payload)).toBe('43');
-      expect(text((await e.uplink(reading({ topic: 'c', payload: '{"t":3}' }), 0)).messages[0]!.payload)).toBe('T=3');
+      expect(
+        text((await e.uplink(reading({ topic: 'c', payload: '{"t":3}' }), 0)).messages[0]!.payload),
+      ).toBe('T=3');
     });
 
     it('drops when the transform yields nothing, or fails', async () => {
-      const e = engine({ rules: [{ match: 'a', transform: 'payload.missing' }, { match: 'b', transform: '$number("x")' }] });
+      const e = engine({
+        rules: [
+          { match: 'a', transform: 'payload.missing' },
+          { match: 'b', transform: '$number("x")' },
+        ],
+      });
       expect((await e.uplink(reading({ topic: 'a', payload: '{}' }), 0)).dropped).toBe('transform_empty');
       const failed = await e.uplink(reading({ topic: 'b' }), 0);
       expect(failed.dropped).toBe('transform_error');
@@ -113,7 +150,12 @@ describe('uplink rules', () => {
 
   describe('first-match and continue', () => {
     it('stops at the first matching rule by default', async () => {
-      const e = engine({ rules: [{ match: 'sensors/#', publish: 'one' }, { match: 'sensors/+/temp', publish: 'two' }] });
+      const e = engine({
+        rules: [
+          { match: 'sensors/#', publish: 'one' },
+          { match: 'sensors/+/temp', publish: 'two' },
+        ],
+      });
       expect((await e.uplink(reading(), 0)).messages.map((m) => m.topic)).toEqual(['one']);
     });
 
@@ -125,7 +167,10 @@ describe('uplink rules', () => {
           { match: '#', publish: 'never' },
         ],
       });
-      expect((await e.uplink(reading(), 0)).messages.map((m) => m.topic)).toEqual(['raw/sensors/t1/temp', 'temp/t1']);
+      expect((await e.uplink(reading(), 0)).messages.map((m) => m.topic)).toEqual([
+        'raw/sensors/t1/temp',
+        'temp/t1',
+      ]);
     });
 
     it('continues past a rule whose filter dropped the reading, reporting no drop when another published', async () => {
@@ -144,13 +189,26 @@ describe('uplink rules', () => {
 
   describe('drop rules', () => {
     it('drop: true silences matching topics before broader rules', async () => {
-      const e = engine({ rules: [{ match: 'sensors/+/debug', drop: true }, { match: 'sensors/#', publish: 'x' }] });
-      expect(await e.uplink(reading({ topic: 'sensors/t1/debug' }), 0)).toMatchObject({ messages: [], dropped: 'rule_drop' });
+      const e = engine({
+        rules: [
+          { match: 'sensors/+/debug', drop: true },
+          { match: 'sensors/#', publish: 'x' },
+        ],
+      });
+      expect(await e.uplink(reading({ topic: 'sensors/t1/debug' }), 0)).toMatchObject({
+        messages: [],
+        dropped: 'rule_drop',
+      });
       expect((await e.uplink(reading(), 0)).messages).toHaveLength(1);
     });
 
     it('with a filter, drops only what the filter accepts and leaves the rest to later rules', async () => {
-      const e = engine({ rules: [{ match: '#', drop: true, filter: 'payload = "NaN"' }, { match: '#', publish: 'x' }] });
+      const e = engine({
+        rules: [
+          { match: '#', drop: true, filter: 'payload = "NaN"' },
+          { match: '#', publish: 'x' },
+        ],
+      });
       expect((await e.uplink(reading({ payload: 'NaN' }), 0)).dropped).toBe('rule_drop');
       expect((await e.uplink(reading({ payload: '1' }), 0)).messages.map((m) => m.topic)).toEqual(['x']);
     });
@@ -158,10 +216,15 @@ describe('uplink rules', () => {
 
   describe('default route', () => {
     it('passes an unmatched reading through under the prefix', async () => {
-      const e = engine({ rules: [{ match: 'other', publish: 'x' }], default_route: { prefix: 'raw/{gateway}/' } });
+      const e = engine({
+        rules: [{ match: 'other', publish: 'x' }],
+        default_route: { prefix: 'raw/{gateway}/' },
+      });
       const r = await e.uplink(reading(), 0);
       expect(r.messages.map((m) => m.topic)).toEqual(['raw/gw1/sensors/t1/temp']);
-      expect(r.trace).toEqual([{ rule: 'default_route', outcome: 'published', topic: 'raw/gw1/sensors/t1/temp' }]);
+      expect(r.trace).toEqual([
+        { rule: 'default_route', outcome: 'published', topic: 'raw/gw1/sensors/t1/temp' },
+      ]);
     });
 
     it('passes through unchanged by default', async () => {
