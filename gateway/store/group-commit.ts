@@ -1,4 +1,5 @@
 import type { Database } from 'better-sqlite3';
+import type { Logger } from 'pino';
 import { Subject } from 'rxjs';
 import { StoreClosedError } from './types.js';
 
@@ -20,6 +21,12 @@ interface PendingOp {
   reject: (err: unknown) => void;
 }
 
+interface OpResult {
+  op: PendingOp;
+  ok: boolean;
+  value: unknown;
+}
+
 /**
  * Queues write ops and runs every op queued in one event-loop turn in ONE transaction (flushed from
  * setImmediate). Each op runs in its own savepoint, so one failing op rejects alone; each promise
@@ -30,23 +37,24 @@ export class GroupCommit {
   private queue: PendingOp[] = [];
   private scheduled: NodeJS.Immediate | undefined;
   private closed = false;
-  private readonly flushTx: (ops: PendingOp[]) => { op: PendingOp; ok: boolean; value: unknown }[];
-
   private hooks: FlushHooks = {};
+  private readonly flushTx: (ops: PendingOp[], results: OpResult[]) => void;
 
-  constructor(db: Database) {
+  constructor(
+    db: Database,
+    private readonly logger: Logger,
+  ) {
     const savepoint = db.transaction((run: () => unknown) => run());
-    this.flushTx = db.transaction((ops: PendingOp[]) => {
+    this.flushTx = db.transaction((ops: PendingOp[], results: OpResult[]) => {
       this.hooks.begin?.();
-      const results = ops.map((op) => {
+      for (const op of ops) {
         try {
-          return { op, ok: true, value: savepoint(op.run) };
+          results.push({ op, ok: true, value: savepoint(op.run) });
         } catch (err) {
-          return { op, ok: false, value: err };
+          results.push({ op, ok: false, value: err });
         }
-      });
+      }
       this.hooks.end?.();
-      return results;
     }).immediate;
   }
 
@@ -77,12 +85,15 @@ export class GroupCommit {
     const ops = this.queue;
     this.queue = [];
     const started = performance.now();
-    let results: ReturnType<typeof this.flushTx>;
+    const results: OpResult[] = [];
     try {
-      results = this.flushTx(ops);
+      this.flushTx(ops, results);
     } catch (err) {
+      this.logger.error({ err, ops: ops.length }, 'store commit failed: its writes were rolled back');
       this.hooks.failed?.();
-      for (const op of ops) op.reject(err);
+      // An op that had already failed keeps its own error (e.g. OutboxFullError).
+      const ownErrors = new Map(results.filter((r) => !r.ok).map((r) => [r.op, r.value]));
+      for (const op of ops) op.reject(ownErrors.has(op) ? ownErrors.get(op) : err);
       return;
     }
     if (ops.length > 0) this.commits$.next({ ms: performance.now() - started, ops: ops.length });

@@ -23,7 +23,7 @@ export interface OpenStoreOptions {
 export function openStore(opts: OpenStoreOptions): Store {
   const logger = opts.logger.child({ part: 'store' });
   const db = openDatabase(opts.dir, opts.durability, logger);
-  const commit = new GroupCommit(db);
+  const commit = new GroupCommit(db, logger);
   const outbox = new SqliteOutbox(db, commit, opts.limits, logger);
   commit.setHooks(outbox);
   const inbox = new SqliteInbox(db, commit, logger);
