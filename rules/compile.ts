@@ -63,7 +63,11 @@ export class RuleEngine {
     Object.freeze(this);
   }
 
-  /** Call for every reading an adapter emits; `now` is the gateway clock (ms). */
+  /**
+   * Call for every reading an adapter emits; `now` is the gateway clock (ms). Calls resolve in
+   * microtask order that depends on the expressions, so await them one at a time (e.g. rxjs
+   * concatMap) to keep per-device order and consistent report-strategy state.
+   */
   async uplink(reading: Reading, now: number): Promise<UplinkResult> {
     const decoded = decodePayload(reading.payload, reading.fields);
     const run = await runUplink(this.rules, this.defaultRoute, reading, decoded, this.gatewayId, now);
