@@ -94,6 +94,17 @@ describe('outbox limits', () => {
     store.close();
   });
 
+  it('expires aged rows at the start of a flush, so reject-new has room for the new ones', async () => {
+    const { store } = open(tmpDir(), { max_rows: 10, max_age: 100, overflow: 'reject-new' });
+    const dropped = dropTotals(store);
+    await store.outbox.enqueue(Array.from({ length: 10 }, (_, i) => msg('d', i)));
+    await sleep(150);
+    await store.outbox.enqueue(Array.from({ length: 5 }, (_, i) => msg('d', 10 + i)));
+    expect(seqs(store.outbox.nextQueued(0, 100))).toEqual([10, 11, 12, 13, 14]);
+    expect(dropped).toEqual({ max_age: 10 });
+    store.close();
+  });
+
   it('logs drops at most once per 10 s per reason, with the count since the last line', async () => {
     const { store, lines } = open(tmpDir(), { max_rows: 10 });
     await enqueueRange(store, 'd', 0, 15);
