@@ -1,0 +1,116 @@
+import type { Transform } from 'node:stream';
+import type { Logger } from 'pino';
+import { type BehaviorSubject, type Observable, Subject, type Subscription } from 'rxjs';
+import type { Inbox } from '../../gateway/store/types.js';
+import type { Adapter, Command, Reading, SendOutcome } from '../types.js';
+import { CommandQueue, type CommandReply } from './commands.js';
+import { compileConfig, type SerialConfigView } from './compiled.js';
+import type { SerialPortConfig } from './config.js';
+import { newCounters, type SerialCounters } from './counters.js';
+import { createFrameHandler } from './frame-handler.js';
+import { createFramer } from './framing/index.js';
+import { type PortState, ReopeningPort } from './port.js';
+
+export interface SerialAdapterOptions {
+  /** One entry of `serial:` in the config (parsed, defaults applied). */
+  config: SerialPortConfig;
+  logger: Logger;
+  /** Durable inbox: commands wait here (target "serial:<name>", device = port name) while the port is away. */
+  inbox: Inbox;
+}
+
+/**
+ * One serial port as an Adapter: bytes -> frames -> Readings, Commands -> framed bytes.
+ * The constructor does nothing; start() begins opening and never fails for an absent port.
+ */
+export class SerialAdapter implements Adapter {
+  readonly name: string;
+  readonly counters: SerialCounters = newCounters();
+  private readonly out = new Subject<Reading>();
+  readonly readings$: Observable<Reading> = this.out.asObservable();
+  private readonly port: ReopeningPort;
+  private readonly commands: CommandQueue;
+  private readonly logger: Logger;
+  private readonly subs: Subscription[] = [];
+  private readonly compiled: SerialConfigView;
+  private framer: Transform | null = null;
+  private started = false;
+
+  constructor(private readonly opts: SerialAdapterOptions) {
+    this.name = `serial:${opts.config.name}`;
+    this.logger = opts.logger.child({ adapter: this.name });
+    this.port = new ReopeningPort(opts.config, this.counters.port, this.logger);
+    // Pure preparation (templates, regexes); no I/O happens before start().
+    this.compiled = compileConfig(opts.config);
+    const c = opts.config;
+    const replyPattern = this.compiled.replyPattern;
+    this.commands = new CommandQueue({
+      target: this.name,
+      port: c.name,
+      write: (b) => this.port.write(b),
+      isOpen: () => this.port.isOpen,
+      encode: this.compiled.encodeCommand,
+      inbox: opts.inbox,
+      ttlMs: c.commands.ttl,
+      ...(replyPattern && { reply: { pattern: replyPattern, timeoutMs: c.commands.reply_timeout } }),
+      counters: this.counters.commands,
+      logger: this.logger,
+    });
+  }
+
+  /** 'open' | 'closed' | 'retrying'; replays the current state to new subscribers. */
+  get state$(): BehaviorSubject<PortState> {
+    return this.port.state$;
+  }
+
+  /** Replies to commands on request/response ports, for the gateway to publish as command results. */
+  get replies$(): Observable<CommandReply> {
+    return this.commands.replies$.asObservable();
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    const handler = createFrameHandler({
+      compiled: this.compiled,
+      counters: this.counters,
+      logger: this.logger,
+      emit: (r) => this.out.next(r),
+      takeReply: (f) => this.commands.offerFrame(f),
+      writeAck: (b) => this.port.write(b),
+    });
+    this.subs.push(
+      this.port.state$.subscribe((state) => {
+        this.framer?.destroy();
+        this.framer = null;
+        if (state !== 'open') return;
+        // A fresh framer per open session: a frame torn by an unplug is not glued to the next one.
+        const framer = createFramer(this.opts.config, handler.onDrop);
+        framer.on('data', (frame: Buffer) => handler.onFrame(frame));
+        framer.on('error', (err) => this.logger.error({ err }, 'serial framer failed'));
+        this.framer = framer;
+        this.commands.drain();
+      }),
+      this.port.data$.subscribe((chunk) => this.framer?.write(chunk)),
+    );
+    this.port.start();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started) {
+      this.out.complete();
+      return;
+    }
+    await this.port.stop();
+    await this.commands.stop();
+    for (const s of this.subs.splice(0)) s.unsubscribe();
+    this.framer?.destroy();
+    this.framer = null;
+    this.out.complete();
+  }
+
+  send(command: Command): Promise<SendOutcome> {
+    if (command.target !== this.name) return Promise.resolve('unknown-device');
+    return this.commands.send(command);
+  }
+}

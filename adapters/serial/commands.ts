@@ -1,0 +1,209 @@
+import type { Logger } from 'pino';
+import { Subject } from 'rxjs';
+import type { Inbox } from '../../gateway/store/types.js';
+import type { Command, SendOutcome } from '../types.js';
+import type { SerialCounters } from './counters.js';
+import { frameText } from './decode/types.js';
+
+/** The device's answer to a command (request/response ports), or that none came in time. */
+export interface CommandReply {
+  commandId: string;
+  device: string;
+  status: 'ok' | 'timeout';
+  /** The reply frame as text (trimmed). */
+  reply?: string;
+  /** Named groups of reply_pattern, e.g. (?<value>\d+). */
+  groups?: Record<string, string>;
+}
+
+export class CommandExpiredError extends Error {
+  override readonly name = 'CommandExpiredError';
+}
+
+export interface CommandQueueDeps {
+  /** "serial:<name>": the inbox target. */
+  target: string;
+  /** Port name: the inbox device key, so one port's commands drain in one order. */
+  port: string;
+  write(bytes: Buffer): Promise<void>;
+  isOpen(): boolean;
+  encode(payload: Buffer): Buffer;
+  inbox: Inbox;
+  ttlMs: number;
+  reply?: { pattern: RegExp; timeoutMs: number };
+  counters: SerialCounters['commands'];
+  logger: Logger;
+}
+
+/**
+ * Downlink for one port. Every write goes through one promise chain, so commands reach the device
+ * in the order they were sent, queued ones (drained on reopen) before newer ones. With a reply
+ * pattern the next command waits until the previous one's reply (or timeout), so replies cannot be
+ * attributed to the wrong command.
+ */
+export class CommandQueue {
+  readonly replies$ = new Subject<CommandReply>();
+  private chain: Promise<void> = Promise.resolve();
+  /** inbox.put()s not yet committed: a drain must see them, or they'd wait for the next replug. */
+  private readonly puts = new Set<Promise<unknown>>();
+  /** inbox row id -> the command it holds (the inbox does not store command ids; lost on restart). */
+  private readonly queuedIds = new Map<number, { commandId: string; device: string }>();
+  private awaiting: ((text: string) => boolean) | null = null;
+  private cancelWait: (() => void) | null = null;
+  private stopped = false;
+
+  constructor(private readonly d: CommandQueueDeps) {}
+
+  send(cmd: Command, now = Date.now()): Promise<SendOutcome> {
+    if (cmd.expiresAt !== undefined && cmd.expiresAt <= now) {
+      this.d.counters.expired++;
+      this.d.logger.info(
+        { commandId: cmd.id, device: cmd.device },
+        'command expired before delivery; dropped',
+      );
+      return Promise.reject(new CommandExpiredError(`command ${cmd.id} expired`));
+    }
+    return new Promise<SendOutcome>((resolve, reject) => {
+      this.enqueue(async () => {
+        try {
+          if (!this.d.isOpen() || !(await this.writeOne(cmd.payload, cmd.id, cmd.device, resolve))) {
+            resolve(await this.queue(cmd, now));
+          }
+        } catch (err) {
+          reject(err);
+        }
+      });
+    });
+  }
+
+  /** Port (re)opened: write what waited in the inbox, oldest first, removing each once written. */
+  drain(): void {
+    this.enqueue(async () => {
+      for (;;) {
+        await Promise.allSettled([...this.puts]);
+        if (this.stopped || !this.d.isOpen()) return;
+        const rows = this.d.inbox.pending(this.d.target, this.d.port, 20);
+        if (rows.length === 0) return;
+        for (const row of rows) {
+          const meta = this.queuedIds.get(row.id) ?? { commandId: `inbox:${row.id}`, device: row.device };
+          let removal: Promise<void> = Promise.resolve();
+          const written = await this.writeOne(row.payload, meta.commandId, meta.device, () => {
+            removal = this.d.inbox.remove([row.id]); // right after the write, before any reply wait
+          });
+          if (!written) return; // port gone again: the row stays for the next reopen
+          this.queuedIds.delete(row.id);
+          this.d.counters.drained++;
+          try {
+            await removal;
+          } catch (err) {
+            // Stop here: draining on would reorder, and this row would be written again later.
+            this.d.logger.error(
+              { err, inboxId: row.id },
+              'could not remove a written command from the inbox',
+            );
+            return;
+          }
+        }
+      }
+    });
+  }
+
+  /** A frame from the device: consumed (true) if it is the reply an in-flight command waits for. */
+  offerFrame(frame: Buffer): boolean {
+    return this.awaiting?.(frameText(frame)) ?? false;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.cancelWait?.();
+    await this.chain;
+    await Promise.allSettled([...this.puts]);
+    this.replies$.complete();
+  }
+
+  private enqueue(task: () => Promise<void>): void {
+    this.chain = this.chain.then(task).catch((err: unknown) => {
+      this.d.logger.error({ err }, 'serial command queue task failed');
+    });
+  }
+
+  /**
+   * Write one command; `onWritten` runs as soon as the bytes are out (send() resolves 'delivered'
+   * there), then the reply, if any is expected, is awaited. False when the write failed.
+   */
+  private async writeOne(
+    payload: Buffer,
+    commandId: string,
+    device: string,
+    onWritten: (o: 'delivered') => void,
+  ) {
+    const reply = this.d.reply ? this.expectReply(commandId, device, this.d.reply) : undefined;
+    try {
+      await this.d.write(this.d.encode(payload));
+    } catch (err) {
+      reply?.cancel();
+      this.d.logger.debug({ err, commandId }, 'command write failed; queueing');
+      return false;
+    }
+    this.d.counters.delivered++;
+    onWritten('delivered');
+    await reply?.done;
+    return true;
+  }
+
+  private async queue(cmd: Command, now: number): Promise<SendOutcome> {
+    const put = this.d.inbox.put({
+      target: this.d.target,
+      device: this.d.port,
+      topic: cmd.topic,
+      payload: cmd.payload,
+      qos: cmd.qos,
+      expiresAt: cmd.expiresAt ?? now + this.d.ttlMs,
+    });
+    this.puts.add(put);
+    try {
+      const id = await put;
+      this.queuedIds.set(id, { commandId: cmd.id, device: cmd.device });
+    } finally {
+      this.puts.delete(put);
+    }
+    this.d.counters.queued++;
+    // Reopened while we were committing: make sure this row does not wait for the next replug.
+    if (this.d.isOpen()) this.drain();
+    return 'queued';
+  }
+
+  private expectReply(commandId: string, device: string, r: { pattern: RegExp; timeoutMs: number }) {
+    let finish!: () => void;
+    const done = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    const clear = () => {
+      clearTimeout(timer);
+      this.awaiting = null;
+      this.cancelWait = null;
+      finish();
+    };
+    const timer = setTimeout(() => {
+      clear();
+      this.d.counters.replyTimeouts++;
+      this.replies$.next({ commandId, device, status: 'timeout' });
+    }, r.timeoutMs);
+    this.awaiting = (text) => {
+      const m = r.pattern.exec(text);
+      if (!m) return false;
+      clear();
+      this.d.counters.replies++;
+      this.replies$.next({
+        commandId,
+        device,
+        status: 'ok',
+        reply: text,
+        ...(m.groups && { groups: { ...m.groups } }),
+      });
+      return true;
+    };
+    this.cancelWait = clear;
+    return { done, cancel: clear };
+  }
+}

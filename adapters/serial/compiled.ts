@@ -1,0 +1,39 @@
+import type { SerialPortConfig } from './config.js';
+import { unescapeBytes, unescapeText } from './escapes.js';
+import { slipEncode } from './framing/slip.js';
+import { compileTemplate, type Template } from './template.js';
+import type { FanOutContext } from './to-readings.js';
+
+/** A port's config with its templates and encoders built once (at start(), not per frame). */
+export interface SerialConfigView {
+  config: SerialPortConfig;
+  source: string;
+  fanOut: FanOutContext;
+  ackTemplate?: Template;
+  encodeCommand(payload: Buffer): Buffer;
+  replyPattern?: RegExp;
+}
+
+export function compileConfig(config: SerialPortConfig): SerialConfigView {
+  const source = `serial:${config.name}`;
+  const delimiter = unescapeBytes(config.delimiter);
+  return {
+    config,
+    source,
+    fanOut: {
+      source,
+      port: config.name,
+      topic: compileTemplate(config.topic),
+      qos: config.qos,
+      retain: config.retain,
+      ...(config.device_field && { deviceField: config.device_field }),
+      ...(config.ack && { seqField: config.ack.seq_field }),
+    },
+    ...(config.ack && { ackTemplate: compileTemplate(unescapeText(config.ack.template)) }),
+    encodeCommand:
+      config.commands.framing === 'slip' ? slipEncode : (payload) => Buffer.concat([payload, delimiter]),
+    ...(config.commands.reply_pattern !== undefined && {
+      replyPattern: new RegExp(config.commands.reply_pattern),
+    }),
+  };
+}

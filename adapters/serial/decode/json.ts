@@ -1,0 +1,13 @@
+import { frameText } from './types.js';
+
+/** One JSON object per frame; arrays, scalars and broken JSON are unparsable. */
+export function decodeJson(frame: Buffer): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(frameText(frame));
+    return typeof v === 'object' && v !== null && !Array.isArray(v)
+      ? (v as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}

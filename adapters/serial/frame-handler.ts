@@ -1,0 +1,79 @@
+import type { Logger } from 'pino';
+import type { Reading } from '../types.js';
+import { settleGroup } from './ack.js';
+import type { SerialConfigView } from './compiled.js';
+import type { SerialCounters } from './counters.js';
+import { createDecoder } from './decode/index.js';
+import { type DropReason, hexPreview } from './framing/types.js';
+import { deviceOf, toReadings } from './to-readings.js';
+
+export interface FrameHandlerDeps {
+  compiled: SerialConfigView;
+  counters: SerialCounters;
+  logger: Logger;
+  emit(reading: Reading): void;
+  /** A frame some command is waiting for as its reply; consumed, not published. */
+  takeReply(frame: Buffer): boolean;
+  /** Write an ack to the device (port may have closed meanwhile: then it fails and is counted). */
+  writeAck(bytes: Buffer): Promise<void>;
+}
+
+/** Where a frame becomes Readings: reply check, decode, topic fan-out, ack wiring, drop accounting. */
+export function createFrameHandler(d: FrameHandlerDeps) {
+  const { compiled: c, counters, logger } = d;
+  const decode = createDecoder(c.config);
+
+  const drop = (reason: DropReason, bytes: Buffer) => {
+    counters.dropped[reason]++;
+    logger.debug({ reason, bytes: hexPreview(bytes) }, 'serial frame dropped');
+  };
+
+  const ack = (bytes: Buffer, seq: unknown) =>
+    d.writeAck(bytes).then(
+      () => {
+        counters.acks.written++;
+      },
+      (err: unknown) => {
+        counters.acks.failed++;
+        logger.debug({ err, seq }, 'ack not written (the device will resend)');
+      },
+    );
+
+  const onFrame = (frame: Buffer, receivedAt = Date.now()) => {
+    counters.frames++;
+    if (d.takeReply(frame)) return;
+    const decoded = decode(frame);
+    if (!decoded) return drop('unparsable', frame);
+    const readings = toReadings(decoded, c.fanOut, receivedAt);
+    if (!readings) return drop('missing_field', frame);
+
+    const seqField = c.config.ack?.seq_field;
+    const fields = decoded.kind === 'fields' ? decoded.fields : {};
+    const seq = seqField === undefined ? undefined : fields[seqField];
+    if (seq !== undefined && c.ackTemplate) {
+      const device = deviceOf(decoded, c.fanOut);
+      const text = c.ackTemplate.render((n) =>
+        n === 'seq' ? seq : n === 'device' ? device : n === 'port' ? c.config.name : fields[n],
+      );
+      if (text !== undefined) {
+        const bytes = Buffer.from(text, 'latin1');
+        if (readings.length === 0) void ack(bytes, seq); // nothing to store: safe to ack now
+        const settles = settleGroup(
+          readings.length,
+          () => void ack(bytes, seq),
+          (outcome) => {
+            counters.acks.withheld++;
+            logger.debug({ seq, outcome }, 'ack withheld: frame not stored');
+          },
+        );
+        readings.forEach((r, i) => {
+          r.settle = settles[i];
+        });
+      }
+    }
+    counters.readings += readings.length;
+    for (const r of readings) d.emit(r);
+  };
+
+  return { onFrame, onDrop: drop };
+}

@@ -1,0 +1,29 @@
+/** Why a frame never became a Reading; counted per reason and logged at debug. */
+export type DropReason =
+  | 'too_long' // longer than max_length (line noise without a delimiter ends here)
+  | 'crc' // length-crc16 checksum mismatch
+  | 'framing' // bytes outside any frame, or a bad SLIP escape
+  | 'unparsable' // framed fine, but the payload format did not decode
+  | 'missing_field'; // a topic/device field the config needs is absent from the frame
+
+export const DROP_REASONS: readonly DropReason[] = [
+  'too_long',
+  'crc',
+  'framing',
+  'unparsable',
+  'missing_field',
+];
+
+export type OnDrop = (reason: DropReason, bytes: Buffer) => void;
+
+export interface FramerOptions {
+  /** Longest frame payload accepted, in bytes. Enforced while buffering, so memory stays bounded. */
+  maxLength: number;
+  onDrop: OnDrop;
+}
+
+/** Short hex preview for debug logs: enough to recognise noise, never a whole buffer. */
+export function hexPreview(bytes: Buffer, max = 32): string {
+  const hex = bytes.subarray(0, max).toString('hex');
+  return bytes.length > max ? `${hex}… (${bytes.length} bytes)` : hex;
+}
