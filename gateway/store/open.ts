@@ -14,6 +14,7 @@ export interface OpenStoreOptions {
   durability: StoreConfig['durability'];
   /** A StoreConfig fits here (its durability is ignored in favour of the option above). */
   limits: OutboxLimits;
+  /** Give it a child naming the part (e.g. { part: 'store' }); the store adds no bindings. */
   logger: Logger;
   /** How often queued rows are checked for max_age besides at every flush (ms). */
   expireEveryMs?: number;
@@ -21,7 +22,7 @@ export interface OpenStoreOptions {
 
 /** Opens the store synchronously: no table scans, so a large backlog does not delay start-up. */
 export function openStore(opts: OpenStoreOptions): Store {
-  const logger = opts.logger.child({ part: 'store' });
+  const { logger } = opts;
   const db = openDatabase(opts.dir, opts.durability, logger);
   const commit = new GroupCommit(db, logger);
   const outbox = new SqliteOutbox(db, commit, opts.limits, logger);
