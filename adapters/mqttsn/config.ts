@@ -10,6 +10,12 @@ export const mqttsnConfigSchema = z
     gateway_id: z.number().int().min(0).max(255).default(1),
     /** ADVERTISE interval; 0 = off. */
     advertise: duration().default(0),
+    /** Where ADVERTISE goes (broadcast address of the sensor network). */
+    advertise_to: listenAddress().default({ host: '255.255.255.255', port: 1884 }),
+    /** Datagrams longer than this are dropped before decoding. */
+    max_packet_size: z.number().int().min(64).max(65535).default(4096),
+    /** Topic registrations kept per client (REGISTER and gateway-side). */
+    max_topics_per_client: z.number().int().positive().default(1024),
     /** Global predefined topic ids: { 1: sensors/common }. */
     predefined_topics: topicIdMap.default({}),
     /** Per-client predefined topic ids: { clientId: { 2: topic } }. */

@@ -16,16 +16,14 @@ export const flagsArb: fc.Arbitrary<Flags> = fc.record({
 });
 
 const subLike = (type: 'subscribe' | 'unsubscribe') =>
-  fc
-    .tuple(flagsArb, u16, str, u16)
-    .map(
-      ([flags, msgId, name, id]): Packet => ({
-        type,
-        flags,
-        msgId,
-        topic: flags.topicIdType === 0 ? name : id,
-      }),
-    );
+  fc.tuple(flagsArb, u16, str, u16).map(
+    ([flags, msgId, name, id]): Packet => ({
+      type,
+      flags,
+      msgId,
+      topic: flags.topicIdType === 0 ? name : id,
+    }),
+  );
 
 const willTopicLike = (type: 'willtopic' | 'willtopicupd') =>
   fc.oneof(

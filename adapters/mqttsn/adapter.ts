@@ -1,0 +1,275 @@
+import type { RemoteInfo } from 'node:dgram';
+import type { AddressInfo } from 'node:net';
+import pino, { type Logger } from 'pino';
+import { BehaviorSubject, type Observable, Subject } from 'rxjs';
+import type { Inbox, KvState } from '../../gateway/store/types.js';
+import type { Command, DownlinkMessage, QoS, Reading, SendOutcome, SubscribingAdapter } from '../types.js';
+import { decode, encode, type Packet } from './codec/index.js';
+import type { MqttsnConfig } from './config.js';
+import type { Ctx } from './context.js';
+import { dispatch } from './dispatch.js';
+import { sweep } from './liveness.js';
+import { type Peer, peerKey } from './peer.js';
+import { restoreSessions, SESSION_NS, snapshot } from './persist.js';
+import { routeTo } from './route.js';
+import type { SessionState } from './session.js';
+import { SessionTable } from './session-table.js';
+import { UdpSocket } from './socket.js';
+import { type MqttSnCounters, type MqttSnEvent, Stats } from './stats.js';
+import { matches } from './topic-filter.js';
+import { PredefinedTopics } from './topic-registry.js';
+
+export interface MqttSnAdapterOptions {
+  config: MqttsnConfig;
+  /** Durable inbox: messages and commands for sleeping/offline devices. */
+  inbox: Inbox;
+  /** Durable state: clean-session=false subscriptions and topic registrations. */
+  state: KvState;
+  logger?: Logger;
+  /** Adapter instance name (Reading.source, Command.target, inbox target). */
+  name?: string;
+}
+
+/** A command the adapter could neither deliver nor queue (expired, over budget, refused by the device). */
+export class CommandNotDeliveredError extends Error {
+  override readonly name = 'CommandNotDeliveredError';
+}
+
+/** Liveness check period: keep-alive loss is noticed within this of 1.5 x the keep-alive. */
+const SWEEP_MS = 250;
+
+/** MQTT-SN v1.2 aggregating gateway on one UDP socket. */
+export class MqttSnAdapter implements SubscribingAdapter {
+  readonly name: string;
+  readonly readings$: Observable<Reading>;
+  readonly subscriptions$: Observable<ReadonlyMap<string, QoS>>;
+  /** Drops and client state changes, for metrics. */
+  readonly events$: Observable<MqttSnEvent>;
+  private readonly readings = new Subject<Reading>();
+  private readonly subs = new BehaviorSubject<ReadonlyMap<string, QoS>>(new Map());
+  private readonly statsBox = new Stats();
+  private readonly sessions = new SessionTable();
+  private readonly ctx: Ctx;
+  private readonly socket: UdpSocket;
+  private readonly tasks = new Set<Promise<unknown>>();
+  private timers: NodeJS.Timeout[] = [];
+  private running = false;
+
+  constructor(opts: MqttSnAdapterOptions) {
+    this.name = opts.name ?? 'mqttsn';
+    this.readings$ = this.readings.asObservable();
+    this.subscriptions$ = this.subs.asObservable();
+    this.events$ = this.statsBox.events$.asObservable();
+    const cfg = opts.config;
+    const log = opts.logger ?? pino({ level: 'silent' });
+    this.socket = new UdpSocket(
+      (msg, rinfo) => this.onDatagram(msg, rinfo),
+      (err) => this.ctx.drop('send-error', undefined, String(err)),
+    );
+    this.ctx = {
+      name: this.name,
+      cfg,
+      log,
+      stats: this.statsBox,
+      sessions: this.sessions,
+      predefined: new PredefinedTopics(cfg.predefined_topics, cfg.client_topics),
+      inbox: opts.inbox,
+      kv: opts.state,
+      now: () => Date.now(),
+      send: (peer, p) => this.sendPacket(peer, p),
+      emit: (r) => {
+        try {
+          this.readings.next(r);
+        } catch (e) {
+          log.error({ err: e }, 'mqttsn readings subscriber threw');
+        }
+      },
+      drop: (reason, peer, detail) => {
+        const key = peer ? peerKey(peer) : undefined;
+        this.statsBox.drop(reason, key, detail);
+        log.debug({ reason, peer: key, detail }, 'mqttsn drop');
+      },
+      persist: (s) => {
+        if (!s.cleanSession) {
+          s.persisted = true;
+          this.track(opts.state.put(SESSION_NS, s.clientId, snapshot(s)), 'session save');
+        } else if (s.persisted) {
+          s.persisted = false;
+          this.track(opts.state.delete(SESSION_NS, s.clientId), 'session delete');
+        }
+      },
+      subscriptionsChanged: () => this.publishSubscriptions(),
+      track: (task, what) => void this.track(task, what),
+    };
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    for (const s of restoreSessions(this.ctx)) {
+      s.persisted = true;
+      this.sessions.add(s);
+    }
+    this.publishSubscriptions();
+    const { host, port } = this.ctx.cfg.listen;
+    const bound = await this.socket.bind(host, port);
+    this.running = true;
+    this.timers.push(setInterval(() => sweep(this.ctx), SWEEP_MS));
+    if (this.ctx.cfg.advertise > 0) this.startAdvertising();
+    this.ctx.log.info(
+      { address: bound.address, port: bound.port, restored: this.sessions.size },
+      'mqttsn listening',
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    for (const t of this.timers.splice(0)) clearInterval(t);
+    // Fail every exchange in flight: undelivered QoS 1/2 downlinks go back to the inbox (tracked below).
+    for (const s of this.sessions.values()) {
+      s.state = 'offline';
+      s.abort();
+    }
+    while (this.tasks.size > 0) await Promise.allSettled([...this.tasks]);
+    await this.socket.close();
+    this.readings.complete();
+    this.subs.complete();
+    this.ctx.log.info('mqttsn stopped');
+  }
+
+  /** The bound UDP address (use after start(); port 0 in config picks a free one). */
+  address(): AddressInfo {
+    const a = this.socket.address();
+    if (!a) throw new Error('mqttsn adapter not started');
+    return a;
+  }
+
+  stats(): MqttSnCounters & { clients: Record<SessionState, number> } {
+    const clients: Record<SessionState, number> = {
+      'will-topic': 0,
+      'will-msg': 0,
+      active: 0,
+      asleep: 0,
+      awake: 0,
+      offline: 0,
+    };
+    for (const s of this.sessions.values()) clients[s.state]++;
+    return { ...this.statsBox.snapshot(), clients };
+  }
+
+  async deliver(message: DownlinkMessage): Promise<void> {
+    if (!this.running) return;
+    const prefix = this.ctx.cfg.topic_prefix;
+    if (!message.topic.startsWith(prefix)) return;
+    const topic = message.topic.slice(prefix.length);
+    const durable: Promise<unknown>[] = [];
+    for (const s of this.sessions.values()) {
+      let granted = -1;
+      for (const [f, sub] of s.subs) if (sub.qos > granted && matches(f, topic)) granted = sub.qos;
+      if (granted < 0) continue;
+      const qos = Math.min(granted, message.qos) as QoS;
+      const task = routeTo(
+        this.ctx,
+        s,
+        { topic, payload: message.payload, qos, retain: message.retain },
+        null,
+      );
+      // Connected devices ack later (and fall back to the inbox); inbox writes are awaited.
+      if (s.state === 'active') this.track(task, 'deliver');
+      else durable.push(this.track(task, 'deliver'));
+    }
+    await Promise.all(durable);
+  }
+
+  async send(command: Command): Promise<SendOutcome> {
+    const s = command.target === this.name ? this.sessions.get(command.device) : undefined;
+    if (!s) return 'unknown-device';
+    if (command.expiresAt !== undefined && command.expiresAt <= Date.now()) {
+      this.ctx.drop('expired', s.peer, `command ${command.id}`);
+      throw new CommandNotDeliveredError(`command ${command.id} for ${command.device} expired`);
+    }
+    const msg = { topic: command.topic, payload: command.payload, qos: command.qos, retain: false };
+    const r = await this.track(routeTo(this.ctx, s, msg, command.expiresAt ?? null, true), 'send');
+    if (r === 'dropped')
+      throw new CommandNotDeliveredError(`command ${command.id} for ${command.device} dropped`);
+    return r;
+  }
+
+  private onDatagram(buf: Buffer, rinfo: RemoteInfo): void {
+    if (!this.running) return;
+    this.statsBox.counters.rx++;
+    const from: Peer = { address: rinfo.address, port: rinfo.port };
+    const r = decode(buf, { maxSize: this.ctx.cfg.max_packet_size });
+    if (!r.ok) {
+      this.ctx.drop(r.reason, from, r.detail);
+      return;
+    }
+    let packet = r.packet;
+    let peer = from;
+    if (packet.type === 'encapsulated') {
+      peer = { ...from, forward: { radius: packet.radius, nodeId: packet.nodeId } };
+      packet = packet.packet;
+    }
+    try {
+      const res = dispatch(this.ctx, peer, packet);
+      if (res) this.track(res, packet.type);
+    } catch (e) {
+      this.ctx.drop('handler-error', peer, String(e));
+      this.ctx.log.error({ err: e, type: packet.type }, 'mqttsn handler failed');
+    }
+  }
+
+  private sendPacket(peer: Peer, p: Packet): void {
+    let buf: Buffer;
+    try {
+      buf = encode(peer.forward ? { type: 'encapsulated', ...peer.forward, packet: p } : p);
+    } catch (e) {
+      this.ctx.drop('send-error', peer, String(e));
+      return;
+    }
+    this.statsBox.counters.tx++;
+    this.socket.send(buf, peer.port, peer.address);
+  }
+
+  private publishSubscriptions(): void {
+    const prefix = this.ctx.cfg.topic_prefix;
+    const next = new Map<string, QoS>();
+    for (const s of this.sessions.values()) {
+      for (const [f, sub] of s.subs) {
+        const key = prefix + f;
+        if ((next.get(key) ?? -1) < sub.qos) next.set(key, sub.qos);
+      }
+    }
+    const cur = this.subs.value;
+    if (cur.size === next.size && [...next].every(([f, q]) => cur.get(f) === q)) return;
+    this.subs.next(next);
+  }
+
+  private startAdvertising(): void {
+    const { host, port } = this.ctx.cfg.advertise_to;
+    try {
+      this.socket.setBroadcast(true);
+    } catch (e) {
+      this.ctx.log.warn({ err: e }, 'mqttsn: cannot enable broadcast for ADVERTISE');
+    }
+    const duration = Math.min(0xffff, Math.round(this.ctx.cfg.advertise / 1000));
+    const advertise = () =>
+      this.sendPacket(
+        { address: host, port },
+        { type: 'advertise', gwId: this.ctx.cfg.gateway_id, duration },
+      );
+    advertise();
+    this.timers.push(setInterval(advertise, this.ctx.cfg.advertise));
+  }
+
+  private track<T>(task: Promise<T>, what: string): Promise<T> {
+    this.tasks.add(task);
+    task.then(
+      () => this.tasks.delete(task),
+      (err) => {
+        this.tasks.delete(task);
+        this.ctx.log.error({ err, what }, 'mqttsn task failed');
+      },
+    );
+    return task;
+  }
+}

@@ -1,0 +1,32 @@
+import type { Logger } from 'pino';
+import type { Inbox, KvState } from '../../gateway/store/types.js';
+import type { Reading } from '../types.js';
+import type { Packet } from './codec/index.js';
+import type { MqttsnConfig } from './config.js';
+import type { Peer } from './peer.js';
+import type { Session } from './session.js';
+import type { SessionTable } from './session-table.js';
+import type { DropReason, Stats } from './stats.js';
+import type { PredefinedTopics } from './topic-registry.js';
+
+/** What handlers see of the adapter: state, config and the few side effects they may cause. */
+export interface Ctx {
+  readonly name: string;
+  readonly cfg: MqttsnConfig;
+  readonly log: Logger;
+  readonly stats: Stats;
+  readonly sessions: SessionTable;
+  readonly predefined: PredefinedTopics;
+  readonly inbox: Inbox;
+  readonly kv: KvState;
+  now(): number;
+  /** Encode and send; wraps in the forwarder encapsulation when the peer came through one. */
+  send(peer: Peer, p: Packet): void;
+  emit(r: Reading): void;
+  drop(reason: DropReason, peer: Peer | null | undefined, detail?: string): void;
+  /** Write (clean-session=false) or delete the session's subscriptions and registrations in KvState. */
+  persist(s: Session): void;
+  subscriptionsChanged(): void;
+  /** Run a background task that stop() waits for; its errors are logged, never thrown. */
+  track(task: Promise<unknown>, what: string): void;
+}

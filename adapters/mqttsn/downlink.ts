@@ -1,0 +1,159 @@
+import type { QoS } from '../types.js';
+import { flags, type Packet, type PacketType, shortNameToId, TopicIdType } from './codec/index.js';
+import type { Ctx } from './context.js';
+import type { Session, Waiter } from './session.js';
+
+export interface DownMsg {
+  topic: string;
+  payload: Buffer;
+  qos: QoS;
+  retain: boolean;
+}
+
+/** delivered: written (QoS 0) or acked; rejected: the device answered with an error code; failed: no answer. */
+export type DownResult = 'delivered' | 'rejected' | 'failed';
+
+/**
+ * Sends `build(dup)` and waits for a reply of an expected type with this msgId, retransmitting every
+ * retry_interval up to retry_count times (T_retry / N_retry). Resolves null when it gives up or the
+ * session goes away.
+ */
+export function request(
+  ctx: Ctx,
+  s: Session,
+  build: (dup: boolean) => Packet,
+  msgId: number,
+  expect: readonly PacketType[],
+): Promise<Packet | null> {
+  return new Promise((resolve) => {
+    let tries = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (p: Packet | null) => {
+      clearTimeout(timer);
+      if (s.waiters.get(msgId) === w) s.waiters.delete(msgId);
+      resolve(p);
+    };
+    const w: Waiter = { expect, resolve: finish };
+    const attempt = () => {
+      if (!s.peer || !s.online) return finish(null);
+      ctx.send(s.peer, build(tries > 0));
+      tries++;
+      timer = setTimeout(
+        () => (tries > ctx.cfg.retry_count ? finish(null) : attempt()),
+        ctx.cfg.retry_interval,
+      );
+    };
+    s.waiters.set(msgId, w);
+    attempt();
+  });
+}
+
+type Ref = { type: TopicIdType; id: number };
+
+/** How this device can be sent `topic`: a registered id, a short name, a predefined id, or REGISTER first. */
+async function topicRef(ctx: Ctx, s: Session, topic: string): Promise<Ref | 'failed' | 'rejected'> {
+  const reg = s.topics.idOf(topic);
+  if (reg !== undefined) return { type: TopicIdType.NORMAL, id: reg };
+  const short = shortNameToId(topic);
+  if (short !== undefined) return { type: TopicIdType.SHORT, id: short };
+  const pre = ctx.predefined.idOf(s.clientId, topic);
+  if (pre !== undefined) return { type: TopicIdType.PREDEFINED, id: pre };
+  const id = s.topics.assign(topic);
+  if (id === undefined) return 'rejected';
+  const msgId = s.nextMsgId();
+  const ack = await request(
+    ctx,
+    s,
+    () => ({ type: 'register', topicId: id, msgId, topicName: topic }),
+    msgId,
+    ['regack'],
+  );
+  if (ack?.type === 'regack' && ack.returnCode === 0) {
+    ctx.persist(s);
+    return { type: TopicIdType.NORMAL, id };
+  }
+  s.topics.forget(id);
+  return ack ? 'rejected' : 'failed';
+}
+
+async function deliverOne(ctx: Ctx, s: Session, m: DownMsg): Promise<DownResult> {
+  const ref = await topicRef(ctx, s, m.topic);
+  if (typeof ref === 'string') return ref;
+  const msgId = m.qos === 0 ? 0 : s.nextMsgId();
+  const pub = (dup: boolean): Packet => ({
+    type: 'publish',
+    flags: flags({ dup, qos: m.qos, retain: m.retain, topicIdType: ref.type }),
+    topicId: ref.id,
+    msgId,
+    data: m.payload,
+  });
+  if (m.qos === 0) {
+    if (!s.peer || !s.online) return 'failed';
+    ctx.send(s.peer, pub(false));
+    return 'delivered';
+  }
+  const ack = await request(ctx, s, pub, msgId, m.qos === 1 ? ['puback'] : ['pubrec', 'puback']);
+  if (!ack) return 'failed';
+  if (ack.type === 'puback') {
+    if (ack.returnCode === 0 && m.qos === 1) return 'delivered';
+    // The device lost our registration (e.g. it restarted): register again next time.
+    if (ack.returnCode === 2 && ref.type === TopicIdType.NORMAL) {
+      s.topics.forget(ref.id);
+      ctx.persist(s);
+    }
+    return 'rejected';
+  }
+  const comp = await request(ctx, s, () => ({ type: 'pubrel', msgId }), msgId, ['pubcomp']);
+  return comp ? 'delivered' : 'failed';
+}
+
+interface Job {
+  msg: DownMsg;
+  bytes: number;
+  done: (r: DownResult) => void;
+}
+
+/** One downlink exchange at a time per device (MQTT-SN devices handle one in flight), in order. */
+export class DownlinkQueue {
+  private jobs: Job[] = [];
+  private running = false;
+  bytes = 0;
+
+  /** undefined when the per-client queued-bytes limit would be exceeded. */
+  push(ctx: Ctx, s: Session, msg: DownMsg): Promise<DownResult> | undefined {
+    const bytes = msg.payload.length + msg.topic.length;
+    if (this.bytes + bytes > ctx.cfg.max_queued_bytes_per_client) return undefined;
+    this.bytes += bytes;
+    const p = new Promise<DownResult>((done) => this.jobs.push({ msg, bytes, done }));
+    void this.run(ctx, s);
+    return p;
+  }
+
+  failAll(): void {
+    for (const j of this.jobs.splice(0)) {
+      this.bytes -= j.bytes;
+      j.done('failed');
+    }
+  }
+
+  private async run(ctx: Ctx, s: Session): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      for (let job = this.jobs.shift(); job; job = this.jobs.shift()) {
+        let r: DownResult = 'failed';
+        try {
+          r = await deliverOne(ctx, s, job.msg);
+        } catch (e) {
+          ctx.log.error({ err: e, clientId: s.clientId }, 'mqttsn downlink failed');
+        }
+        this.bytes -= job.bytes;
+        if (r === 'delivered') ctx.stats.counters.delivered++;
+        else ctx.drop('delivery-failed', s.peer, `${s.clientId} ${job.msg.topic}: ${r}`);
+        job.done(r);
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+}

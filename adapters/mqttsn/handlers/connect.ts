@@ -1,0 +1,76 @@
+import type { PacketOf } from '../codec/index.js';
+import { ReturnCode } from '../codec/index.js';
+import type { Ctx } from '../context.js';
+import { endSession } from '../liveness.js';
+import { allowed, type Peer } from '../peer.js';
+import { Session } from '../session.js';
+import { drainInbox } from '../sleep.js';
+
+const MAX_CLIENT_ID_BYTES = 23; // spec 5.3.1; longer ids are refused rather than truncated
+
+/** CONNECT: start the will exchange or accept at once. A clean session drops what was kept for this id. */
+export function onConnect(ctx: Ctx, peer: Peer, p: PacketOf<'connect'>, atPeer: Session | undefined): void {
+  const id = p.clientId;
+  const refuse = (rc: number, reason: 'rejected' | 'not-allowed' | 'max-clients') => {
+    ctx.drop(reason, peer, `CONNECT ${id}`);
+    ctx.send(peer, { type: 'connack', returnCode: rc });
+  };
+  const idBytes = Buffer.byteLength(id);
+  if (p.protocolId !== 0x01 || idBytes === 0 || idBytes > MAX_CLIENT_ID_BYTES) {
+    refuse(ReturnCode.NOT_SUPPORTED, 'rejected');
+    return;
+  }
+  if (!allowed(ctx.cfg.allow, peer, id)) {
+    refuse(ReturnCode.NOT_SUPPORTED, 'not-allowed');
+    return;
+  }
+
+  // Another client id on this address: that device is gone (its address was reused).
+  if (atPeer && atPeer.clientId !== id && atPeer.state !== 'offline') endSession(ctx, atPeer, 'disconnect');
+
+  let s = ctx.sessions.get(id);
+  if (!s && ctx.sessions.size >= ctx.cfg.max_clients) {
+    refuse(ReturnCode.CONGESTION, 'max-clients');
+    return;
+  }
+  if (s && p.flags.cleanSession) {
+    s.abort();
+    s.cleanSession = true;
+    ctx.persist(s); // deletes what an earlier clean-session=false connection kept
+    ctx.sessions.remove(s);
+    s = undefined;
+  }
+  if (!s) {
+    s = new Session(id, ctx.cfg.max_topics_per_client);
+    ctx.sessions.add(s);
+  }
+  s.cleanSession = p.flags.cleanSession;
+  s.keepAliveMs = p.duration * 1000;
+  s.sleepMs = 0;
+  s.lastSeen = ctx.now();
+  ctx.sessions.bind(s, peer);
+  if (!s.cleanSession) ctx.persist(s);
+  if (p.flags.will) {
+    s.state = 'will-topic';
+    s.connectStartedAt = ctx.now();
+    s.pendingWill = null;
+    ctx.send(peer, { type: 'willtopicreq' });
+    return;
+  }
+  s.will = null;
+  accept(ctx, s);
+}
+
+/** CONNACK, then whatever waited in the inbox while the device was away. */
+export function accept(ctx: Ctx, s: Session): void {
+  s.state = 'active';
+  s.pendingWill = null;
+  if (s.peer) ctx.send(s.peer, { type: 'connack', returnCode: ReturnCode.ACCEPTED });
+  ctx.stats.state(s.clientId, 'connect');
+  ctx.log.info(
+    { clientId: s.clientId, cleanSession: s.cleanSession, keepAlive: s.keepAliveMs / 1000, will: !!s.will },
+    'mqttsn client connected',
+  );
+  ctx.subscriptionsChanged();
+  if (ctx.inbox.pending(ctx.name, s.clientId, 1).length > 0) ctx.track(drainInbox(ctx, s), 'inbox drain');
+}

@@ -1,0 +1,142 @@
+import type { QoS, StoreOutcome } from '../../types.js';
+import { type PacketOf, ReturnCode, shortIdToName, TopicIdType } from '../codec/index.js';
+import type { Ctx } from '../context.js';
+import { allowed, type Peer } from '../peer.js';
+import type { Session } from '../session.js';
+
+/** Topic name for a PUBLISH's topic id, by its id type; undefined when unknown. */
+export function resolveTopic(ctx: Ctx, s: Session | undefined, type: number, id: number): string | undefined {
+  if (type === TopicIdType.SHORT) return shortIdToName(id);
+  if (type === TopicIdType.PREDEFINED) return ctx.predefined.nameOf(s?.clientId, id);
+  if (type === TopicIdType.NORMAL) return s?.topics.nameOf(id);
+  return undefined;
+}
+
+/** QoS -1: no connection, predefined or short topic only, from any source the allow-list admits. */
+function onQosMinusOne(ctx: Ctx, peer: Peer, p: PacketOf<'publish'>, s: Session | undefined): void {
+  const connected = !!s?.online;
+  if (!connected && (!ctx.cfg.qos_minus_one.enabled || !allowed(ctx.cfg.qos_minus_one.allow, peer))) {
+    ctx.drop('not-allowed', peer, 'QoS -1 PUBLISH');
+    return;
+  }
+  const type = p.flags.topicIdType;
+  const topic = type === TopicIdType.NORMAL ? undefined : resolveTopic(ctx, s, type, p.topicId);
+  if (topic === undefined) {
+    ctx.drop('invalid-topic', peer, `QoS -1 topic id ${p.topicId} type ${type}`);
+    return;
+  }
+  // Without a client id the device is known by its address (and forwarder node id); ports are ephemeral.
+  const device =
+    s?.clientId ?? (peer.forward ? `${peer.address}#${peer.forward.nodeId.toString('hex')}` : peer.address);
+  emitReading(ctx, device, topic, p, 0);
+}
+
+function emitReading(
+  ctx: Ctx,
+  device: string,
+  topic: string,
+  p: PacketOf<'publish'>,
+  qos: QoS,
+  settle?: (o: StoreOutcome) => void,
+): void {
+  ctx.stats.counters.readings++;
+  ctx.emit({
+    source: ctx.name,
+    device,
+    topic: ctx.cfg.topic_prefix + topic,
+    payload: p.data,
+    qos,
+    retain: p.flags.retain,
+    receivedAt: ctx.now(),
+    ...(settle ? { settle } : {}),
+  });
+}
+
+/** PUBLISH from a device: a Reading now; the PUBACK/PUBREC only once the gateway settles it. */
+export function onPublish(ctx: Ctx, peer: Peer, p: PacketOf<'publish'>, s: Session | undefined): void {
+  if (p.flags.qos === -1) {
+    onQosMinusOne(ctx, peer, p, s);
+    return;
+  }
+  if (!s?.online) {
+    ctx.drop('out-of-state', peer, 'PUBLISH without connection');
+    return;
+  }
+  const puback = (rc: number) =>
+    ctx.send(peer, { type: 'puback', topicId: p.topicId, msgId: p.msgId, returnCode: rc });
+  const topic = resolveTopic(ctx, s, p.flags.topicIdType, p.topicId);
+  if (topic === undefined) {
+    ctx.drop('invalid-topic', peer, `${s.clientId}: topic id ${p.topicId} type ${p.flags.topicIdType}`);
+    puback(ReturnCode.INVALID_TOPIC_ID);
+    return;
+  }
+  const qos = p.flags.qos;
+  if (qos === 0) {
+    emitReading(ctx, s.clientId, topic, p, 0);
+    return;
+  }
+
+  const prev = s.uplink.get(p.msgId);
+  if (prev) {
+    if (prev.state === 'settling') {
+      ctx.drop('duplicate', peer, `${s.clientId} msgId ${p.msgId} in flight`);
+      return;
+    }
+    if (prev.state === 'received' || p.flags.dup) {
+      // The device missed our ack: repeat it, do not emit again.
+      ctx.drop('duplicate', peer, `${s.clientId} msgId ${p.msgId} already stored`);
+      if (prev.state === 'received') ctx.send(peer, { type: 'pubrec', msgId: p.msgId });
+      else puback(ReturnCode.ACCEPTED);
+      return;
+    }
+    s.uplink.delete(p.msgId); // a new message reusing an acked id
+  }
+  if (s.inflightUp() >= ctx.cfg.max_inflight_per_client) {
+    ctx.drop('inflight-limit', peer, s.clientId);
+    puback(ReturnCode.CONGESTION);
+    return;
+  }
+  s.uplink.set(p.msgId, { state: 'settling' });
+  let settled = false;
+  emitReading(ctx, s.clientId, topic, p, qos, (outcome) => {
+    if (settled) return;
+    settled = true;
+    onSettled(ctx, s, p, outcome);
+  });
+}
+
+function onSettled(ctx: Ctx, s: Session, p: PacketOf<'publish'>, outcome: StoreOutcome): void {
+  if (s.uplink.get(p.msgId)?.state !== 'settling') return; // session ended meanwhile
+  const peer = s.peer;
+  if (outcome === 'error' || !peer) {
+    s.uplink.delete(p.msgId); // no ack: the device retransmits and we emit again
+    return;
+  }
+  if (outcome === 'congestion') {
+    s.uplink.delete(p.msgId);
+    ctx.send(peer, { type: 'puback', topicId: p.topicId, msgId: p.msgId, returnCode: ReturnCode.CONGESTION });
+    return;
+  }
+  if (p.flags.qos === 2) {
+    s.uplink.set(p.msgId, { state: 'received' });
+    ctx.send(peer, { type: 'pubrec', msgId: p.msgId });
+    return;
+  }
+  s.markAcked(p.msgId);
+  ctx.send(peer, { type: 'puback', topicId: p.topicId, msgId: p.msgId, returnCode: ReturnCode.ACCEPTED });
+}
+
+/** PUBREL for an uplink QoS 2 message: PUBCOMP (also for an unknown id: our PUBCOMP was lost). */
+export function onPubrel(ctx: Ctx, peer: Peer, p: PacketOf<'pubrel'>, s: Session | undefined): void {
+  if (!s?.online) {
+    ctx.drop('out-of-state', peer, 'PUBREL');
+    return;
+  }
+  const u = s.uplink.get(p.msgId);
+  if (u?.state === 'settling') {
+    ctx.drop('out-of-state', peer, `${s.clientId} PUBREL before PUBREC`);
+    return;
+  }
+  if (u) s.uplink.delete(p.msgId);
+  ctx.send(peer, { type: 'pubcomp', msgId: p.msgId });
+}

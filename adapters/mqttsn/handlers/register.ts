@@ -1,0 +1,29 @@
+import { type PacketOf, ReturnCode } from '../codec/index.js';
+import type { Ctx } from '../context.js';
+import type { Peer } from '../peer.js';
+import type { Session } from '../session.js';
+import { validTopicName } from '../topic-filter.js';
+
+/** REGISTER from a device: the topic id it will publish with (the same id again for a known name). */
+export function onRegister(ctx: Ctx, peer: Peer, p: PacketOf<'register'>, s: Session | undefined): void {
+  if (!s?.online) {
+    ctx.drop('out-of-state', peer, 'REGISTER');
+    return;
+  }
+  const regack = (topicId: number, rc: number) =>
+    ctx.send(peer, { type: 'regack', topicId, msgId: p.msgId, returnCode: rc });
+  if (!validTopicName(p.topicName)) {
+    ctx.drop('invalid-topic', peer, `${s.clientId} REGISTER ${p.topicName}`);
+    regack(0, ReturnCode.INVALID_TOPIC_ID);
+    return;
+  }
+  const known = s.topics.idOf(p.topicName) !== undefined;
+  const id = s.topics.assign(p.topicName);
+  if (id === undefined) {
+    ctx.drop('queue-full', peer, `${s.clientId}: topic registry full`);
+    regack(0, ReturnCode.CONGESTION);
+    return;
+  }
+  if (!known) ctx.persist(s);
+  regack(id, ReturnCode.ACCEPTED);
+}

@@ -1,0 +1,74 @@
+import type { QoS } from '../../types.js';
+import { flags, type PacketOf, ReturnCode, shortIdToName, TopicIdType } from '../codec/index.js';
+import type { Ctx } from '../context.js';
+import type { Peer } from '../peer.js';
+import type { Session } from '../session.js';
+import { isWildcard, validFilter } from '../topic-filter.js';
+
+/** The MQTT filter a SUBSCRIBE/UNSUBSCRIBE names, by topic id type; undefined when invalid or unknown. */
+function filterOf(ctx: Ctx, s: Session, p: PacketOf<'subscribe' | 'unsubscribe'>): string | undefined {
+  const t = p.topic;
+  switch (p.flags.topicIdType) {
+    case TopicIdType.NORMAL:
+      return typeof t === 'string' && validFilter(t) ? t : undefined;
+    case TopicIdType.PREDEFINED:
+      return typeof t === 'number' ? ctx.predefined.nameOf(s.clientId, t) : undefined;
+    case TopicIdType.SHORT:
+      return typeof t === 'number' ? shortIdToName(t) : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * SUBSCRIBE: a concrete topic name is registered and its id returned in SUBACK; wildcards and short
+ * names get id 0 (new concrete topics are REGISTERed before their first PUBLISH); predefined ids echo.
+ */
+export function onSubscribe(ctx: Ctx, peer: Peer, p: PacketOf<'subscribe'>, s: Session | undefined): void {
+  if (!s?.online) {
+    ctx.drop('out-of-state', peer, 'SUBSCRIBE');
+    return;
+  }
+  const qos: QoS = p.flags.qos === 1 || p.flags.qos === 2 ? p.flags.qos : 0;
+  const suback = (topicId: number, rc: number) =>
+    ctx.send(peer, { type: 'suback', flags: flags({ qos }), topicId, msgId: p.msgId, returnCode: rc });
+  const filter = filterOf(ctx, s, p);
+  if (filter === undefined) {
+    ctx.drop('invalid-topic', peer, `${s.clientId} SUBSCRIBE ${String(p.topic)}`);
+    suback(0, ReturnCode.INVALID_TOPIC_ID);
+    return;
+  }
+  let topicId = 0;
+  if (p.flags.topicIdType === TopicIdType.PREDEFINED) topicId = p.topic as number;
+  else if (p.flags.topicIdType === TopicIdType.NORMAL && !isWildcard(filter)) {
+    const id = s.topics.assign(filter);
+    if (id === undefined) {
+      ctx.drop('queue-full', peer, `${s.clientId}: topic registry full`);
+      suback(0, ReturnCode.CONGESTION);
+      return;
+    }
+    topicId = id;
+  }
+  s.subs.set(filter, { qos });
+  ctx.persist(s);
+  ctx.subscriptionsChanged();
+  suback(topicId, ReturnCode.ACCEPTED);
+}
+
+export function onUnsubscribe(
+  ctx: Ctx,
+  peer: Peer,
+  p: PacketOf<'unsubscribe'>,
+  s: Session | undefined,
+): void {
+  if (!s?.online) {
+    ctx.drop('out-of-state', peer, 'UNSUBSCRIBE');
+    return;
+  }
+  const filter = filterOf(ctx, s, p);
+  if (filter !== undefined && s.subs.delete(filter)) {
+    ctx.persist(s);
+    ctx.subscriptionsChanged();
+  }
+  ctx.send(peer, { type: 'unsuback', msgId: p.msgId });
+}

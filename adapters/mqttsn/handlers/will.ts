@@ -1,0 +1,85 @@
+import { type PacketOf, ReturnCode } from '../codec/index.js';
+import type { Ctx } from '../context.js';
+import type { Peer } from '../peer.js';
+import type { Session } from '../session.js';
+import { validTopicName } from '../topic-filter.js';
+import { accept } from './connect.js';
+
+const willQos = (q: number) => (q === 1 || q === 2 ? q : 0);
+
+/** WILLTOPIC during CONNECT (answered with WILLMSGREQ, or CONNACK when empty = no will). */
+export function onWillTopic(ctx: Ctx, peer: Peer, p: PacketOf<'willtopic'>, s: Session | undefined): void {
+  if (s?.state === 'will-msg' && s.pendingWill) {
+    ctx.send(peer, { type: 'willmsgreq' }); // retransmission
+    return;
+  }
+  if (s?.state !== 'will-topic') {
+    ctx.drop('out-of-state', peer, 'WILLTOPIC');
+    return;
+  }
+  if (!p.flags) {
+    s.will = null;
+    accept(ctx, s);
+    return;
+  }
+  if (!validTopicName(p.topic)) {
+    ctx.drop('invalid-topic', peer, `will topic ${p.topic}`);
+    s.state = 'offline';
+    ctx.sessions.remove(s);
+    ctx.send(peer, { type: 'connack', returnCode: ReturnCode.NOT_SUPPORTED });
+    return;
+  }
+  s.pendingWill = { topic: p.topic, qos: willQos(p.flags.qos), retain: p.flags.retain };
+  s.state = 'will-msg';
+  ctx.send(peer, { type: 'willmsgreq' });
+}
+
+/** WILLMSG ends the will exchange: CONNACK. */
+export function onWillMsg(ctx: Ctx, peer: Peer, p: PacketOf<'willmsg'>, s: Session | undefined): void {
+  if (s?.state === 'active' && s.will) {
+    ctx.send(peer, { type: 'connack', returnCode: ReturnCode.ACCEPTED });
+    return;
+  }
+  if (s?.state !== 'will-msg' || !s.pendingWill) {
+    ctx.drop('out-of-state', peer, 'WILLMSG');
+    return;
+  }
+  s.will = { ...s.pendingWill, msg: p.msg };
+  accept(ctx, s);
+}
+
+/** WILLTOPICUPD: change (or with no flags, delete) the will of a connected device. */
+export function onWillTopicUpd(
+  ctx: Ctx,
+  peer: Peer,
+  p: PacketOf<'willtopicupd'>,
+  s: Session | undefined,
+): void {
+  if (!s?.online) {
+    ctx.drop('out-of-state', peer, 'WILLTOPICUPD');
+    return;
+  }
+  if (!p.flags) s.will = null;
+  else if (!validTopicName(p.topic)) {
+    ctx.send(peer, { type: 'willtopicresp', returnCode: ReturnCode.NOT_SUPPORTED });
+    return;
+  } else {
+    s.will = {
+      msg: s.will?.msg ?? Buffer.alloc(0),
+      topic: p.topic,
+      qos: willQos(p.flags.qos),
+      retain: p.flags.retain,
+    };
+  }
+  ctx.send(peer, { type: 'willtopicresp', returnCode: ReturnCode.ACCEPTED });
+}
+
+/** WILLMSGUPD: change the will payload (kept even before a will topic exists). */
+export function onWillMsgUpd(ctx: Ctx, peer: Peer, p: PacketOf<'willmsgupd'>, s: Session | undefined): void {
+  if (!s?.online) {
+    ctx.drop('out-of-state', peer, 'WILLMSGUPD');
+    return;
+  }
+  s.will = s.will ? { ...s.will, msg: p.msg } : { topic: '', qos: 0, retain: false, msg: p.msg };
+  ctx.send(peer, { type: 'willmsgresp', returnCode: ReturnCode.ACCEPTED });
+}

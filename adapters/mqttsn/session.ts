@@ -1,0 +1,100 @@
+import type { QoS } from '../types.js';
+import type { Packet, PacketType } from './codec/index.js';
+import { DownlinkQueue } from './downlink.js';
+import type { Peer } from './peer.js';
+import { TopicRegistry } from './topic-registry.js';
+
+/**
+ * will-topic / will-msg: CONNECT received, will exchange running (no CONNACK yet).
+ * active: connected. asleep: DISCONNECT(duration). awake: PINGREQ(clientId) received, inbox draining.
+ * offline: clean-session=false device that disconnected or was lost; kept for its subscriptions.
+ */
+export type SessionState = 'will-topic' | 'will-msg' | 'active' | 'asleep' | 'awake' | 'offline';
+
+export interface Will {
+  topic: string;
+  msg: Buffer;
+  qos: QoS;
+  retain: boolean;
+}
+
+export interface Subscription {
+  qos: QoS;
+}
+
+/** Uplink QoS 1/2 message from the device: settling (emitted, not yet settled), acked (PUBACK sent), received (PUBREC sent). */
+interface Uplink {
+  state: 'settling' | 'acked' | 'received';
+}
+
+/** A downlink exchange waiting for the device's REGACK/PUBACK/PUBREC/PUBCOMP with this msgId; null = gave up. */
+export interface Waiter {
+  expect: readonly PacketType[];
+  resolve: (p: Packet | null) => void;
+}
+
+/** Acked msgIds kept to recognise a DUP retransmission after a lost PUBACK. */
+const ACKED_MEMORY = 16;
+
+export class Session {
+  state: SessionState = 'offline';
+  peer: Peer | null = null;
+  cleanSession = true;
+  /** An entry for this client exists in KvState. */
+  persisted = false;
+  keepAliveMs = 0;
+  sleepMs = 0;
+  lastSeen = 0;
+  connectStartedAt = 0;
+  will: Will | null = null;
+  pendingWill: Omit<Will, 'msg'> | null = null;
+  readonly topics: TopicRegistry;
+  readonly subs = new Map<string, Subscription>();
+  readonly uplink = new Map<number, Uplink>();
+  readonly waiters = new Map<number, Waiter>();
+  readonly downlink = new DownlinkQueue();
+  /** Bytes put in the inbox for this device since it last drained (approximate: not restored at start). */
+  inboxBytes = 0;
+  draining = false;
+  private msgId = 0;
+
+  constructor(
+    readonly clientId: string,
+    maxTopics: number,
+  ) {
+    this.topics = new TopicRegistry(maxTopics);
+  }
+
+  /** Next downlink msgId, never 0, never one still awaiting an ack. */
+  nextMsgId(): number {
+    do this.msgId = this.msgId >= 0xffff ? 1 : this.msgId + 1;
+    while (this.waiters.has(this.msgId));
+    return this.msgId;
+  }
+
+  inflightUp(): number {
+    let n = 0;
+    for (const u of this.uplink.values()) if (u.state !== 'acked') n++;
+    return n;
+  }
+
+  markAcked(msgId: number): void {
+    this.uplink.delete(msgId);
+    this.uplink.set(msgId, { state: 'acked' });
+    let acked = 0;
+    for (const [id, u] of [...this.uplink].reverse()) {
+      if (u.state === 'acked' && ++acked > ACKED_MEMORY) this.uplink.delete(id);
+    }
+  }
+
+  /** The device is gone (lost, asleep, disconnected, gateway stopping): every pending exchange fails now. */
+  abort(): void {
+    for (const w of [...this.waiters.values()]) w.resolve(null);
+    this.waiters.clear();
+    this.downlink.failAll();
+  }
+
+  get online(): boolean {
+    return this.state === 'active' || this.state === 'awake';
+  }
+}

@@ -1,0 +1,48 @@
+import type { RemoteInfo } from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import DgramAsPromised, { type AddressInfo, type SocketAsPromised } from 'dgram-as-promised';
+
+/**
+ * The gateway's UDP socket. Datagrams are taken through the 'message' callback rather than recv():
+ * recv() listens only while awaited, so datagrams arriving between two calls would be lost.
+ */
+export class UdpSocket {
+  private sock: SocketAsPromised | undefined;
+
+  constructor(
+    private readonly onMessage: (msg: Buffer, rinfo: RemoteInfo) => void,
+    private readonly onSendError: (err: unknown) => void,
+  ) {}
+
+  async bind(host: string, port: number): Promise<AddressInfo> {
+    const sock = DgramAsPromised.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4' }, this.onMessage);
+    this.sock = sock;
+    try {
+      return await sock.bind(port, host);
+    } catch (e) {
+      this.sock = undefined;
+      await sock.close().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  setBroadcast(on: boolean): void {
+    this.sock?.setBroadcast(on);
+  }
+
+  address(): AddressInfo | undefined {
+    return this.sock?.address();
+  }
+
+  /** Fire and forget: UDP has no delivery guarantee anyway; failures are counted by the caller. */
+  send(buf: Buffer, port: number, address: string): void {
+    if (!this.sock) return;
+    this.sock.send(buf, port, address).catch(this.onSendError);
+  }
+
+  async close(): Promise<void> {
+    const sock = this.sock;
+    this.sock = undefined;
+    if (sock) await sock.close();
+  }
+}

@@ -1,0 +1,65 @@
+import { Subject } from 'rxjs';
+
+/** Why a datagram or message was not acted on. Every drop is counted and logged at debug. */
+export type DropReason =
+  | 'truncated'
+  | 'malformed'
+  | 'oversize'
+  | 'unknown-type'
+  | 'out-of-state' // valid packet, wrong time or unknown sender
+  | 'not-allowed'
+  | 'invalid-topic'
+  | 'duplicate'
+  | 'inflight-limit'
+  | 'queue-full'
+  | 'max-clients'
+  | 'rejected' // bad CONNECT (protocol id, client id)
+  | 'delivery-failed' // downlink not acked after retries
+  | 'expired'
+  | 'handler-error'
+  | 'send-error';
+
+export type LifecycleState = 'connect' | 'sleep' | 'wake' | 'disconnect' | 'lost';
+
+export type MqttSnEvent =
+  | { kind: 'drop'; reason: DropReason; peer?: string; detail?: string }
+  | { kind: 'state'; clientId: string; state: LifecycleState };
+
+export interface MqttSnCounters {
+  rx: number;
+  tx: number;
+  readings: number;
+  delivered: number;
+  queued: number;
+  drops: Partial<Record<DropReason, number>>;
+  states: Partial<Record<LifecycleState, number>>;
+}
+
+/** Counters plus an event stream for the metrics engineer to wire. */
+export class Stats {
+  readonly counters: MqttSnCounters = {
+    rx: 0,
+    tx: 0,
+    readings: 0,
+    delivered: 0,
+    queued: 0,
+    drops: {},
+    states: {},
+  };
+  readonly events$ = new Subject<MqttSnEvent>();
+
+  drop(reason: DropReason, peer?: string, detail?: string): void {
+    this.counters.drops[reason] = (this.counters.drops[reason] ?? 0) + 1;
+    if (this.events$.observed) this.events$.next({ kind: 'drop', reason, peer, detail });
+  }
+
+  state(clientId: string, state: LifecycleState): void {
+    this.counters.states[state] = (this.counters.states[state] ?? 0) + 1;
+    if (this.events$.observed) this.events$.next({ kind: 'state', clientId, state });
+  }
+
+  snapshot(): MqttSnCounters {
+    const c = this.counters;
+    return { ...c, drops: { ...c.drops }, states: { ...c.states } };
+  }
+}

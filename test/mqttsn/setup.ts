@@ -1,0 +1,74 @@
+import pino from 'pino';
+import { MqttSnAdapter } from '../../adapters/mqttsn/adapter.js';
+import { mqttsnConfigSchema } from '../../adapters/mqttsn/config.js';
+import type { Reading, StoreOutcome } from '../../adapters/types.js';
+import { storeConfigSchema } from '../../gateway/store/config.js';
+import { openStore } from '../../gateway/store/open.js';
+import type { Store } from '../../gateway/store/types.js';
+import { tmpDir } from '../harness/tmp.js';
+import { waitFor } from '../harness/wait.js';
+import { SnClient } from './client.js';
+
+export interface Harness {
+  gw: MqttSnAdapter;
+  port: number;
+  store: Store;
+  readings: Reading[];
+  client(nodeId?: Buffer): Promise<SnClient>;
+  /** Waits for the n-th reading (1-based) and returns it. */
+  reading(n: number): Promise<Reading>;
+  close(): Promise<void>;
+}
+
+/** A started adapter on 127.0.0.1:<free port> with a real SQLite store in a temp dir. */
+export async function startGateway(
+  config: Record<string, unknown> = {},
+  opts: { autoSettle?: StoreOutcome | null; store?: Store } = {},
+): Promise<Harness> {
+  const store =
+    opts.store ??
+    openStore({
+      dir: tmpDir('fieldgate-mqttsn-'),
+      durability: 'process-crash',
+      limits: storeConfigSchema.parse({}),
+      logger: pino({ level: 'silent' }),
+    });
+  const cfg = mqttsnConfigSchema.parse({
+    listen: '127.0.0.1:0',
+    retry_interval: '300ms',
+    retry_count: 2,
+    ...config,
+  });
+  const gw = new MqttSnAdapter({
+    config: cfg,
+    inbox: store.inbox,
+    state: store.state,
+    logger: pino({ level: 'silent' }),
+  });
+  const readings: Reading[] = [];
+  const autoSettle = opts.autoSettle === undefined ? 'stored' : opts.autoSettle;
+  gw.readings$.subscribe((r) => {
+    readings.push(r);
+    if (autoSettle) r.settle?.(autoSettle);
+  });
+  await gw.start();
+  const port = gw.address().port;
+  const clients: SnClient[] = [];
+  return {
+    gw,
+    port,
+    store,
+    readings,
+    async client(nodeId) {
+      const c = await SnClient.open(port, nodeId);
+      clients.push(c);
+      return c;
+    },
+    reading: (n) => waitFor(() => readings[n - 1], `reading #${n}`, 3000, 10),
+    async close() {
+      for (const c of clients) await c.close();
+      await gw.stop();
+      if (!opts.store) store.close();
+    },
+  };
+}
