@@ -1,0 +1,184 @@
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import * as mqttPacket from 'mqtt-packet';
+import type { IConnackPacket, IConnectPacket, Packet } from 'mqtt-packet';
+import { describeError } from './reasons.js';
+import { tlsOptions } from './tls.js';
+import type { UpstreamConfig } from './config.js';
+
+export type ProtocolVersion = 4 | 5;
+
+export interface DialOptions {
+  url: string;
+  tls: UpstreamConfig['tls'];
+  connect: IConnectPacket;
+  protocolVersion: ProtocolVersion;
+  timeoutMs: number;
+}
+
+/** Why a connect attempt failed: refused by CONNACK, or the socket/TLS/timeout failed first. */
+export class ConnectError extends Error {
+  override readonly name = 'ConnectError';
+  constructor(
+    message: string,
+    readonly kind: 'refused' | 'tls' | 'network' | 'timeout',
+    readonly code?: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * One MQTT connection: a TCP or TLS socket with mqtt-packet's parser and writer.
+ * It knows nothing about outboxes or sessions; it moves packets and reports close once.
+ */
+export class Connection {
+  lastReceived = Date.now();
+  lastSent = Date.now();
+  private packetHandler: (p: Packet) => void = () => {};
+  private closeHandlers: ((reason: string) => void)[] = [];
+  private drainHandlers: (() => void)[] = [];
+  private closedReason: string | undefined;
+  private readonly writeOpts: { protocolVersion: ProtocolVersion };
+
+  private constructor(
+    private readonly socket: Socket,
+    protocolVersion: ProtocolVersion,
+  ) {
+    this.writeOpts = { protocolVersion };
+    socket.on('drain', () => {
+      for (const h of this.drainHandlers.splice(0)) h();
+    });
+  }
+
+  /** Dial, send CONNECT, resolve on an accepting CONNACK; reject with a ConnectError otherwise. */
+  static dial(opts: DialOptions): Promise<{ conn: Connection; connack: IConnackPacket }> {
+    const u = new URL(opts.url);
+    const secure = u.protocol === 'mqtts:';
+    const host = u.hostname.replace(/^\[|\]$/g, '');
+    const port = Number(u.port) || (secure ? 8883 : 1883);
+    return new Promise((resolve, reject) => {
+      let socket: Socket;
+      try {
+        socket = secure
+          ? tlsConnect({ host, port, ...tlsOptions(host, opts.tls) })
+          : netConnect({ host, port });
+      } catch (err) {
+        // e.g. a CA file that cannot be read
+        reject(new ConnectError(describeError(err).reason, 'tls'));
+        return;
+      }
+      socket.setNoDelay(true);
+      const conn = new Connection(socket, opts.protocolVersion);
+      const parser = mqttPacket.parser({ protocolVersion: opts.protocolVersion });
+      let settled = false;
+      const fail = (e: ConnectError) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        socket.destroy();
+        reject(e);
+      };
+      const timer = setTimeout(
+        () => fail(new ConnectError(`no CONNACK within ${opts.timeoutMs} ms`, 'timeout')),
+        opts.timeoutMs,
+      );
+      parser.on('packet', (p: Packet) => {
+        conn.lastReceived = Date.now();
+        if (settled) {
+          conn.packetHandler(p);
+          return;
+        }
+        if (p.cmd !== 'connack') return fail(new ConnectError(`expected CONNACK, got ${p.cmd}`, 'network'));
+        const code = p.returnCode ?? p.reasonCode ?? 0;
+        if (code !== 0) return fail(new ConnectError(`refused: ${code}`, 'refused', code));
+        settled = true;
+        clearTimeout(timer);
+        resolve({ conn, connack: p });
+      });
+      parser.on('error', (err: Error) => {
+        if (!settled) fail(new ConnectError(`bad packet from broker: ${err.message}`, 'network'));
+        else conn.destroy(`bad packet from broker: ${err.message}`);
+      });
+      socket.on('data', (chunk: Buffer) => parser.parse(chunk));
+      socket.on('error', (err) => {
+        const d = describeError(err);
+        if (!settled) fail(new ConnectError(d.reason, d.tls ? 'tls' : 'network'));
+        else conn.noteClose(d.reason);
+      });
+      socket.on('close', () => {
+        if (!settled) fail(new ConnectError('connection closed before CONNACK', 'network'));
+        else conn.noteClose('connection closed by broker');
+      });
+      socket.once(secure ? 'secureConnect' : 'connect', () => conn.write(opts.connect));
+    });
+  }
+
+  get open(): boolean {
+    return this.closedReason === undefined;
+  }
+
+  /** False when the socket buffer is full: wait for onDrain before writing more. */
+  get writable(): boolean {
+    return this.open && !this.socket.writableNeedDrain;
+  }
+
+  onPacket(handler: (p: Packet) => void): void {
+    this.packetHandler = handler;
+  }
+
+  /** Called once, with the first reason the connection ended. */
+  onClose(handler: (reason: string) => void): void {
+    if (this.closedReason !== undefined) handler(this.closedReason);
+    else this.closeHandlers.push(handler);
+  }
+
+  onDrain(handler: () => void): void {
+    this.drainHandlers.push(handler);
+  }
+
+  /** Queue a packet; mqtt-packet writes its parts corked, flushed on the next tick. */
+  write(p: Packet): boolean {
+    if (!this.open) return false;
+    this.lastSent = Date.now();
+    return mqttPacket.writeToStream(p, this.socket, this.writeOpts);
+  }
+
+  /** Group many writes into one syscall. */
+  batch(fn: () => void): void {
+    this.socket.cork();
+    try {
+      fn();
+    } finally {
+      this.socket.uncork();
+    }
+  }
+
+  destroy(reason: string): void {
+    this.noteClose(reason);
+    this.socket.destroy();
+  }
+
+  /** DISCONNECT and close, waiting at most `ms` for the socket to flush. */
+  async end(ms: number): Promise<void> {
+    if (!this.open) return;
+    this.write({ cmd: 'disconnect' });
+    this.noteClose('client disconnected');
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.socket.once('close', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      this.socket.end();
+    });
+    this.socket.destroy();
+  }
+
+  private noteClose(reason: string): void {
+    if (this.closedReason !== undefined) return;
+    this.closedReason = reason;
+    for (const h of this.closeHandlers.splice(0)) h(reason);
+    for (const h of this.drainHandlers.splice(0)) h();
+  }
+}

@@ -1,0 +1,4 @@
+export { type UpstreamOptions, UpstreamClient } from './client.js';
+export { type UpstreamConfig, upstreamConfigSchema } from './config.js';
+export type { ConnectionState, UpstreamEvent } from './events.js';
+export type { InboundMessage, MessageHandler } from './inbound.js';

@@ -1,0 +1,250 @@
+import type { IPublishPacket } from 'mqtt-packet';
+import type { Logger } from 'pino';
+import type { Outbox, OutboxRow } from '../store/types.js';
+import type { Connection } from './connection.js';
+import type { PacketIds } from './packet-ids.js';
+import { RateLimit } from './rate.js';
+
+export interface Delivered {
+  id: number;
+  receivedAt: number;
+  qos: 0 | 1 | 2;
+}
+
+export interface SenderOptions {
+  outbox: Outbox;
+  ids: PacketIds;
+  /** Max unacknowledged QoS 1/2 PUBLISHes. */
+  window: number;
+  maxRate: number;
+  logger: Logger;
+  onDelivered: (d: Delivered) => void;
+}
+
+interface InFlight {
+  row: OutboxRow;
+  state: 'sent' | 'released';
+}
+
+/** Rows taken from the outbox but not yet written (mostly QoS 0): bounds memory per pump. */
+const MAX_UNWRITTEN = 1024;
+
+/**
+ * The outbox pull loop for one connection at a time. Rows are taken in id order up to
+ * the in-flight window, their packet ids made durable (markSent) BEFORE the PUBLISHes
+ * are written, and completed in batches when acknowledged. After a (re)connect the
+ * rows left in flight are resent first, with the same packet ids.
+ */
+export class Sender {
+  private conn: Connection | null = null;
+  /** Generation of the attached connection: async continuations of an old one do nothing. */
+  private gen = 0;
+  private readonly window = new Map<number, InFlight>();
+  private cursor = 0;
+  private unwritten = 0;
+  private resending = false;
+  private readonly pending = new Set<Promise<unknown>>();
+  private writeChain: Promise<void> = Promise.resolve();
+  private completing: OutboxRow[] = [];
+  private completeTimer: NodeJS.Immediate | undefined;
+  private rateTimer: NodeJS.Timeout | undefined;
+  private waitingDrain = false;
+  private readonly rate: RateLimit;
+
+  constructor(private readonly o: SenderOptions) {
+    this.rate = new RateLimit(o.maxRate);
+  }
+
+  get inflight(): number {
+    return this.window.size;
+  }
+
+  /** Start sending on a fresh connection: settle earlier store writes, resend in-flight rows, then pull. */
+  async attach(conn: Connection): Promise<void> {
+    const gen = ++this.gen;
+    this.conn = conn;
+    this.window.clear();
+    this.resending = true;
+    this.flushCompletes();
+    await this.settle();
+    if (gen !== this.gen) return;
+    // Settled: the store's view of what is in flight is now complete and final.
+    const rows = this.o.outbox.inflight();
+    conn.batch(() => {
+      for (const row of rows) {
+        if (row.packetId === null) continue;
+        const state = row.state === 'released' ? 'released' : 'sent';
+        this.o.ids.hold(row.packetId);
+        this.window.set(row.packetId, { row, state });
+        if (state === 'released') conn.write({ cmd: 'pubrel', messageId: row.packetId });
+        else conn.write(publishPacket(row, row.packetId, true));
+      }
+    });
+    if (rows.length > 0) this.o.logger.info({ count: rows.length }, 'upstream: resent messages left in flight');
+    this.cursor = 0;
+    this.unwritten = 0;
+    this.resending = false;
+    this.pump();
+  }
+
+  /** The connection is gone: forget the window (rows stay 'sent'/'released' in the store). */
+  detach(): void {
+    this.gen++;
+    this.conn = null;
+    this.window.clear();
+    this.waitingDrain = false;
+    if (this.rateTimer) clearTimeout(this.rateTimer);
+    this.rateTimer = undefined;
+  }
+
+  /** PUBACK / PUBREC / PUBCOMP for a packet id; false when the id is not an outbox row's. */
+  handleAck(cmd: 'puback' | 'pubrec' | 'pubcomp', packetId: number): boolean {
+    const f = this.window.get(packetId);
+    if (!f) return false;
+    if (cmd === 'pubrec') {
+      if (f.row.qos !== 2) return true;
+      if (f.state === 'released') {
+        this.conn?.write({ cmd: 'pubrel', messageId: packetId });
+        return true;
+      }
+      f.state = 'released';
+      const gen = this.gen;
+      this.track(this.o.outbox.markReleased(f.row.id)).then(
+        () => {
+          if (gen === this.gen) this.conn?.write({ cmd: 'pubrel', messageId: packetId });
+        },
+        (err) => this.storeFailed('markReleased', err),
+      );
+      return true;
+    }
+    if ((cmd === 'puback') !== (f.row.qos === 1)) return true; // wrong ack for this QoS: ignore
+    if (cmd === 'pubcomp' && f.state !== 'released') return true;
+    this.window.delete(packetId);
+    this.o.ids.release(packetId);
+    this.queueComplete(f.row);
+    this.pump();
+    return true;
+  }
+
+  /** Wake up: rows were added, a window slot freed, or the socket drained. */
+  pump(): void {
+    const conn = this.conn;
+    if (!conn || this.resending) return;
+    while (this.unwritten < MAX_UNWRITTEN) {
+      if (!conn.writable) {
+        if (!this.waitingDrain && conn.open) {
+          this.waitingDrain = true;
+          conn.onDrain(() => {
+            this.waitingDrain = false;
+            this.pump();
+          });
+        }
+        return;
+      }
+      let free = Math.min(this.o.window - this.window.size, 65535 - this.o.ids.size, MAX_UNWRITTEN - this.unwritten);
+      const allowed = this.rate.available();
+      if (allowed < 1) {
+        this.rateTimer ??= setTimeout(() => {
+          this.rateTimer = undefined;
+          this.pump();
+        }, this.rate.waitMs());
+        return;
+      }
+      free = Math.min(free, allowed);
+      if (free <= 0) return;
+      const rows = this.o.outbox.nextQueued(this.cursor, free);
+      if (rows.length === 0) return;
+      this.rate.take(rows.length);
+      this.cursor = rows[rows.length - 1]!.id;
+      this.send(conn, rows);
+    }
+  }
+
+  /** Wait until every store write this sender started has settled (bounded by the caller). */
+  async settle(): Promise<void> {
+    this.flushCompletes();
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  private send(conn: Connection, rows: OutboxRow[]): void {
+    const gen = this.gen;
+    const assignments: { id: number; packetId: number }[] = [];
+    const packets: { row: OutboxRow; packetId: number }[] = [];
+    for (const row of rows) {
+      let packetId = 0;
+      if (row.qos > 0) {
+        packetId = this.o.ids.take()!; // pump() never takes more rows than free ids
+        this.window.set(packetId, { row, state: 'sent' });
+        assignments.push({ id: row.id, packetId });
+      }
+      packets.push({ row, packetId });
+    }
+    this.unwritten += rows.length;
+    const durable = assignments.length > 0 ? this.track(this.o.outbox.markSent(assignments)) : undefined;
+    // Chained so batches are written in id order even if commits resolve out of order.
+    this.writeChain = this.writeChain
+      .then(() => durable)
+      .then(
+        () => {
+          if (gen !== this.gen) return;
+          this.unwritten -= rows.length;
+          conn.batch(() => {
+            for (const { row, packetId } of packets) {
+              conn.write(publishPacket(row, packetId, false));
+              if (row.qos === 0) this.queueComplete(row);
+            }
+          });
+          this.pump();
+        },
+        (err) => {
+          if (gen === this.gen) this.storeFailed('markSent', err);
+        },
+      );
+  }
+
+  private queueComplete(row: OutboxRow): void {
+    this.completing.push(row);
+    this.completeTimer ??= setImmediate(() => this.flushCompletes());
+  }
+
+  /** One complete() per event-loop turn: the store group-commits them anyway. */
+  private flushCompletes(): void {
+    if (this.completeTimer) clearImmediate(this.completeTimer);
+    this.completeTimer = undefined;
+    const rows = this.completing;
+    if (rows.length === 0) return;
+    this.completing = [];
+    this.track(this.o.outbox.complete(rows.map((r) => r.id))).then(
+      () => {
+        for (const r of rows) this.o.onDelivered({ id: r.id, receivedAt: r.receivedAt, qos: r.qos });
+      },
+      (err) => this.o.logger.error({ err, count: rows.length }, 'upstream: could not complete acknowledged rows'),
+    );
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.pending.add(p);
+    const done = () => this.pending.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  /** A failed store write leaves the window unknown: drop the connection and resync from the store. */
+  private storeFailed(what: string, err: unknown): void {
+    this.o.logger.error({ err }, `upstream: store ${what} failed; reconnecting to resync`);
+    this.conn?.destroy(`store ${what} failed`);
+  }
+}
+
+function publishPacket(row: OutboxRow, packetId: number, dup: boolean): IPublishPacket {
+  const p: IPublishPacket = {
+    cmd: 'publish',
+    topic: row.topic,
+    payload: row.payload,
+    qos: row.qos,
+    retain: row.retain,
+    dup,
+  };
+  if (row.qos > 0) p.messageId = packetId;
+  return p;
+}

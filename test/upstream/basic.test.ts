@@ -1,0 +1,75 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Store } from '../../gateway/store/types.js';
+import { Mosquitto } from '../harness/mosquitto.js';
+import { cleanupTmpDirs } from '../harness/tmp.js';
+import { waitFor } from '../harness/wait.js';
+import { listen, makeClient, msg, nextEvent, openTestStore, type TestClient } from './helpers.js';
+
+let broker: Mosquitto;
+const open: { store: Store; t: TestClient }[] = [];
+
+beforeAll(async () => {
+  broker = await Mosquitto.start({ extra: ['log_type all'] });
+});
+afterEach(async () => {
+  for (const { store, t } of open.splice(0)) {
+    await t.client.stop();
+    store.close();
+  }
+});
+afterAll(async () => {
+  await broker.stop();
+  cleanupTmpDirs();
+});
+
+function setup(config: Record<string, unknown> = {}, gatewayId = 'gw1') {
+  const store = openTestStore();
+  const t = makeClient(store, { url: broker.url, ...config }, gatewayId);
+  open.push({ store, t });
+  return { store, ...t };
+}
+
+describe('upstream client against a real mosquitto', () => {
+  it('delivers QoS 0/1/2 with the retained flag kept, and empties the outbox', async () => {
+    const sub = await listen(broker.url, 'b/#', { qos: 2 });
+    const { store, client, events } = setup();
+    await client.start();
+    await nextEvent(client.events$, 'connected');
+    await store.outbox.enqueue([msg('d1', 'b/q0', 'zero', 0), msg('d1', 'b/q1', 'one', 1), msg('d1', 'b/q2', 'two', 2)]);
+    await new Promise((r) => setTimeout(r, 1000)); console.log(broker.output, events);
+    const got = await sub.waitForCount(3);
+    expect(got.map((m) => [m.topic, m.payload.toString(), m.qos])).toEqual([
+      ['b/q0', 'zero', 0],
+      ['b/q1', 'one', 1],
+      ['b/q2', 'two', 2],
+    ]);
+    await waitFor(() => store.outbox.stats().rows === 0, 'outbox empty', 5000);
+    expect(events.filter((e) => e.type === 'delivered').map((e) => e.type === 'delivered' && e.qos)).toEqual([0, 1, 2]);
+
+    await store.outbox.enqueue([msg('d1', 'b/ret', 'kept', 1, true)]);
+    await waitFor(() => store.outbox.stats().rows === 0, 'retained delivered', 5000);
+    const late = await listen(broker.url, 'b/ret', { qos: 1 });
+    const [r] = await late.waitForCount(1);
+    expect(r?.retain).toBe(true);
+    expect(r?.payload.toString()).toBe('kept');
+    await Promise.all([sub.close(), late.close()]);
+  });
+
+  it('publishes retained online on connect and offline on stop', async () => {
+    const { client } = setup({}, 'gw-status');
+    const sub = await listen(broker.url, 'fieldgate/gw-status/status', { qos: 1 });
+    await client.start();
+    const [online] = await sub.waitForCount(1);
+    expect(online?.payload.toString()).toBe('online');
+    expect(client.stats().connected).toBe(true);
+    const t0 = Date.now();
+    await client.stop();
+    expect(Date.now() - t0).toBeLessThan(3000);
+    const msgs = await sub.waitForCount(2);
+    expect(msgs[1]?.payload.toString()).toBe('offline');
+    const late = await listen(broker.url, 'fieldgate/gw-status/status', { qos: 1 });
+    const [kept] = await late.waitForCount(1);
+    expect([kept?.payload.toString(), kept?.retain]).toEqual(['offline', true]);
+    await Promise.all([sub.close(), late.close()]);
+  });
+});
