@@ -1,0 +1,164 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { appendFileSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
+
+afterAll(cleanupTmpDirs);
+
+/**
+ * A stand-in checkout: the real systemd/ scripts, a tiny "built" app and a
+ * node_modules with a production dep (with a nested dep), a scoped one and a
+ * dev-only one, so npm's real dependency listing decides what is copied.
+ * Building the real app here would typecheck code other people are editing.
+ */
+function fakeCheckout(): string {
+  const src = join(tmpDir('fieldgate-src-'), 'src');
+  const write = (rel: string, text: string) => {
+    mkdirSync(dirname(join(src, rel)), { recursive: true });
+    writeFileSync(join(src, rel), text);
+  };
+  cpSync('systemd', join(src, 'systemd'), { recursive: true });
+  write(
+    'package.json',
+    JSON.stringify({
+      name: 'fieldgate',
+      version: '9.9.9',
+      type: 'module',
+      dependencies: { prodpkg: '1.0.0', '@scope/dep': '1.0.0' },
+      devDependencies: { devpkg: '1.0.0' },
+    }),
+  );
+  write('bin/fieldgate.js', "import('../dist/gateway/cli.js');\n");
+  write('dist/gateway/cli.js', "console.log('cli');\n");
+  write('node_modules/prodpkg/package.json', '{"name":"prodpkg","version":"1.0.0","dependencies":{"nested":"1.0.0"}}');
+  write('node_modules/prodpkg/index.js', 'export {};\n');
+  write('node_modules/prodpkg/node_modules/nested/package.json', '{"name":"nested","version":"1.0.0"}');
+  write('node_modules/@scope/dep/package.json', '{"name":"@scope/dep","version":"1.0.0"}');
+  write('node_modules/devpkg/package.json', '{"name":"devpkg","version":"1.0.0"}');
+  return src;
+}
+
+/** path -> mode + content hash, for every file and dir under root. */
+function tree(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (rel: string) => {
+    const abs = join(root, rel);
+    const st = lstatSync(abs);
+    if (st.isDirectory()) {
+      out[`${rel}/`] = (st.mode & 0o7777).toString(8);
+      for (const name of readdirSync(abs).sort()) walk(rel ? `${rel}/${name}` : name);
+    } else {
+      out[rel] = `${(st.mode & 0o7777).toString(8)} ${createHash('sha1').update(readFileSync(abs)).digest('hex')}`;
+    }
+  };
+  walk('');
+  return out;
+}
+
+function run(script: string, src: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync('bash', [join(src, 'systemd', script), ...args], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, ...env },
+  });
+  if (r.status !== 0) throw new Error(`${script} ${args.join(' ')} exited ${r.status}\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+describe('install.sh / uninstall.sh into a --prefix', () => {
+  let src: string;
+  let root: string;
+  beforeAll(() => {
+    src = fakeCheckout();
+    root = tmpDir('fieldgate-root-');
+  });
+
+  it('stages app, unit and config, and nothing else; no systemctl, no user', () => {
+    const out = run('install.sh', src, ['--prefix', root]);
+    expect(out).toContain('skipping user creation');
+    expect(out).toContain('installed app');
+    expect(out).not.toMatch(/systemctl daemon-reload|enabled and started/);
+    const t = tree(root);
+    expect(Object.keys(t).filter((p) => !p.endsWith('/'))).toEqual([
+      'etc/fieldgate/fieldgate.yaml',
+      'etc/systemd/system/fieldgate.service',
+      'opt/fieldgate/bin/fieldgate.js',
+      'opt/fieldgate/dist/gateway/cli.js',
+      'opt/fieldgate/node_modules/@scope/dep/package.json',
+      'opt/fieldgate/node_modules/prodpkg/index.js',
+      'opt/fieldgate/node_modules/prodpkg/node_modules/nested/package.json',
+      'opt/fieldgate/node_modules/prodpkg/package.json',
+      'opt/fieldgate/package.json',
+    ]);
+    // Config is the example, private to root + the service group.
+    expect(readFileSync(join(root, 'etc/fieldgate/fieldgate.yaml'), 'utf8')).toBe(
+      readFileSync('systemd/fieldgate.example.yaml', 'utf8'),
+    );
+    expect(t['etc/fieldgate/fieldgate.yaml']!.split(' ')[0]).toBe('640');
+    expect(t['etc/fieldgate/']).toBe('750');
+    expect(t['etc/systemd/system/fieldgate.service']!.split(' ')[0]).toBe('644');
+    // ExecStart points at the node that ran the install.
+    const node = execFileSync('bash', ['-c', 'command -v node'], { encoding: 'utf8' }).trim();
+    expect(readFileSync(join(root, 'etc/systemd/system/fieldgate.service'), 'utf8')).toContain(
+      `ExecStart=${node} /opt/fieldgate/bin/fieldgate.js run -c /etc/fieldgate/fieldgate.yaml`,
+    );
+  });
+
+  it('a second run changes nothing and keeps an edited config', () => {
+    const cfg = join(root, 'etc/fieldgate/fieldgate.yaml');
+    appendFileSync(cfg, '# edited by the operator\n');
+    const before = tree(root);
+    const out = run('install.sh', src, ['--prefix', root]);
+    expect(out).toContain('app unchanged');
+    expect(out).toContain('unit unchanged');
+    expect(out).toContain('kept existing config');
+    expect(out).toContain('nothing to do');
+    expect(tree(root)).toEqual(before);
+    expect(readFileSync(cfg, 'utf8')).toContain('# edited by the operator');
+  });
+
+  it('an update replaces the app, still keeping the config (DESTDIR form)', () => {
+    writeFileSync(join(src, 'dist/gateway/cli.js'), "console.log('cli v2');\n");
+    const out = run('install.sh', src, [], { DESTDIR: root });
+    expect(out).toContain('installed app');
+    expect(out).toContain('kept existing config');
+    expect(readFileSync(join(root, 'opt/fieldgate/dist/gateway/cli.js'), 'utf8')).toContain('v2');
+    expect(readFileSync(join(root, 'etc/fieldgate/fieldgate.yaml'), 'utf8')).toContain('# edited by the operator');
+    expect(existsSync(join(root, 'opt/fieldgate.old'))).toBe(false);
+    expect(existsSync(join(root, 'opt/fieldgate.new'))).toBe(false);
+  });
+
+  it('uninstall removes unit and app, keeps config and state; twice is a no-op', () => {
+    mkdirSync(join(root, 'var/lib/fieldgate'), { recursive: true });
+    writeFileSync(join(root, 'var/lib/fieldgate/fieldgate.db'), 'outbox');
+    const out = run('uninstall.sh', src, ['--prefix', root]);
+    expect(out).toContain('removed unit');
+    expect(out).toContain('removed app');
+    expect(out).toMatch(/kept .*etc\/fieldgate/);
+    expect(existsSync(join(root, 'etc/systemd/system/fieldgate.service'))).toBe(false);
+    expect(existsSync(join(root, 'opt/fieldgate'))).toBe(false);
+    expect(readFileSync(join(root, 'etc/fieldgate/fieldgate.yaml'), 'utf8')).toContain('# edited by the operator');
+    expect(existsSync(join(root, 'var/lib/fieldgate/fieldgate.db'))).toBe(true);
+    expect(run('uninstall.sh', src, ['--prefix', root])).toContain('nothing to do');
+  });
+
+  it('uninstall --purge also removes config and state', () => {
+    run('install.sh', src, ['--prefix', root]);
+    const out = run('uninstall.sh', src, ['--prefix', root, '--purge']);
+    expect(out).toContain('removed config');
+    expect(existsSync(join(root, 'etc/fieldgate'))).toBe(false);
+    expect(existsSync(join(root, 'var/lib/fieldgate'))).toBe(false);
+  });
+
+  it('refuses an unbuilt checkout with a clear message, writing nothing', () => {
+    const bare = fakeCheckout();
+    const target = tmpDir('fieldgate-root-');
+    execFileSync('rm', ['-r', join(bare, 'dist')]);
+    const r = spawnSync('bash', [join(bare, 'systemd/install.sh'), '--prefix', target], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('npm run build');
+    expect(readdirSync(target)).toEqual([]);
+  });
+});
