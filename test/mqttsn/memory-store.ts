@@ -1,8 +1,10 @@
+import { Subject } from 'rxjs';
 import type { Inbox, InboxRow, KvState } from '../../gateway/store/types.js';
 
 /** In-memory Inbox for unit tests of pure logic; integration tests use the real SQLite store. */
 export class MemoryInbox implements Inbox {
   readonly rows: InboxRow[] = [];
+  readonly expired$ = new Subject<number>();
   private nextId = 1;
   async put(cmd: Omit<InboxRow, 'id' | 'createdAt'>): Promise<number> {
     const id = this.nextId++;
