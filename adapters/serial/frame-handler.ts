@@ -4,6 +4,7 @@ import { settleGroup } from './ack.js';
 import type { SerialConfigView } from './compiled.js';
 import type { SerialCounters } from './counters.js';
 import { createDecoder } from './decode/index.js';
+import { frameText } from './decode/types.js';
 import { type DropReason, hexPreview } from './framing/types.js';
 import { deviceOf, toReadings } from './to-readings.js';
 
@@ -39,7 +40,9 @@ export function createFrameHandler(d: FrameHandlerDeps) {
       },
     );
 
+  const text = c.config.format !== 'raw';
   const onFrame = (frame: Buffer, receivedAt = Date.now()) => {
+    if (text && frameText(frame) === '') return; // blank line (CRLF, keep-alive newline): not a frame
     counters.frames++;
     if (d.takeReply(frame)) return;
     const decoded = decode(frame);

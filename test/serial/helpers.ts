@@ -1,0 +1,102 @@
+import pino, { type Logger } from 'pino';
+import { Subject } from 'rxjs';
+import { SerialPort } from 'serialport';
+import { SerialAdapter } from '../../adapters/serial/adapter.js';
+import { type SerialPortConfig, serialPortConfigSchema } from '../../adapters/serial/config.js';
+import type { Reading } from '../../adapters/types.js';
+import type { Inbox, InboxRow } from '../../gateway/store/types.js';
+import type { PtyPair } from '../harness/socat.js';
+import { waitFor } from '../harness/wait.js';
+
+/** A port config as the YAML loader would produce it, with fast reopen for tests. */
+export function portConfig(input: Record<string, unknown>): SerialPortConfig {
+  return serialPortConfigSchema.parse({
+    name: 'bench',
+    path: '/dev/null',
+    reopen: { min: '50ms', max: '200ms' },
+    ...input,
+  });
+}
+
+/** pino logger whose JSON lines land in an array, so tests can count log lines. */
+export function memoryLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+  return { logger, lines };
+}
+
+/** Tiny in-memory Inbox: the InboxRow contract without SQLite (the real store is used where it matters). */
+export class MemoryInbox implements Inbox {
+  rows: InboxRow[] = [];
+  readonly expired$ = new Subject<number>();
+  private next = 1;
+  async put(cmd: Omit<InboxRow, 'id' | 'createdAt'>): Promise<number> {
+    const id = this.next++;
+    this.rows.push({ ...cmd, id, createdAt: Date.now() });
+    return id;
+  }
+  pending(target: string, device: string, limit = 100): InboxRow[] {
+    const now = Date.now();
+    this.rows = this.rows.filter((r) => r.expiresAt === null || r.expiresAt > now);
+    return this.rows.filter((r) => r.target === target && r.device === device).slice(0, limit);
+  }
+  async remove(ids: number[]): Promise<void> {
+    this.rows = this.rows.filter((r) => !ids.includes(r.id));
+  }
+  async expire(now = Date.now()): Promise<InboxRow[]> {
+    const gone = this.rows.filter((r) => r.expiresAt !== null && r.expiresAt <= now);
+    this.rows = this.rows.filter((r) => !gone.includes(r));
+    return gone;
+  }
+  count(): number {
+    return this.rows.length;
+  }
+}
+
+/** An adapter on the pty's device end, with its readings collected. */
+export async function startAdapter(
+  pty: PtyPair,
+  config: Record<string, unknown>,
+  inbox: Inbox = new MemoryInbox(),
+) {
+  const { logger, lines } = memoryLogger();
+  const adapter = new SerialAdapter({ config: portConfig({ path: pty.device, ...config }), logger, inbox });
+  const readings: Reading[] = [];
+  adapter.readings$.subscribe((r) => readings.push(r));
+  await adapter.start();
+  await waitFor(() => adapter.state$.value === 'open', 'adapter port open', 5000);
+  return { adapter, readings, lines, inbox };
+}
+
+/** The sensor board at the other end of the pty: writes frames, collects what the gateway sends it. */
+export class Sensor {
+  received = Buffer.alloc(0);
+  private constructor(private readonly port: SerialPort) {
+    port.on('data', (b: Buffer) => {
+      this.received = Buffer.concat([this.received, b]);
+    });
+    port.on('error', () => {}); // unplugged under us
+  }
+
+  static async open(path: string): Promise<Sensor> {
+    const port = new SerialPort({ path, baudRate: 115200, autoOpen: false });
+    await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
+    return new Sensor(port);
+  }
+
+  write(bytes: Buffer | string): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.port.write(bytes, (err) => (err ? reject(err) : this.port.drain(() => resolve()))),
+    );
+  }
+
+  text(): string {
+    return this.received.toString('latin1');
+  }
+
+  async close(): Promise<void> {
+    if (this.port.isOpen) await new Promise<void>((r) => this.port.close(() => r()));
+  }
+}
+
+export const logsWith = (lines: Record<string, unknown>[], msg: string) => lines.filter((l) => l.msg === msg);
