@@ -209,8 +209,8 @@ describe('mqttsn over UDP: publish from devices', () => {
   it('QoS -1 from an unconnected source on predefined and short ids (flags 0x61 / 0x62), allow-list enforced', async () => {
     h = await startGateway({ predefined_topics: { 5: 'beacons/all' } });
     const c = await h.client();
-    await c.sendRaw(Buffer.from('090c6100050000' + Buffer.from('hi').toString('hex'), 'hex'));
-    await c.sendRaw(Buffer.from('080c62' + Buffer.from('zz').toString('hex') + '0000' + '21', 'hex'));
+    await c.sendRaw(Buffer.from(`090c6100050000${Buffer.from('hi').toString('hex')}`, 'hex'));
+    await c.sendRaw(Buffer.from(`080c62${Buffer.from('zz').toString('hex')}000021`, 'hex'));
     await h.reading(2);
     expect(h.readings.map((r) => [r.topic, r.qos, r.device, r.payload.toString()])).toEqual([
       ['beacons/all', 0, '127.0.0.1', 'hi'],
