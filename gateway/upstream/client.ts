@@ -25,7 +25,6 @@ export interface UpstreamOptions {
 }
 
 const PROTOCOL: Record<UpstreamConfig['protocol'], ProtocolVersion> = { '3.1.1': 4 };
-const CONNECT_TIMEOUT_MS = 10_000;
 const STOP_ACK_MS = 1000;
 const STOP_SETTLE_MS = 2000;
 
@@ -141,7 +140,7 @@ export class UpstreamClient {
         tls: c.tls,
         connect: this.connectPacket(),
         protocolVersion: PROTOCOL[c.protocol],
-        timeoutMs: CONNECT_TIMEOUT_MS,
+        timeoutMs: c.connect_timeout,
       });
       conn = r.conn;
       sessionPresent = r.connack.sessionPresent;

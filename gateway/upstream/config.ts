@@ -28,6 +28,8 @@ export const upstreamConfigSchema = z.strictObject({
   status_topic: z.string().default('fieldgate/{gateway}/status'),
   /** Backlog drain rate cap in messages/second; 0 = unlimited. */
   max_rate: z.number().min(0).default(0),
+  /** Give up on a connect attempt without CONNACK after this long. */
+  connect_timeout: duration().default(10_000),
   reconnect: z
     .strictObject({ min: duration().default(1000), max: duration().default(60_000) })
     .prefault({}),

@@ -45,7 +45,7 @@ export interface TestClient {
 export function makeClient(store: Store, config: Record<string, unknown>, gatewayId = 'gw1'): TestClient {
   const { logger, lines } = captureLogger();
   const client = new UpstreamClient({
-    config: upstreamConfigSchema.parse({ reconnect: { min: 100, max: 1000 }, ...config }),
+    config: upstreamConfigSchema.parse({ reconnect: { min: '100ms', max: '1s' }, connect_timeout: '3s', ...config }),
     gatewayId,
     outbox: store.outbox,
     state: store.state,
