@@ -1,6 +1,7 @@
+import { constants, openSync } from 'node:fs';
+import tty from 'node:tty';
 import pino, { type Logger } from 'pino';
 import { Subject } from 'rxjs';
-import { SerialPort } from 'serialport';
 import { SerialAdapter } from '../../adapters/serial/adapter.js';
 import { type SerialPortConfig, serialPortConfigSchema } from '../../adapters/serial/config.js';
 import type { Reading } from '../../adapters/types.js';
@@ -68,25 +69,27 @@ export async function startAdapter(
   return { adapter, readings, lines, inbox };
 }
 
-/** The sensor board at the other end of the pty: writes frames, collects what the gateway sends it. */
+/**
+ * The sensor board at the other end of the pty: writes frames, collects what the gateway sends it.
+ * Opened with fs + tty.ReadStream, not serialport: serialport's open flushes the tty (TCIOFLUSH),
+ * which would throw away a command the gateway wrote just before the test opened this end.
+ */
 export class Sensor {
   received = Buffer.alloc(0);
-  private constructor(private readonly port: SerialPort) {
-    port.on('data', (b: Buffer) => {
+  private constructor(private readonly stream: tty.ReadStream) {
+    stream.on('data', (b: Buffer) => {
       this.received = Buffer.concat([this.received, b]);
     });
-    port.on('error', () => {}); // unplugged under us
+    stream.on('error', () => {}); // EIO when unplugged under us
   }
 
   static async open(path: string): Promise<Sensor> {
-    const port = new SerialPort({ path, baudRate: 115200, autoOpen: false });
-    await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
-    return new Sensor(port);
+    return new Sensor(new tty.ReadStream(openSync(path, constants.O_RDWR | constants.O_NOCTTY)));
   }
 
   write(bytes: Buffer | string): Promise<void> {
     return new Promise((resolve, reject) =>
-      this.port.write(bytes, (err) => (err ? reject(err) : this.port.drain(() => resolve()))),
+      this.stream.write(bytes, (err) => (err ? reject(err) : resolve())),
     );
   }
 
@@ -95,7 +98,7 @@ export class Sensor {
   }
 
   async close(): Promise<void> {
-    if (this.port.isOpen) await new Promise<void>((r) => this.port.close(() => r()));
+    this.stream.destroy();
   }
 }
 
