@@ -36,11 +36,34 @@ export interface MetricsOptions {
 
 /** Seconds: a live message is acked in ms; a backlog after an outage can be hours or days old (max_age 7d). */
 export const E2E_LATENCY_BUCKETS = [
-  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600,
-  12 * 3600, 86400, 3 * 86400, 7 * 86400,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+  30,
+  60,
+  300,
+  900,
+  3600,
+  4 * 3600,
+  12 * 3600,
+  86400,
+  3 * 86400,
+  7 * 86400,
 ];
 /** Seconds: one group commit, fsync included (an SD card can take 100s of ms). */
-export const STORE_COMMIT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+export const STORE_COMMIT_BUCKETS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+];
 
 const P = 'fieldgate_';
 
@@ -119,16 +142,15 @@ export class Metrics {
       registers,
     });
 
-    const self = this;
     const pull = <T>(name: string, source: (() => T) | undefined, apply: (v: T) => void): void => {
       if (!source) return;
       try {
         apply(source());
       } catch (err) {
         // A broken source must not take /metrics down; its gauges keep their last value.
-        if (!self.warnedSources.has(name)) {
-          self.warnedSources.add(name);
-          self.logger?.warn({ err, source: name }, 'metrics source failed; its gauges are stale');
+        if (!this.warnedSources.has(name)) {
+          this.warnedSources.add(name);
+          this.logger?.warn({ err, source: name }, 'metrics source failed; its gauges are stale');
         }
       }
     };
@@ -149,30 +171,30 @@ export class Metrics {
       });
 
     gauge('outbox_rows', 'Messages waiting in the outbox.', (g) =>
-      pull('outbox', self.outboxSource, (s) => g.set(s.rows)),
+      pull('outbox', this.outboxSource, (s) => g.set(s.rows)),
     );
     gauge('outbox_bytes', 'Payload bytes waiting in the outbox.', (g) =>
-      pull('outbox', self.outboxSource, (s) => g.set(s.bytes)),
+      pull('outbox', this.outboxSource, (s) => g.set(s.bytes)),
     );
     gauge('outbox_oldest_age_seconds', 'Age of the oldest outbox message; 0 when empty.', (g) =>
-      pull('outbox', self.outboxSource, (s) =>
-        g.set(s.oldestAt === null ? 0 : Math.max(0, (self.now() - s.oldestAt) / 1000)),
+      pull('outbox', this.outboxSource, (s) =>
+        g.set(s.oldestAt === null ? 0 : Math.max(0, (this.now() - s.oldestAt) / 1000)),
       ),
     );
     gauge('inbox_rows', 'Commands waiting for sleeping or unplugged devices.', (g) =>
-      pull('inbox', self.inboxSource, (s) => g.set(s.rows)),
+      pull('inbox', this.inboxSource, (s) => g.set(s.rows)),
     );
     gauge('upstream_connected', '1 while connected to the upstream broker, else 0.', (g) =>
-      pull('upstream', self.upstreamSource, (s) => g.set(s.connected ? 1 : 0)),
+      pull('upstream', this.upstreamSource, (s) => g.set(s.connected ? 1 : 0)),
     );
     gauge('upstream_inflight', 'QoS 1/2 messages sent upstream and not yet acknowledged.', (g) =>
-      pull('upstream', self.upstreamSource, (s) => g.set(s.inflight)),
+      pull('upstream', this.upstreamSource, (s) => g.set(s.inflight)),
     );
     gauge<'state'>(
       'mqttsn_devices',
       'MQTT-SN clients by state.',
       (g) =>
-        pull('mqttsn', self.mqttsnSource, (s) => {
+        pull('mqttsn', this.mqttsnSource, (s) => {
           g.set({ state: 'active' }, s.active);
           g.set({ state: 'asleep' }, s.asleep);
           g.set({ state: 'lost' }, s.lost);
@@ -183,7 +205,7 @@ export class Metrics {
       'serial_ports',
       'Serial ports: 1 for the state each port is in now.',
       (g) =>
-        pull('serial', self.serialSource, (ports) => {
+        pull('serial', this.serialSource, (ports) => {
           // reset() so a port that left a state stops being reported in it.
           g.reset();
           for (const p of ports) g.set({ port: p.port, state: p.state }, 1);

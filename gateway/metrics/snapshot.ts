@@ -33,17 +33,23 @@ export async function takeSnapshot(metrics: Metrics): Promise<MetricsSnapshot> {
     return out;
   };
   const serialPorts: Record<string, string> = {};
-  for (const v of values('serial_ports')) if (v.value) serialPorts[String(v.labels.port)] = String(v.labels.state);
+  for (const v of values('serial_ports'))
+    if (v.value) serialPorts[String(v.labels.port)] = String(v.labels.state);
   const commands: Record<string, number> = {};
   for (const v of values('commands_total')) commands[`${v.labels.target}:${v.labels.outcome}`] = v.value;
   const hist = values('e2e_latency_seconds');
-  const pick = (suffix: string) => hist.find((v) => v.metricName === `fieldgate_e2e_latency_seconds_${suffix}`)?.value ?? 0;
+  const pick = (suffix: string) =>
+    hist.find((v) => v.metricName === `fieldgate_e2e_latency_seconds_${suffix}`)?.value ?? 0;
 
   return {
     messagesIn: by('messages_in_total', 'source'),
     messagesOut: by('messages_out_total', 'qos'),
     droppedByReason: by('messages_dropped_total', 'reason'),
-    outbox: { rows: one('outbox_rows'), bytes: one('outbox_bytes'), oldestAgeSeconds: one('outbox_oldest_age_seconds') },
+    outbox: {
+      rows: one('outbox_rows'),
+      bytes: one('outbox_bytes'),
+      oldestAgeSeconds: one('outbox_oldest_age_seconds'),
+    },
     inboxRows: one('inbox_rows'),
     upstream: {
       connected: one('upstream_connected') === 1,

@@ -51,7 +51,11 @@ export function buildStats(snap: MetricsSnapshot, health: Health, ctx: StatsCont
     uptime_seconds: Math.max(0, Math.round((ctx.now - ctx.startedAt) / 1000)),
     status: health.serving ? 'ok' : 'unavailable',
     upstream: snap.upstream,
-    outbox: { rows: snap.outbox.rows, bytes: snap.outbox.bytes, oldest_age_seconds: round(snap.outbox.oldestAgeSeconds) },
+    outbox: {
+      rows: snap.outbox.rows,
+      bytes: snap.outbox.bytes,
+      oldest_age_seconds: round(snap.outbox.oldestAgeSeconds),
+    },
     inbox: { rows: snap.inboxRows },
     messages: totals,
     dropped_by_reason: snap.droppedByReason,

@@ -120,7 +120,10 @@ describe('GET /metrics over real HTTP', () => {
 
 describe('GET /health over real HTTP', () => {
   it('200 with the status JSON while serving; an upstream outage is still 200', async () => {
-    let health = okHealth({ outbox: { rows: 3, bytes: 30, oldest_age_seconds: 1.5 }, listeners: { mqttsn: true } });
+    let health = okHealth({
+      outbox: { rows: 3, bytes: 30, oldest_age_seconds: 1.5 },
+      listeners: { mqttsn: true },
+    });
     const { get } = await serve(new Metrics({ defaultMetrics: false }), () => health);
     let r = await get('/health');
     expect(r.status).toBe(200);
@@ -132,10 +135,17 @@ describe('GET /health over real HTTP', () => {
       listeners: { mqttsn: true },
     });
 
-    health = okHealth({ upstream: 'disconnected', outbox: { rows: 5000, bytes: 1e6, oldest_age_seconds: 600 } });
+    health = okHealth({
+      upstream: 'disconnected',
+      outbox: { rows: 5000, bytes: 1e6, oldest_age_seconds: 600 },
+    });
     r = await get('/health');
     expect(r.status).toBe(200);
-    expect(JSON.parse(r.text)).toMatchObject({ status: 'ok', upstream: 'disconnected', outbox: { rows: 5000 } });
+    expect(JSON.parse(r.text)).toMatchObject({
+      status: 'ok',
+      upstream: 'disconnected',
+      outbox: { rows: 5000 },
+    });
   });
 
   it('503 with a reason when not serving, or when the health check itself fails', async () => {
@@ -147,7 +157,10 @@ describe('GET /health over real HTTP', () => {
     });
     let r = await get('/health');
     expect(r.status).toBe(503);
-    expect(JSON.parse(r.text)).toMatchObject({ status: 'unavailable', reason: 'mqttsn listener not bound: EADDRINUSE' });
+    expect(JSON.parse(r.text)).toMatchObject({
+      status: 'unavailable',
+      reason: 'mqttsn listener not bound: EADDRINUSE',
+    });
     mode = 'throws';
     r = await get('/health');
     expect(r.status).toBe(503);
@@ -175,9 +188,13 @@ describe('GET /health over real HTTP', () => {
     servers.push(first);
     expect(first.address().host).toBe('127.0.0.1');
     const { port } = first.address();
-    await expect(startHttpServer({ port, metrics: m, health: () => okHealth() })).rejects.toThrow(/EADDRINUSE/);
+    await expect(startHttpServer({ port, metrics: m, health: () => okHealth() })).rejects.toThrow(
+      /EADDRINUSE/,
+    );
     // A keep-alive connection must not hold close() open.
-    await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(5000) }).then((r) => r.text());
+    await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(5000) }).then((r) =>
+      r.text(),
+    );
     await servers.pop()!.close();
     const again = await startHttpServer({ port, metrics: m, health: () => okHealth() });
     servers.push(again);

@@ -1,6 +1,15 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
@@ -32,7 +41,10 @@ function fakeCheckout(): string {
   );
   write('bin/fieldgate.js', "import('../dist/gateway/cli.js');\n");
   write('dist/gateway/cli.js', "console.log('cli');\n");
-  write('node_modules/prodpkg/package.json', '{"name":"prodpkg","version":"1.0.0","dependencies":{"nested":"1.0.0"}}');
+  write(
+    'node_modules/prodpkg/package.json',
+    '{"name":"prodpkg","version":"1.0.0","dependencies":{"nested":"1.0.0"}}',
+  );
   write('node_modules/prodpkg/index.js', 'export {};\n');
   write('node_modules/prodpkg/node_modules/nested/package.json', '{"name":"nested","version":"1.0.0"}');
   write('node_modules/@scope/dep/package.json', '{"name":"@scope/dep","version":"1.0.0"}');
@@ -50,7 +62,8 @@ function tree(root: string): Record<string, string> {
       out[`${rel}/`] = (st.mode & 0o7777).toString(8);
       for (const name of readdirSync(abs).sort()) walk(rel ? `${rel}/${name}` : name);
     } else {
-      out[rel] = `${(st.mode & 0o7777).toString(8)} ${createHash('sha1').update(readFileSync(abs)).digest('hex')}`;
+      out[rel] =
+        `${(st.mode & 0o7777).toString(8)} ${createHash('sha1').update(readFileSync(abs)).digest('hex')}`;
     }
   };
   walk('');
@@ -63,7 +76,8 @@ function run(script: string, src: string, args: string[], env: NodeJS.ProcessEnv
     timeout: 60_000,
     env: { ...process.env, ...env },
   });
-  if (r.status !== 0) throw new Error(`${script} ${args.join(' ')} exited ${r.status}\n${r.stdout}\n${r.stderr}`);
+  if (r.status !== 0)
+    throw new Error(`${script} ${args.join(' ')} exited ${r.status}\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
 }
 
@@ -125,7 +139,9 @@ describe('install.sh / uninstall.sh into a --prefix', () => {
     expect(out).toContain('installed app');
     expect(out).toContain('kept existing config');
     expect(readFileSync(join(root, 'opt/fieldgate/dist/gateway/cli.js'), 'utf8')).toContain('v2');
-    expect(readFileSync(join(root, 'etc/fieldgate/fieldgate.yaml'), 'utf8')).toContain('# edited by the operator');
+    expect(readFileSync(join(root, 'etc/fieldgate/fieldgate.yaml'), 'utf8')).toContain(
+      '# edited by the operator',
+    );
     expect(existsSync(join(root, 'opt/fieldgate.old'))).toBe(false);
     expect(existsSync(join(root, 'opt/fieldgate.new'))).toBe(false);
   });
@@ -139,7 +155,9 @@ describe('install.sh / uninstall.sh into a --prefix', () => {
     expect(out).toMatch(/kept .*etc\/fieldgate/);
     expect(existsSync(join(root, 'etc/systemd/system/fieldgate.service'))).toBe(false);
     expect(existsSync(join(root, 'opt/fieldgate'))).toBe(false);
-    expect(readFileSync(join(root, 'etc/fieldgate/fieldgate.yaml'), 'utf8')).toContain('# edited by the operator');
+    expect(readFileSync(join(root, 'etc/fieldgate/fieldgate.yaml'), 'utf8')).toContain(
+      '# edited by the operator',
+    );
     expect(existsSync(join(root, 'var/lib/fieldgate/fieldgate.db'))).toBe(true);
     expect(run('uninstall.sh', src, ['--prefix', root])).toContain('nothing to do');
   });
@@ -156,7 +174,10 @@ describe('install.sh / uninstall.sh into a --prefix', () => {
     const bare = fakeCheckout();
     const target = tmpDir('fieldgate-root-');
     execFileSync('rm', ['-r', join(bare, 'dist')]);
-    const r = spawnSync('bash', [join(bare, 'systemd/install.sh'), '--prefix', target], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync('bash', [join(bare, 'systemd/install.sh'), '--prefix', target], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('npm run build');
     expect(readdirSync(target)).toEqual([]);

@@ -42,7 +42,11 @@ describe('SystemdNotifier', () => {
     await n.ready('listening on 1884');
     await n.status('outbox 12 rows');
     await n.stopping();
-    expect(sd.calls()).toEqual(['--ready --status=listening on 1884', '--status=outbox 12 rows', 'STOPPING=1']);
+    expect(sd.calls()).toEqual([
+      '--ready --status=listening on 1884',
+      '--status=outbox 12 rows',
+      'STOPPING=1',
+    ]);
     await n.ready();
     expect(sd.calls().at(-1)).toBe('--ready');
   });

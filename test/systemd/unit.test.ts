@@ -26,7 +26,9 @@ describe('fieldgate.service', () => {
   const d = directives(text);
 
   it('runs the installed CLI as an unprivileged user with notify + watchdog', () => {
-    expect(d.get('ExecStart')).toEqual(['/usr/bin/node /opt/fieldgate/bin/fieldgate.js run -c /etc/fieldgate/fieldgate.yaml']);
+    expect(d.get('ExecStart')).toEqual([
+      '/usr/bin/node /opt/fieldgate/bin/fieldgate.js run -c /etc/fieldgate/fieldgate.yaml',
+    ]);
     expect(d.get('Type')).toEqual(['notify']);
     expect(d.get('NotifyAccess')).toEqual(['all']);
     expect(d.get('WatchdogSec')).toEqual(['30']);
@@ -51,7 +53,12 @@ describe('fieldgate.service', () => {
     ] as const) {
       expect(d.get(k), k).toEqual([v]);
     }
-    expect(d.get('DeviceAllow')).toEqual(['char-ttyUSB rw', 'char-ttyACM rw', 'char-ttyAMA rw', 'char-ttyS rw']);
+    expect(d.get('DeviceAllow')).toEqual([
+      'char-ttyUSB rw',
+      'char-ttyACM rw',
+      'char-ttyAMA rw',
+      'char-ttyS rw',
+    ]);
     expect(d.has('PrivateDevices')).toBe(false);
     expect(d.has('MemoryDenyWriteExecute')).toBe(false);
     expect(d.has('PrivateUsers')).toBe(false);
@@ -65,7 +72,10 @@ describe('fieldgate.service', () => {
     const copy = join(dir, 'fieldgate.service');
     writeFileSync(
       copy,
-      text.replace(/^ExecStart=\S+ \S+/m, `ExecStart=${process.execPath} ${join(process.cwd(), 'bin/fieldgate.js')}`),
+      text.replace(
+        /^ExecStart=\S+ \S+/m,
+        `ExecStart=${process.execPath} ${join(process.cwd(), 'bin/fieldgate.js')}`,
+      ),
     );
     const r = spawnSync(ANALYZE, ['verify', copy], { encoding: 'utf8', timeout: 20_000 });
     expect(r.stdout + r.stderr).toBe('');
@@ -75,7 +85,12 @@ describe('fieldgate.service', () => {
   it.skipIf(!has)('the verify check does catch mistakes (unknown key, missing binary)', () => {
     const dir = tmpDir();
     const copy = join(dir, 'fieldgate.service');
-    writeFileSync(copy, text.replace('UMask=0077', 'UMask=0077\nProtectEverything=yes').replace(/^ExecStart=\/usr\/bin\/node/m, 'ExecStart=/nonexistent/node'));
+    writeFileSync(
+      copy,
+      text
+        .replace('UMask=0077', 'UMask=0077\nProtectEverything=yes')
+        .replace(/^ExecStart=\/usr\/bin\/node/m, 'ExecStart=/nonexistent/node'),
+    );
     const r = spawnSync(ANALYZE, ['verify', copy], { encoding: 'utf8', timeout: 20_000 });
     const out = r.stdout + r.stderr;
     expect(out).toContain("Unknown key 'ProtectEverything'");
