@@ -30,3 +30,42 @@ export function healthResponse(health: Health | { error: unknown }): HealthRespo
   if (serving) return { code: 200, body: { status: 'ok', ...rest } };
   return { code: 503, body: { status: 'unavailable', reason: reason || 'not serving', ...rest } };
 }
+
+export interface HealthInputs {
+  /** false when the store cannot commit (closed, disk full, corrupt); error says why. */
+  store: { ok: boolean; error?: string };
+  /** Listener name -> bound (e.g. { mqttsn: true, 'serial:weather': true }); only what must be up to serve. */
+  listeners: Record<string, boolean>;
+  upstreamConnected: boolean;
+  outbox: { rows: number; bytes: number; oldestAt: number | null };
+  inbox?: { rows: number };
+  /** ms since epoch. */
+  now: number;
+  /** Passed through to the JSON (version, uptime...). */
+  extra?: Record<string, unknown>;
+}
+
+/** The Health value from the live parts: unhealthy only for a broken store or an unbound listener. */
+export function buildHealth(i: HealthInputs): Health {
+  const unbound = Object.entries(i.listeners)
+    .filter(([, bound]) => !bound)
+    .map(([name]) => name);
+  const reason = !i.store.ok
+    ? `store unusable${i.store.error ? `: ${i.store.error}` : ''}`
+    : unbound.length
+      ? `not listening: ${unbound.join(', ')}`
+      : undefined;
+  return {
+    ...i.extra,
+    serving: reason === undefined,
+    ...(reason === undefined ? {} : { reason }),
+    upstream: i.upstreamConnected ? 'connected' : 'disconnected',
+    outbox: {
+      rows: i.outbox.rows,
+      bytes: i.outbox.bytes,
+      oldest_age_seconds: i.outbox.oldestAt === null ? 0 : Math.max(0, (i.now - i.outbox.oldestAt) / 1000),
+    },
+    ...(i.inbox ? { inbox: { rows: i.inbox.rows } } : {}),
+    listeners: i.listeners,
+  };
+}
