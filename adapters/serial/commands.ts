@@ -16,6 +16,8 @@ export interface CommandReply {
   groups?: Record<string, string>;
 }
 
+const MAX_REMEMBERED = 10_000;
+
 export class CommandExpiredError extends Error {
   override readonly name = 'CommandExpiredError';
 }
@@ -164,6 +166,8 @@ export class CommandQueue {
     try {
       const id = await put;
       this.queuedIds.set(id, { commandId: cmd.id, device: cmd.device });
+      // Rows that expire undrained never come back; bound the map (oldest entries first).
+      if (this.queuedIds.size > MAX_REMEMBERED) this.queuedIds.delete(this.queuedIds.keys().next().value!);
     } finally {
       this.puts.delete(put);
     }
