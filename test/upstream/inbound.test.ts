@@ -1,0 +1,95 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { QOS2_NAMESPACE } from '../../gateway/upstream/inbound.js';
+import { Mosquitto } from '../harness/mosquitto.js';
+import { publishTo } from '../harness/subscriber.js';
+import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
+import { sleep, waitFor } from '../harness/wait.js';
+import { makeClient, nextEvent, openTestStore } from './helpers.js';
+import { MqttProxy } from './proxy.js';
+
+afterAll(cleanupTmpDirs);
+
+type Got = { topic: string; payload: string; qos: number; retain: boolean };
+
+describe('upstream client subscriptions (incoming QoS 0/1/2)', () => {
+  it('subscribes to exactly the set given, calls the handler, and acks after it', async () => {
+    const broker = await Mosquitto.start();
+    const store = openTestStore();
+    const { client } = makeClient(store, { url: broker.url });
+    const got: Got[] = [];
+    client.onMessage(async (m) => {
+      await sleep(5); // acks must wait for the handler
+      got.push({ topic: m.topic, payload: m.payload.toString(), qos: m.qos, retain: m.retain });
+    });
+    client.setSubscriptions(new Map<string, 0 | 1 | 2>([['cmd/gw1/#', 1], ['cfg/#', 2]]));
+    await client.start();
+    await nextEvent(client.events$, 'connected');
+    await sleep(200); // SUBACK
+    await publishTo(broker.url, 'cmd/gw1/d1/led', 'on', { qos: 1 });
+    await publishTo(broker.url, 'cfg/rate', '10', { qos: 2 });
+    await publishTo(broker.url, 'cmd/gw1/d1/x', 'zero', { qos: 0 });
+    await waitFor(() => got.length === 3, 'three commands', 5000);
+    expect(got).toEqual([
+      { topic: 'cmd/gw1/d1/led', payload: 'on', qos: 1, retain: false },
+      { topic: 'cfg/rate', payload: '10', qos: 2, retain: false },
+      { topic: 'cmd/gw1/d1/x', payload: 'zero', qos: 0, retain: false },
+    ]);
+    expect(store.state.list(QOS2_NAMESPACE)).toEqual([]); // PUBREL cleared it
+
+    client.setSubscriptions(new Map<string, 0 | 1 | 2>([['cfg/#', 2]]));
+    await sleep(200); // UNSUBACK
+    await publishTo(broker.url, 'cmd/gw1/d1/led', 'off', { qos: 1 });
+    await publishTo(broker.url, 'cfg/rate', '20', { qos: 1 });
+    await waitFor(() => got.length === 4, 'cfg only', 5000);
+    await sleep(200);
+    expect(got.map((g) => g.payload)).toEqual(['on', '10', 'zero', '20']);
+    await client.stop();
+    store.close();
+    await broker.stop();
+  });
+
+  it('does not hand a QoS 2 message over twice when the broker resends it after a client restart', async () => {
+    const broker = await Mosquitto.start();
+    const proxy = await MqttProxy.start(broker.port);
+    const dir = tmpDir('fieldgate-upstream-inbound-');
+    let store = openTestStore(dir);
+    const calls: string[] = [];
+    const handler = async (m: { payload: Buffer }) => {
+      calls.push(m.payload.toString());
+    };
+    const subs = new Map<string, 0 | 1 | 2>([['q2/#', 2]]);
+    const first = makeClient(store, { url: proxy.url });
+    first.client.onMessage(handler);
+    first.client.setSubscriptions(subs);
+    await first.client.start();
+    await nextEvent(first.client.events$, 'connected');
+    await sleep(200);
+    // Our PUBREC never reaches the broker: it will resend the PUBLISH (DUP) to the next session.
+    proxy.drop = (dir, p) => dir === 'up' && p.cmd === 'pubrec';
+    await publishTo(broker.url, 'q2/cmd', 'once', { qos: 2 });
+    await waitFor(() => store.state.list(QOS2_NAMESPACE).length === 1, 'QoS 2 id persisted', 5000);
+    expect(calls).toEqual(['once']);
+    proxy.drop = (dir) => dir === 'up'; // the stop's DISCONNECT is lost too: a crash, to the broker
+    await first.client.stop();
+    proxy.cut();
+    store.close();
+
+    proxy.drop = undefined;
+    store = openTestStore(dir);
+    const second = makeClient(store, { url: proxy.url });
+    second.client.onMessage(handler);
+    second.client.setSubscriptions(subs);
+    await second.client.start();
+    await waitFor(() => proxy.packets('up', 'pubcomp').length >= 1, 'PUBREL answered with PUBCOMP', 5000);
+    const resent = proxy.packets('down', 'publish').filter((p) => p.cmd === 'publish' && p.topic === 'q2/cmd');
+    expect(resent.length).toBe(2);
+    expect(resent[1]).toMatchObject({ dup: true, messageId: resent[0]?.messageId });
+    await sleep(200);
+    expect(calls).toEqual(['once']);
+    expect(store.state.list(QOS2_NAMESPACE)).toEqual([]);
+    await second.client.stop();
+    store.close();
+    await proxy.close();
+    await broker.stop();
+  });
+});
