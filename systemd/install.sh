@@ -122,6 +122,7 @@ else
 fi
 
 # 4. Config: written once, never overwritten (it is the operator's file).
+wrote_config=0
 if [[ ! -d "$CONF_DIR" ]]; then
   install -d -m 0750 "$CONF_DIR"
   did "created $CONF_DIR"
@@ -130,6 +131,7 @@ if [[ -e "$CONF_DIR/fieldgate.yaml" ]]; then
   say "kept existing config $CONF_DIR/fieldgate.yaml"
 else
   install -m 0640 "$SRC/systemd/fieldgate.example.yaml" "$CONF_DIR/fieldgate.yaml"
+  wrote_config=1
   did "wrote example config $CONF_DIR/fieldgate.yaml (edit gateway.id and upstream.url)"
 fi
 if [[ $STAGED -eq 0 ]]; then
@@ -138,6 +140,13 @@ if [[ $STAGED -eq 0 ]]; then
     chown "root:$USER_NAME" "$CONF_DIR"
     chmod 0750 "$CONF_DIR"
     did "set $CONF_DIR to root:$USER_NAME 0750"
+  fi
+  # Only a file we just wrote is chowned; an operator's own file is left alone, with a warning.
+  cfg="$CONF_DIR/fieldgate.yaml"
+  if [[ $wrote_config -eq 1 ]]; then
+    chown "root:$USER_NAME" "$cfg"
+  elif [[ "$(stat -c %G "$cfg")" != "$USER_NAME" && $((8#$(stat -c %a "$cfg") & 8#004)) -eq 0 ]]; then
+    say "WARNING: $cfg may not be readable by the service; run: chown root:$USER_NAME $cfg && chmod 0640 $cfg"
   fi
 fi
 
