@@ -15,5 +15,5 @@ export function onAck(
     ctx.drop('out-of-state', peer, `unexpected ${p.type} ${p.msgId}`);
     return;
   }
-  w?.resolve(p);
+  w.resolve(p);
 }
