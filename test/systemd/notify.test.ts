@@ -75,6 +75,24 @@ describe('SystemdNotifier', () => {
     expect(sd.calls()).toContain('STOPPING=1');
   });
 
+  it('a blocked event loop stops the pings (so systemd would restart us)', async () => {
+    const sd = fakeSystemd({ WATCHDOG_USEC: '200000' });
+    const n = make({ env: sd.env });
+    n.startWatchdog(() => true);
+    await waitFor(() => sd.calls().length >= 2, 'pings before the block', 5000);
+    const before = sd.calls().length;
+    const t0 = Date.now();
+    while (Date.now() - t0 < 1500) {
+      // busy: the event loop is hung, as in a runaway synchronous loop
+    }
+    await sleep(100); // the last child spawned before the block lands
+    const during = sd.calls().length;
+    await waitFor(() => sd.calls().length >= during + 2, 'pings after the block', 5000);
+    // 1.5 s at 100 ms per ping would be ~15 pings; only a child already spawned
+    // and the single late timer tick may land.
+    expect(during - before).toBeLessThanOrEqual(2);
+  });
+
   it('a health check that throws counts as unhealthy (no ping, no crash)', async () => {
     const sd = fakeSystemd({ WATCHDOG_USEC: '100000' });
     const { warns, logger } = recordingLogger();
