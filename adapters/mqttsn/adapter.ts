@@ -38,7 +38,7 @@ export class CommandNotDeliveredError extends Error {
 /** Liveness check period: keep-alive loss is noticed within this of 1.5 x the keep-alive. */
 const SWEEP_MS = 250;
 
-/** MQTT-SN v1.2 aggregating gateway on one UDP socket. */
+/** MQTT-SN v1.2 aggregating gateway on one UDP socket. One start()/stop() per instance: stop() completes the streams. */
 export class MqttSnAdapter implements SubscribingAdapter {
   readonly name: string;
   readonly readings$: Observable<Reading>;
@@ -133,6 +133,7 @@ export class MqttSnAdapter implements SubscribingAdapter {
     await this.socket.close();
     this.readings.complete();
     this.subs.complete();
+    this.statsBox.events$.complete();
     this.ctx.log.info('mqttsn stopped');
   }
 

@@ -147,4 +147,18 @@ describe('mqttsn over UDP: subscriptions and downlink', () => {
     expect(await h.gw.send({ ...cmd, id: '2' })).toBe('queued');
     expect(h.store.inbox.pending('mqttsn', 's4')).toHaveLength(1);
   });
+
+  it('stop() puts an unacked QoS 1 downlink back in the inbox; the per-client byte budget drops the excess', async () => {
+    h = await startGateway({ retry_interval: '5s', max_queued_bytes_per_client: 1000 });
+    const c = await h.client();
+    await c.connect('s5');
+    await subscribe(c, 'cmd/s5', 0, 1, 1);
+    await h.gw.deliver(msg('cmd/s5', 1, 'a'.repeat(600)));
+    await c.expect('publish'); // never acked
+    await h.gw.deliver(msg('cmd/s5', 1, 'b'.repeat(600))); // over the 1000-byte budget
+    expect(h.gw.stats().drops['queue-full']).toBe(1);
+    const store = h.store;
+    await h.gw.stop();
+    expect(store.inbox.pending('mqttsn', 's5').map((r) => r.payload.length)).toEqual([600]);
+  });
 });
