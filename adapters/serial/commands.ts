@@ -65,10 +65,16 @@ export class CommandQueue {
       );
       return Promise.reject(new CommandExpiredError(`command ${cmd.id} expired`));
     }
+    let bytes: Buffer;
+    try {
+      bytes = this.d.encode(cmd.payload); // unframeable (e.g. > 255 bytes for length-crc16): refuse, never queue
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return new Promise<SendOutcome>((resolve, reject) => {
       this.enqueue(async () => {
         try {
-          if (!this.d.isOpen() || !(await this.writeOne(cmd.payload, cmd.id, cmd.device, resolve))) {
+          if (!this.d.isOpen() || !(await this.writeOne(bytes, cmd.id, cmd.device, resolve))) {
             resolve(await this.queue(cmd, now));
           }
         } catch (err) {
@@ -88,8 +94,17 @@ export class CommandQueue {
         if (rows.length === 0) return;
         for (const row of rows) {
           const meta = this.queuedIds.get(row.id) ?? { commandId: `inbox:${row.id}`, device: row.device };
+          let bytes: Buffer;
+          try {
+            bytes = this.d.encode(row.payload);
+          } catch (err) {
+            // Queued under another config (framing changed across a restart): it can never be sent.
+            this.d.logger.error({ err, inboxId: row.id }, 'queued command cannot be framed; dropped');
+            await this.d.inbox.remove([row.id]);
+            continue;
+          }
           let removal: Promise<void> = Promise.resolve();
-          const written = await this.writeOne(row.payload, meta.commandId, meta.device, () => {
+          const written = await this.writeOne(bytes, meta.commandId, meta.device, () => {
             removal = this.d.inbox.remove([row.id]); // right after the write, before any reply wait
           });
           if (!written) return; // port gone again: the row stays for the next reopen
@@ -130,18 +145,18 @@ export class CommandQueue {
   }
 
   /**
-   * Write one command; `onWritten` runs as soon as the bytes are out (send() resolves 'delivered'
+   * Write one framed command; `onWritten` runs as soon as the bytes are out (send() resolves 'delivered'
    * there), then the reply, if any is expected, is awaited. False when the write failed.
    */
   private async writeOne(
-    payload: Buffer,
+    bytes: Buffer,
     commandId: string,
     device: string,
     onWritten: (o: 'delivered') => void,
   ) {
     const reply = this.d.reply ? this.expectReply(commandId, device, this.d.reply) : undefined;
     try {
-      await this.d.write(this.d.encode(payload));
+      await this.d.write(bytes);
     } catch (err) {
       reply?.cancel();
       this.d.logger.debug({ err, commandId }, 'command write failed; queueing');

@@ -1,15 +1,16 @@
 import type { SerialPortConfig } from './config.js';
 import { unescapeBytes, unescapeText } from './escapes.js';
-import { slipEncode } from './framing/slip.js';
+import { frameEncoder } from './framing/encode.js';
 import { compileTemplate, type Template } from './template.js';
 import type { FanOutContext } from './to-readings.js';
 
-/** A port's config with its templates and encoders built once (at start(), not per frame). */
+/** A port's config with its templates and encoders built once, not per frame. */
 export interface SerialConfigView {
   config: SerialPortConfig;
   source: string;
   fanOut: FanOutContext;
   ackTemplate?: Template;
+  encodeAck(bytes: Buffer): Buffer;
   encodeCommand(payload: Buffer): Buffer;
   replyPattern?: RegExp;
 }
@@ -30,8 +31,8 @@ export function compileConfig(config: SerialPortConfig): SerialConfigView {
       ...(config.ack && { seqField: config.ack.seq_field }),
     },
     ...(config.ack && { ackTemplate: compileTemplate(unescapeText(config.ack.template)) }),
-    encodeCommand:
-      config.commands.framing === 'slip' ? slipEncode : (payload) => Buffer.concat([payload, delimiter]),
+    encodeAck: frameEncoder(config.ack?.framing ?? 'none', delimiter),
+    encodeCommand: frameEncoder(config.commands.framing, delimiter),
     ...(config.commands.reply_pattern !== undefined && {
       replyPattern: new RegExp(config.commands.reply_pattern),
     }),

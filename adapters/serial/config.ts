@@ -35,17 +35,22 @@ export const serialPortConfigSchema = z
     qos: qos.default(1),
     retain: z.boolean().default(false),
     /**
-     * Acknowledged frames: field holding the sequence number, and the bytes written back (verbatim,
-     * escapes like \n allowed; over {seq} {device} {port} and frame fields) once the frame is stored.
+     * Acknowledged frames: field holding the sequence number, and the bytes written back once the
+     * frame is stored: template over {seq} {device} {port} and frame fields (escapes like \n allowed),
+     * written as is (framing: none, the template carries its own delimiter) or framed.
      * Frames without the field are not acked.
      */
     ack: z
-      .strictObject({ seq_field: z.string().min(1), template: z.string().min(1).default('ACK {seq}\n') })
+      .strictObject({
+        seq_field: z.string().min(1),
+        template: z.string().min(1).default('ACK {seq}\n'),
+        framing: z.enum(['none', 'line', 'slip', 'length-crc16']).default('none'),
+      })
       .optional(),
-    /** Commands written to this port (line: payload + delimiter; slip: RFC 1055 frame). */
+    /** Commands written to this port (line: payload + delimiter; slip: RFC 1055; length-crc16: as framing above). */
     commands: z
       .strictObject({
-        framing: z.enum(['line', 'slip']).default('line'),
+        framing: z.enum(['line', 'slip', 'length-crc16']).default('line'),
         ttl: duration().default(3600e3),
         /** Optional request/response: wait for a frame matching this regex (named groups kept) and publish it as the result. */
         reply_pattern: z

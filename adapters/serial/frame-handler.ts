@@ -40,9 +40,18 @@ export function createFrameHandler(d: FrameHandlerDeps) {
       },
     );
 
-  const text = c.config.format !== 'raw';
+  const encodeAck = (bytes: Buffer, seq: unknown) => {
+    try {
+      return c.encodeAck(bytes);
+    } catch (err) {
+      logger.warn({ err, seq }, 'ack cannot be framed; not acked');
+      return undefined;
+    }
+  };
+
+  const isText = c.config.format !== 'raw';
   const onFrame = (frame: Buffer, receivedAt = Date.now()) => {
-    if (text && frameText(frame) === '') return; // blank line (CRLF, keep-alive newline): not a frame
+    if (isText && frameText(frame) === '') return; // blank line (CRLF, keep-alive newline): not a frame
     counters.frames++;
     if (d.takeReply(frame)) return;
     const decoded = decode(frame);
@@ -58,9 +67,10 @@ export function createFrameHandler(d: FrameHandlerDeps) {
       const text = c.ackTemplate.render((n) =>
         n === 'seq' ? seq : n === 'device' ? device : n === 'port' ? c.config.name : fields[n],
       );
-      if (text !== undefined) {
-        const bytes = Buffer.from(text, 'latin1');
-        if (readings.length === 0) void ack(bytes, seq); // nothing to store: safe to ack now
+      const bytes = text === undefined ? undefined : encodeAck(Buffer.from(text, 'latin1'), seq);
+      if (bytes && readings.length === 0)
+        void ack(bytes, seq); // nothing to store: safe to ack now
+      else if (bytes) {
         const settles = settleGroup(
           readings.length,
           () => void ack(bytes, seq),

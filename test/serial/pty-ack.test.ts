@@ -1,4 +1,5 @@
 import { afterAll, expect, it } from 'vitest';
+import { slipEncode } from '../../adapters/serial/framing/slip.js';
 import { PtyPair } from '../harness/socat.js';
 import { cleanupTmpDirs } from '../harness/tmp.js';
 import { sleep, waitFor } from '../harness/wait.js';
@@ -38,6 +39,26 @@ it('writes the ack only after every reading of the frame is settled stored/filte
   } finally {
     await sensor.close();
     await adapter.stop();
+    await pty.close();
+  }
+});
+
+it('frames the ack like the device frames (SLIP device, JSON frames)', async () => {
+  const pty = await PtyPair.open();
+  const sensor = await Sensor.open(pty.sensor);
+  const { readings } = await startAdapter(pty, {
+    framing: 'slip',
+    format: 'json',
+    topic: 'sensors/{device}',
+    ack: { seq_field: 'n', template: 'A{n}', framing: 'slip' },
+  });
+  try {
+    await sensor.write(slipEncode(Buffer.from('{"n":41,"temp":20}')));
+    await waitFor(() => readings.length === 1, 'reading', 3000);
+    readings[0]!.settle!('stored');
+    await waitFor(() => sensor.received.equals(slipEncode(Buffer.from('A41'))), 'slip ack', 3000);
+  } finally {
+    await sensor.close();
     await pty.close();
   }
 });

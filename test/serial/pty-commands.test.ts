@@ -1,5 +1,6 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { CommandReply } from '../../adapters/serial/commands.js';
+import { encodeLengthCrc16 } from '../../adapters/serial/framing/length-crc16.js';
 import { slipEncode } from '../../adapters/serial/framing/slip.js';
 import type { Command } from '../../adapters/types.js';
 import { storeConfigSchema } from '../../gateway/store/config.js';
@@ -56,6 +57,18 @@ describe('serial commands through a real pty', () => {
     const payload = Buffer.from([1, 0xc0, 2]);
     expect(await adapter.send({ ...cmd('c1', ''), payload })).toBe('delivered');
     await waitFor(() => sensor.received.equals(slipEncode(payload)), 'slip frame at the sensor', 3000);
+  });
+
+  it('writes length-crc16 commands and refuses ones too long to frame', async () => {
+    const { adapter, sensor, store } = await setup({ commands: { framing: 'length-crc16' } });
+    expect(await adapter.send(cmd('c1', 'PING'))).toBe('delivered');
+    await waitFor(
+      () => sensor.received.equals(encodeLengthCrc16(Buffer.from('PING'))),
+      'frame at the sensor',
+      3000,
+    );
+    await expect(adapter.send(cmd('c2', 'x'.repeat(300)))).rejects.toThrow(RangeError);
+    expect(store.inbox.count()).toBe(0);
   });
 
   it('keeps commands in the durable inbox while unplugged and delivers them in order after replug', async () => {
