@@ -35,7 +35,9 @@ export class ConnectError extends Error {
 export class Connection {
   lastReceived = Date.now();
   lastSent = Date.now();
-  private packetHandler: (p: Packet) => void = () => {};
+  /** Packets that arrive right behind CONNACK, before onPacket is set (a session's queued messages). */
+  private early: Packet[] | undefined = [];
+  private packetHandler: (p: Packet) => void = (p) => this.early?.push(p);
   private closeHandlers: ((reason: string) => void)[] = [];
   private drainHandlers: (() => void)[] = [];
   private closedReason: string | undefined;
@@ -125,6 +127,9 @@ export class Connection {
 
   onPacket(handler: (p: Packet) => void): void {
     this.packetHandler = handler;
+    const early = this.early ?? [];
+    this.early = undefined;
+    for (const p of early) handler(p);
   }
 
   /** Called once, with the first reason the connection ended. */
