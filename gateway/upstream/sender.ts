@@ -49,6 +49,7 @@ export class Sender {
   private completeTimer: NodeJS.Immediate | undefined;
   private rateTimer: NodeJS.Timeout | undefined;
   private waitingDrain = false;
+  private pumpTimer: NodeJS.Immediate | undefined;
   private readonly rate: RateLimit;
 
   constructor(private readonly o: SenderOptions) {
@@ -122,7 +123,7 @@ export class Sender {
     this.window.delete(packetId);
     this.o.ids.release(packetId);
     this.queueComplete(f.row);
-    this.pump();
+    this.schedulePump();
     return true;
   }
 
@@ -158,6 +159,14 @@ export class Sender {
       this.cursor = rows[rows.length - 1]!.id;
       this.send(conn, rows);
     }
+  }
+
+  /** Acks arrive many per socket read: refill the window once per turn, in one batch. */
+  schedulePump(): void {
+    this.pumpTimer ??= setImmediate(() => {
+      this.pumpTimer = undefined;
+      this.pump();
+    });
   }
 
   /** Wait until every store write this sender started has settled (bounded by the caller). */

@@ -1,0 +1,73 @@
+import { Command as Cli } from 'commander';
+import { checkCommand } from './cli/check.js';
+import { portsCommand } from './cli/ports.js';
+import { queueCommand } from './cli/queue.js';
+import { rulesTestCommand } from './cli/rules-test.js';
+import { runCommand } from './cli/run.js';
+import { configChecks } from './config/checks.js';
+import { version } from './version.js';
+
+const program = new Cli('fieldgate')
+  .description('Field gateway: serial and MQTT-SN sensors to MQTT, with a durable SQLite outbox')
+  .version(version(), '-V, --version')
+  .showHelpAfterError();
+
+program
+  .command('run')
+  .description('run the gateway until SIGTERM/SIGINT (SIGHUP reloads rules and live settings)')
+  .requiredOption('-c, --config <file>', 'YAML config file')
+  .option('-l, --log-level <level>', 'override gateway.log_level (fatal|error|warn|info|debug|trace)')
+  .action(async (opts: { config: string; logLevel?: string }) => {
+    // Exit explicitly: a library handle left open must not keep a stopped gateway alive under systemd.
+    process.exit(await runCommand(opts.config, opts.logLevel));
+  });
+
+program
+  .command('check')
+  .description('validate a config file and print every problem with its key path and line')
+  .requiredOption('-c, --config <file>', 'YAML config file')
+  .action((opts: { config: string }) => {
+    process.exitCode = checkCommand(opts.config, configChecks);
+  });
+
+program
+  .command('ports')
+  .description('list serial ports (works without udev: falls back to /dev/serial/by-id and /dev/tty*)')
+  .option('--json', 'print JSON')
+  .action(async (opts: { json?: boolean }) => {
+    process.exitCode = await portsCommand(opts.json === true);
+  });
+
+program
+  .command('version')
+  .description('print the version')
+  .action(() => console.log(version()));
+
+program
+  .command('rules')
+  .description('work with rules')
+  .command('test')
+  .description('dry-run a reading (or an upstream message with --upstream) through the rules; prints what would happen')
+  .requiredOption('-c, --config <file>', 'YAML config file')
+  .option('--source <source>', 'reading source, e.g. serial:weather or mqttsn', 'mqttsn')
+  .option('--device <id>', 'device id (default: from the topic or the source)')
+  .requiredOption('--topic <topic>', 'topic of the reading, or of the upstream message with --upstream')
+  .requiredOption('--payload <payload>', 'payload text')
+  .option('--upstream', 'treat it as a message from the upstream broker (downlink/command rules)')
+  .action(async (opts) => {
+    process.exitCode = await rulesTestCommand(opts);
+  });
+
+program
+  .command('queue')
+  .description('inspect or purge the outbox/inbox of a running or stopped gateway')
+  .argument('<action>', 'stats | peek | purge')
+  .requiredOption('-c, --config <file>', 'YAML config file (for state_dir)')
+  .option('--inbox', 'peek/purge the inbox (commands waiting for devices) instead of the outbox')
+  .option('-n, --limit <n>', 'rows to peek', '20')
+  .option('-y, --yes', 'purge without asking')
+  .action(async (action: string, opts) => {
+    process.exitCode = await queueCommand(action, opts);
+  });
+
+await program.parseAsync(process.argv);

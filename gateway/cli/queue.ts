@@ -1,0 +1,62 @@
+import { createInterface } from 'node:readline/promises';
+import { loadConfig } from '../config/load.js';
+import { peek, purge, stats } from '../store/inspect.js';
+
+interface QueueOptions {
+  config: string;
+  inbox?: boolean;
+  limit: string;
+  yes?: boolean;
+}
+
+/** `fieldgate queue stats|peek|purge`: safe beside a running gateway (WAL readers; purge waits for its lock). */
+export async function queueCommand(action: string, opts: QueueOptions): Promise<number> {
+  const dir = loadConfig(opts.config).gateway.state_dir;
+  const which = opts.inbox ? 'inbox' : 'outbox';
+  switch (action) {
+    case 'stats': {
+      const s = stats(dir);
+      const age = s.outbox.oldestAt === null ? '-' : `${Math.round((Date.now() - s.outbox.oldestAt) / 1000)}s`;
+      console.log(`store      ${s.path} (${s.fileBytes} bytes on disk, schema v${s.schemaVersion})`);
+      console.log(`outbox     ${s.outbox.rows} rows, ${s.outbox.bytes} payload bytes, ${s.outbox.inflight} in flight, oldest ${age}`);
+      console.log(`inbox      ${s.inbox.rows} commands waiting for devices`);
+      return 0;
+    }
+    case 'peek': {
+      for (const row of peek(dir, { limit: Number(opts.limit), from: which })) {
+        const { payload, ...rest } = row;
+        console.log(JSON.stringify({ ...rest, payload: preview(payload) }));
+      }
+      return 0;
+    }
+    case 'purge': {
+      if (!opts.yes && !(await confirm(`Delete every row of the ${which} in ${dir}? Type "yes": `))) {
+        console.error('not purged');
+        return 1;
+      }
+      const n = purge(dir, { which });
+      console.log(`purged ${n.outbox} outbox rows, ${n.inbox} inbox rows`);
+      return 0;
+    }
+    default:
+      console.error(`unknown action "${action}": expected stats, peek or purge`);
+      return 2;
+  }
+}
+
+function preview(payload: Buffer): string {
+  const text = payload.toString('utf8');
+  const printable = /^[\x20-\x7e\t\r\n]*$/.test(text);
+  const shown = printable ? text : `hex:${payload.toString('hex')}`;
+  return shown.length > 120 ? `${shown.slice(0, 117)}...` : shown;
+}
+
+async function confirm(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY) return false;
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return (await rl.question(question)).trim() === 'yes';
+  } finally {
+    rl.close();
+  }
+}

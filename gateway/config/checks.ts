@@ -1,0 +1,36 @@
+import { compileRules, RulesCompileError } from '../../rules/index.js';
+import type { SemanticCheck } from './load.js';
+
+/** Rules compile at load (JSONata syntax, templates, patterns): `check` and `run` both report their lines. */
+const rulesCompile: SemanticCheck = (config) => {
+  try {
+    compileRules(config, { gatewayId: config.gateway.id });
+    return [];
+  } catch (err) {
+    if (err instanceof RulesCompileError) return err.problems;
+    throw err;
+  }
+};
+
+/** Command/trigger targets must name an adapter that exists. */
+const targetsExist: SemanticCheck = (config) => {
+  const known = new Set(config.serial.map((p) => `serial:${p.name}`));
+  if (config.mqttsn.enabled) known.add('mqttsn');
+  const problems: ReturnType<SemanticCheck> = [];
+  for (const section of ['commands', 'triggers'] as const) {
+    config[section].forEach((rule, i) => {
+      if (!known.has(rule.to)) {
+        const list = [...known].join(', ') || 'none configured';
+        problems.push({ path: [section, i, 'to'], message: `unknown target "${rule.to}" (known: ${list})` });
+      }
+    });
+  }
+  const names = new Set<string>();
+  config.serial.forEach((p, i) => {
+    if (names.has(p.name)) problems.push({ path: ['serial', i, 'name'], message: `duplicate serial port name "${p.name}"` });
+    names.add(p.name);
+  });
+  return problems;
+};
+
+export const configChecks: SemanticCheck[] = [rulesCompile, targetsExist];

@@ -1,0 +1,76 @@
+import type { Adapter, Command, DownlinkMessage, SubscribingAdapter } from '../adapters/types.js';
+import type { CommandOutcome, RoutedCommand, RuleEngine } from '../rules/index.js';
+import type { Logger } from './log.js';
+import type { Outbox, OutboxMessage } from './store/types.js';
+
+export interface DownlinkDeps {
+  adapters: ReadonlyMap<string, Adapter>;
+  rules: () => RuleEngine;
+  outbox: Outbox;
+  logger: Logger;
+  onCommand?: (command: Command, outcome: CommandOutcome) => void;
+}
+
+export function isSubscribing(a: Adapter): a is SubscribingAdapter {
+  return 'subscriptions$' in a && 'deliver' in a;
+}
+
+/**
+ * The downlink path: upstream message -> command rules -> adapter.send(), and
+ * device subscriptions (MQTT-SN) -> adapter.deliver(). Adapters queue commands
+ * for asleep/unplugged devices in the durable inbox themselves.
+ */
+export class Downlink {
+  constructor(private readonly deps: DownlinkDeps) {}
+
+  /** Handles one upstream message; the upstream client acks it (PUBACK/PUBREC) when this resolves. */
+  async handleUpstream(message: DownlinkMessage): Promise<void> {
+    const now = Date.now();
+    const routed = await this.deps.rules().downlink(message.topic, message.payload, now);
+    for (const e of routed.errors) this.deps.logger.warn({ rule: e.rule, topic: message.topic }, `command rule: ${e.message}`);
+    if (routed.results.length) await this.enqueue(routed.results);
+    await Promise.all([
+      ...routed.commands.map((c) => this.dispatch(c)),
+      ...[...this.deps.adapters.values()].filter(isSubscribing).map((a) => a.deliver(message)),
+    ]);
+  }
+
+  /** Send one command to its adapter; report the result upstream when the rule asked for it. */
+  async dispatch(command: RoutedCommand): Promise<CommandOutcome> {
+    const { adapters, logger } = this.deps;
+    const adapter = adapters.get(command.target);
+    let outcome: CommandOutcome;
+    if (!adapter) {
+      logger.warn({ target: command.target, device: command.device }, 'command for an unknown target dropped');
+      outcome = 'rejected';
+    } else {
+      try {
+        outcome = await adapter.send(command);
+      } catch (err) {
+        // Adapters reject commands that expired or that the device refused; neither is retried.
+        outcome = (err as Error).name.includes('Expired') ? 'expired' : 'rejected';
+        logger.warn({ err, target: command.target, device: command.device, outcome }, 'command not delivered');
+      }
+    }
+    logger.debug({ target: command.target, device: command.device, topic: command.topic, outcome }, 'command');
+    this.deps.onCommand?.(command, outcome);
+    const result = this.deps.rules().commandResult(command, outcome, Date.now());
+    if (result) await this.enqueue([result]);
+    return outcome;
+  }
+
+  /** Fire-and-log: local triggers must not hold up the uplink path. */
+  dispatchAll(commands: Command[]): void {
+    for (const c of commands) {
+      this.dispatch(c).catch((err) => this.deps.logger.error({ err }, 'command dispatch failed'));
+    }
+  }
+
+  private async enqueue(messages: OutboxMessage[]): Promise<void> {
+    try {
+      await this.deps.outbox.enqueue(messages);
+    } catch (err) {
+      this.deps.logger.warn({ err }, 'command result not stored');
+    }
+  }
+}

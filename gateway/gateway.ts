@@ -1,0 +1,181 @@
+import { merge, type Subscription } from 'rxjs';
+import type { Adapter } from '../adapters/types.js';
+import { compileRules, type RuleEngine } from '../rules/index.js';
+import { buildAdapters } from './build-adapters.js';
+import { configChecks } from './config/checks.js';
+import { loadConfig } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { Downlink } from './downlink.js';
+import { startIngest } from './ingest.js';
+import { isolate } from './lifecycle/isolate.js';
+import type { Logger } from './log.js';
+import { Observability } from './observe.js';
+import { openStore } from './store/open.js';
+import type { Store } from './store/types.js';
+import { SubscriptionSet } from './subscriptions.js';
+import { UpstreamClient } from './upstream/client.js';
+
+export interface GatewayOptions {
+  config: Config;
+  logger: Logger;
+  /** For SIGHUP reloads. */
+  configFile?: string;
+}
+
+/**
+ * Wires the parts: adapters -> rules -> store -> upstream, and back down.
+ * The constructor does nothing; start() brings parts up in order and stop()
+ * takes them down in reverse, each in its own try/catch.
+ */
+export class Gateway {
+  private config: Config;
+  private readonly logger: Logger;
+  private store: Store | null = null;
+  private upstream: UpstreamClient | null = null;
+  private adapters = new Map<string, Adapter>();
+  private rules: RuleEngine | null = null;
+  private ingest: Subscription | null = null;
+  private subscriptions: SubscriptionSet | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  private observe: Observability | null = null;
+
+  constructor(opts: GatewayOptions) {
+    this.config = opts.config;
+    this.logger = opts.logger;
+  }
+
+  async start(): Promise<void> {
+    const { config, logger } = this;
+    logger.info({ id: config.gateway.id, stateDir: config.gateway.state_dir }, 'fieldgate starting');
+
+    const store = openStore({
+      dir: config.gateway.state_dir,
+      durability: config.store.durability,
+      limits: config.store,
+      logger: logger.child({ part: 'store' }),
+    });
+    this.store = store;
+    const backlog = store.outbox.stats();
+    logger.info({ rows: backlog.rows, bytes: backlog.bytes, inbox: store.inbox.count() }, 'store open');
+
+    this.rules = compileRules(config, { gatewayId: config.gateway.id });
+    const rules = () => this.rules!;
+
+    this.adapters = buildAdapters(config, { inbox: store.inbox, state: store.state, logger });
+
+    const upstream = new UpstreamClient({
+      config: config.upstream,
+      gatewayId: config.gateway.id,
+      outbox: store.outbox,
+      state: store.state,
+      logger, // the client names its own part
+    });
+    this.upstream = upstream;
+
+    const observe = new Observability(config, logger.child({ part: 'observe' }));
+    this.observe = observe;
+    observe.attach({ store, upstream, adapters: this.adapters });
+    const { metrics } = observe;
+
+    const downlink = new Downlink({
+      adapters: this.adapters,
+      rules,
+      outbox: store.outbox,
+      logger: logger.child({ part: 'downlink' }),
+      onCommand: (c, outcome) => metrics.command(c.target, outcome),
+    });
+    upstream.onMessage((m) => downlink.handleUpstream(m));
+    this.subscriptions = new SubscriptionSet([...this.adapters.values()], (filters) => upstream.setSubscriptions(filters));
+    this.subscriptions.setRules(this.rules.subscriptions());
+
+    const readings$ = merge(...[...this.adapters.values()].map((a) => isolate(a, { logger })));
+    this.ingest = startIngest(readings$, {
+      rules,
+      outbox: store.outbox,
+      dispatch: (commands) => downlink.dispatchAll(commands),
+      logger: logger.child({ part: 'ingest' }),
+      onDropped: (r, reason) => {
+        metrics.dropped(r.source, reason);
+        logger.debug({ source: r.source, topic: r.topic, reason }, 'reading dropped');
+      },
+    });
+
+    await observe.startHttp();
+    await upstream.start();
+    for (const adapter of this.adapters.values()) await adapter.start();
+
+    this.every(1000, () => {
+      const due = rules().tick(Date.now());
+      if (due.length) store.outbox.enqueue(due).catch((err) => logger.warn({ err }, 'heartbeat not stored'));
+    });
+    this.every(30_000, () => {
+      store.inbox.expire().then(
+        (expired) => expired.length && logger.info({ count: expired.length }, 'expired commands dropped from the inbox'),
+        (err) => logger.warn({ err }, 'inbox expiry failed'),
+      );
+    });
+
+    await observe.ready();
+    logger.info(
+      { adapters: [...this.adapters.keys()], upstream: config.upstream.url, backlog: backlog.rows },
+      'fieldgate up',
+    );
+  }
+
+  /** For tests and the HTTP endpoint: what an operator would see. */
+  get observability(): Observability | null {
+    return this.observe;
+  }
+
+  /** Stop in reverse order; every part gets its chance even if an earlier one fails. */
+  async stop(): Promise<void> {
+    await this.attempt('notify stopping', () => this.observe?.stop());
+    for (const t of this.timers.splice(0)) clearInterval(t);
+    for (const adapter of [...this.adapters.values()].reverse()) {
+      await this.attempt(`stop ${adapter.name}`, () => adapter.stop());
+    }
+    this.ingest?.unsubscribe();
+    this.subscriptions?.close();
+    await this.attempt('stop upstream', () => this.upstream?.stop());
+    await this.attempt('close store', () => this.store?.close());
+    this.store = null;
+    this.upstream = null;
+  }
+
+  /**
+   * SIGHUP: load the file again; apply what can change live (rules, commands,
+   * triggers, log level) atomically, or keep the old config if anything is wrong.
+   * Upstream and MQTT-SN sessions are not touched.
+   */
+  async reload(file: string): Promise<void> {
+    const next = loadConfig(file, process.env, configChecks);
+    const engine = compileRules(next, { gatewayId: next.gateway.id });
+    if (this.rules) engine.adoptStateFrom(this.rules);
+    this.rules = engine;
+    this.subscriptions?.setRules(engine.subscriptions());
+    this.logger.level = next.gateway.log_level;
+    const restartNeeded = (['gateway', 'upstream', 'store', 'mqttsn', 'serial', 'http'] as const).filter(
+      (k) => JSON.stringify({ ...next[k], log_level: undefined }) !== JSON.stringify({ ...this.config[k], log_level: undefined }),
+    );
+    this.config = next;
+    this.logger.info(
+      { rules: next.rules.length, commands: next.commands.length, triggers: next.triggers.length },
+      'config reloaded: rules, commands, triggers and log level applied',
+    );
+    if (restartNeeded.length) this.logger.warn({ sections: restartNeeded }, 'these sections changed and need a restart to apply');
+  }
+
+  private every(ms: number, fn: () => void): void {
+    const t = setInterval(fn, ms);
+    t.unref();
+    this.timers.push(t);
+  }
+
+  private async attempt(what: string, fn: () => unknown): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      this.logger.error({ err }, `${what} failed`);
+    }
+  }
+}
