@@ -27,12 +27,15 @@ export function captureLogger(): { logger: Logger; lines: Record<string, unknown
   return { logger: pino({ level: 'debug' }, sink), lines };
 }
 
-export function openTestStore(dir = tmpDir('fieldgate-upstream-store-'), logger = pino({ level: 'silent' })): Store {
+export function openTestStore(
+  dir = tmpDir('fieldgate-upstream-store-'),
+  durability: 'process-crash' | 'power-loss' = 'process-crash',
+): Store {
   return openStore({
     dir,
-    durability: 'process-crash',
+    durability,
     limits: { max_rows: 1_000_000, max_bytes: 1e9, max_age: 86400e3, overflow: 'drop-oldest' },
-    logger,
+    logger: pino({ level: 'silent' }),
   });
 }
 
