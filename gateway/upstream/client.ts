@@ -156,6 +156,7 @@ export class UpstreamClient {
     this.lastFailure = '';
     this.backoff.reset();
     const stopKeepAlive = startKeepAlive(conn, c.keepalive, (reason) => conn.destroy(reason));
+    if (!sessionPresent) this.inbound.newSession(); // before any PUBLISH of this connection
     conn.onPacket((p) => this.dispatch(conn, p));
     conn.onClose((reason) => {
       stopKeepAlive();

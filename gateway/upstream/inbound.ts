@@ -45,6 +45,17 @@ export class Inbound {
     });
   }
 
+  /**
+   * The broker kept no session (CONNACK sessionPresent=0): it will not send PUBREL for
+   * ids persisted earlier, and may reuse them for new messages. Forget them first.
+   */
+  newSession(): void {
+    this.enqueue(async () => {
+      const stale = this.state.list(QOS2_NAMESPACE);
+      await Promise.all(stale.map((e) => this.state.delete(QOS2_NAMESPACE, e.key)));
+    });
+  }
+
   /** Resolves when everything received so far has been handled. */
   idle(): Promise<void> {
     return this.chain;

@@ -72,4 +72,15 @@ describe('upstream client against a real mosquitto', () => {
     expect([kept?.payload.toString(), kept?.retain]).toEqual(['offline', true]);
     await Promise.all([sub.close(), late.close()]);
   });
+
+  it('caps the drain rate at max_rate messages per second', async () => {
+    const { store, client } = setup({ max_rate: 200 }, 'gw-rate');
+    await store.outbox.enqueue(Array.from({ length: 300 }, (_, i) => msg('d', 'rate/x', `d:${i}`, i % 2 ? 1 : 0)));
+    const t0 = Date.now();
+    await client.start();
+    await waitFor(() => store.outbox.stats().rows === 0, 'drained', 10_000);
+    const ms = Date.now() - t0;
+    expect(ms).toBeGreaterThan(1200); // 300 at 200/s, after a 20-message burst
+    expect(ms).toBeLessThan(3000);
+  });
 });
