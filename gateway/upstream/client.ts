@@ -87,6 +87,7 @@ export class UpstreamClient {
     this.running = false;
     clearTimeout(this.retryTimer);
     this.added?.unsubscribe();
+    this.sender.pause();
     const conn = this.conn;
     if (conn?.open && this.state$.value === 'connected') {
       await this.status.publish(conn, 'offline', STOP_ACK_MS);

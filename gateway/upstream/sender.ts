@@ -43,6 +43,8 @@ export class Sender {
   private cursor = 0;
   private unwritten = 0;
   private resending = false;
+  /** Set by stop(): acks are still processed, but no new rows are taken. */
+  private paused = false;
   private readonly pending = new Set<Promise<unknown>>();
   private writeChain: Promise<void> = Promise.resolve();
   private completing: OutboxRow[] = [];
@@ -66,6 +68,7 @@ export class Sender {
     this.conn = conn;
     this.window.clear();
     this.resending = true;
+    this.paused = false;
     this.flushCompletes();
     await this.settle();
     if (gen !== this.gen) return;
@@ -86,6 +89,11 @@ export class Sender {
     this.unwritten = 0;
     this.resending = false;
     this.pump();
+  }
+
+  /** Stop taking new rows (graceful stop); what is in flight may still be acknowledged. */
+  pause(): void {
+    this.paused = true;
   }
 
   /** The connection is gone: forget the window (rows stay 'sent'/'released' in the store). */
@@ -130,7 +138,7 @@ export class Sender {
   /** Wake up: rows were added, a window slot freed, or the socket drained. */
   pump(): void {
     const conn = this.conn;
-    if (!conn || this.resending) return;
+    if (!conn || this.resending || this.paused) return;
     while (this.unwritten < MAX_UNWRITTEN) {
       if (!conn.writable) {
         if (!this.waitingDrain && conn.open) {
