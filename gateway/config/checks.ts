@@ -4,7 +4,7 @@ import type { SemanticCheck } from './load.js';
 /** Rules compile at load (JSONata syntax, templates, patterns): `check` and `run` both report their lines. */
 const rulesCompile: SemanticCheck = (config) => {
   try {
-    compileRules(config, { gatewayId: config.gateway.id });
+    compileRules(config, { gatewayId: config.gateway?.id ?? 'gateway' });
     return [];
   } catch (err) {
     if (err instanceof RulesCompileError) return err.problems;
@@ -14,6 +14,8 @@ const rulesCompile: SemanticCheck = (config) => {
 
 /** Command/trigger targets must name an adapter that exists. */
 const targetsExist: SemanticCheck = (config) => {
+  // Only meaningful when the sections it compares are valid themselves.
+  if (!config.serial || !config.mqttsn || !config.commands || !config.triggers) return [];
   const known = new Set(config.serial.map((p) => `serial:${p.name}`));
   if (config.mqttsn.enabled) known.add('mqttsn');
   const problems: ReturnType<SemanticCheck> = [];
@@ -26,7 +28,7 @@ const targetsExist: SemanticCheck = (config) => {
     });
   }
   const names = new Set<string>();
-  config.serial.forEach((p, i) => {
+  config.serial?.forEach((p, i) => {
     if (names.has(p.name)) problems.push({ path: ['serial', i, 'name'], message: `duplicate serial port name "${p.name}"` });
     names.add(p.name);
   });

@@ -41,7 +41,7 @@ function setIn(obj: Record<string, unknown>, path: string[], value: unknown): vo
 }
 
 /** A check beyond the schema (e.g. rules compile), reporting problems by key path. */
-export type SemanticCheck = (config: Config) => { path: (string | number)[]; message: string }[];
+export type SemanticCheck = (config: Partial<Config>) => { path: (string | number)[]; message: string }[];
 
 /** Read, parse and validate a config file. Throws ConfigError listing every problem. */
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, checks: SemanticCheck[] = []): Config {
@@ -75,21 +75,29 @@ export function parseConfig(
     if (v !== undefined) apply(raw, v);
   }
 
-  const result = configSchema.safeParse(raw);
-  if (!result.success) {
-    throw new ConfigError(file, result.error.issues.flatMap((i) => toProblems(i, doc, lines)));
-  }
-  const config = result.data;
-  const baseDir = dirname(resolve(file));
-  resolveFiles(config, baseDir, doc, lines, problems);
+  const result = configSchema.safeParse(raw, { reportInput: true });
+  if (result.success) resolveFiles(result.data, dirname(resolve(file)), doc, lines, problems);
+  else problems.push(...result.error.issues.flatMap((i) => toProblems(i, doc, lines)));
+  // Semantic checks run even when other sections are wrong, so one `check` shows every mistake.
+  const sections = result.success ? result.data : validSections(raw);
   for (const check of checks) {
-    for (const p of check(config)) {
+    for (const p of check(sections)) {
       const path = p.path.map(String);
       problems.push({ path: path.join('.'), line: lineOf(doc, lines, path), message: p.message });
     }
   }
-  if (problems.length) throw new ConfigError(file, problems);
-  return config;
+  if (problems.length || !result.success) throw new ConfigError(file, problems);
+  return result.data;
+}
+
+/** The sections that are valid on their own, for checks that can still run. */
+function validSections(raw: Record<string, unknown>): Partial<Config> {
+  const out: Record<string, unknown> = {};
+  for (const [key, schema] of Object.entries(configSchema.shape)) {
+    const r = (schema as z.ZodType).safeParse(raw[key]);
+    if (r.success) out[key] = r.data;
+  }
+  return out as Partial<Config>;
 }
 
 /** Paths in the file are relative to the file; *_file secrets are read now so a missing one is a config error. */

@@ -44,7 +44,8 @@ export class Mosquitto {
 
   private writeConfig(): void {
     const { users, tls, persistence, extra = [] } = this.opts;
-    const lines = [`listener ${this.port} 127.0.0.1`, 'log_dest stdout', 'log_type error', 'log_type warning', 'log_type notice'];
+    // As root, mosquitto drops to its own user, which cannot read our 0700 temp dir: stay root (ignored otherwise).
+    const lines = ['user root', `listener ${this.port} 127.0.0.1`, 'log_dest stdout', 'log_type error', 'log_type warning', 'log_type notice'];
     lines.push('max_queued_messages 0', 'max_inflight_messages 0', 'set_tcp_nodelay true');
     if (persistence) lines.push('persistence true', `persistence_location ${this.dir}/`, 'autosave_interval 1');
     if (users) {

@@ -37,8 +37,10 @@ export class Subscriber {
       client.once('connect', () => resolve());
       client.once('error', reject);
     });
+    // Listen before subscribing: retained messages can arrive right behind the SUBACK.
+    const sub = new Subscriber(client);
     await client.subscribeAsync(topics, { qos: opts.qos ?? 2 });
-    return new Subscriber(client);
+    return sub;
   }
 
   /** Wait until at least n messages (matching `topic` if given) have arrived. */

@@ -1,0 +1,77 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { waitFor } from './wait.js';
+
+/** Log lines are pino JSON; `msg` is what tests wait for. */
+export type LogLine = Record<string, unknown> & { msg?: string; level?: number };
+
+/**
+ * `fieldgate <args>` as a real child process (through tsx, so no build is
+ * needed), with its JSON log lines collected.
+ */
+export class GatewayProcess {
+  readonly lines: LogLine[] = [];
+  stderr = '';
+  private exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  private constructor(private readonly proc: ChildProcess) {
+    let buf = '';
+    proc.stdout?.on('data', (b: Buffer) => {
+      buf += b.toString();
+      let i = buf.indexOf('\n');
+      while (i >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        try {
+          this.lines.push(JSON.parse(line) as LogLine);
+        } catch {
+          this.lines.push({ msg: line });
+        }
+        i = buf.indexOf('\n');
+      }
+    });
+    proc.stderr?.on('data', (b: Buffer) => {
+      this.stderr += b.toString();
+    });
+    this.exit = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  static start(args: string[], env: NodeJS.ProcessEnv = {}): GatewayProcess {
+    const proc = spawn(process.execPath, ['--import', 'tsx', 'gateway/cli.ts', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
+    return new GatewayProcess(proc);
+  }
+
+  get pid(): number {
+    return this.proc.pid ?? -1;
+  }
+
+  async waitForLog(msg: string | RegExp, timeoutMs = 15_000): Promise<LogLine> {
+    return waitFor(
+      () => this.lines.find((l) => (typeof msg === 'string' ? l.msg === msg : msg.test(String(l.msg)))),
+      `log line ${msg} (stderr: ${this.stderr.slice(-500)})`,
+      timeoutMs,
+    );
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    this.proc.kill(sig);
+  }
+
+  /** Resolves with the exit status; kills the process if it outlives `timeoutMs`. */
+  async exited(timeoutMs = 15_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), timeoutMs);
+    try {
+      return await this.exit;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async kill(): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    this.proc.kill('SIGKILL');
+    await this.exit;
+  }
+}
