@@ -19,8 +19,11 @@ const targetsExist: SemanticCheck = (config) => {
   const known = new Set(config.serial.map((p) => `serial:${p.name}`));
   if (config.mqttsn.enabled) known.add('mqttsn');
   const problems: ReturnType<SemanticCheck> = [];
-  for (const section of ['commands', 'triggers'] as const) {
-    config[section].forEach((rule, i) => {
+  for (const [section, rules] of [
+    ['commands', config.commands],
+    ['triggers', config.triggers],
+  ] as const) {
+    rules.forEach((rule, i) => {
       if (!known.has(rule.to)) {
         const list = [...known].join(', ') || 'none configured';
         problems.push({ path: [section, i, 'to'], message: `unknown target "${rule.to}" (known: ${list})` });
