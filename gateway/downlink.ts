@@ -1,5 +1,5 @@
 import type { Adapter, Command, DownlinkMessage, SubscribingAdapter } from '../adapters/types.js';
-import type { CommandOutcome, RoutedCommand, RuleEngine } from '../rules/index.js';
+import { type CommandOutcome, commandReply, type RoutedCommand, type RuleEngine } from '../rules/index.js';
 import type { Logger } from './log.js';
 import type { Outbox, OutboxMessage } from './store/types.js';
 
@@ -20,8 +20,23 @@ export function isSubscribing(a: Adapter): a is SubscribingAdapter {
  * device subscriptions (MQTT-SN) -> adapter.deliver(). Adapters queue commands
  * for asleep/unplugged devices in the durable inbox themselves.
  */
+/** Commands awaiting a device reply are remembered this long at most (bounded memory). */
+const MAX_AWAITING_REPLY = 1000;
+
 export class Downlink {
+  /** Commands with a result topic sent to ports that answer (request/response), by command id. */
+  private readonly awaitingReply = new Map<string, RoutedCommand>();
+
   constructor(private readonly deps: DownlinkDeps) {}
+
+  /** A device answered a command (or did not in time): publish it as the command's result. */
+  async handleReply(reply: { commandId: string; status: 'ok' | 'timeout'; reply?: string; groups?: Record<string, string> }): Promise<void> {
+    const command = this.awaitingReply.get(reply.commandId);
+    if (!command) return;
+    this.awaitingReply.delete(reply.commandId);
+    const result = commandReply(command, reply, Date.now());
+    if (result) await this.enqueue([result]);
+  }
 
   /** Handles one upstream message; the upstream client acks it (PUBACK/PUBREC) when this resolves. */
   async handleUpstream(message: DownlinkMessage): Promise<void> {
@@ -54,6 +69,8 @@ export class Downlink {
     }
     logger.debug({ target: command.target, device: command.device, topic: command.topic, outcome }, 'command');
     this.deps.onCommand?.(command, outcome);
+    // Remembered before any await: a fast device can answer while the result is being stored.
+    if (command.resultTopic && (outcome === 'delivered' || outcome === 'queued')) this.remember(command);
     const result = this.deps.rules().commandResult(command, outcome, Date.now());
     if (result) await this.enqueue([result]);
     return outcome;
@@ -64,6 +81,14 @@ export class Downlink {
     for (const c of commands) {
       this.dispatch(c).catch((err) => this.deps.logger.error({ err }, 'command dispatch failed'));
     }
+  }
+
+  private remember(command: RoutedCommand): void {
+    if (this.awaitingReply.size >= MAX_AWAITING_REPLY) {
+      const oldest = this.awaitingReply.keys().next().value;
+      if (oldest !== undefined) this.awaitingReply.delete(oldest);
+    }
+    this.awaitingReply.set(command.id, command);
   }
 
   private async enqueue(messages: OutboxMessage[]): Promise<void> {

@@ -1,4 +1,5 @@
 import { merge, type Subscription } from 'rxjs';
+import { SerialAdapter } from '../adapters/serial/index.js';
 import type { Adapter } from '../adapters/types.js';
 import { compileRules, type RuleEngine } from '../rules/index.js';
 import { buildAdapters } from './build-adapters.js';
@@ -38,6 +39,7 @@ export class Gateway {
   private subscriptions: SubscriptionSet | null = null;
   private timers: NodeJS.Timeout[] = [];
   private observe: Observability | null = null;
+  private replies: Subscription[] = [];
 
   constructor(opts: GatewayOptions) {
     this.config = opts.config;
@@ -85,6 +87,9 @@ export class Gateway {
       onCommand: (c, outcome) => metrics.command(c.target, outcome),
     });
     upstream.onMessage((m) => downlink.handleUpstream(m));
+    for (const a of this.adapters.values()) {
+      if (a instanceof SerialAdapter) this.replies.push(a.replies$.subscribe((r) => void downlink.handleReply(r)));
+    }
     this.subscriptions = new SubscriptionSet([...this.adapters.values()], (filters) => upstream.setSubscriptions(filters));
     this.subscriptions.setRules(this.rules.subscriptions());
 
@@ -135,6 +140,7 @@ export class Gateway {
       await this.attempt(`stop ${adapter.name}`, () => adapter.stop());
     }
     this.ingest?.unsubscribe();
+    for (const s of this.replies.splice(0)) s.unsubscribe();
     this.subscriptions?.close();
     await this.attempt('stop upstream', () => this.upstream?.stop());
     await this.attempt('close store', () => this.store?.close());

@@ -171,6 +171,21 @@ export function commandResult(
   );
 }
 
+/**
+ * The result message for a device's reply to a command (request/response ports): outcome
+ * 'replied' with the reply text and named groups, or 'reply_timeout'. Undefined without result_topic.
+ */
+export function commandReply(
+  command: RoutedCommand,
+  reply: { status: 'ok' | 'timeout'; reply?: string; groups?: Record<string, string> },
+  now: number,
+): OutboxMessage | undefined {
+  if (!command.resultTopic) return undefined;
+  const outcome = reply.status === 'ok' ? 'replied' : 'reply_timeout';
+  const body = { id: command.id, outcome, target: command.target, device: command.device, reply: reply.reply, groups: reply.groups };
+  return resultMessage(command.resultTopic, command.qos, body, command.target, command.device, now);
+}
+
 function resultMessage(
   topic: string,
   qos: QoS,

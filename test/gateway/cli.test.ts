@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GatewayProcess } from '../harness/gateway-process.js';
@@ -67,6 +67,17 @@ describe('fieldgate CLI (real child process)', () => {
       const health = await fetch(`http://127.0.0.1:${httpPort}/health`);
       expect(health.status).toBe(200);
       expect(((await health.json()) as { upstream: string }).upstream).toBe('disconnected');
+
+      // SIGHUP: a broken file is refused with its error, a good one is applied.
+      const good = readFileSync(file, 'utf8');
+      writeFileSync(file, `${good}\nrules: [{ match: a/b, publish: "x/{nope}" }]\n`);
+      gw.signal('SIGHUP');
+      const refused = await gw.waitForLog('reload failed; keeping the running config');
+      expect(JSON.stringify(refused.err)).toMatch(/nope/);
+      writeFileSync(file, `${good}\nrules: [{ match: a/b, publish: x/y }]\n`);
+      gw.signal('SIGHUP');
+      expect((await gw.waitForLog(/^config reloaded/)).rules).toBe(1);
+
       gw.signal('SIGINT');
       const { code } = await gw.exited(10_000);
       expect(code).toBe(0);
