@@ -49,6 +49,8 @@ export interface Command {
   qos: QoS;
   /** ms since epoch after which the command is dropped (and counted) instead of delivered. */
   expiresAt?: number;
+  /** Opaque to adapters: stored with the command when it waits in the inbox (InboxPut.meta). */
+  meta?: Record<string, unknown>;
 }
 
 export type SendOutcome =

@@ -1,7 +1,7 @@
 import type { Adapter, Command, DownlinkMessage, SubscribingAdapter } from '../adapters/types.js';
 import { type CommandOutcome, commandReply, type RoutedCommand, type RuleEngine } from '../rules/index.js';
 import type { Logger } from './log.js';
-import type { Outbox, OutboxMessage } from './store/types.js';
+import type { InboxRow, Outbox, OutboxMessage } from './store/types.js';
 
 export interface DownlinkDeps {
   adapters: ReadonlyMap<string, Adapter>;
@@ -54,6 +54,8 @@ export class Downlink {
   async dispatch(command: RoutedCommand): Promise<CommandOutcome> {
     const { adapters, logger } = this.deps;
     const adapter = adapters.get(command.target);
+    // Kept with the command if it waits in the inbox, so its expiry can still be reported.
+    if (command.resultTopic) command.meta = { resultTopic: command.resultTopic, reportExpired: command.reportExpired === true };
     let outcome: CommandOutcome;
     if (!adapter) {
       logger.warn({ target: command.target, device: command.device }, 'command for an unknown target dropped');
@@ -63,7 +65,7 @@ export class Downlink {
         outcome = await adapter.send(command);
       } catch (err) {
         // Adapters reject commands that expired or that the device refused; neither is retried.
-        outcome = (err as Error).name.includes('Expired') ? 'expired' : 'rejected';
+        outcome = /expired/i.test(`${(err as Error).name} ${(err as Error).message}`) ? 'expired' : 'rejected';
         logger.warn({ err, target: command.target, device: command.device, outcome }, 'command not delivered');
       }
     }
@@ -74,6 +76,28 @@ export class Downlink {
     const result = this.deps.rules().commandResult(command, outcome, Date.now());
     if (result) await this.enqueue([result]);
     return outcome;
+  }
+
+  /** Commands that expired in the inbox: count them, and report them where the rule asked. */
+  async handleExpired(rows: InboxRow[]): Promise<void> {
+    const now = Date.now();
+    const results: OutboxMessage[] = [];
+    for (const row of rows) {
+      const command: RoutedCommand = {
+        id: row.commandId ?? `inbox:${row.id}`,
+        target: row.target,
+        device: row.device,
+        topic: row.topic,
+        payload: row.payload,
+        qos: row.qos,
+        resultTopic: typeof row.meta?.resultTopic === 'string' ? row.meta.resultTopic : undefined,
+        reportExpired: row.meta?.reportExpired === true,
+      };
+      this.deps.onCommand?.(command, 'expired');
+      const result = this.deps.rules().commandResult(command, 'expired', now);
+      if (result) results.push(result);
+    }
+    if (results.length) await this.enqueue(results);
   }
 
   /** Fire-and-log: local triggers must not hold up the uplink path. */

@@ -90,6 +90,7 @@ export class Gateway {
     for (const a of this.adapters.values()) {
       if (a instanceof SerialAdapter) this.replies.push(a.replies$.subscribe((r) => void downlink.handleReply(r)));
     }
+    this.replies.push(store.inbox.expired$.subscribe((rows) => void downlink.handleExpired(rows)));
     this.subscriptions = new SubscriptionSet([...this.adapters.values()], (filters) => upstream.setSubscriptions(filters));
     this.subscriptions.setRules(this.rules.subscriptions());
 
@@ -113,11 +114,9 @@ export class Gateway {
       const due = rules().tick(Date.now());
       if (due.length) store.outbox.enqueue(due).catch((err) => logger.warn({ err }, 'heartbeat not stored'));
     });
-    this.every(30_000, () => {
-      store.inbox.expire().then(
-        (expired) => expired.length && logger.info({ count: expired.length }, 'expired commands dropped from the inbox'),
-        (err) => logger.warn({ err }, 'inbox expiry failed'),
-      );
+    // Expired commands are logged by the store and reported through inbox.expired$.
+    this.every(1000, () => {
+      store.inbox.expire().catch((err) => logger.warn({ err }, 'inbox expiry failed'));
     });
 
     await observe.ready();

@@ -188,7 +188,14 @@ export class MqttSnAdapter implements SubscribingAdapter {
       this.ctx.drop('expired', s.peer, `command ${command.id}`);
       throw new CommandNotDeliveredError(`command ${command.id} for ${command.device} expired`);
     }
-    const msg = { topic: command.topic, payload: command.payload, qos: command.qos, retain: false };
+    const msg = {
+      topic: command.topic,
+      payload: command.payload,
+      qos: command.qos,
+      retain: false,
+      commandId: command.id,
+      meta: command.meta,
+    };
     const r = await this.track(routeTo(this.ctx, s, msg, command.expiresAt ?? null, true), 'send');
     if (r === 'dropped')
       throw new CommandNotDeliveredError(`command ${command.id} for ${command.device} dropped`);

@@ -8,6 +8,9 @@ export interface DownMsg {
   payload: Buffer;
   qos: QoS;
   retain: boolean;
+  /** Set for commands: kept with the inbox row so the gateway can report their fate. */
+  commandId?: string;
+  meta?: Record<string, unknown>;
 }
 
 /** delivered: written (QoS 0) or acked; rejected: the device answered with an error code; failed: no answer. */

@@ -26,6 +26,8 @@ export async function queueInInbox(
       payload: m.payload,
       qos: m.qos,
       expiresAt,
+      commandId: m.commandId,
+      meta: m.meta,
     });
   } catch (e) {
     s.inboxBytes -= bytes;

@@ -93,7 +93,7 @@ export class CommandQueue {
         const rows = this.d.inbox.pending(this.d.target, this.d.port, 20);
         if (rows.length === 0) return;
         for (const row of rows) {
-          const meta = this.queuedIds.get(row.id) ?? { commandId: `inbox:${row.id}`, device: row.device };
+          const meta = this.queuedIds.get(row.id) ?? { commandId: row.commandId ?? `inbox:${row.id}`, device: row.device };
           let bytes: Buffer;
           try {
             bytes = this.d.encode(row.payload);
@@ -176,6 +176,8 @@ export class CommandQueue {
       payload: cmd.payload,
       qos: cmd.qos,
       expiresAt: cmd.expiresAt ?? now + this.d.ttlMs,
+      commandId: cmd.id,
+      meta: cmd.meta,
     });
     this.puts.add(put);
     try {

@@ -4,7 +4,7 @@ import { Subject } from 'rxjs';
 import type { QoS } from '../../adapters/types.js';
 import { DropLog } from './drop-log.js';
 import type { GroupCommit } from './group-commit.js';
-import type { Inbox, InboxRow } from './types.js';
+import type { Inbox, InboxPut, InboxRow } from './types.js';
 
 interface DbRow {
   id: number;
@@ -15,6 +15,8 @@ interface DbRow {
   qos: number;
   created_at: number;
   expires_at: number | null;
+  command_id: string | null;
+  meta: string | null;
 }
 
 export function toInboxRow(r: DbRow): InboxRow {
@@ -27,19 +29,21 @@ export function toInboxRow(r: DbRow): InboxRow {
     qos: r.qos as QoS,
     createdAt: r.created_at,
     expiresAt: r.expires_at,
+    commandId: r.command_id,
+    meta: r.meta === null ? null : (JSON.parse(r.meta) as Record<string, unknown>),
   };
 }
 
 /** Durable commands for sleeping/unplugged devices. A row is expired once now >= expiresAt. */
 export class SqliteInbox implements Inbox {
-  readonly expired$ = new Subject<number>();
+  readonly expired$ = new Subject<InboxRow[]>();
   private readonly dropLog: DropLog;
   private readonly stmt: {
     insert: Statement<unknown[]>;
     pending: Statement<[string, string, number, number], DbRow>;
     expiredOf: Statement<[string, string, number], { id: number }>;
     remove: Statement<[number]>;
-    removeExpired: Statement<[number], { id: number }>;
+    removeExpired: Statement<[number], DbRow>;
     expire: Statement<[number], DbRow>;
     count: Statement<[], { n: number }>;
   };
@@ -52,7 +56,8 @@ export class SqliteInbox implements Inbox {
     this.dropLog = new DropLog(logger, 'inbox commands expired undelivered');
     this.stmt = {
       insert: db.prepare(
-        'INSERT INTO inbox (target, device, topic, payload, qos, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        `INSERT INTO inbox (target, device, topic, payload, qos, created_at, expires_at, command_id, meta)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       pending: db.prepare(
         `SELECT * FROM inbox WHERE target = ? AND device = ? AND (expires_at IS NULL OR expires_at > ?)
@@ -61,13 +66,13 @@ export class SqliteInbox implements Inbox {
       expiredOf: db.prepare('SELECT id FROM inbox WHERE target = ? AND device = ? AND expires_at <= ?'),
       remove: db.prepare('DELETE FROM inbox WHERE id = ?'),
       // Re-checked at delete time so a row is counted once even if pending() saw it twice.
-      removeExpired: db.prepare('DELETE FROM inbox WHERE id = ? AND expires_at IS NOT NULL RETURNING id'),
+      removeExpired: db.prepare('DELETE FROM inbox WHERE id = ? AND expires_at IS NOT NULL RETURNING *'),
       expire: db.prepare('DELETE FROM inbox WHERE expires_at <= ? RETURNING *'),
       count: db.prepare('SELECT count(*) AS n FROM inbox'),
     };
   }
 
-  put(cmd: Omit<InboxRow, 'id' | 'createdAt'>): Promise<number> {
+  put(cmd: InboxPut): Promise<number> {
     return this.commit.submit(
       () =>
         this.stmt.insert.run(
@@ -78,6 +83,8 @@ export class SqliteInbox implements Inbox {
           cmd.qos,
           Date.now(),
           cmd.expiresAt,
+          cmd.commandId ?? null,
+          cmd.meta === undefined ? null : JSON.stringify(cmd.meta),
         ).lastInsertRowid as number,
     );
   }
@@ -87,8 +94,8 @@ export class SqliteInbox implements Inbox {
     const expired = this.stmt.expiredOf.all(target, device, now).map((r) => r.id);
     if (expired.length > 0) {
       this.commit
-        .submit(() => expired.filter((id) => this.stmt.removeExpired.get(id) !== undefined).length)
-        .then((n) => this.countExpired(n))
+        .submit(() => expired.flatMap((id) => this.stmt.removeExpired.all(id).map(toInboxRow)))
+        .then((rows) => this.countExpired(rows))
         .catch(() => {}); // the rows stay and are retried by the next pending()/expire()
     }
     return this.stmt.pending.all(target, device, now, limit).map(toInboxRow);
@@ -102,7 +109,7 @@ export class SqliteInbox implements Inbox {
 
   async expire(now = Date.now()): Promise<InboxRow[]> {
     const rows = await this.commit.submit(() => this.stmt.expire.all(now).map(toInboxRow));
-    this.countExpired(rows.length);
+    this.countExpired(rows);
     return rows;
   }
 
@@ -115,9 +122,9 @@ export class SqliteInbox implements Inbox {
     this.expired$.complete();
   }
 
-  private countExpired(n: number): void {
-    if (n === 0) return;
-    this.dropLog.add('expired', n);
-    this.expired$.next(n);
+  private countExpired(rows: InboxRow[]): void {
+    if (rows.length === 0) return;
+    this.dropLog.add('expired', rows.length);
+    this.expired$.next(rows);
   }
 }

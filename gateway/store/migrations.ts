@@ -59,6 +59,12 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (namespace, key)
   ) WITHOUT ROWID;
   `,
+  `
+  -- v2: a queued command keeps its id and the gateway's metadata (result topic), so its reply or
+  -- expiry can be reported after a restart.
+  ALTER TABLE inbox ADD COLUMN command_id TEXT;
+  ALTER TABLE inbox ADD COLUMN meta TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

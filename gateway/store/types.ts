@@ -85,10 +85,19 @@ export interface InboxRow {
   qos: QoS;
   createdAt: number;
   expiresAt: number | null;
+  /** The Command's id, so a reply or an expiry can still be reported after a restart. */
+  commandId: string | null;
+  /** Opaque to adapters (Command.meta): what the gateway needs to report the command's result. */
+  meta: Record<string, unknown> | null;
 }
 
+export type InboxPut = Omit<InboxRow, 'id' | 'createdAt' | 'commandId' | 'meta'> & {
+  commandId?: string;
+  meta?: Record<string, unknown>;
+};
+
 export interface Inbox {
-  put(cmd: Omit<InboxRow, 'id' | 'createdAt'>): Promise<number>;
+  put(cmd: InboxPut): Promise<number>;
   /** Unexpired commands for one device, oldest first. Expired rows are deleted and counted. */
   pending(target: string, device: string, limit?: number): InboxRow[];
   /** Delivered (or given up): delete. */
@@ -96,8 +105,8 @@ export interface Inbox {
   /** Delete expired rows; returns them so the caller can report/count. */
   expire(now?: number): Promise<InboxRow[]>;
   count(): number;
-  /** Number of expired commands deleted per commit (by pending() or expire()); also logged, rate-limited. */
-  readonly expired$: Observable<number>;
+  /** Expired commands deleted per commit (by pending() or expire()); also logged, rate-limited. */
+  readonly expired$: Observable<InboxRow[]>;
 }
 
 /** Small durable key/value state: upstream incoming-QoS2 ids, MQTT-SN sessions, etc. */

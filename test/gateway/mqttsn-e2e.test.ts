@@ -19,7 +19,7 @@ describe('MQTT-SN devices end to end', () => {
   beforeAll(async () => {
     broker = await Mosquitto.start();
     port = await freeUdpPort();
-    sub = await Subscriber.connect(broker.url, 'sn/#', { qos: 2 });
+    sub = await Subscriber.connect(broker.url, ['sn/#', 'res/#'], { qos: 2 });
     ({ gateway } = await startGateway(`
 gateway: { id: gw3, state_dir: state }
 upstream: { url: ${broker.url}, reconnect: { min: 100ms, max: 400ms } }
@@ -32,6 +32,13 @@ rules:
     qos: 2
   - match: sn/#
     qos: 1
+commands:
+  - subscribe: cmd/{gateway}/+device
+    to: mqttsn
+    topic: cmd
+    ttl: 1s
+    result_topic: res/{device}
+    report_expired: true
 http: { enabled: false }
 `));
     await waitFor(() => gateway.observability?.health().upstream === 'connected', 'connected upstream');
@@ -72,6 +79,23 @@ http: { enabled: false }
     expect(m?.qos).toBe(2);
     await sleep(300);
     expect(sub.messages.filter((x) => x.topic === 'sn/q2/x')).toHaveLength(1);
+    await c.close();
+  });
+
+  it('a command for a sleeper that outlives its ttl is dropped, counted and reported as expired', async () => {
+    const c = await connected('sleepy');
+    await c.send({ type: 'disconnect', duration: 300 });
+    await c.expect('disconnect');
+    await publishTo(broker.url, 'cmd/gw3/sleepy', 'too late', { qos: 1 });
+    const results = await sub.waitForCount(2, 8000, 'res/sleepy');
+    const bodies = results.map((r) => JSON.parse(r.payload.toString()) as { outcome: string; id: string });
+    expect(bodies.map((b) => b.outcome)).toEqual(['queued', 'expired']);
+    expect(bodies[0]?.id).toBe(bodies[1]?.id);
+    const metrics = await gateway.observability!.metrics.text();
+    expect(metrics).toMatch(/fieldgate_commands_total\{target="mqttsn",outcome="expired"\} 1/);
+    await c.send({ type: 'pingreq', clientId: 'sleepy' });
+    await c.expect('pingresp'); // nothing left to deliver
+    expect(c.inbox.filter((p) => p.type === 'publish')).toHaveLength(0);
     await c.close();
   });
 

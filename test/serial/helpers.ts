@@ -5,7 +5,7 @@ import { Subject } from 'rxjs';
 import { SerialAdapter } from '../../adapters/serial/adapter.js';
 import { type SerialPortConfig, serialPortConfigSchema } from '../../adapters/serial/config.js';
 import type { Reading } from '../../adapters/types.js';
-import type { Inbox, InboxRow } from '../../gateway/store/types.js';
+import type { Inbox, InboxPut, InboxRow } from '../../gateway/store/types.js';
 import type { PtyPair } from '../harness/socat.js';
 import { waitFor } from '../harness/wait.js';
 
@@ -29,11 +29,11 @@ export function memoryLogger(): { logger: Logger; lines: Record<string, unknown>
 /** Tiny in-memory Inbox: the InboxRow contract without SQLite (the real store is used where it matters). */
 export class MemoryInbox implements Inbox {
   rows: InboxRow[] = [];
-  readonly expired$ = new Subject<number>();
+  readonly expired$ = new Subject<InboxRow[]>();
   private next = 1;
-  async put(cmd: Omit<InboxRow, 'id' | 'createdAt'>): Promise<number> {
+  async put(cmd: InboxPut): Promise<number> {
     const id = this.next++;
-    this.rows.push({ ...cmd, id, createdAt: Date.now() });
+    this.rows.push({ ...cmd, id, createdAt: Date.now(), commandId: cmd.commandId ?? null, meta: cmd.meta ?? null });
     return id;
   }
   pending(target: string, device: string, limit = 100): InboxRow[] {

@@ -39,8 +39,8 @@ describe('inbox', () => {
 
   it('skips and deletes expired commands in pending(), and expire() returns the expired ones', async () => {
     const { store } = open(tmpDir());
-    const expired: number[] = [];
-    store.inbox.expired$.subscribe((n) => expired.push(n));
+    const expired: string[][] = [];
+    store.inbox.expired$.subscribe((rows) => expired.push(rows.map((r) => r.payload.toString())));
     const now = Date.now();
     await store.inbox.put(cmd('a', 'stale', now - 1));
     const live = await store.inbox.put(cmd('a', 'live', now + 60_000));
@@ -50,12 +50,25 @@ describe('inbox', () => {
     expect(store.inbox.pending('mqttsn', 'a').map((r) => r.id)).toEqual([live]);
     await sleep(10); // pending() queued the delete; let it commit
     expect(store.inbox.count()).toBe(3);
-    expect(expired).toEqual([1]);
+    expect(expired).toEqual([['stale']]);
 
     const gone = await store.inbox.expire(now + 100);
     expect(gone.map((r) => r.payload.toString())).toEqual(['soon']);
-    expect(expired).toEqual([1, 1]);
+    expect(expired).toEqual([['stale'], ['soon']]);
     expect(store.inbox.count()).toBe(2);
+    store.close();
+  });
+});
+
+describe('inbox command ids and metadata', () => {
+  it('keeps the command id and gateway metadata with the row, across a reopen', async () => {
+    const dir = tmpDir();
+    let { store } = open(dir);
+    await store.inbox.put({ ...cmd('a', 'x', Date.now() + 60_000), commandId: 'c-1', meta: { resultTopic: 'res/a' } });
+    store.close();
+    ({ store } = open(dir));
+    const [row] = store.inbox.pending('mqttsn', 'a');
+    expect([row?.commandId, row?.meta]).toEqual(['c-1', { resultTopic: 'res/a' }]);
     store.close();
   });
 });
