@@ -134,9 +134,3 @@ export async function listen(
     },
   };
 }
-
-/**
- * Run as root, mosquitto drops to its own user and then cannot read its 0700 temp dir
- * (password file, persistence). Keep it root in tests that need those files.
- */
-export const asRoot: string[] = process.getuid?.() === 0 ? ['user root'] : [];

@@ -2,14 +2,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Mosquitto } from '../harness/mosquitto.js';
 import { cleanupTmpDirs } from '../harness/tmp.js';
 import { sleep, waitFor } from '../harness/wait.js';
-import { asRoot, checkOrderPerDevice, listen, makeClient, msg, nextEvent, openTestStore } from './helpers.js';
+import { checkOrderPerDevice, listen, makeClient, msg, nextEvent, openTestStore } from './helpers.js';
 import { MqttProxy } from './proxy.js';
 
 afterAll(cleanupTmpDirs);
 
 describe('upstream client through broker outages', () => {
   it('loses nothing and keeps per-device order when the broker is down for seconds mid-stream', async () => {
-    const broker = await Mosquitto.start({ persistence: true, extra: asRoot });
+    const broker = await Mosquitto.start({ persistence: true });
     // A persistent subscriber session: the broker queues for it while it reconnects itself.
     const sub = await listen(broker.url, 'o/#', { qos: 1, clean: false, clientId: 'outage-sub' });
     const store = openTestStore();

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Mosquitto } from '../harness/mosquitto.js';
 import { cleanupTmpDirs } from '../harness/tmp.js';
 import { sleep } from '../harness/wait.js';
-import { asRoot, makeClient, msg, nextEvent, openTestStore } from './helpers.js';
+import { makeClient, msg, nextEvent, openTestStore } from './helpers.js';
 
 afterAll(cleanupTmpDirs);
 
@@ -32,7 +32,7 @@ describe('upstream client keep-alive and refusals', () => {
   });
 
   it('reports a bad password as refused with the reason in words, and backs off', async () => {
-    const broker = await Mosquitto.start({ users: { gw: 'right' }, extra: asRoot });
+    const broker = await Mosquitto.start({ users: { gw: 'right' } });
     const store = openTestStore();
     const { client, events, lines } = makeClient(store, {
       url: broker.url,
