@@ -1,14 +1,12 @@
-import { catchError, defer, EMPTY, from, mergeMap, type Observable, retry, timer } from 'rxjs';
+import { catchError, defer, EMPTY, from, mergeMap, type Observable, retry, tap, timer } from 'rxjs';
 import type { Adapter, Reading } from '../../adapters/types.js';
 import type { Logger } from '../log.js';
-import { backoffDelay } from './backoff.js';
+import { Backoff } from './backoff.js';
 
 export interface IsolateOptions {
   logger: Logger;
   minDelay?: number;
   maxDelay?: number;
-  /** Called when the adapter failed and is about to be restarted (for metrics). */
-  onRestart?: (adapter: Adapter, error: unknown, attempt: number) => void;
 }
 
 /**
@@ -18,22 +16,22 @@ export interface IsolateOptions {
  * complete or error the others.
  */
 export function isolate(adapter: Adapter, opts: IsolateOptions): Observable<Reading> {
-  const { logger, minDelay = 1000, maxDelay = 60_000 } = opts;
+  const { logger } = opts;
+  const backoff = new Backoff(opts.minDelay ?? 1000, opts.maxDelay ?? 60_000);
   return defer(() => adapter.readings$).pipe(
+    tap(() => backoff.reset()),
     retry({
-      resetOnSuccess: true,
-      delay: (error, attempt) => {
-        const ms = backoffDelay(attempt - 1, minDelay, maxDelay);
+      delay: (error) => {
+        const ms = backoff.next();
         logger.error({ adapter: adapter.name, err: error, retryInMs: ms }, 'adapter failed; restarting it');
-        opts.onRestart?.(adapter, error, attempt);
         // Restarting can fail too (port still gone): keep trying with the same backoff.
         return timer(ms).pipe(
           mergeMap(() =>
             defer(() => from(restart(adapter, logger))).pipe(
               retry({
-                delay: (err, n) => {
+                delay: (err) => {
                   logger.warn({ adapter: adapter.name, err }, 'adapter restart failed; will try again');
-                  return timer(backoffDelay(attempt - 1 + n, minDelay, maxDelay));
+                  return timer(backoff.next());
                 },
               }),
             ),

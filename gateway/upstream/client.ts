@@ -2,7 +2,7 @@ import type { IConnectPacket, Packet } from 'mqtt-packet';
 import type { Logger } from 'pino';
 import { BehaviorSubject, type Observable, Subject, type Subscription } from 'rxjs';
 import type { KvState, Outbox } from '../store/types.js';
-import { Backoff } from './backoff.js';
+import { Backoff } from '../lifecycle/backoff.js';
 import type { UpstreamConfig } from './config.js';
 import { ConnectError, Connection, type ProtocolVersion } from './connection.js';
 import type { ConnectionState, UpstreamEvent } from './events.js';

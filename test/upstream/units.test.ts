@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Backoff } from '../../gateway/upstream/backoff.js';
+import { Backoff } from '../../gateway/lifecycle/backoff.js';
 import { PacketIds } from '../../gateway/upstream/packet-ids.js';
 import { connackReason } from '../../gateway/upstream/reasons.js';
 
