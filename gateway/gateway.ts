@@ -100,6 +100,7 @@ export class Gateway {
       outbox: store.outbox,
       dispatch: (commands) => downlink.dispatchAll(commands),
       logger: logger.child({ part: 'ingest' }),
+      onStoreError: (err) => observe.markStoreFailed(err instanceof Error ? err.message : String(err)),
       onDropped: (r, reason) => {
         metrics.dropped(r.source, reason);
         logger.debug({ source: r.source, topic: r.topic, reason }, 'reading dropped');

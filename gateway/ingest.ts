@@ -17,6 +17,8 @@ export interface IngestDeps {
   logger: Logger;
   onReading?: (reading: Reading) => void;
   onDropped?: (reading: Reading, reason: string) => void;
+  /** The store failed to commit (disk full, I/O error): health reports it until a commit succeeds. */
+  onStoreError?: (err: unknown) => void;
 }
 
 /**
@@ -55,6 +57,7 @@ export function startIngest(readings$: Observable<Reading>, deps: IngestDeps): S
             settle(reading, 'congestion');
           } else {
             logger.error({ err, source: reading.source }, 'outbox enqueue failed');
+            deps.onStoreError?.(err);
             settle(reading, 'error');
           }
         },

@@ -67,7 +67,10 @@ export class Observability {
     }
     this.subs.push(
       merge(...[...adapters.values()].map((a) => a.readings$)).subscribe((r) => metrics.messageIn(r.source)),
-      store.commits$.subscribe((c) => metrics.observeStoreCommit(c.ms / 1000)),
+      store.commits$.subscribe((c) => {
+        metrics.observeStoreCommit(c.ms / 1000);
+        this.storeError = undefined;
+      }),
       store.outbox.dropped$.subscribe((d) => metrics.dropped('store', d.reason, d.count)),
       upstream.events$.subscribe((e) => {
         if (e.type === 'delivered') {
@@ -108,6 +111,7 @@ export class Observability {
     }
   }
 
+  /** Unhealthy (503) until the next successful commit. */
   markStoreFailed(error: string): void {
     this.storeError = error;
   }
