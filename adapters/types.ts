@@ -33,6 +33,11 @@ export interface Reading {
    * Adapters that ack their devices (MQTT-SN QoS 1/2, acked serial frames) set it.
    */
   settle?: (outcome: StoreOutcome) => void;
+  /**
+   * Durable state written in the same transaction as the reading's messages: lets an adapter
+   * recognise a resend of an already stored message after a crash (MQTT-SN QoS 2 msg ids).
+   */
+  remember?: { namespace: string; key: string; value: unknown };
 }
 
 /** A command travelling down to a device. */

@@ -49,7 +49,7 @@ export function startIngest(readings$: Observable<Reading>, deps: IngestDeps): S
         settle(reading, 'filtered');
         return;
       }
-      outbox.enqueue(result.messages).then(
+      outbox.enqueue(result.messages, reading.remember && { remember: reading.remember }).then(
         () => settle(reading, 'stored'),
         (err: unknown) => {
           if (err instanceof OutboxFullError) {

@@ -1,6 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { GroupCommit } from './group-commit.js';
-import type { KvState } from './types.js';
+import type { KvEntry, KvState } from './types.js';
 
 /** Small durable JSON values by (namespace, key). Reads see committed state only. */
 export class SqliteKvState implements KvState {
@@ -37,6 +37,11 @@ export class SqliteKvState implements KvState {
     return this.commit.submit(() => {
       this.stmt.put.run(namespace, key, json);
     });
+  }
+
+  /** Write inside the transaction being flushed (for ops that must commit together with this). */
+  putInFlush(entry: KvEntry): void {
+    this.stmt.put.run(entry.namespace, entry.key, JSON.stringify(entry.value));
   }
 
   delete(namespace: string, key: string): Promise<void> {

@@ -25,10 +25,10 @@ export function openStore(opts: OpenStoreOptions): Store {
   const { logger } = opts;
   const db = openDatabase(opts.dir, opts.durability, logger);
   const commit = new GroupCommit(db, logger);
-  const outbox = new SqliteOutbox(db, commit, opts.limits, logger);
+  const state = new SqliteKvState(db, commit);
+  const outbox = new SqliteOutbox(db, commit, opts.limits, state, logger);
   commit.setHooks(outbox);
   const inbox = new SqliteInbox(db, commit, logger);
-  const state = new SqliteKvState(db, commit);
   const expiry = setInterval(() => commit.schedule(), opts.expireEveryMs ?? 5000).unref();
   commit.schedule(); // expire what aged while the gateway was down
   let closed = false;

@@ -3,11 +3,13 @@ import type { Logger } from 'pino';
 import { Subject } from 'rxjs';
 import type { QoS } from '../../adapters/types.js';
 import { DropLog } from './drop-log.js';
+import type { SqliteKvState } from './kv-state.js';
 import type { FlushHooks, GroupCommit } from './group-commit.js';
 import { LimitEnforcer, type OutboxLimits } from './limits.js';
 import {
   type DeliveryState,
   type DropReason,
+  type KvEntry,
   type Outbox,
   OutboxFullError,
   type OutboxMessage,
@@ -73,6 +75,7 @@ export class SqliteOutbox implements Outbox, FlushHooks {
     db: Database,
     private readonly commit: GroupCommit,
     private readonly limits: OutboxLimits,
+    private readonly kv: SqliteKvState,
     logger: Logger,
   ) {
     this.limiter = new LimitEnforcer(db, limits);
@@ -94,7 +97,7 @@ export class SqliteOutbox implements Outbox, FlushHooks {
     };
   }
 
-  enqueue(messages: OutboxMessage[]): Promise<number[]> {
+  enqueue(messages: OutboxMessage[], opts: { remember?: KvEntry } = {}): Promise<number[]> {
     return this.commit.submit(() => {
       if (this.limits.overflow === 'reject-new') {
         const bytes = messages.reduce((sum, m) => sum + m.payload.length, 0);
@@ -119,6 +122,7 @@ export class SqliteOutbox implements Outbox, FlushHooks {
           ).lastInsertRowid as number,
       );
       if (ids.length > 0) this.addedInFlush = true;
+      if (opts.remember) this.kv.putInFlush(opts.remember);
       return ids;
     });
   }

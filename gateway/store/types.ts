@@ -54,8 +54,12 @@ export class StoreClosedError extends Error {
  * returned promise resolves only once that transaction is committed.
  */
 export interface Outbox {
-  /** Resolves with the row ids once committed; rejects with OutboxFullError under reject-new. */
-  enqueue(messages: OutboxMessage[]): Promise<number[]>;
+  /**
+   * Resolves with the row ids once committed; rejects with OutboxFullError under reject-new.
+   * `remember` is written to KvState in the same transaction as the rows: a device's message id
+   * recorded with its message, so a resend after a crash is recognised (QoS 2 exactly once).
+   */
+  enqueue(messages: OutboxMessage[], opts?: { remember?: KvEntry }): Promise<number[]>;
   /** Oldest rows in state 'queued' with id > afterId, in id order (index scan, never a full scan). */
   nextQueued(afterId: number, limit: number): OutboxRow[];
   /** Rows in state 'sent' or 'released', in id order: resumed after reconnect/restart. */
@@ -107,6 +111,12 @@ export interface Inbox {
   count(): number;
   /** Expired commands deleted per commit (by pending() or expire()); also logged, rate-limited. */
   readonly expired$: Observable<InboxRow[]>;
+}
+
+export interface KvEntry {
+  namespace: string;
+  key: string;
+  value: unknown;
 }
 
 /** Small durable key/value state: upstream incoming-QoS2 ids, MQTT-SN sessions, etc. */

@@ -170,3 +170,57 @@ describe('SIGKILL the gateway process repeatedly mid-stream', () => {
     await broker.stop();
   }, 120_000);
 });
+
+describe('MQTT-SN QoS 2 across a gateway crash', () => {
+  it('a device resending a stored but unreleased QoS 2 message after SIGKILL gets PUBREC, not a second copy', async () => {
+    const broker = await Mosquitto.start({ persistence: true });
+    const sub = await Subscriber.connect(broker.url, 'x/#', { qos: 2, clientId: 'kill-sub-3', clean: false });
+    const udpPort = await freeUdpPort();
+    const file = writeConfig(
+      tmpDir(),
+      broker.url,
+      `mqttsn: { enabled: true, listen: "127.0.0.1:${udpPort}", predefined_topics: { 1: x/once } }
+rules: [{ match: "x/#", qos: 2 }]`,
+    );
+    const dev = await SnClient.open(udpPort);
+    const connect = async () => {
+      await dev.send({ type: 'connect', flags: flags({ cleanSession: false }), protocolId: 1, duration: 60, clientId: 'persist1' });
+      expect((await dev.expect('connack', 2000)).returnCode).toBe(0);
+    };
+    const publish = (dup: boolean) =>
+      dev.send({ type: 'publish', flags: flags({ qos: 2, topicIdType: 1, dup }), topicId: 1, msgId: 77, data: Buffer.from('exactly-once') });
+
+    let gw = GatewayProcess.start(['run', '-c', file]);
+    await gw.waitForLog('fieldgate up', 20_000);
+    await connect();
+    await publish(false);
+    await dev.expect('pubrec', 2000); // stored: the gateway may now die before PUBREL
+    await gw.kill();
+
+    gw = GatewayProcess.start(['run', '-c', file]);
+    await gw.waitForLog('fieldgate up', 20_000);
+    await connect();
+    await publish(true); // the device never saw PUBCOMP: it resends
+    await dev.expect('pubrec', 2000);
+    await dev.send({ type: 'pubrel', msgId: 77 });
+    await dev.expect('pubcomp', 2000);
+
+    await sub.waitForCount(1, 10_000);
+    await sleep(500);
+    expect(sub.messages.map((m) => m.payload.toString())).toEqual(['exactly-once']);
+
+    // Released: the same msg id is a new message now, not a resend.
+    await dev.send({ type: 'publish', flags: flags({ qos: 2, topicIdType: 1 }), topicId: 1, msgId: 77, data: Buffer.from('next') });
+    await dev.expect('pubrec', 2000);
+    await dev.send({ type: 'pubrel', msgId: 77 });
+    await dev.expect('pubcomp', 2000);
+    await sub.waitForCount(2, 10_000);
+    expect(sub.messages.map((m) => m.payload.toString())).toEqual(['exactly-once', 'next']);
+
+    await dev.close();
+    gw.signal('SIGTERM');
+    expect((await gw.exited()).code).toBe(0);
+    await sub.close();
+    await broker.stop();
+  }, 60_000);
+});

@@ -1,6 +1,7 @@
 import type { PacketOf } from '../codec/index.js';
 import { ReturnCode } from '../codec/index.js';
 import type { Ctx } from '../context.js';
+import { forgetQos2 } from './publish.js';
 import { endSession } from '../liveness.js';
 import { allowed, type Peer } from '../peer.js';
 import { Session } from '../session.js';
@@ -37,6 +38,7 @@ export function onConnect(ctx: Ctx, peer: Peer, p: PacketOf<'connect'>, atPeer: 
     s.abort();
     s.cleanSession = true;
     ctx.persist(s); // deletes what an earlier clean-session=false connection kept
+    forgetQos2(ctx, id);
     ctx.sessions.remove(s);
     s = undefined;
   }

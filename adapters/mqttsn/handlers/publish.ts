@@ -1,4 +1,4 @@
-import type { QoS, StoreOutcome } from '../../types.js';
+import type { QoS, Reading, StoreOutcome } from '../../types.js';
 import { type PacketOf, ReturnCode, shortIdToName, TopicIdType } from '../codec/index.js';
 import type { Ctx } from '../context.js';
 import { allowed, type Peer } from '../peer.js';
@@ -31,6 +31,30 @@ function onQosMinusOne(ctx: Ctx, peer: Peer, p: PacketOf<'publish'>, s: Session 
   emitReading(ctx, device, topic, p, 0);
 }
 
+/**
+ * KvState namespace of QoS 2 messages stored but not yet released (PUBREL) by clean-session=false
+ * devices. Written with the message in one transaction, so a device resending after a gateway
+ * crash gets its PUBREC again instead of a second copy upstream.
+ */
+export const QOS2_RECEIVED = 'mqttsn.qos2-received';
+export const qos2Key = (clientId: string, msgId: number) => `${clientId}\u0000${msgId}`;
+/** A device resends an unreleased QoS 2 message within seconds; an older entry is a leftover, not a resend. */
+const QOS2_RECEIVED_TTL_MS = 3600e3;
+
+/** Was this QoS 2 message stored before the gateway restarted (and not yet released)? */
+function storedBeforeRestart(ctx: Ctx, s: Session, msgId: number): boolean {
+  const entry = ctx.kv.get<{ at: number }>(QOS2_RECEIVED, qos2Key(s.clientId, msgId));
+  return entry !== undefined && ctx.now() - entry.at < QOS2_RECEIVED_TTL_MS;
+}
+
+/** Clean session: forget the QoS 2 ids an earlier clean-session=false connection left. */
+export function forgetQos2(ctx: Ctx, clientId: string): void {
+  const prefix = qos2Key(clientId, 0).slice(0, -1);
+  for (const { key } of ctx.kv.list(QOS2_RECEIVED)) {
+    if (key.startsWith(prefix)) ctx.track(ctx.kv.delete(QOS2_RECEIVED, key), 'forget QoS 2 id');
+  }
+}
+
 function emitReading(
   ctx: Ctx,
   device: string,
@@ -38,6 +62,7 @@ function emitReading(
   p: PacketOf<'publish'>,
   qos: QoS,
   settle?: (o: StoreOutcome) => void,
+  remember?: Reading['remember'],
 ): void {
   ctx.stats.counters.readings++;
   ctx.emit({
@@ -49,6 +74,7 @@ function emitReading(
     retain: p.flags.retain,
     receivedAt: ctx.now(),
     ...(settle ? { settle } : {}),
+    ...(remember ? { remember } : {}),
   });
 }
 
@@ -76,6 +102,9 @@ export function onPublish(ctx: Ctx, peer: Peer, p: PacketOf<'publish'>, s: Sessi
     return;
   }
 
+  if (qos === 2 && !s.uplink.has(p.msgId) && !s.cleanSession && storedBeforeRestart(ctx, s, p.msgId)) {
+    s.uplink.set(p.msgId, { state: 'received' });
+  }
   const prev = s.uplink.get(p.msgId);
   if (prev) {
     if (prev.state === 'settling') {
@@ -98,11 +127,16 @@ export function onPublish(ctx: Ctx, peer: Peer, p: PacketOf<'publish'>, s: Sessi
   }
   s.uplink.set(p.msgId, { state: 'settling' });
   let settled = false;
-  emitReading(ctx, s.clientId, topic, p, qos, (outcome) => {
+  const remember =
+    qos === 2 && !s.cleanSession
+      ? { namespace: QOS2_RECEIVED, key: qos2Key(s.clientId, p.msgId), value: { at: ctx.now() } }
+      : undefined;
+  const settle = (outcome: StoreOutcome) => {
     if (settled) return;
     settled = true;
     onSettled(ctx, s, p, outcome);
-  });
+  };
+  emitReading(ctx, s.clientId, topic, p, qos, settle, remember);
 }
 
 function onSettled(ctx: Ctx, s: Session, p: PacketOf<'publish'>, outcome: StoreOutcome): void {
@@ -138,5 +172,14 @@ export function onPubrel(ctx: Ctx, peer: Peer, p: PacketOf<'pubrel'>, s: Session
     return;
   }
   if (u) s.uplink.delete(p.msgId);
-  ctx.send(peer, { type: 'pubcomp', msgId: p.msgId });
+  if (s.cleanSession) {
+    ctx.send(peer, { type: 'pubcomp', msgId: p.msgId });
+    return;
+  }
+  // PUBCOMP only once the id is forgotten durably: a stale id would swallow a later message reusing it.
+  const forget = ctx.kv.delete(QOS2_RECEIVED, qos2Key(s.clientId, p.msgId));
+  ctx.track(
+    forget.then(() => ctx.send(peer, { type: 'pubcomp', msgId: p.msgId })),
+    'release QoS 2 message',
+  );
 }
