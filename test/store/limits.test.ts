@@ -119,3 +119,16 @@ describe('outbox limits', () => {
     ]);
   });
 });
+
+describe('enqueue with remembered state', () => {
+  it('writes the kv entry with the rows, and not at all when the rows are refused', async () => {
+    const { store } = open(tmpDir(), { max_rows: 1, overflow: 'reject-new' });
+    await store.outbox.enqueue([msg('d', 1)], { remember: { namespace: 'ns', key: 'a', value: { at: 1 } } });
+    expect(store.state.get('ns', 'a')).toEqual({ at: 1 });
+    await expect(
+      store.outbox.enqueue([msg('d', 2)], { remember: { namespace: 'ns', key: 'b', value: { at: 2 } } }),
+    ).rejects.toBeInstanceOf(OutboxFullError);
+    expect(store.state.get('ns', 'b')).toBeUndefined();
+    store.close();
+  });
+});
