@@ -1,0 +1,202 @@
+/**
+ * Bench helper process (forked with tsx): keeps load generation and the counting subscriber out of
+ * the measured process, so its CPU and RSS figures are the gateway's (or the direct client's) alone.
+ *   sub <url> <filter>          count messages; answers {count} to 'count', resets on 'reset'
+ *   sn <port> <k> <qos> <ms>     K MQTT-SN devices, one QoS 1/2 PUBLISH outstanding each
+ *   mqtt <url> <k> <qos> <ms>    K MQTT.js clients, one publish outstanding each
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import mqtt from 'mqtt';
+import { decode, encode, flags, type Packet } from '../adapters/mqttsn/codec/index.js';
+
+export interface LoadResult {
+  acked: number;
+  ms: number;
+  /** Per-message latency (ms): device send -> PUBACK/PUBREC (SN) or publish -> completion (MQTT.js). */
+  lat: number[];
+  cpuS: number;
+  errors: number;
+  /** Datagrams resent after RETRY_MS without an answer. */
+  retries: number;
+}
+
+const RETRY_MS = 1000;
+
+/** Resolves once the message is handed to the IPC channel (exiting earlier would lose it). */
+const send = (m: unknown) => new Promise<void>((r) => process.send?.(m, () => r()));
+const payload = (i: number, k: number) => Buffer.from(`d${k}:${i}:`.padEnd(64, 'x'));
+
+async function sub(url: string, filter: string): Promise<void> {
+  let count = 0;
+  const c = await mqtt.connectAsync(url, { clientId: `bench-sub-${process.pid}`, reconnectPeriod: 0 });
+  c.on('message', () => void count++);
+  await c.subscribeAsync(filter, { qos: 1 });
+  process.on('message', (m) => {
+    if (m === 'count') void send({ count });
+    else if (m === 'reset') {
+      count = 0;
+      void send({ count });
+    } else if (m === 'stop') void c.endAsync(true).then(() => process.exit(0));
+  });
+  await send({ ready: true });
+}
+
+/** One simulated device: CONNECT, REGISTER, then PUBLISH -> ack -> next PUBLISH until `until`. */
+class Device {
+  private readonly sock: Socket = createSocket('udp4');
+  private handler: (p: Packet) => void = () => {};
+  private topicId = 0;
+  private msgId = 0;
+  private sentAt = 0;
+  /** Resends the last packet (DUP) when no answer came: UDP may drop, real devices retry too. */
+  private retry: NodeJS.Timeout | undefined;
+  acked = 0;
+  errors = 0;
+  retries = 0;
+
+  constructor(
+    private readonly k: number,
+    private readonly gwPort: number,
+  ) {
+    this.sock.on('message', (b) => {
+      const r = decode(b);
+      if (r.ok) this.handler(r.packet);
+    });
+  }
+
+  private tx(p: Packet): void {
+    const buf = encode(p);
+    this.sock.send(buf, this.gwPort, '127.0.0.1');
+    clearTimeout(this.retry);
+    if (p.type === 'disconnect') return;
+    const again = p.type === 'publish' ? encode({ ...p, flags: { ...p.flags, dup: true } }) : buf;
+    const resend = () => {
+      this.retries++;
+      this.sock.send(again, this.gwPort, '127.0.0.1');
+      this.retry = setTimeout(resend, RETRY_MS);
+    };
+    this.retry = setTimeout(resend, RETRY_MS);
+  }
+
+  private await_(type: Packet['type'], p: Packet): Promise<Packet> {
+    return new Promise((res) => {
+      this.handler = (q) => {
+        if (q.type === type) res(q);
+      };
+      this.tx(p);
+    });
+  }
+
+  async setup(): Promise<void> {
+    await new Promise<void>((r) => this.sock.bind(0, '127.0.0.1', r));
+    const f = flags({ cleanSession: true });
+    await this.await_('connack', {
+      type: 'connect',
+      flags: f,
+      protocolId: 1,
+      duration: 300,
+      clientId: `bench-${this.k}`,
+    });
+    const ack = await this.await_('regack', {
+      type: 'register',
+      topicId: 0,
+      msgId: 1,
+      topicName: `bench/sn/d${this.k}`,
+    });
+    if (ack.type === 'regack') this.topicId = ack.topicId;
+  }
+
+  run(qos: 1 | 2, until: number, lat: number[]): Promise<void> {
+    return new Promise((done) => {
+      const next = () => {
+        if (performance.now() >= until) {
+          clearTimeout(this.retry);
+          return done();
+        }
+        this.msgId = (this.msgId % 65535) + 1;
+        this.sentAt = performance.now();
+        const data = payload(this.msgId, this.k);
+        this.tx({ type: 'publish', flags: flags({ qos }), topicId: this.topicId, msgId: this.msgId, data });
+      };
+      this.handler = (p) => {
+        if (p.type === 'puback' && p.msgId === this.msgId) {
+          if (p.returnCode !== 0) this.errors++;
+          else {
+            lat.push(performance.now() - this.sentAt);
+            this.acked++;
+          }
+          next();
+        } else if (p.type === 'pubrec' && p.msgId === this.msgId) {
+          lat.push(performance.now() - this.sentAt);
+          this.tx({ type: 'pubrel', msgId: this.msgId });
+        } else if (p.type === 'pubcomp' && p.msgId === this.msgId) {
+          this.acked++;
+          next();
+        }
+      };
+      next();
+    });
+  }
+
+  close(): void {
+    clearTimeout(this.retry);
+    this.tx({ type: 'disconnect' });
+    this.sock.close();
+  }
+}
+
+async function sn(port: number, k: number, qos: 1 | 2, ms: number): Promise<void> {
+  const devices = Array.from({ length: k }, (_, i) => new Device(i, port));
+  for (const d of devices) await d.setup();
+  const lat: number[] = [];
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  await Promise.all(devices.map((d) => d.run(qos, t0 + ms, lat)));
+  const elapsed = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  for (const d of devices) d.close();
+  const r: LoadResult = {
+    acked: devices.reduce((s, d) => s + d.acked, 0),
+    ms: elapsed,
+    lat,
+    cpuS: (c.user + c.system) / 1e6,
+    errors: devices.reduce((s, d) => s + d.errors, 0),
+    retries: devices.reduce((s, d) => s + d.retries, 0),
+  };
+  await send(r);
+}
+
+async function direct(url: string, k: number, qos: 1 | 2, ms: number): Promise<void> {
+  const clients = await Promise.all(
+    Array.from({ length: k }, (_, i) =>
+      mqtt.connectAsync(url, { clientId: `bench-direct-${i}`, reconnectPeriod: 0 }),
+    ),
+  );
+  const lat: number[] = [];
+  let acked = 0;
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const until = t0 + ms;
+  await Promise.all(
+    clients.map(async (c, k) => {
+      for (let i = 0; performance.now() < until; i++) {
+        const s = performance.now();
+        await c.publishAsync(`bench/direct/d${k}`, payload(i, k), { qos });
+        lat.push(performance.now() - s);
+        acked++;
+      }
+    }),
+  );
+  const elapsed = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  await Promise.all(clients.map((c) => c.endAsync()));
+  const r: LoadResult = { acked, ms: elapsed, lat, cpuS: (c.user + c.system) / 1e6, errors: 0, retries: 0 };
+  await send(r);
+}
+
+const [mode, a, b, c, d] = process.argv.slice(2);
+if (mode === 'sub') await sub(a!, b!);
+else if (mode === 'sn') await sn(Number(a), Number(b), Number(c) as 1 | 2, Number(d));
+else if (mode === 'mqtt') await direct(a!, Number(b), Number(c) as 1 | 2, Number(d));
+else throw new Error(`unknown mode ${mode}`);
+if (mode !== 'sub') process.exit(0);

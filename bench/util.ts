@@ -1,0 +1,67 @@
+/** Shared bench helpers: quiet logger, RSS sampling, CPU time, percentiles, a compact table. */
+import pino, { type Logger } from 'pino';
+
+export const QUICK = process.env.BENCH_QUICK === '1';
+
+export const silent: Logger = pino({ level: 'silent' });
+
+/** Samples process RSS every 100 ms; peak() is the highest seen (MiB). */
+export class RssSampler {
+  private max = process.memoryUsage().rss;
+  private readonly timer = setInterval(() => {
+    this.max = Math.max(this.max, process.memoryUsage().rss);
+  }, 100);
+
+  peak(): number {
+    clearInterval(this.timer);
+    this.max = Math.max(this.max, process.memoryUsage().rss);
+    return this.max / 2 ** 20;
+  }
+}
+
+/** Wall time, CPU seconds and peak RSS of one measured phase. */
+export interface Phase {
+  ms: number;
+  cpuS: number;
+  rssMiB: number;
+}
+
+export function startPhase(): () => Phase {
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  const rss = new RssSampler();
+  return () => {
+    const c = process.cpuUsage(c0);
+    return { ms: performance.now() - t0, cpuS: (c.user + c.system) / 1e6, rssMiB: rss.peak() };
+  };
+}
+
+/** Nearest-rank percentile of an unsorted array (sorted in place). */
+export function percentile(xs: number[], p: number): number {
+  if (xs.length === 0) return Number.NaN;
+  xs.sort((a, b) => a - b);
+  return xs[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
+}
+
+export function fmt(n: number, digits = 0): string {
+  if (!Number.isFinite(n)) return '-';
+  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+/** Prints rows as an aligned table (first row is the header). */
+export function table(title: string, rows: string[][]): void {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) =>
+    r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  console.log(`\n${title}`);
+  console.log(line(rows[0]!));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of rows.slice(1)) console.log(line(r));
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** BENCH_VERBOSE=1: timestamps of suite steps on stderr (to see where time goes). */
+export function progress(what: string): void {
+  if (process.env.BENCH_VERBOSE === '1') console.error(`[${(performance.now() / 1000).toFixed(2)}s] ${what}`);
+}
