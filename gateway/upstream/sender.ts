@@ -31,8 +31,9 @@ const MAX_UNWRITTEN = 1024;
 
 /**
  * The outbox pull loop for one connection at a time. Rows are taken in id order up to
- * the in-flight window, their packet ids made durable (markSent) BEFORE the PUBLISHes
- * are written, and completed in batches when acknowledged. After a (re)connect the
+ * the in-flight window and their packet ids recorded (markSent); QoS 2 PUBLISHes are
+ * written only once that is durable, QoS 0/1 at once. Rows are completed in batches
+ * when acknowledged. After a (re)connect the
  * rows left in flight are resent first, with the same packet ids.
  */
 export class Sender {
@@ -47,6 +48,8 @@ export class Sender {
   private paused = false;
   private readonly pending = new Set<Promise<unknown>>();
   private writeChain: Promise<void> = Promise.resolve();
+  /** Batches on writeChain not yet written (waiting for their markSent commit). */
+  private waiting = 0;
   private completing: OutboxRow[] = [];
   private completeTimer: NodeJS.Immediate | undefined;
   private rateTimer: NodeJS.Timeout | undefined;
@@ -187,36 +190,55 @@ export class Sender {
     const gen = this.gen;
     const assignments: { id: number; packetId: number }[] = [];
     const packets: { row: OutboxRow; packetId: number }[] = [];
+    let exactlyOnce = false;
     for (const row of rows) {
       let packetId = 0;
       if (row.qos > 0) {
         packetId = this.o.ids.take()!; // pump() never takes more rows than free ids
         this.window.set(packetId, { row, state: 'sent' });
         assignments.push({ id: row.id, packetId });
+        if (row.qos === 2) exactlyOnce = true;
       }
       packets.push({ row, packetId });
     }
-    this.unwritten += rows.length;
     const durable = assignments.length > 0 ? this.track(this.o.outbox.markSent(assignments)) : undefined;
+    // QoS 0/1 need not wait for markSent: if the process dies first the row is still 'queued' and is
+    // resent (a duplicate QoS 1 allows). Only QoS 2 must have its packet id durable before the
+    // PUBLISH leaves. Written now only when no earlier batch is still waiting, so id order holds.
+    if (!exactlyOnce && this.waiting === 0) {
+      durable?.catch((err) => {
+        if (gen === this.gen) this.storeFailed('markSent', err);
+      });
+      this.write(conn, packets);
+      return;
+    }
+    this.waiting++;
+    this.unwritten += rows.length;
     // Chained so batches are written in id order even if commits resolve out of order.
     this.writeChain = this.writeChain
       .then(() => durable)
       .then(
         () => {
+          this.waiting--;
           if (gen !== this.gen) return;
           this.unwritten -= rows.length;
-          conn.batch(() => {
-            for (const { row, packetId } of packets) {
-              conn.write(publishPacket(row, packetId, false));
-              if (row.qos === 0) this.queueComplete(row);
-            }
-          });
+          this.write(conn, packets);
           this.pump();
         },
         (err) => {
+          this.waiting--;
           if (gen === this.gen) this.storeFailed('markSent', err);
         },
       );
+  }
+
+  private write(conn: Connection, packets: { row: OutboxRow; packetId: number }[]): void {
+    conn.batch(() => {
+      for (const { row, packetId } of packets) {
+        conn.write(publishPacket(row, packetId, false));
+        if (row.qos === 0) this.queueComplete(row);
+      }
+    });
   }
 
   private queueComplete(row: OutboxRow): void {
