@@ -1,11 +1,14 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { GatewayProcess } from '../harness/gateway-process.js';
+import { GatewayProcess, killAllGateways } from '../harness/gateway-process.js';
 import { freePort, freeUdpPort } from '../harness/ports.js';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
 
-afterAll(cleanupTmpDirs);
+afterAll(async () => {
+  await killAllGateways();
+  cleanupTmpDirs();
+});
 
 async function output(args: string[]): Promise<{ code: number | null; out: string }> {
   const p = GatewayProcess.start(args);

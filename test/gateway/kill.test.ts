@@ -6,7 +6,7 @@ import { flags } from '../../adapters/mqttsn/codec/index.js';
 import { stats } from '../../gateway/store/inspect.js';
 import { openStore } from '../../gateway/store/open.js';
 import { storeConfigSchema } from '../../gateway/store/config.js';
-import { GatewayProcess } from '../harness/gateway-process.js';
+import { GatewayProcess, killAllGateways } from '../harness/gateway-process.js';
 import { Mosquitto } from '../harness/mosquitto.js';
 import { freeUdpPort } from '../harness/ports.js';
 import { type Received, Subscriber } from '../harness/subscriber.js';
@@ -14,7 +14,10 @@ import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
 import { sleep, waitFor } from '../harness/wait.js';
 import { SnClient } from '../mqttsn/client.js';
 
-afterAll(cleanupTmpDirs);
+afterAll(async () => {
+  await killAllGateways();
+  cleanupTmpDirs();
+});
 
 const DEVICES = 4;
 

@@ -4,10 +4,13 @@ import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { storeConfigSchema } from '../../gateway/store/config.js';
 import { openStore } from '../../gateway/store/open.js';
-import { GatewayProcess } from '../harness/gateway-process.js';
+import { GatewayProcess, killAllGateways } from '../harness/gateway-process.js';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
 
-afterAll(cleanupTmpDirs);
+afterAll(async () => {
+  await killAllGateways();
+  cleanupTmpDirs();
+});
 
 async function run(args: string[]): Promise<{ code: number | null; out: string }> {
   const p = GatewayProcess.start(args);

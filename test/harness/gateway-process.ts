@@ -1,8 +1,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { trackChild } from './children.js';
 import { waitFor } from './wait.js';
 
 /** Log lines are pino JSON; `msg` is what tests wait for. */
 export type LogLine = Record<string, unknown> & { msg?: string; level?: number };
+
+const running = new Set<GatewayProcess>();
+
+/** SIGKILL every gateway a test started and left running (a failed assertion skips its cleanup). */
+export async function killAllGateways(): Promise<void> {
+  await Promise.all([...running].map((g) => g.kill()));
+}
 
 /**
  * `fieldgate <args>` as a real child process (through tsx, so no build is
@@ -32,14 +40,22 @@ export class GatewayProcess {
     proc.stderr?.on('data', (b: Buffer) => {
       this.stderr += b.toString();
     });
-    this.exit = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+    this.exit = new Promise((resolve) =>
+      proc.once('exit', (code, signal) => {
+        running.delete(this);
+        resolve({ code, signal });
+      }),
+    );
+    running.add(this);
   }
 
   static start(args: string[], env: NodeJS.ProcessEnv = {}): GatewayProcess {
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'gateway/cli.ts', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...env },
-    });
+    const proc = trackChild(
+      spawn(process.execPath, ['--import', 'tsx', 'gateway/cli.ts', ...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, ...env },
+      }),
+    );
     return new GatewayProcess(proc);
   }
 

@@ -1,6 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { trackChild } from './children.js';
 import { canConnect, freePort } from './ports.js';
 import { tmpDir } from './tmp.js';
 import { sleep, waitFor } from './wait.js';
@@ -45,9 +46,17 @@ export class Mosquitto {
   private writeConfig(): void {
     const { users, tls, persistence, extra = [] } = this.opts;
     // As root, mosquitto drops to its own user, which cannot read our 0700 temp dir: stay root (ignored otherwise).
-    const lines = ['user root', `listener ${this.port} 127.0.0.1`, 'log_dest stdout', 'log_type error', 'log_type warning', 'log_type notice'];
+    const lines = [
+      'user root',
+      `listener ${this.port} 127.0.0.1`,
+      'log_dest stdout',
+      'log_type error',
+      'log_type warning',
+      'log_type notice',
+    ];
     lines.push('max_queued_messages 0', 'max_inflight_messages 0', 'set_tcp_nodelay true');
-    if (persistence) lines.push('persistence true', `persistence_location ${this.dir}/`, 'autosave_interval 1');
+    if (persistence)
+      lines.push('persistence true', `persistence_location ${this.dir}/`, 'autosave_interval 1');
     if (users) {
       const pwfile = join(this.dir, 'passwd');
       writeFileSync(pwfile, '');
@@ -65,7 +74,9 @@ export class Mosquitto {
   }
 
   private async launch(): Promise<void> {
-    const proc = spawn('mosquitto', ['-c', join(this.dir, 'mosquitto.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = trackChild(
+      spawn('mosquitto', ['-c', join(this.dir, 'mosquitto.conf')], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    );
     this.proc = proc;
     const append = (b: Buffer) => {
       this.log += b.toString();

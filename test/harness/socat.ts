@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { trackChild } from './children.js';
 import { tmpDir } from './tmp.js';
 import { sleep, waitFor } from './wait.js';
 
@@ -25,10 +26,14 @@ export class PtyPair {
 
   async plug(): Promise<void> {
     if (this.proc) return;
-    const proc = spawn(
-      'socat',
-      ['-d', '-d', `pty,raw,echo=0,link=${this.device}`, `pty,raw,echo=0,link=${this.sensor}`],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+    const proc = trackChild(
+      spawn(
+        'socat',
+        ['-d', '-d', `pty,raw,echo=0,link=${this.device}`, `pty,raw,echo=0,link=${this.sensor}`],
+        {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        },
+      ),
     );
     this.proc = proc;
     let err = '';
@@ -38,7 +43,9 @@ export class PtyPair {
     await waitFor(
       () => {
         if (proc.exitCode !== null) throw new Error(`socat exited: ${err}`);
-        return existsSync(this.device) && existsSync(this.sensor) && err.includes('starting data transfer loop');
+        return (
+          existsSync(this.device) && existsSync(this.sensor) && err.includes('starting data transfer loop')
+        );
       },
       'socat pty pair',
       5000,

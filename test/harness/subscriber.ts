@@ -22,7 +22,14 @@ export class Subscriber {
   static async connect(
     url: string,
     topics: string | string[],
-    opts: { qos?: 0 | 1 | 2; clientId?: string; clean?: boolean; username?: string; password?: string; ca?: Buffer } = {},
+    opts: {
+      qos?: 0 | 1 | 2;
+      clientId?: string;
+      clean?: boolean;
+      username?: string;
+      password?: string;
+      ca?: Buffer;
+    } = {},
   ): Promise<Subscriber> {
     const client = mqtt.connect(url, {
       clientId: opts.clientId ?? `test-sub-${Math.random().toString(16).slice(2)}`,
@@ -46,7 +53,11 @@ export class Subscriber {
   /** Wait until at least n messages (matching `topic` if given) have arrived. */
   async waitForCount(n: number, timeoutMs = 10_000, topic?: string): Promise<Received[]> {
     const pick = () => (topic ? this.messages.filter((m) => m.topic === topic) : this.messages);
-    await waitFor(() => pick().length >= n, `${n} messages${topic ? ` on ${topic}` : ''} (have ${pick().length})`, timeoutMs);
+    await waitFor(
+      () => pick().length >= n,
+      `${n} messages${topic ? ` on ${topic}` : ''} (have ${pick().length})`,
+      timeoutMs,
+    );
     return pick();
   }
 
