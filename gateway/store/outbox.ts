@@ -147,10 +147,14 @@ export class SqliteOutbox implements Outbox, FlushHooks {
     });
   }
 
+  /**
+   * Lazy: losing this delete in a crash only resends the row (QoS 1 allows a duplicate; a QoS 2 row
+   * is still 'released', so only its PUBREL is resent). It rides with the next commit.
+   */
   complete(ids: number[]): Promise<void> {
     return this.commit.submit(() => {
       for (const id of ids) this.stmt.complete.run(id);
-    });
+    }, true);
   }
 
   requeueInflight(): Promise<void> {
