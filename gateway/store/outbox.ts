@@ -135,10 +135,10 @@ export class SqliteOutbox implements Outbox, FlushHooks {
     return this.stmt.inflight.all().map(toOutboxRow);
   }
 
-  markSent(assignments: { id: number; packetId: number }[]): Promise<void> {
+  markSent(assignments: { id: number; packetId: number }[], opts: { lazy?: boolean } = {}): Promise<void> {
     return this.commit.submit(() => {
       for (const a of assignments) this.stmt.markSent.run(a.packetId, a.id);
-    });
+    }, opts.lazy === true);
   }
 
   markReleased(id: number): Promise<void> {

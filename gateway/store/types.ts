@@ -65,7 +65,11 @@ export interface Outbox {
   /** Rows in state 'sent' or 'released', in id order: resumed after reconnect/restart. */
   inflight(): OutboxRow[];
   /** Durably record packet ids before the PUBLISHes are written (QoS 2 exactly-once needs this). */
-  markSent(assignments: { id: number; packetId: number }[]): Promise<void>;
+  /**
+   * `lazy`: ride with the next commit instead of forcing one (QoS 0/1 batches, whose PUBLISHes
+   * need not wait: a lost update only means the row is resent as new, which QoS 1 allows).
+   */
+  markSent(assignments: { id: number; packetId: number }[], opts?: { lazy?: boolean }): Promise<void>;
   /** Durably record that PUBREL is about to be written for this QoS 2 row. */
   markReleased(id: number): Promise<void>;
   /** Broker acknowledged (PUBACK/PUBCOMP) or QoS 0 written: delete. */

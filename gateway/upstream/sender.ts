@@ -201,11 +201,14 @@ export class Sender {
       }
       packets.push({ row, packetId });
     }
-    const durable = assignments.length > 0 ? this.track(this.o.outbox.markSent(assignments)) : undefined;
-    // QoS 0/1 need not wait for markSent: if the process dies first the row is still 'queued' and is
-    // resent (a duplicate QoS 1 allows). Only QoS 2 must have its packet id durable before the
-    // PUBLISH leaves. Written now only when no earlier batch is still waiting, so id order holds.
-    if (!exactlyOnce && this.waiting === 0) {
+    // QoS 0/1 need not wait for markSent, nor force a commit for it: if the process dies first the
+    // row is still 'queued' and is resent (a duplicate QoS 1 allows). Only QoS 2 must have its packet
+    // id durable before the PUBLISH leaves. Written now only when no earlier batch is still waiting,
+    // so id order holds.
+    const now = !exactlyOnce && this.waiting === 0;
+    const durable =
+      assignments.length > 0 ? this.track(this.o.outbox.markSent(assignments, { lazy: now })) : undefined;
+    if (now) {
       durable?.catch((err) => {
         if (gen === this.gen) this.storeFailed('markSent', err);
       });
