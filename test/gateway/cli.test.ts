@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { GatewayProcess, killAllGateways } from '../harness/gateway-process.js';
+import { GatewayProcess, killAllGateways, runCli } from '../harness/gateway-process.js';
 import { freePort, freeUdpPort } from '../harness/ports.js';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
 
@@ -9,12 +9,6 @@ afterAll(async () => {
   await killAllGateways();
   cleanupTmpDirs();
 });
-
-async function output(args: string[]): Promise<{ code: number | null; out: string }> {
-  const p = GatewayProcess.start(args);
-  const { code } = await p.exited();
-  return { code, out: `${p.lines.map((l) => l.msg).join('\n')}\n${p.stderr}` };
-}
 
 describe('fieldgate CLI (real child process)', () => {
   it('check prints all three mistakes with key path and line, and exits non-zero', async () => {
@@ -35,7 +29,7 @@ describe('fieldgate CLI (real child process)', () => {
         '    publish: site/{gatway}/{device}', // line 10: unknown placeholder
       ].join('\n'),
     );
-    const { code, out } = await output(['check', '-c', file]);
+    const { code, out } = await runCli(['check', '-c', file]);
     expect(code).toBe(1);
     expect(out).toMatch(/3 problems/);
     expect(out).toMatch(/line 5: upstream\.keepalive: .*number/);
@@ -44,7 +38,7 @@ describe('fieldgate CLI (real child process)', () => {
   });
 
   it('check accepts the shipped example config', async () => {
-    const { code, out } = await output(['check', '-c', 'examples/fieldgate.yaml']);
+    const { code, out } = await runCli(['check', '-c', 'examples/fieldgate.yaml']);
     expect(out).toMatch(/OK/);
     expect(code).toBe(0);
   });
@@ -91,9 +85,9 @@ describe('fieldgate CLI (real child process)', () => {
   });
 
   it('version and ports answer without a config (ports works without udevadm)', async () => {
-    const v = await output(['version']);
+    const v = await runCli(['version']);
     expect(v.out).toMatch(/\d+\.\d+\.\d+/);
-    const p = await output(['ports', '--json']);
+    const p = await runCli(['ports', '--json']);
     expect(p.code).toBe(0);
     expect(Array.isArray(JSON.parse(p.out.trim()))).toBe(true);
   });

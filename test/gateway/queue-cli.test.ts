@@ -4,19 +4,13 @@ import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { storeConfigSchema } from '../../gateway/store/config.js';
 import { openStore } from '../../gateway/store/open.js';
-import { GatewayProcess, killAllGateways } from '../harness/gateway-process.js';
+import { killAllGateways, runCli } from '../harness/gateway-process.js';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
 
 afterAll(async () => {
   await killAllGateways();
   cleanupTmpDirs();
 });
-
-async function run(args: string[]): Promise<{ code: number | null; out: string }> {
-  const p = GatewayProcess.start(args);
-  const { code } = await p.exited();
-  return { code, out: `${p.lines.map((l) => (l.msg === undefined ? JSON.stringify(l) : l.msg)).join('\n')}\n${p.stderr}` };
-}
 
 describe('fieldgate queue', () => {
   it('shows stats, peeks the oldest rows, and purges only with --yes', async () => {
@@ -29,20 +23,20 @@ describe('fieldgate queue', () => {
     );
     store.close();
 
-    const stats = await run(['queue', 'stats', '-c', file]);
+    const stats = await runCli(['queue', 'stats', '-c', file]);
     expect(stats.code).toBe(0);
     expect(stats.out).toMatch(/outbox\s+3 rows, 6 payload bytes, 0 in flight/);
 
-    const peek = await run(['queue', 'peek', '-c', file, '-n', '2']);
+    const peek = await runCli(['queue', 'peek', '-c', file, '-n', '2']);
     const rows = peek.out.trim().split('\n').map((l) => JSON.parse(l) as { topic: string; payload: string });
     expect(rows.map((r) => [r.topic, r.payload])).toEqual([['t/1', 'v1'], ['t/2', 'v2']]);
 
-    const refused = await run(['queue', 'purge', '-c', file]); // no TTY, no --yes: nothing happens
+    const refused = await runCli(['queue', 'purge', '-c', file]); // no TTY, no --yes: nothing happens
     expect(refused.code).toBe(1);
-    expect((await run(['queue', 'stats', '-c', file])).out).toMatch(/3 rows/);
+    expect((await runCli(['queue', 'stats', '-c', file])).out).toMatch(/3 rows/);
 
-    const purged = await run(['queue', 'purge', '-c', file, '--yes']);
+    const purged = await runCli(['queue', 'purge', '-c', file, '--yes']);
     expect(purged.out).toMatch(/purged 3 outbox rows, 0 inbox rows/);
-    expect((await run(['queue', 'stats', '-c', file])).out).toMatch(/outbox\s+0 rows/);
+    expect((await runCli(['queue', 'stats', '-c', file])).out).toMatch(/outbox\s+0 rows/);
   });
 });

@@ -18,12 +18,15 @@ export async function killAllGateways(): Promise<void> {
  */
 export class GatewayProcess {
   readonly lines: LogLine[] = [];
+  /** Everything written to stdout, as is (CLI output that is not log lines). */
+  stdout = '';
   stderr = '';
   private exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   private constructor(private readonly proc: ChildProcess) {
     let buf = '';
     proc.stdout?.on('data', (b: Buffer) => {
+      this.stdout += b.toString();
       buf += b.toString();
       let i = buf.indexOf('\n');
       while (i >= 0) {
@@ -90,4 +93,11 @@ export class GatewayProcess {
     this.proc.kill('SIGKILL');
     await this.exit;
   }
+}
+
+/** Run a one-shot CLI command (check, queue, ports...) to completion: exit code and all it printed. */
+export async function runCli(args: string[]): Promise<{ code: number | null; out: string }> {
+  const p = GatewayProcess.start(args);
+  const { code } = await p.exited();
+  return { code, out: `${p.stdout}\n${p.stderr}` };
 }
