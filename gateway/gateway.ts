@@ -8,6 +8,7 @@ import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { Downlink } from './downlink.js';
 import { startIngest } from './ingest.js';
+import { lockStateDir } from './lifecycle/instance-lock.js';
 import { isolate } from './lifecycle/isolate.js';
 import type { Logger } from './log.js';
 import { Observability } from './observe.js';
@@ -40,6 +41,7 @@ export class Gateway {
   private timers: NodeJS.Timeout[] = [];
   private observe: Observability | null = null;
   private replies: Subscription[] = [];
+  private unlock: (() => void) | null = null;
 
   constructor(opts: GatewayOptions) {
     this.config = opts.config;
@@ -50,6 +52,7 @@ export class Gateway {
     const { config, logger } = this;
     logger.info({ id: config.gateway.id, stateDir: config.gateway.state_dir }, 'fieldgate starting');
 
+    this.unlock = lockStateDir(config.gateway.state_dir);
     const store = openStore({
       dir: config.gateway.state_dir,
       durability: config.store.durability,
@@ -144,6 +147,8 @@ export class Gateway {
     this.subscriptions?.close();
     await this.attempt('stop upstream', () => this.upstream?.stop());
     await this.attempt('close store', () => this.store?.close());
+    this.unlock?.();
+    this.unlock = null;
     this.store = null;
     this.upstream = null;
   }
