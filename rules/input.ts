@@ -27,19 +27,43 @@ export interface DecodedPayload {
   fields: Record<string, unknown>;
 }
 
+/**
+ * Decoded lazily: most readings pass rules that never look at the payload, and a failed
+ * JSON.parse (plain text payloads) costs an exception per message.
+ */
 export function decodePayload(payload: Buffer, fields?: Record<string, unknown>): DecodedPayload {
-  const text = payload.toString('utf8');
-  let value: unknown = text;
+  let text: string | undefined;
+  let value: unknown;
+  let parsed = false;
+  const decoded: DecodedPayload = {
+    get text() {
+      text ??= payload.toString('utf8');
+      return text;
+    },
+    get value() {
+      if (!parsed) {
+        parsed = true;
+        value = parseJson(decoded.text);
+      }
+      return value;
+    },
+    get fields() {
+      if (fields) return fields;
+      const v = decoded.value;
+      return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+    },
+  };
+  return decoded;
+}
+
+/** JSON when it parses, else the text itself; skips JSON.parse for text that cannot be JSON. */
+function parseJson(text: string): unknown {
+  if (!/^\s*[[{"\-0-9tfn]/.test(text)) return text;
   try {
-    value = JSON.parse(text);
+    return JSON.parse(text);
   } catch {
-    // not JSON: rules see the text
+    return text; // not JSON: rules see the text
   }
-  const obj =
-    value !== null && typeof value === 'object' && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : {};
-  return { text, value, fields: fields ?? obj };
 }
 
 export function ruleInput(
