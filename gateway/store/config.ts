@@ -3,7 +3,7 @@ import { bytes, duration } from '../config/units.js';
 
 export const storeConfigSchema = z
   .strictObject({
-    /** power-loss: synchronous=FULL (survives a power cut); process-crash: synchronous=NORMAL (faster, survives a killed process). */
+    /** power-loss: every ack waits for an fsync of the WAL (survives a power cut); process-crash: no fsync per commit (survives a killed process). */
     durability: z.enum(['power-loss', 'process-crash']).default('power-loss'),
     max_rows: z.number().int().positive().default(1_000_000),
     max_bytes: bytes().default(256 * 1024 * 1024),

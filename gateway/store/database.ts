@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { migrate } from './migrations.js';
-import type { StoreConfig } from './config.js';
 
 export const DB_FILE = 'fieldgate.db';
 /** quick_check reads every page; below this size it costs milliseconds, above it would slow start-up. */
@@ -23,15 +22,11 @@ export function isCorruption(err: unknown): boolean {
  * Opens (creating if needed) dir/fieldgate.db in WAL mode and migrates it. A corrupt file is moved
  * aside to fieldgate.db.corrupt-<timestamp> (with its -wal/-shm) and a fresh database is created.
  */
-export function openDatabase(
-  dir: string,
-  durability: StoreConfig['durability'],
-  logger: Logger,
-): Database.Database {
+export function openDatabase(dir: string, logger: Logger): Database.Database {
   mkdirSync(dir, { recursive: true });
   const path = dbPath(dir);
   try {
-    return openValidated(path, durability);
+    return openValidated(path);
   } catch (err) {
     if (!isCorruption(err)) throw err;
     const aside = moveAside(path);
@@ -39,17 +34,19 @@ export function openDatabase(
       { err, path, movedTo: aside },
       'STORE DATABASE IS CORRUPT: moved it aside and started with an EMPTY store; queued messages in it are not sent',
     );
-    return openValidated(path, durability);
+    return openValidated(path);
   }
 }
 
-function openValidated(path: string, durability: StoreConfig['durability']): Database.Database {
+function openValidated(path: string): Database.Database {
   const small = !existsSync(path) || statSync(path).size <= QUICK_CHECK_MAX_BYTES;
   const db = new Database(path);
   try {
     // The first statement reads the header: a garbage file fails here with SQLITE_NOTADB.
     db.pragma('journal_mode = WAL');
-    db.pragma(`synchronous = ${durability === 'power-loss' ? 'FULL' : 'NORMAL'}`);
+    // NORMAL in both modes: SQLite then never fsyncs on commit. For power-loss durability the group
+    // commit fsyncs the WAL itself, off the event loop, before any op's promise resolves (group-commit.ts).
+    db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000'); // the CLI may hold the write lock briefly (purge)
     db.pragma('journal_size_limit = 67108864'); // shrink the WAL back after a large burst
     migrate(db);

@@ -1,3 +1,4 @@
+import { closeSync, fdatasync, fdatasyncSync, openSync } from 'node:fs';
 import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { Subject } from 'rxjs';
@@ -30,6 +31,12 @@ interface OpResult {
   value: unknown;
 }
 
+/** A committed flush whose ops wait for the WAL fsync that makes it durable. */
+interface Unsynced {
+  results: OpResult[];
+  started: number;
+}
+
 /**
  * Queues write ops and runs every op queued in one event-loop turn in ONE transaction (flushed from
  * setImmediate). Each op runs in its own savepoint, so one failing op rejects alone; each promise
@@ -44,10 +51,24 @@ export class GroupCommit {
   private closed = false;
   private hooks: FlushHooks = {};
   private readonly flushTx: (ops: PendingOp[], results: OpResult[]) => void;
+  /** power-loss: the WAL file to fdatasync after commits (SQLite runs with synchronous=NORMAL). */
+  private walFd: number | undefined;
+  private unsynced: Unsynced[] = [];
+  /** The flushes the fdatasync in flight covers (null: none in flight). */
+  private syncingBatch: Unsynced[] | null = null;
 
+  /**
+   * `syncWal`: the -wal path to make commits durable against power loss. SQLite's own
+   * synchronous=FULL would fsync inside COMMIT, blocking the event loop for every commit; instead
+   * the commit runs with synchronous=NORMAL and the WAL is fdatasync'd on libuv's thread pool, so
+   * the gateway keeps receiving (and committing the next batch) while the disk flushes. Each op
+   * still resolves only after an fsync that began after its commit. Checkpoints stay safe: with
+   * NORMAL, SQLite syncs the WAL before a checkpoint and the database after it.
+   */
   constructor(
     db: Database,
     private readonly logger: Logger,
+    private readonly syncWal?: string,
   ) {
     const savepoint = db.transaction((run: () => unknown) => run());
     this.flushTx = db.transaction((ops: PendingOp[], results: OpResult[]) => {
@@ -109,15 +130,53 @@ export class GroupCommit {
       for (const op of ops) op.reject(ownErrors.has(op) ? ownErrors.get(op) : err);
       return;
     }
-    if (ops.length > 0) this.commits$.next({ ms: performance.now() - started, ops: ops.length });
     this.hooks.committed?.();
-    for (const { op, ok, value } of results) (ok ? op.resolve : op.reject)(value as never);
+    if (this.syncWal === undefined || ops.length === 0) {
+      if (ops.length > 0) this.commits$.next({ ms: performance.now() - started, ops: ops.length });
+      settle(results);
+      return;
+    }
+    this.unsynced.push({ results, started });
+    this.sync();
+  }
+
+  /** One fdatasync at a time; commits made meanwhile share the next one. */
+  private sync(): void {
+    if (this.syncingBatch || this.unsynced.length === 0) return;
+    this.walFd ??= openSync(this.syncWal!, 'r');
+    const batch = this.unsynced;
+    this.unsynced = [];
+    this.syncingBatch = batch;
+    fdatasync(this.walFd, (err) => {
+      this.syncingBatch = null;
+      if (err) this.logger.error({ err }, 'store fsync failed: these writes may not survive a power cut');
+      for (const { results, started } of batch) {
+        if (err) for (const r of results) r.op.reject(err);
+        else {
+          this.commits$.next({ ms: performance.now() - started, ops: results.length });
+          settle(results);
+        }
+      }
+      if (!this.closed) this.sync();
+    });
   }
 
   /** Flushes what is queued; later submits reject with StoreClosedError. */
   close(): void {
     this.flush();
     this.closed = true;
+    if (this.walFd !== undefined) {
+      // Make everything committed durable now; ops of an fsync still in flight resolve here too.
+      fdatasyncSync(this.walFd);
+      for (const { results } of [...(this.syncingBatch ?? []), ...this.unsynced]) settle(results);
+      this.unsynced = [];
+      closeSync(this.walFd);
+      this.walFd = undefined;
+    }
     this.commits$.complete();
   }
+}
+
+function settle(results: OpResult[]): void {
+  for (const { op, ok, value } of results) (ok ? op.resolve : op.reject)(value as never);
 }

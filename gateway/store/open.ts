@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { StoreConfig } from './config.js';
-import { openDatabase } from './database.js';
+import { dbPath, openDatabase } from './database.js';
 import { GroupCommit } from './group-commit.js';
 import { SqliteInbox } from './inbox.js';
 import { SqliteKvState } from './kv-state.js';
@@ -23,8 +23,8 @@ export interface OpenStoreOptions {
 /** Opens the store synchronously: no table scans, so a large backlog does not delay start-up. */
 export function openStore(opts: OpenStoreOptions): Store {
   const { logger } = opts;
-  const db = openDatabase(opts.dir, opts.durability, logger);
-  const commit = new GroupCommit(db, logger);
+  const db = openDatabase(opts.dir, logger);
+  const commit = new GroupCommit(db, logger, opts.durability === 'power-loss' ? `${dbPath(opts.dir)}-wal` : undefined);
   const state = new SqliteKvState(db, commit);
   const outbox = new SqliteOutbox(db, commit, opts.limits, state, logger);
   commit.setHooks(outbox);

@@ -7,7 +7,7 @@ import { msg, open } from './helpers.js';
 afterAll(cleanupTmpDirs);
 
 describe('store at scale', () => {
-  it('group-commits 100k enqueues (bursts of 1000) with synchronous=FULL in seconds', async () => {
+  it('group-commits 100k enqueues (bursts of 1000) with durability power-loss in seconds', async () => {
     const { store } = open(tmpDir(), {}, 'power-loss');
     let commits = 0;
     store.commits$.subscribe(() => commits++);

@@ -1,0 +1,73 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
+import { msg, open } from './helpers.js';
+
+// Observe the WAL fsyncs: each call is held until the test releases it, as a slow disk would.
+const syncs = vi.hoisted(() => ({ pending: [] as (() => void)[], calls: 0, syncCalls: 0 }));
+vi.mock('node:fs', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs')>();
+  return {
+    ...fs,
+    fdatasync: (fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => {
+      syncs.calls++;
+      fs.fdatasync(fd, (err) => syncs.pending.push(() => cb(err)));
+    },
+    fdatasyncSync: (fd: number) => {
+      syncs.syncCalls++;
+      fs.fdatasyncSync(fd);
+    },
+  };
+});
+
+afterEach(cleanupTmpDirs);
+
+const release = async () => {
+  await vi.waitFor(() => expect(syncs.pending.length).toBeGreaterThan(0));
+  for (const done of syncs.pending.splice(0)) done();
+};
+
+describe('power-loss durability without blocking the event loop', () => {
+  it('resolves an enqueue only after the WAL fsync that follows its commit; commits made meanwhile wait for the next', async () => {
+    const { store } = open(tmpDir(), {}, 'power-loss');
+    syncs.calls = 0;
+    let first = false;
+    let second = false;
+    const a = store.outbox.enqueue([msg('d', 1)]).then(() => {
+      first = true;
+    });
+    await vi.waitFor(() => expect(syncs.calls).toBe(1)); // committed, fsync under way
+    expect(store.outbox.stats().rows).toBe(1); // visible to readers already
+    const b = store.outbox.enqueue([msg('d', 2)]).then(() => {
+      second = true;
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(first).toBe(false); // not acknowledged before its data is on disk
+    expect(syncs.calls).toBe(1); // one fsync at a time: the second commit waits for its own
+    await release();
+    await a;
+    expect(second).toBe(false);
+    await vi.waitFor(() => expect(syncs.calls).toBe(2));
+    await release();
+    await b;
+    store.close();
+  });
+
+  it('process-crash durability never fsyncs per commit', async () => {
+    const { store } = open(tmpDir(), {}, 'process-crash');
+    syncs.calls = 0;
+    await store.outbox.enqueue([msg('d', 1)]);
+    expect(syncs.calls).toBe(0);
+    store.close();
+  });
+
+  it('close() makes what is committed durable and settles it', async () => {
+    const { store } = open(tmpDir(), {}, 'power-loss');
+    syncs.syncCalls = 0;
+    const done = store.outbox.enqueue([msg('d', 1)]);
+    await vi.waitFor(() => expect(syncs.pending.length).toBe(1));
+    store.close();
+    expect(syncs.syncCalls).toBe(1);
+    await done;
+    for (const late of syncs.pending.splice(0)) late(); // the held fsync finishing later is harmless
+  });
+});
