@@ -28,6 +28,12 @@ interface InFlight {
 
 /** Rows taken from the outbox but not yet written (mostly QoS 0): bounds memory per pump. */
 const MAX_UNWRITTEN = 1024;
+/**
+ * Queued rows read ahead in one query. Acks free a few window slots at a time; one SELECT per
+ * refill cost more than the rest of a message's path. A row dropped by the limits while read
+ * ahead may still be published (it was counted as dropped): never a loss.
+ */
+const READ_AHEAD = 256;
 
 /**
  * The outbox pull loop for one connection at a time. Rows are taken in id order up to
@@ -42,6 +48,8 @@ export class Sender {
   private gen = 0;
   private readonly window = new Map<number, InFlight>();
   private cursor = 0;
+  /** Rows read ahead of the window, in id order; `cursor` is the last id read. */
+  private ahead: OutboxRow[] = [];
   private unwritten = 0;
   private resending = false;
   /** Set by stop(): acks are still processed, but no new rows are taken. */
@@ -89,6 +97,7 @@ export class Sender {
     });
     if (rows.length > 0) this.o.logger.info({ count: rows.length }, 'upstream: resent messages left in flight');
     this.cursor = 0;
+    this.ahead = [];
     this.unwritten = 0;
     this.resending = false;
     this.pump();
@@ -164,10 +173,15 @@ export class Sender {
       }
       free = Math.min(free, allowed);
       if (free <= 0) return;
-      const rows = this.o.outbox.nextQueued(this.cursor, free);
-      if (rows.length === 0) return;
+      if (this.ahead.length < free) {
+        const more = this.o.outbox.nextQueued(this.cursor, Math.max(free, READ_AHEAD) - this.ahead.length);
+        if (more.length > 0) this.cursor = more[more.length - 1]!.id;
+        this.ahead = this.ahead.length ? this.ahead.concat(more) : more;
+      }
+      if (this.ahead.length === 0) return;
+      const rows = this.ahead.length <= free ? this.ahead : this.ahead.slice(0, free);
+      this.ahead = this.ahead.length <= free ? [] : this.ahead.slice(free);
       this.rate.take(rows.length);
-      this.cursor = rows[rows.length - 1]!.id;
       this.send(conn, rows);
     }
   }
