@@ -15,7 +15,6 @@ export interface IngestDeps {
   /** Commands the rules produced (local triggers): handed to the downlink dispatcher. */
   dispatch: (commands: Command[]) => void;
   logger: Logger;
-  onReading?: (reading: Reading) => void;
   onDropped?: (reading: Reading, reason: string) => void;
   /** The store failed to commit (disk full, I/O error): health reports it until a commit succeeds. */
   onStoreError?: (err: unknown) => void;
@@ -33,7 +32,6 @@ export function startIngest(readings$: Observable<Reading>, deps: IngestDeps): S
   return readings$
     .pipe(
       concatMap(async (reading) => {
-        deps.onReading?.(reading);
         try {
           return { reading, result: await deps.rules().uplink(reading, Date.now()) };
         } catch (err) {

@@ -76,12 +76,7 @@ export class RuleEngine {
       const r = await trigger.fire(reading, decoded, this.gatewayId, now, this.newId);
       if (r.command) {
         result.commands.push(r.command);
-        result.trace.push({
-          rule: trigger.label,
-          outcome: 'command',
-          topic: r.command.topic,
-          detail: `${r.command.target} ${r.command.device}`,
-        });
+        result.trace.push(commandTrace(trigger.label, r.command));
       } else if (r.error) {
         result.errors.push({ rule: trigger.label, message: r.error });
         result.trace.push({ rule: trigger.label, outcome: 'error', detail: r.error });
@@ -103,12 +98,7 @@ export class RuleEngine {
       if (!r) continue;
       if ('command' in r) {
         out.commands.push(r.command);
-        out.trace.push({
-          rule: rule.label,
-          outcome: 'command',
-          topic: r.command.topic,
-          detail: `${r.command.target} ${r.command.device}`,
-        });
+        out.trace.push(commandTrace(rule.label, r.command));
       } else {
         if (r.rejected) out.results.push(r.rejected);
         out.errors.push({ rule: rule.label, message: r.error });
@@ -181,4 +171,8 @@ export function compileRules(config: Partial<RulesConfig>, options: RuleEngineOp
     Object.freeze(triggers.filter((t) => t !== undefined)),
     options.newId ?? randomUUID,
   );
+}
+
+function commandTrace(rule: string, command: Command): TraceEntry {
+  return { rule, outcome: 'command', topic: command.topic, detail: `${command.target} ${command.device}` };
 }
