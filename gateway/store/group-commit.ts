@@ -19,8 +19,23 @@ export interface FlushHooks {
 /** Longest a lazy op waits for a flush when nothing else asks for one. */
 const LAZY_MS = 10;
 
+export interface SubmitOptions {
+  /**
+   * Ride with the next flush instead of asking for one (or flush LAZY_MS later). For writes whose
+   * loss in a crash is harmless (deleting acknowledged rows): under load they cost no extra commit.
+   */
+  lazy?: boolean;
+  /**
+   * The op runs more than one statement and must not leave half of them committed when it fails:
+   * run it in a savepoint. A single statement is atomic on its own, so hot single-statement ops
+   * skip the SAVEPOINT/RELEASE pair.
+   */
+  atomic?: boolean;
+}
+
 interface PendingOp {
   run: () => unknown;
+  atomic: boolean;
   resolve: (value: never) => void;
   reject: (err: unknown) => void;
 }
@@ -39,8 +54,8 @@ interface Unsynced {
 
 /**
  * Queues write ops and runs every op queued in one event-loop turn in ONE transaction (flushed from
- * setImmediate). Each op runs in its own savepoint, so one failing op rejects alone; each promise
- * settles only after COMMIT.
+ * setImmediate). A failing op rejects alone (a multi-statement op runs in its own savepoint); each
+ * promise settles only after COMMIT.
  */
 export class GroupCommit {
   readonly commits$ = new Subject<{ ms: number; ops: number }>();
@@ -56,6 +71,8 @@ export class GroupCommit {
   private unsynced: Unsynced[] = [];
   /** The flushes the fdatasync in flight covers (null: none in flight). */
   private syncingBatch: Unsynced[] | null = null;
+  /** A flush was asked for while the fsync was in flight. */
+  private flushAfterSync = false;
 
   /**
    * `syncWal`: the -wal path to make commits durable against power loss. SQLite's own
@@ -75,7 +92,7 @@ export class GroupCommit {
       this.hooks.begin?.();
       for (const op of ops) {
         try {
-          results.push({ op, ok: true, value: savepoint(op.run) });
+          results.push({ op, ok: true, value: op.atomic ? savepoint(op.run) : op.run() });
         } catch (err) {
           results.push({ op, ok: false, value: err });
         }
@@ -89,24 +106,27 @@ export class GroupCommit {
     this.hooks = hooks;
   }
 
-  /**
-   * Queue `run` (synchronous SQLite work) for the next flush; resolves with its result after COMMIT.
-   * lazy: the op does not ask for a flush of its own; it rides with the next one, or one LAZY_MS
-   * later. For writes whose loss in a crash is harmless (deleting acknowledged rows): under load
-   * they cost no extra commit (each commit is an fsync with durability power-loss).
-   */
-  submit<T>(run: () => T, lazy = false): Promise<T> {
+  /** Queue `run` (synchronous SQLite work) for the next flush; resolves with its result after COMMIT. */
+  submit<T>(run: () => T, opts: SubmitOptions = {}): Promise<T> {
     if (this.closed) return Promise.reject(new StoreClosedError('store is closed'));
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ run, resolve: resolve as (v: never) => void, reject });
-      if (!lazy) this.schedule();
+      this.queue.push({ run, atomic: opts.atomic ?? true, resolve: resolve as (v: never) => void, reject });
+      if (!opts.lazy) this.schedule();
       else if (!this.scheduled) this.lazyTimer ??= setTimeout(() => this.flush(), LAZY_MS);
     });
   }
 
-  /** Ask for a flush even with no ops queued (runs the hooks: periodic expiry). */
+  /**
+   * Ask for a flush even with no ops queued (runs the hooks: periodic expiry). While a WAL fsync is
+   * in flight the flush waits for it: ops queued meanwhile could not resolve before the next fsync
+   * anyway, and one transaction for all of them writes fewer WAL pages than one per event-loop turn.
+   */
   schedule(): void {
     if (this.closed || this.scheduled) return;
+    if (this.syncingBatch) {
+      this.flushAfterSync = true;
+      return;
+    }
     this.scheduled = setImmediate(() => this.flush());
   }
 
@@ -114,6 +134,7 @@ export class GroupCommit {
   flush(): void {
     if (this.scheduled) clearImmediate(this.scheduled);
     this.scheduled = undefined;
+    this.flushAfterSync = false;
     clearTimeout(this.lazyTimer);
     this.lazyTimer = undefined;
     const ops = this.queue;
@@ -130,14 +151,16 @@ export class GroupCommit {
       for (const op of ops) op.reject(ownErrors.has(op) ? ownErrors.get(op) : err);
       return;
     }
-    this.hooks.committed?.();
     if (this.syncWal === undefined || ops.length === 0) {
+      this.hooks.committed?.();
       if (ops.length > 0) this.commits$.next({ ms: performance.now() - started, ops: ops.length });
       settle(results);
       return;
     }
+    // The fsync first: it runs on the thread pool while the hook works (e.g. publishing the new rows).
     this.unsynced.push({ results, started });
     this.sync();
+    this.hooks.committed?.();
   }
 
   /** One fdatasync at a time; commits made meanwhile share the next one. */
@@ -157,7 +180,13 @@ export class GroupCommit {
           settle(results);
         }
       }
-      if (!this.closed) this.sync();
+      if (this.closed) return;
+      this.sync();
+      if (this.flushAfterSync) {
+        this.flushAfterSync = false;
+        // After this turn's microtasks: the acks of what just became durable go out first.
+        this.schedule();
+      }
     });
   }
 

@@ -50,14 +50,17 @@ export function toOutboxRow(r: DbRow): OutboxRow {
 
 /** The durable outbox over SQLite; its writes go through the shared group commit. */
 export class SqliteOutbox implements Outbox, FlushHooks {
-  readonly added$ = new Subject<void>();
+  readonly added$ = new Subject<OutboxRow[]>();
   readonly dropped$ = new Subject<{ reason: DropReason; count: number }>();
   private readonly limiter: LimitEnforcer;
   private readonly dropLog: DropLog;
   /** Drops and additions made by the flush in progress, reported once it commits. */
   private pendingDrops = new Map<DropReason, number>();
-  private addedInFlush = false;
+  private addedInFlush: OutboxRow[] = [];
   private moreToExpire = false;
+  private expiredAt = 0;
+  /** A tenth of max_age, at most a second: rows outlive max_age by at most that. */
+  private readonly expireEvery: number;
   private readonly stmt: {
     insert: Statement<unknown[], unknown>;
     nextQueued: Statement<[number, number], DbRow>;
@@ -79,6 +82,7 @@ export class SqliteOutbox implements Outbox, FlushHooks {
     logger: Logger,
   ) {
     this.limiter = new LimitEnforcer(db, limits);
+    this.expireEvery = Math.min(1000, limits.max_age / 10);
     this.dropLog = new DropLog(logger, 'outbox messages dropped');
     this.stmt = {
       insert: db.prepare(
@@ -98,18 +102,12 @@ export class SqliteOutbox implements Outbox, FlushHooks {
   }
 
   enqueue(messages: OutboxMessage[], opts: { remember?: KvEntry } = {}): Promise<number[]> {
-    return this.commit.submit(() => {
-      if (this.limits.overflow === 'reject-new') {
-        const bytes = messages.reduce((sum, m) => sum + m.payload.length, 0);
-        if (this.limiter.wouldOverflow(messages.length, bytes)) {
-          this.countDrop('reject_new', messages.length);
-          throw new OutboxFullError(`outbox full: ${messages.length} message(s) refused`);
-        }
-      }
-      const now = Date.now();
-      const ids = messages.map(
-        (m) =>
-          this.stmt.insert.run(
+    return this.commit.submit(
+      () => {
+        if (this.limits.overflow === 'reject-new') this.refuseIfFull(messages);
+        const now = Date.now();
+        const rows = messages.map((m): OutboxRow => {
+          const id = this.stmt.insert.run(
             m.source,
             m.device,
             m.topic,
@@ -119,12 +117,26 @@ export class SqliteOutbox implements Outbox, FlushHooks {
             m.properties === undefined ? null : JSON.stringify(m.properties),
             m.receivedAt,
             now,
-          ).lastInsertRowid as number,
-      );
-      if (ids.length > 0) this.addedInFlush = true;
-      if (opts.remember) this.kv.putInFlush(opts.remember);
-      return ids;
-    });
+          ).lastInsertRowid as number;
+          return { ...m, id, state: 'queued', packetId: null };
+        });
+        if (opts.remember) this.kv.putInFlush(opts.remember);
+        // Only once every statement of the op succeeded: a failed op's rows are rolled back.
+        for (const row of rows) this.addedInFlush.push(row);
+        return rows.map((r) => r.id);
+      },
+      { atomic: messages.length > 1 || opts.remember !== undefined },
+    );
+  }
+
+  /** reject-new: expire aged rows first (they may free the room), then refuse what does not fit. */
+  private refuseIfFull(messages: OutboxMessage[]): void {
+    const bytes = messages.reduce((sum, m) => sum + m.payload.length, 0);
+    if (!this.limiter.wouldOverflow(messages.length, bytes)) return;
+    this.expire(Date.now());
+    if (!this.limiter.wouldOverflow(messages.length, bytes)) return;
+    this.countDrop('reject_new', messages.length);
+    throw new OutboxFullError(`outbox full: ${messages.length} message(s) refused`);
   }
 
   nextQueued(afterId: number, limit: number): OutboxRow[] {
@@ -135,10 +147,13 @@ export class SqliteOutbox implements Outbox, FlushHooks {
     return this.stmt.inflight.all().map(toOutboxRow);
   }
 
-  markSent(assignments: { id: number; packetId: number }[], opts: { lazy?: boolean } = {}): Promise<void> {
-    return this.commit.submit(() => {
-      for (const a of assignments) this.stmt.markSent.run(a.packetId, a.id);
-    }, opts.lazy === true);
+  markSent(assignments: { id: number; packetId: number }[]): Promise<void> {
+    return this.commit.submit(
+      () => {
+        for (const a of assignments) this.stmt.markSent.run(a.packetId, a.id);
+      },
+      { atomic: assignments.length > 1 },
+    );
   }
 
   markReleased(id: number): Promise<void> {
@@ -152,9 +167,12 @@ export class SqliteOutbox implements Outbox, FlushHooks {
    * is still 'released', so only its PUBREL is resent). It rides with the next commit.
    */
   complete(ids: number[]): Promise<void> {
-    return this.commit.submit(() => {
-      for (const id of ids) this.stmt.complete.run(id);
-    }, true);
+    return this.commit.submit(
+      () => {
+        for (const id of ids) this.stmt.complete.run(id);
+      },
+      { lazy: true, atomic: false }, // a half-done complete only resends acknowledged rows
+    );
   }
 
   requeueInflight(): Promise<void> {
@@ -173,11 +191,20 @@ export class SqliteOutbox implements Outbox, FlushHooks {
     };
   }
 
-  /** Age expiry first, so reject-new sees the room it frees. */
+  /**
+   * Age expiry, at most every EXPIRE_EVERY (a query per flush cost as much as a message's insert)
+   * and right away while a big backlog is being expired chunk by chunk.
+   */
   begin(): void {
-    const [count, more] = this.limiter.expire(Date.now());
+    const now = Date.now();
+    if (this.moreToExpire || now - this.expiredAt >= this.expireEvery) this.expire(now);
+  }
+
+  private expire(now: number): void {
+    const [count, more] = this.limiter.expire(now);
     this.countDrop('max_age', count);
     this.moreToExpire = more;
+    this.expiredAt = now;
   }
 
   end(): void {
@@ -188,8 +215,9 @@ export class SqliteOutbox implements Outbox, FlushHooks {
 
   committed(): void {
     this.reportDrops();
-    if (this.addedInFlush) this.added$.next();
-    this.addedInFlush = false;
+    const added = this.addedInFlush;
+    this.addedInFlush = [];
+    if (added.length > 0) this.added$.next(added);
     if (this.moreToExpire) this.commit.schedule();
   }
 
@@ -199,7 +227,7 @@ export class SqliteOutbox implements Outbox, FlushHooks {
     this.pendingDrops.clear();
     if (refused) this.pendingDrops.set('reject_new', refused);
     this.reportDrops();
-    this.addedInFlush = false;
+    this.addedInFlush = [];
   }
 
   close(): void {

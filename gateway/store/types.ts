@@ -64,12 +64,11 @@ export interface Outbox {
   nextQueued(afterId: number, limit: number): OutboxRow[];
   /** Rows in state 'sent' or 'released', in id order: resumed after reconnect/restart. */
   inflight(): OutboxRow[];
-  /** Durably record packet ids before the PUBLISHes are written (QoS 2 exactly-once needs this). */
   /**
-   * `lazy`: ride with the next commit instead of forcing one (QoS 0/1 batches, whose PUBLISHes
-   * need not wait: a lost update only means the row is resent as new, which QoS 1 allows).
+   * Durably record packet ids before the PUBLISHes are written: QoS 2 exactly-once needs the broker
+   * to see the same id again after a restart. QoS 0/1 rows stay 'queued' until completed.
    */
-  markSent(assignments: { id: number; packetId: number }[], opts?: { lazy?: boolean }): Promise<void>;
+  markSent(assignments: { id: number; packetId: number }[]): Promise<void>;
   /** Durably record that PUBREL is about to be written for this QoS 2 row. */
   markReleased(id: number): Promise<void>;
   /** Broker acknowledged (PUBACK/PUBCOMP) or QoS 0 written: delete. */
@@ -77,8 +76,11 @@ export interface Outbox {
   /** Back to 'queued' (e.g. clean-session connect lost the broker's state). */
   requeueInflight(): Promise<void>;
   stats(): OutboxStats;
-  /** Fires (with no value) after a commit that added rows: wakes the upstream sender. */
-  readonly added$: Observable<void>;
+  /**
+   * The rows a commit added, in id order, right after COMMIT: wakes the upstream sender, which
+   * takes them from here instead of reading them back while it has no backlog.
+   */
+  readonly added$: Observable<OutboxRow[]>;
   /** Counted drops, by reason; also logged (rate-limited) by the store. */
   readonly dropped$: Observable<{ reason: DropReason; count: number }>;
 }

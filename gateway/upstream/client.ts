@@ -77,7 +77,7 @@ export class UpstreamClient {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    this.added = this.opts.outbox.added$.subscribe(() => this.sender.pump());
+    this.added = this.opts.outbox.added$.subscribe((rows) => this.sender.offer(rows));
     void this.connect();
   }
 

@@ -34,13 +34,16 @@ const MAX_UNWRITTEN = 1024;
  * ahead may still be published (it was counted as dropped): never a loss.
  */
 const READ_AHEAD = 256;
+/** Most rows held in memory ahead of the window; beyond that new rows are left to be read back. */
+const MAX_AHEAD = 4 * READ_AHEAD;
 
 /**
- * The outbox pull loop for one connection at a time. Rows are taken in id order up to
- * the in-flight window and their packet ids recorded (markSent); QoS 2 PUBLISHes are
- * written only once that is durable, QoS 0/1 at once. Rows are completed in batches
- * when acknowledged. After a (re)connect the
- * rows left in flight are resent first, with the same packet ids.
+ * The outbox pull loop for one connection at a time. Rows are taken in id order up to the
+ * in-flight window. A QoS 2 row's packet id is recorded (markSent) and its PUBLISH written only
+ * once that is durable; QoS 0/1 PUBLISHes are written at once and their rows stay 'queued' (after a
+ * restart they are resent as new, which QoS 1 allows). Rows are completed in batches when
+ * acknowledged. After a (re)connect the QoS 2 rows left in flight are resent first, with the same
+ * packet ids.
  */
 export class Sender {
   private conn: Connection | null = null;
@@ -50,6 +53,11 @@ export class Sender {
   private cursor = 0;
   /** Rows read ahead of the window, in id order; `cursor` is the last id read. */
   private ahead: OutboxRow[] = [];
+  /**
+   * `ahead` holds every queued row after `cursor`: the last read found no more. Rows committed
+   * since then are appended as the store announces them (offer), with no query to read them back.
+   */
+  private tail = false;
   private unwritten = 0;
   private resending = false;
   /** Set by stop(): acks are still processed, but no new rows are taken. */
@@ -98,6 +106,7 @@ export class Sender {
     if (rows.length > 0) this.o.logger.info({ count: rows.length }, 'upstream: resent messages left in flight');
     this.cursor = 0;
     this.ahead = [];
+    this.tail = false;
     this.unwritten = 0;
     this.resending = false;
     this.pump();
@@ -113,6 +122,7 @@ export class Sender {
     this.gen++;
     this.conn = null;
     this.window.clear();
+    this.tail = false;
     this.waitingDrain = false;
     if (this.rateTimer) clearTimeout(this.rateTimer);
     this.rateTimer = undefined;
@@ -147,6 +157,18 @@ export class Sender {
     return true;
   }
 
+  /** Rows just committed to the outbox, in id order: hold them if they follow what we hold, then pump. */
+  offer(rows: readonly OutboxRow[]): void {
+    if (this.tail && this.conn) {
+      if (this.ahead.length + rows.length > MAX_AHEAD) this.tail = false;
+      else {
+        for (const row of rows) if (row.id > this.cursor) this.ahead.push(row);
+        this.cursor = Math.max(this.cursor, rows[rows.length - 1]?.id ?? 0);
+      }
+    }
+    this.pump();
+  }
+
   /** Wake up: rows were added, a window slot freed, or the socket drained. */
   pump(): void {
     const conn = this.conn;
@@ -173,9 +195,11 @@ export class Sender {
       }
       free = Math.min(free, allowed);
       if (free <= 0) return;
-      if (this.ahead.length < free) {
-        const more = this.o.outbox.nextQueued(this.cursor, Math.max(free, READ_AHEAD) - this.ahead.length);
+      if (this.ahead.length < free && !this.tail) {
+        const want = Math.max(free, READ_AHEAD) - this.ahead.length;
+        const more = this.o.outbox.nextQueued(this.cursor, want);
         if (more.length > 0) this.cursor = more[more.length - 1]!.id;
+        this.tail = more.length < want;
         this.ahead = this.ahead.length ? this.ahead.concat(more) : more;
       }
       if (this.ahead.length === 0) return;
@@ -204,31 +228,22 @@ export class Sender {
     const gen = this.gen;
     const assignments: { id: number; packetId: number }[] = [];
     const packets: { row: OutboxRow; packetId: number }[] = [];
-    let exactlyOnce = false;
     for (const row of rows) {
       let packetId = 0;
       if (row.qos > 0) {
         packetId = this.o.ids.take()!; // pump() never takes more rows than free ids
         this.window.set(packetId, { row, state: 'sent' });
-        assignments.push({ id: row.id, packetId });
-        if (row.qos === 2) exactlyOnce = true;
+        if (row.qos === 2) assignments.push({ id: row.id, packetId });
       }
       packets.push({ row, packetId });
     }
-    // QoS 0/1 need not wait for markSent, nor force a commit for it: if the process dies first the
-    // row is still 'queued' and is resent (a duplicate QoS 1 allows). Only QoS 2 must have its packet
-    // id durable before the PUBLISH leaves. Written now only when no earlier batch is still waiting,
-    // so id order holds.
-    const now = !exactlyOnce && this.waiting === 0;
-    const durable =
-      assignments.length > 0 ? this.track(this.o.outbox.markSent(assignments, { lazy: now })) : undefined;
-    if (now) {
-      durable?.catch((err) => {
-        if (gen === this.gen) this.storeFailed('markSent', err);
-      });
+    // Only QoS 2 must have its packet id durable before the PUBLISH leaves (the broker holds the
+    // id until PUBREL). QoS 0/1 go now unless an earlier batch still waits: id order holds.
+    if (assignments.length === 0 && this.waiting === 0) {
       this.write(conn, packets);
       return;
     }
+    const durable = assignments.length > 0 ? this.track(this.o.outbox.markSent(assignments)) : undefined;
     this.waiting++;
     this.unwritten += rows.length;
     // Chained so batches are written in id order even if commits resolve out of order.

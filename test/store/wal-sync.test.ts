@@ -52,6 +52,26 @@ describe('power-loss durability without blocking the event loop', () => {
     store.close();
   });
 
+  it('holds writes made during an fsync and commits them together, in one transaction, once it ends', async () => {
+    const { store } = open(tmpDir(), {}, 'power-loss');
+    const commits: number[] = [];
+    store.commits$.subscribe((c) => commits.push(c.ops));
+    syncs.calls = 0;
+    const a = store.outbox.enqueue([msg('d', 1)]);
+    await vi.waitFor(() => expect(syncs.calls).toBe(1));
+    const later = [2, 3, 4].map((i) => store.outbox.enqueue([msg('d', i)]));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(store.outbox.stats().rows).toBe(1); // not committed while the fsync runs
+    await release();
+    await a;
+    await vi.waitFor(() => expect(syncs.calls).toBe(2));
+    expect(store.outbox.stats().rows).toBe(4);
+    await release();
+    await Promise.all(later);
+    expect(commits).toEqual([1, 3]);
+    store.close();
+  });
+
   it('process-crash durability never fsyncs per commit', async () => {
     const { store } = open(tmpDir(), {}, 'process-crash');
     syncs.calls = 0;

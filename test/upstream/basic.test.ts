@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Store } from '../../gateway/store/types.js';
 import { Mosquitto } from '../harness/mosquitto.js';
 import { cleanupTmpDirs } from '../harness/tmp.js';
@@ -36,7 +36,6 @@ describe('upstream client against a real mosquitto', () => {
     await client.start();
     await nextEvent(client.events$, 'connected');
     await store.outbox.enqueue([msg('d1', 'b/q0', 'zero', 0), msg('d1', 'b/q1', 'one', 1), msg('d1', 'b/q2', 'two', 2)]);
-    await new Promise((r) => setTimeout(r, 1000)); console.log(broker.output, events);
     const got = await sub.waitForCount(3);
     expect(got.map((m) => [m.topic, m.payload.toString(), m.qos])).toEqual([
       ['b/q0', 'zero', 0],
@@ -53,6 +52,28 @@ describe('upstream client against a real mosquitto', () => {
     expect(r?.retain).toBe(true);
     expect(r?.payload.toString()).toBe('kept');
     await Promise.all([sub.close(), late.close()]);
+  });
+
+  it('takes rows committed while it has no backlog straight from the commit, in order; a burst larger than it holds is read back', async () => {
+    const sub = await listen(broker.url, 'tail/#', { qos: 1 });
+    const { store, client } = setup();
+    const reads = vi.spyOn(store.outbox, 'nextQueued');
+    await client.start();
+    await nextEvent(client.events$, 'connected');
+    await store.outbox.enqueue([msg('d1', 'tail/a', '0', 1)]);
+    await sub.waitForCount(1);
+    const readsWhenCaughtUp = reads.mock.calls.length;
+    for (let i = 1; i <= 50; i += 10) {
+      await store.outbox.enqueue(Array.from({ length: 10 }, (_, j) => msg('d1', 'tail/a', String(i + j), 1)));
+    }
+    await sub.waitForCount(51);
+    expect(reads.mock.calls.length).toBe(readsWhenCaughtUp); // no SELECT for rows it was handed
+    await store.outbox.enqueue(Array.from({ length: 3000 }, (_, i) => msg('d1', 'tail/a', String(51 + i), 1)));
+    const got = await sub.waitForCount(3051, 20_000);
+    expect(got.map((m) => Number(m.payload.toString()))).toEqual(Array.from({ length: 3051 }, (_, i) => i));
+    expect(reads.mock.calls.length).toBeGreaterThan(readsWhenCaughtUp);
+    await waitFor(() => store.outbox.stats().rows === 0, 'outbox empty', 5000);
+    await sub.close();
   });
 
   it('publishes retained online on connect and offline on stop', async () => {
