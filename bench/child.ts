@@ -2,8 +2,10 @@
  * Bench helper process (forked with tsx): keeps load generation and the counting subscriber out of
  * the measured process, so its CPU and RSS figures are the gateway's (or the direct client's) alone.
  *   sub <url> <filter>          count messages; answers {count} to 'count', resets on 'reset'
- *   sn <port> <k> <qos> <ms>     K MQTT-SN devices, one QoS 1/2 PUBLISH outstanding each
- *   mqtt <url> <k> <qos> <ms>    K MQTT.js clients, one publish outstanding each
+ *   sn <port> <k> <qos> <ms> <warm>    K MQTT-SN devices, one QoS 1/2 PUBLISH outstanding each
+ *   mqtt <url> <k> <qos> <ms> <warm>   K MQTT.js clients, one publish outstanding each
+ * Both run the same load for <warm> ms first, unmeasured: JIT and caches warm on both sides (the
+ * first seconds of a fresh process ran up to 40% slower), so the ratio compares steady states.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import mqtt from 'mqtt';
@@ -18,6 +20,8 @@ export interface LoadResult {
   errors: number;
   /** Datagrams resent after RETRY_MS without an answer. */
   retries: number;
+  /** Messages acknowledged during the warm-up (they reach the broker too). */
+  warmAcked: number;
 }
 
 const RETRY_MS = 1000;
@@ -138,6 +142,12 @@ class Device {
     });
   }
 
+  resetCounts(): void {
+    this.acked = 0;
+    this.errors = 0;
+    this.retries = 0;
+  }
+
   close(): void {
     clearTimeout(this.retry);
     this.tx({ type: 'disconnect' });
@@ -145,9 +155,17 @@ class Device {
   }
 }
 
-async function sn(port: number, k: number, qos: 1 | 2, ms: number): Promise<void> {
+async function sn(port: number, k: number, qos: 1 | 2, ms: number, warm: number): Promise<void> {
   const devices = Array.from({ length: k }, (_, i) => new Device(i, port));
   for (const d of devices) await d.setup();
+  let warmAcked = 0;
+  if (warm > 0) {
+    const until = performance.now() + warm;
+    await Promise.all(devices.map((d) => d.run(qos, until, [])));
+    warmAcked = devices.reduce((s, d) => s + d.acked, 0);
+    for (const d of devices) d.resetCounts();
+  }
+  await send({ measuring: true });
   const lat: number[] = [];
   const c0 = process.cpuUsage();
   const t0 = performance.now();
@@ -162,41 +180,56 @@ async function sn(port: number, k: number, qos: 1 | 2, ms: number): Promise<void
     cpuS: (c.user + c.system) / 1e6,
     errors: devices.reduce((s, d) => s + d.errors, 0),
     retries: devices.reduce((s, d) => s + d.retries, 0),
+    warmAcked,
   };
   await send(r);
 }
 
-async function direct(url: string, k: number, qos: 1 | 2, ms: number): Promise<void> {
+async function direct(url: string, k: number, qos: 1 | 2, ms: number, warm: number): Promise<void> {
   const clients = await Promise.all(
     Array.from({ length: k }, (_, i) =>
       mqtt.connectAsync(url, { clientId: `bench-direct-${i}`, reconnectPeriod: 0 }),
     ),
   );
-  const lat: number[] = [];
+  let lat: number[] = [];
   let acked = 0;
+  const load = (until: number) =>
+    Promise.all(
+      clients.map(async (c, k) => {
+        for (let i = 0; performance.now() < until; i++) {
+          const s = performance.now();
+          await c.publishAsync(`bench/direct/d${k}`, payload(i, k), { qos });
+          lat.push(performance.now() - s);
+          acked++;
+        }
+      }),
+    );
+  if (warm > 0) await load(performance.now() + warm);
+  const warmAcked = acked;
+  await send({ measuring: true });
+  lat = [];
+  acked = 0;
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  const until = t0 + ms;
-  await Promise.all(
-    clients.map(async (c, k) => {
-      for (let i = 0; performance.now() < until; i++) {
-        const s = performance.now();
-        await c.publishAsync(`bench/direct/d${k}`, payload(i, k), { qos });
-        lat.push(performance.now() - s);
-        acked++;
-      }
-    }),
-  );
+  await load(t0 + ms);
   const elapsed = performance.now() - t0;
   const c = process.cpuUsage(c0);
   await Promise.all(clients.map((c) => c.endAsync()));
-  const r: LoadResult = { acked, ms: elapsed, lat, cpuS: (c.user + c.system) / 1e6, errors: 0, retries: 0 };
+  const r: LoadResult = {
+    acked,
+    ms: elapsed,
+    lat,
+    cpuS: (c.user + c.system) / 1e6,
+    errors: 0,
+    retries: 0,
+    warmAcked,
+  };
   await send(r);
 }
 
-const [mode, a, b, c, d] = process.argv.slice(2);
+const [mode, a, b, c, d, e] = process.argv.slice(2);
 if (mode === 'sub') await sub(a!, b!);
-else if (mode === 'sn') await sn(Number(a), Number(b), Number(c) as 1 | 2, Number(d));
-else if (mode === 'mqtt') await direct(a!, Number(b), Number(c) as 1 | 2, Number(d));
+else if (mode === 'sn') await sn(Number(a), Number(b), Number(c) as 1 | 2, Number(d), Number(e ?? 0));
+else if (mode === 'mqtt') await direct(a!, Number(b), Number(c) as 1 | 2, Number(d), Number(e ?? 0));
 else throw new Error(`unknown mode ${mode}`);
 if (mode !== 'sub') process.exit(0);

@@ -64,7 +64,11 @@ export class CountingSubscriber {
   }
 }
 
-/** Runs one load generator to completion. */
-export function runLoad(args: string[]): Promise<LoadResult> {
-  return nextMessage<LoadResult>(spawnChild(args));
+/** Runs one load generator to completion; `onMeasuring` runs when its warm-up ends. */
+export async function runLoad(args: string[], onMeasuring?: () => void): Promise<LoadResult> {
+  const p = spawnChild(args);
+  const first = await nextMessage<LoadResult | { measuring: true }>(p);
+  if (!('measuring' in first)) return first;
+  onMeasuring?.();
+  return nextMessage<LoadResult>(p);
 }

@@ -1,4 +1,5 @@
 /** Shared bench helpers: quiet logger, RSS sampling, CPU time, percentiles, a compact table. */
+import { readFileSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
 
 export const QUICK = process.env.BENCH_QUICK === '1';
@@ -33,6 +34,34 @@ export function startPhase(): () => Phase {
   return () => {
     const c = process.cpuUsage(c0);
     return { ms: performance.now() - t0, cpuS: (c.user + c.system) / 1e6, rssMiB: rss.peak() };
+  };
+}
+
+/**
+ * CPU seconds the whole machine (every core, every process) spent busy since the call, read from
+ * /proc/stat; NaN where there is none. On a shared box this is what bounds a ratio: load, broker,
+ * subscriber and gateway all draw on the same cores.
+ */
+export function machineCpu(): () => number {
+  const read = (): [busy: number, all: number] | undefined => {
+    try {
+      const f = readFileSync('/proc/stat', 'utf8')
+        .split('\n', 1)[0]!
+        .trim()
+        .split(/\s+/)
+        .slice(1)
+        .map(Number);
+      const all = f.reduce((a, b) => a + b, 0);
+      return [all - f[3]! - f[4]!, all];
+    } catch {
+      return undefined;
+    }
+  };
+  const t0 = read();
+  const hz = 100; // USER_HZ: /proc/stat counts in 1/100 s on Linux
+  return () => {
+    const t1 = read();
+    return t0 && t1 ? (t1[0] - t0[0]) / hz : Number.NaN;
   };
 }
 
