@@ -57,6 +57,8 @@ export class Session {
   inboxBytes = 0;
   draining = false;
   private msgId = 0;
+  /** Uplink msgIds in the order they were acked, newest last (at most ACKED_MEMORY). */
+  private readonly acked: number[] = [];
 
   constructor(
     readonly clientId: string,
@@ -78,13 +80,14 @@ export class Session {
     return n;
   }
 
+  /** Remembers the last ACKED_MEMORY acked ids (oldest forgotten first): O(1) per ack. */
   markAcked(msgId: number): void {
-    this.uplink.delete(msgId);
     this.uplink.set(msgId, { state: 'acked' });
-    let acked = 0;
-    for (const [id, u] of [...this.uplink].reverse()) {
-      if (u.state === 'acked' && ++acked > ACKED_MEMORY) this.uplink.delete(id);
-    }
+    this.acked.push(msgId);
+    if (this.acked.length <= ACKED_MEMORY) return;
+    const old = this.acked.shift()!;
+    // Forget it unless it is in use again (a new message reusing the id, or acked once more).
+    if (this.uplink.get(old)?.state === 'acked' && !this.acked.includes(old)) this.uplink.delete(old);
   }
 
   /** The device is gone (lost, asleep, disconnected, gateway stopping): every pending exchange fails now. */

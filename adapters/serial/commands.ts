@@ -93,7 +93,10 @@ export class CommandQueue {
         const rows = this.d.inbox.pending(this.d.target, this.d.port, 20);
         if (rows.length === 0) return;
         for (const row of rows) {
-          const meta = this.queuedIds.get(row.id) ?? { commandId: row.commandId ?? `inbox:${row.id}`, device: row.device };
+          const meta = this.queuedIds.get(row.id) ?? {
+            commandId: row.commandId ?? `inbox:${row.id}`,
+            device: row.device,
+          };
           let bytes: Buffer;
           try {
             bytes = this.d.encode(row.payload);

@@ -35,7 +35,11 @@ describe('gateway end to end', () => {
     udpPort = await freeUdpPort();
     httpPort = await freePort();
     // A persistent session: the broker keeps what arrives while this subscriber reconnects.
-    sub = await Subscriber.connect(broker.url, ['site/#', 'raw/#'], { qos: 1, clientId: 'e2e-sub', clean: false });
+    sub = await Subscriber.connect(broker.url, ['site/#', 'raw/#'], {
+      qos: 1,
+      clientId: 'e2e-sub',
+      clean: false,
+    });
     ({ gateway } = await startGateway(`
 gateway: { id: gw1, state_dir: state }
 upstream:
@@ -78,7 +82,10 @@ triggers:
     cooldown: 1m
 http: { listen: 127.0.0.1:${httpPort} }
 `));
-    await waitFor(() => gateway.observability?.health().upstream === 'connected', 'gateway connected upstream');
+    await waitFor(
+      () => gateway.observability?.health().upstream === 'connected',
+      'gateway connected upstream',
+    );
   });
 
   afterAll(async () => {
@@ -115,7 +122,13 @@ http: { listen: 127.0.0.1:${httpPort} }
     const dev = await SnClient.open(udpPort);
     try {
       expect((await dev.connect('sn1')).returnCode).toBe(0);
-      await dev.send({ type: 'publish', flags: flags({ qos: 1, topicIdType: 1 }), topicId: 1, msgId: 7, data: Buffer.from('19.0') });
+      await dev.send({
+        type: 'publish',
+        flags: flags({ qos: 1, topicIdType: 1 }),
+        topicId: 1,
+        msgId: 7,
+        data: Buffer.from('19.0'),
+      });
       const ack = await dev.expect('puback');
       expect([ack.msgId, ack.returnCode]).toEqual([7, 0]);
       const [m] = await sub.waitForCount(1, 5000, 'site/gw1/sn1/temperature');
@@ -145,7 +158,8 @@ http: { listen: 127.0.0.1:${httpPort} }
       const pub = await dev.expect('publish');
       expect(pub.data.toString()).toBe('open valve');
       expect(pub.topicId).toBe(reg.topicId);
-      if (pub.flags.qos === 1) await dev.send({ type: 'puback', topicId: pub.topicId, msgId: pub.msgId, returnCode: 0 });
+      if (pub.flags.qos === 1)
+        await dev.send({ type: 'puback', topicId: pub.topicId, msgId: pub.msgId, returnCode: 0 });
       await dev.expect('pingresp');
       await waitFor(() => gateway.observability?.health().inbox?.rows === 0, 'inbox empty after delivery');
     } finally {
@@ -160,7 +174,10 @@ http: { listen: 127.0.0.1:${httpPort} }
     expect(health.status).toBe(200); // buffering is the point: an outage is not unhealthy
     await weatherEnd.write('temp:35.2\n');
     await waitFor(() => fanEnd.text().includes('FAN ON'), 'trigger command on the fan pty');
-    await waitFor(() => (gateway.observability?.health().outbox.rows ?? 0) >= 1, 'reading waiting in the outbox');
+    await waitFor(
+      () => (gateway.observability?.health().outbox.rows ?? 0) >= 1,
+      'reading waiting in the outbox',
+    );
     const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
     expect(metrics).toMatch(/fieldgate_upstream_connected 0/);
     expect(metrics).toMatch(/fieldgate_outbox_rows [1-9]/);

@@ -87,11 +87,23 @@ describe('SIGKILL the gateway process repeatedly mid-stream', () => {
       while (!stop) {
         try {
           if (!connected) {
-            await c.send({ type: 'connect', flags: flags({ cleanSession: true }), protocolId: 1, duration: 30, clientId: `dev${d}` });
+            await c.send({
+              type: 'connect',
+              flags: flags({ cleanSession: true }),
+              protocolId: 1,
+              duration: 30,
+              clientId: `dev${d}`,
+            });
             await c.expect('connack', 300);
             connected = true;
           }
-          await c.send({ type: 'publish', flags: flags({ qos: 1, topicIdType: 1, dup: retry }), topicId: d + 1, msgId: seq, data: Buffer.from(String(seq)) });
+          await c.send({
+            type: 'publish',
+            flags: flags({ qos: 1, topicIdType: 1, dup: retry }),
+            topicId: d + 1,
+            msgId: seq,
+            data: Buffer.from(String(seq)),
+          });
           retry = true;
           const ack = await c.expect('puback', 400, (p) => p.msgId === seq);
           if (ack.returnCode === 0) {
@@ -136,12 +148,21 @@ describe('SIGKILL the gateway process repeatedly mid-stream', () => {
 
   it('QoS 2 backlog: none lost and none duplicated at a QoS 2 subscriber across kills', async () => {
     const broker = await Mosquitto.start({ persistence: true });
-    const sub = await Subscriber.connect(broker.url, 'q2/#', { qos: 2, clientId: 'kill-sub-2', clean: false });
+    const sub = await Subscriber.connect(broker.url, 'q2/#', {
+      qos: 2,
+      clientId: 'kill-sub-2',
+      clean: false,
+    });
     const dir = tmpDir();
     // Slow the drain (max_rate) so the kills land in the middle of it.
     const file = writeConfig(dir, broker.url, '', ', max_rate: 1500, inflight: 16');
     const N = 3000;
-    const store = openStore({ dir: join(dir, 'state'), durability: 'power-loss', limits: storeConfigSchema.parse({}), logger: pino({ level: 'silent' }) });
+    const store = openStore({
+      dir: join(dir, 'state'),
+      durability: 'power-loss',
+      limits: storeConfigSchema.parse({}),
+      logger: pino({ level: 'silent' }),
+    });
     await store.outbox.enqueue(
       Array.from({ length: N }, (_, i) => ({
         source: 'test',
@@ -187,11 +208,23 @@ rules: [{ match: "x/#", qos: 2 }]`,
     );
     const dev = await SnClient.open(udpPort);
     const connect = async () => {
-      await dev.send({ type: 'connect', flags: flags({ cleanSession: false }), protocolId: 1, duration: 60, clientId: 'persist1' });
+      await dev.send({
+        type: 'connect',
+        flags: flags({ cleanSession: false }),
+        protocolId: 1,
+        duration: 60,
+        clientId: 'persist1',
+      });
       expect((await dev.expect('connack', 2000)).returnCode).toBe(0);
     };
     const publish = (dup: boolean) =>
-      dev.send({ type: 'publish', flags: flags({ qos: 2, topicIdType: 1, dup }), topicId: 1, msgId: 77, data: Buffer.from('exactly-once') });
+      dev.send({
+        type: 'publish',
+        flags: flags({ qos: 2, topicIdType: 1, dup }),
+        topicId: 1,
+        msgId: 77,
+        data: Buffer.from('exactly-once'),
+      });
 
     let gw = GatewayProcess.start(['run', '-c', file]);
     await gw.waitForLog('fieldgate up', 20_000);
@@ -213,7 +246,13 @@ rules: [{ match: "x/#", qos: 2 }]`,
     expect(sub.messages.map((m) => m.payload.toString())).toEqual(['exactly-once']);
 
     // Released: the same msg id is a new message now, not a resend.
-    await dev.send({ type: 'publish', flags: flags({ qos: 2, topicIdType: 1 }), topicId: 1, msgId: 77, data: Buffer.from('next') });
+    await dev.send({
+      type: 'publish',
+      flags: flags({ qos: 2, topicIdType: 1 }),
+      topicId: 1,
+      msgId: 77,
+      data: Buffer.from('next'),
+    });
     await dev.expect('pubrec', 2000);
     await dev.send({ type: 'pubrel', msgId: 77 });
     await dev.expect('pubcomp', 2000);

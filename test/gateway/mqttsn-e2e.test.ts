@@ -68,7 +68,13 @@ http: { enabled: false }
     const c = await connected('q2dev');
     const topicId = await register(c, 'sn/q2/x', 1);
     const publish = (dup: boolean) =>
-      c.send({ type: 'publish', flags: flags({ qos: 2, dup }), topicId, msgId: 9, data: Buffer.from('once') });
+      c.send({
+        type: 'publish',
+        flags: flags({ qos: 2, dup }),
+        topicId,
+        msgId: 9,
+        data: Buffer.from('once'),
+      });
     await publish(false);
     await c.expect('pubrec');
     await publish(true); // lost PUBREC from the device's view: it resends before PUBREL
@@ -112,16 +118,34 @@ http: { enabled: false }
 
   it('QoS -1 without a connection, on a predefined id and on a short topic name', async () => {
     const c = await SnClient.open(port);
-    await c.send({ type: 'publish', flags: flags({ qos: -1, topicIdType: 1 }), topicId: 5, msgId: 0, data: Buffer.from('p') });
-    await c.send({ type: 'publish', flags: flags({ qos: -1, topicIdType: 2 }), topicId: shortNameToId('sn')!, msgId: 0, data: Buffer.from('s') });
+    await c.send({
+      type: 'publish',
+      flags: flags({ qos: -1, topicIdType: 1 }),
+      topicId: 5,
+      msgId: 0,
+      data: Buffer.from('p'),
+    });
+    await c.send({
+      type: 'publish',
+      flags: flags({ qos: -1, topicIdType: 2 }),
+      topicId: shortNameToId('sn')!,
+      msgId: 0,
+      data: Buffer.from('s'),
+    });
     expect((await sub.waitForCount(1, 5000, 'sn/predef'))[0]?.payload.toString()).toBe('p');
     expect((await sub.waitForCount(1, 5000, 'sn'))[0]?.payload.toString()).toBe('s');
     await c.close();
   });
 
-  it("a device that goes silent past 1.5 x its keep-alive has its will published upstream", async () => {
+  it('a device that goes silent past 1.5 x its keep-alive has its will published upstream', async () => {
     const c = await SnClient.open(port);
-    await c.send({ type: 'connect', flags: flags({ will: true, cleanSession: true }), protocolId: 1, duration: 1, clientId: 'willdev' });
+    await c.send({
+      type: 'connect',
+      flags: flags({ will: true, cleanSession: true }),
+      protocolId: 1,
+      duration: 1,
+      clientId: 'willdev',
+    });
     await c.expect('willtopicreq');
     await c.send({ type: 'willtopic', flags: flags({ qos: 1, retain: false }), topic: 'sn/willdev/status' });
     await c.expect('willmsgreq');
@@ -169,16 +193,27 @@ http: { enabled: false }
         await c.connect('fulldev');
         const codes: number[] = [];
         for (let i = 1; i <= 5; i++) {
-          await c.send({ type: 'publish', flags: flags({ qos: 1, topicIdType: 1 }), topicId: 1, msgId: i, data: Buffer.from(String(i)) });
+          await c.send({
+            type: 'publish',
+            flags: flags({ qos: 1, topicIdType: 1 }),
+            topicId: 1,
+            msgId: i,
+            data: Buffer.from(String(i)),
+          });
           codes.push((await c.expect('puback')).returnCode);
         }
         const metrics = await gateway.observability!.metrics.text();
         if (overflow === 'reject-new') {
           expect(codes).toEqual([0, 0, 0, 1, 1]); // 1 = rejected: congestion
-          expect(metrics).toMatch(/fieldgate_messages_dropped_total\{source="mqttsn",reason="outbox_full"\} 2/);
+          expect(metrics).toMatch(
+            /fieldgate_messages_dropped_total\{source="mqttsn",reason="outbox_full"\} 2/,
+          );
         } else {
           expect(codes).toEqual([0, 0, 0, 0, 0]);
-          await waitFor(async () => /reason="max_rows"\} 2/.test(await gateway.observability!.metrics.text()), 'drops counted');
+          await waitFor(
+            async () => /reason="max_rows"\} 2/.test(await gateway.observability!.metrics.text()),
+            'drops counted',
+          );
         }
         expect(gateway.observability!.health().outbox.rows).toBe(3);
       } finally {

@@ -17,9 +17,22 @@ describe('fieldgate queue', () => {
     const dir = tmpDir();
     const file = join(dir, 'gw.yaml');
     writeFileSync(file, 'gateway: { id: q, state_dir: state }\nupstream: { url: "mqtt://127.0.0.1:1" }\n');
-    const store = openStore({ dir: join(dir, 'state'), durability: 'power-loss', limits: storeConfigSchema.parse({}), logger: pino({ level: 'silent' }) });
+    const store = openStore({
+      dir: join(dir, 'state'),
+      durability: 'power-loss',
+      limits: storeConfigSchema.parse({}),
+      logger: pino({ level: 'silent' }),
+    });
     await store.outbox.enqueue(
-      [1, 2, 3].map((i) => ({ source: 'serial:w', device: 'w', topic: `t/${i}`, payload: Buffer.from(`v${i}`), qos: 1 as const, retain: false, receivedAt: Date.now() })),
+      [1, 2, 3].map((i) => ({
+        source: 'serial:w',
+        device: 'w',
+        topic: `t/${i}`,
+        payload: Buffer.from(`v${i}`),
+        qos: 1 as const,
+        retain: false,
+        receivedAt: Date.now(),
+      })),
     );
     store.close();
 
@@ -28,8 +41,14 @@ describe('fieldgate queue', () => {
     expect(stats.out).toMatch(/outbox\s+3 rows, 6 payload bytes, 0 in flight/);
 
     const peek = await runCli(['queue', 'peek', '-c', file, '-n', '2']);
-    const rows = peek.out.trim().split('\n').map((l) => JSON.parse(l) as { topic: string; payload: string });
-    expect(rows.map((r) => [r.topic, r.payload])).toEqual([['t/1', 'v1'], ['t/2', 'v2']]);
+    const rows = peek.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { topic: string; payload: string });
+    expect(rows.map((r) => [r.topic, r.payload])).toEqual([
+      ['t/1', 'v1'],
+      ['t/2', 'v2'],
+    ]);
 
     const refused = await runCli(['queue', 'purge', '-c', file]); // no TTY, no --yes: nothing happens
     expect(refused.code).toBe(1);

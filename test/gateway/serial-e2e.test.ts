@@ -63,7 +63,9 @@ http: { enabled: false }
   });
 
   it('SLIP frames with JSON: device id from a field, one JSON message per frame', async () => {
-    await ends.get('slp')!.write(frameEncoder('slip', Buffer.alloc(0))(Buffer.from('{"id":"node7","t":1.5}')));
+    await ends
+      .get('slp')!
+      .write(frameEncoder('slip', Buffer.alloc(0))(Buffer.from('{"id":"node7","t":1.5}')));
     const [m] = await sub.waitForCount(1, 5000, 'e/node7');
     expect(JSON.parse(m!.payload.toString())).toMatchObject({ t: 1.5 });
   });
@@ -102,6 +104,9 @@ http: { enabled: false }
     await ends.get('bin')!.write(frameEncoder('length-crc16', Buffer.alloc(0))(Buffer.from('9,10')));
     await sub.waitForCount(2, 5000, 'renamed/bin/a'); // still the reloaded rules, not the broken ones
     await sleep(100);
-    expect(sub.messages.filter((m) => m.topic === 'renamed/bin/a').map((m) => m.payload.toString())).toEqual(['7', '9']);
+    expect(sub.messages.filter((m) => m.topic === 'renamed/bin/a').map((m) => m.payload.toString())).toEqual([
+      '7',
+      '9',
+    ]);
   });
 });

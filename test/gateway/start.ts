@@ -8,7 +8,9 @@ import type { LogLine } from '../harness/gateway-process.js';
 import { tmpDir } from '../harness/tmp.js';
 
 /** A whole gateway in this process, from YAML text, with its log lines collected. */
-export async function startGateway(yaml: string): Promise<{ gateway: Gateway; logs: LogLine[]; file: string }> {
+export async function startGateway(
+  yaml: string,
+): Promise<{ gateway: Gateway; logs: LogLine[]; file: string }> {
   const dir = tmpDir('fieldgate-gw-');
   const file = join(dir, 'fieldgate.yaml');
   writeFileSync(file, yaml);

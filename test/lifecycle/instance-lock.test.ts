@@ -11,7 +11,9 @@ describe('one gateway per state directory', () => {
   it('refuses a second owner while the first lives, and frees the directory on release', async () => {
     const dir = tmpDir();
     // A live process whose command line says fieldgate stands in for a running gateway.
-    const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 10000)', 'fieldgate'], { stdio: 'ignore' });
+    const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 10000)', 'fieldgate'], {
+      stdio: 'ignore',
+    });
     try {
       writeFileSync(join(dir, 'fieldgate.pid'), `${other.pid}\n`);
       expect(() => lockStateDir(dir)).toThrow(StateDirBusyError);

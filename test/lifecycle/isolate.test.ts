@@ -30,7 +30,15 @@ class FlakyAdapter implements Adapter {
     return 'delivered' as const;
   }
   emit(topic: string) {
-    this.subject.next({ source: this.name, device: 'd', topic, payload: Buffer.alloc(0), qos: 0, retain: false, receivedAt: 0 });
+    this.subject.next({
+      source: this.name,
+      device: 'd',
+      topic,
+      payload: Buffer.alloc(0),
+      qos: 0,
+      retain: false,
+      receivedAt: 0,
+    });
   }
 }
 
@@ -42,7 +50,10 @@ describe('adapter isolation', () => {
     const b = new FlakyAdapter('b');
     const seen: string[] = [];
     let completed = false;
-    const sub = merge(isolate(a, { logger, minDelay: 10, maxDelay: 40 }), isolate(b, { logger, minDelay: 10, maxDelay: 40 })).subscribe({
+    const sub = merge(
+      isolate(a, { logger, minDelay: 10, maxDelay: 40 }),
+      isolate(b, { logger, minDelay: 10, maxDelay: 40 }),
+    ).subscribe({
       next: (r) => seen.push(`${r.source}:${r.topic}`),
       complete: () => {
         completed = true;

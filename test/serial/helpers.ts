@@ -33,7 +33,13 @@ export class MemoryInbox implements Inbox {
   private next = 1;
   async put(cmd: InboxPut): Promise<number> {
     const id = this.next++;
-    this.rows.push({ ...cmd, id, createdAt: Date.now(), commandId: cmd.commandId ?? null, meta: cmd.meta ?? null });
+    this.rows.push({
+      ...cmd,
+      id,
+      createdAt: Date.now(),
+      commandId: cmd.commandId ?? null,
+      meta: cmd.meta ?? null,
+    });
     return id;
   }
   pending(target: string, device: string, limit = 100): InboxRow[] {

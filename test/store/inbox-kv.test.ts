@@ -64,7 +64,11 @@ describe('inbox command ids and metadata', () => {
   it('keeps the command id and gateway metadata with the row, across a reopen', async () => {
     const dir = tmpDir();
     let { store } = open(dir);
-    await store.inbox.put({ ...cmd('a', 'x', Date.now() + 60_000), commandId: 'c-1', meta: { resultTopic: 'res/a' } });
+    await store.inbox.put({
+      ...cmd('a', 'x', Date.now() + 60_000),
+      commandId: 'c-1',
+      meta: { resultTopic: 'res/a' },
+    });
     store.close();
     ({ store } = open(dir));
     const [row] = store.inbox.pending('mqttsn', 'a');

@@ -35,7 +35,11 @@ describe('upstream client against a real mosquitto', () => {
     const { store, client, events } = setup();
     await client.start();
     await nextEvent(client.events$, 'connected');
-    await store.outbox.enqueue([msg('d1', 'b/q0', 'zero', 0), msg('d1', 'b/q1', 'one', 1), msg('d1', 'b/q2', 'two', 2)]);
+    await store.outbox.enqueue([
+      msg('d1', 'b/q0', 'zero', 0),
+      msg('d1', 'b/q1', 'one', 1),
+      msg('d1', 'b/q2', 'two', 2),
+    ]);
     const got = await sub.waitForCount(3);
     expect(got.map((m) => [m.topic, m.payload.toString(), m.qos])).toEqual([
       ['b/q0', 'zero', 0],
@@ -43,7 +47,9 @@ describe('upstream client against a real mosquitto', () => {
       ['b/q2', 'two', 2],
     ]);
     await waitFor(() => store.outbox.stats().rows === 0, 'outbox empty', 5000);
-    expect(events.filter((e) => e.type === 'delivered').map((e) => e.type === 'delivered' && e.qos)).toEqual([0, 1, 2]);
+    expect(events.filter((e) => e.type === 'delivered').map((e) => e.type === 'delivered' && e.qos)).toEqual([
+      0, 1, 2,
+    ]);
 
     await store.outbox.enqueue([msg('d1', 'b/ret', 'kept', 1, true)]);
     await waitFor(() => store.outbox.stats().rows === 0, 'retained delivered', 5000);
@@ -68,7 +74,9 @@ describe('upstream client against a real mosquitto', () => {
     }
     await sub.waitForCount(51);
     expect(reads.mock.calls.length).toBe(readsWhenCaughtUp); // no SELECT for rows it was handed
-    await store.outbox.enqueue(Array.from({ length: 3000 }, (_, i) => msg('d1', 'tail/a', String(51 + i), 1)));
+    await store.outbox.enqueue(
+      Array.from({ length: 3000 }, (_, i) => msg('d1', 'tail/a', String(51 + i), 1)),
+    );
     const got = await sub.waitForCount(3051, 20_000);
     expect(got.map((m) => Number(m.payload.toString()))).toEqual(Array.from({ length: 3051 }, (_, i) => i));
     expect(reads.mock.calls.length).toBeGreaterThan(readsWhenCaughtUp);
@@ -96,7 +104,9 @@ describe('upstream client against a real mosquitto', () => {
 
   it('caps the drain rate at max_rate messages per second', async () => {
     const { store, client } = setup({ max_rate: 200 }, 'gw-rate');
-    await store.outbox.enqueue(Array.from({ length: 300 }, (_, i) => msg('d', 'rate/x', `d:${i}`, i % 2 ? 1 : 0)));
+    await store.outbox.enqueue(
+      Array.from({ length: 300 }, (_, i) => msg('d', 'rate/x', `d:${i}`, i % 2 ? 1 : 0)),
+    );
     const t0 = Date.now();
     await client.start();
     await waitFor(() => store.outbox.stats().rows === 0, 'drained', 10_000);

@@ -48,7 +48,11 @@ export interface TestClient {
 export function makeClient(store: Store, config: Record<string, unknown>, gatewayId = 'gw1'): TestClient {
   const { logger, lines } = captureLogger();
   const client = new UpstreamClient({
-    config: upstreamConfigSchema.parse({ reconnect: { min: '100ms', max: '1s' }, connect_timeout: '3s', ...config }),
+    config: upstreamConfigSchema.parse({
+      reconnect: { min: '100ms', max: '1s' },
+      connect_timeout: '3s',
+      ...config,
+    }),
     gatewayId,
     outbox: store.outbox,
     state: store.state,
@@ -59,8 +63,22 @@ export function makeClient(store: Store, config: Record<string, unknown>, gatewa
   return { client, lines, events };
 }
 
-export function msg(device: string, topic: string, payload: string, qos: 0 | 1 | 2, retain = false): OutboxMessage {
-  return { source: 'test', device, topic, payload: Buffer.from(payload), qos, retain, receivedAt: Date.now() };
+export function msg(
+  device: string,
+  topic: string,
+  payload: string,
+  qos: 0 | 1 | 2,
+  retain = false,
+): OutboxMessage {
+  return {
+    source: 'test',
+    device,
+    topic,
+    payload: Buffer.from(payload),
+    qos,
+    retain,
+    receivedAt: Date.now(),
+  };
 }
 
 /** First event of a type, within ms. */
@@ -78,12 +96,27 @@ export function nextEvent<T extends UpstreamEvent['type']>(
   );
 }
 
-export function nEvents(events$: Observable<UpstreamEvent>, type: UpstreamEvent['type'], n: number, ms: number) {
-  return firstValueFrom(events$.pipe(filter((e) => e.type === type), take(n), toArray(), timeout(ms)));
+export function nEvents(
+  events$: Observable<UpstreamEvent>,
+  type: UpstreamEvent['type'],
+  n: number,
+  ms: number,
+) {
+  return firstValueFrom(
+    events$.pipe(
+      filter((e) => e.type === type),
+      take(n),
+      toArray(),
+      timeout(ms),
+    ),
+  );
 }
 
 /** Order of first occurrences of payloads per device ("dev:seq" payloads), checked to be increasing. */
-export function checkOrderPerDevice(payloads: string[]): { devices: Map<string, number[]>; ordered: boolean } {
+export function checkOrderPerDevice(payloads: string[]): {
+  devices: Map<string, number[]>;
+  ordered: boolean;
+} {
   const seen = new Set<string>();
   const devices = new Map<string, number[]>();
   for (const p of payloads) {
@@ -95,7 +128,8 @@ export function checkOrderPerDevice(payloads: string[]): { devices: Map<string, 
     devices.set(dev!, list);
   }
   let ordered = true;
-  for (const list of devices.values()) for (let i = 1; i < list.length; i++) if (list[i]! <= list[i - 1]!) ordered = false;
+  for (const list of devices.values())
+    for (let i = 1; i < list.length; i++) if (list[i]! <= list[i - 1]!) ordered = false;
   return { devices, ordered };
 }
 
@@ -107,7 +141,11 @@ export async function listen(
   url: string,
   topics: string | string[],
   opts: { qos?: 0 | 1 | 2; clientId?: string; clean?: boolean } = {},
-): Promise<{ messages: Received[]; waitForCount: (n: number, ms?: number) => Promise<Received[]>; close: () => Promise<void> }> {
+): Promise<{
+  messages: Received[];
+  waitForCount: (n: number, ms?: number) => Promise<Received[]>;
+  close: () => Promise<void>;
+}> {
   const client = mqtt.connect(url, {
     clientId: opts.clientId ?? `test-listen-${Math.random().toString(16).slice(2)}`,
     clean: opts.clean ?? true,

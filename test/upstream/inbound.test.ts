@@ -21,7 +21,12 @@ describe('upstream client subscriptions (incoming QoS 0/1/2)', () => {
       await sleep(5); // acks must wait for the handler
       got.push({ topic: m.topic, payload: m.payload.toString(), qos: m.qos, retain: m.retain });
     });
-    client.setSubscriptions(new Map<string, 0 | 1 | 2>([['cmd/gw1/#', 1], ['cfg/#', 2]]));
+    client.setSubscriptions(
+      new Map<string, 0 | 1 | 2>([
+        ['cmd/gw1/#', 1],
+        ['cfg/#', 2],
+      ]),
+    );
     await client.start();
     await nextEvent(client.events$, 'connected');
     await sleep(200); // SUBACK
@@ -81,7 +86,9 @@ describe('upstream client subscriptions (incoming QoS 0/1/2)', () => {
     second.client.setSubscriptions(subs);
     await second.client.start();
     await waitFor(() => proxy.packets('up', 'pubcomp').length >= 1, 'PUBREL answered with PUBCOMP', 5000);
-    const resent = proxy.packets('down', 'publish').filter((p) => p.cmd === 'publish' && p.topic === 'q2/cmd');
+    const resent = proxy
+      .packets('down', 'publish')
+      .filter((p) => p.cmd === 'publish' && p.topic === 'q2/cmd');
     expect(resent.length).toBe(2);
     expect(resent[1]).toMatchObject({ dup: true, messageId: resent[0]?.messageId });
     await sleep(200);

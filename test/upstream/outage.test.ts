@@ -40,7 +40,11 @@ describe('upstream client through broker outages', () => {
     await broker.restart();
     await nextEvent(client.events$, 'connected', 10_000);
     await waitFor(() => store.outbox.stats().rows === 0, 'outbox drained', 20_000);
-    await waitFor(() => new Set(sub.messages.map((m) => m.payload.toString())).size >= seq, 'all at subscriber', 15_000);
+    await waitFor(
+      () => new Set(sub.messages.map((m) => m.payload.toString())).size >= seq,
+      'all at subscriber',
+      15_000,
+    );
 
     const payloads = sub.messages.map((m) => m.payload.toString());
     expect(new Set(payloads).size).toBe(5000);
@@ -61,7 +65,11 @@ describe('upstream client through broker outages', () => {
     const broker = await Mosquitto.start();
     const proxy = await MqttProxy.start(broker.port);
     const store = openTestStore();
-    const { client } = makeClient(store, { url: proxy.url, keepalive: 5, reconnect: { min: '5s', max: '5s' } }, 'gw-will');
+    const { client } = makeClient(
+      store,
+      { url: proxy.url, keepalive: 5, reconnect: { min: '5s', max: '5s' } },
+      'gw-will',
+    );
     const sub = await listen(broker.url, 'fieldgate/gw-will/status', { qos: 1 });
     await client.start();
     await sub.waitForCount(1);

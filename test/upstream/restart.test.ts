@@ -18,7 +18,9 @@ describe('upstream client restart mid-stream', () => {
     const N = 2000;
     const devices = ['a', 'b', 'c', 'd'];
     await store.outbox.enqueue(
-      Array.from({ length: N }, (_, i) => msg(devices[i % 4]!, `r/${devices[i % 4]}`, `${devices[i % 4]}:${i}`, 2)),
+      Array.from({ length: N }, (_, i) =>
+        msg(devices[i % 4]!, `r/${devices[i % 4]}`, `${devices[i % 4]}:${i}`, 2),
+      ),
     );
     const first = makeClient(store, { url: proxy.url, inflight: 32 });
     let delivered = 0;

@@ -22,7 +22,11 @@ describe('upstream client over TLS (mqtts://)', () => {
     await nextEvent(good.client.events$, 'delivered');
     await good.client.stop();
 
-    const bad = makeClient(store, { url: broker.url, tls: { ca: certs.otherCa }, reconnect: { min: '100ms', max: '600ms' } });
+    const bad = makeClient(store, {
+      url: broker.url,
+      tls: { ca: certs.otherCa },
+      reconnect: { min: '100ms', max: '600ms' },
+    });
     await bad.client.start();
     const failed = await nextEvent(bad.client.events$, 'connect-failed');
     expect(failed.tls).toBe(true);
@@ -47,7 +51,10 @@ describe('upstream client over TLS (mqtts://)', () => {
     const failed = await nextEvent(wrong.client.events$, 'connect-failed');
     expect(failed.reason).toMatch(/broker\.example/);
     await wrong.client.stop();
-    const lax = makeClient(store, { url: broker.url, tls: { ca: certs.ca, servername: 'broker.example', verify_server: false } });
+    const lax = makeClient(store, {
+      url: broker.url,
+      tls: { ca: certs.ca, servername: 'broker.example', verify_server: false },
+    });
     await lax.client.start();
     await nextEvent(lax.client.events$, 'connected');
     await lax.client.stop();
@@ -65,7 +72,10 @@ describe('upstream client over TLS (mqtts://)', () => {
     const [failed] = await nEvents(anon.client.events$, 'connect-failed', 1, 10_000);
     expect(failed).toBeDefined();
     await anon.client.stop();
-    const withCert = makeClient(store, { url: broker.url, tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey } });
+    const withCert = makeClient(store, {
+      url: broker.url,
+      tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey },
+    });
     await withCert.client.start();
     await nextEvent(withCert.client.events$, 'connected');
     await store.outbox.enqueue([msg('d', 't/m', 'mutual', 2)]);

@@ -6,7 +6,9 @@ import { connackReason } from '../../gateway/upstream/reasons.js';
 describe('backoff', () => {
   it('grows exponentially with jitter between min and the capped ceiling, and resets', () => {
     const top = new Backoff(100, 1000, () => 1);
-    expect([top.next(), top.next(), top.next(), top.next(), top.next(), top.next()]).toEqual([100, 200, 400, 800, 1000, 1000]);
+    expect([top.next(), top.next(), top.next(), top.next(), top.next(), top.next()]).toEqual([
+      100, 200, 400, 800, 1000, 1000,
+    ]);
     top.reset();
     expect(top.next()).toBe(100);
     const bottom = new Backoff(100, 1000, () => 0);
