@@ -41,11 +41,13 @@ export interface CommandQueueDeps {
  * Downlink for one port. Every write goes through one promise chain, so commands reach the device
  * in the order they were sent, queued ones (drained on reopen) before newer ones. With a reply
  * pattern the next command waits until the previous one's reply (or timeout), so replies cannot be
- * attributed to the wrong command.
+ * attributed to the wrong command; it waits in the durable inbox (send() resolves 'queued').
  */
 export class CommandQueue {
   readonly replies$ = new Subject<CommandReply>();
   private chain: Promise<void> = Promise.resolve();
+  /** Tasks on the chain not yet finished. */
+  private tasks = 0;
   /** inbox.put()s not yet committed: a drain must see them, or they'd wait for the next replug. */
   private readonly puts = new Set<Promise<unknown>>();
   /** inbox row id -> the command it holds (the inbox does not store command ids; lost on restart). */
@@ -71,6 +73,10 @@ export class CommandQueue {
     } catch (err) {
       return Promise.reject(err);
     }
+    // A port that answers holds its chain until the reply (up to reply_timeout). A command that
+    // would wait behind it goes to the durable inbox now and is drained in order, so the caller
+    // (the upstream ack of the message that carried it) is not held for seconds.
+    if (this.d.reply && this.busy() && this.d.isOpen()) return this.queue(cmd, now);
     return new Promise<SendOutcome>((resolve, reject) => {
       this.enqueue(async () => {
         try {
@@ -82,6 +88,11 @@ export class CommandQueue {
         }
       });
     });
+  }
+
+  /** A write, a reply wait, a drain or an inbox put is in progress: a new command would wait. */
+  private busy(): boolean {
+    return this.tasks > 0 || this.puts.size > 0;
   }
 
   /** Port (re)opened: write what waited in the inbox, oldest first, removing each once written. */
@@ -142,9 +153,15 @@ export class CommandQueue {
   }
 
   private enqueue(task: () => Promise<void>): void {
-    this.chain = this.chain.then(task).catch((err: unknown) => {
-      this.d.logger.error({ err }, 'serial command queue task failed');
-    });
+    this.tasks++;
+    this.chain = this.chain
+      .then(task)
+      .catch((err: unknown) => {
+        this.d.logger.error({ err }, 'serial command queue task failed');
+      })
+      .finally(() => {
+        this.tasks--;
+      });
   }
 
   /**

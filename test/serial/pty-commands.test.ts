@@ -121,4 +121,28 @@ describe('serial commands through a real pty', () => {
     await sleep(10);
     expect(adapter.counters.commands).toMatchObject({ replies: 1, replyTimeouts: 1 });
   });
+
+  it('queues a command behind one awaiting its reply in the inbox at once, then writes it after the reply', async () => {
+    const { adapter, sensor, store } = await setup({
+      commands: { reply_pattern: '^OK (?<value>\\d+)$', reply_timeout: '5s' },
+    });
+    const replies: CommandReply[] = [];
+    adapter.replies$.subscribe((r) => replies.push(r));
+    expect(await adapter.send(cmd('a', 'GET a'))).toBe('delivered');
+    await waitFor(() => sensor.text() === 'GET a\n', 'first request at the sensor', 3000);
+    // Resolves while the device has not answered 'a' yet: the caller is not held for reply_timeout.
+    expect(await adapter.send(cmd('b', 'GET b'))).toBe('queued');
+    expect(store.inbox.count()).toBe(1);
+    await sleep(100);
+    expect(sensor.text()).toBe('GET a\n'); // not written before the reply to 'a'
+    await sensor.write('OK 1\r\n');
+    await waitFor(() => sensor.text() === 'GET a\nGET b\n', 'second request after the first reply', 3000);
+    await sensor.write('OK 2\r\n');
+    await waitFor(() => replies.length === 2, 'both replies', 3000);
+    expect(replies.map((r) => [r.commandId, r.reply])).toEqual([
+      ['a', 'OK 1'],
+      ['b', 'OK 2'],
+    ]);
+    await waitFor(() => store.inbox.count() === 0, 'inbox emptied', 3000);
+  });
 });
