@@ -37,8 +37,10 @@ describe('upstream client through broker outages', () => {
     }
     expect(client.stats().connected).toBe(false);
     expect(store.outbox.stats().rows).toBeGreaterThan(2000);
+    // Listen before restarting: the client may reconnect before restart() returns.
+    const reconnected = nextEvent(client.events$, 'connected', 20_000);
     await broker.restart();
-    await nextEvent(client.events$, 'connected', 10_000);
+    await reconnected;
     await waitFor(() => store.outbox.stats().rows === 0, 'outbox drained', 20_000);
     await waitFor(
       () => new Set(sub.messages.map((m) => m.payload.toString())).size >= seq,
