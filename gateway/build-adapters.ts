@@ -6,7 +6,10 @@ import type { Logger } from './log.js';
 import type { Inbox, KvState } from './store/types.js';
 
 /** One adapter per serial port, plus the MQTT-SN gateway when enabled; keyed by adapter name. */
-export function buildAdapters(config: Config, deps: { inbox: Inbox; state: KvState; logger: Logger }): Map<string, Adapter> {
+export function buildAdapters(
+  config: Config,
+  deps: { inbox: Inbox; state: KvState; logger: Logger },
+): Map<string, Adapter> {
   const adapters = new Map<string, Adapter>();
   for (const port of config.serial) {
     const a = new SerialAdapter({ config: port, inbox: deps.inbox, logger: deps.logger });

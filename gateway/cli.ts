@@ -47,7 +47,9 @@ program
   .command('rules')
   .description('work with rules')
   .command('test')
-  .description('dry-run a reading (or an upstream message with --upstream) through the rules; prints what would happen')
+  .description(
+    'dry-run a reading (or an upstream message with --upstream) through the rules; prints what would happen',
+  )
   .requiredOption('-c, --config <file>', 'YAML config file')
   .option('--source <source>', 'reading source, e.g. serial:weather or mqttsn', 'mqttsn')
   .option('--device <id>', 'device id (default: from the topic or the source)')

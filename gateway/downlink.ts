@@ -30,7 +30,12 @@ export class Downlink {
   constructor(private readonly deps: DownlinkDeps) {}
 
   /** A device answered a command (or did not in time): publish it as the command's result. */
-  async handleReply(reply: { commandId: string; status: 'ok' | 'timeout'; reply?: string; groups?: Record<string, string> }): Promise<void> {
+  async handleReply(reply: {
+    commandId: string;
+    status: 'ok' | 'timeout';
+    reply?: string;
+    groups?: Record<string, string>;
+  }): Promise<void> {
     const command = this.awaitingReply.get(reply.commandId);
     if (!command) return;
     this.awaitingReply.delete(reply.commandId);
@@ -42,7 +47,8 @@ export class Downlink {
   async handleUpstream(message: DownlinkMessage): Promise<void> {
     const now = Date.now();
     const routed = await this.deps.rules().downlink(message.topic, message.payload, now);
-    for (const e of routed.errors) this.deps.logger.warn({ rule: e.rule, topic: message.topic }, `command rule: ${e.message}`);
+    for (const e of routed.errors)
+      this.deps.logger.warn({ rule: e.rule, topic: message.topic }, `command rule: ${e.message}`);
     if (routed.results.length) await this.enqueue(routed.results);
     await Promise.all([
       ...routed.commands.map((c) => this.dispatch(c)),
@@ -55,21 +61,33 @@ export class Downlink {
     const { adapters, logger } = this.deps;
     const adapter = adapters.get(command.target);
     // Kept with the command if it waits in the inbox, so its expiry can still be reported.
-    if (command.resultTopic) command.meta = { resultTopic: command.resultTopic, reportExpired: command.reportExpired === true };
+    if (command.resultTopic)
+      command.meta = { resultTopic: command.resultTopic, reportExpired: command.reportExpired === true };
     let outcome: CommandOutcome;
     if (!adapter) {
-      logger.warn({ target: command.target, device: command.device }, 'command for an unknown target dropped');
+      logger.warn(
+        { target: command.target, device: command.device },
+        'command for an unknown target dropped',
+      );
       outcome = 'rejected';
     } else {
       try {
         outcome = await adapter.send(command);
       } catch (err) {
         // Adapters reject commands that expired or that the device refused; neither is retried.
-        outcome = /expired/i.test(`${(err as Error).name} ${(err as Error).message}`) ? 'expired' : 'rejected';
-        logger.warn({ err, target: command.target, device: command.device, outcome }, 'command not delivered');
+        outcome = /expired/i.test(`${(err as Error).name} ${(err as Error).message}`)
+          ? 'expired'
+          : 'rejected';
+        logger.warn(
+          { err, target: command.target, device: command.device, outcome },
+          'command not delivered',
+        );
       }
     }
-    logger.debug({ target: command.target, device: command.device, topic: command.topic, outcome }, 'command');
+    logger.debug(
+      { target: command.target, device: command.device, topic: command.topic, outcome },
+      'command',
+    );
     this.deps.onCommand?.(command, outcome);
     // Remembered before any await: a fast device can answer while the result is being stored.
     if (command.resultTopic && (outcome === 'delivered' || outcome === 'queued')) this.remember(command);

@@ -91,10 +91,13 @@ export class Gateway {
     });
     upstream.onMessage((m) => downlink.handleUpstream(m));
     for (const a of this.adapters.values()) {
-      if (a instanceof SerialAdapter) this.replies.push(a.replies$.subscribe((r) => void downlink.handleReply(r)));
+      if (a instanceof SerialAdapter)
+        this.replies.push(a.replies$.subscribe((r) => void downlink.handleReply(r)));
     }
     this.replies.push(store.inbox.expired$.subscribe((rows) => void downlink.handleExpired(rows)));
-    this.subscriptions = new SubscriptionSet([...this.adapters.values()], (filters) => upstream.setSubscriptions(filters));
+    this.subscriptions = new SubscriptionSet([...this.adapters.values()], (filters) =>
+      upstream.setSubscriptions(filters),
+    );
     this.subscriptions.setRules(this.rules.subscriptions());
 
     const readings$ = merge(...[...this.adapters.values()].map((a) => isolate(a, { logger })));
@@ -166,14 +169,17 @@ export class Gateway {
     this.subscriptions?.setRules(engine.subscriptions());
     this.logger.level = next.gateway.log_level;
     const restartNeeded = (['gateway', 'upstream', 'store', 'mqttsn', 'serial', 'http'] as const).filter(
-      (k) => JSON.stringify({ ...next[k], log_level: undefined }) !== JSON.stringify({ ...this.config[k], log_level: undefined }),
+      (k) =>
+        JSON.stringify({ ...next[k], log_level: undefined }) !==
+        JSON.stringify({ ...this.config[k], log_level: undefined }),
     );
     this.config = next;
     this.logger.info(
       { rules: next.rules.length, commands: next.commands.length, triggers: next.triggers.length },
       'config reloaded: rules, commands, triggers and log level applied',
     );
-    if (restartNeeded.length) this.logger.warn({ sections: restartNeeded }, 'these sections changed and need a restart to apply');
+    if (restartNeeded.length)
+      this.logger.warn({ sections: restartNeeded }, 'these sections changed and need a restart to apply');
   }
 
   private every(ms: number, fn: () => void): void {

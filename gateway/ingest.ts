@@ -5,7 +5,10 @@ import { type Outbox, OutboxFullError, type OutboxMessage } from './store/types.
 
 /** What the gateway needs from the rules: a reading in, messages and commands out. */
 export interface UplinkRules {
-  uplink(reading: Reading, now: number): Promise<{ messages: OutboxMessage[]; commands: Command[]; dropped?: string }>;
+  uplink(
+    reading: Reading,
+    now: number,
+  ): Promise<{ messages: OutboxMessage[]; commands: Command[]; dropped?: string }>;
 }
 
 export interface IngestDeps {
@@ -35,7 +38,10 @@ export function startIngest(readings$: Observable<Reading>, deps: IngestDeps): S
         try {
           return { reading, result: await deps.rules().uplink(reading, Date.now()) };
         } catch (err) {
-          logger.warn({ err, source: reading.source, topic: reading.topic }, 'rule evaluation failed; reading dropped');
+          logger.warn(
+            { err, source: reading.source, topic: reading.topic },
+            'rule evaluation failed; reading dropped',
+          );
           return { reading, result: { messages: [], commands: [], dropped: 'rule_error' } };
         }
       }),

@@ -15,5 +15,14 @@ export function createLogger(level: string, opts: { pretty?: boolean } = {}): Lo
   if (!pretty) return pino({ level, base: { name: 'fieldgate' } });
   // Loaded lazily so journald deployments never pay for it.
   const pinoPretty = require('pino-pretty') as (opts: object) => pino.DestinationStream;
-  return pino({ level }, pinoPretty({ colorize: true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name', sync: true }));
+  return pino(
+    { level },
+    pinoPretty({
+      colorize: true,
+      singleLine: true,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname,name',
+      sync: true,
+    }),
+  );
 }

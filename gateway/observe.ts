@@ -118,7 +118,14 @@ export class Observability {
 
   health(): Health {
     const p = this.parts;
-    if (!p) return buildHealth({ store: { ok: false, error: 'not open' }, listeners: {}, upstreamConnected: false, outbox: { rows: 0, bytes: 0, oldestAt: null }, now: Date.now() });
+    if (!p)
+      return buildHealth({
+        store: { ok: false, error: 'not open' },
+        listeners: {},
+        upstreamConnected: false,
+        outbox: { rows: 0, bytes: 0, oldestAt: null },
+        now: Date.now(),
+      });
     const listeners: Record<string, boolean> = {};
     for (const a of p.adapters.values()) if (a instanceof MqttSnAdapter) listeners[a.name] = isBound(a);
     return buildHealth({
@@ -150,7 +157,15 @@ export class Observability {
       startedAt: this.startedAt,
       previous,
     });
-    const msg = { source: 'gateway', device: this.config.gateway.id, topic, payload: Buffer.from(JSON.stringify(payload)), qos: 1 as const, retain: false, receivedAt: now };
+    const msg = {
+      source: 'gateway',
+      device: this.config.gateway.id,
+      topic,
+      payload: Buffer.from(JSON.stringify(payload)),
+      qos: 1 as const,
+      retain: false,
+      receivedAt: now,
+    };
     await store.outbox.enqueue([msg]).catch((err) => this.logger.warn({ err }, 'stats message not stored'));
     return { snapshot, at: now };
   }

@@ -18,7 +18,9 @@ export class SubscriptionSet {
     adapters: Adapter[],
     private readonly apply: (filters: Filters) => void,
   ) {
-    const streams = adapters.filter(isSubscribing).map((a) => a.subscriptions$.pipe(startWith(new Map() as Filters)));
+    const streams = adapters
+      .filter(isSubscribing)
+      .map((a) => a.subscriptions$.pipe(startWith(new Map() as Filters)));
     this.sub = (streams.length ? combineLatest(streams) : of([] as Filters[])).subscribe((maps) => {
       this.devices = union(maps);
       this.push();

@@ -45,7 +45,10 @@ export async function runCommand(file: string, logLevel?: string): Promise<numbe
       stopping = true;
       logger.info({ signal }, 'stopping');
       const grace = setTimeout(() => {
-        logger.error({ graceMs: config.gateway.stop_grace }, 'stop took longer than the grace period; exiting');
+        logger.error(
+          { graceMs: config.gateway.stop_grace },
+          'stop took longer than the grace period; exiting',
+        );
         process.exit(1);
       }, config.gateway.stop_grace);
       grace.unref();

@@ -32,7 +32,8 @@ const targetsExist: SemanticCheck = (config) => {
   }
   const names = new Set<string>();
   config.serial?.forEach((p, i) => {
-    if (names.has(p.name)) problems.push({ path: ['serial', i, 'name'], message: `duplicate serial port name "${p.name}"` });
+    if (names.has(p.name))
+      problems.push({ path: ['serial', i, 'name'], message: `duplicate serial port name "${p.name}"` });
     names.add(p.name);
   });
   return problems;

@@ -17,7 +17,9 @@ export class ConfigError extends Error {
     readonly file: string,
     readonly problems: ConfigProblem[],
   ) {
-    super(`${file}: ${problems.length} problem(s)\n${problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`);
+    super(
+      `${file}: ${problems.length} problem(s)\n${problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`,
+    );
   }
 }
 
@@ -44,12 +46,18 @@ function setIn(obj: Record<string, unknown>, path: string[], value: unknown): vo
 export type SemanticCheck = (config: Partial<Config>) => { path: (string | number)[]; message: string }[];
 
 /** Read, parse and validate a config file. Throws ConfigError listing every problem. */
-export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, checks: SemanticCheck[] = []): Config {
+export function loadConfig(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+  checks: SemanticCheck[] = [],
+): Config {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(file, [{ path: '', line: null, message: `cannot read: ${(err as Error).message}` }]);
+    throw new ConfigError(file, [
+      { path: '', line: null, message: `cannot read: ${(err as Error).message}` },
+    ]);
   }
   return parseConfig(text, file, env, checks);
 }
@@ -101,7 +109,13 @@ function validSections(raw: Record<string, unknown>): Partial<Config> {
 }
 
 /** Paths in the file are relative to the file; *_file secrets are read now so a missing one is a config error. */
-function resolveFiles(config: Config, baseDir: string, doc: Document, lines: LineCounter, problems: ConfigProblem[]) {
+function resolveFiles(
+  config: Config,
+  baseDir: string,
+  doc: Document,
+  lines: LineCounter,
+  problems: ConfigProblem[],
+) {
   const up = config.upstream;
   if (up.password_file && up.password === undefined) {
     const path = resolve(baseDir, up.password_file);
@@ -137,7 +151,8 @@ function toProblems(issue: z.core.$ZodIssue, doc: Document, lines: LineCounter):
 }
 
 function describe(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'invalid_type' && issue.input === undefined) return `required, expected ${issue.expected}`;
+  if (issue.code === 'invalid_type' && issue.input === undefined)
+    return `required, expected ${issue.expected}`;
   if (issue.code === 'invalid_union' && issue.input === undefined) return 'required';
   return issue.message;
 }

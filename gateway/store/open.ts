@@ -24,7 +24,11 @@ export interface OpenStoreOptions {
 export function openStore(opts: OpenStoreOptions): Store {
   const { logger } = opts;
   const db = openDatabase(opts.dir, logger);
-  const commit = new GroupCommit(db, logger, opts.durability === 'power-loss' ? `${dbPath(opts.dir)}-wal` : undefined);
+  const commit = new GroupCommit(
+    db,
+    logger,
+    opts.durability === 'power-loss' ? `${dbPath(opts.dir)}-wal` : undefined,
+  );
   const state = new SqliteKvState(db, commit);
   const outbox = new SqliteOutbox(db, commit, opts.limits, state, logger);
   commit.setHooks(outbox);

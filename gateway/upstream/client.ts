@@ -111,7 +111,11 @@ export class UpstreamClient {
   }
 
   stats(): { inflight: number; reconnects: number; connected: boolean } {
-    return { inflight: this.sender.inflight, reconnects: this.reconnects, connected: this.state$.value === 'connected' };
+    return {
+      inflight: this.sender.inflight,
+      reconnects: this.reconnects,
+      connected: this.state$.value === 'connected',
+    };
   }
 
   private connectPacket(): IConnectPacket {

@@ -30,10 +30,15 @@ export const upstreamConfigSchema = z.strictObject({
   max_rate: z.number().min(0).default(0),
   /** Give up on a connect attempt without CONNACK after this long. */
   connect_timeout: duration().default(10_000),
-  reconnect: z
-    .strictObject({ min: duration().default(1000), max: duration().default(60_000) })
-    .prefault({}),
+  reconnect: z.strictObject({ min: duration().default(1000), max: duration().default(60_000) }).prefault({}),
   /** Topic filters to subscribe to (commands); rules add their own. */
-  subscribe: z.array(z.strictObject({ topic: z.string().min(1), qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(1) })).default([]),
+  subscribe: z
+    .array(
+      z.strictObject({
+        topic: z.string().min(1),
+        qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(1),
+      }),
+    )
+    .default([]),
 });
 export type UpstreamConfig = z.output<typeof upstreamConfigSchema>;

@@ -62,7 +62,9 @@ export class Inbound {
   }
 
   private enqueue(step: () => Promise<void>): void {
-    this.chain = this.chain.then(step).catch((err) => this.logger.error({ err }, 'upstream: incoming message failed'));
+    this.chain = this.chain
+      .then(step)
+      .catch((err) => this.logger.error({ err }, 'upstream: incoming message failed'));
   }
 
   private async onPublish(conn: Connection, p: IPublishPacket): Promise<void> {

@@ -6,7 +6,11 @@ import type { Connection } from './connection.js';
  * a broker silent for 1.25x keepalive is dead. Checked every keepalive/4, so a
  * frozen broker is detected within 1.5 x keepalive of its last packet.
  */
-export function startKeepAlive(conn: Connection, keepaliveS: number, onDead: (reason: string) => void): () => void {
+export function startKeepAlive(
+  conn: Connection,
+  keepaliveS: number,
+  onDead: (reason: string) => void,
+): () => void {
   if (keepaliveS <= 0) return () => {};
   const k = keepaliveS * 1000;
   let pingSentAt = 0;

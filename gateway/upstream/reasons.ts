@@ -36,7 +36,8 @@ const TLS_CODES = new Set([
 export function describeError(err: unknown): { reason: string; tls: boolean } {
   const e = err as NodeJS.ErrnoException;
   const code = typeof e?.code === 'string' ? e.code : undefined;
-  const tls = code !== undefined && (TLS_CODES.has(code) || code.startsWith('ERR_SSL_') || code.includes('CERT'));
+  const tls =
+    code !== undefined && (TLS_CODES.has(code) || code.startsWith('ERR_SSL_') || code.includes('CERT'));
   const msg = e instanceof Error ? e.message : String(err);
   return { reason: tls ? `TLS: ${msg}${code && !msg.includes(code) ? ` (${code})` : ''}` : msg, tls };
 }

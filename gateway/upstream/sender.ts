@@ -92,24 +92,69 @@ export class Sender {
     await this.settle();
     if (gen !== this.gen) return;
     // Settled: the store's view of what is in flight is now complete and final.
-    const rows = this.o.outbox.inflight();
+    const resumed = this.o.outbox.inflight().filter((r) => r.packetId !== null);
+    for (const row of resumed) this.o.ids.hold(row.packetId!);
+    const last = resumed.at(-1)?.id ?? 0;
+    // QoS 0/1 rows stay 'queued' while in flight: those older than the last resumed QoS 2 row go
+    // out between them, in id order, so a device mixing QoS levels keeps its order. A queued QoS 2
+    // row among them (its markSent never committed) gets its id made durable first.
+    const between = this.queuedBefore(last).map((row) => ({
+      row,
+      packetId: row.qos > 0 ? this.o.ids.take()! : 0,
+    }));
+    const fresh2 = between
+      .filter((b) => b.row.qos === 2)
+      .map((b) => ({ id: b.row.id, packetId: b.packetId }));
+    if (fresh2.length > 0) {
+      try {
+        await this.track(this.o.outbox.markSent(fresh2));
+      } catch (err) {
+        if (gen === this.gen) this.storeFailed('markSent', err);
+        return;
+      }
+      if (gen !== this.gen) return;
+    }
+    const order = [...resumed.map((row) => ({ row, packetId: row.packetId! })), ...between].sort(
+      (a, b) => a.row.id - b.row.id,
+    );
     conn.batch(() => {
-      for (const row of rows) {
-        if (row.packetId === null) continue;
+      for (const { row, packetId } of order) {
+        if (row.state === 'queued') {
+          if (row.qos > 0) this.window.set(packetId, { row, state: 'sent' });
+          conn.write(publishPacket(row, packetId, false));
+          if (row.qos === 0) this.queueComplete(row);
+          continue;
+        }
         const state = row.state === 'released' ? 'released' : 'sent';
-        this.o.ids.hold(row.packetId);
-        this.window.set(row.packetId, { row, state });
-        if (state === 'released') conn.write({ cmd: 'pubrel', messageId: row.packetId });
-        else conn.write(publishPacket(row, row.packetId, true));
+        this.window.set(packetId, { row, state });
+        if (state === 'released') conn.write({ cmd: 'pubrel', messageId: packetId });
+        else conn.write(publishPacket(row, packetId, true));
       }
     });
-    if (rows.length > 0) this.o.logger.info({ count: rows.length }, 'upstream: resent messages left in flight');
-    this.cursor = 0;
+    if (order.length > 0) {
+      this.o.logger.info(
+        { count: resumed.length, between: between.length },
+        'upstream: resent messages left in flight',
+      );
+    }
+    this.cursor = last;
     this.ahead = [];
     this.tail = false;
     this.unwritten = 0;
     this.resending = false;
     this.pump();
+  }
+
+  /** Queued rows with ids below `last` (at most the window that was in flight, plus QoS 0). */
+  private queuedBefore(last: number): OutboxRow[] {
+    const rows: OutboxRow[] = [];
+    for (let after = 0; after < last; ) {
+      const chunk = this.o.outbox.nextQueued(after, READ_AHEAD);
+      for (const row of chunk) if (row.id < last) rows.push(row);
+      if (chunk.length < READ_AHEAD || chunk.at(-1)!.id >= last) break;
+      after = chunk.at(-1)!.id;
+    }
+    return rows;
   }
 
   /** Stop taking new rows (graceful stop); what is in flight may still be acknowledged. */
@@ -184,7 +229,11 @@ export class Sender {
         }
         return;
       }
-      let free = Math.min(this.o.window - this.window.size, 65535 - this.o.ids.size, MAX_UNWRITTEN - this.unwritten);
+      let free = Math.min(
+        this.o.window - this.window.size,
+        65535 - this.o.ids.size,
+        MAX_UNWRITTEN - this.unwritten,
+      );
       const allowed = this.rate.available();
       if (allowed < 1) {
         this.rateTimer ??= setTimeout(() => {
@@ -289,7 +338,8 @@ export class Sender {
       () => {
         for (const r of rows) this.o.onDelivered({ id: r.id, receivedAt: r.receivedAt, qos: r.qos });
       },
-      (err) => this.o.logger.error({ err, count: rows.length }, 'upstream: could not complete acknowledged rows'),
+      (err) =>
+        this.o.logger.error({ err, count: rows.length }, 'upstream: could not complete acknowledged rows'),
     );
   }
 

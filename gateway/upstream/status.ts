@@ -32,7 +32,15 @@ export class Status {
         clearTimeout(timer);
         resolve(true);
       });
-      conn.write({ cmd: 'publish', topic: this.topic, payload: Buffer.from(value), qos: 1, retain: true, dup: false, messageId });
+      conn.write({
+        cmd: 'publish',
+        topic: this.topic,
+        payload: Buffer.from(value),
+        qos: 1,
+        retain: true,
+        dup: false,
+        messageId,
+      });
     });
   }
 

@@ -64,7 +64,10 @@ export class Subscriptions {
     if (add.length > 0) {
       const messageId = this.take();
       if (messageId === undefined) return;
-      this.outstanding.set(messageId, add.map((s) => s.topic));
+      this.outstanding.set(
+        messageId,
+        add.map((s) => s.topic),
+      );
       conn.write({ cmd: 'subscribe', messageId, subscriptions: add });
       for (const s of add) this.current.set(s.topic, s.qos);
       this.logger.info({ filters: add.map((s) => `${s.topic} (qos ${s.qos})`) }, 'upstream: subscribing');
@@ -81,7 +84,8 @@ export class Subscriptions {
 
   private take(): number | undefined {
     const id = this.ids.take();
-    if (id === undefined) this.logger.warn('upstream: no free packet id for SUBSCRIBE; will retry on reconnect');
+    if (id === undefined)
+      this.logger.warn('upstream: no free packet id for SUBSCRIBE; will retry on reconnect');
     return id;
   }
 }
