@@ -182,7 +182,14 @@ export function commandReply(
 ): OutboxMessage | undefined {
   if (!command.resultTopic) return undefined;
   const outcome = reply.status === 'ok' ? 'replied' : 'reply_timeout';
-  const body = { id: command.id, outcome, target: command.target, device: command.device, reply: reply.reply, groups: reply.groups };
+  const body = {
+    id: command.id,
+    outcome,
+    target: command.target,
+    device: command.device,
+    reply: reply.reply,
+    groups: reply.groups,
+  };
   return resultMessage(command.resultTopic, command.qos, body, command.target, command.device, now);
 }
 
