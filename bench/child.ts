@@ -2,8 +2,10 @@
  * Bench helper process (forked with tsx): keeps load generation and the counting subscriber out of
  * the measured process, so its CPU and RSS figures are the gateway's (or the direct client's) alone.
  *   sub <url> <filter>          count messages; answers {count} to 'count', resets on 'reset'
- *   sn <port> <k> <qos> <ms> <warm>    K MQTT-SN devices, one QoS 1/2 PUBLISH outstanding each
- *   mqtt <url> <k> <qos> <ms> <warm>   K MQTT.js clients, one publish outstanding each
+ *   sn <port> <k> <qos> <ms> <warm> [rate]    K MQTT-SN devices, one QoS 1/2 PUBLISH outstanding each
+ *   mqtt <url> <k> <qos> <ms> <warm> [rate]   K MQTT.js clients, one publish outstanding each
+ * With a rate (msg/s, all devices together) each device sends on a fixed schedule instead of as soon
+ * as its last message was acked: ack latency under a load that does not saturate the machine.
  * Both run the same load for <warm> ms first, unmeasured: JIT and caches warm on both sides (the
  * first seconds of a fresh process ran up to 40% slower), so the ratio compares steady states.
  */
@@ -110,13 +112,20 @@ class Device {
     if (ack.type === 'regack') this.topicId = ack.topicId;
   }
 
-  run(qos: 1 | 2, until: number, lat: number[]): Promise<void> {
+  /** `paceMs`: send every paceMs (from `due`) rather than at once after each ack. */
+  run(qos: 1 | 2, until: number, lat: number[], paceMs = 0, due = performance.now()): Promise<void> {
     return new Promise((done) => {
       const next = () => {
         if (performance.now() >= until) {
           clearTimeout(this.retry);
           return done();
         }
+        const wait = due - performance.now();
+        due += paceMs;
+        if (paceMs > 0 && wait > 0) setTimeout(publish, wait);
+        else publish();
+      };
+      const publish = () => {
         this.msgId = (this.msgId % 65535) + 1;
         this.sentAt = performance.now();
         const data = payload(this.msgId, this.k);
@@ -155,7 +164,22 @@ class Device {
   }
 }
 
-async function sn(port: number, k: number, qos: 1 | 2, ms: number, warm: number): Promise<void> {
+/** Per-device send period for an aggregate rate, and device i's first send time (staggered). */
+function pacing(k: number, rate: number): { pace: number; start: (i: number) => number } {
+  if (rate <= 0) return { pace: 0, start: () => performance.now() };
+  const pace = (k * 1000) / rate;
+  const t0 = performance.now();
+  return { pace, start: (i) => t0 + (i * pace) / k };
+}
+
+async function sn(
+  port: number,
+  k: number,
+  qos: 1 | 2,
+  ms: number,
+  warm: number,
+  rate: number,
+): Promise<void> {
   const devices = Array.from({ length: k }, (_, i) => new Device(i, port));
   for (const d of devices) await d.setup();
   let warmAcked = 0;
@@ -169,7 +193,8 @@ async function sn(port: number, k: number, qos: 1 | 2, ms: number, warm: number)
   const lat: number[] = [];
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  await Promise.all(devices.map((d) => d.run(qos, t0 + ms, lat)));
+  const { pace, start } = pacing(k, rate);
+  await Promise.all(devices.map((d, i) => d.run(qos, t0 + ms, lat, pace, start(i))));
   const elapsed = performance.now() - t0;
   const c = process.cpuUsage(c0);
   for (const d of devices) d.close();
@@ -185,7 +210,14 @@ async function sn(port: number, k: number, qos: 1 | 2, ms: number, warm: number)
   await send(r);
 }
 
-async function direct(url: string, k: number, qos: 1 | 2, ms: number, warm: number): Promise<void> {
+async function direct(
+  url: string,
+  k: number,
+  qos: 1 | 2,
+  ms: number,
+  warm: number,
+  rate: number,
+): Promise<void> {
   const clients = await Promise.all(
     Array.from({ length: k }, (_, i) =>
       mqtt.connectAsync(url, { clientId: `bench-direct-${i}`, reconnectPeriod: 0 }),
@@ -193,10 +225,15 @@ async function direct(url: string, k: number, qos: 1 | 2, ms: number, warm: numb
   );
   let lat: number[] = [];
   let acked = 0;
-  const load = (until: number) =>
-    Promise.all(
+  const load = (until: number, paced = false) => {
+    const { pace, start } = pacing(k, paced ? rate : 0);
+    return Promise.all(
       clients.map(async (c, k) => {
+        let due = start(k);
         for (let i = 0; performance.now() < until; i++) {
+          const wait = due - performance.now();
+          due += pace;
+          if (pace > 0 && wait > 0) await new Promise((r) => setTimeout(r, wait));
           const s = performance.now();
           await c.publishAsync(`bench/direct/d${k}`, payload(i, k), { qos });
           lat.push(performance.now() - s);
@@ -204,6 +241,7 @@ async function direct(url: string, k: number, qos: 1 | 2, ms: number, warm: numb
         }
       }),
     );
+  };
   if (warm > 0) await load(performance.now() + warm);
   const warmAcked = acked;
   await send({ measuring: true });
@@ -211,7 +249,7 @@ async function direct(url: string, k: number, qos: 1 | 2, ms: number, warm: numb
   acked = 0;
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  await load(t0 + ms);
+  await load(t0 + ms, true);
   const elapsed = performance.now() - t0;
   const c = process.cpuUsage(c0);
   await Promise.all(clients.map((c) => c.endAsync()));
@@ -227,9 +265,10 @@ async function direct(url: string, k: number, qos: 1 | 2, ms: number, warm: numb
   await send(r);
 }
 
-const [mode, a, b, c, d, e] = process.argv.slice(2);
+const [mode, a, b, c, d, e, f] = process.argv.slice(2);
+const loadArgs = [Number(b), Number(c) as 1 | 2, Number(d), Number(e ?? 0), Number(f ?? 0)] as const;
 if (mode === 'sub') await sub(a!, b!);
-else if (mode === 'sn') await sn(Number(a), Number(b), Number(c) as 1 | 2, Number(d), Number(e ?? 0));
-else if (mode === 'mqtt') await direct(a!, Number(b), Number(c) as 1 | 2, Number(d), Number(e ?? 0));
+else if (mode === 'sn') await sn(Number(a), ...loadArgs);
+else if (mode === 'mqtt') await direct(a!, ...loadArgs);
 else throw new Error(`unknown mode ${mode}`);
 if (mode !== 'sub') process.exit(0);
