@@ -192,7 +192,7 @@ export class SqliteOutbox implements Outbox, FlushHooks {
   }
 
   /**
-   * Age expiry, at most every EXPIRE_EVERY (a query per flush cost as much as a message's insert)
+   * Age expiry, at most every `expireEvery` ms (a query per flush cost as much as a message's insert)
    * and right away while a big backlog is being expired chunk by chunk.
    */
   begin(): void {

@@ -42,8 +42,8 @@ const MAX_AHEAD = 4 * READ_AHEAD;
  * in-flight window. A QoS 2 row's packet id is recorded (markSent) and its PUBLISH written only
  * once that is durable; QoS 0/1 PUBLISHes are written at once and their rows stay 'queued' (after a
  * restart they are resent as new, which QoS 1 allows). Rows are completed in batches when
- * acknowledged. After a (re)connect the QoS 2 rows left in flight are resent first, with the same
- * packet ids.
+ * acknowledged. After a (re)connect the QoS 2 rows left in flight are resent with the same packet
+ * ids, in id order together with the queued rows older than them, before new rows are pulled.
  */
 export class Sender {
   private conn: Connection | null = null;
