@@ -38,7 +38,7 @@ describe('fieldgate queue', () => {
 
     const stats = await runCli(['queue', 'stats', '-c', file]);
     expect(stats.code).toBe(0);
-    expect(stats.out).toMatch(/outbox\s+3 rows, 6 payload bytes, 0 in flight/);
+    expect(stats.out).toMatch(/outbox\s+3 rows, 6 payload bytes, 0 QoS 2 in flight/);
 
     const peek = await runCli(['queue', 'peek', '-c', file, '-n', '2']);
     const rows = peek.out
