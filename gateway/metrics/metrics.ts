@@ -137,7 +137,7 @@ export class Metrics {
     });
     this.storeCommit = new Histogram({
       name: `${P}store_commit_seconds`,
-      help: 'Duration of one SQLite group commit.',
+      help: 'Duration of one SQLite group commit, until durable (with power-loss: its WAL fsync included).',
       buckets: STORE_COMMIT_BUCKETS,
       registers,
     });
