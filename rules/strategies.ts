@@ -22,19 +22,35 @@ interface TopicState {
 }
 
 /**
+ * Output topics one rule keeps state for. Beyond it the topic seen longest ago (by first sight) is
+ * forgotten: its next message goes out as if it were the first. A site has far fewer topics; only a
+ * topic template with an unbounded part (a timestamp, a counter) gets here, and memory stays bounded.
+ */
+export const MAX_REPORT_TOPICS = 100_000;
+
+/**
  * Report-strategy state of one rule, per output topic. The only mutable part of a RuleEngine; the
- * number of entries is the number of distinct output topics of the rule (nothing expires them).
+ * number of entries is the number of distinct output topics of the rule, at most MAX_REPORT_TOPICS.
  */
 export class ReportState {
   private topics = new Map<string, TopicState>();
 
-  constructor(readonly config: ReportConfig) {}
+  constructor(
+    readonly config: ReportConfig,
+    private readonly maxTopics = MAX_REPORT_TOPICS,
+  ) {}
+
+  /** Topics with state (for tests and stats). */
+  get size(): number {
+    return this.topics.size;
+  }
 
   /** Decide whether `msg` goes out now; records it either way. */
   offer(msg: OutboxMessage, now: number): Verdict {
     const { on_change, deadband, throttle } = this.config;
     let state = this.topics.get(msg.topic);
     if (!state) {
+      if (this.topics.size >= this.maxTopics) this.topics.delete(this.topics.keys().next().value!);
       state = { latest: msg };
       this.topics.set(msg.topic, state);
     }

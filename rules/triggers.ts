@@ -8,6 +8,8 @@ import { compileTemplate, type Template } from './template.js';
 import { compileSourcePattern, compileTopicPattern, type TopicPattern } from './topic-pattern.js';
 import { READING_NAMES, templateContext } from './uplink.js';
 
+const SWEEP_MIN = 1024;
+
 /**
  * A local trigger: a reading that satisfies `when` produces a command for a device, without a round
  * trip through the broker. A trigger fires at most once per `cooldown` per target device.
@@ -15,6 +17,8 @@ import { READING_NAMES, templateContext } from './uplink.js';
 export class CompiledTrigger {
   /** Target device -> when it last fired. The trigger's only state. */
   private fired = new Map<string, number>();
+  /** Size at which cool-downs that have run out are swept (doubles with what stays). */
+  private sweepAt = SWEEP_MIN;
 
   constructor(
     readonly index: number,
@@ -91,6 +95,7 @@ export class CompiledTrigger {
     const payload = await this.payload.build(input, ctx);
     if (!payload.ok) return { error: payload.error };
     this.fired.set(device.text, now);
+    if (this.fired.size >= this.sweepAt) this.sweep(now);
     return {
       command: {
         id: newId(),
@@ -106,5 +111,17 @@ export class CompiledTrigger {
 
   adopt(old: CompiledTrigger): void {
     this.fired = new Map(old.fired);
+  }
+
+  /** Forget devices whose cool-down ran out: they would fire anyway. Keeps the map bounded by the
+   * devices fired at within one cool-down, amortised O(1) per firing. */
+  private sweep(now: number): void {
+    for (const [device, at] of this.fired) if (now - at >= this.cooldown) this.fired.delete(device);
+    this.sweepAt = Math.max(SWEEP_MIN, 2 * this.fired.size);
+  }
+
+  /** Devices with a cool-down remembered (for tests). */
+  get remembered(): number {
+    return this.fired.size;
   }
 }

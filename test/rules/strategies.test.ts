@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { OutboxMessage } from '../../gateway/store/types.js';
+import { ReportState } from '../../rules/strategies.js';
 import type { RawRules } from './helpers.js';
 import { engine, reading, text } from './helpers.js';
 
@@ -93,5 +95,25 @@ describe('report strategies', () => {
     const e = withReport({ on_change: true });
     await send(e, '20', 0);
     expect(e.tick(1e9)).toEqual([]);
+  });
+});
+
+describe('report state bounds', () => {
+  it('keeps at most its cap of output topics, forgetting the one seen first', () => {
+    const state = new ReportState({ on_change: true }, 3);
+    const msg = (topic: string): OutboxMessage => ({
+      source: 's',
+      device: 'd',
+      topic,
+      payload: Buffer.from('20'),
+      qos: 1,
+      retain: false,
+      receivedAt: 0,
+    });
+    for (const t of ['a', 'b', 'c', 'd']) expect(state.offer(msg(t), 0)).toEqual({ publish: true });
+    expect(state.size).toBe(3);
+    expect(state.offer(msg('c'), 1)).toEqual({ publish: false, reason: 'unchanged' }); // remembered
+    expect(state.offer(msg('a'), 2)).toEqual({ publish: true }); // forgotten: goes out as the first
+    expect(state.size).toBe(3);
   });
 });

@@ -1,4 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { triggersConfigSchema } from '../../rules/config.js';
+import { Problems } from '../../rules/errors.js';
+import { decodePayload } from '../../rules/input.js';
+import { CompiledTrigger } from '../../rules/triggers.js';
 import { engine, reading, text } from './helpers.js';
 
 const fan = () =>
@@ -78,5 +82,35 @@ describe('local triggers', () => {
     expect(bad.commands).toEqual([]);
     expect(bad.errors).toEqual([{ rule: 'triggers.0', message: '{fields.level} has no value' }]);
     expect((await e.uplink(reading({ payload: '{"level":3}' }), 1)).commands).toHaveLength(1);
+  });
+});
+
+describe('trigger state', () => {
+  it('forgets devices whose cool-down ran out, so the state stays bounded however many devices fire', async () => {
+    const problems = new Problems();
+    const [cfg] = triggersConfigSchema.parse([
+      {
+        match: 'sensors/+room/temp',
+        when: 'payload > 30',
+        to: 'serial:relay',
+        device: 'fan-{room}',
+        topic: 'fan/set',
+        payload: 'on',
+        cooldown: '1m',
+      },
+    ]);
+    const trigger = CompiledTrigger.compile(cfg!, 0, 'gw1', problems)!;
+    expect(problems.list).toEqual([]);
+    const fire = (room: string, now: number) => {
+      const r = reading({ topic: `sensors/${room}/temp`, payload: '35' });
+      return trigger.fire(r, decodePayload(r.payload, r.fields), 'gw1', now, () => 'id');
+    };
+    for (let i = 0; i < 1000; i++) expect((await fire(`a${i}`, 0)).command).toBeDefined();
+    expect(trigger.remembered).toBe(1000);
+    // A minute later the first thousand are out of their cool-down: sweeping keeps only the new ones.
+    for (let i = 0; i < 5000; i++) await fire(`b${i}`, 60_000 + i);
+    expect(trigger.remembered).toBe(5000); // the first thousand are gone, every new one is kept
+    // Still cooling down: a device fired at within the minute does not fire again.
+    expect(await fire('b4999', 61_000)).toEqual({ cooling: true });
   });
 });
