@@ -172,14 +172,17 @@ function pacing(k: number, rate: number): { pace: number; start: (i: number) => 
   return { pace, start: (i) => t0 + (i * pace) / k };
 }
 
-async function sn(
-  port: number,
-  k: number,
-  qos: 1 | 2,
-  ms: number,
-  warm: number,
-  rate: number,
-): Promise<void> {
+/** One load run, the same for the gateway's devices and the direct MQTT.js clients. */
+interface Load {
+  k: number;
+  qos: 1 | 2;
+  ms: number;
+  warm: number;
+  /** msg/s for all devices together; 0 = each sends as soon as its last message was acked. */
+  rate: number;
+}
+
+async function sn(port: number, { k, qos, ms, warm, rate }: Load): Promise<void> {
   const devices = Array.from({ length: k }, (_, i) => new Device(i, port));
   for (const d of devices) await d.setup();
   let warmAcked = 0;
@@ -210,14 +213,7 @@ async function sn(
   await send(r);
 }
 
-async function direct(
-  url: string,
-  k: number,
-  qos: 1 | 2,
-  ms: number,
-  warm: number,
-  rate: number,
-): Promise<void> {
+async function direct(url: string, { k, qos, ms, warm, rate }: Load): Promise<void> {
   const clients = await Promise.all(
     Array.from({ length: k }, (_, i) =>
       mqtt.connectAsync(url, { clientId: `bench-direct-${i}`, reconnectPeriod: 0 }),
@@ -266,9 +262,15 @@ async function direct(
 }
 
 const [mode, a, b, c, d, e, f] = process.argv.slice(2);
-const loadArgs = [Number(b), Number(c) as 1 | 2, Number(d), Number(e ?? 0), Number(f ?? 0)] as const;
+const load: Load = {
+  k: Number(b),
+  qos: Number(c) as 1 | 2,
+  ms: Number(d),
+  warm: Number(e ?? 0),
+  rate: Number(f ?? 0),
+};
 if (mode === 'sub') await sub(a!, b!);
-else if (mode === 'sn') await sn(Number(a), ...loadArgs);
-else if (mode === 'mqtt') await direct(a!, ...loadArgs);
+else if (mode === 'sn') await sn(Number(a), load);
+else if (mode === 'mqtt') await direct(a!, load);
 else throw new Error(`unknown mode ${mode}`);
 if (mode !== 'sub') process.exit(0);
