@@ -4,7 +4,7 @@
  */
 import mqtt from 'mqtt';
 import { openStore } from '../gateway/store/open.js';
-import type { OutboxMessage, Store } from '../gateway/store/types.js';
+import type { OutboxMessage, Store } from '../contracts/store.js';
 import { UpstreamClient } from '../gateway/upstream/client.js';
 import { upstreamConfigSchema } from '../gateway/upstream/config.js';
 import { Mosquitto } from '../test/harness/mosquitto.js';

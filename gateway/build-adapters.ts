@@ -3,7 +3,7 @@ import { SerialAdapter } from '../adapters/serial/index.js';
 import type { Adapter } from '../adapters/types.js';
 import type { Config } from './config/schema.js';
 import type { Logger } from './log.js';
-import type { Inbox, KvState } from './store/types.js';
+import type { Inbox, KvState } from '../contracts/store.js';
 
 /** One adapter per serial port, plus the MQTT-SN gateway when enabled; keyed by adapter name. */
 export function buildAdapters(

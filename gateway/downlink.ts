@@ -1,7 +1,7 @@
 import type { Adapter, Command, DownlinkMessage, SubscribingAdapter } from '../adapters/types.js';
 import { type CommandOutcome, commandReply, type RoutedCommand, type RuleEngine } from '../rules/index.js';
 import type { Logger } from './log.js';
-import type { InboxRow, Outbox, OutboxMessage } from './store/types.js';
+import type { InboxRow, Outbox, OutboxMessage } from '../contracts/store.js';
 
 export interface DownlinkDeps {
   adapters: ReadonlyMap<string, Adapter>;

@@ -13,7 +13,7 @@ import { isolate } from './lifecycle/isolate.js';
 import type { Logger } from './log.js';
 import { Observability } from './observe.js';
 import { openStore } from './store/open.js';
-import type { Store } from './store/types.js';
+import type { Store } from '../contracts/store.js';
 import { SubscriptionSet } from './subscriptions.js';
 import { UpstreamClient } from './upstream/client.js';
 

@@ -1,7 +1,7 @@
 import { concatMap, type Observable, type Subscription } from 'rxjs';
 import type { Command, Reading, StoreOutcome } from '../adapters/types.js';
 import type { Logger } from './log.js';
-import { type Outbox, OutboxFullError, type OutboxMessage } from './store/types.js';
+import { type Outbox, OutboxFullError, type OutboxMessage } from '../contracts/store.js';
 
 /** What the gateway needs from the rules: a reading in, messages and commands out. */
 export interface UplinkRules {

@@ -9,7 +9,7 @@ import { type HttpServer, startHttpServer } from './metrics/http.js';
 import { Metrics } from './metrics/metrics.js';
 import { type MetricsSnapshot, takeSnapshot } from './metrics/snapshot.js';
 import { buildStats } from './metrics/stats.js';
-import type { Store } from './store/types.js';
+import type { Store } from '../contracts/store.js';
 import { SystemdNotifier } from './systemd/notify.js';
 import type { UpstreamClient } from './upstream/index.js';
 

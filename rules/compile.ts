@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Command, Reading } from '../adapters/types.js';
-import type { OutboxMessage } from '../gateway/store/types.js';
+import type { OutboxMessage } from '../contracts/store.js';
 import type { RulesConfig } from './config.js';
 import { CompiledCommandRule, type CommandOutcome, commandResult, type RoutedCommand } from './downlink.js';
 import { Problems } from './errors.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from '../gateway/config/units.js';
+import { duration } from '../contracts/units.js';
 
 const qos = z.union([z.literal(0), z.literal(1), z.literal(2)]);
 

@@ -1,5 +1,5 @@
 import type { Command, QoS, SendOutcome } from '../adapters/types.js';
-import type { OutboxMessage } from '../gateway/store/types.js';
+import type { OutboxMessage } from '../contracts/store.js';
 import { compilePayload, type PayloadBuilder } from './command-payload.js';
 import type { CommandRuleConfig } from './config.js';
 import type { Problems } from './errors.js';

@@ -1,5 +1,5 @@
 import type { Command, QoS } from '../adapters/types.js';
-import type { OutboxMessage } from '../gateway/store/types.js';
+import type { OutboxMessage } from '../contracts/store.js';
 import type { RuleEngine } from './compile.js';
 import type { TraceEntry } from './uplink.js';
 

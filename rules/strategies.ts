@@ -1,4 +1,4 @@
-import type { OutboxMessage } from '../gateway/store/types.js';
+import type { OutboxMessage } from '../contracts/store.js';
 
 /** `report:` of an uplink rule (durations already in ms). */
 export interface ReportConfig {

@@ -1,5 +1,5 @@
 import type { QoS, Reading } from '../adapters/types.js';
-import type { OutboxMessage } from '../gateway/store/types.js';
+import type { OutboxMessage } from '../contracts/store.js';
 import type { DefaultRouteConfig, UplinkRuleConfig } from './config.js';
 import type { Problems } from './errors.js';
 import { compileExpression, errorMessage, type Expression, isTruthy } from './expression.js';

@@ -2,7 +2,7 @@ import type { RemoteInfo } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { BehaviorSubject, type Observable, Subject } from 'rxjs';
-import type { Inbox, KvState } from '../../gateway/store/types.js';
+import type { Inbox, KvState } from '../../contracts/store.js';
 import type { Command, DownlinkMessage, QoS, Reading, SendOutcome, SubscribingAdapter } from '../types.js';
 import { decode, encode, type Packet } from './codec/index.js';
 import type { MqttsnConfig } from './config.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, listenAddress } from '../../gateway/config/units.js';
+import { duration, listenAddress } from '../../contracts/units.js';
 
 const topicIdMap = z.record(z.string().regex(/^\d+$/, 'expected a numeric topic id'), z.string().min(1));
 

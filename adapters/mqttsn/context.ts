@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Inbox, KvState } from '../../gateway/store/types.js';
+import type { Inbox, KvState } from '../../contracts/store.js';
 import type { Reading } from '../types.js';
 import type { Packet } from './codec/index.js';
 import type { MqttsnConfig } from './config.js';

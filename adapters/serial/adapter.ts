@@ -1,7 +1,7 @@
 import type { Transform } from 'node:stream';
 import type { Logger } from 'pino';
 import { type BehaviorSubject, type Observable, Subject, type Subscription } from 'rxjs';
-import type { Inbox } from '../../gateway/store/types.js';
+import type { Inbox } from '../../contracts/store.js';
 import type { Adapter, Command, Reading, SendOutcome } from '../types.js';
 import { CommandQueue, type CommandReply } from './commands.js';
 import { compileConfig, type SerialConfigView } from './compiled.js';

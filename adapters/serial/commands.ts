@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { Subject } from 'rxjs';
-import type { Inbox } from '../../gateway/store/types.js';
+import type { Inbox } from '../../contracts/store.js';
 import type { Command, SendOutcome } from '../types.js';
 import type { SerialCounters } from './counters.js';
 import { frameText } from './decode/types.js';

@@ -10,7 +10,7 @@ import {
 import { httpConfigSchema, statsConfigSchema } from '../metrics/config.js';
 import { storeConfigSchema } from '../store/config.js';
 import { upstreamConfigSchema } from '../upstream/config.js';
-import { duration } from './units.js';
+import { duration } from '../../contracts/units.js';
 
 export const gatewaySectionSchema = z.strictObject({
   /** Used in topics ({gateway}), the default upstream client id and the status topic. */

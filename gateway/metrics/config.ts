@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, listenAddress } from '../config/units.js';
+import { duration, listenAddress } from '../../contracts/units.js';
 
 export const httpConfigSchema = z
   .strictObject({

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bytes, duration } from '../config/units.js';
+import { bytes, duration } from '../../contracts/units.js';
 
 export const storeConfigSchema = z
   .strictObject({

@@ -2,7 +2,7 @@ import { closeSync, fdatasync, fdatasyncSync, openSync } from 'node:fs';
 import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { Subject } from 'rxjs';
-import { StoreClosedError } from './types.js';
+import { StoreClosedError } from '../../contracts/store.js';
 
 /** What the owner of the flush does around the queued ops, inside and after the transaction. */
 export interface FlushHooks {

@@ -4,7 +4,7 @@ import { Subject } from 'rxjs';
 import type { QoS } from '../../adapters/types.js';
 import { DropLog } from './drop-log.js';
 import type { GroupCommit } from './group-commit.js';
-import type { Inbox, InboxPut, InboxRow } from './types.js';
+import type { Inbox, InboxPut, InboxRow } from '../../contracts/store.js';
 
 interface DbRow {
   id: number;

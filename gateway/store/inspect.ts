@@ -4,7 +4,7 @@ import { dbPath } from './database.js';
 import { toInboxRow } from './inbox.js';
 import { SCHEMA_VERSION, schemaVersion } from './migrations.js';
 import { toOutboxRow } from './outbox.js';
-import type { InboxRow, OutboxRow, OutboxStats } from './types.js';
+import type { InboxRow, OutboxRow, OutboxStats } from '../../contracts/store.js';
 
 /*
  * For the CLI, beside a gateway that may be running: WAL lets these readers work alongside its writer,

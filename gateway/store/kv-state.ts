@@ -1,6 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { GroupCommit } from './group-commit.js';
-import type { KvEntry, KvState } from './types.js';
+import type { KvEntry, KvState } from '../../contracts/store.js';
 
 /** Small durable JSON values by (namespace, key). Reads see committed state only. */
 export class SqliteKvState implements KvState {

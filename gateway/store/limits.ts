@@ -1,6 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { StoreConfig } from './config.js';
-import type { DropReason } from './types.js';
+import type { DropReason } from '../../contracts/store.js';
 
 export type OutboxLimits = Pick<StoreConfig, 'max_rows' | 'max_bytes' | 'max_age' | 'overflow'>;
 

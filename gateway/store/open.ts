@@ -6,7 +6,7 @@ import { SqliteInbox } from './inbox.js';
 import { SqliteKvState } from './kv-state.js';
 import type { OutboxLimits } from './limits.js';
 import { SqliteOutbox } from './outbox.js';
-import type { Store } from './types.js';
+import type { Store } from '../../contracts/store.js';
 
 export interface OpenStoreOptions {
   /** State directory; created if missing. The database is dir/fieldgate.db. */

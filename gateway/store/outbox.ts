@@ -15,7 +15,7 @@ import {
   type OutboxMessage,
   type OutboxRow,
   type OutboxStats,
-} from './types.js';
+} from '../../contracts/store.js';
 
 interface DbRow {
   id: number;

@@ -1,7 +1,7 @@
 import type { IConnectPacket, Packet } from 'mqtt-packet';
 import type { Logger } from 'pino';
 import { BehaviorSubject, type Observable, Subject, type Subscription } from 'rxjs';
-import type { KvState, Outbox } from '../store/types.js';
+import type { KvState, Outbox } from '../../contracts/store.js';
 import { Backoff } from '../lifecycle/backoff.js';
 import type { UpstreamConfig } from './config.js';
 import { ConnectError, Connection, type ProtocolVersion } from './connection.js';

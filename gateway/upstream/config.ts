@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from '../config/units.js';
+import { duration } from '../../contracts/units.js';
 
 export const upstreamConfigSchema = z.strictObject({
   /** mqtt://host:port or mqtts://host:port (TLS). */

@@ -1,6 +1,6 @@
 import type { IPublishPacket } from 'mqtt-packet';
 import type { Logger } from 'pino';
-import type { KvState } from '../store/types.js';
+import type { KvState } from '../../contracts/store.js';
 import type { Connection } from './connection.js';
 
 export interface InboundMessage {

@@ -1,6 +1,6 @@
 import type { IPublishPacket } from 'mqtt-packet';
 import type { Logger } from 'pino';
-import type { Outbox, OutboxRow } from '../store/types.js';
+import type { Outbox, OutboxRow } from '../../contracts/store.js';
 import type { Connection } from './connection.js';
 import type { PacketIds } from './packet-ids.js';
 import { RateLimit } from './rate.js';

@@ -4,7 +4,7 @@ import { mqttsnConfigSchema } from '../../adapters/mqttsn/config.js';
 import type { Reading, StoreOutcome } from '../../adapters/types.js';
 import { storeConfigSchema } from '../../gateway/store/config.js';
 import { openStore } from '../../gateway/store/open.js';
-import type { Store } from '../../gateway/store/types.js';
+import type { Store } from '../../contracts/store.js';
 import { tmpDir } from '../harness/tmp.js';
 import { waitFor } from '../harness/wait.js';
 import { SnClient } from './client.js';

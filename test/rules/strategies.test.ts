@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { OutboxMessage } from '../../gateway/store/types.js';
+import type { OutboxMessage } from '../../contracts/store.js';
 import { ReportState } from '../../rules/strategies.js';
 import type { RawRules } from './helpers.js';
 import { engine, reading, text } from './helpers.js';

@@ -5,7 +5,7 @@ import { Subject } from 'rxjs';
 import { SerialAdapter } from '../../adapters/serial/adapter.js';
 import { type SerialPortConfig, serialPortConfigSchema } from '../../adapters/serial/config.js';
 import type { Reading } from '../../adapters/types.js';
-import type { Inbox, InboxPut, InboxRow } from '../../gateway/store/types.js';
+import type { Inbox, InboxPut, InboxRow } from '../../contracts/store.js';
 import type { PtyPair } from '../harness/socat.js';
 import { waitFor } from '../harness/wait.js';
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { QoS } from '../../adapters/types.js';
-import { OutboxFullError, StoreClosedError } from '../../gateway/store/types.js';
+import { OutboxFullError, StoreClosedError } from '../../contracts/store.js';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
 import { msg, open } from './helpers.js';
 

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { openStore } from '../../gateway/store/open.js';
 import type { OutboxLimits } from '../../gateway/store/limits.js';
-import type { OutboxMessage, Store } from '../../gateway/store/types.js';
+import type { OutboxMessage, Store } from '../../contracts/store.js';
 
 export interface LogLine {
   level: number;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { OutboxFullError } from '../../gateway/store/types.js';
+import { OutboxFullError } from '../../contracts/store.js';
 import { sleep } from '../harness/wait.js';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
 import { dropTotals, enqueueRange, msg, open } from './helpers.js';

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { Store } from '../../gateway/store/types.js';
+import type { Store } from '../../contracts/store.js';
 import { Mosquitto } from '../harness/mosquitto.js';
 import { cleanupTmpDirs } from '../harness/tmp.js';
 import { waitFor } from '../harness/wait.js';

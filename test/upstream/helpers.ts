@@ -3,7 +3,7 @@ import mqtt from 'mqtt';
 import pino, { type Logger } from 'pino';
 import { filter, firstValueFrom, type Observable, take, timeout, toArray } from 'rxjs';
 import { openStore } from '../../gateway/store/open.js';
-import type { OutboxMessage, Store } from '../../gateway/store/types.js';
+import type { OutboxMessage, Store } from '../../contracts/store.js';
 import { UpstreamClient } from '../../gateway/upstream/client.js';
 import { upstreamConfigSchema } from '../../gateway/upstream/config.js';
 import type { UpstreamEvent } from '../../gateway/upstream/events.js';

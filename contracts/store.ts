@@ -1,5 +1,5 @@
 import type { Observable } from 'rxjs';
-import type { QoS } from '../../adapters/types.js';
+import type { QoS } from '../adapters/types.js';
 
 /** A message waiting to go upstream, as handed to the outbox. */
 export interface OutboxMessage {
