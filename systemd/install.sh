@@ -4,7 +4,7 @@
 #
 #   sudo systemd/install.sh              install to /, create user, enable and start
 #   systemd/install.sh --prefix DIR      stage the tree under DIR only (also DESTDIR=DIR);
-#                                        no user, no chown, no systemctl
+#                                        no user, no config chown, no systemctl
 #   sudo systemd/install.sh --no-start   install but do not enable/start
 set -euo pipefail
 
@@ -69,10 +69,13 @@ fi
 #    Built in a staging dir, then swapped in only if it differs from what is installed.
 stage="$(mktemp -d "${TMPDIR:-/tmp}/fieldgate-app.XXXXXX")"
 trap 'rm -rf "$stage" "$stage.unit"' EXIT
+# Copies keep timestamps only: `cp -p` would keep the checkout owner's uid and mode bits, leaving
+# the installed code writable by whoever cloned it (or by the service user, if that was them).
+cp_app() { cp -R --preserve=timestamps "$@"; }
 for f in package.json package-lock.json README.md LICENSE; do
-  if [[ -f "$SRC/$f" ]]; then cp -p "$SRC/$f" "$stage/"; fi
+  if [[ -f "$SRC/$f" ]]; then cp_app "$SRC/$f" "$stage/"; fi
 done
-cp -pR "$SRC/bin" "$SRC/dist" "$stage/"
+cp_app "$SRC/bin" "$SRC/dist" "$stage/"
 mkdir -p "$stage/node_modules"
 # npm lists the production dependency tree (offline); copy each top-level package
 # dir (nested node_modules come with their parent).
@@ -80,8 +83,11 @@ mkdir -p "$stage/node_modules"
   rel="${dir#"$SRC/node_modules/"}"
   if [[ "$rel" == "$dir" || "$rel" == */node_modules/* ]]; then continue; fi
   mkdir -p "$stage/node_modules/$(dirname "$rel")"
-  cp -pR "$dir" "$stage/node_modules/$rel"
+  cp_app "$dir" "$stage/node_modules/$rel"
 done
+# Installed code is root-owned (when we are root) and writable by its owner only.
+chmod -R u=rwX,go=rX "$stage"
+if [[ $(id -u) -eq 0 ]]; then chown -R 0:0 "$stage"; fi
 # Sanity: every production dependency named in package.json made it.
 node -e '
   const [src, stage] = process.argv.slice(1);
@@ -97,7 +103,7 @@ if [[ -d "$APP" ]] && diff -rq --no-dereference "$stage" "$APP" >/dev/null 2>&1;
 else
   mkdir -p "$(dirname "$APP")"
   rm -rf "$APP.new" "$APP.old"
-  cp -pR "$stage" "$APP.new"
+  cp -R --preserve=mode,ownership,timestamps "$stage" "$APP.new"
   chmod 0755 "$APP.new"
   if [[ -d "$APP" ]]; then mv "$APP" "$APP.old"; fi
   mv "$APP.new" "$APP"

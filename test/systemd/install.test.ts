@@ -170,6 +170,24 @@ describe('install.sh / uninstall.sh into a --prefix', () => {
     expect(existsSync(join(root, 'var/lib/fieldgate'))).toBe(false);
   });
 
+  it('installed code is not writable by the checkout owner or anyone but its owner (root when run as root)', () => {
+    const own = fakeCheckout();
+    // A checkout cloned by another user with a group-writable umask, as `cp -p` used to carry over.
+    execFileSync('chmod', ['-R', 'g+w,o+w', own]);
+    if (process.getuid?.() === 0) execFileSync('chown', ['-R', '1234:1234', own]);
+    const dest = tmpDir('fieldgate-root-');
+    run('install.sh', own, ['--prefix', dest]);
+    const app = join(dest, 'opt/fieldgate');
+    const files = execFileSync('find', [app], { encoding: 'utf8' }).trim().split('\n');
+    expect(files.length).toBeGreaterThan(5);
+    for (const f of files) {
+      const st = lstatSync(f);
+      expect((st.mode & 0o022).toString(8), f).toBe('0');
+      if (process.getuid?.() === 0) expect(st.uid, f).toBe(0);
+    }
+    expect(lstatSync(join(app, 'bin/fieldgate.js')).mode & 0o444).toBe(0o444);
+  });
+
   it('refuses an unbuilt checkout with a clear message, writing nothing', () => {
     const bare = fakeCheckout();
     const target = tmpDir('fieldgate-root-');
