@@ -1,4 +1,5 @@
 import mqtt from 'mqtt';
+import { flags } from '../../adapters/mqttsn/codec/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../gateway/gateway.js';
 import { startGateway } from '../gateway/start.js';
@@ -82,5 +83,25 @@ http: { enabled: false }
     await held.ackNow();
     await waitFor(() => held.got.length === 10, 'all commands at the held device', 5000);
     expect(held.got).toEqual(want('h'));
+  });
+  it('a silent device subscribed to an upstream topic holds neither the message nor the next command', async () => {
+    const listener = await device('listener', false);
+    await listener.client.send({ type: 'subscribe', flags: flags({ qos: 1 }), msgId: 1, topic: 'news/#' });
+    expect((await listener.client.expect('suback')).returnCode).toBe(0);
+    const quick = await device('quick2', true);
+    // Until the gateway's SUBSCRIBE reached the broker: resend until the device is asked to REGISTER it.
+    await waitFor(
+      async () => {
+        await publishTo(broker.url, 'news/today', 'n', { qos: 1 });
+        return listener.client.expect('register', 300).catch(() => false);
+      },
+      'REGISTER of the news topic at the silent listener',
+      10_000,
+    );
+    // The listener never answers the REGISTER: the gateway waits for it (~40 s), but only for it.
+    await publishTo(broker.url, 'cmd/gwf/quick2', 'go', { qos: 1 });
+    const sentAt = Date.now();
+    await waitFor(() => quick.got.includes('go'), 'command at the responsive device within 1 s', 1000);
+    expect(Date.now() - sentAt).toBeLessThan(1000);
   });
 });
