@@ -24,20 +24,26 @@ const REMOVE_RETRY_MAX_MS = 5000;
 export class DeviceQueues {
   private readonly workers = new Map<string, { done: Promise<void> }>();
   private halted = false;
+  /** Off until resume(): the adapters must be started (sessions restored) before anything is sent. */
+  private started = false;
 
   constructor(private readonly d: DeviceQueuesDeps) {}
 
   /** New rows were committed for this device: make sure a worker is draining them. */
   kick(target: string, device: string): void {
     const key = `${target}\u0000${device}`;
-    if (this.halted || this.workers.has(key)) return;
+    if (!this.started || this.halted || this.workers.has(key)) return; // resume() will find the rows
     const w = { done: Promise.resolve() };
     this.workers.set(key, w); // before run(): it deletes the key itself, synchronously, when it finds nothing
     w.done = this.run(key, spoolTarget(target), device);
   }
 
-  /** At start: a worker for every device that has spooled rows left from the previous run. */
+  /**
+   * Once the adapters started: a worker for every device with spooled rows, left from the previous
+   * run or accepted from the broker while the adapters were starting.
+   */
   resume(): number {
+    this.started = true;
     const pairs = this.d.inbox.devices(SPOOL_PREFIX);
     for (const p of pairs) this.kick(p.target.slice(SPOOL_PREFIX.length), p.device);
     if (pairs.length)
