@@ -88,7 +88,9 @@ export class Downlink {
     // After the spool commit, so a retried message does not report twice.
     if (routed.results.length) await this.enqueue(routed.results);
     for (const c of routed.commands) {
-      if (!adapters.has(c.target)) void this.dispatch(c); // reported as rejected; nothing to wait for
+      // Reported as rejected; nothing to wait for.
+      if (!adapters.has(c.target))
+        this.dispatch(c).catch((err) => logger.error({ err }, 'command dispatch failed'));
     }
     for (const c of known) this.queues.kick(c.target, c.device);
     return { remembered };

@@ -6,8 +6,8 @@ const MAX_TRACKED = 10_000;
 /**
  * The inbox as adapters see it: the store's inbox, plus a report when an adapter removes a row with
  * an outcome (a command delivered from the inbox after the device woke or its port came back), so
- * the gateway can publish it on the command's result topic. Only rows that asked for a result are
- * tracked between pending() and remove().
+ * the gateway can count it and publish it on the command's result topic. Only command rows (with a
+ * command id; not MQTT-SN subscription traffic) are tracked between pending() and remove().
  */
 export class ReportingInbox implements Inbox {
   private readonly handedOut = new Map<number, InboxRow>();
@@ -36,7 +36,7 @@ export class ReportingInbox implements Inbox {
   pending(target: string, device: string, limit?: number): InboxRow[] {
     const rows = this.inner.pending(target, device, limit);
     for (const r of rows) {
-      if (typeof r.meta?.resultTopic !== 'string') continue;
+      if (r.commandId === null) continue; // a command (not subscription traffic): counted and maybe reported
       this.handedOut.delete(r.id); // re-inserted: newest last
       this.handedOut.set(r.id, r);
       if (this.handedOut.size > MAX_TRACKED) this.handedOut.delete(this.handedOut.keys().next().value!);
