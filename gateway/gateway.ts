@@ -157,7 +157,10 @@ export class Gateway {
     for (const adapter of [...this.adapters.values()].reverse()) {
       await this.attempt(`stop ${adapter.name}`, () => adapter.stop());
     }
-    await this.attempt('finish commands in progress', () => this.downlink?.idle());
+    // Adapters stopped, so sends in progress resolve; bounded anyway (the rows stay spooled).
+    await this.attempt('finish commands in progress', () =>
+      Promise.race([this.downlink?.idle(), new Promise((r) => setTimeout(r, 5000).unref())]),
+    );
     this.downlink = null;
     this.ingest?.unsubscribe();
     for (const s of this.replies.splice(0)) s.unsubscribe();
