@@ -1,8 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { dbPath } from '../../gateway/store/database.js';
+import { peek } from '../../gateway/store/inspect.js';
 import { GatewayProcess, killAllGateways } from '../harness/gateway-process.js';
 import { Mosquitto } from '../harness/mosquitto.js';
 import { freeUdpPort } from '../harness/ports.js';
@@ -18,17 +17,11 @@ afterAll(async () => {
   cleanupTmpDirs();
 });
 
-/** Payloads of the spooled commands, read from the gateway's database by a second connection. */
+/** Payloads of the spooled commands, read the way `fieldgate queue peek --inbox` reads them. */
 function spooled(stateDir: string): string[] {
-  const db = new Database(dbPath(stateDir), { readonly: true, fileMustExist: true });
-  try {
-    const rows = db.prepare(`SELECT payload FROM inbox WHERE target = 'spool:mqttsn' ORDER BY id`).all() as {
-      payload: Buffer;
-    }[];
-    return rows.map((r) => r.payload.toString());
-  } finally {
-    db.close();
-  }
+  return peek(stateDir, { limit: 100, from: 'inbox' })
+    .filter((r) => r.target === 'spool:mqttsn')
+    .map((r) => r.payload.toString());
 }
 
 describe('a command acknowledged upstream survives a gateway SIGKILL before delivery', () => {
