@@ -106,12 +106,25 @@ export type InboxPut = Omit<InboxRow, 'id' | 'createdAt' | 'commandId' | 'meta'>
   meta?: Record<string, unknown>;
 };
 
+/** How a command left the inbox, when the adapter knows: the gateway reports it on the result topic. */
+export type InboxOutcome = 'delivered' | 'rejected';
+
 export interface Inbox {
   put(cmd: InboxPut): Promise<number>;
+  /**
+   * Several rows in one atomic commit, in order, with `remember` (KvState) in the same transaction:
+   * the gateway's command spool and the upstream QoS 2 id it came with (exactly once into the spool).
+   */
+  putAll(cmds: InboxPut[], opts?: { remember?: KvEntry }): Promise<number[]>;
+  /** Distinct (target, device) pairs of rows whose target starts with `prefix` (spool reload at start). */
+  devices(prefix: string): { target: string; device: string }[];
   /** Unexpired commands for one device, oldest first. Expired rows are deleted and counted. */
   pending(target: string, device: string, limit?: number): InboxRow[];
-  /** Delivered (or given up): delete. */
-  remove(ids: number[]): Promise<void>;
+  /**
+   * Delivered (or given up): delete. `outcome`, when given, is what the device did with the rows: the
+   * gateway reports it for commands that asked for a result (commands drained after sleep/replug).
+   */
+  remove(ids: number[], outcome?: InboxOutcome): Promise<void>;
   /** Delete expired rows; returns them so the caller can report/count. */
   expire(now?: number): Promise<InboxRow[]>;
   count(): number;

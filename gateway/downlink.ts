@@ -1,12 +1,16 @@
 import type { Adapter, Command, DownlinkMessage, SubscribingAdapter } from '../adapters/types.js';
 import { type CommandOutcome, commandReply, type RoutedCommand, type RuleEngine } from '../rules/index.js';
 import type { Logger } from './log.js';
-import type { InboxRow, Outbox, OutboxMessage } from '../contracts/store.js';
+import type { Inbox, InboxOutcome, InboxRow, KvEntry, Outbox, OutboxMessage } from '../contracts/store.js';
+import { DeviceQueues } from './downlink/device-queues.js';
+import { fromInboxRow, toSpoolRow } from './downlink/spool.js';
 
 export interface DownlinkDeps {
   adapters: ReadonlyMap<string, Adapter>;
   rules: () => RuleEngine;
   outbox: Outbox;
+  /** The store's inbox: upstream commands are spooled here (target `spool:<adapter>`) before the ack. */
+  inbox: Inbox;
   logger: Logger;
   onCommand?: (command: Command, outcome: CommandOutcome) => void;
 }
@@ -15,19 +19,38 @@ export function isSubscribing(a: Adapter): a is SubscribingAdapter {
   return 'subscriptions$' in a && 'deliver' in a;
 }
 
-/**
- * The downlink path: upstream message -> command rules -> adapter.send(), and
- * device subscriptions (MQTT-SN) -> adapter.deliver(). Adapters queue commands
- * for asleep/unplugged devices in the durable inbox themselves.
- */
 /** Commands awaiting a device reply are remembered this long at most (bounded memory). */
 const MAX_AWAITING_REPLY = 1000;
 
+/**
+ * The downlink path: upstream message -> command rules -> durable spool -> per-device queues ->
+ * adapter.send(), and device subscriptions (MQTT-SN) -> adapter.deliver(). The upstream message is
+ * acked once its commands are spooled, so a device that does not answer delays only itself.
+ * Adapters queue commands for asleep/unplugged devices in the durable inbox themselves.
+ */
 export class Downlink {
   /** Commands with a result topic sent to ports that answer (request/response), by command id. */
   private readonly awaitingReply = new Map<string, RoutedCommand>();
+  private readonly queues: DeviceQueues;
 
-  constructor(private readonly deps: DownlinkDeps) {}
+  constructor(private readonly deps: DownlinkDeps) {
+    this.queues = new DeviceQueues({ inbox: deps.inbox, send: (c) => this.dispatch(c), logger: deps.logger });
+  }
+
+  /** After the adapters started: deliver what was spooled (accepted upstream) before a restart. */
+  resume(): void {
+    this.queues.resume();
+  }
+
+  /** Stopping: take no further spooled commands; spooled ones are delivered after the restart. */
+  halt(): void {
+    this.queues.halt();
+  }
+
+  /** Resolves when every command being handed to an adapter got its answer. */
+  idle(): Promise<void> {
+    return this.queues.idle();
+  }
 
   /** A device answered a command (or did not in time): publish it as the command's result. */
   async handleReply(reply: {
@@ -43,17 +66,43 @@ export class Downlink {
     if (result) await this.enqueue([result]);
   }
 
-  /** Handles one upstream message; the upstream client acks it (PUBACK/PUBREC) when this resolves. */
-  async handleUpstream(message: DownlinkMessage): Promise<void> {
+  /**
+   * Handles one upstream message; the upstream client acks it (PUBACK/PUBREC) when this resolves:
+   * once device subscriptions took it (memory for connected MQTT-SN devices, inbox for sleepers) and
+   * its commands are committed to the spool, with `remember` (the QoS 2 id) in the same commit.
+   * Rejects when a write failed: the caller retries the whole message (subscribers may get it twice).
+   */
+  async handleUpstream(message: DownlinkMessage, remember?: KvEntry): Promise<{ remembered: boolean }> {
+    const { adapters, logger } = this.deps;
     const now = Date.now();
     const routed = await this.deps.rules().downlink(message.topic, message.payload, now);
     for (const e of routed.errors)
-      this.deps.logger.warn({ rule: e.rule, topic: message.topic }, `command rule: ${e.message}`);
+      logger.warn({ rule: e.rule, topic: message.topic }, `command rule: ${e.message}`);
+    await Promise.all([...adapters.values()].filter(isSubscribing).map((a) => a.deliver(message)));
+    const known = routed.commands.filter((c) => adapters.has(c.target));
+    let remembered = false;
+    if (known.length) {
+      await this.deps.inbox.putAll(known.map(toSpoolRow), remember ? { remember } : {});
+      remembered = remember !== undefined;
+    }
+    // After the spool commit, so a retried message does not report twice.
     if (routed.results.length) await this.enqueue(routed.results);
-    await Promise.all([
-      ...routed.commands.map((c) => this.dispatch(c)),
-      ...[...this.deps.adapters.values()].filter(isSubscribing).map((a) => a.deliver(message)),
-    ]);
+    for (const c of routed.commands) {
+      // Reported as rejected; nothing to wait for.
+      if (!adapters.has(c.target))
+        this.dispatch(c).catch((err) => logger.error({ err }, 'command dispatch failed'));
+    }
+    for (const c of known) this.queues.kick(c.target, c.device);
+    return { remembered };
+  }
+
+  /** An adapter removed a command from its inbox with an outcome (drained after a wake or replug). */
+  async handleDrained(row: InboxRow, outcome: InboxOutcome): Promise<void> {
+    const command = fromInboxRow(row);
+    this.deps.onCommand?.(command, outcome);
+    if (command.resultTopic && outcome === 'delivered') this.remember(command);
+    const result = this.deps.rules().commandResult(command, outcome, Date.now());
+    if (result) await this.enqueue([result]);
   }
 
   /** Send one command to its adapter; report the result upstream when the rule asked for it. */
@@ -101,16 +150,7 @@ export class Downlink {
     const now = Date.now();
     const results: OutboxMessage[] = [];
     for (const row of rows) {
-      const command: RoutedCommand = {
-        id: row.commandId ?? `inbox:${row.id}`,
-        target: row.target,
-        device: row.device,
-        topic: row.topic,
-        payload: row.payload,
-        qos: row.qos,
-        resultTopic: typeof row.meta?.resultTopic === 'string' ? row.meta.resultTopic : undefined,
-        reportExpired: row.meta?.reportExpired === true,
-      };
+      const command = fromInboxRow(row); // spool rows too: reported for the adapter they were meant for
       this.deps.onCommand?.(command, 'expired');
       const result = this.deps.rules().commandResult(command, 'expired', now);
       if (result) results.push(result);

@@ -7,6 +7,7 @@ import { configChecks } from './config/checks.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { Downlink } from './downlink.js';
+import { ReportingInbox } from './downlink/reporting-inbox.js';
 import { startIngest } from './ingest.js';
 import { lockStateDir } from './lifecycle/instance-lock.js';
 import { isolate } from './lifecycle/isolate.js';
@@ -42,6 +43,7 @@ export class Gateway {
   private observe: Observability | null = null;
   private replies: Subscription[] = [];
   private unlock: (() => void) | null = null;
+  private downlink: Downlink | null = null;
 
   constructor(opts: GatewayOptions) {
     this.config = opts.config;
@@ -66,7 +68,13 @@ export class Gateway {
     this.rules = compileRules(config, { gatewayId: config.gateway.id });
     const rules = () => this.rules!;
 
-    this.adapters = buildAdapters(config, { inbox: store.inbox, state: store.state, logger });
+    // Adapters see the inbox through this: commands they drain later get their result reported.
+    const inbox = new ReportingInbox(store.inbox, (row, outcome) => {
+      this.downlink
+        ?.handleDrained(row, outcome)
+        .catch((err) => logger.warn({ err }, 'command result not reported'));
+    });
+    this.adapters = buildAdapters(config, { inbox, state: store.state, logger });
 
     const upstream = new UpstreamClient({
       config: config.upstream,
@@ -86,10 +94,12 @@ export class Gateway {
       adapters: this.adapters,
       rules,
       outbox: store.outbox,
+      inbox: store.inbox,
       logger: logger.child({ part: 'downlink' }),
       onCommand: (c, outcome) => metrics.command(c.target, outcome),
     });
-    upstream.onMessage((m) => downlink.handleUpstream(m));
+    this.downlink = downlink;
+    upstream.onMessage((m) => downlink.handleUpstream(m, m.remember));
     for (const a of this.adapters.values()) {
       if (a instanceof SerialAdapter)
         this.replies.push(a.replies$.subscribe((r) => void downlink.handleReply(r)));
@@ -116,6 +126,7 @@ export class Gateway {
     await observe.startHttp();
     await upstream.start();
     for (const adapter of this.adapters.values()) await adapter.start();
+    downlink.resume(); // commands accepted upstream before a restart
 
     this.every(1000, () => {
       const due = rules().tick(Date.now());
@@ -142,9 +153,15 @@ export class Gateway {
   async stop(): Promise<void> {
     await this.attempt('notify stopping', () => this.observe?.stop());
     for (const t of this.timers.splice(0)) clearInterval(t);
+    this.downlink?.halt(); // spooled commands not yet sent stay spooled for the next start
     for (const adapter of [...this.adapters.values()].reverse()) {
       await this.attempt(`stop ${adapter.name}`, () => adapter.stop());
     }
+    // Adapters stopped, so sends in progress resolve; bounded anyway (the rows stay spooled).
+    await this.attempt('finish commands in progress', () =>
+      Promise.race([this.downlink?.idle(), new Promise((r) => setTimeout(r, 5000).unref())]),
+    );
+    this.downlink = null;
     this.ingest?.unsubscribe();
     for (const s of this.replies.splice(0)) s.unsubscribe();
     this.subscriptions?.close();

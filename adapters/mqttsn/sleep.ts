@@ -38,7 +38,7 @@ export async function drainInbox(ctx: Ctx, s: Session): Promise<void> {
         });
         const r = p ? await p : 'failed';
         if (r === 'failed') return;
-        await ctx.inbox.remove([row.id]);
+        await ctx.inbox.remove([row.id], r); // the gateway reports it where the command asked
         s.inboxBytes = Math.max(0, s.inboxBytes - row.payload.length - row.topic.length);
       }
     }

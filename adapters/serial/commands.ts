@@ -114,12 +114,12 @@ export class CommandQueue {
           } catch (err) {
             // Queued under another config (framing changed across a restart): it can never be sent.
             this.d.logger.error({ err, inboxId: row.id }, 'queued command cannot be framed; dropped');
-            await this.d.inbox.remove([row.id]);
+            await this.d.inbox.remove([row.id], 'rejected');
             continue;
           }
           let removal: Promise<void> = Promise.resolve();
           const written = await this.writeOne(bytes, meta.commandId, meta.device, () => {
-            removal = this.d.inbox.remove([row.id]); // right after the write, before any reply wait
+            removal = this.d.inbox.remove([row.id], 'delivered'); // right after the write, before any reply wait
           });
           if (!written) return; // port gone again: the row stays for the next reopen
           this.queuedIds.delete(row.id);
@@ -195,7 +195,8 @@ export class CommandQueue {
       topic: cmd.topic,
       payload: cmd.payload,
       qos: cmd.qos,
-      expiresAt: cmd.expiresAt ?? now + this.d.ttlMs,
+      // The port's ttl bounds the wait too: the rule's own ttl (always set) must not override it.
+      expiresAt: Math.min(cmd.expiresAt ?? Number.POSITIVE_INFINITY, now + this.d.ttlMs),
       commandId: cmd.id,
       meta: cmd.meta,
     });

@@ -4,7 +4,8 @@ import { Subject } from 'rxjs';
 import type { QoS } from '../../adapters/types.js';
 import { DropLog } from './drop-log.js';
 import type { GroupCommit } from './group-commit.js';
-import type { Inbox, InboxPut, InboxRow } from '../../contracts/store.js';
+import type { Inbox, InboxPut, InboxRow, KvEntry } from '../../contracts/store.js';
+import type { SqliteKvState } from './kv-state.js';
 
 interface DbRow {
   id: number;
@@ -46,12 +47,15 @@ export class SqliteInbox implements Inbox {
     removeExpired: Statement<[number], DbRow>;
     expire: Statement<[number], DbRow>;
     count: Statement<[], { n: number }>;
+    devices: Statement<[string, string], { target: string; device: string }>;
   };
 
   constructor(
     db: Database,
     private readonly commit: GroupCommit,
     logger: Logger,
+    /** For putAll's `remember` (written in the same transaction). */
+    private readonly kv?: SqliteKvState,
   ) {
     this.dropLog = new DropLog(logger, 'inbox commands expired undelivered');
     this.stmt = {
@@ -69,24 +73,48 @@ export class SqliteInbox implements Inbox {
       removeExpired: db.prepare('DELETE FROM inbox WHERE id = ? AND expires_at IS NOT NULL RETURNING *'),
       expire: db.prepare('DELETE FROM inbox WHERE expires_at <= ? RETURNING *'),
       count: db.prepare('SELECT count(*) AS n FROM inbox'),
+      // A range on the (target, device, id) index: no table scan.
+      devices: db.prepare('SELECT DISTINCT target, device FROM inbox WHERE target >= ? AND target < ?'),
     };
   }
 
   put(cmd: InboxPut): Promise<number> {
+    return this.commit.submit(() => this.insert(cmd, Date.now()));
+  }
+
+  putAll(cmds: InboxPut[], opts: { remember?: KvEntry } = {}): Promise<number[]> {
+    const { remember } = opts;
+    if (remember && !this.kv)
+      return Promise.reject(new Error('inbox: putAll with remember needs the kv state'));
     return this.commit.submit(
-      () =>
-        this.stmt.insert.run(
-          cmd.target,
-          cmd.device,
-          cmd.topic,
-          cmd.payload,
-          cmd.qos,
-          Date.now(),
-          cmd.expiresAt,
-          cmd.commandId ?? null,
-          cmd.meta === undefined ? null : JSON.stringify(cmd.meta),
-        ).lastInsertRowid as number,
+      () => {
+        const now = Date.now();
+        const ids = cmds.map((c) => this.insert(c, now));
+        if (remember) this.kv!.putInFlush(remember);
+        return ids;
+      },
+      { atomic: cmds.length > 1 || remember !== undefined },
     );
+  }
+
+  devices(prefix: string): { target: string; device: string }[] {
+    if (prefix === '') throw new Error('inbox.devices: empty prefix');
+    const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+    return this.stmt.devices.all(prefix, end);
+  }
+
+  private insert(cmd: InboxPut, now: number): number {
+    return this.stmt.insert.run(
+      cmd.target,
+      cmd.device,
+      cmd.topic,
+      cmd.payload,
+      cmd.qos,
+      now,
+      cmd.expiresAt,
+      cmd.commandId ?? null,
+      cmd.meta === undefined ? null : JSON.stringify(cmd.meta),
+    ).lastInsertRowid as number;
   }
 
   pending(target: string, device: string, limit = 100): InboxRow[] {

@@ -32,7 +32,7 @@ export function openStore(opts: OpenStoreOptions): Store {
   const state = new SqliteKvState(db, commit);
   const outbox = new SqliteOutbox(db, commit, opts.limits, state, logger);
   commit.setHooks(outbox);
-  const inbox = new SqliteInbox(db, commit, logger);
+  const inbox = new SqliteInbox(db, commit, logger, state);
   const expiry = setInterval(() => commit.schedule(), opts.expireEveryMs ?? 5000).unref();
   commit.schedule(); // expire what aged while the gateway was down
   let closed = false;

@@ -1,6 +1,6 @@
 import type { IPublishPacket } from 'mqtt-packet';
 import type { Logger } from 'pino';
-import type { KvState } from '../../contracts/store.js';
+import type { KvEntry, KvState } from '../../contracts/store.js';
 import type { Connection } from './connection.js';
 
 export interface InboundMessage {
@@ -8,22 +8,38 @@ export interface InboundMessage {
   payload: Buffer;
   qos: 0 | 1 | 2;
   retain: boolean;
+  /**
+   * QoS 2: the packet id entry to write in the same commit as whatever the handler stores (so the
+   * message goes exactly once into the store). A handler that did so resolves `{ remembered: true }`;
+   * otherwise the id is written after the handler, and a crash in between hands it over again.
+   */
+  remember?: KvEntry;
 }
-export type MessageHandler = (m: InboundMessage) => Promise<void>;
+// biome-ignore lint/suspicious/noConfusingVoidType: plain `async () => {}` handlers (no QoS 2 spool) stay valid
+export type MessageHandler = (m: InboundMessage) => Promise<{ remembered?: boolean } | void>;
 
 /** KvState namespace of incoming QoS 2 packet ids between PUBREC and PUBREL. */
 export const QOS2_NAMESPACE = 'upstream.qos2-in';
 
+/** Backoff for a message whose handler (or id write) failed while the connection is up. */
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 5000;
+
 /**
- * Incoming PUBLISH/PUBREL from subscriptions. Messages are handled one at a time in
- * arrival order (acks must go out in that order anyway). The handler is awaited
- * before the ack; if it fails the message is not acknowledged, so the broker
- * redelivers it on the next connection. QoS 2 ids are persisted before PUBREC, so a
- * duplicate PUBLISH, also after a restart, does not reach the handler twice.
+ * Incoming PUBLISH/PUBREL from subscriptions. Messages are handled one at a time in arrival order
+ * (acks must go out in that order anyway); the handler only queues durably, so this is quick. The
+ * handler is awaited before the ack. If it fails (e.g. disk full) it is retried with backoff for as
+ * long as the connection lives, holding the messages behind it: the message is never left unacked
+ * on a live connection, and a restarted session does not lose it as a dropped connection with
+ * clean_session would. If the connection ends first, the message stays unacked and the broker
+ * redelivers it (persistent session). QoS 2 ids are persisted before PUBREC, so a duplicate
+ * PUBLISH, also after a restart, does not reach the handler twice.
  */
 export class Inbound {
   private handler: MessageHandler | undefined;
   private chain: Promise<void> = Promise.resolve();
+  /** Handler/store failures of incoming messages, each retried (for metrics). */
+  failures = 0;
 
   constructor(
     private readonly state: KvState,
@@ -40,7 +56,8 @@ export class Inbound {
 
   pubrel(conn: Connection, messageId: number): void {
     this.enqueue(async () => {
-      await this.state.delete(QOS2_NAMESPACE, String(messageId));
+      const key = String(messageId);
+      if (!(await this.untilDone(conn, 'pubrel', () => this.state.delete(QOS2_NAMESPACE, key)))) return;
       conn.write({ cmd: 'pubcomp', messageId });
     });
   }
@@ -77,12 +94,49 @@ export class Inbound {
     }
     const payload = typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload;
     const m: InboundMessage = { topic: p.topic, payload, qos: p.qos, retain: p.retain };
-    if (this.handler) await this.handler(m);
-    else this.logger.warn({ topic: p.topic }, 'upstream: message on a subscription but no handler set');
+    const remember: KvEntry | undefined =
+      p.qos === 2 ? { namespace: QOS2_NAMESPACE, key, value: { topic: p.topic, at: Date.now() } } : undefined;
+    if (remember) m.remember = remember;
+    let remembered = false;
+    const handled = await this.untilDone(conn, p.topic, async () => {
+      if (this.handler) remembered = (await this.handler(m))?.remembered === true;
+      else this.logger.warn({ topic: p.topic }, 'upstream: message on a subscription but no handler set');
+    });
+    if (!handled) return;
+    // Its own retry: a failure here must not run the handler again.
+    if (remember && !remembered) {
+      const put = () => this.state.put(remember.namespace, remember.key, remember.value);
+      if (!(await this.untilDone(conn, p.topic, put))) return;
+    }
     if (p.qos === 1) conn.write({ cmd: 'puback', messageId: id });
-    else if (p.qos === 2) {
-      await this.state.put(QOS2_NAMESPACE, key, { topic: p.topic, at: Date.now() });
-      conn.write({ cmd: 'pubrec', messageId: id });
+    else if (p.qos === 2) conn.write({ cmd: 'pubrec', messageId: id });
+  }
+
+  /**
+   * Runs `step` until it succeeds, with backoff, while `conn` is open. False when the connection
+   * ended first: the caller must not ack; the broker redelivers on the next connection.
+   */
+  private async untilDone(conn: Connection, what: string, step: () => Promise<void>): Promise<boolean> {
+    for (let delay = RETRY_MIN_MS; ; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
+      try {
+        await step();
+        return true;
+      } catch (err) {
+        this.failures++;
+        if (!conn.open) {
+          this.logger.warn(
+            { err, topic: what },
+            'upstream: incoming message not handled; left for the broker to resend',
+          );
+          return false;
+        }
+        this.logger.warn(
+          { err, topic: what, retryInMs: delay },
+          'upstream: incoming message not handled; retrying',
+        );
+        await new Promise((r) => setTimeout(r, delay));
+        if (!conn.open) return false;
+      }
     }
   }
 }

@@ -150,7 +150,13 @@ http: { listen: 127.0.0.1:${httpPort} }
       await dev.send({ type: 'disconnect', duration: 60 });
       await dev.expect('disconnect');
       await publishTo(broker.url, 'cmd/gw1/sn/dev2', 'open valve', { qos: 1 });
-      await waitFor(() => gateway.observability?.health().inbox?.rows === 1, 'command queued in the inbox');
+      // Spooled first (acked upstream), then handed to the adapter, which queues it for the sleeper.
+      const queued = async () =>
+        (await gateway.observability!.metrics.commands.get()).values.find(
+          (v) => v.labels.target === 'mqttsn' && v.labels.outcome === 'queued',
+        )?.value;
+      await waitFor(async () => (await queued()) === 1, 'command queued in the inbox');
+      expect(gateway.observability?.health().inbox?.rows).toBe(1);
       await dev.send({ type: 'pingreq', clientId: 'dev2' });
       const reg = await dev.expect('register');
       expect(reg.topicName).toBe('cmd');

@@ -42,6 +42,18 @@ export class MemoryInbox implements Inbox {
     });
     return id;
   }
+  async putAll(cmds: InboxPut[]): Promise<number[]> {
+    const ids: number[] = [];
+    for (const c of cmds) ids.push(await this.put(c));
+    return ids;
+  }
+  devices(prefix: string): { target: string; device: string }[] {
+    const seen = new Map<string, { target: string; device: string }>();
+    for (const r of this.rows)
+      if (r.target.startsWith(prefix))
+        seen.set(`${r.target}\0${r.device}`, { target: r.target, device: r.device });
+    return [...seen.values()];
+  }
   pending(target: string, device: string, limit = 100): InboxRow[] {
     const now = Date.now();
     this.rows = this.rows.filter((r) => r.expiresAt === null || r.expiresAt > now);

@@ -95,6 +95,27 @@ describe('serial commands through a real pty', () => {
     expect(adapter.counters.commands).toMatchObject({ queued: 2, drained: 2, delivered: 3, expired: 1 });
   });
 
+  it('commands.ttl bounds how long a command waits for the port, also when the rule gave a longer ttl', async () => {
+    const { adapter, pty, store } = await setup({ commands: { ttl: '300ms' } });
+    let sensor: Sensor | undefined;
+    cleanups.push(() => sensor?.close());
+    await pty.unplug();
+    await waitFor(() => adapter.state$.value === 'retrying', 'port lost', 3000);
+    const sentAt = Date.now();
+    // Command rules always set expiresAt (their own ttl, 1 h by default).
+    expect(await adapter.send(cmd('late', 'TOO LATE', { expiresAt: sentAt + 3600e3 }))).toBe('queued');
+    const [row] = store.inbox.pending('serial:bench', 'bench');
+    expect(row?.expiresAt).toBeLessThanOrEqual(Date.now() + 300);
+    // pending() leaves out (and deletes) expired rows; the gateway's 1 s expiry would do the same.
+    await waitFor(() => store.inbox.pending('serial:bench', 'bench').length === 0, 'command expired', 3000);
+    await waitFor(() => store.inbox.count() === 0, 'expired row deleted', 3000);
+    await pty.plug();
+    sensor = await Sensor.open(pty.sensor);
+    await waitFor(() => adapter.state$.value === 'open', 'reopen', 3000);
+    expect(await adapter.send(cmd('fresh', 'FRESH'))).toBe('delivered');
+    await waitFor(() => sensor?.text() === 'FRESH\n', 'only the fresh command at the sensor', 3000);
+  });
+
   it('captures the reply to a command (request/response), and reports a timeout', async () => {
     const { adapter, sensor, readings } = await setup({
       commands: { reply_pattern: '^OK (?<value>\\d+)$', reply_timeout: '300ms' },

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { QOS2_NAMESPACE } from '../../gateway/upstream/inbound.js';
+import { type InboundMessage, QOS2_NAMESPACE } from '../../gateway/upstream/inbound.js';
 import { Mosquitto } from '../harness/mosquitto.js';
 import { publishTo } from '../harness/subscriber.js';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
@@ -93,6 +93,83 @@ describe('upstream client subscriptions (incoming QoS 0/1/2)', () => {
     expect(resent[1]).toMatchObject({ dup: true, messageId: resent[0]?.messageId });
     await sleep(200);
     expect(calls).toEqual(['once']);
+    expect(store.state.list(QOS2_NAMESPACE)).toEqual([]);
+    await second.client.stop();
+    store.close();
+    await proxy.close();
+    await broker.stop();
+  });
+  it('retries a failing handler (e.g. disk full) on the live connection, and acks once it succeeded', async () => {
+    const broker = await Mosquitto.start();
+    const proxy = await MqttProxy.start(broker.port);
+    const store = openTestStore();
+    const { client, events } = makeClient(store, { url: proxy.url });
+    const attempts: string[] = [];
+    let failuresLeft = 2;
+    client.onMessage(async (m) => {
+      attempts.push(m.payload.toString());
+      if (m.payload.toString() === 'first' && failuresLeft-- > 0)
+        throw new Error('SQLITE_FULL: database or disk is full');
+    });
+    client.setSubscriptions(new Map<string, 0 | 1 | 2>([['r/#', 1]]));
+    await client.start();
+    await nextEvent(client.events$, 'connected');
+    await sleep(200); // SUBACK
+    await publishTo(broker.url, 'r/a', 'first', { qos: 1 });
+    await publishTo(broker.url, 'r/a', 'next', { qos: 1 });
+    await waitFor(() => attempts.includes('next'), 'the message behind the failing one', 5000);
+    // Held behind the failing message (acks go out in order), then handled once each.
+    expect(attempts).toEqual(['first', 'first', 'first', 'next']);
+    await waitFor(() => proxy.packets('up', 'puback').length === 2, 'both acked', 5000);
+    expect(events.filter((e) => e.type === 'connected').length).toBe(1); // no reconnect was needed
+    await client.stop();
+    store.close();
+    await proxy.close();
+    await broker.stop();
+  });
+
+  it('QoS 2: the id is committed with what the handler stored, so a resend after a restart is not stored again', async () => {
+    const broker = await Mosquitto.start();
+    const proxy = await MqttProxy.start(broker.port);
+    const dir = tmpDir('fieldgate-upstream-inbound-');
+    let store = openTestStore(dir);
+    const idInSameCommit: boolean[] = [];
+    const handler = async (m: InboundMessage) => {
+      const s = store;
+      await s.inbox.putAll(
+        [{ target: 'spool:x', device: 'd', topic: m.topic, payload: m.payload, qos: m.qos, expiresAt: null }],
+        m.remember ? { remember: m.remember } : {},
+      );
+      idInSameCommit.push(
+        m.remember !== undefined && s.state.get(QOS2_NAMESPACE, m.remember.key) !== undefined,
+      );
+      return { remembered: m.remember !== undefined };
+    };
+    const subs = new Map<string, 0 | 1 | 2>([['q2/#', 2]]);
+    const first = makeClient(store, { url: proxy.url });
+    first.client.onMessage(handler);
+    first.client.setSubscriptions(subs);
+    await first.client.start();
+    await nextEvent(first.client.events$, 'connected');
+    await sleep(200); // SUBACK
+    proxy.drop = (dir, p) => dir === 'up' && p.cmd === 'pubrec'; // the broker will resend the PUBLISH
+    await publishTo(broker.url, 'q2/cmd', 'once', { qos: 2 });
+    await waitFor(() => idInSameCommit.length === 1, 'handled', 5000);
+    expect(idInSameCommit).toEqual([true]);
+    proxy.drop = (dir) => dir === 'up'; // a crash, to the broker
+    await first.client.stop();
+    proxy.cut();
+    store.close();
+
+    proxy.drop = undefined;
+    store = openTestStore(dir);
+    const second = makeClient(store, { url: proxy.url });
+    second.client.onMessage(handler);
+    second.client.setSubscriptions(subs);
+    await second.client.start();
+    await waitFor(() => proxy.packets('up', 'pubcomp').length >= 1, 'PUBREL answered with PUBCOMP', 5000);
+    expect(idInSameCommit).toEqual([true]); // the resend did not reach the handler
+    expect(store.inbox.pending('spool:x', 'd').map((r) => r.payload.toString())).toEqual(['once']);
     expect(store.state.list(QOS2_NAMESPACE)).toEqual([]);
     await second.client.stop();
     store.close();
