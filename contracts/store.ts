@@ -189,6 +189,8 @@ export interface DeviceSessionRow extends DeviceSessionMeta {
 /** One atomic change to a device's stored session: only what changed is written. */
 export interface DeviceSessionPatch {
   meta?: DeviceSessionMeta;
+  /** Delete every stored registration and subscription first (then put* is the whole set). */
+  replaceAll?: boolean;
   /** null deletes the will. */
   will?: StoredWill | null;
   putTopics?: [id: number, name: string][];

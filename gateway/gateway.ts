@@ -66,7 +66,12 @@ export class Gateway {
     this.rules = compileRules(config, { gatewayId: config.gateway.id });
     const rules = () => this.rules!;
 
-    this.adapters = buildAdapters(config, { inbox: store.inbox, state: store.state, logger });
+    this.adapters = buildAdapters(config, {
+      inbox: store.inbox,
+      state: store.state,
+      devices: store.devices,
+      logger,
+    });
 
     const upstream = new UpstreamClient({
       config: config.upstream,

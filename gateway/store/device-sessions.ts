@@ -135,6 +135,10 @@ export class SqliteDeviceSessions implements DeviceSessionStore {
           clientId,
         );
       }
+      if (patch.replaceAll) {
+        this.stmt.removeTopics.run(target, clientId);
+        this.stmt.removeSubs.run(target, clientId);
+      }
       for (const id of patch.deleteTopics ?? []) this.stmt.deleteTopic.run(target, clientId, id);
       for (const [id, name] of patch.putTopics ?? []) this.stmt.putTopic.run(target, clientId, id, name);
       for (const f of patch.deleteSubs ?? []) this.stmt.deleteSub.run(target, clientId, f);
