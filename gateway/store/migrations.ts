@@ -4,7 +4,7 @@ import type { Database } from 'better-sqlite3';
  * Schema migrations, applied in order; PRAGMA user_version is the count applied.
  * Append new steps, never edit a released one.
  */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `
   -- AUTOINCREMENT: ids never reuse, so the upstream sender's "afterId" cursor stays valid.
   CREATE TABLE outbox (
