@@ -335,3 +335,22 @@ describe('mqttsn: anonymous QoS -1 cannot evict acknowledged data', () => {
     }
   });
 });
+
+describe('mqttsn: acks only after the state write commits', () => {
+  it('REGACK, SUBACK and WILLTOPICRESP report "congestion" when the write fails, never "accepted" first', async () => {
+    const h = await gateway();
+    const c = await h.client();
+    await c.connect('late', { cleanSession: false });
+    h.store.close(); // every later write rejects
+    const reg = await register(c, 'a/b', 1);
+    expect(reg.returnCode).toBe(ReturnCode.CONGESTION);
+    expect((await subscribe(c, 'cmd/late/#', 2)).returnCode).toBe(ReturnCode.CONGESTION);
+    await c.send({ type: 'willtopicupd', flags: flags({ qos: 1 }), topic: 'w/late' });
+    expect((await c.expect('willtopicresp')).returnCode).toBe(ReturnCode.CONGESTION);
+    await c.expectNone('regack', 50);
+    await c.expectNone('suback', 0);
+    expect(h.gw.stats().drops['store-error']).toBe(3);
+    // Nothing half-kept: the refused subscription does not reach upstream.
+    expect([...(await firstValueFrom(h.gw.subscriptions$)).keys()]).toEqual([]);
+  });
+});

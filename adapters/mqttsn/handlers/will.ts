@@ -24,8 +24,15 @@ export function onWillTopic(ctx: Ctx, peer: Peer, p: PacketOf<'willtopic'>, s: S
   }
   if (!validTopicName(p.topic)) {
     ctx.drop('invalid-topic', peer, `will topic ${p.topic}`);
-    s.state = 'offline';
-    ctx.sessions.remove(s);
+    if (s.cleanSession) {
+      s.state = 'offline';
+      ctx.sessions.remove(s);
+    } else {
+      // A kept session stays kept (its stored rows and the table agree), offline.
+      ctx.sessions.unbind(s);
+      ctx.sessions.markOffline(s, ctx.now());
+      void ctx.persist(s);
+    }
     ctx.send(peer, { type: 'connack', returnCode: ReturnCode.NOT_SUPPORTED });
     return;
   }
