@@ -97,10 +97,12 @@ export function sweep(ctx: Ctx): void {
     const period = s.state === 'active' ? s.keepAliveMs : s.state === 'offline' ? 0 : s.sleepMs;
     if (period > 0 && now - s.lastSeen > 1.5 * period) endSession(ctx, s, 'lost');
   }
-  // Oldest first: stop at the first one still young.
+  // Oldest first: stop at the first one still young (no copy of the whole offline list per sweep).
   const cutoff = now - ctx.cfg.session_expiry;
-  for (const s of [...ctx.sessions.offline()]) {
+  const expired: Session[] = [];
+  for (const s of ctx.sessions.offline()) {
     if (s.offlineSince >= cutoff) break;
-    forgetSession(ctx, s, 'session-expired');
+    expired.push(s);
   }
+  for (const s of expired) forgetSession(ctx, s, 'session-expired');
 }
