@@ -106,11 +106,33 @@ export type InboxPut = Omit<InboxRow, 'id' | 'createdAt' | 'commandId' | 'meta'>
   meta?: Record<string, unknown>;
 };
 
+/** Bounds a put must stay within, checked against the stored rows in the write's transaction. */
+export interface InboxLimits {
+  /** Whole inbox (every target and device). */
+  maxRows?: number;
+  maxBytes?: number;
+  /** This put's (target, device). */
+  deviceMaxRows?: number;
+  deviceMaxBytes?: number;
+}
+
+/** Rejected by Inbox.put when a bound would be exceeded; nothing was written. */
+export class InboxFullError extends Error {
+  override readonly name = 'InboxFullError';
+  constructor(
+    readonly scope: 'inbox' | 'device',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** How a command left the inbox, when the adapter knows: the gateway reports it on the result topic. */
 export type InboxOutcome = 'delivered' | 'rejected';
 
 export interface Inbox {
-  put(cmd: InboxPut): Promise<number>;
+  /** Bytes counted against the limits are payload + topic (UTF-8). Rejects with InboxFullError. */
+  put(cmd: InboxPut, limits?: InboxLimits): Promise<number>;
   /**
    * Several rows in one atomic commit, in order, with `remember` (KvState) in the same transaction:
    * the gateway's command spool and the upstream QoS 2 id it came with (exactly once into the spool).
@@ -128,6 +150,10 @@ export interface Inbox {
   /** Delete expired rows; returns them so the caller can report/count. */
   expire(now?: number): Promise<InboxRow[]>;
   count(): number;
+  /** Rows and bytes queued for one device, from the stored totals (optional: in-memory test inboxes). */
+  deviceTotals(target: string, device: string): { rows: number; bytes: number };
+  /** Deletes a device's rows that are not commands (commandId null): its session ended. Returns the count. */
+  removeDeviceTraffic(target: string, device: string): Promise<number>;
   /** Expired commands deleted per commit (by pending() or expire()); also logged, rate-limited. */
   readonly expired$: Observable<InboxRow[]>;
 }
@@ -146,10 +172,63 @@ export interface KvState {
   list<T>(namespace: string): { key: string; value: T }[];
 }
 
+/** A will as kept for a clean-session=false MQTT-SN device. */
+export interface StoredWill {
+  topic: string;
+  msg: Buffer;
+  qos: QoS;
+  retain: boolean;
+}
+
+/** The session row of one clean-session=false device (what is not a registration or subscription). */
+export interface DeviceSessionMeta {
+  /** ms since epoch of the last state change; for an offline session, when it went offline. */
+  lastSeen: number;
+  /** Connected or asleep at the last write (restored as such, so a missed keep-alive still fires the will). */
+  live: boolean;
+  keepAliveMs: number;
+  sleepMs: number;
+  /** The device's address (adapter-defined JSON), so a restart does not unbind it. */
+  peer: Record<string, unknown> | null;
+}
+
+export interface DeviceSessionRow extends DeviceSessionMeta {
+  clientId: string;
+  will: StoredWill | null;
+  topics: [id: number, name: string][];
+  subs: [filter: string, qos: QoS][];
+}
+
+/** One atomic change to a device's stored session: only what changed is written. */
+export interface DeviceSessionPatch {
+  meta?: DeviceSessionMeta;
+  /** Delete every stored registration and subscription first (then put* is the whole set). */
+  replaceAll?: boolean;
+  /** null deletes the will. */
+  will?: StoredWill | null;
+  putTopics?: [id: number, name: string][];
+  deleteTopics?: number[];
+  putSubs?: [filter: string, qos: QoS][];
+  deleteSubs?: string[];
+}
+
+/**
+ * Durable state of MQTT-SN clean-session=false devices, as rows: a registration or subscription
+ * costs one row write, not a rewrite of the session.
+ */
+export interface DeviceSessionStore {
+  list(target: string): DeviceSessionRow[];
+  /** Creates the session row when missing (patch.meta is then required for its fields). */
+  update(target: string, clientId: string, patch: DeviceSessionPatch): Promise<void>;
+  /** Deletes the session with its registrations, subscriptions and will. */
+  remove(target: string, clientId: string): Promise<void>;
+}
+
 export interface Store {
   readonly outbox: Outbox;
   readonly inbox: Inbox;
   readonly state: KvState;
+  readonly devices: DeviceSessionStore;
   /** Histogram source for metrics: duration of each group commit in ms and its size. */
   readonly commits$: Observable<{ ms: number; ops: number }>;
   close(): void;

@@ -3,12 +3,12 @@ import { SerialAdapter } from '../adapters/serial/index.js';
 import type { Adapter } from '../adapters/types.js';
 import type { Config } from './config/schema.js';
 import type { Logger } from './log.js';
-import type { Inbox, KvState } from '../contracts/store.js';
+import type { DeviceSessionStore, Inbox, KvState } from '../contracts/store.js';
 
 /** One adapter per serial port, plus the MQTT-SN gateway when enabled; keyed by adapter name. */
 export function buildAdapters(
   config: Config,
-  deps: { inbox: Inbox; state: KvState; logger: Logger },
+  deps: { inbox: Inbox; state: KvState; devices: DeviceSessionStore; logger: Logger },
 ): Map<string, Adapter> {
   const adapters = new Map<string, Adapter>();
   for (const port of config.serial) {
@@ -20,6 +20,7 @@ export function buildAdapters(
       config: config.mqttsn,
       inbox: deps.inbox,
       state: deps.state,
+      devices: deps.devices,
       logger: deps.logger.child({ adapter: 'mqttsn' }),
       name: 'mqttsn',
     });

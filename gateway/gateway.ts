@@ -74,7 +74,7 @@ export class Gateway {
         ?.handleDrained(row, outcome)
         .catch((err) => logger.warn({ err }, 'command result not reported'));
     });
-    this.adapters = buildAdapters(config, { inbox, state: store.state, logger });
+    this.adapters = buildAdapters(config, { inbox, state: store.state, devices: store.devices, logger });
 
     const upstream = new UpstreamClient({
       config: config.upstream,

@@ -2,7 +2,7 @@ import type { RemoteInfo } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { BehaviorSubject, type Observable, Subject } from 'rxjs';
-import type { Inbox, KvState } from '../../contracts/store.js';
+import type { DeviceSessionStore, Inbox, KvState } from '../../contracts/store.js';
 import type { Command, DownlinkMessage, QoS, Reading, SendOutcome, SubscribingAdapter } from '../types.js';
 import { decode, encode, type Packet } from './codec/index.js';
 import type { MqttsnConfig } from './config.js';
@@ -10,21 +10,22 @@ import type { Ctx } from './context.js';
 import { dispatch } from './dispatch.js';
 import { sweep } from './liveness.js';
 import { type Peer, peerKey } from './peer.js';
-import { restoreSessions, SESSION_NS, snapshot } from './persist.js';
+import { persistSession, restoreSessions } from './persist.js';
 import { routeTo } from './route.js';
 import type { SessionState } from './session.js';
 import { SessionTable } from './session-table.js';
 import { UdpSocket } from './socket.js';
 import { type MqttSnCounters, type MqttSnEvent, Stats } from './stats.js';
-import { matches } from './topic-filter.js';
 import { PredefinedTopics } from './topic-registry.js';
 
 export interface MqttSnAdapterOptions {
   config: MqttsnConfig;
   /** Durable inbox: messages and commands for sleeping/offline devices. */
   inbox: Inbox;
-  /** Durable state: clean-session=false subscriptions and topic registrations. */
+  /** Durable state: QoS 2 ids of clean-session=false devices. */
   state: KvState;
+  /** Durable clean-session=false sessions: registrations, subscriptions, wills (Store.devices). */
+  devices: DeviceSessionStore;
   logger?: Logger;
   /** Adapter instance name (Reading.source, Command.target, inbox target). */
   name?: string;
@@ -75,6 +76,7 @@ export class MqttSnAdapter implements SubscribingAdapter {
       predefined: new PredefinedTopics(cfg.predefined_topics, cfg.client_topics),
       inbox: opts.inbox,
       kv: opts.state,
+      devices: opts.devices,
       now: () => Date.now(),
       send: (peer, p) => this.sendPacket(peer, p),
       emit: (r) => {
@@ -89,15 +91,7 @@ export class MqttSnAdapter implements SubscribingAdapter {
         this.statsBox.drop(reason, key, detail);
         log.debug({ reason, peer: key, detail }, 'mqttsn drop');
       },
-      persist: (s) => {
-        if (!s.cleanSession) {
-          s.persisted = true;
-          this.track(opts.state.put(SESSION_NS, s.clientId, snapshot(s)), 'session save');
-        } else if (s.persisted) {
-          s.persisted = false;
-          this.track(opts.state.delete(SESSION_NS, s.clientId), 'session delete');
-        }
-      },
+      persist: (s) => this.track(persistSession(this.ctx, s), 'session save'),
       subscriptionsChanged: () => this.publishSubscriptions(),
       track: (task, what) => void this.track(task, what),
     };
@@ -106,8 +100,11 @@ export class MqttSnAdapter implements SubscribingAdapter {
   async start(): Promise<void> {
     if (this.running) return;
     for (const s of restoreSessions(this.ctx)) {
-      s.persisted = true;
+      const peer = s.peer;
       this.sessions.add(s);
+      for (const [f, sub] of s.subs) this.sessions.subscribe(s, f, sub.qos);
+      if (peer && !this.sessions.byPeer(peer)) this.sessions.bind(s, peer);
+      else s.peer = null;
     }
     this.publishSubscriptions();
     const { host, port } = this.ctx.cfg.listen;
@@ -163,16 +160,15 @@ export class MqttSnAdapter implements SubscribingAdapter {
     if (!message.topic.startsWith(prefix)) return;
     const topic = message.topic.slice(prefix.length);
     const durable: Promise<unknown>[] = [];
-    for (const s of this.sessions.values()) {
-      let granted = -1;
-      for (const [f, sub] of s.subs) if (sub.qos > granted && matches(f, topic)) granted = sub.qos;
-      if (granted < 0) continue;
+    // Subscription traffic that has to wait for its device expires after subscription_ttl.
+    const expiresAt = this.ctx.now() + this.ctx.cfg.subscription_ttl;
+    for (const [s, granted] of this.sessions.match(topic)) {
       const qos = Math.min(granted, message.qos) as QoS;
       const task = routeTo(
         this.ctx,
         s,
         { topic, payload: message.payload, qos, retain: message.retain },
-        null,
+        expiresAt,
       );
       // Connected devices ack later (and fall back to the inbox); inbox writes are awaited.
       if (s.state === 'active') this.track(task, 'deliver');
@@ -241,12 +237,7 @@ export class MqttSnAdapter implements SubscribingAdapter {
   private publishSubscriptions(): void {
     const prefix = this.ctx.cfg.topic_prefix;
     const next = new Map<string, QoS>();
-    for (const s of this.sessions.values()) {
-      for (const [f, sub] of s.subs) {
-        const key = prefix + f;
-        if ((next.get(key) ?? -1) < sub.qos) next.set(key, sub.qos);
-      }
-    }
+    for (const [f, qos] of this.sessions.filters()) next.set(prefix + f, qos);
     const cur = this.subs.value;
     if (cur.size === next.size && [...next].every(([f, q]) => cur.get(f) === q)) return;
     this.subs.next(next);

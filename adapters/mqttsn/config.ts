@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, listenAddress } from '../../contracts/units.js';
+import { bytes, duration, listenAddress } from '../../contracts/units.js';
 
 const topicIdMap = z.record(z.string().regex(/^\d+$/, 'expected a numeric topic id'), z.string().min(1));
 
@@ -38,6 +38,22 @@ export const mqttsnConfigSchema = z
       .int()
       .positive()
       .default(1024 * 1024),
+    // --- per-device state bounds (issue 13 items 4, 5) ---
+    /**
+     * A clean-session=false session that stays offline this long is deleted with its registrations,
+     * subscriptions and queued subscription traffic. max_clients counts connected and sleeping
+     * devices; when the table is full the session offline longest gives way to a new device.
+     */
+    session_expiry: duration().default(7 * 86400e3),
+    /** Subscriptions one device may hold; SUBSCRIBE beyond it gets SUBACK "rejected: not supported". */
+    max_subscriptions_per_client: z.number().int().positive().default(64),
+    /** Subscription traffic (not commands) waiting in the inbox for an absent device expires after this. */
+    subscription_ttl: duration().default(86400e3),
+    /** Messages waiting in the inbox for one device (max_queued_bytes_per_client bounds their bytes). */
+    max_queued_messages_per_client: z.number().int().positive().default(1000),
+    /** Whole inbox (every adapter's rows): beyond either bound nothing more is queued for MQTT-SN devices. */
+    inbox_max_rows: z.number().int().positive().default(100_000),
+    inbox_max_bytes: bytes().default(64 * 1024 * 1024),
     /** Downlink retry interval and count (T_retry / N_retry). */
     retry_interval: duration().default(10_000),
     retry_count: z.number().int().min(0).default(3),

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Inbox, KvState } from '../../contracts/store.js';
+import type { DeviceSessionStore, Inbox, KvState } from '../../contracts/store.js';
 import type { Reading } from '../types.js';
 import type { Packet } from './codec/index.js';
 import type { MqttsnConfig } from './config.js';
@@ -19,13 +19,18 @@ export interface Ctx {
   readonly predefined: PredefinedTopics;
   readonly inbox: Inbox;
   readonly kv: KvState;
+  /** clean-session=false sessions, registrations, subscriptions and wills, as rows. */
+  readonly devices: DeviceSessionStore;
   now(): number;
   /** Encode and send; wraps in the forwarder encapsulation when the peer came through one. */
   send(peer: Peer, p: Packet): void;
   emit(r: Reading): void;
   drop(reason: DropReason, peer: Peer | null | undefined, detail?: string): void;
-  /** Write (clean-session=false) or delete the session's subscriptions and registrations in KvState. */
-  persist(s: Session): void;
+  /**
+   * Write what changed in a clean-session=false session (registrations, subscriptions, will, state),
+   * or delete a clean session's stored state. Resolves once committed; failures are also logged.
+   */
+  persist(s: Session): Promise<void>;
   subscriptionsChanged(): void;
   /** Run a background task that stop() waits for; its errors are logged, never thrown. */
   track(task: Promise<unknown>, what: string): void;

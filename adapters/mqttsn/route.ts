@@ -1,3 +1,4 @@
+import { InboxFullError } from '../../contracts/store.js';
 import type { SendOutcome } from '../types.js';
 import type { Ctx } from './context.js';
 import type { DownMsg } from './downlink.js';
@@ -5,33 +6,41 @@ import type { Session } from './session.js';
 
 export type RouteOutcome = SendOutcome | 'dropped';
 
-/** Puts a message for a sleeping/offline device into the durable inbox, within its queued-bytes budget. */
+/**
+ * Puts a message for a sleeping/offline device into the durable inbox, within the inbox's bounds
+ * (whole inbox, and this device's rows and bytes), checked against the stored rows when the write
+ * commits: the budget holds across restarts and however many messages arrive at once.
+ */
 export async function queueInInbox(
   ctx: Ctx,
   s: Session,
   m: DownMsg,
   expiresAt: number | null,
 ): Promise<RouteOutcome> {
-  const bytes = m.payload.length + m.topic.length;
-  if (s.inboxBytes + bytes > ctx.cfg.max_queued_bytes_per_client) {
-    ctx.drop('queue-full', s.peer, `${s.clientId}: inbox budget`);
-    return 'dropped';
-  }
-  s.inboxBytes += bytes;
+  const c = ctx.cfg;
   try {
-    await ctx.inbox.put({
-      target: ctx.name,
-      device: s.clientId,
-      topic: m.topic,
-      payload: m.payload,
-      qos: m.qos,
-      expiresAt,
-      commandId: m.commandId,
-      meta: m.meta,
-    });
+    await ctx.inbox.put(
+      {
+        target: ctx.name,
+        device: s.clientId,
+        topic: m.topic,
+        payload: m.payload,
+        qos: m.qos,
+        expiresAt,
+        commandId: m.commandId,
+        meta: m.meta,
+      },
+      {
+        maxRows: c.inbox_max_rows,
+        maxBytes: c.inbox_max_bytes,
+        deviceMaxRows: c.max_queued_messages_per_client,
+        deviceMaxBytes: c.max_queued_bytes_per_client,
+      },
+    );
   } catch (e) {
-    s.inboxBytes -= bytes;
-    throw e;
+    if (!(e instanceof InboxFullError)) throw e;
+    ctx.drop('inbox-full', s.peer, `${s.clientId}: ${e.scope === 'device' ? 'device' : 'inbox'} budget`);
+    return 'dropped';
   }
   ctx.stats.counters.queued++;
   return 'queued';

@@ -40,8 +40,17 @@ export class Session {
   state: SessionState = 'offline';
   peer: Peer | null = null;
   cleanSession = true;
-  /** An entry for this client exists in KvState. */
+  /** Rows for this client exist in the device session store. */
   persisted = false;
+  /** What the store holds (as last written): persist() writes only the difference. */
+  readonly stored = {
+    meta: '',
+    topics: new Map<number, string>(),
+    subs: new Map<string, QoS>(),
+    will: null as Will | null,
+  };
+  /** When it went offline (ms); meaningful in state 'offline' only. */
+  offlineSince = 0;
   keepAliveMs = 0;
   sleepMs = 0;
   lastSeen = 0;
@@ -53,8 +62,6 @@ export class Session {
   readonly uplink = new Map<number, Uplink>();
   readonly waiters = new Map<number, Waiter>();
   readonly downlink = new DownlinkQueue();
-  /** Bytes put in the inbox for this device since it last drained (approximate: not restored at start). */
-  inboxBytes = 0;
   draining = false;
   private msgId = 0;
   /** Uplink msgIds in the order they were acked, newest last (at most ACKED_MEMORY). */

@@ -8,6 +8,7 @@ export function sleep(ctx: Ctx, s: Session, durationS: number): void {
   s.state = 'asleep';
   s.sleepMs = durationS * 1000;
   s.lastSeen = ctx.now();
+  void ctx.persist(s); // asleep: restored as a sleeper after a restart
   ctx.stats.state(s.clientId, 'sleep');
   ctx.log.info({ clientId: s.clientId, duration: durationS }, 'mqttsn client asleep');
 }
@@ -23,10 +24,7 @@ export async function drainInbox(ctx: Ctx, s: Session): Promise<void> {
   try {
     for (;;) {
       const rows = ctx.inbox.pending(ctx.name, s.clientId, 50);
-      if (rows.length === 0) {
-        s.inboxBytes = 0;
-        return;
-      }
+      if (rows.length === 0) return;
       for (const row of rows) {
         if (!s.online || done.has(row.id)) return;
         done.add(row.id);
@@ -39,7 +37,6 @@ export async function drainInbox(ctx: Ctx, s: Session): Promise<void> {
         const r = p ? await p : 'failed';
         if (r === 'failed') return;
         await ctx.inbox.remove([row.id], r); // the gateway reports it where the command asked
-        s.inboxBytes = Math.max(0, s.inboxBytes - row.payload.length - row.topic.length);
       }
     }
   } finally {

@@ -17,7 +17,13 @@ export type DropReason =
   | 'delivery-failed' // downlink not acked after retries
   | 'expired'
   | 'handler-error'
-  | 'send-error';
+  | 'send-error'
+  // per-device state bounds (issue 13 items 4, 5)
+  | 'session-evicted' // an offline session gave way to a new device (table full)
+  | 'session-expired' // offline longer than session_expiry
+  | 'subscription-limit' // SUBSCRIBE beyond max_subscriptions_per_client
+  | 'inbox-full' // inbox bound (whole inbox or this device) reached: message not queued
+  | 'store-error'; // a state write failed: the device was answered with an error
 
 export type LifecycleState = 'connect' | 'sleep' | 'wake' | 'disconnect' | 'lost';
 

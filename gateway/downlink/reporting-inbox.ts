@@ -1,4 +1,4 @@
-import type { Inbox, InboxOutcome, InboxPut, InboxRow, KvEntry } from '../../contracts/store.js';
+import type { Inbox, InboxLimits, InboxOutcome, InboxPut, InboxRow, KvEntry } from '../../contracts/store.js';
 
 /** Rows handed out by pending() that await their remove(): bounded, oldest forgotten first. */
 const MAX_TRACKED = 10_000;
@@ -21,8 +21,16 @@ export class ReportingInbox implements Inbox {
     return this.inner.expired$;
   }
 
-  put(cmd: InboxPut): Promise<number> {
-    return this.inner.put(cmd);
+  put(cmd: InboxPut, limits?: InboxLimits): Promise<number> {
+    return this.inner.put(cmd, limits);
+  }
+
+  deviceTotals(target: string, device: string): { rows: number; bytes: number } {
+    return this.inner.deviceTotals(target, device);
+  }
+
+  removeDeviceTraffic(target: string, device: string): Promise<number> {
+    return this.inner.removeDeviceTraffic(target, device);
   }
 
   putAll(cmds: InboxPut[], opts?: { remember?: KvEntry }): Promise<number[]> {

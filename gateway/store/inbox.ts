@@ -4,7 +4,14 @@ import { Subject } from 'rxjs';
 import type { QoS } from '../../adapters/types.js';
 import { DropLog } from './drop-log.js';
 import type { GroupCommit } from './group-commit.js';
-import type { Inbox, InboxPut, InboxRow, KvEntry } from '../../contracts/store.js';
+import {
+  type Inbox,
+  InboxFullError,
+  type InboxLimits,
+  type InboxPut,
+  type InboxRow,
+  type KvEntry,
+} from '../../contracts/store.js';
 import type { SqliteKvState } from './kv-state.js';
 
 interface DbRow {
@@ -39,6 +46,8 @@ export function toInboxRow(r: DbRow): InboxRow {
 export class SqliteInbox implements Inbox {
   readonly expired$ = new Subject<InboxRow[]>();
   private readonly dropLog: DropLog;
+  /** Puts refused by a bound (the caller counts them too). */
+  private readonly refusedLog: DropLog;
   private readonly stmt: {
     insert: Statement<unknown[]>;
     pending: Statement<[string, string, number, number], DbRow>;
@@ -48,6 +57,9 @@ export class SqliteInbox implements Inbox {
     expire: Statement<[number], DbRow>;
     count: Statement<[], { n: number }>;
     devices: Statement<[string, string], { target: string; device: string }>;
+    totals: Statement<[], { rows: number; bytes: number }>;
+    deviceTotals: Statement<[string, string], { rows: number; bytes: number }>;
+    removeTraffic: Statement<[string, string]>;
   };
 
   constructor(
@@ -58,6 +70,7 @@ export class SqliteInbox implements Inbox {
     private readonly kv?: SqliteKvState,
   ) {
     this.dropLog = new DropLog(logger, 'inbox commands expired undelivered');
+    this.refusedLog = new DropLog(logger, 'inbox full: messages refused');
     this.stmt = {
       insert: db.prepare(
         `INSERT INTO inbox (target, device, topic, payload, qos, created_at, expires_at, command_id, meta)
@@ -72,14 +85,22 @@ export class SqliteInbox implements Inbox {
       // Re-checked at delete time so a row is counted once even if pending() saw it twice.
       removeExpired: db.prepare('DELETE FROM inbox WHERE id = ? AND expires_at IS NOT NULL RETURNING *'),
       expire: db.prepare('DELETE FROM inbox WHERE expires_at <= ? RETURNING *'),
-      count: db.prepare('SELECT count(*) AS n FROM inbox'),
+      count: db.prepare('SELECT rows AS n FROM inbox_totals'),
+      totals: db.prepare('SELECT rows, bytes FROM inbox_totals'),
+      deviceTotals: db.prepare('SELECT rows, bytes FROM inbox_device_totals WHERE target = ? AND device = ?'),
+      removeTraffic: db.prepare('DELETE FROM inbox WHERE target = ? AND device = ? AND command_id IS NULL'),
       // A range on the (target, device, id) index: no table scan.
       devices: db.prepare('SELECT DISTINCT target, device FROM inbox WHERE target >= ? AND target < ?'),
     };
   }
 
-  put(cmd: InboxPut): Promise<number> {
-    return this.commit.submit(() => this.insert(cmd, Date.now()));
+  put(cmd: InboxPut, limits?: InboxLimits): Promise<number> {
+    const size = cmd.payload.length + Buffer.byteLength(cmd.topic);
+    return this.commit.submit(() => {
+      // In the transaction: the totals include every put committed or queued before this one.
+      if (limits) this.refuseIfFull(cmd, size, limits);
+      return this.insert(cmd, Date.now());
+    });
   }
 
   putAll(cmds: InboxPut[], opts: { remember?: KvEntry } = {}): Promise<number[]> {
@@ -95,6 +116,35 @@ export class SqliteInbox implements Inbox {
       },
       { atomic: cmds.length > 1 || remember !== undefined },
     );
+  }
+
+  private refuseIfFull(cmd: InboxPut, size: number, l: InboxLimits): void {
+    const all = this.stmt.totals.get()!;
+    let scope: 'inbox' | 'device' | undefined;
+    if (
+      (l.maxRows !== undefined && all.rows + 1 > l.maxRows) ||
+      (l.maxBytes !== undefined && all.bytes + size > l.maxBytes)
+    )
+      scope = 'inbox';
+    else if (l.deviceMaxRows !== undefined || l.deviceMaxBytes !== undefined) {
+      const d = this.deviceTotals(cmd.target, cmd.device);
+      if (
+        (l.deviceMaxRows !== undefined && d.rows + 1 > l.deviceMaxRows) ||
+        (l.deviceMaxBytes !== undefined && d.bytes + size > l.deviceMaxBytes)
+      )
+        scope = 'device';
+    }
+    if (scope === undefined) return;
+    this.refusedLog.add(scope, 1);
+    throw new InboxFullError(scope, `inbox full (${scope}): message for ${cmd.target}/${cmd.device} refused`);
+  }
+
+  deviceTotals(target: string, device: string): { rows: number; bytes: number } {
+    return this.stmt.deviceTotals.get(target, device) ?? { rows: 0, bytes: 0 };
+  }
+
+  removeDeviceTraffic(target: string, device: string): Promise<number> {
+    return this.commit.submit(() => this.stmt.removeTraffic.run(target, device).changes);
   }
 
   devices(prefix: string): { target: string; device: string }[] {
@@ -147,6 +197,7 @@ export class SqliteInbox implements Inbox {
 
   close(): void {
     this.dropLog.flush();
+    this.refusedLog.flush();
     this.expired$.complete();
   }
 

@@ -15,7 +15,11 @@ export class LimitEnforcer {
   private readonly totals: Statement<[], { rows: number; bytes: number }>;
   private readonly oldestQueued: Statement<[number], { id: number; size: number; enqueued_at: number }>;
   private readonly deleteQueuedUpTo: Statement<[number]>;
-  private readonly deleteOldestQueued: Statement<[number]>;
+  private readonly deleteOldestQueued: Statement<[number], { id: number }>;
+  private readonly deleteQueuedUpToReturning: Statement<[number], { id: number }>;
+  private readonly oldestQueuedQos0: Statement<[number], { id: number; size: number }>;
+  private readonly deleteOldestQueuedQos0: Statement<[number], { id: number }>;
+  private readonly deleteQos0UpTo: Statement<[number], { id: number }>;
 
   constructor(
     db: Database,
@@ -27,7 +31,22 @@ export class LimitEnforcer {
     );
     this.deleteQueuedUpTo = db.prepare(`DELETE FROM outbox WHERE state = 'queued' AND id <= ?`);
     this.deleteOldestQueued = db.prepare(
-      `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE state = 'queued' ORDER BY id LIMIT ?)`,
+      `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE state = 'queued' ORDER BY id LIMIT ?)
+       RETURNING id`,
+    );
+    this.deleteQueuedUpToReturning = db.prepare(
+      `DELETE FROM outbox WHERE state = 'queued' AND id <= ? RETURNING id`,
+    );
+    // These use the partial index outbox_queued_qos0: no scan of a QoS 1/2 backlog to find none.
+    this.oldestQueuedQos0 = db.prepare(
+      `SELECT id, length(payload) AS size FROM outbox WHERE state = 'queued' AND qos = 0 ORDER BY id LIMIT ?`,
+    );
+    this.deleteOldestQueuedQos0 = db.prepare(
+      `DELETE FROM outbox WHERE id IN
+         (SELECT id FROM outbox WHERE state = 'queued' AND qos = 0 ORDER BY id LIMIT ?) RETURNING id`,
+    );
+    this.deleteQos0UpTo = db.prepare(
+      `DELETE FROM outbox WHERE state = 'queued' AND qos = 0 AND id <= ? RETURNING id`,
     );
   }
 
@@ -55,26 +74,53 @@ export class LimitEnforcer {
     return [this.deleteQueuedUpTo.run(lastId).changes, seen === EXPIRE_CHUNK];
   }
 
-  /** drop-oldest: deletes the oldest queued rows until both bounds hold (or nothing queued is left). */
-  trim(): Partial<Record<DropReason, number>> {
+  /**
+   * drop-oldest: deletes queued rows until both bounds hold (or nothing queued is left). Best effort
+   * goes first: the oldest QoS 0 rows (QoS -1 arrives as 0), then, only if that was not enough, the
+   * oldest QoS 1/2 rows. So a QoS 0 row never evicts a QoS 1/2 row: when only QoS 1/2 rows could make
+   * room, the new QoS 0 row itself is the one dropped. `ids` are the deleted rows (some may be new).
+   */
+  trim(): { dropped: Partial<Record<DropReason, number>>; ids: number[] } {
     const dropped: Partial<Record<DropReason, number>> = {};
+    const ids: number[] = [];
     const t = this.totals.get()!;
     if (t.rows > this.limits.max_rows) {
-      dropped.max_rows = this.deleteOldestQueued.run(t.rows - this.limits.max_rows).changes;
+      let excess = t.rows - this.limits.max_rows;
+      for (const stmt of [this.deleteOldestQueuedQos0, this.deleteOldestQueued]) {
+        if (excess <= 0) break;
+        const gone = stmt.all(excess).map((r) => r.id);
+        ids.push(...gone);
+        excess -= gone.length;
+      }
+      dropped.max_rows = t.rows - this.limits.max_rows - Math.max(0, excess);
     }
     const excess = this.totals.get()!.bytes - this.limits.max_bytes;
-    if (excess > 0) dropped.max_bytes = this.dropBytes(excess);
-    return dropped;
+    if (excess > 0) {
+      const freed0 = this.dropBytes(this.oldestQueuedQos0, this.deleteQos0UpTo, excess, ids);
+      const before = ids.length;
+      if (freed0.freed < excess)
+        this.dropBytes(this.oldestQueued, this.deleteQueuedUpToReturning, excess - freed0.freed, ids);
+      dropped.max_bytes = freed0.count + (ids.length - before);
+    }
+    return { dropped, ids };
   }
 
-  private dropBytes(excess: number): number {
+  private dropBytes(
+    scan: Statement<[number], { id: number; size: number }>,
+    del: Statement<[number], { id: number }>,
+    excess: number,
+    ids: number[],
+  ): { freed: number; count: number } {
     let freed = 0;
     let lastId: number | undefined;
-    for (const row of this.oldestQueued.iterate(Number.MAX_SAFE_INTEGER)) {
+    for (const row of scan.iterate(Number.MAX_SAFE_INTEGER)) {
       freed += row.size;
       lastId = row.id;
       if (freed >= excess) break;
     }
-    return lastId === undefined ? 0 : this.deleteQueuedUpTo.run(lastId).changes;
+    if (lastId === undefined) return { freed: 0, count: 0 };
+    const gone = del.all(lastId).map((r) => r.id);
+    ids.push(...gone);
+    return { freed, count: gone.length };
   }
 }

@@ -4,7 +4,7 @@ import type { Database } from 'better-sqlite3';
  * Schema migrations, applied in order; PRAGMA user_version is the count applied.
  * Append new steps, never edit a released one.
  */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `
   -- AUTOINCREMENT: ids never reuse, so the upstream sender's "afterId" cursor stays valid.
   CREATE TABLE outbox (
@@ -64,6 +64,90 @@ const MIGRATIONS: readonly string[] = [
   -- expiry can be reported after a restart.
   ALTER TABLE inbox ADD COLUMN command_id TEXT;
   ALTER TABLE inbox ADD COLUMN meta TEXT;
+  `,
+  `
+  -- MQTT-SN device state (h5): one row per clean-session=false session, one per registration and
+  -- per subscription, so a REGISTER writes one small row instead of rewriting a session snapshot.
+  CREATE TABLE device_session (
+    target        TEXT    NOT NULL,
+    client_id     TEXT    NOT NULL,
+    -- ms since epoch of the last state change; for an offline session, when it went offline.
+    last_seen     INTEGER NOT NULL,
+    -- 1 while connected or asleep at the last write: restored as such, so its will still fires.
+    live          INTEGER NOT NULL DEFAULT 0,
+    keep_alive_ms INTEGER NOT NULL DEFAULT 0,
+    sleep_ms      INTEGER NOT NULL DEFAULT 0,
+    peer          TEXT,
+    will_topic    TEXT,
+    will_msg      BLOB,
+    will_qos      INTEGER,
+    will_retain   INTEGER,
+    PRIMARY KEY (target, client_id)
+  );
+  CREATE TABLE device_topic (
+    target    TEXT    NOT NULL,
+    client_id TEXT    NOT NULL,
+    topic_id  INTEGER NOT NULL,
+    name      TEXT    NOT NULL
+  );
+  CREATE UNIQUE INDEX device_topic_key ON device_topic (target, client_id, topic_id);
+  CREATE TABLE device_sub (
+    target    TEXT    NOT NULL,
+    client_id TEXT    NOT NULL,
+    filter    TEXT    NOT NULL,
+    qos       INTEGER NOT NULL CHECK (qos IN (0, 1, 2))
+  );
+  CREATE UNIQUE INDEX device_sub_key ON device_sub (target, client_id, filter);
+
+  -- The KvState snapshots of earlier versions become rows (the adapter was always named 'mqttsn').
+  INSERT OR IGNORE INTO device_session (target, client_id, last_seen)
+    SELECT 'mqttsn', key, CAST(unixepoch('subsec') * 1000 AS INTEGER) FROM kv WHERE namespace = 'mqttsn.sessions';
+  INSERT OR IGNORE INTO device_topic (target, client_id, topic_id, name)
+    SELECT 'mqttsn', kv.key, json_extract(t.value, '$[0]'), json_extract(t.value, '$[1]')
+    FROM kv, json_each(kv.value, '$.topics') AS t
+    WHERE kv.namespace = 'mqttsn.sessions' AND json_valid(kv.value)
+      AND json_type(t.value, '$[0]') = 'integer' AND json_type(t.value, '$[1]') = 'text';
+  INSERT OR IGNORE INTO device_sub (target, client_id, filter, qos)
+    SELECT 'mqttsn', kv.key, json_extract(s.value, '$[0]'), json_extract(s.value, '$[1]')
+    FROM kv, json_each(kv.value, '$.subs') AS s
+    WHERE kv.namespace = 'mqttsn.sessions' AND json_valid(kv.value)
+      AND json_type(s.value, '$[0]') = 'text' AND json_extract(s.value, '$[1]') IN (0, 1, 2);
+  DELETE FROM kv WHERE namespace = 'mqttsn.sessions';
+
+  -- Inbox totals kept by triggers, so its bounds hold from the stored rows (also after a restart)
+  -- without counting rows per put. Bytes are payload + topic, as the adapters budget them.
+  CREATE TABLE inbox_totals (
+    one   INTEGER PRIMARY KEY CHECK (one = 1),
+    rows  INTEGER NOT NULL,
+    bytes INTEGER NOT NULL
+  );
+  INSERT INTO inbox_totals
+    SELECT 1, count(*), coalesce(sum(length(payload) + length(CAST(topic AS BLOB))), 0) FROM inbox;
+  CREATE TABLE inbox_device_totals (
+    target TEXT    NOT NULL,
+    device TEXT    NOT NULL,
+    rows   INTEGER NOT NULL,
+    bytes  INTEGER NOT NULL,
+    PRIMARY KEY (target, device)
+  ) WITHOUT ROWID;
+  INSERT INTO inbox_device_totals
+    SELECT target, device, count(*), sum(length(payload) + length(CAST(topic AS BLOB)))
+    FROM inbox GROUP BY target, device;
+  CREATE TRIGGER inbox_totals_insert AFTER INSERT ON inbox BEGIN
+    UPDATE inbox_totals SET rows = rows + 1, bytes = bytes + length(NEW.payload) + length(CAST(NEW.topic AS BLOB));
+    INSERT INTO inbox_device_totals VALUES
+      (NEW.target, NEW.device, 1, length(NEW.payload) + length(CAST(NEW.topic AS BLOB)))
+      ON CONFLICT DO UPDATE SET rows = rows + 1, bytes = bytes + excluded.bytes;
+  END;
+  CREATE TRIGGER inbox_totals_delete AFTER DELETE ON inbox BEGIN
+    UPDATE inbox_totals SET rows = rows - 1, bytes = bytes - length(OLD.payload) - length(CAST(OLD.topic AS BLOB));
+    UPDATE inbox_device_totals SET rows = rows - 1, bytes = bytes - length(OLD.payload) - length(CAST(OLD.topic AS BLOB))
+      WHERE target = OLD.target AND device = OLD.device;
+    DELETE FROM inbox_device_totals WHERE target = OLD.target AND device = OLD.device AND rows <= 0;
+  END;
+
+  -- drop-oldest: QoS 0 rows go first, found without scanning the QoS 1/2 backlog.
+  CREATE INDEX outbox_queued_qos0 ON outbox (id) WHERE state = 'queued' AND qos = 0;
   `,
 ];
 

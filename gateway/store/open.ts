@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { StoreConfig } from './config.js';
 import { dbPath, openDatabase } from './database.js';
+import { SqliteDeviceSessions } from './device-sessions.js';
 import { GroupCommit } from './group-commit.js';
 import { SqliteInbox } from './inbox.js';
 import { SqliteKvState } from './kv-state.js';
@@ -33,6 +34,7 @@ export function openStore(opts: OpenStoreOptions): Store {
   const outbox = new SqliteOutbox(db, commit, opts.limits, state, logger);
   commit.setHooks(outbox);
   const inbox = new SqliteInbox(db, commit, logger, state);
+  const devices = new SqliteDeviceSessions(db, commit);
   const expiry = setInterval(() => commit.schedule(), opts.expireEveryMs ?? 5000).unref();
   commit.schedule(); // expire what aged while the gateway was down
   let closed = false;
@@ -41,6 +43,7 @@ export function openStore(opts: OpenStoreOptions): Store {
     outbox,
     inbox,
     state,
+    devices,
     commits$: commit.commits$.asObservable(),
     close() {
       if (closed) return;

@@ -209,8 +209,14 @@ export class SqliteOutbox implements Outbox, FlushHooks {
 
   end(): void {
     if (this.limits.overflow !== 'drop-oldest') return;
-    for (const [reason, count] of Object.entries(this.limiter.trim()))
-      this.countDrop(reason as DropReason, count);
+    const { dropped, ids } = this.limiter.trim();
+    for (const [reason, count] of Object.entries(dropped)) this.countDrop(reason as DropReason, count);
+    // A row of this flush that was dropped at once (a QoS 0 row with no QoS 0 row older to make room)
+    // must not be announced to the sender.
+    if (ids.length > 0 && this.addedInFlush.length > 0) {
+      const gone = new Set(ids);
+      this.addedInFlush = this.addedInFlush.filter((r) => !gone.has(r.id));
+    }
   }
 
   committed(): void {

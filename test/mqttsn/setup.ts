@@ -43,6 +43,7 @@ export async function startGateway(
     config: cfg,
     inbox: store.inbox,
     state: store.state,
+    devices: store.devices,
     logger: pino({ level: 'silent' }),
   });
   const readings: Reading[] = [];

@@ -47,6 +47,20 @@ export class MemoryInbox implements Inbox {
     for (const c of cmds) ids.push(await this.put(c));
     return ids;
   }
+  deviceTotals(target: string, device: string): { rows: number; bytes: number } {
+    const mine = this.rows.filter((r) => r.target === target && r.device === device);
+    return {
+      rows: mine.length,
+      bytes: mine.reduce((n, r) => n + r.payload.length + Buffer.byteLength(r.topic), 0),
+    };
+  }
+  async removeDeviceTraffic(target: string, device: string): Promise<number> {
+    const before = this.rows.length;
+    this.rows = this.rows.filter(
+      (r) => !(r.target === target && r.device === device && r.commandId === null),
+    );
+    return before - this.rows.length;
+  }
   devices(prefix: string): { target: string; device: string }[] {
     const seen = new Map<string, { target: string; device: string }>();
     for (const r of this.rows)

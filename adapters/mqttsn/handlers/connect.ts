@@ -2,7 +2,7 @@ import type { PacketOf } from '../codec/index.js';
 import { ReturnCode } from '../codec/index.js';
 import type { Ctx } from '../context.js';
 import { forgetQos2 } from './publish.js';
-import { endSession } from '../liveness.js';
+import { endSession, evictOldestOffline } from '../liveness.js';
 import { allowed, type Peer } from '../peer.js';
 import { Session } from '../session.js';
 import { drainInbox } from '../sleep.js';
@@ -30,14 +30,16 @@ export function onConnect(ctx: Ctx, peer: Peer, p: PacketOf<'connect'>, atPeer: 
   if (atPeer && atPeer.clientId !== id && atPeer.state !== 'offline') endSession(ctx, atPeer, 'disconnect');
 
   let s = ctx.sessions.get(id);
-  if (!s && ctx.sessions.size >= ctx.cfg.max_clients) {
+  // max_clients bounds the table. Offline clean-session=false sessions hold no device: the one offline
+  // longest gives way (counted, logged); only connected and sleeping devices can fill the table.
+  if (!s && ctx.sessions.size >= ctx.cfg.max_clients && !evictOldestOffline(ctx)) {
     refuse(ReturnCode.CONGESTION, 'max-clients');
     return;
   }
   if (s && p.flags.cleanSession) {
     s.abort();
     s.cleanSession = true;
-    ctx.persist(s); // deletes what an earlier clean-session=false connection kept
+    void ctx.persist(s); // deletes what an earlier clean-session=false connection kept
     forgetQos2(ctx, id);
     ctx.sessions.remove(s);
     s = undefined;
@@ -46,12 +48,12 @@ export function onConnect(ctx: Ctx, peer: Peer, p: PacketOf<'connect'>, atPeer: 
     s = new Session(id, ctx.cfg.max_topics_per_client);
     ctx.sessions.add(s);
   }
+  ctx.sessions.markLive(s);
   s.cleanSession = p.flags.cleanSession;
   s.keepAliveMs = p.duration * 1000;
   s.sleepMs = 0;
   s.lastSeen = ctx.now();
   ctx.sessions.bind(s, peer);
-  if (!s.cleanSession) ctx.persist(s);
   if (p.flags.will) {
     s.state = 'will-topic';
     s.connectStartedAt = ctx.now();
@@ -67,6 +69,8 @@ export function onConnect(ctx: Ctx, peer: Peer, p: PacketOf<'connect'>, atPeer: 
 export function accept(ctx: Ctx, s: Session): void {
   s.state = 'active';
   s.pendingWill = null;
+  // Session state and will (clean-session=false), or delete what an earlier connection kept.
+  void ctx.persist(s);
   if (s.peer) ctx.send(s.peer, { type: 'connack', returnCode: ReturnCode.ACCEPTED });
   ctx.stats.state(s.clientId, 'connect');
   ctx.log.info(

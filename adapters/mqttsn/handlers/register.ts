@@ -5,7 +5,12 @@ import type { Session } from '../session.js';
 import { validTopicName } from '../topic-filter.js';
 
 /** REGISTER from a device: the topic id it will publish with (the same id again for a known name). */
-export function onRegister(ctx: Ctx, peer: Peer, p: PacketOf<'register'>, s: Session | undefined): void {
+export function onRegister(
+  ctx: Ctx,
+  peer: Peer,
+  p: PacketOf<'register'>,
+  s: Session | undefined,
+): Promise<void> | void {
   if (!s?.online) {
     ctx.drop('out-of-state', peer, 'REGISTER');
     return;
@@ -24,6 +29,14 @@ export function onRegister(ctx: Ctx, peer: Peer, p: PacketOf<'register'>, s: Ses
     regack(0, ReturnCode.CONGESTION);
     return;
   }
-  if (!known) ctx.persist(s);
-  regack(id, ReturnCode.ACCEPTED);
+  if (known) return regack(id, ReturnCode.ACCEPTED);
+  // REGACK only once the registration is stored: the device will publish with this id after a restart.
+  return ctx.persist(s).then(
+    () => regack(id, ReturnCode.ACCEPTED),
+    () => {
+      s.topics.forget(id);
+      ctx.drop('store-error', peer, `${s.clientId} REGISTER ${p.topicName}`);
+      regack(0, ReturnCode.CONGESTION);
+    },
+  );
 }

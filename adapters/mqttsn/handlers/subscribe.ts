@@ -24,7 +24,12 @@ function filterOf(ctx: Ctx, s: Session, p: PacketOf<'subscribe' | 'unsubscribe'>
  * SUBSCRIBE: a concrete topic name is registered and its id returned in SUBACK; wildcards and short
  * names get id 0 (new concrete topics are REGISTERed before their first PUBLISH); predefined ids echo.
  */
-export function onSubscribe(ctx: Ctx, peer: Peer, p: PacketOf<'subscribe'>, s: Session | undefined): void {
+export function onSubscribe(
+  ctx: Ctx,
+  peer: Peer,
+  p: PacketOf<'subscribe'>,
+  s: Session | undefined,
+): Promise<void> | void {
   if (!s?.online) {
     ctx.drop('out-of-state', peer, 'SUBSCRIBE');
     return;
@@ -38,21 +43,42 @@ export function onSubscribe(ctx: Ctx, peer: Peer, p: PacketOf<'subscribe'>, s: S
     suback(0, ReturnCode.INVALID_TOPIC_ID);
     return;
   }
+  // A new filter past the per-device limit: refused for good ("not supported"), not "congestion",
+  // which would have the device retry the same SUBSCRIBE after T_WAIT forever.
+  if (!s.subs.has(filter) && s.subs.size >= ctx.cfg.max_subscriptions_per_client) {
+    ctx.drop('subscription-limit', peer, `${s.clientId} SUBSCRIBE ${filter}`);
+    suback(0, ReturnCode.NOT_SUPPORTED);
+    return;
+  }
   let topicId = 0;
+  let newId: number | undefined;
   if (p.flags.topicIdType === TopicIdType.PREDEFINED) topicId = p.topic as number;
   else if (p.flags.topicIdType === TopicIdType.NORMAL && !isWildcard(filter)) {
+    const known = s.topics.idOf(filter);
     const id = s.topics.assign(filter);
     if (id === undefined) {
       ctx.drop('queue-full', peer, `${s.clientId}: topic registry full`);
       suback(0, ReturnCode.CONGESTION);
       return;
     }
+    if (known === undefined) newId = id;
     topicId = id;
   }
-  s.subs.set(filter, { qos });
-  ctx.persist(s);
+  const before = s.subs.get(filter);
+  ctx.sessions.subscribe(s, filter, qos);
   ctx.subscriptionsChanged();
-  suback(topicId, ReturnCode.ACCEPTED);
+  // SUBACK only once the subscription is stored: a device told "accepted" keeps it across a restart.
+  return ctx.persist(s).then(
+    () => suback(topicId, ReturnCode.ACCEPTED),
+    () => {
+      if (before) ctx.sessions.subscribe(s, filter, before.qos);
+      else ctx.sessions.unsubscribe(s, filter);
+      if (newId !== undefined) s.topics.forget(newId);
+      ctx.subscriptionsChanged();
+      ctx.drop('store-error', peer, `${s.clientId} SUBSCRIBE ${filter}`);
+      suback(0, ReturnCode.CONGESTION);
+    },
+  );
 }
 
 export function onUnsubscribe(
@@ -66,8 +92,8 @@ export function onUnsubscribe(
     return;
   }
   const filter = filterOf(ctx, s, p);
-  if (filter !== undefined && s.subs.delete(filter)) {
-    ctx.persist(s);
+  if (filter !== undefined && ctx.sessions.unsubscribe(s, filter)) {
+    void ctx.persist(s);
     ctx.subscriptionsChanged();
   }
   ctx.send(peer, { type: 'unsuback', msgId: p.msgId });

@@ -24,8 +24,15 @@ export function onWillTopic(ctx: Ctx, peer: Peer, p: PacketOf<'willtopic'>, s: S
   }
   if (!validTopicName(p.topic)) {
     ctx.drop('invalid-topic', peer, `will topic ${p.topic}`);
-    s.state = 'offline';
-    ctx.sessions.remove(s);
+    if (s.cleanSession) {
+      s.state = 'offline';
+      ctx.sessions.remove(s);
+    } else {
+      // A kept session stays kept (its stored rows and the table agree), offline.
+      ctx.sessions.unbind(s);
+      ctx.sessions.markOffline(s, ctx.now());
+      void ctx.persist(s);
+    }
     ctx.send(peer, { type: 'connack', returnCode: ReturnCode.NOT_SUPPORTED });
     return;
   }
@@ -54,7 +61,7 @@ export function onWillTopicUpd(
   peer: Peer,
   p: PacketOf<'willtopicupd'>,
   s: Session | undefined,
-): void {
+): Promise<void> | void {
   if (!s?.online) {
     ctx.drop('out-of-state', peer, 'WILLTOPICUPD');
     return;
@@ -71,15 +78,36 @@ export function onWillTopicUpd(
       retain: p.flags.retain,
     };
   }
-  ctx.send(peer, { type: 'willtopicresp', returnCode: ReturnCode.ACCEPTED });
+  return respondWhenStored(ctx, peer, s, 'willtopicresp');
+}
+
+/** WILL*RESP once a clean-session=false device's will is stored (it must survive a gateway restart). */
+function respondWhenStored(
+  ctx: Ctx,
+  peer: Peer,
+  s: Session,
+  type: 'willtopicresp' | 'willmsgresp',
+): Promise<void> {
+  return ctx.persist(s).then(
+    () => ctx.send(peer, { type, returnCode: ReturnCode.ACCEPTED }),
+    () => {
+      ctx.drop('store-error', peer, `${s.clientId} ${type}`);
+      ctx.send(peer, { type, returnCode: ReturnCode.CONGESTION });
+    },
+  );
 }
 
 /** WILLMSGUPD: change the will payload (kept even before a will topic exists). */
-export function onWillMsgUpd(ctx: Ctx, peer: Peer, p: PacketOf<'willmsgupd'>, s: Session | undefined): void {
+export function onWillMsgUpd(
+  ctx: Ctx,
+  peer: Peer,
+  p: PacketOf<'willmsgupd'>,
+  s: Session | undefined,
+): Promise<void> | void {
   if (!s?.online) {
     ctx.drop('out-of-state', peer, 'WILLMSGUPD');
     return;
   }
   s.will = s.will ? { ...s.will, msg: p.msg } : { topic: '', qos: 0, retain: false, msg: p.msg };
-  ctx.send(peer, { type: 'willmsgresp', returnCode: ReturnCode.ACCEPTED });
+  return respondWhenStored(ctx, peer, s, 'willmsgresp');
 }

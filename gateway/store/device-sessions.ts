@@ -1,0 +1,168 @@
+import type { Database, Statement } from 'better-sqlite3';
+import type { QoS } from '../../adapters/types.js';
+import type {
+  DeviceSessionMeta,
+  DeviceSessionPatch,
+  DeviceSessionRow,
+  DeviceSessionStore,
+  StoredWill,
+} from '../../contracts/store.js';
+import type { GroupCommit } from './group-commit.js';
+
+interface SessionDbRow {
+  client_id: string;
+  last_seen: number;
+  live: number;
+  keep_alive_ms: number;
+  sleep_ms: number;
+  peer: string | null;
+  will_topic: string | null;
+  will_msg: Buffer | null;
+  will_qos: number | null;
+  will_retain: number | null;
+}
+
+function parsePeer(json: string | null): Record<string, unknown> | null {
+  if (json === null) return null;
+  try {
+    const v: unknown = JSON.parse(json);
+    return v !== null && typeof v === 'object' ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** MQTT-SN clean-session=false sessions as rows (device_session, device_topic, device_sub). */
+export class SqliteDeviceSessions implements DeviceSessionStore {
+  private readonly stmt: {
+    sessions: Statement<[string], SessionDbRow>;
+    topics: Statement<[string], { client_id: string; topic_id: number; name: string }>;
+    subs: Statement<[string], { client_id: string; filter: string; qos: number }>;
+    upsertMeta: Statement<unknown[]>;
+    ensure: Statement<[string, string, number]>;
+    setWill: Statement<unknown[]>;
+    putTopic: Statement<[string, string, number, string]>;
+    deleteTopic: Statement<[string, string, number]>;
+    putSub: Statement<[string, string, string, number]>;
+    deleteSub: Statement<[string, string, string]>;
+    removeSession: Statement<[string, string]>;
+    removeTopics: Statement<[string, string]>;
+    removeSubs: Statement<[string, string]>;
+  };
+
+  constructor(
+    db: Database,
+    private readonly commit: GroupCommit,
+  ) {
+    this.stmt = {
+      sessions: db.prepare('SELECT * FROM device_session WHERE target = ? ORDER BY last_seen, client_id'),
+      topics: db.prepare('SELECT client_id, topic_id, name FROM device_topic WHERE target = ?'),
+      subs: db.prepare('SELECT client_id, filter, qos FROM device_sub WHERE target = ?'),
+      upsertMeta: db.prepare(
+        `INSERT INTO device_session (target, client_id, last_seen, live, keep_alive_ms, sleep_ms, peer)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT DO UPDATE SET last_seen = excluded.last_seen, live = excluded.live,
+           keep_alive_ms = excluded.keep_alive_ms, sleep_ms = excluded.sleep_ms, peer = excluded.peer`,
+      ),
+      ensure: db.prepare(
+        'INSERT INTO device_session (target, client_id, last_seen) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+      ),
+      setWill: db.prepare(
+        `UPDATE device_session SET will_topic = ?, will_msg = ?, will_qos = ?, will_retain = ?
+         WHERE target = ? AND client_id = ?`,
+      ),
+      putTopic: db.prepare(
+        `INSERT INTO device_topic (target, client_id, topic_id, name) VALUES (?, ?, ?, ?)
+         ON CONFLICT DO UPDATE SET name = excluded.name`,
+      ),
+      deleteTopic: db.prepare('DELETE FROM device_topic WHERE target = ? AND client_id = ? AND topic_id = ?'),
+      putSub: db.prepare(
+        `INSERT INTO device_sub (target, client_id, filter, qos) VALUES (?, ?, ?, ?)
+         ON CONFLICT DO UPDATE SET qos = excluded.qos`,
+      ),
+      deleteSub: db.prepare('DELETE FROM device_sub WHERE target = ? AND client_id = ? AND filter = ?'),
+      removeSession: db.prepare('DELETE FROM device_session WHERE target = ? AND client_id = ?'),
+      removeTopics: db.prepare('DELETE FROM device_topic WHERE target = ? AND client_id = ?'),
+      removeSubs: db.prepare('DELETE FROM device_sub WHERE target = ? AND client_id = ?'),
+    };
+  }
+
+  /** Oldest first (by last_seen); registrations and subscriptions without a session row are ignored. */
+  list(target: string): DeviceSessionRow[] {
+    const byId = new Map<string, DeviceSessionRow>();
+    for (const r of this.stmt.sessions.all(target)) {
+      const will: StoredWill | null =
+        r.will_topic === null
+          ? null
+          : {
+              topic: r.will_topic,
+              msg: r.will_msg ?? Buffer.alloc(0),
+              qos: (r.will_qos ?? 0) as QoS,
+              retain: r.will_retain === 1,
+            };
+      byId.set(r.client_id, {
+        clientId: r.client_id,
+        lastSeen: r.last_seen,
+        live: r.live === 1,
+        keepAliveMs: r.keep_alive_ms,
+        sleepMs: r.sleep_ms,
+        peer: parsePeer(r.peer),
+        will,
+        topics: [],
+        subs: [],
+      });
+    }
+    for (const t of this.stmt.topics.iterate(target))
+      byId.get(t.client_id)?.topics.push([t.topic_id, t.name]);
+    for (const s of this.stmt.subs.iterate(target))
+      byId.get(s.client_id)?.subs.push([s.filter, s.qos as QoS]);
+    return [...byId.values()];
+  }
+
+  update(target: string, clientId: string, patch: DeviceSessionPatch): Promise<void> {
+    const meta = patch.meta;
+    return this.commit.submit(() => {
+      if (meta) this.writeMeta(target, clientId, meta);
+      else this.stmt.ensure.run(target, clientId, Date.now());
+      if (patch.will !== undefined) {
+        const w = patch.will;
+        this.stmt.setWill.run(
+          w?.topic ?? null,
+          w?.msg ?? null,
+          w?.qos ?? null,
+          w === null ? null : w.retain ? 1 : 0,
+          target,
+          clientId,
+        );
+      }
+      if (patch.replaceAll) {
+        this.stmt.removeTopics.run(target, clientId);
+        this.stmt.removeSubs.run(target, clientId);
+      }
+      for (const id of patch.deleteTopics ?? []) this.stmt.deleteTopic.run(target, clientId, id);
+      for (const [id, name] of patch.putTopics ?? []) this.stmt.putTopic.run(target, clientId, id, name);
+      for (const f of patch.deleteSubs ?? []) this.stmt.deleteSub.run(target, clientId, f);
+      for (const [f, qos] of patch.putSubs ?? []) this.stmt.putSub.run(target, clientId, f, qos);
+    });
+  }
+
+  remove(target: string, clientId: string): Promise<void> {
+    return this.commit.submit(() => {
+      this.stmt.removeSession.run(target, clientId);
+      this.stmt.removeTopics.run(target, clientId);
+      this.stmt.removeSubs.run(target, clientId);
+    });
+  }
+
+  private writeMeta(target: string, clientId: string, m: DeviceSessionMeta): void {
+    this.stmt.upsertMeta.run(
+      target,
+      clientId,
+      m.lastSeen,
+      m.live ? 1 : 0,
+      m.keepAliveMs,
+      m.sleepMs,
+      m.peer === null ? null : JSON.stringify(m.peer),
+    );
+  }
+}
