@@ -74,6 +74,11 @@ function shapeProblem(topic: string, bytes: number): TopicProblem | undefined {
   return undefined;
 }
 
+/** A topic as it may appear in a log line: bounded (a topic may be 64 KiB). */
+export function topicPreview(topic: string, max = 200): string {
+  return topic.length > max ? `${topic.slice(0, max)}… (${topic.length} chars)` : topic;
+}
+
 const fatalUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**

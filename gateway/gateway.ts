@@ -12,6 +12,7 @@ import { lockStateDir } from './lifecycle/instance-lock.js';
 import { isolate } from './lifecycle/isolate.js';
 import type { Logger } from './log.js';
 import { Observability } from './observe.js';
+import { ownTopicGuard } from './own-topics.js';
 import { openStore } from './store/open.js';
 import type { Store } from '../contracts/store.js';
 import { SubscriptionSet } from './subscriptions.js';
@@ -107,6 +108,7 @@ export class Gateway {
       dispatch: (commands) => downlink.dispatchAll(commands),
       logger: logger.child({ part: 'ingest' }),
       onStoreError: (err) => observe.markStoreFailed(err instanceof Error ? err.message : String(err)),
+      isOwnTopic: ownTopicGuard(() => (this.rules ? { config: this.config, rules: this.rules } : undefined)),
       onDropped: (r, reason) => {
         metrics.dropped(r.source, reason);
         logger.debug({ source: r.source, topic: r.topic, reason }, 'reading dropped');
