@@ -26,6 +26,18 @@ export const TOPIC_PROBLEMS: readonly TopicProblem[] = [
   'wildcard',
 ];
 
+/** For config errors and logs: what is wrong, in words. */
+export const TOPIC_PROBLEM_TEXT: Record<TopicProblem, string> = {
+  empty: 'is empty',
+  too_long: `is longer than 65535 UTF-8 bytes`,
+  too_many_levels: 'has more than 200 levels',
+  invalid_utf8: 'is not valid UTF-8',
+  null_char: 'contains U+0000',
+  control_char: 'contains a control character (U+0001-U+001F, U+007F-U+009F)',
+  noncharacter: 'contains a Unicode noncharacter (U+FFFE, U+FFFF, U+FDD0-U+FDEF, ...)',
+  wildcard: 'contains a wildcard (+ or #), which a topic name may not',
+};
+
 export const MAX_TOPIC_BYTES = 65535;
 /** mosquitto 2.0 disconnects a client publishing more than 201 levels; stay under it. */
 export const MAX_TOPIC_LEVELS = 200;

@@ -85,9 +85,17 @@ export function startIngest(readings$: Observable<Reading>, deps: IngestDeps): S
     .subscribe(({ reading, result }) => {
       if (result.commands.length) deps.dispatch(result.commands);
       if (result.dropped) deps.onDropped?.(reading, result.dropped);
+      if (result.dropped === 'invalid_topic')
+        warn(
+          `invalid_topic:${reading.source}`,
+          { source: reading.source, device: reading.device, topic: topicPreview(reading.topic) },
+          'message refused: a rule made an invalid topic name from it',
+        );
       const messages = screen(reading, result.messages);
       if (!messages.length) {
-        settle(reading, messages.length < result.messages.length ? 'refused' : 'filtered');
+        // Refused (here or by the rules' own topic check): the device is told, so it does not resend.
+        const refused = messages.length < result.messages.length || result.dropped === 'invalid_topic';
+        settle(reading, refused ? 'refused' : 'filtered');
         return;
       }
       outbox.enqueue(messages, reading.remember && { remember: reading.remember }).then(
