@@ -107,8 +107,11 @@ export function decodeUtf8(bytes: Uint8Array): string | undefined {
 
 /** Does the MQTT topic filter match the topic name (§4.7.1; a leading wildcard does not match `$` topics)? */
 export function filterMatches(filter: string, topic: string): boolean {
-  const f = filter.split('/');
-  const t = topic.split('/');
+  return levelsMatch(filter.split('/'), topic.split('/'), topic);
+}
+
+/** As filterMatches, with both already split at '/' (for matching one topic against many filters). */
+export function levelsMatch(f: readonly string[], t: readonly string[], topic: string): boolean {
   if (topic.startsWith('$') && (f[0] === '+' || f[0] === '#')) return false;
   for (let i = 0; i < f.length; i++) {
     if (f[i] === '#') return true;

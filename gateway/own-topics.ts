@@ -1,4 +1,4 @@
-import { filterMatches } from '../contracts/topic.js';
+import { levelsMatch } from '../contracts/topic.js';
 import type { Config } from './config/schema.js';
 
 /** What the guard needs: the loaded config and the command filters of the current rules. */
@@ -33,14 +33,21 @@ export function ownTopicFilters({ config, rules }: OwnTopicSources): string[] {
  */
 export function ownTopicGuard(current: () => OwnTopicSources | undefined): (topic: string) => boolean {
   let seen: OwnTopicSources | undefined;
-  let filters: string[] = [];
+  let filters: string[][] = [];
+  // First levels of the filters: most topics (sensors/...) are ruled out without a split.
+  let firsts: Set<string> | undefined;
   return (topic) => {
     const now = current();
     if (!now) return false;
     if (seen?.config !== now.config || seen.rules !== now.rules) {
-      filters = ownTopicFilters(now);
+      filters = ownTopicFilters(now).map((f) => f.split('/'));
+      const heads = filters.map((f) => f[0]!);
+      firsts = heads.some((h) => h === '+' || h === '#') ? undefined : new Set(heads);
       seen = now;
     }
-    return filters.some((f) => filterMatches(f, topic));
+    const slash = topic.indexOf('/');
+    if (firsts && !firsts.has(slash === -1 ? topic : topic.slice(0, slash))) return false;
+    const levels = topic.split('/');
+    return filters.some((f) => levelsMatch(f, levels, topic));
   };
 }

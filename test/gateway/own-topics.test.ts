@@ -37,5 +37,11 @@ describe('own topics (the uplink->command loop guard)', () => {
     current = { config: current.config, rules: rules('down/+') }; // SIGHUP: new rules
     expect(own('cmd/gw1/dev/x')).toBe(false);
     expect(own('down/dev')).toBe(true);
+    current = {
+      config: config({ upstream: { url: 'mqtt://h:1', subscribe: [{ topic: '+/gw1/cmd' }] } }),
+      rules: rules(),
+    };
+    expect(own('any/gw1/cmd')).toBe(true); // a filter starting with a wildcard
+    expect(own('any/gw1/data')).toBe(false);
   });
 });
