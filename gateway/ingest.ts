@@ -2,7 +2,7 @@ import { concatMap, type Observable, type Subscription } from 'rxjs';
 import type { Command, Reading, StoreOutcome } from '../adapters/types.js';
 import type { Logger } from './log.js';
 import { type Outbox, OutboxFullError, type OutboxMessage } from '../contracts/store.js';
-import { topicNameProblem, topicPreview } from '../contracts/topic.js';
+import { type TopicProblem, topicNameProblem, topicPreview } from '../contracts/topic.js';
 import { throttledLog } from './log-throttle.js';
 
 /** What the gateway needs from the rules: a reading in, messages and commands out. */
@@ -33,6 +33,16 @@ export interface IngestDeps {
 /** Why ingest itself refused a message the rules produced (counted via onDropped). */
 export type RefusedReason = 'invalid_topic' | 'loop_guard';
 
+/** The check every message passes before the outbox (also the rules' heartbeat re-publications). */
+export function refusalOf(
+  topic: string,
+  isOwnTopic?: (topic: string) => boolean,
+): { reason: RefusedReason; problem?: TopicProblem } | undefined {
+  const problem = topicNameProblem(topic);
+  if (problem) return { reason: 'invalid_topic', problem };
+  return isOwnTopic?.(topic) ? { reason: 'loop_guard' } : undefined;
+}
+
 /**
  * The uplink path: reading -> rules -> outbox, then tell the adapter the outcome.
  * Rules run one reading at a time (they are fast and pure) so enqueue calls
@@ -50,13 +60,9 @@ export function startIngest(readings$: Observable<Reading>, deps: IngestDeps): S
    */
   function screen(reading: Reading, messages: OutboxMessage[]): OutboxMessage[] {
     return messages.filter((m) => {
-      const problem = topicNameProblem(m.topic);
-      const reason: RefusedReason | undefined = problem
-        ? 'invalid_topic'
-        : deps.isOwnTopic?.(m.topic)
-          ? 'loop_guard'
-          : undefined;
-      if (!reason) return true;
+      const refused = refusalOf(m.topic, deps.isOwnTopic);
+      if (!refused) return true;
+      const { reason, problem } = refused;
       deps.onDropped?.(reading, reason);
       warn(
         `${reason}:${reading.source}`,

@@ -57,6 +57,12 @@ serial:
   - { name: noisy, path: ${dev('noisy')}, format: kv, topic: "sensors/{device}/{field}" }
   - { name: listed, path: ${dev('listed')}, format: kv, fields: [temp, humi], topic: "sensors/{device}/{field}" }
   - { name: labels, path: ${dev('labels')}, format: kv, topic: "sensors/{room}/{field}" }
+rules:
+  # A rule that (mis)publishes onto the gateway's status topic, with heartbeats that bypass ingest.
+  - match: sensors/beat/#
+    publish: "fieldgate/{gateway}/status"
+    retain: true
+    report: { heartbeat: 500ms }
 http: { enabled: false }
 `));
     await waitFor(() => gateway.observability?.health().upstream === 'connected', 'connected upstream');
@@ -133,6 +139,33 @@ http: { enabled: false }
     console.info(
       `serial noise: ${bytes} random bytes per port in ${NOISE_MS} ms; ${topics.size} distinct topics at the broker: ${[...topics].join(' ')}`,
     );
+  });
+
+  it("neither a rule nor its heartbeats can publish onto the gateway's own status topic", async () => {
+    const status = await Subscriber.connect(broker.url, 'fieldgate/gwn/status', { qos: 1 });
+    try {
+      await status.waitForCount(1, 5000); // the retained "online"
+      const loopGuard = async () =>
+        Number(
+          /fieldgate_messages_dropped_total\{source="serial:labels",reason="loop_guard"\} (\d+)/.exec(
+            await metrics(),
+          )?.[1] ?? 0,
+        );
+      await waitFor(
+        async () => {
+          await ends.get('labels')!.write('\nroom:beat temp:1\n');
+          return (await loopGuard()) >= 1;
+        },
+        'the rule output refused',
+        10_000,
+        300,
+      );
+      const first = await loopGuard();
+      await waitFor(async () => (await loopGuard()) >= first + 2, 'two heartbeats refused', 5000, 100);
+      expect(status.messages.map((m) => m.payload.toString())).toEqual(['online']);
+    } finally {
+      await status.close();
+    }
   });
 
   it('a frame value that makes an invalid topic is refused by the ingest check and counted; the next one flows', async () => {
