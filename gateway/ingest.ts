@@ -74,6 +74,7 @@ export function startIngest(readings$: Observable<Reading>, deps: IngestDeps): S
       return false;
     });
   }
+
   return readings$
     .pipe(
       concatMap(async (reading) => {
