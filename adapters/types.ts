@@ -11,6 +11,7 @@ export type StoreOutcome =
   | 'stored' // every message the rules produced is committed to the outbox
   | 'filtered' // rules produced nothing to store; safe to ack
   | 'congestion' // outbox full with overflow: reject-new; answer "congestion"
+  | 'refused' // nothing stored: the topic is invalid or the gateway's own (loop guard); a resend would be refused too
   | 'error'; // the store failed; do not ack
 
 /** One unit of sensor data entering the gateway from an adapter. */

@@ -8,11 +8,12 @@ import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { Downlink } from './downlink.js';
 import { ReportingInbox } from './downlink/reporting-inbox.js';
-import { startIngest } from './ingest.js';
+import { refusalOf, startIngest } from './ingest.js';
 import { lockStateDir } from './lifecycle/instance-lock.js';
 import { isolate } from './lifecycle/isolate.js';
 import type { Logger } from './log.js';
 import { Observability } from './observe.js';
+import { ownTopicGuard } from './own-topics.js';
 import { openStore } from './store/open.js';
 import type { Store } from '../contracts/store.js';
 import { SubscriptionSet } from './subscriptions.js';
@@ -110,6 +111,9 @@ export class Gateway {
     );
     this.subscriptions.setRules(this.rules.subscriptions());
 
+    const isOwnTopic = ownTopicGuard(() =>
+      this.rules ? { config: this.config, rules: this.rules } : undefined,
+    );
     const readings$ = merge(...[...this.adapters.values()].map((a) => isolate(a, { logger })));
     this.ingest = startIngest(readings$, {
       rules,
@@ -117,6 +121,7 @@ export class Gateway {
       dispatch: (commands) => downlink.dispatchAll(commands),
       logger: logger.child({ part: 'ingest' }),
       onStoreError: (err) => observe.markStoreFailed(err instanceof Error ? err.message : String(err)),
+      isOwnTopic,
       onDropped: (r, reason) => {
         metrics.dropped(r.source, reason);
         logger.debug({ source: r.source, topic: r.topic, reason }, 'reading dropped');
@@ -129,7 +134,14 @@ export class Gateway {
     downlink.resume(); // commands accepted upstream before a restart
 
     this.every(1000, () => {
-      const due = rules().tick(Date.now());
+      // Heartbeats repeat messages the rules published: they pass the same check as ingest.
+      const due = rules()
+        .tick(Date.now())
+        .filter((m) => {
+          const refused = refusalOf(m.topic, isOwnTopic);
+          if (refused) metrics.dropped(m.source, refused.reason);
+          return !refused;
+        });
       if (due.length) store.outbox.enqueue(due).catch((err) => logger.warn({ err }, 'heartbeat not stored'));
     });
     // Expired commands are logged by the store and reported through inbox.expired$.

@@ -2,6 +2,8 @@ import { concatMap, type Observable, type Subscription } from 'rxjs';
 import type { Command, Reading, StoreOutcome } from '../adapters/types.js';
 import type { Logger } from './log.js';
 import { type Outbox, OutboxFullError, type OutboxMessage } from '../contracts/store.js';
+import { type TopicProblem, topicNameProblem, topicPreview } from '../contracts/topic.js';
+import { throttledLog } from './log-throttle.js';
 
 /** What the gateway needs from the rules: a reading in, messages and commands out. */
 export interface UplinkRules {
@@ -21,6 +23,24 @@ export interface IngestDeps {
   onDropped?: (reading: Reading, reason: string) => void;
   /** The store failed to commit (disk full, I/O error): health reports it until a commit succeeds. */
   onStoreError?: (err: unknown) => void;
+  /**
+   * True for a topic this gateway takes commands from or publishes its own status on: an uplink
+   * message there is refused ('loop_guard'), so a device cannot command another through the broker.
+   */
+  isOwnTopic?: (topic: string) => boolean;
+}
+
+/** Why ingest itself refused a message the rules produced (counted via onDropped). */
+export type RefusedReason = 'invalid_topic' | 'loop_guard';
+
+/** The check every message passes before the outbox (also the rules' heartbeat re-publications). */
+export function refusalOf(
+  topic: string,
+  isOwnTopic?: (topic: string) => boolean,
+): { reason: RefusedReason; problem?: TopicProblem } | undefined {
+  const problem = topicNameProblem(topic);
+  if (problem) return { reason: 'invalid_topic', problem };
+  return isOwnTopic?.(topic) ? { reason: 'loop_guard' } : undefined;
 }
 
 /**
@@ -32,6 +52,29 @@ export interface IngestDeps {
  */
 export function startIngest(readings$: Observable<Reading>, deps: IngestDeps): Subscription {
   const { outbox, logger } = deps;
+  const warn = throttledLog(logger);
+
+  /**
+   * Every message passes the topic check here, whatever produced it (adapter, rule template, default
+   * route): a topic the broker refuses would drop the uplink connection and stall every row behind it.
+   */
+  function screen(reading: Reading, messages: OutboxMessage[]): OutboxMessage[] {
+    return messages.filter((m) => {
+      const refused = refusalOf(m.topic, deps.isOwnTopic);
+      if (!refused) return true;
+      const { reason, problem } = refused;
+      deps.onDropped?.(reading, reason);
+      warn(
+        `${reason}:${reading.source}`,
+        { source: reading.source, device: reading.device, topic: topicPreview(m.topic), reason, problem },
+        reason === 'loop_guard'
+          ? "message refused: its topic is one of the gateway's own (commands, status)"
+          : 'message refused: the topic is not a valid MQTT topic name',
+      );
+      return false;
+    });
+  }
+
   return readings$
     .pipe(
       concatMap(async (reading) => {
@@ -49,11 +92,20 @@ export function startIngest(readings$: Observable<Reading>, deps: IngestDeps): S
     .subscribe(({ reading, result }) => {
       if (result.commands.length) deps.dispatch(result.commands);
       if (result.dropped) deps.onDropped?.(reading, result.dropped);
-      if (!result.messages.length) {
-        settle(reading, 'filtered');
+      if (result.dropped === 'invalid_topic')
+        warn(
+          `invalid_topic:${reading.source}`,
+          { source: reading.source, device: reading.device, topic: topicPreview(reading.topic) },
+          'message refused: a rule made an invalid topic name from it',
+        );
+      const messages = screen(reading, result.messages);
+      if (!messages.length) {
+        // Refused (here or by the rules' own topic check): the device is told, so it does not resend.
+        const refused = messages.length < result.messages.length || result.dropped === 'invalid_topic';
+        settle(reading, refused ? 'refused' : 'filtered');
         return;
       }
-      outbox.enqueue(result.messages, reading.remember && { remember: reading.remember }).then(
+      outbox.enqueue(messages, reading.remember && { remember: reading.remember }).then(
         () => settle(reading, 'stored'),
         (err: unknown) => {
           if (err instanceof OutboxFullError) {

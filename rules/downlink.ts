@@ -4,7 +4,8 @@ import { compilePayload, type PayloadBuilder } from './command-payload.js';
 import type { CommandRuleConfig } from './config.js';
 import type { Problems } from './errors.js';
 import { decodePayload } from './input.js';
-import { compileTemplate, isValidPublishTopic, type Template, type TemplateContext } from './template.js';
+import { isValidTopicName } from '../contracts/topic.js';
+import { checkTopicTemplate, compileTemplate, type Template, type TemplateContext } from './template.js';
 import { compileTopicPattern, type TopicPattern } from './topic-pattern.js';
 
 /** Names a command template may use besides the subscribe pattern's captures. */
@@ -77,6 +78,8 @@ export class CompiledCommandRule {
       cfg.result_topic === undefined
         ? undefined
         : compileTemplate(cfg.result_topic, scope, problems, [...at, 'result_topic']);
+    if (cfg.result_topic !== undefined)
+      checkTopicTemplate(cfg.result_topic, problems, [...at, 'result_topic']);
     if (problems.list.length > before || !pattern || !device || !topic || !payload) return undefined;
     return new CompiledCommandRule(
       index,
@@ -115,7 +118,7 @@ export class CompiledCommandRule {
     const device = this.device.render(ctx);
     if (device.ok) ctx.vars = { ...ctx.vars, device: device.text };
     const result = this.resultTopic?.render(ctx);
-    const resultTopic = result?.ok && isValidPublishTopic(result.text) ? result.text : undefined;
+    const resultTopic = result?.ok && isValidTopicName(result.text) ? result.text : undefined;
     const target = this.topic.render(ctx);
     const body = await this.payload.build(input, ctx);
     const error = !device.ok

@@ -1,3 +1,4 @@
+import { TOPIC_PROBLEM_TEXT, topicNameProblem } from '../contracts/topic.js';
 import type { ConfigPath, Problems } from './errors.js';
 
 /**
@@ -84,7 +85,13 @@ function dig(obj: unknown, path: string[]): unknown {
   return v;
 }
 
-/** A publish topic must be non-empty and free of wildcards and NUL (field values could inject them). */
-export function isValidPublishTopic(topic: string): boolean {
-  return topic.length > 0 && !/[+#\0]/.test(topic) && Buffer.byteLength(topic) <= 65535;
+/**
+ * A topic template's fixed text must make a valid topic name whatever the placeholders render to:
+ * `site/#/{device}` or a control character in the YAML is a config error (with its line), not a
+ * message refused at run time. Placeholder values are checked per message by ingest.
+ */
+export function checkTopicTemplate(source: string, problems: Problems, path: ConfigPath): void {
+  if (source === '') return; // an empty default_route prefix: nothing fixed to check
+  const problem = topicNameProblem(source.replace(PLACEHOLDER, 'x'));
+  if (problem) problems.add(path, `topic template ${JSON.stringify(source)} ${TOPIC_PROBLEM_TEXT[problem]}`);
 }

@@ -1,11 +1,12 @@
 import type { QoS, Reading } from '../adapters/types.js';
 import type { OutboxMessage } from '../contracts/store.js';
+import { topicNameProblem } from '../contracts/topic.js';
 import type { DefaultRouteConfig, UplinkRuleConfig } from './config.js';
 import type { Problems } from './errors.js';
 import { compileExpression, errorMessage, type Expression, isTruthy } from './expression.js';
 import { type DecodedPayload, encodePayload, ruleInput } from './input.js';
 import { ReportState } from './strategies.js';
-import { compileTemplate, isValidPublishTopic, type Template, type TemplateContext } from './template.js';
+import { checkTopicTemplate, compileTemplate, type Template, type TemplateContext } from './template.js';
 import { compileSourcePattern, compileTopicPattern, type TopicPattern } from './topic-pattern.js';
 
 /** Names every uplink template may use besides the pattern's captures. */
@@ -38,7 +39,7 @@ export type DropReason =
   | 'transform_error'
   | 'transform_empty'
   | 'missing_field'
-  | 'bad_topic'
+  | 'invalid_topic' // the output topic fails the MQTT topic-name check (contracts/topic.ts)
   | 'throttled'
   | 'unchanged'
   | 'deadband';
@@ -70,6 +71,7 @@ export function compileUplinkRule(
   const scope = new Set<string>([...READING_NAMES, ...(pattern?.names ?? [])]);
   const publish =
     cfg.publish === undefined ? undefined : compileTemplate(cfg.publish, scope, problems, [...at, 'publish']);
+  if (cfg.publish !== undefined) checkTopicTemplate(cfg.publish, problems, [...at, 'publish']);
   if (cfg.drop && (cfg.publish !== undefined || cfg.transform !== undefined || cfg.report !== undefined)) {
     problems.add([...at, 'drop'], 'a rule with drop: true cannot also publish, transform or report');
   }
@@ -154,8 +156,8 @@ export async function applyRule(
     if (!r.ok) return { kind: 'drop', reason: 'missing_field', detail: `{${r.missing}} has no value` };
     topic = r.text;
   }
-  if (!isValidPublishTopic(topic))
-    return { kind: 'drop', reason: 'bad_topic', topic, detail: 'empty or contains + # NUL' };
+  const problem = topicNameProblem(topic);
+  if (problem) return { kind: 'drop', reason: 'invalid_topic', topic, detail: problem };
   const message: OutboxMessage = {
     source: reading.source,
     device: reading.device,
@@ -237,6 +239,7 @@ export class DefaultRoute {
     if (cfg.action === 'drop') return new DefaultRoute(undefined);
     const scope = new Set(['gateway', 'device', 'source']);
     const prefix = compileTemplate(cfg.prefix, scope, problems, ['default_route', 'prefix']);
+    checkTopicTemplate(cfg.prefix, problems, ['default_route', 'prefix']);
     return new DefaultRoute(prefix ?? compileTemplate('', scope, problems, []));
   }
 

@@ -1,5 +1,9 @@
 import { z } from 'zod';
+import { TOPIC_PROBLEM_TEXT, topicNameProblem } from '../../contracts/topic.js';
 import { duration } from '../../contracts/units.js';
+import { FIELD_NAME, FIELD_NAME_HINT } from './decode/field-names.js';
+
+const fieldName = z.string().regex(FIELD_NAME, FIELD_NAME_HINT);
 
 const qos = z.union([z.literal(0), z.literal(1), z.literal(2)]);
 
@@ -23,13 +27,19 @@ export const serialPortConfigSchema = z
     idle: duration().default(50),
     format: z.enum(['kv', 'json', 'csv', 'raw']).default('kv'),
     /** csv: column names, in order (required for format: csv). */
-    columns: z.array(z.string().min(1)).min(1).optional(),
+    columns: z.array(fieldName).min(1).optional(),
+    /**
+     * kv/json/csv: the only fields this port publishes; any other field is dropped and counted
+     * (`unlisted_field`). device_field, ack.seq_field and topic {placeholders} are allowed implicitly.
+     * Without it every plausibly named field is published (names failing FIELD_NAME: `bad_field_name`).
+     */
+    fields: z.array(fieldName).min(1).optional(),
     /** csv: value separator. */
     csv_separator: z.string().length(1).default(','),
     /** raw: how bytes are published. */
     raw_encoding: z.enum(['bytes', 'hex', 'base64']).default('bytes'),
     /** Take the device id from this field of the frame instead of the port name. */
-    device_field: z.string().optional(),
+    device_field: fieldName.optional(),
     /** Template over {port} {device} {field} and frame fields; with {field} one message per field, else one JSON message per frame. */
     topic: z.string().default('sensors/{device}/{field}'),
     qos: qos.default(1),
@@ -72,6 +82,16 @@ export const serialPortConfigSchema = z
         path: ['reopen', 'min'],
         message: 'reopen.min must not exceed reopen.max',
       });
+    // The template's fixed text must make a valid topic whatever the placeholders hold.
+    const problem = topicNameProblem(c.topic.replace(/\{[A-Za-z0-9_.-]+\}/g, 'x'));
+    if (problem)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['topic'],
+        message: `topic template ${JSON.stringify(c.topic)} ${TOPIC_PROBLEM_TEXT[problem]}`,
+      });
+    if (c.format === 'raw' && c.fields)
+      ctx.addIssue({ code: 'custom', path: ['fields'], message: 'format: raw frames have no fields' });
     if (c.format === 'raw') {
       const frameFields = [...c.topic.matchAll(/\{([^}]+)\}/g)]
         .map((m) => m[1])

@@ -56,14 +56,15 @@ export function createFrameHandler(d: FrameHandlerDeps) {
     if (d.takeReply(frame)) return;
     const decoded = decode(frame);
     if (!decoded) return drop('unparsable', frame);
+    if (decoded.kind === 'fields') for (const f of decoded.dropped ?? []) drop(f.reason, frame);
     const readings = toReadings(decoded, c.fanOut, receivedAt);
-    if (!readings) return drop('missing_field', frame);
+    if (typeof readings === 'string') return drop(readings, frame);
 
     const seqField = c.config.ack?.seq_field;
     const fields = decoded.kind === 'fields' ? decoded.fields : {};
     const seq = seqField === undefined ? undefined : fields[seqField];
     if (seq !== undefined && c.ackTemplate) {
-      const device = deviceOf(decoded, c.fanOut);
+      const device = deviceOf(decoded, c.fanOut) ?? c.config.name;
       const text = c.ackTemplate.render((n) =>
         n === 'seq' ? seq : n === 'device' ? device : n === 'port' ? c.config.name : fields[n],
       );

@@ -1,6 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decode, encode, flags, type Packet, shortNameToId } from '../../adapters/mqttsn/codec/index.js';
+import {
+  decode,
+  encode,
+  flags,
+  type Packet,
+  shortIdToName,
+  shortNameToId,
+} from '../../adapters/mqttsn/codec/index.js';
 import { packetArb } from './codec.arb.js';
 
 const hex = (b: Buffer) => b.toString('hex');
@@ -101,8 +108,24 @@ describe('mqttsn codec: malformed input', () => {
     if (!r.ok) expect(r.reason).toBe(reason);
   });
   it('refuses invalid UTF-8 in a topic name', () => {
-    const r = bad('070a00010002ff');
+    const r = bad('0612000001ff'); // SUBSCRIBE by name
     expect(r.ok).toBe(false);
+  });
+  it('keeps a REGISTER whose name is not UTF-8, with the raw bytes, so it can be answered', () => {
+    expect(ok(Buffer.from('070a00010002ff', 'hex'))).toEqual({
+      type: 'register',
+      topicId: 1,
+      msgId: 2,
+      topicName: '',
+      rawName: Buffer.from([0xff]),
+    });
+  });
+  it('reads a short topic id as UTF-8, never as Latin-1', () => {
+    expect(shortNameToId('ab')).toBe(0x6162);
+    expect(shortNameToId('\u00e9')).toBe(0xc3a9); // one 2-byte character
+    expect(shortNameToId('\u00e9a')).toBeUndefined(); // 3 bytes
+    expect(shortIdToName(0xc3a9)).toBe('\u00e9');
+    expect(shortIdToName(0xff61)).toBeUndefined(); // not UTF-8: no topic, not "\u00ffa"
   });
   it('refuses oversize datagrams before parsing', () => {
     const r = decode(encode({ type: 'willmsg', msg: Buffer.alloc(2000) }), { maxSize: 1024 });

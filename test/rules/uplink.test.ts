@@ -61,8 +61,20 @@ describe('uplink rules', () => {
     const e = engine({ rules: [{ match: 'sensors/#', publish: 'room/{fields.room}' }] });
     expect(await e.uplink(reading({ payload: '{"room":"a/#"}' }), 0)).toMatchObject({
       messages: [],
-      dropped: 'bad_topic',
+      dropped: 'invalid_topic',
     });
+  });
+
+  it('refuses field values that would put control characters or bad UTF-8 into a publish topic', async () => {
+    const e = engine({ rules: [{ match: 'sensors/#', publish: 'room/{fields.room}' }] });
+    for (const room of ['te\u0013mp', 'a\u0000b', 'x\uFFFF', '\uD800']) {
+      const r = await e.uplink(reading({ payload: JSON.stringify({ room }) }), 0);
+      expect(r, JSON.stringify(room)).toMatchObject({ messages: [], dropped: 'invalid_topic' });
+    }
+    expect(
+      (await e.uplink(reading({ payload: '{"room":"a//b"}' }), 0)).messages[0]?.topic,
+      'empty levels are valid MQTT',
+    ).toBe('room/a//b');
   });
 
   describe('filter', () => {

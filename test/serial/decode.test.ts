@@ -82,13 +82,14 @@ describe('topic fan-out', () => {
     ...extra,
   });
   const fields = (f: Record<string, unknown>) => ({ kind: 'fields' as const, fields: f });
+  const fan = (...a: Parameters<typeof toReadings>) => {
+    const r = toReadings(...a);
+    if (typeof r === 'string') throw new Error(`no readings: ${r}`);
+    return r;
+  };
 
   it('makes one Reading per field with {field}, payload the value as text', () => {
-    const rs = toReadings(
-      fields({ temp: 25, humi: 47.5, tag: { a: 1 } }),
-      ctx('s/{port}/{device}/{field}'),
-      7,
-    )!;
+    const rs = fan(fields({ temp: 25, humi: 47.5, tag: { a: 1 } }), ctx('s/{port}/{device}/{field}'), 7);
     expect(rs.map((r) => [r.topic, r.payload.toString()])).toEqual([
       ['s/w/w/temp', '25'],
       ['s/w/w/humi', '47.5'],
@@ -99,7 +100,7 @@ describe('topic fan-out', () => {
   });
 
   it('makes one JSON Reading per frame without {field}', () => {
-    const rs = toReadings(fields({ temp: 25, room: 'k' }), ctx('s/{room}/all'), 1)!;
+    const rs = fan(fields({ temp: 25, room: 'k' }), ctx('s/{room}/all'), 1);
     expect(rs).toHaveLength(1);
     expect(rs[0]!.topic).toBe('s/k/all');
     expect(JSON.parse(rs[0]!.payload.toString())).toEqual({ temp: 25, room: 'k' });
@@ -107,15 +108,15 @@ describe('topic fan-out', () => {
 
   it('takes the device from device_field and keeps label fields out of the per-field fan-out', () => {
     const c = ctx('s/{device}/{room}/{field}', { deviceField: 'id', seqField: 'seq' });
-    const rs = toReadings(fields({ id: 'n/7', room: 'k', seq: 3, temp: 1 }), c, 1)!;
-    expect(rs.map((r) => r.topic)).toEqual(['s/n_7/k/temp']);
-    expect(rs[0]!.device).toBe('n/7');
-    expect(toReadings(fields({ temp: 1 }), c, 1)).toBeUndefined(); // {room} missing
-    expect(toReadings(fields({ room: 'k', temp: 1 }), c, 1)![0]!.device).toBe('w'); // no id: port name
+    const rs = fan(fields({ id: 'n-7', room: 'k/1', seq: 3, temp: 1 }), c, 1);
+    expect(rs.map((r) => r.topic)).toEqual(['s/n-7/k_1/temp']);
+    expect(rs[0]!.device).toBe('n-7');
+    expect(toReadings(fields({ temp: 1 }), c, 1)).toBe('missing_field'); // {room} missing
+    expect(fan(fields({ room: 'k', temp: 1 }), c, 1)[0]!.device).toBe('w'); // no id: port name
   });
 
   it('publishes raw frames whole', () => {
-    const rs = toReadings({ kind: 'raw', payload: Buffer.from([1, 2]) }, ctx('s/{device}/{field}'), 1)!;
+    const rs = fan({ kind: 'raw', payload: Buffer.from([1, 2]) }, ctx('s/{device}/{field}'), 1);
     expect(rs).toHaveLength(1);
     expect(rs[0]!.topic).toBe('s/w/raw');
     expect(rs[0]!.fields).toBeUndefined();

@@ -1,3 +1,4 @@
+import { decodeUtf8 } from '../../../contracts/topic.js';
 import { decodeFlags } from './flags.js';
 import { MsgType, type Packet } from './packets.js';
 
@@ -44,10 +45,9 @@ class Reader {
     return b;
   }
   str(): string {
-    const b = this.rest();
-    const s = b.toString('utf8');
-    // Invalid UTF-8 would be replaced silently and change the topic: refuse it.
-    if (!Buffer.from(s, 'utf8').equals(b)) throw new Bad('malformed', 'invalid UTF-8');
+    // Invalid UTF-8 would be replaced silently (U+FFFD) and change the topic: refuse it.
+    const s = decodeUtf8(this.rest());
+    if (s === undefined) throw new Bad('malformed', 'invalid UTF-8');
     return s;
   }
   end(): void {
@@ -117,8 +117,16 @@ function body(type: number, r: Reader): Packet {
       return { type: 'willmsgreq' };
     case MsgType.WILLMSG:
       return { type: 'willmsg', msg: r.rest() };
-    case MsgType.REGISTER:
-      return { type: 'register', topicId: r.u16(), msgId: r.u16(), topicName: r.str() };
+    case MsgType.REGISTER: {
+      const topicId = r.u16();
+      const msgId = r.u16();
+      // A name that is not UTF-8 still gets a REGACK (rc "not supported") rather than silence.
+      const rawName = r.rest();
+      const topicName = decodeUtf8(rawName);
+      return topicName === undefined
+        ? { type: 'register', topicId, msgId, topicName: '', rawName }
+        : { type: 'register', topicId, msgId, topicName };
+    }
     case MsgType.REGACK:
       return { type: 'regack', topicId: r.u16(), msgId: r.u16(), returnCode: r.u8() };
     case MsgType.PUBLISH:

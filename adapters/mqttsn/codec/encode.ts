@@ -41,7 +41,7 @@ function body(p: Packet): Buffer[] {
     case 'willmsg':
       return [u8(MsgType.WILLMSG), p.msg];
     case 'register':
-      return [u8(MsgType.REGISTER), u16(p.topicId), u16(p.msgId), utf8(p.topicName)];
+      return [u8(MsgType.REGISTER), u16(p.topicId), u16(p.msgId), p.rawName ?? utf8(p.topicName)];
     case 'regack':
       return [u8(MsgType.REGACK), u16(p.topicId), u16(p.msgId), u8(p.returnCode)];
     case 'publish':

@@ -1,3 +1,4 @@
+import { decodeUtf8 } from '../../../contracts/topic.js';
 import type { Flags, SnQoS, TopicIdType } from './packets.js';
 
 const QOS_BITS: Record<number, SnQoS> = { 0: 0, 1: 1, 2: 2, 3: -1 };
@@ -30,12 +31,13 @@ export function flags(over: Partial<Flags> = {}): Flags {
   return { dup: false, qos: 0, retain: false, will: false, cleanSession: false, topicIdType: 0, ...over };
 }
 
-/** A short topic name travels in the 2-byte topic id field. */
+/** A short topic name travels in the 2-byte topic id field: two bytes of UTF-8 (two ASCII chars, or one up to U+07FF). */
 export function shortNameToId(name: string): number | undefined {
-  const b = Buffer.from(name, 'latin1');
-  return name.length === 2 && b.length === 2 && b.toString('latin1') === name ? b.readUInt16BE(0) : undefined;
+  const b = Buffer.from(name, 'utf8');
+  return b.length === 2 && decodeUtf8(b) === name ? b.readUInt16BE(0) : undefined;
 }
 
-export function shortIdToName(id: number): string {
-  return String.fromCharCode((id >> 8) & 0xff, id & 0xff);
+/** The short topic name in a topic id field; undefined when its two bytes are not UTF-8. */
+export function shortIdToName(id: number): string | undefined {
+  return decodeUtf8(Uint8Array.of((id >> 8) & 0xff, id & 0xff));
 }

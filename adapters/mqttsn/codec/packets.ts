@@ -68,7 +68,8 @@ export type Packet =
   | { type: 'willtopic'; flags: Flags | null; topic: string }
   | { type: 'willmsgreq' }
   | { type: 'willmsg'; msg: Buffer }
-  | { type: 'register'; topicId: number; msgId: number; topicName: string }
+  /** rawName: the name's bytes when they are not UTF-8 (topicName is then ''): answered, not dropped as malformed. */
+  | { type: 'register'; topicId: number; msgId: number; topicName: string; rawName?: Buffer }
   | { type: 'regack'; topicId: number; msgId: number; returnCode: number }
   | { type: 'publish'; flags: Flags; topicId: number; msgId: number; data: Buffer }
   | { type: 'puback'; topicId: number; msgId: number; returnCode: number }

@@ -1,15 +1,24 @@
+import { isValidTopicName } from '../../../contracts/topic.js';
 import type { QoS, Reading, StoreOutcome } from '../../types.js';
 import { type PacketOf, ReturnCode, shortIdToName, TopicIdType } from '../codec/index.js';
 import type { Ctx } from '../context.js';
 import { allowed, type Peer } from '../peer.js';
 import type { Session } from '../session.js';
 
-/** Topic name for a PUBLISH's topic id, by its id type; undefined when unknown. */
+/**
+ * Topic name for a PUBLISH's topic id, by its id type; undefined when unknown or not a valid topic
+ * name (a short id is any two bytes: `#a`, `\x01a`; the broker would refuse them and drop the uplink).
+ */
 export function resolveTopic(ctx: Ctx, s: Session | undefined, type: number, id: number): string | undefined {
-  if (type === TopicIdType.SHORT) return shortIdToName(id);
-  if (type === TopicIdType.PREDEFINED) return ctx.predefined.nameOf(s?.clientId, id);
-  if (type === TopicIdType.NORMAL) return s?.topics.nameOf(id);
-  return undefined;
+  const name =
+    type === TopicIdType.SHORT
+      ? shortIdToName(id)
+      : type === TopicIdType.PREDEFINED
+        ? ctx.predefined.nameOf(s?.clientId, id)
+        : type === TopicIdType.NORMAL
+          ? s?.topics.nameOf(id)
+          : undefined;
+  return name !== undefined && isValidTopicName(name) ? name : undefined;
 }
 
 /** QoS -1: no connection, predefined or short topic only, from any source the allow-list admits. */
@@ -146,9 +155,12 @@ function onSettled(ctx: Ctx, s: Session, p: PacketOf<'publish'>, outcome: StoreO
     s.uplink.delete(p.msgId); // no ack: the device retransmits and we emit again
     return;
   }
-  if (outcome === 'congestion') {
+  if (outcome === 'congestion' || outcome === 'refused') {
+    // Refused (invalid topic after rules, or the gateway's own topic): "not supported", so the
+    // device gives up instead of resending what would be refused again. Also for QoS 2 (spec 6.8).
     s.uplink.delete(p.msgId);
-    ctx.send(peer, { type: 'puback', topicId: p.topicId, msgId: p.msgId, returnCode: ReturnCode.CONGESTION });
+    const returnCode = outcome === 'congestion' ? ReturnCode.CONGESTION : ReturnCode.NOT_SUPPORTED;
+    ctx.send(peer, { type: 'puback', topicId: p.topicId, msgId: p.msgId, returnCode });
     return;
   }
   if (p.flags.qos === 2) {

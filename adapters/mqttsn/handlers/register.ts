@@ -1,8 +1,8 @@
+import { topicNameProblem, topicPreview } from '../../../contracts/topic.js';
 import { type PacketOf, ReturnCode } from '../codec/index.js';
 import type { Ctx } from '../context.js';
 import type { Peer } from '../peer.js';
 import type { Session } from '../session.js';
-import { validTopicName } from '../topic-filter.js';
 
 /** REGISTER from a device: the topic id it will publish with (the same id again for a known name). */
 export function onRegister(
@@ -17,9 +17,15 @@ export function onRegister(
   }
   const regack = (topicId: number, rc: number) =>
     ctx.send(peer, { type: 'regack', topicId, msgId: p.msgId, returnCode: rc });
-  if (!validTopicName(p.topicName)) {
-    ctx.drop('invalid-topic', peer, `${s.clientId} REGISTER ${p.topicName}`);
-    regack(0, ReturnCode.INVALID_TOPIC_ID);
+  // A name the broker would refuse is never registered: "not supported", so the device does not retry it.
+  const problem = p.rawName ? 'invalid_utf8' : topicNameProblem(p.topicName);
+  if (problem) {
+    ctx.drop(
+      'invalid-topic',
+      peer,
+      `${s.clientId} REGISTER ${problem}: ${JSON.stringify(topicPreview(p.topicName))}`,
+    );
+    regack(0, ReturnCode.NOT_SUPPORTED);
     return;
   }
   const known = s.topics.idOf(p.topicName) !== undefined;

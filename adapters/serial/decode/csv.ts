@@ -1,4 +1,4 @@
-import { frameText } from './types.js';
+import { frameTextStrict } from './types.js';
 import { toValue } from './value.js';
 
 /**
@@ -11,7 +11,8 @@ export function decodeCsv(
   columns: readonly string[],
   separator = ',',
 ): Record<string, unknown> | undefined {
-  const values = frameText(frame).split(separator);
+  const values = frameTextStrict(frame)?.split(separator);
+  if (values === undefined) return undefined;
   if (values.length !== columns.length) return undefined;
   const fields: Record<string, unknown> = {};
   columns.forEach((name, i) => {

@@ -1,4 +1,4 @@
-import { frameText } from './types.js';
+import { frameTextStrict } from './types.js';
 import { toValue } from './value.js';
 
 // key, then : or =, then a "quoted" or bare value; pairs separated by spaces, commas or semicolons.
@@ -10,7 +10,8 @@ const PAIR = /[\s,;]*([^\s,;:="]+)\s*[:=]\s*("(?:[^"\\]|\\.)*"|[^\s,;"]+)[\s,;]*
  * frame after line noise should not be published as if it were complete.
  */
 export function decodeKv(frame: Buffer): Record<string, unknown> | undefined {
-  const text = frameText(frame);
+  const text = frameTextStrict(frame);
+  if (text === undefined) return undefined;
   const fields: Record<string, unknown> = {};
   PAIR.lastIndex = 0;
   let pos = 0;

@@ -4,7 +4,10 @@ export type DropReason =
   | 'crc' // length-crc16 checksum mismatch
   | 'framing' // bytes outside any frame, or a bad SLIP escape
   | 'unparsable' // framed fine, but the payload format did not decode
-  | 'missing_field'; // a topic/device field the config needs is absent from the frame
+  | 'missing_field' // a topic/device field the config needs is absent from the frame
+  | 'bad_device_id' // the device_field value is not a plausible id (letters, digits, _ . -): the frame is dropped
+  | 'bad_field_name' // one field whose name is not plausible (line noise): the field is dropped, counted per field
+  | 'unlisted_field'; // one field not in the port's `fields` list: the field is dropped, counted per field
 
 export const DROP_REASONS: readonly DropReason[] = [
   'too_long',
@@ -12,6 +15,9 @@ export const DROP_REASONS: readonly DropReason[] = [
   'framing',
   'unparsable',
   'missing_field',
+  'bad_device_id',
+  'bad_field_name',
+  'unlisted_field',
 ];
 
 export type OnDrop = (reason: DropReason, bytes: Buffer) => void;

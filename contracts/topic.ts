@@ -1,0 +1,122 @@
+/**
+ * The one topic-name check every message passes before it is stored (MQTT 3.1.1 §1.5.3, §4.7).
+ * A broker that refuses a topic drops the connection; the row would be sent first again on every
+ * reconnect and stall all delivery behind it. So anything a broker may refuse stops here.
+ * Empty levels (`a//b`, `/a`, `a/`) are valid MQTT and mosquitto accepts them: they pass.
+ */
+export type TopicProblem =
+  | 'empty'
+  | 'too_long' // over 65535 UTF-8 bytes
+  | 'too_many_levels' // over MAX_TOPIC_LEVELS
+  | 'invalid_utf8' // a lone surrogate in the JS string (from bytes that were not UTF-8)
+  | 'null_char' // U+0000: forbidden by the spec
+  | 'control_char' // U+0001-U+001F, U+007F-U+009F: mosquitto disconnects on these
+  | 'noncharacter' // U+FDD0-U+FDEF, U+xFFFE/U+xFFFF: mosquitto disconnects on these too
+  | 'wildcard'; // + or # in a topic name
+
+/** Every problem, for metric labels and tests. */
+export const TOPIC_PROBLEMS: readonly TopicProblem[] = [
+  'empty',
+  'too_long',
+  'too_many_levels',
+  'invalid_utf8',
+  'null_char',
+  'control_char',
+  'noncharacter',
+  'wildcard',
+];
+
+/** For config errors and logs: what is wrong, in words. */
+export const TOPIC_PROBLEM_TEXT: Record<TopicProblem, string> = {
+  empty: 'is empty',
+  too_long: `is longer than 65535 UTF-8 bytes`,
+  too_many_levels: 'has more than 200 levels',
+  invalid_utf8: 'is not valid UTF-8',
+  null_char: 'contains U+0000',
+  control_char: 'contains a control character (U+0001-U+001F, U+007F-U+009F)',
+  noncharacter: 'contains a Unicode noncharacter (U+FFFE, U+FFFF, U+FDD0-U+FDEF, ...)',
+  wildcard: 'contains a wildcard (+ or #), which a topic name may not',
+};
+
+export const MAX_TOPIC_BYTES = 65535;
+/** mosquitto 2.0 disconnects a client publishing more than 201 levels; stay under it. */
+export const MAX_TOPIC_LEVELS = 200;
+
+const PLAIN = /^[\x20-\x22\x24-\x2a\x2c-\x7e]+$/; // printable ASCII without + and #
+
+/** Why `topic` cannot be published, or undefined when it can. */
+export function topicNameProblem(topic: string): TopicProblem | undefined {
+  if (topic.length === 0) return 'empty';
+  if (PLAIN.test(topic)) return shapeProblem(topic, topic.length);
+  let bytes = 0;
+  for (let i = 0; i < topic.length; i++) {
+    const c = topic.charCodeAt(i);
+    let cp = c;
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const next = topic.charCodeAt(i + 1);
+      if (!(next >= 0xdc00 && next <= 0xdfff)) return 'invalid_utf8';
+      cp = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00);
+      i++;
+    } else if (c >= 0xdc00 && c <= 0xdfff) return 'invalid_utf8';
+    const p = codePointProblem(cp);
+    if (p) return p;
+    bytes += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+  }
+  return shapeProblem(topic, bytes);
+}
+
+export function isValidTopicName(topic: string): boolean {
+  return topicNameProblem(topic) === undefined;
+}
+
+function codePointProblem(cp: number): TopicProblem | undefined {
+  if (cp === 0) return 'null_char';
+  if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) return 'control_char';
+  if (cp === 0x2b || cp === 0x23) return 'wildcard';
+  if ((cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) === 0xfffe) return 'noncharacter';
+  return undefined;
+}
+
+function shapeProblem(topic: string, bytes: number): TopicProblem | undefined {
+  if (bytes > MAX_TOPIC_BYTES) return 'too_long';
+  let slashes = 0;
+  for (let i = topic.indexOf('/'); i !== -1; i = topic.indexOf('/', i + 1)) {
+    if (++slashes >= MAX_TOPIC_LEVELS) return 'too_many_levels';
+  }
+  return undefined;
+}
+
+/** A topic as it may appear in a log line: bounded (a topic may be 64 KiB). */
+export function topicPreview(topic: string, max = 200): string {
+  return topic.length > max ? `${topic.slice(0, max)}… (${topic.length} chars)` : topic;
+}
+
+const fatalUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * Bytes from a device as text, or undefined when they are not UTF-8. `buf.toString('utf8')` would
+ * turn bad bytes into U+FFFD silently: a different, valid-looking topic. A BOM is kept, not eaten.
+ */
+export function decodeUtf8(bytes: Uint8Array): string | undefined {
+  try {
+    return fatalUtf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Does the MQTT topic filter match the topic name (§4.7.1; a leading wildcard does not match `$` topics)? */
+export function filterMatches(filter: string, topic: string): boolean {
+  return levelsMatch(filter.split('/'), topic.split('/'), topic);
+}
+
+/** As filterMatches, with both already split at '/' (for matching one topic against many filters). */
+export function levelsMatch(f: readonly string[], t: readonly string[], topic: string): boolean {
+  if (topic.startsWith('$') && (f[0] === '+' || f[0] === '#')) return false;
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true;
+    if (i >= t.length) return false;
+    if (f[i] !== '+' && f[i] !== t[i]) return false;
+  }
+  return f.length === t.length;
+}

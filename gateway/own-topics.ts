@@ -1,0 +1,53 @@
+import { levelsMatch } from '../contracts/topic.js';
+import type { Config } from './config/schema.js';
+
+/** What the guard needs: the loaded config and the command filters of the current rules. */
+export interface OwnTopicSources {
+  config: Pick<Config, 'gateway' | 'upstream' | 'stats'>;
+  /** The current rules: their command filters are what the gateway subscribes to for commands. */
+  rules: { subscriptions(): { topic: string }[] };
+}
+
+/**
+ * Topics this gateway owns: the filters it takes commands from (command rules, `upstream.subscribe`),
+ * its status topic and stats topic, and `fieldgate/{gateway}/devices/+/availability` (reserved).
+ * A device publishing there would command other devices through the broker or overwrite the
+ * gateway's retained status (issue 13). MQTT-SN device subscriptions are not in the list:
+ * device-to-device traffic through the broker is ordinary pub/sub.
+ */
+export function ownTopicFilters({ config, rules }: OwnTopicSources): string[] {
+  const gw = config.gateway.id;
+  const filters = [
+    ...rules.subscriptions().map((s) => s.topic),
+    ...config.upstream.subscribe.map((s) => s.topic),
+    config.upstream.status_topic.replaceAll('{gateway}', gw),
+    `fieldgate/${gw}/devices/+/availability`,
+  ];
+  if (config.stats.topic) filters.push(config.stats.topic.replaceAll('{gateway}', gw));
+  return [...new Set(filters)];
+}
+
+/**
+ * `(topic) => true` when an uplink message on `topic` would loop back into this gateway. Rebuilt only
+ * when `current()` hands over a new config or rule set (SIGHUP), so a reading costs a few splits.
+ */
+export function ownTopicGuard(current: () => OwnTopicSources | undefined): (topic: string) => boolean {
+  let seen: OwnTopicSources | undefined;
+  let filters: string[][] = [];
+  // First levels of the filters: most topics (sensors/...) are ruled out without a split.
+  let firsts: Set<string> | undefined;
+  return (topic) => {
+    const now = current();
+    if (!now) return false;
+    if (seen?.config !== now.config || seen.rules !== now.rules) {
+      filters = ownTopicFilters(now).map((f) => f.split('/'));
+      const heads = filters.map((f) => f[0]!);
+      firsts = heads.some((h) => h === '+' || h === '#') ? undefined : new Set(heads);
+      seen = now;
+    }
+    const slash = topic.indexOf('/');
+    if (firsts && !firsts.has(slash === -1 ? topic : topic.slice(0, slash))) return false;
+    const levels = topic.split('/');
+    return filters.some((f) => levelsMatch(f, levels, topic));
+  };
+}
