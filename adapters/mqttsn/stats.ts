@@ -17,7 +17,11 @@ export type DropReason =
   | 'delivery-failed' // downlink not acked after retries
   | 'expired'
   | 'handler-error'
-  | 'send-error';
+  | 'send-error'
+  | 'bad-source' // source port 0, unspecified, broadcast or multicast source address
+  | 'acl-denied' // mqttsn.acl refused a PUBLISH, REGISTER, SUBSCRIBE or will topic
+  | 'address-pinned' // CONNECT / PINGREQ for a pinned client id from another address
+  | 'unsafe-client-id'; // client id with / + # or control characters
 
 export type LifecycleState = 'connect' | 'sleep' | 'wake' | 'disconnect' | 'lost';
 
