@@ -25,7 +25,9 @@ const clientPattern = z
 
 const aclRule = z.strictObject({
   /** Client id glob(s): `*` any run of characters, `?` one character. */
-  clients: z.union([clientPattern.transform((c) => [c]), z.array(clientPattern).min(1)]).default(['*']),
+  clients: z
+    .preprocess((v) => (typeof v === 'string' ? [v] : v), z.array(clientPattern).min(1))
+    .default(['*']),
   action: z.enum(['allow', 'deny']).default('allow'),
   publish: z.array(aclFilter).default([]),
   subscribe: z.array(aclFilter).default([]),

@@ -61,7 +61,7 @@ export const clientsSchema = z
     z.string().min(1),
     z.strictObject({
       /** Where this client id may CONNECT / PINGREQ from: one or more addresses, ip:port or CIDR ranges. */
-      address: z.union([addressSpec.transform((a) => [a]), z.array(addressSpec).min(1)]).optional(),
+      address: z.preprocess((v) => (typeof v === 'string' ? [v] : v), z.array(addressSpec).min(1)).optional(),
     }),
   )
   .default({});
