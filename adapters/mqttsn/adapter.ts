@@ -4,17 +4,17 @@ import pino, { type Logger } from 'pino';
 import { BehaviorSubject, type Observable, Subject } from 'rxjs';
 import type { Inbox, KvState } from '../../contracts/store.js';
 import type { Command, DownlinkMessage, QoS, Reading, SendOutcome, SubscribingAdapter } from '../types.js';
+import { Acl } from './acl.js';
 import { decode, encode, type Packet } from './codec/index.js';
 import type { MqttsnConfig } from './config.js';
 import type { Ctx } from './context.js';
-import { Acl } from './acl.js';
 import { dispatch } from './dispatch.js';
 import { endSession, sweep } from './liveness.js';
 import { type Peer, peerKey, unusableSource } from './peer.js';
+import { restoreSessions, SESSION_NS, snapshot } from './persist.js';
 import { AddressPins } from './pinning.js';
 import { Qos2Ids } from './qos2-ids.js';
 import { RefusalLog } from './refusals.js';
-import { restoreSessions, SESSION_NS, snapshot } from './persist.js';
 import { routeTo } from './route.js';
 import type { SessionState } from './session.js';
 import { SessionTable } from './session-table.js';
@@ -138,6 +138,7 @@ export class MqttSnAdapter implements SubscribingAdapter {
       s.persisted = true;
       this.sessions.add(s);
     }
+    this.pruneRestoredSubscriptions();
     this.ctx.qos2.load();
     this.publishSubscriptions();
     const { host, port } = this.ctx.cfg.listen;
@@ -310,6 +311,23 @@ export class MqttSnAdapter implements SubscribingAdapter {
           endSession(this.ctx, s, 'lost');
       }, 'end unreachable session'),
     );
+  }
+
+  /**
+   * Subscriptions saved before the ACL changed (or existed) must not keep receiving what the ACL now
+   * refuses: they are dropped at start, counted and logged, and the session is saved again.
+   */
+  private pruneRestoredSubscriptions(): void {
+    for (const s of this.sessions.values()) {
+      let pruned = false;
+      for (const f of [...s.subs.keys()]) {
+        if (this.ctx.acl.maySubscribe(s.clientId, f)) continue;
+        s.subs.delete(f);
+        pruned = true;
+        this.ctx.drop('acl-denied', undefined, `${s.clientId}: restored subscription ${f}`);
+      }
+      if (pruned) this.ctx.persist(s);
+    }
   }
 
   private publishSubscriptions(): void {

@@ -1,6 +1,10 @@
+import pino from 'pino';
+import { firstValueFrom } from 'rxjs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { flags, shortNameToId } from '../../adapters/mqttsn/codec/index.js';
-import { cleanupTmpDirs } from '../harness/tmp.js';
+import { storeConfigSchema } from '../../gateway/store/config.js';
+import { openStore } from '../../gateway/store/open.js';
+import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
 import { sleep, waitFor } from '../harness/wait.js';
 import type { SnClient } from './client.js';
 import { type Harness, startGateway } from './setup.js';
@@ -151,5 +155,36 @@ describe('mqttsn security: topic ACLs through UDP', () => {
     await waitFor(() => denied() === 1, 'QoS -1 refusal counted');
     await sleep(50);
     expect(h.readings).toHaveLength(1);
+  });
+
+  it('subscriptions saved before the ACL existed are dropped at start when the ACL refuses them', async () => {
+    const store = openStore({
+      dir: tmpDir('fieldgate-mqttsn-acl-'),
+      durability: 'process-crash',
+      limits: storeConfigSchema.parse({}),
+      logger: pino({ level: 'silent' }),
+    });
+    try {
+      h = await startGateway({}, { store });
+      const c = await h.client();
+      await c.connect('d5', { cleanSession: false });
+      expect(await suback(c, 'cmd/#', 1)).toBe(0);
+      expect(await suback(c, 'cmd/d5/#', 2)).toBe(0);
+      await h.close();
+      h = await startGateway({ acl: SAFE_ACL }, { store });
+      const subs = await firstValueFrom(h.gw.subscriptions$);
+      expect([...subs.keys()]).toEqual(['cmd/d5/#']);
+      expect(denied()).toBe(1);
+      await waitFor(
+        () =>
+          JSON.stringify(store.state.get<{ subs: unknown }>('mqttsn.sessions', 'd5')?.subs) ===
+          '[["cmd/d5/#",1]]',
+        'pruned session saved',
+      );
+      await h.close();
+    } finally {
+      h = undefined;
+      store.close();
+    }
   });
 });
