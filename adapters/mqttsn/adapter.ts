@@ -50,7 +50,6 @@ const WARN_REASONS: ReadonlySet<DropReason> = new Set<DropReason>([
   'address-pinned',
   'unsafe-client-id',
   'not-allowed',
-  'handler-error',
   'send-error',
 ]);
 
@@ -273,13 +272,14 @@ export class MqttSnAdapter implements SubscribingAdapter {
     );
   }
 
-  /** Runs fn; an error is counted, logged (rate-limited) and stops there. For callbacks and timers. */
+  /** Runs fn; an error is counted, logged (rate-limited, with its stack) and stops there. For callbacks and timers. */
   private guard(fn: () => void, what: string, peer?: Peer): void {
     try {
       fn();
     } catch (e) {
       try {
-        this.ctx.drop('handler-error', peer, `${what}: ${String(e)}`);
+        this.statsBox.drop('handler-error', peer && peerKey(peer), what);
+        this.ctx.refusals.warn('handler-error', { err: e, what }, 'mqttsn handler failed', 'error');
       } catch {
         // a throwing metrics subscriber must not turn this into an uncaught exception either
       }

@@ -14,14 +14,14 @@ export class RefusalLog {
     private readonly now: () => number = Date.now,
   ) {}
 
-  warn(reason: string, fields: Record<string, unknown>, msg: string): void {
+  warn(reason: string, fields: Record<string, unknown>, msg: string, level: 'warn' | 'error' = 'warn'): void {
     const t = this.now();
     const e = this.last.get(reason);
     if (e && t - e.at < this.everyMs) {
       e.suppressed++;
       return;
     }
-    this.log.warn({ ...fields, reason, suppressedSinceLast: e?.suppressed ?? 0 }, msg);
+    this.log[level]({ ...fields, reason, suppressedSinceLast: e?.suppressed ?? 0 }, msg);
     this.last.set(reason, { at: t, suppressed: 0 });
   }
 }

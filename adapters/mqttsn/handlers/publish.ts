@@ -29,11 +29,8 @@ function onQosMinusOne(ctx: Ctx, peer: Peer, p: PacketOf<'publish'>, s: Session 
     return;
   }
   // Without a client id the device is known by its address (and forwarder node id); ports are ephemeral.
-  const device = s?.online
-    ? s.clientId
-    : peer.forward
-      ? `${peer.address}#${peer.forward.nodeId.toString('hex')}`
-      : peer.address;
+  const device =
+    s?.clientId ?? (peer.forward ? `${peer.address}#${peer.forward.nodeId.toString('hex')}` : peer.address);
   if (!ctx.acl.mayPublish(device, topic)) {
     ctx.drop('acl-denied', peer, `${device}: QoS -1 PUBLISH ${topic}`);
     return;
