@@ -1,3 +1,4 @@
+import { Socket } from 'node:dgram';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { encode, flags } from '../../adapters/mqttsn/codec/index.js';
 import { UdpSocket } from '../../adapters/mqttsn/socket.js';
@@ -81,6 +82,42 @@ describe('mqttsn security: a datagram cannot crash the gateway', () => {
     }
     // and after close: no socket, no throw
     expect(sock.send(Buffer.from([2, 0x17]), 1884, '127.0.0.1')).toBe(true);
+    expect(uncaught).toEqual([]);
+  });
+
+  it('a send that throws from a retry timer ends only that device session; the command waits in the inbox', async () => {
+    h = await startGateway({ retry_interval: '200ms', retry_count: 3 });
+    const dev = await h.client();
+    expect((await dev.connect('flaky', { cleanSession: false })).returnCode).toBe(0);
+    const bystander = await h.client();
+    expect((await bystander.connect('calm')).returnCode).toBe(0);
+    const sent = h.gw.send({
+      id: 'c2',
+      target: 'mqttsn',
+      device: 'flaky',
+      topic: 'ab',
+      payload: Buffer.from('x'),
+      qos: 1 as QoS,
+    });
+    await dev.expect('publish');
+    // From now on dgram.send throws synchronously for this device, as it did for port 0.
+    const real = Socket.prototype.send;
+    const port = dev.port;
+    Socket.prototype.send = function (this: Socket, ...args: unknown[]) {
+      if (args[1] === port) throw Object.assign(new Error('bad port'), { code: 'ERR_SOCKET_BAD_PORT' });
+      return (real as (...a: unknown[]) => void).apply(this, args);
+    } as typeof real;
+    try {
+      expect(await sent).toBe('queued');
+      await waitFor(() => h!.gw.stats().clients.offline === 1, 'flaky session ended');
+    } finally {
+      Socket.prototype.send = real;
+    }
+    expect(h.gw.stats().drops['send-error']).toBeGreaterThanOrEqual(1);
+    expect(h.store.inbox.pending('mqttsn', 'flaky')).toHaveLength(1);
+    expect(h.gw.stats().clients.active).toBe(1); // the bystander is untouched
+    await bystander.send({ type: 'pingreq' });
+    await bystander.expect('pingresp');
     expect(uncaught).toEqual([]);
   });
 });
