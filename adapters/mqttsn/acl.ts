@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { matches, validFilter } from './topic-filter.js';
+import { validFilter } from './topic-filter.js';
 
 /**
  * Topic ACLs for MQTT-SN devices. Rules are tried in order; the first rule whose `clients` pattern
@@ -91,9 +91,27 @@ export function intersects(x: string, y: string): boolean {
   }
 }
 
+/** Client ids whose expanded filter lists are kept (cleared when full: ids are device-chosen). */
+const CACHE_MAX = 10_000;
+
+type Expanded = { filter: string; levels: string[]; allow: boolean }[];
+
+/** topic-filter.ts `matches` on pre-split levels: the ACL runs on every PUBLISH. */
+function matchesLevels(f: readonly string[], t: readonly string[]): boolean {
+  if (t[0]!.startsWith('$') && leadingWild(f[0])) return false;
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true;
+    if (i >= t.length) return false;
+    if (f[i] !== '+' && f[i] !== t[i]) return false;
+  }
+  return f.length === t.length;
+}
+
 export class Acl {
   private readonly rules: Rule[];
   private readonly defaultAllow: boolean;
+  /** clientId -> the filters that apply to it, in rule order, {client} substituted. */
+  private readonly cache = new Map<string, Record<Op, Expanded>>();
 
   /** `cfg` undefined: no ACL configured, everything allowed (the behaviour before ACLs existed). */
   constructor(cfg: AclConfig) {
@@ -108,7 +126,8 @@ export class Acl {
 
   /** May this client publish (or REGISTER) this concrete topic name (as the device sent it)? */
   mayPublish(clientId: string, topic: string): boolean {
-    for (const f of this.filters(clientId, 'publish')) if (matches(f.filter, topic)) return f.allow;
+    const t = levels(topic);
+    for (const f of this.expanded(clientId).publish) if (matchesLevels(f.levels, t)) return f.allow;
     return this.defaultAllow;
   }
 
@@ -117,11 +136,21 @@ export class Acl {
    * before any overlapping deny. Conservative where rules only add up to the filter (refused).
    */
   maySubscribe(clientId: string, filter: string): boolean {
-    for (const f of this.filters(clientId, 'subscribe')) {
+    for (const f of this.expanded(clientId).subscribe) {
       if (covers(f.filter, filter)) return f.allow;
       if (!f.allow && intersects(f.filter, filter)) return false;
     }
     return this.defaultAllow;
+  }
+
+  private expanded(clientId: string): Record<Op, Expanded> {
+    const hit = this.cache.get(clientId);
+    if (hit) return hit;
+    if (this.cache.size >= CACHE_MAX) this.cache.clear();
+    const list = (op: Op) => [...this.filters(clientId, op)].map((f) => ({ ...f, levels: levels(f.filter) }));
+    const e = { publish: list('publish'), subscribe: list('subscribe') };
+    this.cache.set(clientId, e);
+    return e;
   }
 
   private *filters(clientId: string, op: Op): Generator<{ filter: string; allow: boolean }> {
