@@ -1,12 +1,12 @@
 import type { PacketOf } from '../codec/index.js';
 import { ReturnCode } from '../codec/index.js';
 import type { Ctx } from '../context.js';
+import { forgetQos2 } from './publish.js';
 import { endSession } from '../liveness.js';
 import { allowed, type Peer } from '../peer.js';
 import { topicSafeClientId, warnIfMoved } from '../pinning.js';
 import { Session } from '../session.js';
 import { drainInbox } from '../sleep.js';
-import { forgetQos2 } from './publish.js';
 
 const MAX_CLIENT_ID_BYTES = 23; // spec 5.3.1; longer ids are refused rather than truncated
 
