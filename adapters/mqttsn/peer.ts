@@ -27,6 +27,7 @@ export function unusableSource(address: string, port: number): string | undefine
   const a = address.toLowerCase().replace(/^::ffff:(?=\d+\.)/, '');
   if (a === '0.0.0.0' || a === '::' || a === '255.255.255.255') return `source address ${address}`;
   const first = Number(a.split('.')[0]);
+  if (a.includes('.') && first === 0) return `source address ${address}`; // "this network": never a sender
   if (a.includes('.') && first >= 224 && first <= 239) return `multicast source ${address}`;
   if (a.startsWith('ff')) return `multicast source ${address}`;
   return undefined;

@@ -1,6 +1,7 @@
 import { Socket } from 'node:dgram';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { encode, flags } from '../../adapters/mqttsn/codec/index.js';
+import { unusableSource } from '../../adapters/mqttsn/peer.js';
 import { UdpSocket } from '../../adapters/mqttsn/socket.js';
 import type { QoS } from '../../adapters/types.js';
 import { cleanupTmpDirs } from '../harness/tmp.js';
@@ -119,5 +120,25 @@ describe('mqttsn security: a datagram cannot crash the gateway', () => {
     await bystander.send({ type: 'pingreq' });
     await bystander.expect('pingresp');
     expect(uncaught).toEqual([]);
+  });
+
+  it('unusable sources: port 0, unspecified, this-network, broadcast and multicast addresses', () => {
+    const bad = [
+      ['127.0.0.1', 0],
+      ['0.0.0.0', 1884],
+      ['0.1.2.3', 1884],
+      ['::', 1884],
+      ['255.255.255.255', 1884],
+      ['224.0.0.1', 1884],
+      ['::ffff:239.1.1.1', 1884],
+      ['ff02::1', 1884],
+    ] as const;
+    for (const [a, p] of bad) expect(unusableSource(a, p), `${a}:${p}`).toBeDefined();
+    for (const [a, p] of [
+      ['10.0.0.7', 1],
+      ['fd00::7', 65535],
+      ['::ffff:10.0.0.7', 50000],
+    ] as const)
+      expect(unusableSource(a, p), `${a}:${p}`).toBeUndefined();
   });
 });
