@@ -89,7 +89,7 @@ export async function coldStartBench(): Promise<void> {
     `gateway: { id: bench-cold, state_dir: ${dir}, log_level: warn }
 upstream: { url: mqtt://127.0.0.1:${await freePort()}, reconnect: { min: 10s, max: 10s } }
 store: { max_rows: ${LIMITS.max_rows} }
-mqttsn: { enabled: true, listen: 127.0.0.1:${udpPort}, predefined_topics: { 7: bench/cold/in } }
+mqttsn: { enabled: true, listen: 127.0.0.1:${udpPort}, predefined_topics: { 7: bench/cold/in }, qos_minus_one: { enabled: true } }
 http: { enabled: false }
 `,
   );

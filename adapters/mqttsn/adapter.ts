@@ -4,18 +4,22 @@ import pino, { type Logger } from 'pino';
 import { BehaviorSubject, type Observable, Subject } from 'rxjs';
 import type { DeviceSessionStore, Inbox, KvState } from '../../contracts/store.js';
 import type { Command, DownlinkMessage, QoS, Reading, SendOutcome, SubscribingAdapter } from '../types.js';
+import { Acl } from './acl.js';
 import { decode, encode, type Packet } from './codec/index.js';
 import type { MqttsnConfig } from './config.js';
 import type { Ctx } from './context.js';
 import { dispatch } from './dispatch.js';
-import { sweep } from './liveness.js';
-import { type Peer, peerKey } from './peer.js';
+import { endSession, sweep } from './liveness.js';
+import { type Peer, peerKey, unusableSource } from './peer.js';
 import { persistSession, restoreSessions } from './persist.js';
+import { AddressPins } from './pinning.js';
+import { Qos2Ids } from './qos2-ids.js';
+import { RefusalLog } from './refusals.js';
 import { routeTo } from './route.js';
 import type { SessionState } from './session.js';
 import { SessionTable } from './session-table.js';
 import { UdpSocket } from './socket.js';
-import { type MqttSnCounters, type MqttSnEvent, Stats } from './stats.js';
+import { type DropReason, type MqttSnCounters, type MqttSnEvent, Stats } from './stats.js';
 import { PredefinedTopics } from './topic-registry.js';
 
 export interface MqttSnAdapterOptions {
@@ -38,6 +42,17 @@ export class CommandNotDeliveredError extends Error {
 
 /** Liveness check period: keep-alive loss is noticed within this of 1.5 x the keep-alive. */
 const SWEEP_MS = 250;
+/** How often expired QoS 2 msgId rows are deleted. */
+const QOS2_PURGE_MS = 15 * 60e3;
+/** Drops worth a (rate-limited) warning: someone is probing, misconfigured or being refused. */
+const WARN_REASONS: ReadonlySet<DropReason> = new Set<DropReason>([
+  'bad-source',
+  'acl-denied',
+  'address-pinned',
+  'unsafe-client-id',
+  'not-allowed',
+  'send-error',
+]);
 
 /** MQTT-SN v1.2 aggregating gateway on one UDP socket. One start()/stop() per instance: stop() completes the streams. */
 export class MqttSnAdapter implements SubscribingAdapter {
@@ -67,6 +82,7 @@ export class MqttSnAdapter implements SubscribingAdapter {
       (msg, rinfo) => this.onDatagram(msg, rinfo),
       (err) => this.ctx.drop('send-error', undefined, String(err)),
     );
+    const refusals = new RefusalLog(log);
     this.ctx = {
       name: this.name,
       cfg,
@@ -77,6 +93,16 @@ export class MqttSnAdapter implements SubscribingAdapter {
       inbox: opts.inbox,
       kv: opts.state,
       devices: opts.devices,
+      acl: new Acl(cfg.acl),
+      pins: new AddressPins(cfg.clients),
+      qos2: new Qos2Ids(
+        opts.state,
+        (task, what) => void this.track(task, what),
+        () => Date.now(),
+        // a device has at most max_inflight unreleased QoS 2 messages; twice that leaves room for a resend
+        2 * cfg.max_inflight_per_client,
+      ),
+      refusals,
       now: () => Date.now(),
       send: (peer, p) => this.sendPacket(peer, p),
       emit: (r) => {
@@ -89,7 +115,9 @@ export class MqttSnAdapter implements SubscribingAdapter {
       drop: (reason, peer, detail) => {
         const key = peer ? peerKey(peer) : undefined;
         this.statsBox.drop(reason, key, detail);
-        log.debug({ reason, peer: key, detail }, 'mqttsn drop');
+        if (WARN_REASONS.has(reason))
+          refusals.warn(reason, { peer: key, detail }, `mqttsn refused: ${reason}`);
+        else log.debug({ reason, peer: key, detail }, 'mqttsn drop');
       },
       persist: (s) => this.track(persistSession(this.ctx, s), 'session save'),
       subscriptionsChanged: () => this.publishSubscriptions(),
@@ -106,11 +134,16 @@ export class MqttSnAdapter implements SubscribingAdapter {
       if (peer && !this.sessions.byPeer(peer)) this.sessions.bind(s, peer);
       else s.peer = null;
     }
+    this.pruneRestoredSubscriptions();
+    this.ctx.qos2.load();
     this.publishSubscriptions();
     const { host, port } = this.ctx.cfg.listen;
     const bound = await this.socket.bind(host, port);
     this.running = true;
-    this.timers.push(setInterval(() => sweep(this.ctx), SWEEP_MS));
+    this.timers.push(setInterval(() => this.guard(() => sweep(this.ctx), 'liveness sweep'), SWEEP_MS));
+    this.timers.push(
+      setInterval(() => this.guard(() => this.ctx.qos2.purgeExpired(), 'QoS 2 id purge'), QOS2_PURGE_MS),
+    );
     if (this.ctx.cfg.advertise > 0) this.startAdvertising();
     this.ctx.log.info(
       { address: bound.address, port: bound.port, restored: this.sessions.size },
@@ -198,10 +231,21 @@ export class MqttSnAdapter implements SubscribingAdapter {
     return r;
   }
 
+  /** The dispatch boundary: nothing a datagram causes may throw out of the socket's callback. */
   private onDatagram(buf: Buffer, rinfo: RemoteInfo): void {
     if (!this.running) return;
     this.statsBox.counters.rx++;
     const from: Peer = { address: rinfo.address, port: rinfo.port };
+    // A reply to port 0 throws in dgram.send, possibly later from a retry timer: never let one in.
+    const bad = unusableSource(rinfo.address, rinfo.port);
+    if (bad) {
+      this.ctx.drop('bad-source', from, bad);
+      return;
+    }
+    this.guard(() => this.handleDatagram(buf, from), 'datagram', from);
+  }
+
+  private handleDatagram(buf: Buffer, from: Peer): void {
     const r = decode(buf, { maxSize: this.ctx.cfg.max_packet_size });
     if (!r.ok) {
       this.ctx.drop(r.reason, from, r.detail);
@@ -213,12 +257,28 @@ export class MqttSnAdapter implements SubscribingAdapter {
       peer = { ...from, forward: { radius: packet.radius, nodeId: packet.nodeId } };
       packet = packet.packet;
     }
+    const type = packet.type;
+    this.guard(
+      () => {
+        const res = dispatch(this.ctx, peer, packet);
+        if (res) this.track(res, type);
+      },
+      type,
+      peer,
+    );
+  }
+
+  /** Runs fn; an error is counted, logged (rate-limited, with its stack) and stops there. For callbacks and timers. */
+  private guard(fn: () => void, what: string, peer?: Peer): void {
     try {
-      const res = dispatch(this.ctx, peer, packet);
-      if (res) this.track(res, packet.type);
+      fn();
     } catch (e) {
-      this.ctx.drop('handler-error', peer, String(e));
-      this.ctx.log.error({ err: e, type: packet.type }, 'mqttsn handler failed');
+      try {
+        this.statsBox.drop('handler-error', peer && peerKey(peer), what);
+        this.ctx.refusals.warn('handler-error', { err: e, what }, 'mqttsn handler failed', 'error');
+      } catch {
+        // a throwing metrics subscriber must not turn this into an uncaught exception either
+      }
     }
   }
 
@@ -231,7 +291,39 @@ export class MqttSnAdapter implements SubscribingAdapter {
       return;
     }
     this.statsBox.counters.tx++;
-    this.socket.send(buf, peer.port, peer.address);
+    if (!this.socket.send(buf, peer.port, peer.address)) this.dropUnreachable(peer);
+  }
+
+  /**
+   * A send to this peer threw (its address is unusable): end the session bound to it, outside the
+   * caller (which may be a handler or a retry timer in the middle of an exchange).
+   */
+  private dropUnreachable(peer: Peer): void {
+    const s = this.running ? this.sessions.byPeer(peer) : undefined;
+    if (!s) return;
+    setImmediate(() =>
+      this.guard(() => {
+        if (this.running && s.peer && peerKey(s.peer) === peerKey(peer) && s.state !== 'offline')
+          endSession(this.ctx, s, 'lost');
+      }, 'end unreachable session'),
+    );
+  }
+
+  /**
+   * Subscriptions saved before the ACL changed (or existed) must not keep receiving what the ACL now
+   * refuses: they are dropped at start, counted and logged, and the session is saved again.
+   */
+  private pruneRestoredSubscriptions(): void {
+    for (const s of this.sessions.values()) {
+      let pruned = false;
+      for (const f of [...s.subs.keys()]) {
+        if (this.ctx.acl.maySubscribe(s.clientId, f)) continue;
+        this.sessions.unsubscribe(s, f); // the topic tree too, not only the session's map
+        pruned = true;
+        this.ctx.drop('acl-denied', undefined, `${s.clientId}: restored subscription ${f}`);
+      }
+      if (pruned) this.ctx.persist(s);
+    }
   }
 
   private publishSubscriptions(): void {
@@ -250,14 +342,15 @@ export class MqttSnAdapter implements SubscribingAdapter {
     } catch (e) {
       this.ctx.log.warn({ err: e }, 'mqttsn: cannot enable broadcast for ADVERTISE');
     }
-    const duration = Math.min(0xffff, Math.round(this.ctx.cfg.advertise / 1000));
+    // Rounded up, at least 1 s: a duration of 0 tells devices the gateway is gone at once.
+    const duration = Math.min(0xffff, Math.max(1, Math.ceil(this.ctx.cfg.advertise / 1000)));
     const advertise = () =>
       this.sendPacket(
         { address: host, port },
         { type: 'advertise', gwId: this.ctx.cfg.gateway_id, duration },
       );
     advertise();
-    this.timers.push(setInterval(advertise, this.ctx.cfg.advertise));
+    this.timers.push(setInterval(() => this.guard(advertise, 'advertise'), this.ctx.cfg.advertise));
   }
 
   private track<T>(task: Promise<T>, what: string): Promise<T> {

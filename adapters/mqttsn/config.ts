@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { bytes, duration, listenAddress } from '../../contracts/units.js';
+import { aclSchema } from './acl.js';
+import { clientsSchema } from './pinning.js';
 
 const topicIdMap = z.record(z.string().regex(/^\d+$/, 'expected a numeric topic id'), z.string().min(1));
 
@@ -24,7 +26,8 @@ export const mqttsnConfigSchema = z
     topic_prefix: z.string().default(''),
     qos_minus_one: z
       .strictObject({
-        enabled: z.boolean().default(true),
+        /** Anonymous, connectionless publishes: off unless asked for. */
+        enabled: z.boolean().default(false),
         /** Source addresses (host or host:port) allowed; empty = any. */
         allow: z.array(z.string()).default([]),
       })
@@ -54,6 +57,10 @@ export const mqttsnConfigSchema = z
     /** Whole inbox (every adapter's rows): beyond either bound nothing more is queued for MQTT-SN devices. */
     inbox_max_rows: z.number().int().positive().default(100_000),
     inbox_max_bytes: bytes().default(64 * 1024 * 1024),
+    /** Publish/subscribe topic ACLs per client id pattern; absent = allow all. */
+    acl: aclSchema,
+    /** Per client id settings: { sensor-7: { address: 10.0.3.7 } } pins the id to an address. */
+    clients: clientsSchema,
     /** Downlink retry interval and count (T_retry / N_retry). */
     retry_interval: duration().default(10_000),
     retry_count: z.number().int().min(0).default(3),

@@ -1,9 +1,13 @@
 import type { Logger } from 'pino';
 import type { DeviceSessionStore, Inbox, KvState } from '../../contracts/store.js';
 import type { Reading } from '../types.js';
+import type { Acl } from './acl.js';
 import type { Packet } from './codec/index.js';
 import type { MqttsnConfig } from './config.js';
 import type { Peer } from './peer.js';
+import type { AddressPins } from './pinning.js';
+import type { Qos2Ids } from './qos2-ids.js';
+import type { RefusalLog } from './refusals.js';
 import type { Session } from './session.js';
 import type { SessionTable } from './session-table.js';
 import type { DropReason, Stats } from './stats.js';
@@ -21,6 +25,14 @@ export interface Ctx {
   readonly kv: KvState;
   /** clean-session=false sessions, registrations, subscriptions and wills, as rows. */
   readonly devices: DeviceSessionStore;
+  /** Topic ACLs (allow-all when none configured). */
+  readonly acl: Acl;
+  /** Client ids pinned to addresses. */
+  readonly pins: AddressPins;
+  /** Device-side QoS 2 msgIds stored but not yet released, bounded. */
+  readonly qos2: Qos2Ids;
+  /** Rate-limited warnings for refusals and suspicious events. */
+  readonly refusals: RefusalLog;
   now(): number;
   /** Encode and send; wraps in the forwarder encapsulation when the peer came through one. */
   send(peer: Peer, p: Packet): void;

@@ -1,3 +1,4 @@
+import { aclRefused } from './acl-gate.js';
 import type { Packet } from './codec/index.js';
 import type { Ctx } from './context.js';
 import { onAck } from './handlers/ack.js';
@@ -15,6 +16,7 @@ import type { Peer } from './peer.js';
 export function dispatch(ctx: Ctx, peer: Peer, p: Packet): Promise<void> | void {
   const s = ctx.sessions.byPeer(peer);
   if (s) s.lastSeen = ctx.now();
+  if (aclRefused(ctx, peer, p, s)) return;
   switch (p.type) {
     case 'connect':
       return onConnect(ctx, peer, p, s);

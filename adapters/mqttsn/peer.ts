@@ -16,3 +16,19 @@ export function allowed(list: readonly string[], peer: Peer, clientId?: string):
   if (list.length === 0) return true;
   return list.some((e) => e === peer.address || e === `${peer.address}:${peer.port}` || e === clientId);
 }
+
+/**
+ * Why a datagram's source cannot be answered, or undefined when it can. Port 0 is not a port a reply
+ * can go to (dgram.send throws ERR_SOCKET_BAD_PORT synchronously); an unspecified, broadcast or
+ * multicast source is never a real sender.
+ */
+export function unusableSource(address: string, port: number): string | undefined {
+  if (!(port >= 1 && port <= 65535)) return `source port ${port}`;
+  const a = address.toLowerCase().replace(/^::ffff:(?=\d+\.)/, '');
+  if (a === '0.0.0.0' || a === '::' || a === '255.255.255.255') return `source address ${address}`;
+  const first = Number(a.split('.')[0]);
+  if (a.includes('.') && first === 0) return `source address ${address}`; // "this network": never a sender
+  if (a.includes('.') && first >= 224 && first <= 239) return `multicast source ${address}`;
+  if (a.startsWith('ff')) return `multicast source ${address}`;
+  return undefined;
+}

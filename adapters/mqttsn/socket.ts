@@ -37,9 +37,18 @@ export class UdpSocket {
   /**
    * Fire and forget: UDP has no delivery guarantee anyway; failures are counted by the caller.
    * Straight on the dgram socket: the library's promise per datagram costs more than the send.
+   * Never throws: dgram.send throws synchronously for a bad port or address (ERR_SOCKET_BAD_PORT) or a
+   * closed socket, and this runs from retry and ADVERTISE timers, where a throw would end the process.
+   * False when the datagram could not even be handed to the socket.
    */
-  send(buf: Buffer, port: number, address: string): void {
-    this.sock?.socket.send(buf, port, address, this.sent);
+  send(buf: Buffer, port: number, address: string): boolean {
+    try {
+      this.sock?.socket.send(buf, port, address, this.sent);
+      return true;
+    } catch (e) {
+      this.onSendError(e);
+      return false;
+    }
   }
 
   private readonly sent = (err: Error | null) => {

@@ -23,7 +23,11 @@ export type DropReason =
   | 'session-expired' // offline longer than session_expiry
   | 'subscription-limit' // SUBSCRIBE beyond max_subscriptions_per_client
   | 'inbox-full' // inbox bound (whole inbox or this device) reached: message not queued
-  | 'store-error'; // a state write failed: the device was answered with an error
+  | 'store-error' // a state write failed: the device was answered with an error
+  | 'bad-source' // source port 0, unspecified, broadcast or multicast source address
+  | 'acl-denied' // mqttsn.acl refused a PUBLISH, REGISTER, SUBSCRIBE or will topic
+  | 'address-pinned' // CONNECT / PINGREQ for a pinned client id from another address
+  | 'unsafe-client-id'; // client id with / + # or control characters
 
 export type LifecycleState = 'connect' | 'sleep' | 'wake' | 'disconnect' | 'lost';
 

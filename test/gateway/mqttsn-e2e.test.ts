@@ -27,6 +27,7 @@ mqttsn:
   enabled: true
   listen: 127.0.0.1:${port}
   predefined_topics: { 5: sn/predef }
+  qos_minus_one: { enabled: true }
 rules:
   - match: sn/q2/#
     qos: 2

@@ -38,9 +38,10 @@ export class SnClient {
     });
   }
 
-  static async open(gwPort: number, nodeId?: Buffer): Promise<SnClient> {
+  /** `host`: the loopback address to send from (127.0.0.2 etc. act as another machine). */
+  static async open(gwPort: number, nodeId?: Buffer, host = '127.0.0.1'): Promise<SnClient> {
     const sock = createSocket('udp4');
-    await new Promise<void>((res) => sock.bind(0, '127.0.0.1', res));
+    await new Promise<void>((res) => sock.bind(0, host, res));
     return new SnClient(sock, gwPort, nodeId);
   }
 

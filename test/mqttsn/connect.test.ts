@@ -79,7 +79,7 @@ describe('mqttsn over UDP: connect, will, keep-alive', () => {
     const probe = await import('./client.js').then((m) => m.SnClient.open(1));
     h = await startGateway({ gateway_id: 7, advertise: '200ms', advertise_to: `127.0.0.1:${probe.port}` });
     const adv = await probe.expect('advertise', 2000);
-    expect(adv).toEqual({ type: 'advertise', gwId: 7, duration: 0 });
+    expect(adv).toEqual({ type: 'advertise', gwId: 7, duration: 1 }); // 200 ms rounds up to 1 s, never 0
     await probe.expect('advertise', 1000);
     await probe.close();
     const c = await h.client();

@@ -207,7 +207,7 @@ describe('mqttsn over UDP: publish from devices', () => {
   });
 
   it('QoS -1 from an unconnected source on predefined and short ids (flags 0x61 / 0x62), allow-list enforced', async () => {
-    h = await startGateway({ predefined_topics: { 5: 'beacons/all' } });
+    h = await startGateway({ predefined_topics: { 5: 'beacons/all' }, qos_minus_one: { enabled: true } });
     const c = await h.client();
     await c.sendRaw(Buffer.from(`090c6100050000${Buffer.from('hi').toString('hex')}`, 'hex'));
     await c.sendRaw(Buffer.from(`080c62${Buffer.from('zz').toString('hex')}000021`, 'hex'));
@@ -224,7 +224,7 @@ describe('mqttsn over UDP: publish from devices', () => {
     await h.close();
     h = await startGateway({
       predefined_topics: { 5: 'beacons/all' },
-      qos_minus_one: { allow: ['10.9.9.9'] },
+      qos_minus_one: { enabled: true, allow: ['10.9.9.9'] },
     });
     const c2 = await h.client();
     await c2.send({

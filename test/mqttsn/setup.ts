@@ -1,4 +1,4 @@
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { MqttSnAdapter } from '../../adapters/mqttsn/adapter.js';
 import { mqttsnConfigSchema } from '../../adapters/mqttsn/config.js';
 import type { Reading, StoreOutcome } from '../../adapters/types.js';
@@ -14,7 +14,7 @@ export interface Harness {
   port: number;
   store: Store;
   readings: Reading[];
-  client(nodeId?: Buffer): Promise<SnClient>;
+  client(nodeId?: Buffer, host?: string): Promise<SnClient>;
   /** Waits for the n-th reading (1-based) and returns it. */
   reading(n: number): Promise<Reading>;
   close(): Promise<void>;
@@ -23,7 +23,7 @@ export interface Harness {
 /** A started adapter on 127.0.0.1:<free port> with a real SQLite store in a temp dir. */
 export async function startGateway(
   config: Record<string, unknown> = {},
-  opts: { autoSettle?: StoreOutcome | null; store?: Store } = {},
+  opts: { autoSettle?: StoreOutcome | null; store?: Store; logger?: Logger } = {},
 ): Promise<Harness> {
   const store =
     opts.store ??
@@ -44,7 +44,7 @@ export async function startGateway(
     inbox: store.inbox,
     state: store.state,
     devices: store.devices,
-    logger: pino({ level: 'silent' }),
+    logger: opts.logger ?? pino({ level: 'silent' }),
   });
   const readings: Reading[] = [];
   const autoSettle = opts.autoSettle === undefined ? 'stored' : opts.autoSettle;
@@ -60,8 +60,8 @@ export async function startGateway(
     port,
     store,
     readings,
-    async client(nodeId) {
-      const c = await SnClient.open(port, nodeId);
+    async client(nodeId, host) {
+      const c = await SnClient.open(port, nodeId, host);
       clients.push(c);
       return c;
     },

@@ -4,6 +4,7 @@ import type { Ctx } from '../context.js';
 import { forgetQos2 } from './publish.js';
 import { endSession, evictOldestOffline } from '../liveness.js';
 import { allowed, type Peer } from '../peer.js';
+import { topicSafeClientId, warnIfMoved } from '../pinning.js';
 import { Session } from '../session.js';
 import { drainInbox } from '../sleep.js';
 
@@ -12,7 +13,10 @@ const MAX_CLIENT_ID_BYTES = 23; // spec 5.3.1; longer ids are refused rather tha
 /** CONNECT: start the will exchange or accept at once. A clean session drops what was kept for this id. */
 export function onConnect(ctx: Ctx, peer: Peer, p: PacketOf<'connect'>, atPeer: Session | undefined): void {
   const id = p.clientId;
-  const refuse = (rc: number, reason: 'rejected' | 'not-allowed' | 'max-clients') => {
+  const refuse = (
+    rc: number,
+    reason: 'rejected' | 'not-allowed' | 'max-clients' | 'unsafe-client-id' | 'address-pinned',
+  ) => {
     ctx.drop(reason, peer, `CONNECT ${id}`);
     ctx.send(peer, { type: 'connack', returnCode: rc });
   };
@@ -21,10 +25,20 @@ export function onConnect(ctx: Ctx, peer: Peer, p: PacketOf<'connect'>, atPeer: 
     refuse(ReturnCode.NOT_SUPPORTED, 'rejected');
     return;
   }
+  if (!topicSafeClientId(id)) {
+    refuse(ReturnCode.NOT_SUPPORTED, 'unsafe-client-id');
+    return;
+  }
   if (!allowed(ctx.cfg.allow, peer, id)) {
     refuse(ReturnCode.NOT_SUPPORTED, 'not-allowed');
     return;
   }
+  if (!ctx.pins.admits(id, peer)) {
+    refuse(ReturnCode.NOT_SUPPORTED, 'address-pinned');
+    return;
+  }
+  warnIfMoved(ctx, id, peer, 'CONNECT');
+  if (p.flags.cleanSession) forgetQos2(ctx, id); // also when the session itself is long gone
 
   // Another client id on this address: that device is gone (its address was reused).
   if (atPeer && atPeer.clientId !== id && atPeer.state !== 'offline') endSession(ctx, atPeer, 'disconnect');

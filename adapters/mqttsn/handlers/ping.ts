@@ -1,6 +1,7 @@
 import type { PacketOf } from '../codec/index.js';
 import type { Ctx } from '../context.js';
 import type { Peer } from '../peer.js';
+import { warnIfMoved } from '../pinning.js';
 import type { Session } from '../session.js';
 import { wake } from '../sleep.js';
 
@@ -18,6 +19,9 @@ export function onPingreq(
   const s = ctx.sessions.get(p.clientId);
   if (!s || s.state === 'offline' || (atPeer && atPeer !== s))
     return ctx.drop('out-of-state', peer, `PINGREQ ${p.clientId}`);
+  // A pinned sleeper's queue goes only to its own address: no PINGRESP, nothing delivered, no rebinding.
+  if (!ctx.pins.admits(s.clientId, peer)) return ctx.drop('address-pinned', peer, `PINGREQ ${p.clientId}`);
+  warnIfMoved(ctx, s.clientId, peer, 'PINGREQ');
   s.lastSeen = ctx.now();
   if (s.state === 'asleep') return wake(ctx, s, peer);
   if (s.state === 'awake') return ctx.drop('duplicate', peer, `${s.clientId}: PINGREQ while delivering`);

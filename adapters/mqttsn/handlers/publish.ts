@@ -3,6 +3,7 @@ import type { QoS, Reading, StoreOutcome } from '../../types.js';
 import { type PacketOf, ReturnCode, shortIdToName, TopicIdType } from '../codec/index.js';
 import type { Ctx } from '../context.js';
 import { allowed, type Peer } from '../peer.js';
+import { QOS2_RECEIVED, qos2Key } from '../qos2-ids.js';
 import type { Session } from '../session.js';
 
 /**
@@ -21,10 +22,12 @@ export function resolveTopic(ctx: Ctx, s: Session | undefined, type: number, id:
   return name !== undefined && isValidTopicName(name) ? name : undefined;
 }
 
-/** QoS -1: no connection, predefined or short topic only, from any source the allow-list admits. */
+/**
+ * QoS -1: no connection, predefined or short topic only, only when enabled and from a source the
+ * allow-list admits. A connected device sending QoS -1 flags passes the same gate (it used to bypass it).
+ */
 function onQosMinusOne(ctx: Ctx, peer: Peer, p: PacketOf<'publish'>, s: Session | undefined): void {
-  const connected = !!s?.online;
-  if (!connected && (!ctx.cfg.qos_minus_one.enabled || !allowed(ctx.cfg.qos_minus_one.allow, peer))) {
+  if (!ctx.cfg.qos_minus_one.enabled || !allowed(ctx.cfg.qos_minus_one.allow, peer)) {
     ctx.drop('not-allowed', peer, 'QoS -1 PUBLISH');
     return;
   }
@@ -37,31 +40,21 @@ function onQosMinusOne(ctx: Ctx, peer: Peer, p: PacketOf<'publish'>, s: Session 
   // Without a client id the device is known by its address (and forwarder node id); ports are ephemeral.
   const device =
     s?.clientId ?? (peer.forward ? `${peer.address}#${peer.forward.nodeId.toString('hex')}` : peer.address);
+  if (!ctx.acl.mayPublish(device, topic)) {
+    ctx.drop('acl-denied', peer, `${device}: QoS -1 PUBLISH ${topic}`);
+    return;
+  }
   emitReading(ctx, device, topic, p, 0);
 }
 
-/**
- * KvState namespace of QoS 2 messages stored but not yet released (PUBREL) by clean-session=false
- * devices. Written with the message in one transaction, so a device resending after a gateway
- * crash gets its PUBREC again instead of a second copy upstream.
- */
-export const QOS2_RECEIVED = 'mqttsn.qos2-received';
-export const qos2Key = (clientId: string, msgId: number) => `${clientId}\u0000${msgId}`;
-/** A device resends an unreleased QoS 2 message within seconds; an older entry is a leftover, not a resend. */
-const QOS2_RECEIVED_TTL_MS = 3600e3;
-
 /** Was this QoS 2 message stored before the gateway restarted (and not yet released)? */
 function storedBeforeRestart(ctx: Ctx, s: Session, msgId: number): boolean {
-  const entry = ctx.kv.get<{ at: number }>(QOS2_RECEIVED, qos2Key(s.clientId, msgId));
-  return entry !== undefined && ctx.now() - entry.at < QOS2_RECEIVED_TTL_MS;
+  return ctx.qos2.has(s.clientId, msgId);
 }
 
 /** Clean session: forget the QoS 2 ids an earlier clean-session=false connection left. */
 export function forgetQos2(ctx: Ctx, clientId: string): void {
-  const prefix = qos2Key(clientId, 0).slice(0, -1);
-  for (const { key } of ctx.kv.list(QOS2_RECEIVED)) {
-    if (key.startsWith(prefix)) ctx.track(ctx.kv.delete(QOS2_RECEIVED, key), 'forget QoS 2 id');
-  }
+  ctx.qos2.forgetClient(clientId);
 }
 
 function emitReading(
@@ -106,6 +99,12 @@ export function onPublish(ctx: Ctx, peer: Peer, p: PacketOf<'publish'>, s: Sessi
     return;
   }
   const qos = p.flags.qos;
+  if (!ctx.acl.mayPublish(s.clientId, topic)) {
+    // rc 3 "not supported", not 2: "invalid topic id" makes a device REGISTER again and retry forever.
+    ctx.drop('acl-denied', peer, `${s.clientId}: PUBLISH ${topic}`);
+    if (qos > 0) puback(ReturnCode.NOT_SUPPORTED);
+    return;
+  }
   if (qos === 0) {
     emitReading(ctx, s.clientId, topic, p, 0);
     return;
@@ -143,6 +142,7 @@ export function onPublish(ctx: Ctx, peer: Peer, p: PacketOf<'publish'>, s: Sessi
   const settle = (outcome: StoreOutcome) => {
     if (settled) return;
     settled = true;
+    if (remember && outcome === 'stored') ctx.qos2.added(s.clientId, p.msgId, remember.value.at);
     onSettled(ctx, s, p, outcome);
   };
   emitReading(ctx, s.clientId, topic, p, qos, settle, remember);
@@ -189,7 +189,7 @@ export function onPubrel(ctx: Ctx, peer: Peer, p: PacketOf<'pubrel'>, s: Session
     return;
   }
   // PUBCOMP only once the id is forgotten durably: a stale id would swallow a later message reusing it.
-  const forget = ctx.kv.delete(QOS2_RECEIVED, qos2Key(s.clientId, p.msgId));
+  const forget = ctx.qos2.forget(s.clientId, p.msgId);
   ctx.track(
     forget.then(() => ctx.send(peer, { type: 'pubcomp', msgId: p.msgId })),
     'release QoS 2 message',

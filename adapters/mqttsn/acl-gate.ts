@@ -1,0 +1,76 @@
+import { flags, type Packet, type PacketOf, ReturnCode, shortIdToName, TopicIdType } from './codec/index.js';
+import type { Ctx } from './context.js';
+import type { Peer } from './peer.js';
+import type { Session } from './session.js';
+import { validFilter, validTopicName } from './topic-filter.js';
+
+/**
+ * mqttsn.acl for the packets whose handlers do not check it themselves: REGISTER (a topic the device
+ * will publish on), SUBSCRIBE, and will topics (the gateway publishes the will on the device's behalf).
+ * A refused packet is answered with rc 3 "not supported" (rc 2 would make the device register again
+ * and retry forever), counted and logged; true means the handler must not run. PUBLISH is checked in
+ * its handler, after the topic id is resolved. Malformed topics are left to the handlers.
+ */
+export function aclRefused(ctx: Ctx, peer: Peer, p: Packet, s: Session | undefined): boolean {
+  if (!s) return false;
+  const deny = (what: string) => ctx.drop('acl-denied', peer, `${s.clientId}: ${what}`);
+  switch (p.type) {
+    case 'register':
+      if (!s.online || !validTopicName(p.topicName) || ctx.acl.mayPublish(s.clientId, p.topicName))
+        return false;
+      deny(`REGISTER ${p.topicName}`);
+      ctx.send(peer, { type: 'regack', topicId: 0, msgId: p.msgId, returnCode: ReturnCode.NOT_SUPPORTED });
+      return true;
+    case 'subscribe': {
+      const filter = s.online ? filterOf(ctx, s, p) : undefined;
+      if (filter === undefined || ctx.acl.maySubscribe(s.clientId, filter)) return false;
+      deny(`SUBSCRIBE ${filter}`);
+      const qos = p.flags.qos === 1 || p.flags.qos === 2 ? p.flags.qos : 0;
+      ctx.send(peer, {
+        type: 'suback',
+        flags: flags({ qos }),
+        topicId: 0,
+        msgId: p.msgId,
+        returnCode: ReturnCode.NOT_SUPPORTED,
+      });
+      return true;
+    }
+    case 'willtopic':
+      // During CONNECT: refuse the connection, as for an invalid will topic.
+      if (
+        s.state !== 'will-topic' ||
+        !p.flags ||
+        !validTopicName(p.topic) ||
+        ctx.acl.mayPublish(s.clientId, p.topic)
+      )
+        return false;
+      deny(`will topic ${p.topic}`);
+      s.state = 'offline';
+      ctx.sessions.remove(s);
+      ctx.send(peer, { type: 'connack', returnCode: ReturnCode.NOT_SUPPORTED });
+      return true;
+    case 'willtopicupd':
+      if (!s.online || !p.flags || !validTopicName(p.topic) || ctx.acl.mayPublish(s.clientId, p.topic))
+        return false;
+      deny(`will topic ${p.topic}`);
+      ctx.send(peer, { type: 'willtopicresp', returnCode: ReturnCode.NOT_SUPPORTED });
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** The filter a SUBSCRIBE names (as its handler resolves it); undefined when invalid or unknown. */
+function filterOf(ctx: Ctx, s: Session, p: PacketOf<'subscribe'>): string | undefined {
+  const t = p.topic;
+  switch (p.flags.topicIdType) {
+    case TopicIdType.NORMAL:
+      return typeof t === 'string' && validFilter(t) ? t : undefined;
+    case TopicIdType.PREDEFINED:
+      return typeof t === 'number' ? ctx.predefined.nameOf(s.clientId, t) : undefined;
+    case TopicIdType.SHORT:
+      return typeof t === 'number' ? shortIdToName(t) : undefined;
+    default:
+      return undefined;
+  }
+}
