@@ -24,6 +24,8 @@ export interface MqttsnDeviceCounts {
 export interface SerialPortState {
   port: string;
   state: string;
+  /** Monotonic frame drop counts by reason (too_long, crc, framing, unparsable, ...). */
+  dropped?: Readonly<Record<string, number>>;
 }
 
 export interface MetricsOptions {
@@ -81,6 +83,7 @@ export class Metrics {
   readonly messagesOut: Counter<'qos'>;
   readonly messagesDropped: Counter<'source' | 'reason'>;
   readonly upstreamReconnects: Counter;
+  readonly outboxSetAside: Counter<'reason'>;
   readonly commands: Counter<'target' | 'outcome'>;
   readonly e2eLatency: Histogram;
   readonly storeCommit: Histogram;
@@ -121,6 +124,12 @@ export class Metrics {
     this.upstreamReconnects = new Counter({
       name: `${P}upstream_reconnects_total`,
       help: 'Upstream connections established after the first one.',
+      registers,
+    });
+    this.outboxSetAside = new Counter({
+      name: `${P}outbox_set_aside_total`,
+      help: 'Outbox rows set aside (kept, no longer sent) because the broker would not take them, by reason.',
+      labelNames: ['reason'],
       registers,
     });
     this.commands = new Counter({
@@ -212,6 +221,21 @@ export class Metrics {
         }),
       ['port', 'state'],
     );
+    const serialSource = () => this.serialSource;
+    new Counter<'port' | 'reason'>({
+      name: `${P}serial_frames_dropped_total`,
+      help: 'Serial frames dropped before becoming readings, by port and reason (too_long, crc, framing, unparsable, missing_field, ...).',
+      labelNames: ['port', 'reason'],
+      registers,
+      collect() {
+        // The adapters keep monotonic counts; mirror them (reset + inc: a Counter has no set).
+        pull('serial', serialSource(), (ports) => {
+          this.reset();
+          for (const p of ports)
+            for (const [reason, n] of Object.entries(p.dropped ?? {})) this.inc({ port: p.port, reason }, n);
+        });
+      },
+    });
   }
 
   setOutboxSource(fn: () => OutboxSource): void {
@@ -241,6 +265,9 @@ export class Metrics {
   }
   upstreamReconnected(): void {
     this.upstreamReconnects.inc();
+  }
+  setAside(reason: string): void {
+    this.outboxSetAside.inc({ reason });
   }
   command(target: string, outcome: string): void {
     this.commands.inc({ target, outcome });

@@ -42,6 +42,7 @@ export function openStore(opts: OpenStoreOptions): Store {
     inbox,
     state,
     commits$: commit.commits$.asObservable(),
+    writeHealth: () => commit.writeHealth(),
     close() {
       if (closed) return;
       closed = true;
