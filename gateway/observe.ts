@@ -55,6 +55,11 @@ export class Observability {
     metrics.setOutboxSource(() => store.outbox.stats());
     metrics.setInboxSource(() => ({ rows: store.inbox.count() }));
     metrics.setUpstreamSource(() => upstream.stats());
+    metrics.setHealthSource(() => {
+      const h = this.health();
+      const status = !h.serving ? 'unavailable' : h.degraded?.length ? 'degraded' : 'ok';
+      return { status, storeOk: this.storeHealth(store).ok };
+    });
     const serial = [...adapters.values()].filter((a): a is SerialAdapter => a instanceof SerialAdapter);
     metrics.setSerialSource(() =>
       serial.map((a) => ({ port: a.name, state: a.state$.value, dropped: a.counters.dropped })),

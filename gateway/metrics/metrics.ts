@@ -28,6 +28,13 @@ export interface SerialPortState {
   dropped?: Readonly<Record<string, number>>;
 }
 
+/** What /health says now (for the health gauges). */
+export interface HealthSource {
+  status: 'ok' | 'degraded' | 'unavailable';
+  /** Store writes reach the disk (false after SQLITE_FULL / an I/O error until a write commits). */
+  storeOk: boolean;
+}
+
 export interface MetricsOptions {
   /** process_* and nodejs_* metrics; on by default. */
   defaultMetrics?: boolean;
@@ -93,6 +100,7 @@ export class Metrics {
   private upstreamSource: (() => UpstreamSource) | undefined;
   private mqttsnSource: (() => MqttsnDeviceCounts) | undefined;
   private serialSource: (() => SerialPortState[]) | undefined;
+  private healthSource: (() => HealthSource) | undefined;
   private readonly now: () => number;
   private readonly logger: MetricsOptions['logger'];
   private readonly warnedSources = new Set<string>();
@@ -221,6 +229,21 @@ export class Metrics {
         }),
       ['port', 'state'],
     );
+    gauge<'status'>(
+      'health_status',
+      'What /health answers now: 1 for the current status (ok, degraded, unavailable), 0 for the others.',
+      (g) =>
+        pull('health', this.healthSource, (h) => {
+          for (const status of ['ok', 'degraded', 'unavailable'] as const)
+            g.set({ status }, h.status === status ? 1 : 0);
+        }),
+      ['status'],
+    );
+    gauge(
+      'store_write_ok',
+      '1 while store writes succeed; 0 from a storage error (disk full, I/O) until a write commits.',
+      (g) => pull('health', this.healthSource, (h) => g.set(h.storeOk ? 1 : 0)),
+    );
     const serialSource = () => this.serialSource;
     new Counter<'port' | 'reason'>({
       name: `${P}serial_frames_dropped_total`,
@@ -252,6 +275,9 @@ export class Metrics {
   }
   setSerialSource(fn: () => SerialPortState[]): void {
     this.serialSource = fn;
+  }
+  setHealthSource(fn: () => HealthSource): void {
+    this.healthSource = fn;
   }
 
   messageIn(source: string, n = 1): void {

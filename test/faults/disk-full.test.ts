@@ -95,6 +95,12 @@ http: { listen: "127.0.0.1:${httpPort}" }
     const text = await gateway!.observability!.metrics.text();
     return Number(/^fieldgate_store_commit_seconds_count (\d+)/m.exec(text)?.[1] ?? 0);
   };
+  const gauge = async (series: string) => {
+    const line = (await gateway!.observability!.metrics.text())
+      .split('\n')
+      .find((l) => l.startsWith(`${series} `));
+    return line === undefined ? undefined : Number(line.slice(series.length + 1));
+  };
   const enqueueFailures = () => logs.filter((l) => l.msg === 'outbox enqueue failed').length;
 
   it('refuses to ack while full, says why (503, no watchdog), and loses nothing acked once space is back', async () => {
@@ -170,6 +176,8 @@ http: { listen: "127.0.0.1:${httpPort}" }
       expect(h.code).toBe(503);
       expect(gateway!.observability!.health().serving).toBe(false);
       expect(pings() - pingsWhenFull).toBeLessThanOrEqual(1);
+      expect(await gauge('fieldgate_store_write_ok')).toBe(0);
+      expect(await gauge('fieldgate_health_status{status="unavailable"}')).toBe(1);
 
       // Space is back: the resend is stored and acked, health and the watchdog recover.
       unlinkSync(filler);
@@ -177,6 +185,7 @@ http: { listen: "127.0.0.1:${httpPort}" }
       expect((await dev.expect('puback', 3000, (p) => p.msgId === refused)).returnCode).toBe(0);
       acked.push(`m${refused}`);
       await waitFor(async () => (await health()).code === 200, '/health 200 again');
+      expect(await gauge('fieldgate_store_write_ok')).toBe(1);
       const pingsAfter = pings();
       await waitFor(() => pings() >= pingsAfter + 2, 'watchdog fed again');
 

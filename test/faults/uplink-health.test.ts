@@ -70,6 +70,7 @@ http:
     expect(h.body.status).toBe('degraded');
     expect(h.body.reason).toMatch(/uplink flapping: 3 disconnects in the last 3s/);
     expect(await metric('fieldgate_upstream_reconnects_total')).toBe(3);
+    expect(await metric('fieldgate_health_status\\{status="degraded"\\}')).toBe(1);
     expect(gateway!.observability!.health().serving).toBe(true); // the watchdog stays fed
     await waitFor(async () => (await health()).body.status === 'ok', 'flapping forgotten', 8000);
   });
