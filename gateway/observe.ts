@@ -116,7 +116,11 @@ export class Observability {
   /** Tell systemd we serve, start the watchdog and the periodic stats. */
   async ready(): Promise<void> {
     await this.notifier.ready(`serving; outbox ${this.parts?.store.outbox.stats().rows ?? 0} rows`);
-    this.notifier.startWatchdog(() => this.health().serving);
+    this.notifier.startWatchdog(() => {
+      const h = this.health();
+      if (!h.serving) return { healthy: false, status: `unavailable: ${h.reason ?? 'not serving'}` };
+      return { healthy: true, status: h.degraded?.length ? `degraded: ${h.degraded.join('; ')}` : 'serving' };
+    });
     const { stats } = this.config;
     if (stats.topic) {
       const topic = stats.topic.replaceAll('{gateway}', this.config.gateway.id);

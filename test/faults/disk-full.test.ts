@@ -39,6 +39,7 @@ describe('disk full under the store', () => {
   let snPort: number;
   let httpPort: number;
   let pings: () => number;
+  let statusCalls: () => string[];
 
   beforeAll(async () => {
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt]);
@@ -54,6 +55,12 @@ describe('disk full under the store', () => {
       WATCHDOG_USEC: '200000',
       WATCHDOG_PID: String(process.pid),
     });
+    statusCalls = () =>
+      existsSync(calls)
+        ? readFileSync(calls, 'utf8')
+            .split('\n')
+            .filter((l) => l.startsWith('--status='))
+        : [];
     pings = () =>
       existsSync(calls)
         ? readFileSync(calls, 'utf8')
@@ -177,6 +184,10 @@ http: { listen: "127.0.0.1:${httpPort}" }
       expect(gateway!.observability!.health().serving).toBe(false);
       expect(pings() - pingsWhenFull).toBeLessThanOrEqual(1);
       expect(await gauge('fieldgate_store_write_ok')).toBe(0);
+      // systemctl status says why the pings stopped.
+      expect(statusCalls().some((c) => /^--status=unavailable: store unusable: .*SQLITE_FULL/.test(c))).toBe(
+        true,
+      );
       expect(await gauge('fieldgate_health_status{status="unavailable"}')).toBe(1);
 
       // Space is back: the resend is stored and acked, health and the watchdog recover.
