@@ -43,6 +43,8 @@ export interface SubmitOptions {
 interface PendingOp {
   run: () => unknown;
   atomic: boolean;
+  /** Lazy ops delete acknowledged rows: a full disk may still take a delete, so they prove nothing. */
+  lazy: boolean;
   resolve: (value: never) => void;
   reject: (err: unknown) => void;
 }
@@ -75,7 +77,7 @@ export class GroupCommit {
   private lazyTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private hooks: FlushHooks = {};
-  /** Returns whether the ops changed rows (hooks not counted: an expiry proves nothing about inserts). */
+  /** Whether the eager ops changed rows (hooks and lazy deletes not counted: they prove nothing about inserts). */
   private readonly flushTx: (ops: PendingOp[], results: OpResult[]) => boolean;
   /** power-loss: the WAL file to fdatasync after commits (SQLite runs with synchronous=NORMAL). */
   private walFd: number | undefined;
@@ -107,14 +109,17 @@ export class GroupCommit {
     this.flushTx = db.transaction((ops: PendingOp[], results: OpResult[]) => {
       this.hooks.begin?.();
       const before = ops.length > 0 ? totalChanges.get()! : 0;
+      let lazyChanges = 0;
       for (const op of ops) {
+        const lazyBefore = op.lazy ? totalChanges.get()! : 0;
         try {
           results.push({ op, ok: true, value: op.atomic ? savepoint(op.run) : op.run() });
         } catch (err) {
           results.push({ op, ok: false, value: err });
         }
+        if (op.lazy) lazyChanges += totalChanges.get()! - lazyBefore;
       }
-      const wrote = ops.length > 0 && totalChanges.get()! > before;
+      const wrote = ops.length > 0 && totalChanges.get()! - before - lazyChanges > 0;
       this.hooks.end?.();
       return wrote;
     }).immediate;
@@ -129,7 +134,13 @@ export class GroupCommit {
   submit<T>(run: () => T, opts: SubmitOptions = {}): Promise<T> {
     if (this.closed) return Promise.reject(new StoreClosedError('store is closed'));
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ run, atomic: opts.atomic ?? true, resolve: resolve as (v: never) => void, reject });
+      this.queue.push({
+        run,
+        atomic: opts.atomic ?? true,
+        lazy: opts.lazy ?? false,
+        resolve: resolve as (v: never) => void,
+        reject,
+      });
       if (!opts.lazy) this.schedule();
       else if (!this.scheduled) this.lazyTimer ??= setTimeout(() => this.flush(), LAZY_MS);
     });

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { OutboxMessage } from '../../contracts/store.js';
+import { openDatabase } from '../../gateway/store/database.js';
+import { GroupCommit } from '../../gateway/store/group-commit.js';
 import { openStore } from '../../gateway/store/open.js';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
 
@@ -74,6 +76,10 @@ describe('Store.writeHealth on a full disk', () => {
         expect(await store.inbox.expire()).toEqual([]);
         expect(store.state.get('x', 'y')).toBeUndefined();
         expect(store.writeHealth()).toMatchObject({ ok: false, since: h.since });
+        // Deleting an acknowledged row (fails or succeeds on a full disk) must not clear it either.
+        const [row] = store.outbox.nextQueued(0, 1);
+        await store.outbox.complete([row!.id]).catch(() => {});
+        expect(store.writeHealth()).toMatchObject({ ok: false, since: h.since });
 
         unlinkSync(join(disk, 'filler'));
         await store.outbox.enqueue([msg(999)]);
@@ -84,4 +90,46 @@ describe('Store.writeHealth on a full disk', () => {
       }
     });
   }
+});
+
+describe('GroupCommit write health: which commits prove the disk', () => {
+  it('a storage error from an op holds through lazy deletes and constraint errors; an eager insert clears it', async () => {
+    const log = pino({ level: 'silent' });
+    const db = openDatabase(tmpDir(), log);
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)');
+    const gc = new GroupCommit(db, log);
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    try {
+      await gc.submit(() => insert.run('a'));
+      await gc.submit(() => insert.run('b'));
+      expect(gc.writeHealth().ok).toBe(true);
+
+      const full = Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+      const throwFull = (): never => {
+        throw full;
+      };
+      await expect(gc.submit(throwFull)).rejects.toBe(full);
+      expect(gc.writeHealth()).toMatchObject({ ok: false, error: 'SQLITE_FULL: database or disk is full' });
+
+      // A lazy delete that really deletes a row commits fine: it proves nothing about inserts.
+      await gc.submit(() => db.prepare('DELETE FROM t WHERE v = ?').run('a'), { lazy: true });
+      expect(db.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 1 });
+      expect(gc.writeHealth().ok).toBe(false);
+      // An op failing on its own logic (NOT NULL) is not a disk error, and writes nothing.
+      await expect(gc.submit(() => insert.run(null))).rejects.toMatchObject({
+        code: 'SQLITE_CONSTRAINT_NOTNULL',
+      });
+      expect(gc.writeHealth().ok).toBe(false);
+
+      // An eager insert in the same flush as a new storage error: the error wins.
+      await Promise.allSettled([gc.submit(() => insert.run('c')), gc.submit(throwFull)]);
+      expect(gc.writeHealth().ok).toBe(false);
+
+      await gc.submit(() => insert.run('d'));
+      expect(gc.writeHealth()).toMatchObject({ ok: true, lastWriteAt: expect.any(Number) });
+    } finally {
+      gc.close();
+      db.close();
+    }
+  });
 });
