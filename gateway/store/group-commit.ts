@@ -187,9 +187,8 @@ export class GroupCommit {
     // An op that failed on the disk (SQLITE_FULL inside an insert) leaves a commit that wrote nothing.
     const diskError = results.find((r) => !r.ok && isStorageError(r.value));
     if (diskError) this.writeFailed(diskError.value, seq);
-    else if (!wrote) {
-      // Read-only or empty: proves nothing about the disk.
-    } else if (this.syncWal === undefined) this.wroteOk(seq);
+    // A read-only or empty commit proves nothing; with power-loss, proof waits for the fsync.
+    else if (wrote && this.syncWal === undefined) this.wroteOk(seq);
     if (this.syncWal === undefined || ops.length === 0) {
       this.hooks.committed?.();
       if (ops.length > 0) this.commits$.next({ ms: performance.now() - started, ops: ops.length });
