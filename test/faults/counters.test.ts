@@ -51,12 +51,17 @@ http: { enabled: false }
   };
 
   it('serial frame drops reach fieldgate_serial_frames_dropped_total{port,reason}', async () => {
+    await waitFor(
+      async () => (await value('fieldgate_serial_ports{port="serial:wx",state="open"}')) === 1,
+      'serial port open',
+    );
+    await waitFor(() => gateway!.observability!.health().upstream === 'connected', 'upstream connected');
     await sensor.write('{"t": 1, "this line is far longer than 32 bytes": 1}\n');
     await sensor.write('{not json\n');
     await sensor.write('also not json}\n');
     await sensor.write('{"t": 21.5}\n');
     // The good frame came after the bad ones on the same port: once it arrived, they were handled.
-    await sub.waitForCount(1, 5000, 'ct/wx/t');
+    await sub.waitForCount(1, 10_000, 'ct/wx/t');
     const series = (reason: string) =>
       `fieldgate_serial_frames_dropped_total{port="serial:wx",reason="${reason}"}`;
     expect(await value(series('too_long'))).toBe(1);
