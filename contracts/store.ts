@@ -145,6 +145,8 @@ export interface WriteHealth {
   since?: number;
   /** ms since epoch of the last durable commit whose ops wrote rows. */
   lastWriteAt?: number;
+  /** Writes (ops) failed by a storage error since the store opened. */
+  errors: number;
 }
 
 export interface Store {

@@ -58,7 +58,7 @@ export class Observability {
     metrics.setHealthSource(() => {
       const h = this.health();
       const status = !h.serving ? 'unavailable' : h.degraded?.length ? 'degraded' : 'ok';
-      return { status, storeOk: this.storeHealth(store).ok };
+      return { status, storeOk: this.storeHealth(store).ok, storeWriteErrors: store.writeHealth().errors };
     });
     const serial = [...adapters.values()].filter((a): a is SerialAdapter => a instanceof SerialAdapter);
     metrics.setSerialSource(() =>

@@ -33,6 +33,8 @@ export interface HealthSource {
   status: 'ok' | 'degraded' | 'unavailable';
   /** Store writes reach the disk (false after SQLITE_FULL / an I/O error until a write commits). */
   storeOk: boolean;
+  /** Writes the disk refused since start (monotonic). */
+  storeWriteErrors: number;
 }
 
 export interface MetricsOptions {
@@ -244,6 +246,18 @@ export class Metrics {
       '1 while store writes succeed; 0 from a storage error (disk full, I/O) until a write commits.',
       (g) => pull('health', this.healthSource, (h) => g.set(h.storeOk ? 1 : 0)),
     );
+    const healthSource = () => this.healthSource;
+    new Counter({
+      name: `${P}store_write_errors_total`,
+      help: 'Store writes failed by the disk (SQLITE_FULL, I/O error, failed fsync); the device or sender retries them.',
+      registers,
+      collect() {
+        pull('health', healthSource(), (h) => {
+          this.reset();
+          this.inc(h.storeWriteErrors);
+        });
+      },
+    });
     const serialSource = () => this.serialSource;
     new Counter<'port' | 'reason'>({
       name: `${P}serial_frames_dropped_total`,

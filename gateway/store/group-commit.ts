@@ -90,6 +90,7 @@ export class GroupCommit {
   private failure: { error: string; since: number; seq: number } | undefined;
   private lastWriteAt: number | undefined;
   private flushSeq = 0;
+  private writeErrors = 0;
 
   /**
    * `syncWal`: the -wal path to make commits durable against power loss. SQLite's own
@@ -177,7 +178,7 @@ export class GroupCommit {
       wrote = this.flushTx(ops, results);
     } catch (err) {
       this.logger.error({ err, ops: ops.length }, 'store commit failed: its writes were rolled back');
-      this.writeFailed(err, seq);
+      this.writeFailed(err, seq, Math.max(1, ops.length));
       this.hooks.failed?.();
       // An op that had already failed keeps its own error (e.g. OutboxFullError).
       const ownErrors = new Map(results.filter((r) => !r.ok).map((r) => [r.op, r.value]));
@@ -185,8 +186,9 @@ export class GroupCommit {
       return;
     }
     // An op that failed on the disk (SQLITE_FULL inside an insert) leaves a commit that wrote nothing.
-    const diskError = results.find((r) => !r.ok && isStorageError(r.value));
-    if (diskError) this.writeFailed(diskError.value, seq);
+    const diskErrors = results.filter((r) => !r.ok && isStorageError(r.value));
+    const diskError = diskErrors[0];
+    if (diskError) this.writeFailed(diskError.value, seq, diskErrors.length);
     // A read-only or empty commit proves nothing; with power-loss, proof waits for the fsync.
     else if (wrote && this.syncWal === undefined) this.wroteOk(seq);
     if (this.syncWal === undefined || ops.length === 0) {
@@ -211,7 +213,12 @@ export class GroupCommit {
     fdatasync(this.walFd, (err) => {
       this.syncingBatch = null;
       if (err) this.logger.error({ err }, 'store fsync failed: these writes may not survive a power cut');
-      if (err) this.writeFailed(err, batch.at(-1)!.seq);
+      if (err)
+        this.writeFailed(
+          err,
+          batch.at(-1)!.seq,
+          batch.reduce((n, b) => n + b.results.length, 0),
+        );
       for (const { results, started, wrote, seq } of batch) {
         if (err) for (const r of results) r.op.reject(err);
         else {
@@ -234,10 +241,12 @@ export class GroupCommit {
   writeHealth(): WriteHealth {
     const f = this.failure;
     const last = this.lastWriteAt === undefined ? {} : { lastWriteAt: this.lastWriteAt };
-    return f ? { ok: false, error: f.error, since: f.since, ...last } : { ok: true, ...last };
+    const errors = this.writeErrors;
+    return f ? { ok: false, error: f.error, since: f.since, errors, ...last } : { ok: true, errors, ...last };
   }
 
-  private writeFailed(err: unknown, seq: number): void {
+  private writeFailed(err: unknown, seq: number, ops: number): void {
+    this.writeErrors += ops;
     const code = (err as { code?: unknown } | null)?.code;
     const text = err instanceof Error ? err.message : String(err);
     const error = typeof code === 'string' && !text.includes(code) ? `${code}: ${text}` : text;

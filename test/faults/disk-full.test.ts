@@ -184,6 +184,7 @@ http: { listen: "127.0.0.1:${httpPort}" }
       expect(gateway!.observability!.health().serving).toBe(false);
       expect(pings() - pingsWhenFull).toBeLessThanOrEqual(1);
       expect(await gauge('fieldgate_store_write_ok')).toBe(0);
+      expect(await gauge('fieldgate_store_write_errors_total')).toBeGreaterThanOrEqual(3); // the refusal and 2 resends
       // systemctl status says why the pings stopped.
       expect(statusCalls().some((c) => /^--status=unavailable: store unusable: .*SQLITE_FULL/.test(c))).toBe(
         true,

@@ -109,7 +109,11 @@ describe('GroupCommit write health: which commits prove the disk', () => {
         throw full;
       };
       await expect(gc.submit(throwFull)).rejects.toBe(full);
-      expect(gc.writeHealth()).toMatchObject({ ok: false, error: 'SQLITE_FULL: database or disk is full' });
+      expect(gc.writeHealth()).toMatchObject({
+        ok: false,
+        error: 'SQLITE_FULL: database or disk is full',
+        errors: 1,
+      });
 
       // A lazy delete that really deletes a row commits fine: it proves nothing about inserts.
       await gc.submit(() => db.prepare('DELETE FROM t WHERE v = ?').run('a'), { lazy: true });
@@ -123,7 +127,7 @@ describe('GroupCommit write health: which commits prove the disk', () => {
 
       // An eager insert in the same flush as a new storage error: the error wins.
       await Promise.allSettled([gc.submit(() => insert.run('c')), gc.submit(throwFull)]);
-      expect(gc.writeHealth().ok).toBe(false);
+      expect(gc.writeHealth()).toMatchObject({ ok: false, errors: 2 }); // the constraint error is not one
 
       await gc.submit(() => insert.run('d'));
       expect(gc.writeHealth()).toMatchObject({ ok: true, lastWriteAt: expect.any(Number) });
