@@ -81,8 +81,11 @@ export interface Outbox {
    * takes them from here instead of reading them back while it has no backlog.
    */
   readonly added$: Observable<OutboxRow[]>;
-  /** Counted drops, by reason; also logged (rate-limited) by the store. */
-  readonly dropped$: Observable<{ reason: DropReason; count: number }>;
+  /**
+   * Counted drops, by reason; also logged (rate-limited) by the store. The one count of each drop:
+   * reject_new refusals carry the refused messages' `source`; evictions of stored rows carry none.
+   */
+  readonly dropped$: Observable<{ reason: DropReason; count: number; source?: string }>;
 }
 
 /** A command waiting for a sleeping or unplugged device. */
@@ -224,6 +227,19 @@ export interface DeviceSessionStore {
   remove(target: string, clientId: string): Promise<void>;
 }
 
+/** Whether writes reach the disk (Store.writeHealth). */
+export interface WriteHealth {
+  ok: boolean;
+  /** Why not ok: the last storage error (SQLITE_FULL, I/O error, failed fsync). */
+  error?: string;
+  /** ms since epoch of the first failure of the current spell. */
+  since?: number;
+  /** ms since epoch of the last durable commit whose ops wrote rows. */
+  lastWriteAt?: number;
+  /** Writes (ops) failed by a storage error since the store opened. */
+  errors: number;
+}
+
 export interface Store {
   readonly outbox: Outbox;
   readonly inbox: Inbox;
@@ -231,5 +247,10 @@ export interface Store {
   readonly devices: DeviceSessionStore;
   /** Histogram source for metrics: duration of each group commit in ms and its size. */
   readonly commits$: Observable<{ ms: number; ops: number }>;
+  /**
+   * Not ok from a storage error (disk full, I/O error, failed fsync) until a later commit whose ops
+   * wrote rows is durable: an empty or read-only commit (periodic expiry) proves nothing.
+   */
+  writeHealth(): WriteHealth;
   close(): void;
 }

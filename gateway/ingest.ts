@@ -109,7 +109,7 @@ export function startIngest(readings$: Observable<Reading>, deps: IngestDeps): S
         () => settle(reading, 'stored'),
         (err: unknown) => {
           if (err instanceof OutboxFullError) {
-            deps.onDropped?.(reading, 'outbox_full');
+            // Counted once, by the store (dropped$ reject_new, with this reading's source).
             settle(reading, 'congestion');
           } else {
             logger.error({ err, source: reading.source }, 'outbox enqueue failed');

@@ -1,5 +1,6 @@
 import { merge, type Subscription } from 'rxjs';
 import { MqttSnAdapter } from '../adapters/mqttsn/index.js';
+import { LostDevices } from '../adapters/mqttsn/stats.js';
 import { SerialAdapter } from '../adapters/serial/index.js';
 import type { Adapter } from '../adapters/types.js';
 import type { Config } from './config/schema.js';
@@ -9,6 +10,7 @@ import { type HttpServer, startHttpServer } from './metrics/http.js';
 import { Metrics } from './metrics/metrics.js';
 import { type MetricsSnapshot, takeSnapshot } from './metrics/snapshot.js';
 import { buildStats } from './metrics/stats.js';
+import { UplinkWatch } from './metrics/uplink-watch.js';
 import type { Store } from '../contracts/store.js';
 import { SystemdNotifier } from './systemd/notify.js';
 import type { UpstreamClient } from './upstream/index.js';
@@ -30,8 +32,11 @@ export class Observability {
   private subs: Subscription[] = [];
   private statsTimer: NodeJS.Timeout | undefined;
   private parts: Parts | null = null;
-  private storeError: string | undefined;
-  private readonly lost = new Set<string>();
+  /** A store failure reported by a caller (markStoreFailed); the store's own tracking clears it. */
+  private reportedStoreError: { error: string; at: number } | undefined;
+  private readonly lost = new LostDevices();
+  private readonly uplink: UplinkWatch;
+  private connectedBefore = false;
   private readonly startedAt = Date.now();
 
   constructor(
@@ -39,6 +44,7 @@ export class Observability {
     private readonly logger: Logger,
   ) {
     this.notifier = new SystemdNotifier({ logger });
+    this.uplink = new UplinkWatch(config.http.health);
   }
 
   /** Hook metric sources and event streams; call after the parts exist, before they start. */
@@ -49,34 +55,47 @@ export class Observability {
     metrics.setOutboxSource(() => store.outbox.stats());
     metrics.setInboxSource(() => ({ rows: store.inbox.count() }));
     metrics.setUpstreamSource(() => upstream.stats());
+    metrics.setHealthSource(() => {
+      const h = this.health();
+      const status = !h.serving ? 'unavailable' : h.degraded?.length ? 'degraded' : 'ok';
+      return { status, storeOk: this.storeHealth(store).ok, storeWriteErrors: store.writeHealth().errors };
+    });
     const serial = [...adapters.values()].filter((a): a is SerialAdapter => a instanceof SerialAdapter);
-    metrics.setSerialSource(() => serial.map((a) => ({ port: a.name, state: a.state$.value })));
+    metrics.setSerialSource(() =>
+      serial.map((a) => ({ port: a.name, state: a.state$.value, dropped: a.counters.dropped })),
+    );
     const mqttsn = [...adapters.values()].find((a): a is MqttSnAdapter => a instanceof MqttSnAdapter);
     if (mqttsn) {
       metrics.setMqttsnSource(() => {
         const c = mqttsn.stats().clients;
-        return { active: c.active + c.awake, asleep: c.asleep, lost: this.lost.size };
+        return { active: c.active + c.awake, asleep: c.asleep, lost: this.lost.count(Date.now()) };
       });
       this.subs.push(
         mqttsn.events$.subscribe((e) => {
           if (e.kind === 'drop') metrics.dropped('mqttsn', e.reason);
-          else if (e.state === 'lost') this.lost.add(e.clientId);
-          else if (e.state === 'connect') this.lost.delete(e.clientId);
+          else this.lost.state(e.clientId, e.state, Date.now());
         }),
       );
     }
     this.subs.push(
       merge(...[...adapters.values()].map((a) => a.readings$)).subscribe((r) => metrics.messageIn(r.source)),
-      store.commits$.subscribe((c) => {
-        metrics.observeStoreCommit(c.ms / 1000);
-        this.storeError = undefined;
-      }),
-      store.outbox.dropped$.subscribe((d) => metrics.dropped('store', d.reason, d.count)),
+      // Health does not clear on a commit: store.writeHealth() knows which commits prove the disk.
+      store.commits$.subscribe((c) => metrics.observeStoreCommit(c.ms / 1000)),
+      // The store owns drop counting (reject_new included: one refusal, one count), labelled with
+      // the refused messages' source when it has one.
+      store.outbox.dropped$.subscribe((d) => metrics.dropped(d.source ?? 'store', d.reason, d.count)),
       upstream.events$.subscribe((e) => {
+        const now = Date.now();
         if (e.type === 'delivered') {
           metrics.messageOut(e.qos);
           metrics.observeE2eLatency(e.receivedAt);
-        } else if (e.type === 'connected') metrics.upstreamReconnected();
+          this.uplink.delivered(now);
+        } else if (e.type === 'connected') {
+          if (this.connectedBefore) metrics.upstreamReconnected();
+          this.connectedBefore = true;
+          this.uplink.connected(now);
+        } else if (e.type === 'disconnected') this.uplink.disconnected(now);
+        else if (e.type === 'set-aside') metrics.setAside(e.reason);
       }),
     );
   }
@@ -97,7 +116,11 @@ export class Observability {
   /** Tell systemd we serve, start the watchdog and the periodic stats. */
   async ready(): Promise<void> {
     await this.notifier.ready(`serving; outbox ${this.parts?.store.outbox.stats().rows ?? 0} rows`);
-    this.notifier.startWatchdog(() => this.health().serving);
+    this.notifier.startWatchdog(() => {
+      const h = this.health();
+      if (!h.serving) return { healthy: false, status: `unavailable: ${h.reason ?? 'not serving'}` };
+      return { healthy: true, status: h.degraded?.length ? `degraded: ${h.degraded.join('; ')}` : 'serving' };
+    });
     const { stats } = this.config;
     if (stats.topic) {
       const topic = stats.topic.replaceAll('{gateway}', this.config.gateway.id);
@@ -111,9 +134,9 @@ export class Observability {
     }
   }
 
-  /** Unhealthy (503) until the next successful commit. */
+  /** Unhealthy (503) until a later commit that wrote rows is durable (store.writeHealth().lastWriteAt). */
   markStoreFailed(error: string): void {
-    this.storeError = error;
+    this.reportedStoreError = { error, at: Date.now() };
   }
 
   health(): Health {
@@ -128,14 +151,27 @@ export class Observability {
       });
     const listeners: Record<string, boolean> = {};
     for (const a of p.adapters.values()) if (a instanceof MqttSnAdapter) listeners[a.name] = isBound(a);
+    const now = Date.now();
+    const connected = p.upstream.stats().connected;
+    const outbox = p.store.outbox.stats();
     return buildHealth({
-      store: { ok: this.storeError === undefined, error: this.storeError },
+      store: this.storeHealth(p.store),
       listeners,
-      upstreamConnected: p.upstream.stats().connected,
-      outbox: p.store.outbox.stats(),
+      upstreamConnected: connected,
+      outbox,
       inbox: { rows: p.store.inbox.count() },
-      now: Date.now(),
+      degraded: this.uplink.reasons(now, { connected, rows: outbox.rows, oldestAt: outbox.oldestAt }),
+      now,
     });
+  }
+
+  private storeHealth(store: Store): { ok: boolean; error?: string } {
+    const w = store.writeHealth();
+    if (!w.ok) return { ok: false, error: w.error };
+    const r = this.reportedStoreError;
+    if (r && !((w.lastWriteAt ?? 0) > r.at)) return { ok: false, error: r.error };
+    this.reportedStoreError = undefined;
+    return { ok: true };
   }
 
   async stop(): Promise<void> {

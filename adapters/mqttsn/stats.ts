@@ -73,3 +73,39 @@ export class Stats {
     return { ...c, drops: { ...c.drops }, states: { ...c.states } };
   }
 }
+
+/** A lost device nobody hears from again is counted this long, then forgotten. */
+export const LOST_RETENTION_MS = 24 * 3600_000;
+/** Bound on remembered lost devices (devices that make up a new client id per boot would grow it). */
+export const LOST_MAX = 10_000;
+
+/**
+ * The devices lost now (keep-alive or sleep timer ran out): a device leaves the set when it has any
+ * later lifecycle event (it reconnected, or a clean CONNECT wiped its session), or when it has been
+ * lost longer than `retentionMs` (forgotten); the oldest goes first beyond `max`. Pure; clock passed in.
+ */
+export class LostDevices {
+  /** clientId -> when lost; Map order is insertion order, so the first entry is the oldest. */
+  private readonly lost = new Map<string, number>();
+
+  constructor(
+    private readonly retentionMs = LOST_RETENTION_MS,
+    private readonly max = LOST_MAX,
+  ) {}
+
+  /** Feed every lifecycle event. */
+  state(clientId: string, state: LifecycleState, now: number): void {
+    this.lost.delete(clientId);
+    if (state !== 'lost') return;
+    this.lost.set(clientId, now);
+    if (this.lost.size > this.max) this.lost.delete(this.lost.keys().next().value!);
+  }
+
+  count(now: number): number {
+    for (const [id, at] of this.lost) {
+      if (now - at < this.retentionMs) break;
+      this.lost.delete(id);
+    }
+    return this.lost.size;
+  }
+}

@@ -2,12 +2,16 @@
  * What the gateway reports about itself; the integrator builds it from the
  * live parts. `serving` is false only when the gateway cannot do its job
  * (store unusable, a listener not bound). An upstream outage is NOT
- * unhealthy: buffering through it is what the outbox is for.
+ * unhealthy: buffering through it is what the outbox is for. A flapping
+ * uplink or an outbox that does not drain while connected is `degraded`:
+ * still serving (HTTP 200, the watchdog is fed), but someone should look.
  */
 export interface Health {
   serving: boolean;
   /** Why not serving; required in spirit when serving is false. */
   reason?: string;
+  /** Why degraded (serving, but not delivering as it should); absent or empty when not. */
+  degraded?: string[];
   upstream: 'connected' | 'disconnected';
   outbox: { rows: number; bytes: number; oldest_age_seconds: number };
   inbox?: { rows: number };
@@ -26,7 +30,9 @@ export function healthResponse(health: Health | { error: unknown }): HealthRespo
     const reason = health.error instanceof Error ? health.error.message : String(health.error);
     return { code: 503, body: { status: 'unavailable', reason: `health check failed: ${reason}` } };
   }
-  const { serving, reason, ...rest } = health as Health;
+  const { serving, reason, degraded, ...rest } = health as Health;
+  if (serving && degraded?.length)
+    return { code: 200, body: { status: 'degraded', reason: degraded.join('; '), ...rest } };
   if (serving) return { code: 200, body: { status: 'ok', ...rest } };
   return { code: 503, body: { status: 'unavailable', reason: reason || 'not serving', ...rest } };
 }
@@ -39,6 +45,8 @@ export interface HealthInputs {
   upstreamConnected: boolean;
   outbox: { rows: number; bytes: number; oldestAt: number | null };
   inbox?: { rows: number };
+  /** Degraded reasons (UplinkWatch): reported with HTTP 200. */
+  degraded?: string[];
   /** ms since epoch. */
   now: number;
   /** Passed through to the JSON (version, uptime...). */
@@ -59,6 +67,7 @@ export function buildHealth(i: HealthInputs): Health {
     ...i.extra,
     serving: reason === undefined,
     ...(reason === undefined ? {} : { reason }),
+    ...(i.degraded?.length ? { degraded: i.degraded } : {}),
     upstream: i.upstreamConnected ? 'connected' : 'disconnected',
     outbox: {
       rows: i.outbox.rows,

@@ -24,6 +24,17 @@ export interface MqttsnDeviceCounts {
 export interface SerialPortState {
   port: string;
   state: string;
+  /** Monotonic frame drop counts by reason (too_long, crc, framing, unparsable, ...). */
+  dropped?: Readonly<Record<string, number>>;
+}
+
+/** What /health says now (for the health gauges). */
+export interface HealthSource {
+  status: 'ok' | 'degraded' | 'unavailable';
+  /** Store writes reach the disk (false after SQLITE_FULL / an I/O error until a write commits). */
+  storeOk: boolean;
+  /** Writes the disk refused since start (monotonic). */
+  storeWriteErrors: number;
 }
 
 export interface MetricsOptions {
@@ -81,6 +92,7 @@ export class Metrics {
   readonly messagesOut: Counter<'qos'>;
   readonly messagesDropped: Counter<'source' | 'reason'>;
   readonly upstreamReconnects: Counter;
+  readonly outboxSetAside: Counter<'reason'>;
   readonly commands: Counter<'target' | 'outcome'>;
   readonly e2eLatency: Histogram;
   readonly storeCommit: Histogram;
@@ -90,6 +102,7 @@ export class Metrics {
   private upstreamSource: (() => UpstreamSource) | undefined;
   private mqttsnSource: (() => MqttsnDeviceCounts) | undefined;
   private serialSource: (() => SerialPortState[]) | undefined;
+  private healthSource: (() => HealthSource) | undefined;
   private readonly now: () => number;
   private readonly logger: MetricsOptions['logger'];
   private readonly warnedSources = new Set<string>();
@@ -121,6 +134,12 @@ export class Metrics {
     this.upstreamReconnects = new Counter({
       name: `${P}upstream_reconnects_total`,
       help: 'Upstream connections established after the first one.',
+      registers,
+    });
+    this.outboxSetAside = new Counter({
+      name: `${P}outbox_set_aside_total`,
+      help: 'Outbox rows set aside (kept, no longer sent) because the broker would not take them, by reason.',
+      labelNames: ['reason'],
       registers,
     });
     this.commands = new Counter({
@@ -212,6 +231,48 @@ export class Metrics {
         }),
       ['port', 'state'],
     );
+    gauge<'status'>(
+      'health_status',
+      'What /health answers now: 1 for the current status (ok, degraded, unavailable), 0 for the others.',
+      (g) =>
+        pull('health', this.healthSource, (h) => {
+          for (const status of ['ok', 'degraded', 'unavailable'] as const)
+            g.set({ status }, h.status === status ? 1 : 0);
+        }),
+      ['status'],
+    );
+    gauge(
+      'store_write_ok',
+      '1 while store writes succeed; 0 from a storage error (disk full, I/O) until a write commits.',
+      (g) => pull('health', this.healthSource, (h) => g.set(h.storeOk ? 1 : 0)),
+    );
+    const healthSource = () => this.healthSource;
+    new Counter({
+      name: `${P}store_write_errors_total`,
+      help: 'Store writes failed by the disk (SQLITE_FULL, I/O error, failed fsync); the device or sender retries them.',
+      registers,
+      collect() {
+        pull('health', healthSource(), (h) => {
+          this.reset();
+          this.inc(h.storeWriteErrors);
+        });
+      },
+    });
+    const serialSource = () => this.serialSource;
+    new Counter<'port' | 'reason'>({
+      name: `${P}serial_frames_dropped_total`,
+      help: 'Serial frames dropped before becoming readings, by port and reason (too_long, crc, framing, unparsable, missing_field, ...).',
+      labelNames: ['port', 'reason'],
+      registers,
+      collect() {
+        // The adapters keep monotonic counts; mirror them (reset + inc: a Counter has no set).
+        pull('serial', serialSource(), (ports) => {
+          this.reset();
+          for (const p of ports)
+            for (const [reason, n] of Object.entries(p.dropped ?? {})) this.inc({ port: p.port, reason }, n);
+        });
+      },
+    });
   }
 
   setOutboxSource(fn: () => OutboxSource): void {
@@ -229,6 +290,9 @@ export class Metrics {
   setSerialSource(fn: () => SerialPortState[]): void {
     this.serialSource = fn;
   }
+  setHealthSource(fn: () => HealthSource): void {
+    this.healthSource = fn;
+  }
 
   messageIn(source: string, n = 1): void {
     this.messagesIn.inc({ source }, n);
@@ -241,6 +305,9 @@ export class Metrics {
   }
   upstreamReconnected(): void {
     this.upstreamReconnects.inc();
+  }
+  setAside(reason: string): void {
+    this.outboxSetAside.inc({ reason });
   }
   command(target: string, outcome: string): void {
     this.commands.inc({ target, outcome });

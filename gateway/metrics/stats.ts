@@ -16,7 +16,7 @@ export interface StatsPayload {
   gateway: string;
   ts: string;
   uptime_seconds: number;
-  status: 'ok' | 'unavailable';
+  status: 'ok' | 'degraded' | 'unavailable';
   reason?: string;
   upstream: { connected: boolean; reconnects: number; inflight: number };
   outbox: { rows: number; bytes: number; oldest_age_seconds: number };
@@ -49,7 +49,7 @@ export function buildStats(snap: MetricsSnapshot, health: Health, ctx: StatsCont
     gateway: ctx.gatewayId,
     ts: new Date(ctx.now).toISOString(),
     uptime_seconds: Math.max(0, Math.round((ctx.now - ctx.startedAt) / 1000)),
-    status: health.serving ? 'ok' : 'unavailable',
+    status: !health.serving ? 'unavailable' : health.degraded?.length ? 'degraded' : 'ok',
     upstream: snap.upstream,
     outbox: {
       rows: snap.outbox.rows,
@@ -65,6 +65,7 @@ export function buildStats(snap: MetricsSnapshot, health: Health, ctx: StatsCont
     e2e_latency_mean_seconds: latCount > 0 ? round(latSum / latCount, 6) : null,
   };
   if (!health.serving) payload.reason = health.reason ?? 'not serving';
+  else if (health.degraded?.length) payload.reason = health.degraded.join('; ');
   if (ctx.previous && prev) {
     payload.interval = {
       seconds: Math.max(0, Math.round((ctx.now - ctx.previous.at) / 1000)),

@@ -1,8 +1,8 @@
 import { closeSync, fdatasync, fdatasyncSync, openSync } from 'node:fs';
-import type { Database } from 'better-sqlite3';
+import type { Database, Statement } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { Subject } from 'rxjs';
-import { StoreClosedError } from '../../contracts/store.js';
+import { StoreClosedError, type WriteHealth } from '../../contracts/store.js';
 
 /** What the owner of the flush does around the queued ops, inside and after the transaction. */
 export interface FlushHooks {
@@ -14,6 +14,13 @@ export interface FlushHooks {
   committed?(): void;
   /** After the whole transaction failed and rolled back. */
   failed?(): void;
+}
+
+/** SQLite codes that mean the disk or file failed, not the op's own logic (e.g. a constraint). */
+const STORAGE_ERROR = /^SQLITE_(FULL|IOERR|CORRUPT|NOTADB|READONLY|CANTOPEN|NOMEM|PROTOCOL)/;
+export function isStorageError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && STORAGE_ERROR.test(code);
 }
 
 /** Longest a lazy op waits for a flush when nothing else asks for one. */
@@ -36,6 +43,8 @@ export interface SubmitOptions {
 interface PendingOp {
   run: () => unknown;
   atomic: boolean;
+  /** Lazy ops delete acknowledged rows: a full disk may still take a delete, so they prove nothing. */
+  lazy: boolean;
   resolve: (value: never) => void;
   reject: (err: unknown) => void;
 }
@@ -50,6 +59,9 @@ interface OpResult {
 interface Unsynced {
   results: OpResult[];
   started: number;
+  seq: number;
+  /** The ops changed rows: once durable, this commit proves the disk takes writes again. */
+  wrote: boolean;
 }
 
 /**
@@ -65,7 +77,8 @@ export class GroupCommit {
   private lazyTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private hooks: FlushHooks = {};
-  private readonly flushTx: (ops: PendingOp[], results: OpResult[]) => void;
+  /** Whether the eager ops changed rows (hooks and lazy deletes not counted: they prove nothing about inserts). */
+  private readonly flushTx: (ops: PendingOp[], results: OpResult[]) => boolean;
   /** power-loss: the WAL file to fdatasync after commits (SQLite runs with synchronous=NORMAL). */
   private walFd: number | undefined;
   private unsynced: Unsynced[] = [];
@@ -73,6 +86,11 @@ export class GroupCommit {
   private syncingBatch: Unsynced[] | null = null;
   /** A flush was asked for while the fsync was in flight. */
   private flushAfterSync = false;
+  /** Write health: a storage failure stays until a later commit that wrote rows is durable. */
+  private failure: { error: string; since: number; seq: number } | undefined;
+  private lastWriteAt: number | undefined;
+  private flushSeq = 0;
+  private writeErrors = 0;
 
   /**
    * `syncWal`: the -wal path to make commits durable against power loss. SQLite's own
@@ -88,16 +106,23 @@ export class GroupCommit {
     private readonly syncWal?: string,
   ) {
     const savepoint = db.transaction((run: () => unknown) => run());
+    const totalChanges = db.prepare('SELECT total_changes()').pluck() as Statement<[], number>;
     this.flushTx = db.transaction((ops: PendingOp[], results: OpResult[]) => {
       this.hooks.begin?.();
+      const before = ops.length > 0 ? totalChanges.get()! : 0;
+      let lazyChanges = 0;
       for (const op of ops) {
+        const lazyBefore = op.lazy ? totalChanges.get()! : 0;
         try {
           results.push({ op, ok: true, value: op.atomic ? savepoint(op.run) : op.run() });
         } catch (err) {
           results.push({ op, ok: false, value: err });
         }
+        if (op.lazy) lazyChanges += totalChanges.get()! - lazyBefore;
       }
+      const wrote = ops.length > 0 && totalChanges.get()! - before - lazyChanges > 0;
       this.hooks.end?.();
+      return wrote;
     }).immediate;
   }
 
@@ -110,7 +135,13 @@ export class GroupCommit {
   submit<T>(run: () => T, opts: SubmitOptions = {}): Promise<T> {
     if (this.closed) return Promise.reject(new StoreClosedError('store is closed'));
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ run, atomic: opts.atomic ?? true, resolve: resolve as (v: never) => void, reject });
+      this.queue.push({
+        run,
+        atomic: opts.atomic ?? true,
+        lazy: opts.lazy ?? false,
+        resolve: resolve as (v: never) => void,
+        reject,
+      });
       if (!opts.lazy) this.schedule();
       else if (!this.scheduled) this.lazyTimer ??= setTimeout(() => this.flush(), LAZY_MS);
     });
@@ -141,16 +172,25 @@ export class GroupCommit {
     this.queue = [];
     const started = performance.now();
     const results: OpResult[] = [];
+    const seq = ++this.flushSeq;
+    let wrote: boolean;
     try {
-      this.flushTx(ops, results);
+      wrote = this.flushTx(ops, results);
     } catch (err) {
       this.logger.error({ err, ops: ops.length }, 'store commit failed: its writes were rolled back');
+      this.writeFailed(err, seq, Math.max(1, ops.length));
       this.hooks.failed?.();
       // An op that had already failed keeps its own error (e.g. OutboxFullError).
       const ownErrors = new Map(results.filter((r) => !r.ok).map((r) => [r.op, r.value]));
       for (const op of ops) op.reject(ownErrors.has(op) ? ownErrors.get(op) : err);
       return;
     }
+    // An op that failed on the disk (SQLITE_FULL inside an insert) leaves a commit that wrote nothing.
+    const diskErrors = results.filter((r) => !r.ok && isStorageError(r.value));
+    const diskError = diskErrors[0];
+    if (diskError) this.writeFailed(diskError.value, seq, diskErrors.length);
+    // A read-only or empty commit proves nothing; with power-loss, proof waits for the fsync.
+    else if (wrote && this.syncWal === undefined) this.wroteOk(seq);
     if (this.syncWal === undefined || ops.length === 0) {
       this.hooks.committed?.();
       if (ops.length > 0) this.commits$.next({ ms: performance.now() - started, ops: ops.length });
@@ -158,7 +198,7 @@ export class GroupCommit {
       return;
     }
     // The fsync first: it runs on the thread pool while the hook works (e.g. publishing the new rows).
-    this.unsynced.push({ results, started });
+    this.unsynced.push({ results, started, wrote: wrote && !diskError, seq });
     this.sync();
     this.hooks.committed?.();
   }
@@ -173,9 +213,16 @@ export class GroupCommit {
     fdatasync(this.walFd, (err) => {
       this.syncingBatch = null;
       if (err) this.logger.error({ err }, 'store fsync failed: these writes may not survive a power cut');
-      for (const { results, started } of batch) {
+      if (err)
+        this.writeFailed(
+          err,
+          batch.at(-1)!.seq,
+          batch.reduce((n, b) => n + b.results.length, 0),
+        );
+      for (const { results, started, wrote, seq } of batch) {
         if (err) for (const r of results) r.op.reject(err);
         else {
+          if (wrote) this.wroteOk(seq);
           this.commits$.next({ ms: performance.now() - started, ops: results.length });
           settle(results);
         }
@@ -188,6 +235,36 @@ export class GroupCommit {
         this.schedule();
       }
     });
+  }
+
+  /** Whether writes reach the disk now (for /health and the watchdog). */
+  writeHealth(): WriteHealth {
+    const f = this.failure;
+    const last = this.lastWriteAt === undefined ? {} : { lastWriteAt: this.lastWriteAt };
+    const errors = this.writeErrors;
+    return f ? { ok: false, error: f.error, since: f.since, errors, ...last } : { ok: true, errors, ...last };
+  }
+
+  private writeFailed(err: unknown, seq: number, ops: number): void {
+    this.writeErrors += ops;
+    const code = (err as { code?: unknown } | null)?.code;
+    const text = err instanceof Error ? err.message : String(err);
+    const error = typeof code === 'string' && !text.includes(code) ? `${code}: ${text}` : text;
+    if (!this.failure) this.logger.error({ error }, 'store writes failing: unhealthy until a write commits');
+    this.failure = {
+      error,
+      since: this.failure?.since ?? Date.now(),
+      seq: Math.max(seq, this.failure?.seq ?? 0),
+    };
+  }
+
+  /** A commit that wrote rows is durable: only one made after the last failure clears it. */
+  private wroteOk(seq: number): void {
+    this.lastWriteAt = Date.now();
+    if (!this.failure || seq <= this.failure.seq) return;
+    const failedFor = this.lastWriteAt - this.failure.since;
+    this.failure = undefined;
+    this.logger.warn({ failedForMs: failedFor }, 'store writes succeed again');
   }
 
   /** Flushes what is queued; later submits reject with StoreClosedError. */

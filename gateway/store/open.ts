@@ -45,6 +45,7 @@ export function openStore(opts: OpenStoreOptions): Store {
     state,
     devices,
     commits$: commit.commits$.asObservable(),
+    writeHealth: () => commit.writeHealth(),
     close() {
       if (closed) return;
       closed = true;

@@ -51,11 +51,13 @@ export function toOutboxRow(r: DbRow): OutboxRow {
 /** The durable outbox over SQLite; its writes go through the shared group commit. */
 export class SqliteOutbox implements Outbox, FlushHooks {
   readonly added$ = new Subject<OutboxRow[]>();
-  readonly dropped$ = new Subject<{ reason: DropReason; count: number }>();
+  readonly dropped$ = new Subject<{ reason: DropReason; count: number; source?: string }>();
   private readonly limiter: LimitEnforcer;
   private readonly dropLog: DropLog;
   /** Drops and additions made by the flush in progress, reported once it commits. */
   private pendingDrops = new Map<DropReason, number>();
+  /** reject_new refusals of the flush in progress, by the refused messages' source. */
+  private pendingRefusals = new Map<string, number>();
   private addedInFlush: OutboxRow[] = [];
   private moreToExpire = false;
   private expiredAt = 0;
@@ -135,7 +137,8 @@ export class SqliteOutbox implements Outbox, FlushHooks {
     if (!this.limiter.wouldOverflow(messages.length, bytes)) return;
     this.expire(Date.now());
     if (!this.limiter.wouldOverflow(messages.length, bytes)) return;
-    this.countDrop('reject_new', messages.length);
+    for (const m of messages)
+      this.pendingRefusals.set(m.source, (this.pendingRefusals.get(m.source) ?? 0) + 1);
     throw new OutboxFullError(`outbox full: ${messages.length} message(s) refused`);
   }
 
@@ -229,9 +232,7 @@ export class SqliteOutbox implements Outbox, FlushHooks {
 
   /** The transaction rolled back: only refusals happened (their enqueues were rejected). */
   failed(): void {
-    const refused = this.pendingDrops.get('reject_new');
     this.pendingDrops.clear();
-    if (refused) this.pendingDrops.set('reject_new', refused);
     this.reportDrops();
     this.addedInFlush = [];
   }
@@ -252,5 +253,10 @@ export class SqliteOutbox implements Outbox, FlushHooks {
       this.dropped$.next({ reason, count });
     }
     this.pendingDrops.clear();
+    for (const [source, count] of this.pendingRefusals) {
+      this.dropLog.add('reject_new', count);
+      this.dropped$.next({ reason: 'reject_new', count, source });
+    }
+    this.pendingRefusals.clear();
   }
 }

@@ -16,6 +16,9 @@ export interface SystemdNotifierOptions {
   pid?: number;
 }
 
+/** What the watchdog asks each beat: feed it or not, and (optionally) the text for `systemctl status`. */
+export type WatchdogVerdict = boolean | { healthy: boolean; status?: string };
+
 /** A systemd-notify call that has not answered by then is abandoned (and killed). */
 const CALL_TIMEOUT_MS = 5000;
 
@@ -35,6 +38,7 @@ export class SystemdNotifier {
   private timer: NodeJS.Timeout | undefined;
   private pinging = false;
   private warned = false;
+  private lastStatus: string | undefined;
 
   constructor(opts: SystemdNotifierOptions = {}) {
     this.env = opts.env ?? process.env;
@@ -76,10 +80,11 @@ export class SystemdNotifier {
   /**
    * Ping WATCHDOG=1 every WATCHDOG_USEC/2 from a timer on the event loop,
    * only while isHealthy() is true. A blocked event loop or an unhealthy
-   * gateway stops the pings and systemd restarts the service. Returns whether
-   * pinging started.
+   * gateway stops the pings and systemd restarts the service. A verdict with
+   * a `status` also updates STATUS= whenever that text changes (so `systemctl
+   * status` says why pings stopped). Returns whether pinging started.
    */
-  startWatchdog(isHealthy: () => boolean): boolean {
+  startWatchdog(isHealthy: () => WatchdogVerdict): boolean {
     const every = this.watchdogIntervalMs();
     if (every === null || this.timer) return false;
     this.timer = setInterval(() => this.tick(isHealthy), every);
@@ -98,10 +103,16 @@ export class SystemdNotifier {
     this.timer = undefined;
   }
 
-  private tick(isHealthy: () => boolean): void {
+  private tick(isHealthy: () => WatchdogVerdict): void {
     let healthy = false;
     try {
-      healthy = isHealthy();
+      const v = isHealthy();
+      healthy = typeof v === 'boolean' ? v : v.healthy;
+      const status = typeof v === 'boolean' ? undefined : v.status;
+      if (status !== undefined && status !== this.lastStatus) {
+        this.lastStatus = status;
+        void this.status(status);
+      }
     } catch (err) {
       this.logger?.warn({ err }, 'watchdog health check threw; not pinging');
     }

@@ -206,9 +206,11 @@ http: { enabled: false }
         const metrics = await gateway.observability!.metrics.text();
         if (overflow === 'reject-new') {
           expect(codes).toEqual([0, 0, 0, 1, 1]); // 1 = rejected: congestion
+          // One refusal, one count: the store's, labelled with the reading's source.
           expect(metrics).toMatch(
-            /fieldgate_messages_dropped_total\{source="mqttsn",reason="outbox_full"\} 2/,
+            /fieldgate_messages_dropped_total\{source="mqttsn",reason="reject_new"\} 2/,
           );
+          expect(metrics.match(/^fieldgate_messages_dropped_total\{.*$/gm)).toHaveLength(1);
         } else {
           expect(codes).toEqual([0, 0, 0, 0, 0]);
           await waitFor(

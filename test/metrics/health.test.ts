@@ -44,6 +44,28 @@ describe('buildHealth / healthResponse', () => {
     expect(r).toMatchObject({ code: 503, body: { reason: 'not listening: mqttsn' } });
   });
 
+  it('degraded: still 200 (serving, the watchdog is fed) with status "degraded" and every reason', () => {
+    const degraded = [
+      'uplink flapping: 3 disconnects in the last 300s',
+      'outbox not draining: 3 rows waiting',
+    ];
+    const h = buildHealth({ ...base, degraded });
+    expect(h.serving).toBe(true);
+    expect(healthResponse(h)).toMatchObject({
+      code: 200,
+      body: { status: 'degraded', reason: degraded.join('; '), upstream: 'connected' },
+    });
+    // A broken store outranks degraded: 503 with the store's reason.
+    expect(
+      healthResponse(buildHealth({ ...base, degraded, store: { ok: false, error: 'SQLITE_FULL' } })),
+    ).toMatchObject({
+      code: 503,
+      body: { status: 'unavailable', reason: 'store unusable: SQLITE_FULL' },
+    });
+    // No reasons: ok, and no degraded key at all.
+    expect(healthResponse(buildHealth({ ...base, degraded: [] })).body).not.toHaveProperty('degraded');
+  });
+
   it('an empty outbox has age 0', () => {
     expect(
       buildHealth({ ...base, outbox: { rows: 0, bytes: 0, oldestAt: null } }).outbox.oldest_age_seconds,

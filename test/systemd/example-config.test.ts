@@ -11,7 +11,11 @@ describe('systemd/fieldgate.example.yaml', () => {
     expect(c.upstream.url).toBe('mqtt://127.0.0.1:1883');
     expect(c.upstream.password_file).toBeUndefined();
     expect(c.serial).toEqual([]);
-    expect(c.http).toEqual({ enabled: true, listen: { host: '127.0.0.1', port: 9464 } });
+    expect(c.http).toEqual({
+      enabled: true,
+      listen: { host: '127.0.0.1', port: 9464 },
+      health: { flap_disconnects: 3, flap_window: 300_000, stall_after: 120_000 },
+    });
     expect(c.stats.topic).toBeUndefined();
   });
 

@@ -75,6 +75,26 @@ describe('SystemdNotifier', () => {
     expect(sd.calls()).toContain('STOPPING=1');
   });
 
+  it('a verdict with a status text: STATUS= is sent when the text changes, once per change', async () => {
+    const sd = fakeSystemd({ WATCHDOG_USEC: '100000' });
+    let verdict = { healthy: true, status: 'serving' };
+    const n = make({ env: sd.env });
+    n.startWatchdog(() => verdict);
+    await waitFor(() => sd.calls().filter((c) => c === 'WATCHDOG=1').length >= 3, '3 pings', 5000);
+    verdict = { healthy: false, status: 'unavailable: store unusable: SQLITE_FULL' };
+    await waitFor(
+      () => sd.calls().includes('--status=unavailable: store unusable: SQLITE_FULL'),
+      'status text',
+      5000,
+    );
+    verdict = { healthy: true, status: 'serving' };
+    await waitFor(() => sd.calls().filter((c) => c === '--status=serving').length === 2, 'status back', 5000);
+    const pings = sd.calls().filter((c) => c === 'WATCHDOG=1').length;
+    await waitFor(() => sd.calls().filter((c) => c === 'WATCHDOG=1').length >= pings + 3, 'more pings', 5000);
+    // The same text is not sent again on every beat.
+    expect(sd.calls().filter((c) => c.startsWith('--status=')).length).toBe(3);
+  });
+
   it('a blocked event loop stops the pings (so systemd would restart us)', async () => {
     const sd = fakeSystemd({ WATCHDOG_USEC: '200000' });
     const n = make({ env: sd.env });
