@@ -58,9 +58,11 @@ export class UpstreamClient {
       outbox: opts.outbox,
       ids: this.ids,
       window: c.inflight,
+      maxInflightQos2: Math.min(c.max_inflight_qos2, c.inflight),
       maxRate: c.max_rate,
       logger: this.log,
       onDelivered: (d) => this.events.next({ type: 'delivered', ...d }),
+      onSetAside: (e) => this.events.next({ type: 'set-aside', ...e }),
     });
     this.inbound = new Inbound(opts.state, this.log);
     this.subs = new Subscriptions(this.ids, this.log);
@@ -167,12 +169,11 @@ export class UpstreamClient {
       stopKeepAlive();
       this.lost(conn, reason);
     });
-    await this.sender.attach(conn);
+    const resent = await this.sender.attach(conn, sessionPresent);
     if (!conn.open) return;
     void this.status.publish(conn, 'online', 30_000);
     this.subs.attach(conn);
     this.state$.next('connected');
-    const resent = this.sender.inflight;
     this.log.info({ url: c.url, clientId: this.clientId, sessionPresent, resent }, 'upstream: connected');
     this.events.next({ type: 'connected', sessionPresent, resent });
   }
@@ -207,7 +208,7 @@ export class UpstreamClient {
   private lost(conn: Connection, reason: string): void {
     if (this.conn !== conn) return;
     this.conn = null;
-    this.sender.detach();
+    this.sender.detach(this.running);
     this.subs.detach();
     this.status.detach();
     this.ids.clear();

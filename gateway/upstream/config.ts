@@ -25,6 +25,12 @@ export const upstreamConfigSchema = z.strictObject({
   clean_session: z.boolean().default(false),
   /** Max unacknowledged QoS 1/2 PUBLISHes in flight. */
   inflight: z.number().int().min(1).max(65535).default(32),
+  /**
+   * Max QoS 2 PUBLISHes awaiting PUBREC/PUBCOMP, within `inflight`. Brokers accept only so many
+   * QoS 2 messages awaiting PUBREL per client and silently discard the rest (mosquitto
+   * max_inflight_messages 20, EMQX max_awaiting_rel, HiveMQ receive maximum 10): stay below.
+   */
+  max_inflight_qos2: z.number().int().min(1).max(65535).default(10),
   status_topic: z.string().default('fieldgate/{gateway}/status'),
   /** Backlog drain rate cap in messages/second; 0 = unlimited. */
   max_rate: z.number().min(0).default(0),

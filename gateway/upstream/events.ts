@@ -9,4 +9,6 @@ export type UpstreamEvent =
   /** No CONNACK: network error, TLS failure (tls: true, e.g. untrusted certificate) or timeout. */
   | { type: 'connect-failed'; reason: string; tls: boolean }
   | { type: 'reconnecting'; delayMs: number; attempt: number }
-  | { type: 'delivered'; id: number; receivedAt: number; qos: 0 | 1 | 2 };
+  | { type: 'delivered'; id: number; receivedAt: number; qos: 0 | 1 | 2 }
+  /** A row the broker would not take was moved out of the outbox (kept; `queue peek --dead`). */
+  | { type: 'set-aside'; id: number; reason: string };
