@@ -17,7 +17,9 @@ async function drain(maxInflightQos2: number): Promise<{ payloads: string[]; bro
   const store = openTestStore();
   const devices = ['a', 'b', 'c', 'd', 'e'];
   await store.outbox.enqueue(
-    Array.from({ length: N }, (_, i) => msg(devices[i % 5]!, `q2/${devices[i % 5]}`, `${devices[i % 5]}:${i}`, 2)),
+    Array.from({ length: N }, (_, i) =>
+      msg(devices[i % 5]!, `q2/${devices[i % 5]}`, `${devices[i % 5]}:${i}`, 2),
+    ),
   );
   const { client } = makeClient(store, {
     url: broker.url,
