@@ -3,9 +3,11 @@ import type { Logger } from 'pino';
 import { BehaviorSubject, type Observable, Subject, type Subscription } from 'rxjs';
 import type { KvState, Outbox } from '../../contracts/store.js';
 import { Backoff } from '../lifecycle/backoff.js';
+import { DropLog } from '../store/drop-log.js';
 import type { UpstreamConfig } from './config.js';
 import { ConnectError, Connection, type ProtocolVersion } from './connection.js';
 import type { ConnectionState, UpstreamEvent } from './events.js';
+import type { Oversize } from './framer.js';
 import { Inbound, type MessageHandler } from './inbound.js';
 import { startKeepAlive } from './keepalive.js';
 import { PacketIds } from './packet-ids.js';
@@ -48,11 +50,15 @@ export class UpstreamClient {
   private added: Subscription | undefined;
   private reconnects = 0;
   private lastFailure = '';
+  /** Incoming PUBLISHes dropped for exceeding max_packet_size. */
+  private oversizeDropped = 0;
+  private readonly dropLog: DropLog;
 
   /** Does nothing (no I/O): start() does. */
   constructor(private readonly opts: UpstreamOptions) {
     const c = opts.config;
     this.log = opts.logger.child({ part: 'upstream' });
+    this.dropLog = new DropLog(this.log, 'upstream: incoming messages dropped');
     this.backoff = new Backoff(c.reconnect.min, Math.max(c.reconnect.min, c.reconnect.max));
     this.sender = new Sender({
       outbox: opts.outbox,
@@ -100,6 +106,7 @@ export class UpstreamClient {
       new Promise((r) => setTimeout(r, STOP_SETTLE_MS).unref()),
     ]);
     this.state$.next('disconnected');
+    this.dropLog.flush();
     this.log.info('upstream: stopped');
   }
 
@@ -112,11 +119,12 @@ export class UpstreamClient {
     this.inbound.setHandler(handler);
   }
 
-  stats(): { inflight: number; reconnects: number; connected: boolean } {
+  stats(): { inflight: number; reconnects: number; connected: boolean; oversizeDropped: number } {
     return {
       inflight: this.sender.inflight,
       reconnects: this.reconnects,
       connected: this.state$.value === 'connected',
+      oversizeDropped: this.oversizeDropped,
     };
   }
 
@@ -148,6 +156,7 @@ export class UpstreamClient {
         connect: this.connectPacket(),
         protocolVersion: PROTOCOL[c.protocol],
         timeoutMs: c.connect_timeout,
+        maxPacketSize: c.max_packet_size,
       });
       conn = r.conn;
       sessionPresent = r.connack.sessionPresent;
@@ -164,6 +173,7 @@ export class UpstreamClient {
     this.backoff.reset();
     const stopKeepAlive = startKeepAlive(conn, c.keepalive, (reason) => conn.destroy(reason));
     if (!sessionPresent) this.inbound.newSession(); // before any PUBLISH of this connection
+    conn.onOversize((o) => this.oversize(conn, o));
     conn.onPacket((p) => this.dispatch(conn, p));
     conn.onClose((reason) => {
       stopKeepAlive();
@@ -203,6 +213,27 @@ export class UpstreamClient {
       default:
         this.log.debug({ cmd: p.cmd }, 'upstream: unexpected packet ignored');
     }
+  }
+
+  /**
+   * A packet over max_packet_size went by unbuffered. A PUBLISH is dropped and acknowledged all the
+   * same: unacknowledged, the broker would send it again on every reconnect (a retained message or a
+   * persistent session) and flap the uplink forever. The ack goes out now, possibly ahead of acks
+   * for earlier messages still being handled: a broker does not depend on ack order.
+   */
+  private oversize(conn: Connection, o: Oversize): void {
+    const max = this.opts.config.max_packet_size;
+    if (!o.publish) {
+      conn.destroy(`${o.bytes}-byte packet (type ${o.type}) from broker exceeds max_packet_size ${max}`);
+      return;
+    }
+    const { topic, qos, messageId } = o.publish;
+    this.oversizeDropped++;
+    this.dropLog.add('max_packet_size', 1);
+    this.log.debug({ topic, bytes: o.bytes, max }, 'upstream: incoming message over max_packet_size dropped');
+    this.events.next({ type: 'inbound-dropped', reason: 'max_packet_size', topic, bytes: o.bytes });
+    if (qos === 1) conn.write({ cmd: 'puback', messageId: messageId! });
+    else if (qos === 2) conn.write({ cmd: 'pubrec', messageId: messageId! });
   }
 
   private lost(conn: Connection, reason: string): void {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from '../../contracts/units.js';
+import { bytes, duration } from '../../contracts/units.js';
 
 export const upstreamConfigSchema = z.strictObject({
   /** mqtt://host:port or mqtts://host:port (TLS). */
@@ -32,6 +32,14 @@ export const upstreamConfigSchema = z.strictObject({
    */
   max_inflight_qos2: z.number().int().min(1).max(65535).default(10),
   status_topic: z.string().default('fieldgate/{gateway}/status'),
+  /**
+   * Largest packet accepted from the broker, fixed header included. A larger one is never buffered:
+   * it is skipped as it streams in; a PUBLISH is dropped (counted, logged) and still acknowledged so
+   * the broker does not send it again on every reconnect; any other packet closes the connection.
+   */
+  max_packet_size: bytes()
+    .default(1024 * 1024)
+    .refine((n) => n >= 1024 && n <= 268_435_460, 'expected 1KiB to 256MiB (the MQTT maximum)'),
   /** Backlog drain rate cap in messages/second; 0 = unlimited. */
   max_rate: z.number().min(0).default(0),
   /** Give up on a connect attempt without CONNACK after this long. */

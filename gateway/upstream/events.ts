@@ -11,4 +11,6 @@ export type UpstreamEvent =
   | { type: 'reconnecting'; delayMs: number; attempt: number }
   | { type: 'delivered'; id: number; receivedAt: number; qos: 0 | 1 | 2 }
   /** A row the broker would not take was moved out of the outbox (kept; `queue peek --dead`). */
-  | { type: 'set-aside'; id: number; reason: string };
+  | { type: 'set-aside'; id: number; reason: string }
+  /** An incoming PUBLISH was dropped unread (larger than max_packet_size); it was still acknowledged. */
+  | { type: 'inbound-dropped'; reason: 'max_packet_size'; topic: string; bytes: number };
