@@ -15,6 +15,7 @@ import { connackReason, isConfigRefusal } from './reasons.js';
 import { Sender } from './sender.js';
 import { Status } from './status.js';
 import { type QoS, Subscriptions } from './subscriptions.js';
+import { redactUrl, urlCredentials } from './url.js';
 
 export interface UpstreamOptions {
   /** Password already resolved into config.password. */
@@ -139,8 +140,12 @@ export class UpstreamClient {
       keepalive: c.keepalive,
       will: this.status.will(),
     };
-    if (c.username !== undefined) p.username = c.username;
-    if (c.password !== undefined) p.password = Buffer.from(c.password);
+    // Set on their own, username/password win over credentials in the URL.
+    const fromUrl = urlCredentials(c.url);
+    const username = c.username ?? fromUrl.username;
+    const password = c.password ?? fromUrl.password;
+    if (username !== undefined) p.username = username;
+    if (password !== undefined) p.password = Buffer.from(password);
     return p;
   }
 
@@ -184,7 +189,7 @@ export class UpstreamClient {
     void this.status.publish(conn, 'online', 30_000);
     this.subs.attach(conn);
     this.state$.next('connected');
-    this.log.info({ url: c.url, clientId: this.clientId, sessionPresent, resent }, 'upstream: connected');
+    this.log.info({ url: redactUrl(c.url), clientId: this.clientId, sessionPresent, resent }, 'upstream: connected');
     this.events.next({ type: 'connected', sessionPresent, resent });
   }
 

@@ -60,7 +60,10 @@ export class PacketFramer {
       this.hdr[this.hdrLen++] = chunk[i++]!;
       if (this.hdrLen === 1) continue;
       if (this.hdr[this.hdrLen - 1]! & 0x80) {
-        if (this.hdrLen === 5) return this.malformed('remaining length longer than 4 bytes');
+        if (this.hdrLen === 5) {
+          this.malformed('remaining length longer than 4 bytes');
+          return;
+        }
         continue;
       }
       let remaining = 0;
