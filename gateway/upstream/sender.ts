@@ -71,6 +71,8 @@ export class Sender {
   private resumeAt = 0;
   /** An ack for one of our rows arrived on this connection. */
   private progress = false;
+  /** This connection was closed by us (a store write failed): not the rows' fault. */
+  private ownClose = false;
   /** The last connection dropped with rows in flight and no ack: one row at a time until an ack. */
   private probing = false;
   /** Row id -> disconnects while it was alone in flight (probing). */
@@ -118,6 +120,7 @@ export class Sender {
     this.resending = true;
     this.paused = false;
     this.progress = false;
+    this.ownClose = false;
     this.flushCompletes();
     await this.settle();
     if (gen !== this.gen) return 0;
@@ -236,7 +239,7 @@ export class Sender {
    * row alone in flight is a strike against that row; at STRIKES it is set aside.
    */
   private judge(): void {
-    if (this.progress || this.window.size === 0) return;
+    if (this.progress || this.ownClose || this.window.size === 0) return;
     if (this.probing && this.window.size === 1) {
       const [f] = this.window.values();
       const row = f!.row;
@@ -517,6 +520,7 @@ export class Sender {
   /** A failed store write leaves the window unknown: drop the connection and resync from the store. */
   private storeFailed(what: string, err: unknown): void {
     this.o.logger.error({ err }, `upstream: store ${what} failed; reconnecting to resync`);
+    this.ownClose = true;
     this.conn?.destroy(`store ${what} failed`);
   }
 }
