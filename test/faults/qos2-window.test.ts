@@ -54,6 +54,39 @@ describe('QoS 2 window (issue 12 item 1)', () => {
     expect(checkOrderPerDevice(payloads).ordered).toBe(true);
   }, 60_000);
 
+  it('10 devices streaming QoS 2 into a default mosquitto: 3,000 arrive exactly once', async () => {
+    const broker = await Mosquitto.start({ extra: DEFAULT_LIMITS });
+    const sub = await listen(broker.url, 'q2s/#', { qos: 2 });
+    const store = openTestStore();
+    const { client } = makeClient(store, { url: broker.url });
+    await client.start();
+    await waitFor(() => client.stats().connected, 'connected');
+    // Each device's readings committed as they come, a few per turn, 10 devices interleaved.
+    const M = 3000;
+    const enqueued: Promise<unknown>[] = [];
+    for (let i = 0; i < M; i += 10) {
+      for (let d = 0; d < 10; d++)
+        enqueued.push(store.outbox.enqueue([msg(`s${d}`, `q2s/s${d}`, `s${d}:${i + d}`, 2)]));
+      if (i % 100 === 0) await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all(enqueued);
+    await waitFor(() => store.outbox.stats().rows === 0, 'outbox drained', 30_000);
+    let seen = -1;
+    while (sub.messages.length !== seen) {
+      seen = sub.messages.length;
+      await sleep(300);
+    }
+    const payloads = sub.messages.map((m) => m.payload.toString());
+    expect(broker.output).not.toMatch(/dropp/i);
+    expect(new Set(payloads).size).toBe(M);
+    expect(payloads.length).toBe(M);
+    expect(checkOrderPerDevice(payloads).ordered).toBe(true);
+    await client.stop();
+    store.close();
+    await sub.close();
+    await broker.stop();
+  }, 60_000);
+
   it('control: with 32 QoS 2 in flight the same drain loses messages (the limit above is what saves them)', async () => {
     const { payloads, brokerLog } = await drain(32);
     expect(brokerLog).not.toMatch(/dropp/i);
