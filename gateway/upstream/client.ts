@@ -120,8 +120,16 @@ export class UpstreamClient {
     this.inbound.setHandler(handler);
   }
 
-  stats(): { inflight: number; reconnects: number; connected: boolean; oversizeDropped: number } {
+  stats(): {
+    inflight: number;
+    reconnects: number;
+    connected: boolean;
+    oversizeDropped: number;
+    /** The last connection dropped with rows in flight and no ack: sending one at a time. */
+    probing: boolean;
+  } {
     return {
+      probing: this.sender.isProbing,
       inflight: this.sender.inflight,
       reconnects: this.reconnects,
       connected: this.state$.value === 'connected',
@@ -189,7 +197,10 @@ export class UpstreamClient {
     void this.status.publish(conn, 'online', 30_000);
     this.subs.attach(conn);
     this.state$.next('connected');
-    this.log.info({ url: redactUrl(c.url), clientId: this.clientId, sessionPresent, resent }, 'upstream: connected');
+    this.log.info(
+      { url: redactUrl(c.url), clientId: this.clientId, sessionPresent, resent },
+      'upstream: connected',
+    );
     this.events.next({ type: 'connected', sessionPresent, resent });
   }
 

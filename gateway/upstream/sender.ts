@@ -109,6 +109,11 @@ export class Sender {
     return this.window.size;
   }
 
+  /** Sending one row at a time since a connection dropped with no ack (the uplink flaps). */
+  get isProbing(): boolean {
+    return this.probing;
+  }
+
   /**
    * Start sending on a fresh connection: settle earlier store writes, resend in-flight rows, then
    * pull. Resolves with the number of rows found in flight.

@@ -40,6 +40,7 @@ describe('a row the broker will not take is set aside (issue 12 item 2, sender)'
       'broker_disconnect',
     ]);
     expect(store.outbox.setAsideCount()).toBe(2);
+    expect(client.stats().probing).toBe(false); // acks came back: the full window again
 
     const file = join(dir, 'gw.yaml');
     writeFileSync(file, `gateway: { id: sa, state_dir: state }\nupstream: { url: "${broker.url}" }\n`);
