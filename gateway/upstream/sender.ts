@@ -44,6 +44,11 @@ const MAX_AHEAD = 4 * READ_AHEAD;
 const RESCAN_MS = 1000;
 /** Disconnects with a row alone in flight and no ack before that row is set aside. */
 const STRIKES = 2;
+/**
+ * A strike counts only when the connection ended this soon after the row went out: a broker drops
+ * a PUBLISH it refuses at once, while a bad link that happens to die later is not the row's fault.
+ */
+const STRIKE_MS = 5000;
 
 /**
  * The outbox pull loop for one connection at a time. Rows are taken in id order up to the
@@ -57,7 +62,8 @@ const STRIKES = 2;
  * QoS 2 rows have a window of their own (maxInflightQos2): the pump stops at a QoS 2 row while it is
  * full, so no row overtakes an earlier one. A connection that drops with rows in flight and no ack
  * at all makes the next one probe with a window of 1 until an ack comes; a row alone in flight
- * when the connection dropped STRIKES times is set aside (the broker will not take it).
+ * when the connection dropped right after it (STRIKE_MS) STRIKES times is set aside (the broker
+ * will not take it).
  */
 export class Sender {
   private conn: Connection | null = null;
@@ -77,6 +83,8 @@ export class Sender {
   private probing = false;
   /** Row id -> disconnects while it was alone in flight (probing). */
   private readonly strikes = new Map<number, number>();
+  /** When the last row was put in flight. */
+  private heldAt = 0;
   private rescanTimer: NodeJS.Timeout | undefined;
   private cursor = 0;
   /** Rows read ahead of the window, in id order; `cursor` is the last id read. */
@@ -245,7 +253,7 @@ export class Sender {
    */
   private judge(): void {
     if (this.progress || this.ownClose || this.window.size === 0) return;
-    if (this.probing && this.window.size === 1) {
+    if (this.probing && this.window.size === 1 && Date.now() - this.heldAt <= STRIKE_MS) {
       const [f] = this.window.values();
       const row = f!.row;
       const n = (this.strikes.get(row.id) ?? 0) + 1;
@@ -284,6 +292,7 @@ export class Sender {
   private hold(packetId: number, f: InFlight): void {
     this.window.set(packetId, f);
     if (f.row.qos === 2) this.qos2++;
+    this.heldAt = Date.now();
   }
 
   /** Whether one more row of this QoS fits the windows now. */

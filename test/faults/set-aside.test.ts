@@ -4,8 +4,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { killAllGateways, runCli } from '../harness/gateway-process.js';
 import { Mosquitto } from '../harness/mosquitto.js';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
-import { waitFor } from '../harness/wait.js';
-import { checkOrderPerDevice, listen, makeClient, msg, openTestStore } from '../upstream/helpers.js';
+import { sleep, waitFor } from '../harness/wait.js';
+import {
+  checkOrderPerDevice,
+  listen,
+  makeClient,
+  msg,
+  nextEvent,
+  openTestStore,
+} from '../upstream/helpers.js';
+import { MqttProxy } from '../upstream/proxy.js';
 
 afterAll(async () => {
   await killAllGateways();
@@ -77,4 +85,35 @@ describe('a row the broker will not take is set aside (issue 12 item 2, sender)'
     await sub.close();
     await broker.stop();
   }, 60_000);
+
+  it('a link that dies seconds after each send (no ack) sets nothing aside; the rows arrive once it heals', async () => {
+    const broker = await Mosquitto.start();
+    const proxy = await MqttProxy.start(broker.port);
+    const sub = await listen(broker.url, 'slow/#', { qos: 1 });
+    const store = openTestStore();
+    await store.outbox.enqueue(Array.from({ length: 50 }, (_, i) => msg('d', 'slow/d', `d:${i}`, 1)));
+    proxy.drop = (dir, p) => dir === 'down' && p.cmd === 'puback'; // no ack ever comes back
+    const { client, events } = makeClient(store, { url: proxy.url });
+    let connected = nextEvent(client.events$, 'connected');
+    await client.start();
+    await connected;
+    proxy.cut(); // dropped with 32 in flight and no ack: the next connections probe one at a time
+    for (let i = 0; i < 2; i++) {
+      connected = nextEvent(client.events$, 'connected');
+      await connected;
+      expect(client.stats().probing).toBe(true);
+      await sleep(5500); // the link dies later than a broker refusing a message would
+      proxy.cut();
+    }
+    proxy.drop = undefined;
+    await waitFor(() => store.outbox.stats().rows === 0, 'outbox drained', 10_000);
+    await waitFor(() => new Set(sub.messages.map((m) => m.payload.toString())).size === 50, 'all 50');
+    expect(events.filter((e) => e.type === 'set-aside')).toEqual([]);
+    expect(store.outbox.setAsideCount()).toBe(0);
+    await client.stop();
+    store.close();
+    await sub.close();
+    await proxy.close();
+    await broker.stop();
+  }, 40_000);
 });
