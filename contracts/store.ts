@@ -36,7 +36,16 @@ export interface OutboxStats {
   inflight: number;
 }
 
-export type DropReason = 'max_rows' | 'max_bytes' | 'max_age' | 'reject_new';
+export type DropReason =
+  | 'max_rows'
+  | 'max_bytes'
+  | 'max_age'
+  | 'reject_new'
+  /** The oldest set-aside row deleted to keep the set-aside table under its bound. */
+  | 'set_aside_full';
+
+/** Why a row was set aside: e.g. 'broker_disconnect'; MQTT 5 reason codes later. */
+export type SetAsideReason = string;
 
 /** Thrown (rejected) by Outbox.enqueue under overflow: reject-new when the outbox is full. */
 export class OutboxFullError extends Error {
@@ -75,6 +84,14 @@ export interface Outbox {
   complete(ids: number[]): Promise<void>;
   /** Back to 'queued' (e.g. clean-session connect lost the broker's state). */
   requeueInflight(): Promise<void>;
+  /**
+   * Move a row the broker will not take out of the outbox into the set-aside table (kept, with the
+   * reason and time), so the rows behind it flow. Resolves false when the row was no longer there.
+   * The set-aside table is bounded: its oldest rows are dropped and counted ('set_aside_full').
+   */
+  setAside(id: number, reason: SetAsideReason): Promise<boolean>;
+  /** Rows currently set aside. */
+  setAsideCount(): number;
   stats(): OutboxStats;
   /**
    * The rows a commit added, in id order, right after COMMIT: wakes the upstream sender, which

@@ -63,9 +63,10 @@ program
 program
   .command('queue')
   .description('inspect or purge the outbox/inbox of a running or stopped gateway')
-  .argument('<action>', 'stats | peek | purge')
+  .argument('<action>', 'stats | peek | purge | retry (set-aside rows back to the end of the outbox)')
   .requiredOption('-c, --config <file>', 'YAML config file (for state_dir)')
   .option('--inbox', 'peek/purge the inbox (commands waiting for devices) instead of the outbox')
+  .option('--dead', 'peek/purge the rows set aside because the broker would not take them')
   .option('-n, --limit <n>', 'rows to peek', '20')
   .option('-y, --yes', 'purge without asking')
   .action(async (action: string, opts) => {

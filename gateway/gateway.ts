@@ -18,6 +18,7 @@ import { openStore } from './store/open.js';
 import type { Store } from '../contracts/store.js';
 import { SubscriptionSet } from './subscriptions.js';
 import { UpstreamClient } from './upstream/client.js';
+import { redactUrl } from './upstream/url.js';
 
 export interface GatewayOptions {
   config: Config;
@@ -151,7 +152,11 @@ export class Gateway {
 
     await observe.ready();
     logger.info(
-      { adapters: [...this.adapters.keys()], upstream: config.upstream.url, backlog: backlog.rows },
+      {
+        adapters: [...this.adapters.keys()],
+        upstream: redactUrl(config.upstream.url),
+        backlog: backlog.rows,
+      },
       'fieldgate up',
     );
   }

@@ -96,6 +96,7 @@ export class Observability {
           this.uplink.connected(now);
         } else if (e.type === 'disconnected') this.uplink.disconnected(now);
         else if (e.type === 'set-aside') metrics.setAside(e.reason);
+        else if (e.type === 'inbound-dropped') metrics.dropped('upstream', e.reason);
       }),
     );
   }
@@ -158,7 +159,7 @@ export class Observability {
       store: this.storeHealth(p.store),
       listeners,
       upstreamConnected: connected,
-      outbox,
+      outbox: { ...outbox, setAside: p.store.outbox.setAsideCount() },
       inbox: { rows: p.store.inbox.count() },
       degraded: this.uplink.reasons(now, { connected, rows: outbox.rows, oldestAt: outbox.oldestAt }),
       now,

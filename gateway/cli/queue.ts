@@ -1,15 +1,17 @@
 import { createInterface } from 'node:readline/promises';
 import { loadConfig } from '../config/load.js';
-import { peek, purge, stats } from '../store/inspect.js';
+import { peek, peekSetAside, purge, purgeSetAside, retrySetAside, stats } from '../store/inspect.js';
 
 interface QueueOptions {
   config: string;
   inbox?: boolean;
+  /** The set-aside rows (rows the broker would not take) instead of the outbox. */
+  dead?: boolean;
   limit: string;
   yes?: boolean;
 }
 
-/** `fieldgate queue stats|peek|purge`: safe beside a running gateway (WAL readers; purge waits for its lock). */
+/** `fieldgate queue stats|peek|purge|retry`: safe beside a running gateway (WAL readers; purge waits for its lock). */
 export async function queueCommand(action: string, opts: QueueOptions): Promise<number> {
   const dir = loadConfig(opts.config).gateway.state_dir;
   const which = opts.inbox ? 'inbox' : 'outbox';
@@ -23,16 +25,40 @@ export async function queueCommand(action: string, opts: QueueOptions): Promise<
         `outbox     ${s.outbox.rows} rows, ${s.outbox.bytes} payload bytes, ${s.outbox.inflight} QoS 2 in flight, oldest ${age}`,
       );
       console.log(`inbox      ${s.inbox.rows} commands waiting for devices`);
+      const reasons = Object.entries(s.setAside.byReason).map(([r, n]) => `${n} ${r}`);
+      console.log(
+        `set aside  ${s.setAside.rows} rows the broker would not take${reasons.length ? ` (${reasons.join(', ')})` : ''}`,
+      );
       return 0;
     }
     case 'peek': {
+      if (opts.dead) {
+        for (const row of peekSetAside(dir, { limit: Number(opts.limit) })) {
+          const { payload, ...rest } = row;
+          console.log(JSON.stringify({ ...rest, payload: preview(payload) }));
+        }
+        return 0;
+      }
       for (const row of peek(dir, { limit: Number(opts.limit), from: which })) {
         const { payload, ...rest } = row;
         console.log(JSON.stringify({ ...rest, payload: preview(payload) }));
       }
       return 0;
     }
+    case 'retry': {
+      const n = retrySetAside(dir);
+      console.log(`${n} set-aside rows queued again at the end of the outbox`);
+      return 0;
+    }
     case 'purge': {
+      if (opts.dead) {
+        if (!opts.yes && !(await confirm(`Delete every set-aside row in ${dir}? Type "yes": `))) {
+          console.error('not purged');
+          return 1;
+        }
+        console.log(`purged ${purgeSetAside(dir)} set-aside rows`);
+        return 0;
+      }
       if (!opts.yes && !(await confirm(`Delete every row of the ${which} in ${dir}? Type "yes": `))) {
         console.error('not purged');
         return 1;
@@ -42,7 +68,7 @@ export async function queueCommand(action: string, opts: QueueOptions): Promise<
       return 0;
     }
     default:
-      console.error(`unknown action "${action}": expected stats, peek or purge`);
+      console.error(`unknown action "${action}": expected stats, peek, retry or purge`);
       return 2;
   }
 }

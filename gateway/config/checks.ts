@@ -39,4 +39,16 @@ const targetsExist: SemanticCheck = (config) => {
   return problems;
 };
 
-export const configChecks: SemanticCheck[] = [rulesCompile, targetsExist];
+/** A tls block only applies to mqtts:// URLs: with mqtt:// it would be silently ignored (plain TCP). */
+const tlsNeedsMqtts: SemanticCheck = (config) => {
+  const up = config.upstream;
+  if (!up?.tls || !up.url?.startsWith('mqtt://')) return [];
+  return [
+    {
+      path: ['upstream', 'tls'],
+      message: 'a tls block with an mqtt:// url would be ignored (plain TCP): use mqtts:// or remove tls',
+    },
+  ];
+};
+
+export const configChecks: SemanticCheck[] = [rulesCompile, targetsExist, tlsNeedsMqtts];

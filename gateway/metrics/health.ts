@@ -13,7 +13,7 @@ export interface Health {
   /** Why degraded (serving, but not delivering as it should); absent or empty when not. */
   degraded?: string[];
   upstream: 'connected' | 'disconnected';
-  outbox: { rows: number; bytes: number; oldest_age_seconds: number };
+  outbox: { rows: number; bytes: number; oldest_age_seconds: number; set_aside?: number };
   inbox?: { rows: number };
   /** Free-form extras (listeners, ports, version); passed through to the JSON. */
   [extra: string]: unknown;
@@ -43,7 +43,7 @@ export interface HealthInputs {
   /** Listener name -> bound (e.g. { mqttsn: true, 'serial:weather': true }); only what must be up to serve. */
   listeners: Record<string, boolean>;
   upstreamConnected: boolean;
-  outbox: { rows: number; bytes: number; oldestAt: number | null };
+  outbox: { rows: number; bytes: number; oldestAt: number | null; setAside?: number };
   inbox?: { rows: number };
   /** Degraded reasons (UplinkWatch): reported with HTTP 200. */
   degraded?: string[];
@@ -73,6 +73,8 @@ export function buildHealth(i: HealthInputs): Health {
       rows: i.outbox.rows,
       bytes: i.outbox.bytes,
       oldest_age_seconds: i.outbox.oldestAt === null ? 0 : Math.max(0, (i.now - i.outbox.oldestAt) / 1000),
+      // Kept but no longer sent (the broker would not take them): `fieldgate queue peek --dead`.
+      ...(i.outbox.setAside ? { set_aside: i.outbox.setAside } : {}),
     },
     ...(i.inbox ? { inbox: { rows: i.inbox.rows } } : {}),
     listeners: i.listeners,

@@ -19,7 +19,12 @@ export interface StoreFileStats {
   outbox: OutboxStats & { queued: number };
   inbox: { rows: number };
   kv: { rows: number };
+  /** Rows set aside (the broker would not take them), by reason. */
+  setAside: { rows: number; byReason: Record<string, number> };
 }
+
+/** A set-aside row as `queue peek --dead` shows it. */
+export type SetAsideRow = Omit<OutboxRow, 'state' | 'packetId'> & { reason: string; setAsideAt: number };
 
 export function stats(dir: string): StoreFileStats {
   return withDb(dir, true, (db) => {
@@ -40,6 +45,7 @@ export function stats(dir: string): StoreFileStats {
       outbox: { ...totals, oldestAt: oldest?.enqueued_at ?? null, inflight, queued: totals.rows - inflight },
       inbox: { rows: count('SELECT count(*) AS n FROM inbox') },
       kv: { rows: count('SELECT count(*) AS n FROM kv') },
+      setAside: setAsideStats(db),
     };
   });
 }
@@ -61,6 +67,61 @@ export function peek(
       ? rows.map((r) => toOutboxRow(r as Parameters<typeof toOutboxRow>[0]))
       : rows.map((r) => toInboxRow(r as Parameters<typeof toInboxRow>[0]));
   });
+}
+
+function setAsideStats(db: Database.Database): StoreFileStats['setAside'] {
+  const byReason: Record<string, number> = {};
+  let rows = 0;
+  const all = db.prepare('SELECT reason, count(*) AS n FROM outbox_dead GROUP BY reason').all() as {
+    reason: string;
+    n: number;
+  }[];
+  for (const r of all) {
+    byReason[r.reason] = r.n;
+    rows += r.n;
+  }
+  return { rows, byReason };
+}
+
+/** The oldest set-aside rows, oldest first. */
+export function peekSetAside(dir: string, opts: { limit: number }): SetAsideRow[] {
+  return withDb(dir, true, (db) => {
+    const rows = db.prepare('SELECT * FROM outbox_dead ORDER BY id LIMIT ?').all(opts.limit) as (Parameters<
+      typeof toOutboxRow
+    >[0] & { reason: string; set_aside_at: number })[];
+    return rows.map((r) => {
+      const { state: _s, packetId: _p, ...row } = toOutboxRow({ ...r, state: 'queued', packet_id: null });
+      return { ...row, reason: r.reason, setAsideAt: r.set_aside_at };
+    });
+  });
+}
+
+/**
+ * Put every set-aside row back at the END of the outbox (new ids, in their old id order), queued
+ * again: a running gateway picks them up within a second. Returns how many went back.
+ */
+export function retrySetAside(dir: string): number {
+  return withDb(dir, false, (db) =>
+    db
+      .transaction(() => {
+        const now = Date.now();
+        const moved = db
+          .prepare(
+            `INSERT INTO outbox (source, device, topic, payload, qos, retain, properties, received_at, enqueued_at)
+             SELECT source, device, topic, payload, qos, retain, properties, received_at, ?
+             FROM outbox_dead ORDER BY id`,
+          )
+          .run(now).changes;
+        db.prepare('DELETE FROM outbox_dead').run();
+        return moved;
+      })
+      .immediate(),
+  );
+}
+
+/** Deletes every set-aside row; returns how many went. */
+export function purgeSetAside(dir: string): number {
+  return withDb(dir, false, (db) => db.prepare('DELETE FROM outbox_dead').run().changes);
 }
 
 export type PurgeWhich = 'outbox' | 'inbox' | 'all';

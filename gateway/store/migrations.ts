@@ -66,6 +66,25 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE inbox ADD COLUMN meta TEXT;
   `,
   `
+  -- Rows the broker would not take (e.g. it dropped the connection on them twice), set aside so the
+  -- rows behind them flow. Same columns as outbox (ids kept), plus why and when; 'queue retry' puts
+  -- them back at the end of the outbox. Not counted in outbox_totals: bounded on its own.
+  CREATE TABLE outbox_dead (
+    id          INTEGER PRIMARY KEY,
+    source      TEXT    NOT NULL,
+    device      TEXT    NOT NULL,
+    topic       TEXT    NOT NULL,
+    payload     BLOB    NOT NULL,
+    qos         INTEGER NOT NULL,
+    retain      INTEGER NOT NULL,
+    properties  TEXT,
+    received_at INTEGER NOT NULL,
+    enqueued_at INTEGER NOT NULL,
+    reason      TEXT    NOT NULL,
+    set_aside_at INTEGER NOT NULL
+  );
+  `,
+  `
   -- MQTT-SN device state (h5): one row per clean-session=false session, one per registration and
   -- per subscription, so a REGISTER writes one small row instead of rewriting a session snapshot.
   CREATE TABLE device_session (

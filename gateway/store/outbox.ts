@@ -15,7 +15,11 @@ import {
   type OutboxMessage,
   type OutboxRow,
   type OutboxStats,
+  type SetAsideReason,
 } from '../../contracts/store.js';
+
+/** Most rows kept set aside; beyond it the oldest are deleted and counted ('set_aside_full'). */
+export const MAX_SET_ASIDE_ROWS = 10_000;
 
 interface DbRow {
   id: number;
@@ -74,6 +78,9 @@ export class SqliteOutbox implements Outbox, FlushHooks {
     totals: Statement<[], { rows: number; bytes: number }>;
     oldest: Statement<[], { enqueued_at: number }>;
     inflightCount: Statement<[], { n: number }>;
+    setAside: Statement<[SetAsideReason, number, number]>;
+    deadCount: Statement<[], { n: number }>;
+    deadTrim: Statement<[number]>;
   };
 
   constructor(
@@ -100,6 +107,16 @@ export class SqliteOutbox implements Outbox, FlushHooks {
       totals: db.prepare('SELECT rows, bytes FROM outbox_totals'),
       oldest: db.prepare('SELECT enqueued_at FROM outbox ORDER BY id LIMIT 1'),
       inflightCount: db.prepare(`SELECT count(*) AS n FROM outbox WHERE state <> 'queued'`),
+      setAside: db.prepare(
+        `INSERT INTO outbox_dead (id, source, device, topic, payload, qos, retain, properties, received_at,
+           enqueued_at, reason, set_aside_at)
+         SELECT id, source, device, topic, payload, qos, retain, properties, received_at, enqueued_at, ?, ?
+         FROM outbox WHERE id = ?`,
+      ),
+      deadCount: db.prepare('SELECT count(*) AS n FROM outbox_dead'),
+      deadTrim: db.prepare(
+        'DELETE FROM outbox_dead WHERE id IN (SELECT id FROM outbox_dead ORDER BY id LIMIT ?)',
+      ),
     };
   }
 
@@ -182,6 +199,20 @@ export class SqliteOutbox implements Outbox, FlushHooks {
     return this.commit.submit(() => {
       this.stmt.requeue.run();
     });
+  }
+
+  setAside(id: number, reason: SetAsideReason): Promise<boolean> {
+    return this.commit.submit(() => {
+      if (this.stmt.setAside.run(reason, Date.now(), id).changes === 0) return false;
+      this.stmt.complete.run(id);
+      const over = this.stmt.deadCount.get()!.n - MAX_SET_ASIDE_ROWS;
+      if (over > 0) this.countDrop('set_aside_full', this.stmt.deadTrim.run(over).changes);
+      return true;
+    });
+  }
+
+  setAsideCount(): number {
+    return this.stmt.deadCount.get()!.n;
   }
 
   stats(): OutboxStats {

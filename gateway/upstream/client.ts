@@ -3,9 +3,11 @@ import type { Logger } from 'pino';
 import { BehaviorSubject, type Observable, Subject, type Subscription } from 'rxjs';
 import type { KvState, Outbox } from '../../contracts/store.js';
 import { Backoff } from '../lifecycle/backoff.js';
+import { DropLog } from '../store/drop-log.js';
 import type { UpstreamConfig } from './config.js';
 import { ConnectError, Connection, type ProtocolVersion } from './connection.js';
 import type { ConnectionState, UpstreamEvent } from './events.js';
+import type { Oversize } from './framer.js';
 import { Inbound, type MessageHandler } from './inbound.js';
 import { startKeepAlive } from './keepalive.js';
 import { PacketIds } from './packet-ids.js';
@@ -13,6 +15,7 @@ import { connackReason, isConfigRefusal } from './reasons.js';
 import { Sender } from './sender.js';
 import { Status } from './status.js';
 import { type QoS, Subscriptions } from './subscriptions.js';
+import { redactUrl, urlCredentials } from './url.js';
 
 export interface UpstreamOptions {
   /** Password already resolved into config.password. */
@@ -48,19 +51,25 @@ export class UpstreamClient {
   private added: Subscription | undefined;
   private reconnects = 0;
   private lastFailure = '';
+  /** Incoming PUBLISHes dropped for exceeding max_packet_size. */
+  private oversizeDropped = 0;
+  private readonly dropLog: DropLog;
 
   /** Does nothing (no I/O): start() does. */
   constructor(private readonly opts: UpstreamOptions) {
     const c = opts.config;
     this.log = opts.logger.child({ part: 'upstream' });
+    this.dropLog = new DropLog(this.log, 'upstream: incoming messages dropped');
     this.backoff = new Backoff(c.reconnect.min, Math.max(c.reconnect.min, c.reconnect.max));
     this.sender = new Sender({
       outbox: opts.outbox,
       ids: this.ids,
       window: c.inflight,
+      maxInflightQos2: Math.min(c.max_inflight_qos2, c.inflight),
       maxRate: c.max_rate,
       logger: this.log,
       onDelivered: (d) => this.events.next({ type: 'delivered', ...d }),
+      onSetAside: (e) => this.events.next({ type: 'set-aside', ...e }),
     });
     this.inbound = new Inbound(opts.state, this.log);
     this.subs = new Subscriptions(this.ids, this.log);
@@ -98,6 +107,7 @@ export class UpstreamClient {
       new Promise((r) => setTimeout(r, STOP_SETTLE_MS).unref()),
     ]);
     this.state$.next('disconnected');
+    this.dropLog.flush();
     this.log.info('upstream: stopped');
   }
 
@@ -110,11 +120,20 @@ export class UpstreamClient {
     this.inbound.setHandler(handler);
   }
 
-  stats(): { inflight: number; reconnects: number; connected: boolean } {
+  stats(): {
+    inflight: number;
+    reconnects: number;
+    connected: boolean;
+    oversizeDropped: number;
+    /** The last connection dropped with rows in flight and no ack: sending one at a time. */
+    probing: boolean;
+  } {
     return {
+      probing: this.sender.isProbing,
       inflight: this.sender.inflight,
       reconnects: this.reconnects,
       connected: this.state$.value === 'connected',
+      oversizeDropped: this.oversizeDropped,
     };
   }
 
@@ -129,8 +148,12 @@ export class UpstreamClient {
       keepalive: c.keepalive,
       will: this.status.will(),
     };
-    if (c.username !== undefined) p.username = c.username;
-    if (c.password !== undefined) p.password = Buffer.from(c.password);
+    // Set on their own, username/password win over credentials in the URL.
+    const fromUrl = urlCredentials(c.url);
+    const username = c.username ?? fromUrl.username;
+    const password = c.password ?? fromUrl.password;
+    if (username !== undefined) p.username = username;
+    if (password !== undefined) p.password = Buffer.from(password);
     return p;
   }
 
@@ -146,6 +169,7 @@ export class UpstreamClient {
         connect: this.connectPacket(),
         protocolVersion: PROTOCOL[c.protocol],
         timeoutMs: c.connect_timeout,
+        maxPacketSize: c.max_packet_size,
       });
       conn = r.conn;
       sessionPresent = r.connack.sessionPresent;
@@ -162,18 +186,21 @@ export class UpstreamClient {
     this.backoff.reset();
     const stopKeepAlive = startKeepAlive(conn, c.keepalive, (reason) => conn.destroy(reason));
     if (!sessionPresent) this.inbound.newSession(); // before any PUBLISH of this connection
+    conn.onOversize((o) => this.oversize(conn, o));
     conn.onPacket((p) => this.dispatch(conn, p));
     conn.onClose((reason) => {
       stopKeepAlive();
       this.lost(conn, reason);
     });
-    await this.sender.attach(conn);
+    const resent = await this.sender.attach(conn, sessionPresent);
     if (!conn.open) return;
     void this.status.publish(conn, 'online', 30_000);
     this.subs.attach(conn);
     this.state$.next('connected');
-    const resent = this.sender.inflight;
-    this.log.info({ url: c.url, clientId: this.clientId, sessionPresent, resent }, 'upstream: connected');
+    this.log.info(
+      { url: redactUrl(c.url), clientId: this.clientId, sessionPresent, resent },
+      'upstream: connected',
+    );
     this.events.next({ type: 'connected', sessionPresent, resent });
   }
 
@@ -204,10 +231,31 @@ export class UpstreamClient {
     }
   }
 
+  /**
+   * A packet over max_packet_size went by unbuffered. A PUBLISH is dropped and acknowledged all the
+   * same: unacknowledged, the broker would send it again on every reconnect (a retained message or a
+   * persistent session) and flap the uplink forever. The ack goes out now, possibly ahead of acks
+   * for earlier messages still being handled: a broker does not depend on ack order.
+   */
+  private oversize(conn: Connection, o: Oversize): void {
+    const max = this.opts.config.max_packet_size;
+    if (!o.publish) {
+      conn.destroy(`${o.bytes}-byte packet (type ${o.type}) from broker exceeds max_packet_size ${max}`);
+      return;
+    }
+    const { topic, qos, messageId } = o.publish;
+    this.oversizeDropped++;
+    this.dropLog.add('max_packet_size', 1);
+    this.log.debug({ topic, bytes: o.bytes, max }, 'upstream: incoming message over max_packet_size dropped');
+    this.events.next({ type: 'inbound-dropped', reason: 'max_packet_size', topic, bytes: o.bytes });
+    if (qos === 1) conn.write({ cmd: 'puback', messageId: messageId! });
+    else if (qos === 2) conn.write({ cmd: 'pubrec', messageId: messageId! });
+  }
+
   private lost(conn: Connection, reason: string): void {
     if (this.conn !== conn) return;
     this.conn = null;
-    this.sender.detach();
+    this.sender.detach(this.running);
     this.subs.detach();
     this.status.detach();
     this.ids.clear();

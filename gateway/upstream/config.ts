@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from '../../contracts/units.js';
+import { bytes, duration } from '../../contracts/units.js';
 
 export const upstreamConfigSchema = z.strictObject({
   /** mqtt://host:port or mqtts://host:port (TLS). */
@@ -25,7 +25,21 @@ export const upstreamConfigSchema = z.strictObject({
   clean_session: z.boolean().default(false),
   /** Max unacknowledged QoS 1/2 PUBLISHes in flight. */
   inflight: z.number().int().min(1).max(65535).default(32),
+  /**
+   * Max QoS 2 PUBLISHes awaiting PUBREC/PUBCOMP, within `inflight`. Brokers accept only so many
+   * QoS 2 messages awaiting PUBREL per client and silently discard the rest (mosquitto
+   * max_inflight_messages 20, EMQX max_awaiting_rel, HiveMQ receive maximum 10): stay below.
+   */
+  max_inflight_qos2: z.number().int().min(1).max(65535).default(10),
   status_topic: z.string().default('fieldgate/{gateway}/status'),
+  /**
+   * Largest packet accepted from the broker, fixed header included. A larger one is never buffered:
+   * it is skipped as it streams in; a PUBLISH is dropped (counted, logged) and still acknowledged so
+   * the broker does not send it again on every reconnect; any other packet closes the connection.
+   */
+  max_packet_size: bytes()
+    .default(1024 * 1024)
+    .refine((n) => n >= 1024 && n <= 268_435_460, 'expected 1KiB to 256MiB (the MQTT maximum)'),
   /** Backlog drain rate cap in messages/second; 0 = unlimited. */
   max_rate: z.number().min(0).default(0),
   /** Give up on a connect attempt without CONNACK after this long. */

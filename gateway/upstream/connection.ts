@@ -2,6 +2,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import * as mqttPacket from 'mqtt-packet';
 import type { IConnackPacket, IConnectPacket, Packet } from 'mqtt-packet';
+import { type Oversize, PacketFramer } from './framer.js';
 import { describeError } from './reasons.js';
 import { tlsOptions } from './tls.js';
 import type { UpstreamConfig } from './config.js';
@@ -14,6 +15,8 @@ export interface DialOptions {
   connect: IConnectPacket;
   protocolVersion: ProtocolVersion;
   timeoutMs: number;
+  /** Larger incoming packets are skipped unbuffered and reported (onOversize). */
+  maxPacketSize: number;
 }
 
 /** Why a connect attempt failed: refused by CONNACK, or the socket/TLS/timeout failed first. */
@@ -38,6 +41,8 @@ export class Connection {
   /** Packets that arrive right behind CONNACK, before onPacket is set (a session's queued messages). */
   private early: Packet[] | undefined = [];
   private packetHandler: (p: Packet) => void = (p) => this.early?.push(p);
+  private earlyOversize: Oversize[] | undefined = [];
+  private oversizeHandler: (o: Oversize) => void = (o) => this.earlyOversize?.push(o);
   private closeHandlers: ((reason: string) => void)[] = [];
   private drainHandlers: (() => void)[] = [];
   private closedReason: string | undefined;
@@ -102,7 +107,19 @@ export class Connection {
         if (!settled) fail(new ConnectError(`bad packet from broker: ${err.message}`, 'network'));
         else conn.destroy(`bad packet from broker: ${err.message}`);
       });
-      socket.on('data', (chunk: Buffer) => parser.parse(chunk));
+      const framer = new PacketFramer(
+        opts.maxPacketSize,
+        (bytes) => parser.parse(bytes),
+        (o) => {
+          if (!settled) fail(new ConnectError(`packet of ${o.bytes} bytes before CONNACK`, 'network'));
+          else conn.oversizeHandler(o);
+        },
+        (why) => {
+          if (!settled) fail(new ConnectError(`bad packet from broker: ${why}`, 'network'));
+          else conn.destroy(`bad packet from broker: ${why}`);
+        },
+      );
+      socket.on('data', (chunk: Buffer) => framer.push(chunk));
       socket.on('error', (err) => {
         const d = describeError(err);
         if (!settled) fail(new ConnectError(d.reason, d.tls ? 'tls' : 'network'));
@@ -130,6 +147,14 @@ export class Connection {
     const early = this.early ?? [];
     this.early = undefined;
     for (const p of early) handler(p);
+  }
+
+  /** A packet over maxPacketSize went by (skipped, never buffered). */
+  onOversize(handler: (o: Oversize) => void): void {
+    this.oversizeHandler = handler;
+    const early = this.earlyOversize ?? [];
+    this.earlyOversize = undefined;
+    for (const o of early) handler(o);
   }
 
   /** Called once, with the first reason the connection ended. */

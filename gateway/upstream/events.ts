@@ -10,5 +10,7 @@ export type UpstreamEvent =
   | { type: 'connect-failed'; reason: string; tls: boolean }
   | { type: 'reconnecting'; delayMs: number; attempt: number }
   | { type: 'delivered'; id: number; receivedAt: number; qos: 0 | 1 | 2 }
-  /** A row the broker will not take, kept in the store but no longer sent (queue retry releases it). */
-  | { type: 'set-aside'; id: number; reason: string };
+  /** A row the broker would not take was moved out of the outbox (kept; `queue peek --dead`). */
+  | { type: 'set-aside'; id: number; reason: string }
+  /** An incoming PUBLISH was dropped unread (larger than max_packet_size); it was still acknowledged. */
+  | { type: 'inbound-dropped'; reason: 'max_packet_size'; topic: string; bytes: number };

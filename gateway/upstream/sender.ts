@@ -16,9 +16,13 @@ export interface SenderOptions {
   ids: PacketIds;
   /** Max unacknowledged QoS 1/2 PUBLISHes. */
   window: number;
+  /** Max QoS 2 PUBLISHes awaiting PUBREC/PUBCOMP, within `window` (brokers discard beyond their limit). */
+  maxInflightQos2: number;
   maxRate: number;
   logger: Logger;
   onDelivered: (d: Delivered) => void;
+  /** A row was moved out of the outbox because the broker would not take it. */
+  onSetAside: (e: { id: number; reason: string }) => void;
 }
 
 interface InFlight {
@@ -36,6 +40,15 @@ const MAX_UNWRITTEN = 1024;
 const READ_AHEAD = 256;
 /** Most rows held in memory ahead of the window; beyond that new rows are left to be read back. */
 const MAX_AHEAD = 4 * READ_AHEAD;
+/** How often an idle sender looks for rows written by another process (`queue retry`). */
+const RESCAN_MS = 1000;
+/** Disconnects with a row alone in flight and no ack before that row is set aside. */
+const STRIKES = 2;
+/**
+ * A strike counts only when the connection ended this soon after the row went out: a broker drops
+ * a PUBLISH it refuses at once, while a bad link that happens to die later is not the row's fault.
+ */
+const STRIKE_MS = 5000;
 
 /**
  * The outbox pull loop for one connection at a time. Rows are taken in id order up to the
@@ -44,12 +57,35 @@ const MAX_AHEAD = 4 * READ_AHEAD;
  * restart they are resent as new, which QoS 1 allows). Rows are completed in batches when
  * acknowledged. After a (re)connect the QoS 2 rows left in flight are resent with the same packet
  * ids, in id order together with the queued rows older than them, before new rows are pulled.
+ * When the broker kept no session, nothing is in flight: those rows are sent again as new PUBLISHes.
+ *
+ * QoS 2 rows have a window of their own (maxInflightQos2): the pump stops at a QoS 2 row while it is
+ * full, so no row overtakes an earlier one. A connection that drops with rows in flight and no ack
+ * at all makes the next one probe with a window of 1 until an ack comes; a row alone in flight
+ * when the connection dropped right after it (STRIKE_MS) STRIKES times is set aside (the broker
+ * will not take it).
  */
 export class Sender {
   private conn: Connection | null = null;
   /** Generation of the attached connection: async continuations of an old one do nothing. */
   private gen = 0;
   private readonly window = new Map<number, InFlight>();
+  /** QoS 2 rows in `window`. */
+  private qos2 = 0;
+  /** Rows left in flight before a reconnect (broker session kept), written as the windows allow. */
+  private resume: { row: OutboxRow; packetId: number }[] = [];
+  private resumeAt = 0;
+  /** An ack for one of our rows arrived on this connection. */
+  private progress = false;
+  /** This connection was closed by us (a store write failed): not the rows' fault. */
+  private ownClose = false;
+  /** The last connection dropped with rows in flight and no ack: one row at a time until an ack. */
+  private probing = false;
+  /** Row id -> disconnects while it was alone in flight (probing). */
+  private readonly strikes = new Map<number, number>();
+  /** When the last row was put in flight. */
+  private heldAt = 0;
+  private rescanTimer: NodeJS.Timeout | undefined;
   private cursor = 0;
   /** Rows read ahead of the window, in id order; `cursor` is the last id read. */
   private ahead: OutboxRow[] = [];
@@ -81,18 +117,32 @@ export class Sender {
     return this.window.size;
   }
 
-  /** Start sending on a fresh connection: settle earlier store writes, resend in-flight rows, then pull. */
-  async attach(conn: Connection): Promise<void> {
+  /** Sending one row at a time since a connection dropped with no ack (the uplink flaps). */
+  get isProbing(): boolean {
+    return this.probing;
+  }
+
+  /**
+   * Start sending on a fresh connection: settle earlier store writes, resend in-flight rows, then
+   * pull. Resolves with the number of rows found in flight.
+   */
+  async attach(conn: Connection, sessionPresent: boolean): Promise<number> {
     const gen = ++this.gen;
     this.conn = conn;
-    this.window.clear();
+    this.clearWindow();
     this.resending = true;
     this.paused = false;
+    this.progress = false;
+    this.ownClose = false;
     this.flushCompletes();
     await this.settle();
-    if (gen !== this.gen) return;
+    if (gen !== this.gen) return 0;
     // Settled: the store's view of what is in flight is now complete and final.
     const resumed = this.o.outbox.inflight().filter((r) => r.packetId !== null);
+    clearInterval(this.rescanTimer);
+    this.rescanTimer = setInterval(() => this.rescan(), RESCAN_MS);
+    this.rescanTimer.unref();
+    if (!sessionPresent) return this.restartAll(resumed);
     for (const row of resumed) this.o.ids.hold(row.packetId!);
     const last = resumed.at(-1)?.id ?? 0;
     // QoS 0/1 rows stay 'queued' while in flight: those older than the last resumed QoS 2 row go
@@ -110,27 +160,16 @@ export class Sender {
         await this.track(this.o.outbox.markSent(fresh2));
       } catch (err) {
         if (gen === this.gen) this.storeFailed('markSent', err);
-        return;
+        return 0;
       }
-      if (gen !== this.gen) return;
+      if (gen !== this.gen) return 0;
     }
     const order = [...resumed.map((row) => ({ row, packetId: row.packetId! })), ...between].sort(
       (a, b) => a.row.id - b.row.id,
     );
-    conn.batch(() => {
-      for (const { row, packetId } of order) {
-        if (row.state === 'queued') {
-          if (row.qos > 0) this.window.set(packetId, { row, state: 'sent' });
-          conn.write(publishPacket(row, packetId, false));
-          if (row.qos === 0) this.queueComplete(row);
-          continue;
-        }
-        const state = row.state === 'released' ? 'released' : 'sent';
-        this.window.set(packetId, { row, state });
-        if (state === 'released') conn.write({ cmd: 'pubrel', messageId: packetId });
-        else conn.write(publishPacket(row, packetId, true));
-      }
-    });
+    // Written by pump() as the windows allow (QoS 2 limit, a probe's window of 1), before new rows.
+    this.resume = order;
+    this.resumeAt = 0;
     if (order.length > 0) {
       this.o.logger.info(
         { count: resumed.length, between: between.length },
@@ -143,6 +182,33 @@ export class Sender {
     this.unwritten = 0;
     this.resending = false;
     this.pump();
+    return resumed.length;
+  }
+
+  /**
+   * The broker has no session (clean session, or it restarted without persistence): it holds none
+   * of our PUBLISHes, and a PUBREL alone would complete a row it never delivered. Every row left in
+   * flight, 'released' ones too, goes out again as a new PUBLISH with a new packet id, in id order
+   * with the queued rows between them. A duplicate is possible (the broker may have delivered some
+   * before it lost its state); a loss is not.
+   */
+  private restartAll(resumed: OutboxRow[]): number {
+    const last = resumed.at(-1)?.id ?? 0;
+    this.ahead = [...resumed, ...this.queuedBefore(last)].sort((a, b) => a.id - b.id);
+    this.cursor = last;
+    this.tail = false;
+    this.unwritten = 0;
+    this.resume = [];
+    this.resumeAt = 0;
+    this.resending = false;
+    if (resumed.length > 0) {
+      this.o.logger.warn(
+        { count: resumed.length },
+        'upstream: broker kept no session: resending messages left in flight as new',
+      );
+    }
+    this.pump();
+    return resumed.length;
   }
 
   /** Queued rows with ids below `last` (at most the window that was in flight, plus QoS 0). */
@@ -162,21 +228,93 @@ export class Sender {
     this.paused = true;
   }
 
-  /** The connection is gone: forget the window (rows stay 'sent'/'released' in the store). */
-  detach(): void {
+  /**
+   * The connection is gone: forget the window (rows stay 'sent'/'released' in the store).
+   * `fault`: the broker or the network ended it (not our own stop): judge the rows in flight.
+   */
+  detach(fault = true): void {
+    if (fault) this.judge();
     this.gen++;
     this.conn = null;
-    this.window.clear();
+    this.clearWindow();
+    this.resume = [];
+    this.resumeAt = 0;
     this.tail = false;
     this.waitingDrain = false;
     if (this.rateTimer) clearTimeout(this.rateTimer);
     this.rateTimer = undefined;
+    clearInterval(this.rescanTimer);
+    this.rescanTimer = undefined;
+  }
+
+  /**
+   * A drop with rows in flight and no ack at all: probe next time. A drop while probing with one
+   * row alone in flight is a strike against that row; at STRIKES it is set aside.
+   */
+  private judge(): void {
+    if (this.progress || this.ownClose || this.window.size === 0) return;
+    if (this.probing && this.window.size === 1 && Date.now() - this.heldAt <= STRIKE_MS) {
+      const [f] = this.window.values();
+      const row = f!.row;
+      const n = (this.strikes.get(row.id) ?? 0) + 1;
+      if (n >= STRIKES) {
+        this.strikes.delete(row.id);
+        this.setAside(row, 'broker_disconnect');
+      } else this.strikes.set(row.id, n);
+    }
+    if (!this.probing) {
+      this.o.logger.warn(
+        { inflight: this.window.size },
+        'upstream: connection lost with no ack for anything in flight: resending one message at a time',
+      );
+    }
+    this.probing = true;
+  }
+
+  private setAside(row: OutboxRow, reason: string): void {
+    this.o.logger.error(
+      { id: row.id, device: row.device, topic: row.topic, qos: row.qos, reason },
+      'upstream: message set aside: the broker dropped the connection on it repeatedly (see fieldgate queue peek --dead)',
+    );
+    this.track(this.o.outbox.setAside(row.id, reason)).then(
+      (moved) => {
+        if (moved) this.o.onSetAside({ id: row.id, reason });
+      },
+      (err) => this.o.logger.error({ err, id: row.id }, 'upstream: could not set a message aside'),
+    );
+  }
+
+  private clearWindow(): void {
+    this.window.clear();
+    this.qos2 = 0;
+  }
+
+  private hold(packetId: number, f: InFlight): void {
+    this.window.set(packetId, f);
+    if (f.row.qos === 2) this.qos2++;
+    this.heldAt = Date.now();
+  }
+
+  /** Whether one more row of this QoS fits the windows now. */
+  private room(row: OutboxRow): boolean {
+    if (row.qos === 0) return true;
+    if (this.window.size >= (this.probing ? 1 : this.o.window)) return false;
+    return row.qos !== 2 || this.qos2 < this.o.maxInflightQos2;
+  }
+
+  /** Rows another process put back (`queue retry`) are read once the sender has caught up. */
+  private rescan(): void {
+    if (this.tail && this.ahead.length === 0) {
+      this.tail = false;
+      this.pump();
+    }
   }
 
   /** PUBACK / PUBREC / PUBCOMP for a packet id; false when the id is not an outbox row's. */
   handleAck(cmd: 'puback' | 'pubrec' | 'pubcomp', packetId: number): boolean {
     const f = this.window.get(packetId);
     if (!f) return false;
+    this.progress = true;
     if (cmd === 'pubrec') {
       if (f.row.qos !== 2) return true;
       if (f.state === 'released') {
@@ -196,8 +334,14 @@ export class Sender {
     if ((cmd === 'puback') !== (f.row.qos === 1)) return true; // wrong ack for this QoS: ignore
     if (cmd === 'pubcomp' && f.state !== 'released') return true;
     this.window.delete(packetId);
+    if (f.row.qos === 2) this.qos2--;
     this.o.ids.release(packetId);
     this.queueComplete(f.row);
+    if (this.probing) {
+      // The broker takes messages again: back to the full window.
+      this.probing = false;
+      this.strikes.clear();
+    }
     this.schedulePump();
     return true;
   }
@@ -218,6 +362,7 @@ export class Sender {
   pump(): void {
     const conn = this.conn;
     if (!conn || this.resending || this.paused) return;
+    if (this.resumeAt < this.resume.length && !this.writeResumed(conn)) return;
     while (this.unwritten < MAX_UNWRITTEN) {
       if (!conn.writable) {
         if (!this.waitingDrain && conn.open) {
@@ -230,7 +375,7 @@ export class Sender {
         return;
       }
       let free = Math.min(
-        this.o.window - this.window.size,
+        (this.probing ? 1 : this.o.window) - this.window.size,
         65535 - this.o.ids.size,
         MAX_UNWRITTEN - this.unwritten,
       );
@@ -252,11 +397,47 @@ export class Sender {
         this.ahead = this.ahead.length ? this.ahead.concat(more) : more;
       }
       if (this.ahead.length === 0) return;
-      const rows = this.ahead.length <= free ? this.ahead : this.ahead.slice(0, free);
-      this.ahead = this.ahead.length <= free ? [] : this.ahead.slice(free);
+      // Stop at a QoS 2 row while the QoS 2 window is full: a later row never overtakes it.
+      let n = 0;
+      for (let q2 = this.qos2; n < free && n < this.ahead.length; n++) {
+        if (this.ahead[n]!.qos !== 2) continue;
+        if (q2 >= this.o.maxInflightQos2) break;
+        q2++;
+      }
+      if (n === 0) return;
+      const rows = this.ahead.length <= n ? this.ahead : this.ahead.slice(0, n);
+      this.ahead = this.ahead.length <= n ? [] : this.ahead.slice(n);
       this.rate.take(rows.length);
       this.send(conn, rows);
     }
+  }
+
+  /**
+   * Write rows resumed after a reconnect, in id order, as far as the windows allow.
+   * True when all are written (new rows may follow).
+   */
+  private writeResumed(conn: Connection): boolean {
+    conn.batch(() => {
+      while (this.resumeAt < this.resume.length && conn.open) {
+        const { row, packetId } = this.resume[this.resumeAt]!;
+        if (!this.room(row)) break;
+        this.resumeAt++;
+        if (row.state === 'queued') {
+          if (row.qos > 0) this.hold(packetId, { row, state: 'sent' });
+          conn.write(publishPacket(row, packetId, false));
+          if (row.qos === 0) this.queueComplete(row);
+          continue;
+        }
+        const state = row.state === 'released' ? 'released' : 'sent';
+        this.hold(packetId, { row, state });
+        if (state === 'released') conn.write({ cmd: 'pubrel', messageId: packetId });
+        else conn.write(publishPacket(row, packetId, true));
+      }
+    });
+    if (this.resumeAt < this.resume.length) return false;
+    this.resume = [];
+    this.resumeAt = 0;
+    return true;
   }
 
   /** Acks arrive many per socket read: refill the window once per turn, in one batch. */
@@ -281,7 +462,7 @@ export class Sender {
       let packetId = 0;
       if (row.qos > 0) {
         packetId = this.o.ids.take()!; // pump() never takes more rows than free ids
-        this.window.set(packetId, { row, state: 'sent' });
+        this.hold(packetId, { row, state: 'sent' });
         if (row.qos === 2) assignments.push({ id: row.id, packetId });
       }
       packets.push({ row, packetId });
@@ -353,6 +534,7 @@ export class Sender {
   /** A failed store write leaves the window unknown: drop the connection and resync from the store. */
   private storeFailed(what: string, err: unknown): void {
     this.o.logger.error({ err }, `upstream: store ${what} failed; reconnecting to resync`);
+    this.ownClose = true;
     this.conn?.destroy(`store ${what} failed`);
   }
 }

@@ -45,6 +45,49 @@ describe('Observability wiring', () => {
       events$.next({ type: 'set-aside', id: 9, reason: 'rejected' });
       expect(await value('fieldgate_outbox_set_aside_total{reason="broker_disconnects"}')).toBe(2);
       expect(await value('fieldgate_outbox_set_aside_total{reason="rejected"}')).toBe(1);
+
+      events$.next({ type: 'inbound-dropped', reason: 'max_packet_size', topic: 'big', bytes: 2e6 });
+      expect(
+        await value('fieldgate_messages_dropped_total{source="upstream",reason="max_packet_size"}'),
+      ).toBe(1);
+    } finally {
+      await obs.stop();
+      store.close();
+    }
+  });
+
+  it('/health shows rows set aside, apart from the outbox rows that still drain', async () => {
+    const store = openStore({
+      dir: tmpDir(),
+      durability: 'process-crash',
+      limits: { max_rows: 100, max_bytes: 1e6, max_age: 86400e3, overflow: 'drop-oldest' },
+      logger: pino({ level: 'silent' }),
+    });
+    const upstream = {
+      events$: new Subject<UpstreamEvent>(),
+      stats: () => ({ connected: true, inflight: 0, reconnects: 0 }),
+    } as unknown as UpstreamClient;
+    const obs = new Observability(
+      parseConfig('gateway: { id: w }\nupstream: { url: "mqtt://127.0.0.1:9" }', 'w.yaml', {}),
+      pino({ level: 'silent' }),
+    );
+    try {
+      obs.attach({ store, upstream, adapters: new Map() });
+      const msg = {
+        source: 't',
+        device: 'd',
+        topic: 'a/b',
+        payload: Buffer.from('x'),
+        qos: 1 as const,
+        retain: false,
+        receivedAt: Date.now(),
+      };
+      const [bad] = await store.outbox.enqueue([msg]);
+      await store.outbox.enqueue([msg]);
+      await store.outbox.setAside(bad!, 'broker_disconnect');
+      const h = obs.health() as unknown as { outbox: { rows: number; set_aside?: number } };
+      expect(h.outbox.rows).toBe(1);
+      expect(h.outbox.set_aside).toBe(1);
     } finally {
       await obs.stop();
       store.close();

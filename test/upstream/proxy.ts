@@ -13,6 +13,8 @@ export class MqttProxy {
   readonly seen: { dir: Direction; packet: Packet }[] = [];
   /** Return true to swallow a packet instead of forwarding it. */
   drop: ((dir: Direction, p: Packet) => boolean) | undefined;
+  /** While true, new client connections are closed at once (as if the broker were down). */
+  refuse = false;
   private readonly sockets = new Set<Socket>();
 
   private constructor(
@@ -22,7 +24,10 @@ export class MqttProxy {
 
   static async start(targetPort: number): Promise<MqttProxy> {
     let proxy: MqttProxy | undefined;
-    const server = createServer((client) => proxy?.pipe(client, targetPort));
+    const server = createServer((client) => {
+      if (proxy?.refuse) client.destroy();
+      else proxy?.pipe(client, targetPort);
+    });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     proxy = new MqttProxy(server, (server.address() as { port: number }).port);
     return proxy;
