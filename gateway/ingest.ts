@@ -53,6 +53,8 @@ export function refusalOf(
 export function startIngest(readings$: Observable<Reading>, deps: IngestDeps): Subscription {
   const { outbox, logger } = deps;
   const warn = throttledLog(logger);
+  // A full disk refuses every reading of every device: one line per 10 s says so (the metrics count all).
+  const storeError = throttledLog(logger, 10_000, Date.now, 'error');
 
   /**
    * Every message passes the topic check here, whatever produced it (adapter, rule template, default
@@ -112,7 +114,7 @@ export function startIngest(readings$: Observable<Reading>, deps: IngestDeps): S
             // Counted once, by the store (dropped$ reject_new, with this reading's source).
             settle(reading, 'congestion');
           } else {
-            logger.error({ err, source: reading.source }, 'outbox enqueue failed');
+            storeError('enqueue', { err, source: reading.source }, 'outbox enqueue failed');
             deps.onStoreError?.(err);
             settle(reading, 'error');
           }

@@ -1,3 +1,4 @@
+import { config as rxjsConfig } from 'rxjs';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { configChecks } from '../config/checks.js';
 import { Gateway } from '../gateway.js';
@@ -23,6 +24,9 @@ export async function runCommand(file: string, logLevel?: string): Promise<numbe
     logger.fatal({ err }, 'uncaught exception; exiting');
     process.exit(70);
   });
+  // A subscriber that throws (a metrics or log listener) must not take the process down from an rxjs
+  // timer: rxjs would rethrow it as an uncaught exception. Each part recovers its own sources.
+  rxjsConfig.onUnhandledError = (err) => logger.error({ err }, 'error in an event listener (ignored)');
   process.on('unhandledRejection', (err) => {
     logger.error({ err }, 'unhandled promise rejection');
   });

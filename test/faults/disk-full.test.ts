@@ -108,7 +108,8 @@ http: { listen: "127.0.0.1:${httpPort}" }
       .find((l) => l.startsWith(`${series} `));
     return line === undefined ? undefined : Number(line.slice(series.length + 1));
   };
-  const enqueueFailures = () => logs.filter((l) => l.msg === 'outbox enqueue failed').length;
+  // Counted by the store for every write a storage error refused (the log line is rate-limited).
+  const enqueueFailures = async () => (await gauge('fieldgate_store_write_errors_total')) ?? 0;
 
   it('refuses to ack while full, says why (503, no watchdog), and loses nothing acked once space is back', async () => {
     const dev = await SnClient.open(snPort);
@@ -144,13 +145,13 @@ http: { listen: "127.0.0.1:${httpPort}" }
       // Publish until a message is not stored: a WAL page SQLite allocated earlier may take a few.
       let refused = 0;
       for (let i = 6; i < 200 && !refused; i++) {
-        const before = enqueueFailures();
+        const before = await enqueueFailures();
         await publish(i);
         const outcome = await waitFor(
-          () =>
+          async () =>
             dev.inbox.some((p) => p.type === 'puback' && p.msgId === i)
               ? 'acked'
-              : enqueueFailures() > before
+              : (await enqueueFailures()) > before
                 ? 'refused'
                 : undefined,
           `message ${i} acked or refused`,
@@ -168,9 +169,9 @@ http: { listen: "127.0.0.1:${httpPort}" }
       expect(h.body.reason).toMatch(/store unusable: .*(SQLITE_FULL|full)/);
       // The device resends (DUP) and is still not acked while the disk stays full.
       for (let n = 0; n < 2; n++) {
-        const before = enqueueFailures();
+        const before = await enqueueFailures();
         await publish(refused, true);
-        await waitFor(() => enqueueFailures() > before, 'the resend refused too');
+        await waitFor(async () => (await enqueueFailures()) > before, 'the resend refused too');
       }
       expect(dev.inbox.some((p) => p.type === 'puback' && p.msgId === refused)).toBe(false);
 
