@@ -174,6 +174,10 @@ http: { listen: "127.0.0.1:${httpPort}" }
         await waitFor(async () => (await enqueueFailures()) > before, 'the resend refused too');
       }
       expect(dev.inbox.some((p) => p.type === 'puback' && p.msgId === refused)).toBe(false);
+      // Said in the journal, but not once per refused reading (a full disk refuses them all).
+      const lines = logs.filter((l) => l.msg === 'outbox enqueue failed').length;
+      expect(lines).toBeGreaterThanOrEqual(1);
+      expect(lines).toBeLessThan(await enqueueFailures());
 
       // Commits that write nothing (the 1 s inbox expiry) go on; they must not clear the failure,
       // and the watchdog must stay unfed all that time (one ping already under way may land).
