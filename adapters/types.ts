@@ -96,3 +96,21 @@ export interface SubscribingAdapter extends Adapter {
   /** Route one upstream message to every device subscribed to a matching filter (durable inbox for sleepers). */
   deliver(message: DownlinkMessage): Promise<void>;
 }
+
+/** A device's availability as its adapter sees it (retained availability topics, the status page). */
+export type DeviceState = 'online' | 'offline' | 'asleep' | 'lost';
+
+export interface DeviceEvent {
+  /** Adapter instance (Reading.source), e.g. "mqttsn", "serial:weather", "modbus:rs485a". */
+  source: string;
+  /** Same id as Reading.device. */
+  device: string;
+  state: DeviceState;
+  /** ms since epoch. */
+  at: number;
+}
+
+/** An adapter that knows when its devices come and go (connect/sleep/lost, port open/closed, poll timeouts). */
+export interface DeviceReportingAdapter extends Adapter {
+  readonly devices$: Observable<DeviceEvent>;
+}
