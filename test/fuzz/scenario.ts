@@ -1,0 +1,192 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { GatewayProcess, type LogLine } from '../harness/gateway-process.js';
+import { Mosquitto } from '../harness/mosquitto.js';
+import { freePort, freeUdpPort } from '../harness/ports.js';
+import { Subscriber } from '../harness/subscriber.js';
+import { tmpDir } from '../harness/tmp.js';
+import { type BarrageResult, barrage } from './barrage.js';
+import { FUZZ_GATEWAY_ID, PREDEFINED } from './fields.js';
+import { type LegitResult, legitRound } from './legit.js';
+
+export interface FuzzOptions {
+  seed: number;
+  count: number;
+  rate: number;
+  sockets: number;
+  /** Clean devices and QoS 1 messages each, before and after the barrage. */
+  legitDevices: number;
+  legitMessages: number;
+  /** How long the clean devices get, after the barrage, to connect and deliver everything. */
+  legitDeadlineMs: number;
+  log?: (line: string) => void;
+}
+
+export interface FuzzReport {
+  seed: number;
+  barrage: BarrageResult | undefined;
+  /** Exit of the gateway, if it ended (it must not). */
+  exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  rssKb: { baseline: number; peak: number; after: number; samples: number };
+  before: LegitResult | undefined;
+  after: LegitResult | undefined;
+  logCounts: Record<string, number>;
+  /** Error/fatal log lines (first few) and the tail of stderr. */
+  errorLines: LogLine[];
+  stderrTail: string;
+  metrics: string[];
+}
+
+/** VmRSS of a process in kB, or undefined when it is gone. */
+export function rssKb(pid: number): number | undefined {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const LEVELS: Record<number, string> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'fatal',
+};
+
+/**
+ * The whole fuzz run: a real mosquitto, a counting subscriber, the gateway as a child process
+ * (MQTT-SN on, QoS -1 on, downlink commands on), clean devices before, the barrage, clean devices
+ * after. Never throws for what the gateway did: the report says it, the caller asserts.
+ */
+export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
+  const log = o.log ?? (() => undefined);
+  const report: FuzzReport = {
+    seed: o.seed,
+    barrage: undefined,
+    exit: undefined,
+    rssKb: { baseline: 0, peak: 0, after: 0, samples: 0 },
+    before: undefined,
+    after: undefined,
+    logCounts: {},
+    errorLines: [],
+    stderrTail: '',
+    metrics: [],
+  };
+  const broker = await Mosquitto.start();
+  const sub = await Subscriber.connect(broker.url, 'legit/#', { qos: 1 });
+  const udpPort = await freeUdpPort();
+  const httpPort = await freePort();
+  const dir = tmpDir('fieldgate-fuzz-');
+  const file = join(dir, 'fieldgate.yaml');
+  writeFileSync(
+    file,
+    `gateway: { id: ${FUZZ_GATEWAY_ID}, state_dir: ${join(dir, 'state')}, stop_grace: 5s }
+upstream: { url: "${broker.url}", reconnect: { min: 100ms, max: 500ms } }
+mqttsn:
+  enabled: true
+  listen: "127.0.0.1:${udpPort}"
+  predefined_topics: ${JSON.stringify(PREDEFINED)}
+  qos_minus_one: { enabled: true }
+  retry_interval: 500ms
+  retry_count: 2
+rules:
+  - match: legit/#
+    qos: 1
+commands:
+  - subscribe: cmd/${FUZZ_GATEWAY_ID}/+device
+    to: mqttsn
+    topic: cmd
+    ttl: 5s
+http: { enabled: true, listen: "127.0.0.1:${httpPort}" }
+`,
+  );
+  const gw = GatewayProcess.start(['run', '-c', file, '-l', 'info']);
+  let exited = false;
+  let stopping = false;
+  void gw.exited(2_000_000_000).then((e) => {
+    exited = true;
+    if (!stopping) report.exit = e;
+  });
+  // The harness keeps every log line; count them by level and keep only errors, so a flood of
+  // log lines (itself worth reporting) does not fill the test's own memory.
+  const drain = () => {
+    for (const l of gw.lines.splice(0)) {
+      const lv = LEVELS[Number(l.level)] ?? 'other';
+      report.logCounts[lv] = (report.logCounts[lv] ?? 0) + 1;
+      if ((lv === 'error' || lv === 'fatal') && report.errorLines.length < 20) report.errorLines.push(l);
+    }
+    if (gw.stderr.length > 100_000) gw.stderr = gw.stderr.slice(-20_000);
+  };
+  const sample = () => {
+    const kb = rssKb(gw.pid);
+    if (kb === undefined) return;
+    report.rssKb.samples++;
+    report.rssKb.peak = Math.max(report.rssKb.peak, kb);
+  };
+  try {
+    await gw.waitForLog('fieldgate up', 30_000);
+    log(`gateway pid ${gw.pid} up; MQTT-SN on 127.0.0.1:${udpPort}, broker ${broker.url}`);
+    report.before = await legitRound(udpPort, sub, 'before', o.legitDevices, o.legitMessages, 15_000);
+    log(`clean devices before the barrage: ${JSON.stringify(report.before)}`);
+    drain();
+    report.rssKb.baseline = rssKb(gw.pid) ?? 0;
+    report.rssKb.peak = report.rssKb.baseline;
+    log(`seed ${o.seed}: ${o.count} datagrams at ${o.rate}/s from ${o.sockets} source ports`);
+    let lastLog = 0;
+    report.barrage = await barrage({
+      port: udpPort,
+      seed: o.seed,
+      count: o.count,
+      rate: o.rate,
+      sockets: o.sockets,
+      onTick: (sent) => {
+        sample();
+        drain();
+        if (sent - lastLog >= 100_000) {
+          lastLog = sent;
+          log(`  ${sent} sent, RSS ${rssKb(gw.pid) ?? '-'} kB (peak ${report.rssKb.peak} kB)`);
+        }
+        return !exited;
+      },
+    });
+    log(`barrage done: ${report.barrage.sent} in ${report.barrage.ms} ms, ${report.barrage.replies} replies`);
+    if (!exited) {
+      report.after = await legitRound(
+        udpPort,
+        sub,
+        'after',
+        o.legitDevices,
+        o.legitMessages,
+        o.legitDeadlineMs,
+        () => {
+          sample();
+          drain();
+        },
+      );
+      log(`clean devices after the barrage: ${JSON.stringify(report.after)}`);
+    }
+    sample();
+    report.rssKb.after = rssKb(gw.pid) ?? 0;
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+      report.metrics = text
+        .split('\n')
+        .filter((l) =>
+          /^fieldgate_(mqttsn|messages_dropped|readings|outbox|upstream_(connected|published))/.test(l),
+        );
+    } catch (e) {
+      report.metrics = [`metrics unavailable: ${String(e)}`];
+    }
+  } finally {
+    drain();
+    report.stderrTail = gw.stderr.slice(-2000);
+    stopping = true;
+    await gw.kill();
+    await sub.close();
+    await broker.stop();
+  }
+  return report;
+}

@@ -1,0 +1,63 @@
+import type { FuzzReport } from './scenario.js';
+
+/**
+ * RSS bound for the gateway during and after the barrage, above its own baseline (measured after
+ * start-up and a first round of clean devices). See README.md in this folder for why this value.
+ */
+export const RSS_GROWTH_LIMIT_KB = 128 * 1024;
+
+/** What must hold after a fuzz run; each string is one failure, empty = passed. */
+export function verdict(r: FuzzReport): string[] {
+  const fail: string[] = [];
+  if (r.exit) fail.push(`gateway exited during the run: ${JSON.stringify(r.exit)}; stderr: ${r.stderrTail}`);
+  if (r.barrage?.stoppedEarly) fail.push(`barrage stopped early at ${r.barrage.sent} datagrams`);
+  const limit = r.rssKb.baseline + RSS_GROWTH_LIMIT_KB;
+  if (r.rssKb.peak > limit)
+    fail.push(
+      `peak RSS ${r.rssKb.peak} kB above ${limit} kB (baseline ${r.rssKb.baseline} + ${RSS_GROWTH_LIMIT_KB})`,
+    );
+  if (r.rssKb.after > limit) fail.push(`RSS after ${r.rssKb.after} kB above ${limit} kB`);
+  if (!r.before || r.before.errors.length)
+    fail.push(`clean devices failed BEFORE the barrage (setup): ${JSON.stringify(r.before)}`);
+  if (!r.after) fail.push('clean devices did not run after the barrage');
+  else {
+    if (r.after.connected !== r.after.devices)
+      fail.push(`after: ${r.after.connected}/${r.after.devices} clean devices connected`);
+    if (r.after.acked !== r.after.expected)
+      fail.push(`after: ${r.after.acked}/${r.after.expected} QoS 1 messages acknowledged`);
+    if (r.after.delivered !== r.after.expected)
+      fail.push(`after: ${r.after.delivered}/${r.after.expected} QoS 1 messages reached the subscriber`);
+    for (const e of r.after.errors) fail.push(`after: ${e}`);
+  }
+  const fatal = r.errorLines.filter((l) => Number(l.level) >= 60);
+  if (fatal.length) fail.push(`fatal log lines: ${JSON.stringify(fatal.slice(0, 3))}`);
+  return fail;
+}
+
+/** A human-readable summary of a run (the fuzz CLI prints it; the test prints it on failure). */
+export function summary(r: FuzzReport): string {
+  const b = r.barrage;
+  const lines = [`seed ${r.seed} (rerun: npm run fuzz -- --seed ${r.seed}${b ? ` --count ${b.sent}` : ''})`];
+  if (b)
+    lines.push(
+      `sent ${b.sent} datagrams (${(b.bytes / 1e6).toFixed(1)} MB) in ${(b.ms / 1000).toFixed(1)} s = ${Math.round((b.sent / b.ms) * 1000)}/s; send errors ${b.sendErrors}; replies ${b.replies}`,
+      `kinds: ${JSON.stringify(b.kinds)}`,
+    );
+  lines.push(
+    `RSS kB: baseline ${r.rssKb.baseline}, peak ${r.rssKb.peak}, after ${r.rssKb.after} (${r.rssKb.samples} samples)`,
+    `clean devices before: ${JSON.stringify(r.before)}`,
+    `clean devices after:  ${JSON.stringify(r.after)}`,
+    `gateway log lines by level: ${JSON.stringify(r.logCounts)}`,
+    ...r.errorLines.slice(0, 5).map((l) => `  ${JSON.stringify(l).slice(0, 400)}`),
+    'metrics:',
+    ...r.metrics.map((m) => `  ${m}`),
+  );
+  if (r.exit || b?.stoppedEarly)
+    lines.push(
+      `gateway exit: ${JSON.stringify(r.exit)}`,
+      `stderr tail: ${r.stderrTail}`,
+      'last datagrams sent (seq, source port, hex):',
+      ...(b?.last ?? []).map((d) => `  ${d.seq} ${d.srcPort} ${d.hex.slice(0, 400)}`),
+    );
+  return lines.join('\n');
+}
