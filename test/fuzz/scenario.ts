@@ -31,9 +31,14 @@ export interface FuzzReport {
   before: LegitResult | undefined;
   after: LegitResult | undefined;
   logCounts: Record<string, number>;
+  /** Warning and error log lines by message (the first one of each kept in `examples`). */
+  warnings: Record<string, number>;
+  examples: LogLine[];
   /** Error/fatal log lines (first few) and the tail of stderr. */
   errorLines: LogLine[];
   stderrTail: string;
+  /** Broker log lines that are not routine connects (why it closed the gateway's connection). */
+  brokerLog: string[];
   metrics: string[];
 }
 
@@ -71,8 +76,11 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     before: undefined,
     after: undefined,
     logCounts: {},
+    warnings: {},
+    examples: [],
     errorLines: [],
     stderrTail: '',
+    brokerLog: [],
     metrics: [],
   };
   const broker = await Mosquitto.start();
@@ -117,6 +125,11 @@ http: { enabled: true, listen: "127.0.0.1:${httpPort}" }
       const lv = LEVELS[Number(l.level)] ?? 'other';
       report.logCounts[lv] = (report.logCounts[lv] ?? 0) + 1;
       if ((lv === 'error' || lv === 'fatal') && report.errorLines.length < 20) report.errorLines.push(l);
+      if (Number(l.level) >= 40) {
+        const key = `${lv}: ${String(l.msg)}`;
+        if (!report.warnings[key]) report.examples.push(l);
+        report.warnings[key] = (report.warnings[key] ?? 0) + 1;
+      }
     }
     if (gw.stderr.length > 100_000) gw.stderr = gw.stderr.slice(-20_000);
   };
@@ -187,6 +200,13 @@ http: { enabled: true, listen: "127.0.0.1:${httpPort}" }
     await gw.kill();
     await sub.close();
     await broker.stop();
+    const seen = new Map<string, number>();
+    for (const line of broker.output.split('\n')) {
+      if (!/disconnect|error|warn|malformed|protocol/i.test(line)) continue;
+      const key = line.replace(/^\d+: /, '').replace(/[0-9a-f]{8,}|\d+/g, '#');
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+    }
+    report.brokerLog = [...seen].map(([k, n]) => `${n} x ${k}`);
   }
   return report;
 }

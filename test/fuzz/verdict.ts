@@ -48,7 +48,11 @@ export function summary(r: FuzzReport): string {
     `clean devices before: ${JSON.stringify(r.before)}`,
     `clean devices after:  ${JSON.stringify(r.after)}`,
     `gateway log lines by level: ${JSON.stringify(r.logCounts)}`,
-    ...r.errorLines.slice(0, 5).map((l) => `  ${JSON.stringify(l).slice(0, 400)}`),
+    ...Object.entries(r.warnings).map(([m, n]) => `  ${n} x ${m}`),
+    'first of each:',
+    ...r.examples.slice(0, 20).map((l) => `  ${JSON.stringify(l).slice(0, 600)}`),
+    'broker log (by kind):',
+    ...r.brokerLog.slice(0, 10).map((l) => `  ${l}`),
     'metrics:',
     ...r.metrics.map((m) => `  ${m}`),
   );
