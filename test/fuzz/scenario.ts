@@ -28,6 +28,8 @@ export interface FuzzReport {
   /** Exit of the gateway, if it ended (it must not). */
   exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   rssKb: { baseline: number; peak: number; after: number; samples: number };
+  /** RSS over the barrage: [datagrams sent, kB], about every 100 ms. */
+  rssTimeline: [number, number][];
   before: LegitResult | undefined;
   after: LegitResult | undefined;
   logCounts: Record<string, number>;
@@ -73,6 +75,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     barrage: undefined,
     exit: undefined,
     rssKb: { baseline: 0, peak: 0, after: 0, samples: 0 },
+    rssTimeline: [],
     before: undefined,
     after: undefined,
     logCounts: {},
@@ -157,6 +160,7 @@ http: { enabled: true, listen: "127.0.0.1:${httpPort}" }
       sockets: o.sockets,
       onTick: (sent) => {
         sample();
+        report.rssTimeline.push([sent, rssKb(gw.pid) ?? 0]);
         drain();
         if (sent - lastLog >= 100_000) {
           lastLog = sent;

@@ -6,6 +6,21 @@ import type { FuzzReport } from './scenario.js';
  */
 export const RSS_GROWTH_LIMIT_KB = 128 * 1024;
 
+/** Growth allowed from the second quarter of the barrage to the last (see lateGrowthKb). */
+export const RSS_LATE_GROWTH_LIMIT_KB = 32 * 1024;
+
+/**
+ * Highest RSS in the last quarter of the barrage minus highest RSS in its second quarter. The peaks
+ * of two windows, not two samples, so the GC's sawtooth does not count as growth; a leak per
+ * datagram does (100 bytes a datagram over the last half of 1,000,000 datagrams is 48 MiB).
+ */
+export function lateGrowthKb(r: FuzzReport): number {
+  const n = r.barrage?.sent ?? 0;
+  const peak = (lo: number, hi: number) =>
+    Math.max(0, ...r.rssTimeline.filter(([s]) => s >= lo * n && s < hi * n).map(([, kb]) => kb));
+  return peak(0.75, 1.01) - peak(0.25, 0.5);
+}
+
 /** What must hold after a fuzz run; each string is one failure, empty = passed. */
 export function verdict(r: FuzzReport): string[] {
   const fail: string[] = [];
@@ -17,6 +32,9 @@ export function verdict(r: FuzzReport): string[] {
       `peak RSS ${r.rssKb.peak} kB above ${limit} kB (baseline ${r.rssKb.baseline} + ${RSS_GROWTH_LIMIT_KB})`,
     );
   if (r.rssKb.after > limit) fail.push(`RSS after ${r.rssKb.after} kB above ${limit} kB`);
+  const late = lateGrowthKb(r);
+  if (late > RSS_LATE_GROWTH_LIMIT_KB)
+    fail.push(`RSS still growing: +${late} kB from the second to the last quarter of the barrage`);
   if (!r.before || r.before.errors.length)
     fail.push(`clean devices failed BEFORE the barrage (setup): ${JSON.stringify(r.before)}`);
   if (!r.after) fail.push('clean devices did not run after the barrage');
@@ -44,7 +62,7 @@ export function summary(r: FuzzReport): string {
       `kinds: ${JSON.stringify(b.kinds)}`,
     );
   lines.push(
-    `RSS kB: baseline ${r.rssKb.baseline}, peak ${r.rssKb.peak}, after ${r.rssKb.after} (${r.rssKb.samples} samples)`,
+    `RSS kB: baseline ${r.rssKb.baseline}, peak ${r.rssKb.peak}, after ${r.rssKb.after}, late growth ${lateGrowthKb(r)} (${r.rssKb.samples} samples)`,
     `clean devices before: ${JSON.stringify(r.before)}`,
     `clean devices after:  ${JSON.stringify(r.after)}`,
     `gateway log lines by level: ${JSON.stringify(r.logCounts)}`,
