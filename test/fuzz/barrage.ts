@@ -1,7 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { type Kind, randomDatagram } from './datagrams.js';
 import { FuzzDevice } from './device.js';
-import { Pools } from './fields.js';
+import { namesRefusedTopic, Pools } from './fields.js';
 import { Prng } from './prng.js';
 
 export interface BarrageOptions {
@@ -13,6 +13,8 @@ export interface BarrageOptions {
   rate: number;
   /** UDP sockets, each bound to its own ephemeral port on 127.0.0.1. */
   sockets: number;
+  /** Leave out topics the broker refuses (exploration past the known uplink stall). */
+  tame?: boolean;
   /** Called about every 100 ms; return false to stop early (the gateway died). */
   onTick?: (sent: number) => boolean;
 }
@@ -45,7 +47,7 @@ const RING = 64;
  */
 export async function barrage(o: BarrageOptions): Promise<BarrageResult> {
   const rng = new Prng(o.seed);
-  const pools = new Pools(new Prng(o.seed ^ 0x5eed));
+  const pools = new Pools(new Prng(o.seed ^ 0x5eed), o.tame);
   const socks: Socket[] = [];
   const devices: FuzzDevice[] = [];
   const res: BarrageResult = {
@@ -90,15 +92,11 @@ export async function barrage(o: BarrageOptions): Promise<BarrageResult> {
       const due = Math.min(o.count, Math.floor(((Date.now() - start) / 1000) * o.rate) + 1);
       while (res.sent < due) {
         const i = rng.int(socks.length);
-        let buf: Buffer;
-        if (rng.chance(0.35)) {
-          buf = devices[i]!.next();
-          res.kinds.sequence++;
-        } else {
-          const d = randomDatagram(rng, pools);
-          res.kinds[d.kind]++;
-          buf = d.buf;
-        }
+        const { kind, buf } = rng.chance(0.35)
+          ? { kind: 'sequence' as const, buf: devices[i]!.next() }
+          : randomDatagram(rng, pools);
+        if (o.tame && namesRefusedTopic(buf)) continue;
+        res.kinds[kind]++;
         const sock = socks[i]!;
         sock.send(buf, o.port, '127.0.0.1', onSent);
         if (ring.length >= RING) ring.shift();

@@ -1,3 +1,4 @@
+import { decode, shortIdToName } from '../../adapters/mqttsn/codec/index.js';
 import type { Prng } from './prng.js';
 
 /** The gateway id the fuzz config uses: topics aimed at its command and status topics go in the pools. */
@@ -24,11 +25,24 @@ export class Pools {
   readonly topics: Buffer[] = [];
   readonly filters: Buffer[] = [];
 
-  /** Each draw takes the caller's PRNG, so every device's stream depends on its own seed only. */
-  constructor(r: Prng, clientIdCount = 300) {
-    for (let i = 0; i < clientIdCount; i++) this.clientIds.push(freshClientId(r, i));
-    for (let i = 0; i < 200; i++) this.topics.push(freshTopic(r));
-    for (let i = 0; i < 100; i++) this.filters.push(freshFilter(r));
+  /**
+   * Each draw takes the caller's PRNG, so every device's stream depends on its own seed only.
+   * `tame` leaves out topic names and filters the broker refuses (see brokerRefuses): an
+   * exploration mode that gets past the known uplink stall to whatever lies behind it.
+   */
+  constructor(
+    r: Prng,
+    private readonly tame = false,
+  ) {
+    for (let i = 0; i < 300; i++) this.clientIds.push(freshClientId(r, i));
+    for (let i = 0; i < 200; i++) this.topics.push(this.tamed(r, freshTopic));
+    for (let i = 0; i < 100; i++) this.filters.push(this.tamed(r, freshFilter));
+  }
+
+  private tamed(r: Prng, make: (r: Prng) => Buffer): Buffer {
+    let b = make(r);
+    while (this.tame && brokerRefuses(b)) b = make(r);
+    return b;
   }
 
   /** A client id; now and then one never seen before (bounded in count by its rarity). */
@@ -37,11 +51,11 @@ export class Pools {
   }
 
   topic(r: Prng): Buffer {
-    return r.chance(0.05) ? freshTopic(r) : r.pick(this.topics);
+    return r.chance(0.05) ? this.tamed(r, freshTopic) : r.pick(this.topics);
   }
 
   filter(r: Prng): Buffer {
-    return r.chance(0.05) ? freshFilter(r) : r.pick(this.filters);
+    return r.chance(0.05) ? this.tamed(r, freshFilter) : r.pick(this.filters);
   }
 }
 
@@ -86,6 +100,50 @@ function freshFilter(r: Prng): Buffer {
     [10, () => freshTopic(r)],
     [5, () => utf8(`fz/${'+/'.repeat(r.range(10, 400))}#`)],
   ])();
+}
+
+/**
+ * Valid UTF-8 that an MQTT broker still refuses in a topic (mosquitto closes the connection):
+ * C0 and C1 control characters, DEL, the Unicode noncharacters (U+FDD0-FDEF, U+xFFFE/xFFFF), and
+ * more than 200 topic levels (mosquitto's hierarchy limit: "protocol error").
+ */
+export function brokerRefuses(b: Buffer): boolean {
+  let slashes = 0;
+  for (const c of b) if (c === 0x2f) slashes++;
+  if (slashes >= 200) return true;
+  for (const ch of b.toString('utf8')) {
+    const c = ch.codePointAt(0)!;
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || (c >= 0xfdd0 && c <= 0xfdef) || (c & 0xfffe) === 0xfffe)
+      return true;
+  }
+  return false;
+}
+
+/**
+ * Whether a datagram names a topic the broker refuses (for --tame): a topic name in REGISTER,
+ * SUBSCRIBE or WILLTOPIC(UPD), or a short topic name (two bytes, taken as Latin-1) in PUBLISH or
+ * SUBSCRIBE. Datagrams that do not decode cannot reach the broker and pass.
+ */
+export function namesRefusedTopic(buf: Buffer): boolean {
+  const res = decode(buf);
+  if (!res.ok) return false;
+  const p = res.packet.type === 'encapsulated' ? res.packet.packet : res.packet;
+  const short = (id: number) => brokerRefuses(Buffer.from(shortIdToName(id), 'utf8'));
+  switch (p.type) {
+    case 'register':
+      return brokerRefuses(Buffer.from(p.topicName));
+    case 'willtopic':
+    case 'willtopicupd':
+      return brokerRefuses(Buffer.from(p.topic));
+    case 'publish':
+      return p.flags.topicIdType === 2 && short(p.topicId);
+    case 'subscribe':
+      return typeof p.topic === 'string'
+        ? brokerRefuses(Buffer.from(p.topic))
+        : p.flags.topicIdType === 2 && short(p.topic);
+    default:
+      return false;
+  }
 }
 
 /** A 16-bit value biased to edges, small ids (what a gateway assigns first) and the predefined ids. */

@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { peek } from '../../gateway/store/inspect.js';
 import { GatewayProcess, type LogLine } from '../harness/gateway-process.js';
 import { Mosquitto } from '../harness/mosquitto.js';
 import { freePort, freeUdpPort } from '../harness/ports.js';
@@ -15,6 +16,8 @@ export interface FuzzOptions {
   rate: number;
   sockets: number;
   /** Clean devices and QoS 1 messages each, before and after the barrage. */
+  /** See Pools: leave out topics the broker refuses. */
+  tame?: boolean;
   legitDevices: number;
   legitMessages: number;
   /** How long the clean devices get, after the barrage, to connect and deliver everything. */
@@ -41,6 +44,8 @@ export interface FuzzReport {
   stderrTail: string;
   /** Broker log lines that are not routine connects (why it closed the gateway's connection). */
   brokerLog: string[];
+  /** The oldest outbox rows when the run ended (the head is what the uplink is stuck on, if it is). */
+  outboxHead: string[];
   metrics: string[];
 }
 
@@ -84,6 +89,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     errorLines: [],
     stderrTail: '',
     brokerLog: [],
+    outboxHead: [],
     metrics: [],
   };
   const broker = await Mosquitto.start();
@@ -158,6 +164,7 @@ http: { enabled: true, listen: "127.0.0.1:${httpPort}" }
       count: o.count,
       rate: o.rate,
       sockets: o.sockets,
+      tame: o.tame,
       onTick: (sent) => {
         sample();
         report.rssTimeline.push([sent, rssKb(gw.pid) ?? 0]);
@@ -202,6 +209,14 @@ http: { enabled: true, listen: "127.0.0.1:${httpPort}" }
     report.stderrTail = gw.stderr.slice(-2000);
     stopping = true;
     await gw.kill();
+    try {
+      report.outboxHead = peek(join(dir, 'state'), { limit: 3, from: 'outbox' }).map(
+        (m) =>
+          `#${m.id} qos ${m.qos} topic ${JSON.stringify(m.topic)} (hex ${Buffer.from(m.topic).toString('hex').slice(0, 120)})`,
+      );
+    } catch (e) {
+      report.outboxHead = [`cannot read the outbox: ${String(e)}`];
+    }
     await sub.close();
     await broker.stop();
     const seen = new Map<string, number>();

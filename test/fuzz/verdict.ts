@@ -71,6 +71,8 @@ export function summary(r: FuzzReport): string {
     ...r.examples.slice(0, 20).map((l) => `  ${JSON.stringify(l).slice(0, 600)}`),
     'broker log (by kind):',
     ...r.brokerLog.slice(0, 10).map((l) => `  ${l}`),
+    'oldest outbox rows at the end:',
+    ...r.outboxHead.map((l) => `  ${l}`),
     'metrics:',
     ...r.metrics.map((m) => `  ${m}`),
   );
