@@ -122,13 +122,18 @@ export function brokerRefuses(b: Buffer): boolean {
 /**
  * Whether a datagram names a topic the broker refuses (for --tame): a topic name in REGISTER,
  * SUBSCRIBE or WILLTOPIC(UPD), or a short topic name (two bytes, taken as Latin-1) in PUBLISH or
- * SUBSCRIBE. Datagrams that do not decode cannot reach the broker and pass.
+ * SUBSCRIBE; a short name published to, also one with a wildcard. Datagrams that do not decode cannot reach the broker and pass.
  */
 export function namesRefusedTopic(buf: Buffer): boolean {
   const res = decode(buf);
   if (!res.ok) return false;
   const p = res.packet.type === 'encapsulated' ? res.packet.packet : res.packet;
-  const short = (id: number) => brokerRefuses(Buffer.from(shortIdToName(id), 'utf8'));
+  // A short name to publish on must also be free of wildcards (the gateway already refuses
+  // REGISTER and WILLTOPIC names with wildcards).
+  const short = (id: number) => {
+    const t = shortIdToName(id);
+    return /[+#]/.test(t) || brokerRefuses(Buffer.from(t));
+  };
   switch (p.type) {
     case 'register':
       return brokerRefuses(Buffer.from(p.topicName));
