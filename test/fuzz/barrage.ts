@@ -49,6 +49,7 @@ export async function barrage(o: BarrageOptions): Promise<BarrageResult> {
   const rng = new Prng(o.seed);
   const pools = new Pools(new Prng(o.seed ^ 0x5eed), o.tame);
   const socks: Socket[] = [];
+  const ports: number[] = [];
   const devices: FuzzDevice[] = [];
   const res: BarrageResult = {
     sent: 0,
@@ -69,7 +70,8 @@ export async function barrage(o: BarrageOptions): Promise<BarrageResult> {
     stoppedEarly: false,
     last: [],
   };
-  const ring: SentRecord[] = [];
+  // Buffers, not hex: turning every datagram into hex would cost more than sending it.
+  const ring: { seq: number; srcPort: number; buf: Buffer }[] = [];
   for (let i = 0; i < o.sockets; i++) {
     const dev = new FuzzDevice(new Prng((o.seed + Math.imul(i + 1, 0x9e3779b1)) >>> 0), pools);
     const s = createSocket('udp4');
@@ -80,6 +82,7 @@ export async function barrage(o: BarrageOptions): Promise<BarrageResult> {
     s.on('error', () => res.sendErrors++);
     await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
     socks.push(s);
+    ports.push(s.address().port);
     devices.push(dev);
   }
   const onSent = (e: Error | null) => {
@@ -100,7 +103,7 @@ export async function barrage(o: BarrageOptions): Promise<BarrageResult> {
         const sock = socks[i]!;
         sock.send(buf, o.port, '127.0.0.1', onSent);
         if (ring.length >= RING) ring.shift();
-        ring.push({ seq: res.sent, srcPort: sock.address().port, hex: buf.toString('hex') });
+        ring.push({ seq: res.sent, srcPort: ports[i]!, buf });
         res.sent++;
         res.bytes += buf.length;
       }
@@ -117,7 +120,7 @@ export async function barrage(o: BarrageOptions): Promise<BarrageResult> {
     await new Promise((r) => setTimeout(r, 200));
   } finally {
     res.ms = Date.now() - start;
-    res.last = ring;
+    res.last = ring.map((d) => ({ seq: d.seq, srcPort: d.srcPort, hex: d.buf.toString('hex') }));
     await Promise.all(socks.map((s) => new Promise<void>((r) => s.close(() => r()))));
   }
   return res;
