@@ -30,6 +30,11 @@ export interface FuzzReport {
   barrage: BarrageResult | undefined;
   /** Exit of the gateway, if it ended (it must not). */
   exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  /**
+   * Datagrams the kernel dropped during the barrage because the gateway's receive buffer was
+   * full (system-wide counter, so other traffic on the box adds to it): sent minus this reached it.
+   */
+  kernelDrops: number;
   rssKb: { baseline: number; peak: number; after: number; samples: number };
   /** RSS over the barrage: [datagrams sent, kB], about every 100 ms. */
   rssTimeline: [number, number][];
@@ -47,6 +52,19 @@ export interface FuzzReport {
   /** The oldest outbox rows when the run ended (the head is what the uplink is stuck on, if it is). */
   outboxHead: string[];
   metrics: string[];
+}
+
+/** Linux's count of UDP datagrams dropped for a full receive buffer (system-wide). */
+export function udpRcvbufErrors(): number {
+  try {
+    const lines = readFileSync('/proc/net/snmp', 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('Udp:'));
+    const [names, values] = lines.map((l) => l.split(/\s+/));
+    return Number(values?.[names?.indexOf('RcvbufErrors') ?? -1] ?? 0);
+  } catch {
+    return 0;
+  }
 }
 
 /** VmRSS of a process in kB, or undefined when it is gone. */
@@ -79,6 +97,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     seed: o.seed,
     barrage: undefined,
     exit: undefined,
+    kernelDrops: 0,
     rssKb: { baseline: 0, peak: 0, after: 0, samples: 0 },
     rssTimeline: [],
     before: undefined,
@@ -158,6 +177,7 @@ http: { enabled: true, listen: "127.0.0.1:${httpPort}" }
     report.rssKb.peak = report.rssKb.baseline;
     log(`seed ${o.seed}: ${o.count} datagrams at ${o.rate}/s from ${o.sockets} source ports`);
     let lastLog = 0;
+    const dropsBefore = udpRcvbufErrors();
     report.barrage = await barrage({
       port: udpPort,
       seed: o.seed,
@@ -176,6 +196,7 @@ http: { enabled: true, listen: "127.0.0.1:${httpPort}" }
         return !exited;
       },
     });
+    report.kernelDrops = udpRcvbufErrors() - dropsBefore;
     log(`barrage done: ${report.barrage.sent} in ${report.barrage.ms} ms, ${report.barrage.replies} replies`);
     if (!exited) {
       report.after = await legitRound(
