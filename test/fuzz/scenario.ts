@@ -41,7 +41,7 @@ export interface FuzzReport {
   before: LegitResult | undefined;
   after: LegitResult | undefined;
   logCounts: Record<string, number>;
-  /** Warning and error log lines by message (the first one of each kept in `examples`). */
+  /** Info, warning and error log lines by message (the first warning/error of each kept in `examples`). */
   warnings: Record<string, number>;
   examples: LogLine[];
   /** Error/fatal log lines (first few) and the tail of stderr. */
@@ -153,9 +153,9 @@ http: { enabled: true, listen: "127.0.0.1:${httpPort}" }
       const lv = LEVELS[Number(l.level)] ?? 'other';
       report.logCounts[lv] = (report.logCounts[lv] ?? 0) + 1;
       if ((lv === 'error' || lv === 'fatal') && report.errorLines.length < 20) report.errorLines.push(l);
-      if (Number(l.level) >= 40) {
+      if (Number(l.level) >= 30) {
         const key = `${lv}: ${String(l.msg)}`;
-        if (!report.warnings[key]) report.examples.push(l);
+        if (!report.warnings[key] && Number(l.level) >= 40) report.examples.push(l);
         report.warnings[key] = (report.warnings[key] ?? 0) + 1;
       }
     }
