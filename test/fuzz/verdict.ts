@@ -24,11 +24,31 @@ export function lateGrowthKb(r: FuzzReport): number {
   return Math.max(0, low(0.75, 1.01) - low(0.25, 0.5));
 }
 
+/** Sum of fieldgate_messages_dropped_total{source="mqttsn",...} over every reason. */
+export function mqttsnDrops(metrics: string[]): number {
+  let n = 0;
+  for (const l of metrics) {
+    const m = /^fieldgate_messages_dropped_total\{[^}]*source="mqttsn"[^}]*\} (\d+)/.exec(l);
+    if (m) n += Number(m[1]);
+  }
+  return n;
+}
+
 /** What must hold after a fuzz run; each string is one failure, empty = passed. */
 export function verdict(r: FuzzReport): string[] {
   const fail: string[] = [];
   if (r.exit) fail.push(`gateway exited during the run: ${JSON.stringify(r.exit)}; stderr: ${r.stderrTail}`);
   if (r.barrage?.stoppedEarly) fail.push(`barrage stopped early at ${r.barrage.sent} datagrams`);
+  // Guard against a vacuous pass (datagrams that never reached the gateway): it must have answered
+  // the devices and counted most of the garbage as drops (about 15 % and 80 % measured).
+  const sent = r.barrage?.sent ?? 0;
+  if (r.barrage && r.barrage.replies < sent / 100)
+    fail.push(`only ${r.barrage.replies} replies to ${sent} datagrams: did the barrage reach the gateway?`);
+  const drops = mqttsnDrops(r.metrics);
+  if (r.barrage && drops < sent / 4)
+    fail.push(
+      `only ${drops} MQTT-SN drops counted for ${sent} datagrams: did the barrage reach the gateway?`,
+    );
   const limit = r.rssKb.baseline + RSS_GROWTH_LIMIT_KB;
   if (r.rssKb.peak > limit)
     fail.push(
