@@ -8,7 +8,7 @@ import { freeUdpPort } from '../harness/ports.js';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
 import { sleep } from '../harness/wait.js';
 import { SnClient } from '../mqttsn/client.js';
-import { rssKb } from './scenario.js';
+import { rssKb } from './proc.js';
 
 /**
  * Repro (found by the fuzz run, not fixed here: adapters/mqttsn/downlink.ts is not the fuzzer's):

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { peek } from '../../gateway/store/inspect.js';
 import { GatewayProcess, type LogLine } from '../harness/gateway-process.js';
@@ -7,8 +7,9 @@ import { freePort, freeUdpPort } from '../harness/ports.js';
 import { Subscriber } from '../harness/subscriber.js';
 import { tmpDir } from '../harness/tmp.js';
 import { type BarrageResult, barrage } from './barrage.js';
-import { FUZZ_GATEWAY_ID, PREDEFINED } from './fields.js';
+import { fuzzGatewayConfig } from './gateway-config.js';
 import { type LegitResult, legitRound } from './legit.js';
+import { rssKb, udpRcvbufErrors } from './proc.js';
 
 export interface FuzzOptions {
   seed: number;
@@ -54,29 +55,6 @@ export interface FuzzReport {
   metrics: string[];
 }
 
-/** Linux's count of UDP datagrams dropped for a full receive buffer (system-wide). */
-export function udpRcvbufErrors(): number {
-  try {
-    const lines = readFileSync('/proc/net/snmp', 'utf8')
-      .split('\n')
-      .filter((l) => l.startsWith('Udp:'));
-    const [names, values] = lines.map((l) => l.split(/\s+/));
-    return Number(values?.[names?.indexOf('RcvbufErrors') ?? -1] ?? 0);
-  } catch {
-    return 0;
-  }
-}
-
-/** VmRSS of a process in kB, or undefined when it is gone. */
-export function rssKb(pid: number): number | undefined {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 const LEVELS: Record<number, string> = {
   10: 'trace',
   20: 'debug',
@@ -119,25 +97,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   const file = join(dir, 'fieldgate.yaml');
   writeFileSync(
     file,
-    `gateway: { id: ${FUZZ_GATEWAY_ID}, state_dir: ${join(dir, 'state')}, stop_grace: 5s }
-upstream: { url: "${broker.url}", reconnect: { min: 100ms, max: 500ms } }
-mqttsn:
-  enabled: true
-  listen: "127.0.0.1:${udpPort}"
-  predefined_topics: ${JSON.stringify(PREDEFINED)}
-  qos_minus_one: { enabled: true }
-  retry_interval: 500ms
-  retry_count: 2
-rules:
-  - match: legit/#
-    qos: 1
-commands:
-  - subscribe: cmd/${FUZZ_GATEWAY_ID}/+device
-    to: mqttsn
-    topic: cmd
-    ttl: 5s
-http: { enabled: true, listen: "127.0.0.1:${httpPort}" }
-`,
+    fuzzGatewayConfig({ brokerUrl: broker.url, udpPort, httpPort, stateDir: join(dir, 'state') }),
   );
   const gw = GatewayProcess.start(['run', '-c', file, '-l', 'info']);
   let exited = false;
