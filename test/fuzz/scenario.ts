@@ -193,7 +193,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     try {
       report.outboxHead = peek(join(dir, 'state'), { limit: 3, from: 'outbox' }).map(
         (m) =>
-          `#${m.id} qos ${m.qos} topic ${JSON.stringify(m.topic)} (hex ${Buffer.from(m.topic).toString('hex').slice(0, 120)})`,
+          `#${m.id} qos ${m.qos} topic ${JSON.stringify(m.topic.slice(0, 80))}${m.topic.length > 80 ? ` (${m.topic.length} chars)` : ''} (hex ${Buffer.from(m.topic).toString('hex').slice(0, 120)})`,
       );
     } catch (e) {
       report.outboxHead = [`cannot read the outbox: ${String(e)}`];
