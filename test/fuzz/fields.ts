@@ -132,6 +132,7 @@ export function namesRefusedTopic(buf: Buffer): boolean {
   // REGISTER and WILLTOPIC names with wildcards).
   const short = (id: number) => {
     const t = shortIdToName(id);
+    if (t === undefined) return false; // not UTF-8: refused by the codec before it could reach the broker
     return /[+#]/.test(t) || brokerRefuses(Buffer.from(t));
   };
   switch (p.type) {
