@@ -95,6 +95,7 @@ export class MqttSnAdapter implements SubscribingAdapter {
       devices: opts.devices,
       acl: new Acl(cfg.acl),
       pins: new AddressPins(cfg.clients),
+      downlinkMemory: { used: 0, max: cfg.max_downlink_memory },
       qos2: new Qos2Ids(
         opts.state,
         (task, what) => void this.track(task, what),

@@ -57,6 +57,12 @@ export const mqttsnConfigSchema = z
     /** Whole inbox (every adapter's rows): beyond either bound nothing more is queued for MQTT-SN devices. */
     inbox_max_rows: z.number().int().positive().default(100_000),
     inbox_max_bytes: bytes().default(64 * 1024 * 1024),
+    /**
+     * Memory for messages waiting in connected devices' in-memory downlink queues, all devices
+     * together (per device: max_queued_messages_per_client and max_queued_bytes_per_client). Beyond
+     * it a message for a connected device is dropped and counted (queue-full), not buffered.
+     */
+    max_downlink_memory: bytes().default(32 * 1024 * 1024),
     /** Publish/subscribe topic ACLs per client id pattern; absent = allow all. */
     acl: aclSchema,
     /** Per client id settings: { sensor-7: { address: 10.0.3.7 } } pins the id to an address. */

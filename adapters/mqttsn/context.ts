@@ -33,6 +33,8 @@ export interface Ctx {
   readonly qos2: Qos2Ids;
   /** Rate-limited warnings for refusals and suspicious events. */
   readonly refusals: RefusalLog;
+  /** Memory held by every device's in-memory downlink queue together (bytes, estimated), and its cap. */
+  readonly downlinkMemory: { used: number; readonly max: number };
   now(): number;
   /** Encode and send; wraps in the forwarder encapsulation when the peer came through one. */
   send(peer: Peer, p: Packet): void;

@@ -110,10 +110,17 @@ async function deliverOne(ctx: Ctx, s: Session, m: DownMsg): Promise<DownResult>
   return comp ? 'delivered' : 'failed';
 }
 
+/**
+ * What a queued message costs beyond its payload and topic (job, promise, closures): counted so that
+ * a flood of empty messages is bounded too.
+ */
+const JOB_OVERHEAD = 256;
+
 interface Job {
   msg: DownMsg;
   bytes: number;
   done: (r: DownResult) => void;
+  mem: { used: number };
 }
 
 /** One downlink exchange at a time per device (MQTT-SN devices handle one in flight), in order. */
@@ -122,12 +129,22 @@ export class DownlinkQueue {
   private running = false;
   bytes = 0;
 
-  /** undefined when the per-client queued-bytes limit would be exceeded. */
+  /**
+   * undefined when a bound would be exceeded: this device's queued messages or bytes, or the memory
+   * of every device's queue together (a device that never acks must not grow the process).
+   */
   push(ctx: Ctx, s: Session, msg: DownMsg): Promise<DownResult> | undefined {
-    const bytes = msg.payload.length + msg.topic.length;
-    if (this.bytes + bytes > ctx.cfg.max_queued_bytes_per_client) return undefined;
+    const bytes = msg.payload.length + msg.topic.length + JOB_OVERHEAD;
+    const mem = ctx.downlinkMemory;
+    if (
+      this.jobs.length >= ctx.cfg.max_queued_messages_per_client ||
+      this.bytes + bytes > ctx.cfg.max_queued_bytes_per_client ||
+      mem.used + bytes > mem.max
+    )
+      return undefined;
     this.bytes += bytes;
-    const p = new Promise<DownResult>((done) => this.jobs.push({ msg, bytes, done }));
+    mem.used += bytes;
+    const p = new Promise<DownResult>((done) => this.jobs.push({ msg, bytes, done, mem }));
     void this.run(ctx, s);
     return p;
   }
@@ -135,6 +152,7 @@ export class DownlinkQueue {
   failAll(): void {
     for (const j of this.jobs.splice(0)) {
       this.bytes -= j.bytes;
+      j.mem.used -= j.bytes;
       j.done('failed');
     }
   }
@@ -151,6 +169,7 @@ export class DownlinkQueue {
           ctx.log.error({ err: e, clientId: s.clientId }, 'mqttsn downlink failed');
         }
         this.bytes -= job.bytes;
+        job.mem.used -= job.bytes;
         if (r === 'delivered') ctx.stats.counters.delivered++;
         else ctx.drop('delivery-failed', s.peer, `${s.clientId} ${job.msg.topic}: ${r}`);
         job.done(r);
