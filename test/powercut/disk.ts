@@ -11,8 +11,8 @@ import {
 import { join } from 'node:path';
 import { buildShim } from './build.js';
 
-/** Per file name: fsyncs and writes the shim saw (from its stats file). */
-export type DiskStats = Record<string, { syncs: number; writes: number }>;
+/** Per file name: fsyncs and writes the shim saw, and when the last fsync ended (epoch ms; 0: none). */
+export type DiskStats = Record<string, { syncs: number; writes: number; lastSyncAt: number }>;
 
 /**
  * A directory whose writes are lost on a simulated power cut unless fsynced: the C shim (shim.c)
@@ -98,7 +98,11 @@ export class PowerCutDisk {
     for (const line of readFileSync(file, 'utf8').split('\n').filter(Boolean)) {
       const [name, ...kv] = line.split('\t');
       const f = Object.fromEntries(kv.map((x) => x.split('=') as [string, string]));
-      out[name!] = { syncs: Number(f.syncs ?? 0), writes: Number(f.writes ?? 0) };
+      out[name!] = {
+        syncs: Number(f.syncs ?? 0),
+        writes: Number(f.writes ?? 0),
+        lastSyncAt: Number(f.last ?? 0),
+      };
     }
     return out;
   }

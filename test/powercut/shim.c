@@ -39,6 +39,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_INODES 64
@@ -57,6 +58,7 @@ struct inode {
   int truncated; /* an ftruncate since the last sync: shrink the image to trunc_min first */
   off_t trunc_min;
   unsigned long syncs, writes;
+  long long last_sync_ms; /* wall clock of the last completed sync */
 };
 
 static int active;
@@ -179,8 +181,8 @@ static void write_stats(void) {
   int n = snprintf(buf, sizeof buf, "dir\tsyncs=%lu\n", dir_syncs);
   for (int i = 0; i < MAX_INODES && n < (int)sizeof buf - 256; i++)
     if (inodes[i].used)
-      n += snprintf(buf + n, sizeof buf - (size_t)n, "%s\tsyncs=%lu\twrites=%lu\n", inodes[i].name,
-                    inodes[i].syncs, inodes[i].writes);
+      n += snprintf(buf + n, sizeof buf - (size_t)n, "%s\tsyncs=%lu\twrites=%lu\tlast=%lld\n",
+                    inodes[i].name, inodes[i].syncs, inodes[i].writes, inodes[i].last_sync_ms);
   char p[PATH_MAX], tmp[PATH_MAX];
   shadow_path(p, "stats");
   shadow_path(tmp, "stats.tmp");
@@ -266,6 +268,9 @@ static int sync_file(int fd, struct inode *in, int (*real)(int)) {
   free(s.data);
   free(s.r);
   in->syncs++;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  in->last_sync_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
   write_stats();
   pthread_mutex_unlock(&slock);
   errno = saved;
