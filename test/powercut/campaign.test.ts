@@ -17,6 +17,7 @@ describe('power cuts (simulated: unsynced writes are lost)', () => {
       cuts: 5,
       kinds: ['wal-fsync', 'checkpoint-write', 'link-down', 'drain', 'checkpoint-fsync'],
       aliveMs: [400, 900],
+      torn: true,
     });
     console.log(summary(r));
     expect(r.cuts).toBe(5);
@@ -32,19 +33,19 @@ describe('power cuts (simulated: unsynced writes are lost)', () => {
     // With the broker unreachable the acknowledged messages wait in the outbox, unsynced, until the cut.
     const r = await runCampaign({
       mode: 'power-loss-no-fsync',
-      cuts: 2,
+      cuts: 1,
       kinds: ['link-down'],
       aliveMs: [800, 1200],
     });
     console.log(summary(r));
-    expect(r.acked).toBeGreaterThan(100);
+    expect(r.acked).toBeGreaterThan(50);
     expect(r.lost).toBeGreaterThan(0);
   }, 45_000);
 
   it('process-crash: a power cut loses the acknowledged messages still queued since the last checkpoint', async () => {
     const r = await runCampaign({
       mode: 'process-crash',
-      cuts: 2,
+      cuts: 1,
       kinds: ['link-down'],
       aliveMs: [800, 1200],
     });

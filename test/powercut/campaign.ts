@@ -42,12 +42,19 @@ export interface CampaignOptions {
   kinds?: readonly CutKind[];
   /** How long the gateway runs before a cut is armed (random in this range, ms). */
   aliveMs?: [number, number];
+  /**
+   * Every other cut is torn: each unsynced 512-byte sector survives or not at random (disk.ts),
+   * instead of all of them being lost.
+   */
+  torn?: boolean;
   log?: (line: string) => void;
 }
 
 export interface CampaignResult {
   mode: Mode;
   cuts: number;
+  /** Of those, cuts that kept a random part of the unsynced sectors. */
+  tornCuts: number;
   /** Cuts per kind; `inside` counts those that landed inside the named event (not a fallback kill). */
   kinds: Record<string, { cuts: number; inside: number }>;
   acked: number;
@@ -128,6 +135,7 @@ rules:
   const result: CampaignResult = {
     mode: opts.mode,
     cuts: 0,
+    tornCuts: 0,
     kinds: {},
     acked: 0,
     ackedQos2: 0,
@@ -223,15 +231,17 @@ rules:
       result.walFsyncs += s[`${DB}-wal`]?.syncs ?? 0;
       result.dbFsyncs += s[DB]?.syncs ?? 0;
       disk.disarm();
-      const survivors = disk.cut();
+      const torn = opts.torn === true && i % 2 === 1;
+      const survivors = disk.cut(torn ? () => Math.random() < 0.5 : undefined);
       result.cuts++;
+      if (torn) result.tornCuts++;
       const k = (result.kinds[kind] ??= { cuts: 0, inside: 0 });
       k.cuts++;
       if (inside) k.inside++;
       const integrity = checkIntegrity(disk.dir, survivors);
       if (integrity !== 'ok') result.integrityFailures++;
       log(
-        `cut ${i + 1}/${opts.cuts} ${kind}${event ? (inside ? ' (inside the event)' : ' (event did not come: plain cut)') : ''}: ` +
+        `cut ${i + 1}/${opts.cuts}${torn ? ' torn' : ''} ${kind}${event ? (inside ? ' (inside the event)' : ' (event did not come: plain cut)') : ''}: ` +
           `survivors [${survivors.join(' ')}], integrity ${integrity}, acked so far ${ackedNow()}, ` +
           `last checkpoint ${checkpointAt ? `${((cutAt - checkpointAt) / 1000).toFixed(1)} s before` : 'not in this run'}`,
       );
@@ -332,7 +342,7 @@ export function summary(r: CampaignResult): string {
     .map(([k, v]) => `${k} ${v.cuts}${v.inside ? ` (${v.inside} inside)` : ''}`)
     .join(', ');
   return [
-    `${r.mode}: ${r.cuts} cuts [${kinds}] in ${(r.durationMs / 1000).toFixed(0)} s`,
+    `${r.mode}: ${r.cuts} cuts (${r.tornCuts} torn) [${kinds}] in ${(r.durationMs / 1000).toFixed(0)} s`,
     `  acknowledged ${r.acked} (QoS 2: ${r.ackedQos2}), lost ${r.lost} (QoS 2: ${r.lostQos2}), ` +
       `duplicated QoS 2 ${r.duplicatedQos2} (QoS 1 duplicates, allowed: ${r.duplicatedQos1}), integrity failures ${r.integrityFailures}`,
     `  fsyncs seen: WAL ${r.walFsyncs}, database (checkpoints) ${r.dbFsyncs}` +

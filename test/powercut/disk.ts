@@ -64,19 +64,26 @@ export class PowerCutDisk {
   /**
    * The power came back (call only once the process is dead): the directory holds exactly the
    * entries of its last fsync, each with its content as of its own last fsync (empty if never).
+   * With `torn`, each 512-byte sector that was written but not synced survives or not at random
+   * (torn() decides per sector), as when a disk wrote back part of its cache in any order; a file
+   * that grew keeps the size its last surviving sector needs (zeros where a sector did not survive).
    * Returns the names that survived.
    */
-  cut(): string[] {
+  cut(torn?: () => boolean): string[] {
     const manifest = readFileSync(join(this.shadow, 'manifest'), 'utf8')
       .split('\n')
       .filter(Boolean)
       .map((l) => l.split('\t') as [string, string]);
-    const images = new Map(
-      manifest.map(([ino, name]) => {
-        const image = join(this.shadow, 'data', ino);
-        return [name, existsSync(image) ? readFileSync(image) : Buffer.alloc(0)];
-      }),
-    );
+    const images = new Map<string, Buffer>();
+    for (const [ino, name] of manifest) {
+      const image = join(this.shadow, 'data', ino);
+      let data: Buffer = existsSync(image) ? readFileSync(image) : Buffer.alloc(0);
+      const live = join(this.dir, name);
+      // The page cache still holds what was written: the sectors that differ were never synced.
+      if (torn && existsSync(live) && String(statSync(live).ino) === ino)
+        data = tear(data, readFileSync(live), torn);
+      images.set(name, data);
+    }
     for (const name of readdirSync(this.dir)) rmSync(join(this.dir, name), { recursive: true, force: true });
     for (const [name, data] of images) writeFileSync(join(this.dir, name), data);
     return [...images.keys()];
@@ -106,4 +113,20 @@ export class PowerCutDisk {
     }
     return out;
   }
+}
+
+const SECTOR = 512;
+
+/** The synced image with a random part of the unsynced sectors of `live` on top. */
+function tear(synced: Buffer, live: Buffer, keep: () => boolean): Buffer {
+  let size = synced.length;
+  const out = Buffer.alloc(Math.max(synced.length, live.length));
+  synced.copy(out);
+  for (let off = 0; off < live.length; off += SECTOR) {
+    const end = Math.min(off + SECTOR, live.length);
+    if (live.subarray(off, end).equals(synced.subarray(off, end)) || !keep()) continue;
+    live.copy(out, off, off, end);
+    size = Math.max(size, end);
+  }
+  return out.subarray(0, size);
 }

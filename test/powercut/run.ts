@@ -1,4 +1,4 @@
-// npm run powercut [-- --cuts N] [--mode power-loss|process-crash|power-loss-no-fsync] [--kinds a,b] [--quiet]:
+// npm run powercut [-- --cuts N] [--mode power-loss|process-crash|power-loss-no-fsync] [--kinds a,b] [--no-torn] [--quiet]:
 // the long campaign (default: 42 cuts per mode, every kind of cut in turn).
 import { cleanupTmpDirs } from '../harness/tmp.js';
 import { type CutKind, type Mode, runCampaign, summary } from './campaign.js';
@@ -18,7 +18,13 @@ const results = [];
 try {
   for (const mode of modes) {
     console.log(`== ${mode}: ${cuts} cuts`);
-    const r = await runCampaign({ mode, cuts, kinds, log: quiet ? undefined : (l) => console.log(l) });
+    const r = await runCampaign({
+      mode,
+      cuts,
+      kinds,
+      torn: !process.argv.includes('--no-torn'),
+      log: quiet ? undefined : (l) => console.log(l),
+    });
     results.push(r);
     console.log(summary(r));
   }

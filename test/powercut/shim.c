@@ -325,7 +325,7 @@ static const char *in_dir(int dirfd, const char *path, char *buf) {
 }
 
 /* After a successful open: start tracking a regular file of the state dir (a new one has no image). */
-static int opened(int fd, int dirfd, const char *path, int created) {
+static int opened(int fd, int dirfd, const char *path, int flags, int created) {
   char buf[PATH_MAX];
   struct stat st;
   const char *name;
@@ -346,7 +346,11 @@ static int opened(int fd, int dirfd, const char *path, int created) {
       old->used = 0;
     }
   }
-  track(st.st_ino, name, fd);
+  struct inode *in = track(st.st_ino, name, fd);
+  if (flags & O_TRUNC) { /* a truncation like ftruncate(fd, 0): durable at the next sync */
+    in->truncated = 1;
+    in->trunc_min = 0;
+  }
   pthread_mutex_unlock(&wlock);
   errno = saved;
   return fd;
@@ -372,7 +376,7 @@ static int creates(int dirfd, const char *path, int flags) {
   }                                                             \
   int created = creates(dirfd, path, flags);                    \
   int fd = call;                                                \
-  return active ? opened(fd, dirfd, path, created) : fd;
+  return active ? opened(fd, dirfd, path, flags, created) : fd;
 
 int open(const char *path, int flags, ...) { OPEN_BODY(r_open(path, flags, mode), AT_FDCWD) }
 int open64(const char *path, int flags, ...) { OPEN_BODY(r_open64(path, flags, mode), AT_FDCWD) }

@@ -20,7 +20,12 @@ function newDisk(): PowerCutDisk {
 }
 
 /** Run `script` (ESM; `dir` is the disk's directory) under the shim until it prints "done", then cut. */
-async function runThenCut(disk: PowerCutDisk, script: string, env: NodeJS.ProcessEnv = {}): Promise<void> {
+async function runThenCut(
+  disk: PowerCutDisk,
+  script: string,
+  env: NodeJS.ProcessEnv = {},
+  torn?: () => boolean,
+): Promise<void> {
   const child = trackChild(
     spawn(
       process.execPath,
@@ -34,7 +39,7 @@ async function runThenCut(disk: PowerCutDisk, script: string, env: NodeJS.Proces
     ),
   );
   await untilKilled(child, /^done$/m, true);
-  disk.cut();
+  disk.cut(torn);
 }
 
 /** Resolve once `child` printed `ready` (then SIGKILL it if `kill`) and exited. */
@@ -68,6 +73,10 @@ describe('power-cut simulator (LD_PRELOAD shim)', () => {
       const p = (n) => dir + '/' + n;
       let fd = fs.openSync(p('a'), 'w'); fs.writeSync(fd, 'synced'); fs.fsyncSync(fd);
       fs.writeSync(fd, ' lost');                                  // after the fsync: gone
+      const tr = fs.openSync(p('tr'), 'w'); fs.writeSync(tr, 'old'); fs.fsyncSync(tr);
+      fs.closeSync(fs.openSync(p('tr'), 'w')); fs.fsyncSync(tr);  // O_TRUNC, then synced: empty
+      const tu = fs.openSync(p('tu'), 'w'); fs.writeSync(tu, 'old'); fs.fsyncSync(tu);
+      fs.closeSync(fs.openSync(p('tu'), 'w'));                    // O_TRUNC, never synced: still 'old'
       const b = fs.openSync(p('b'), 'w'); fs.writeSync(b, 'aaaa'); fs.fdatasyncSync(b);
       fs.writeSync(b, 'bb', 1);                                   // overwrite in the middle, unsynced
       const c = fs.openSync(p('c'), 'w'); fs.writeSync(c, 'never synced');
@@ -86,6 +95,8 @@ describe('power-cut simulator (LD_PRELOAD shim)', () => {
       `,
     );
     expect(read(disk, 'a')).toBe('synced');
+    expect(read(disk, 'tr')).toBe('');
+    expect(read(disk, 'tu')).toBe('old');
     expect(read(disk, 'b')).toBe('aaaa');
     expect(read(disk, 'c')).toBe(''); // the entry was synced (dir fsync), its data never was
     expect(read(disk, 'd')).toBe('x'.repeat(10));
@@ -115,6 +126,22 @@ describe('power-cut simulator (LD_PRELOAD shim)', () => {
     expect(read(disk, 'moved')).toBe('moved');
     expect(read(disk, 'gone')).toBe('gone');
     expect(read(disk, 'moved2-new')).toBe('MOVED2'); // data follows the inode across the rename
+  });
+
+  it('a torn cut keeps any subset of the unsynced 512-byte sectors on top of the synced image', async () => {
+    const disk = newDisk();
+    const script = `
+      const fd = fs.openSync(dir + '/t', 'w'); fs.writeSync(fd, 'a'.repeat(1024)); fs.fsyncSync(fd);
+      fs.fsyncSync(fs.openSync(dir, 'r'));
+      fs.writeSync(fd, 'b'.repeat(1024), 0); fs.writeSync(fd, 'c'.repeat(1024), 1536);   // unsynced
+      `;
+    await runThenCut(disk, script);
+    expect(read(disk, 't')).toBe('a'.repeat(1024)); // plain cut: none of it
+    const keep = [true, false, false, true]; // per differing sector, in file order
+    disk.prepare();
+    await runThenCut(disk, script, {}, () => keep.shift() ?? false);
+    // sector 0 survived, sector 1 not, the hole at 1024..1536 is zeros, sector 3 (1536..2048) survived
+    expect(read(disk, 't')).toBe(`${'b'.repeat(512)}${'a'.repeat(512)}${'\0'.repeat(512)}${'c'.repeat(512)}`);
   });
 
   it('kills the process inside an fsync: nothing of that fsync is durable', async () => {
