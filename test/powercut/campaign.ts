@@ -47,6 +47,8 @@ export interface CampaignOptions {
    * instead of all of them being lost.
    */
   torn?: boolean;
+  /** Each device waits this long after an ack before its next message (default 5 ms: as fast as acks come). */
+  paceMs?: number;
   log?: (line: string) => void;
 }
 
@@ -80,7 +82,6 @@ export interface CampaignResult {
 }
 
 const DB = 'fieldgate.db';
-const PACE_MS = 5;
 
 /**
  * Devices stream QoS 1 and QoS 2 through MQTT-SN and serial while the gateway (a child process under
@@ -93,6 +94,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
   const log = opts.log ?? (() => {});
   const kinds = opts.kinds ?? CUT_KINDS;
   const [aliveMin, aliveMax] = opts.aliveMs ?? [600, 1400];
+  const pace = opts.paceMs ?? 5;
   const root = tmpDir('fieldgate-powercut-');
   const disk = new PowerCutDisk(join(root, 'state'), root);
   const broker = await Mosquitto.start();
@@ -174,11 +176,11 @@ rules:
   try {
     await start();
     devices.push(
-      snDevice(udpPort, 'sn1', 1, stream('pc/q1/sn1', 1), PACE_MS, stop),
-      snDevice(udpPort, 'sn2', 2, stream('pc/q1/sn2', 1), PACE_MS, stop),
-      snDevice(udpPort, 'sn3', 3, stream('pc/q2/sn3', 2), PACE_MS, stop),
-      snDevice(udpPort, 'sn4', 4, stream('pc/q2/sn4', 2), PACE_MS, stop),
-      serialDevice(pty.sensor, stream('pc/q1/ser/n', 1), PACE_MS, stop),
+      snDevice(udpPort, 'sn1', 1, stream('pc/q1/sn1', 1), pace, stop),
+      snDevice(udpPort, 'sn2', 2, stream('pc/q1/sn2', 1), pace, stop),
+      snDevice(udpPort, 'sn3', 3, stream('pc/q2/sn3', 2), pace, stop),
+      snDevice(udpPort, 'sn4', 4, stream('pc/q2/sn4', 2), pace, stop),
+      serialDevice(pty.sensor, stream('pc/q1/ser/n', 1), pace, stop),
     );
     const ackedNow = () => devices.reduce((n, d) => n + d.stream.acked.length, 0);
 

@@ -1,4 +1,5 @@
-// npm run powercut [-- --cuts N] [--mode power-loss|process-crash|power-loss-no-fsync] [--kinds a,b] [--no-torn] [--quiet]:
+// npm run powercut [-- --cuts N] [--mode power-loss|process-crash|power-loss-no-fsync] [--kinds a,b] [--no-torn] [--quiet]
+//   [--pace MS] (per device, between an ack and the next message) [--alive MIN,MAX] (ms before a cut):
 // the long campaign (default: 42 cuts per mode, every kind of cut in turn).
 import { cleanupTmpDirs } from '../harness/tmp.js';
 import { type CutKind, type Mode, runCampaign, summary } from './campaign.js';
@@ -13,6 +14,8 @@ const modes: Mode[] = arg('mode')
   : ['power-loss', 'process-crash', 'power-loss-no-fsync'];
 const quiet = process.argv.includes('--quiet');
 const kinds = arg('kinds')?.split(',') as CutKind[] | undefined;
+const paceMs = arg('pace') === undefined ? undefined : Number(arg('pace'));
+const aliveMs = arg('alive')?.split(',').map(Number) as [number, number] | undefined;
 
 const results = [];
 try {
@@ -23,6 +26,8 @@ try {
       cuts,
       kinds,
       torn: !process.argv.includes('--no-torn'),
+      paceMs,
+      aliveMs,
       log: quiet ? undefined : (l) => console.log(l),
     });
     results.push(r);
