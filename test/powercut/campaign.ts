@@ -200,7 +200,18 @@ rules:
       else if (kind === 'checkpoint-fsync') event = ['sync', DB];
       else if (kind === 'link-down') {
         link.set(false);
+        const downAt = Date.now();
         await sleep(alive); // the outbox grows; the restart below finds the link still down
+        // A cut right behind a checkpoint would find nothing to lose even where that is possible: wait
+        // until messages were acknowledged after both the link went down and the last checkpoint ended.
+        await waitFor(
+          () => {
+            const since = Math.max(downAt, disk.stats()[DB]?.lastSyncAt ?? 0);
+            return devices.reduce((n, d) => n + d.stream.acked.filter((a) => a.at > since).length, 0) >= 20;
+          },
+          '20 acks since the link went down and the last checkpoint',
+          20_000,
+        );
         if (opts.mode === 'power-loss') event = ['sync', `${DB}-wal`];
       } else if (kind === 'clean-restart') {
         g.signal('SIGTERM');
