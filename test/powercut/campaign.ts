@@ -1,4 +1,5 @@
-import { cpSync, existsSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { stats } from '../../gateway/store/inspect.js';
@@ -155,6 +156,8 @@ rules:
   };
 
   let gw: GatewayProcess | undefined;
+  // What is in the state dir at a start counts as durable: after a cut it is what the disk kept; after a
+  // clean stop, the machine is taken to have run long enough for the kernel to write back the rest.
   const start = async () => {
     disk.prepare();
     gw = GatewayProcess.start(['run', '-c', file], { ...disk.env(), ...env });
@@ -248,7 +251,8 @@ rules:
       const survivors = disk.cut(torn ? () => Math.random() < 0.5 : undefined);
       result.cuts++;
       if (torn) result.tornCuts++;
-      const k = (result.kinds[kind] ??= { cuts: 0, inside: 0 });
+      const k = result.kinds[kind] ?? { cuts: 0, inside: 0 };
+      result.kinds[kind] = k;
       k.cuts++;
       if (inside) k.inside++;
       const integrity = checkIntegrity(disk.dir, survivors);
@@ -335,7 +339,7 @@ rules:
 /** PRAGMA integrity_check on a copy of what survived (opening it runs WAL recovery, as a restart does). */
 function checkIntegrity(dir: string, survivors: string[]): string {
   if (!survivors.includes(DB)) return 'ok (no database yet)';
-  const copy = tmpDir('fieldgate-powercut-check-');
+  const copy = mkdtempSync(join(tmpdir(), 'fieldgate-powercut-check-'));
   for (const name of survivors) if (existsSync(join(dir, name))) cpSync(join(dir, name), join(copy, name));
   try {
     const db = new Database(join(copy, DB));
@@ -347,6 +351,8 @@ function checkIntegrity(dir: string, survivors: string[]): string {
     }
   } catch (err) {
     return `cannot open: ${(err as Error).message}`;
+  } finally {
+    rmSync(copy, { recursive: true, force: true });
   }
 }
 

@@ -42,7 +42,12 @@ export function snDevice(
     let dup = false;
     // Stop between messages: an exchange under way is finished first (bounded: 15 s after stop).
     let stopAt = 0;
-    while (!stop() || ((released || dup) && Date.now() - (stopAt ||= Date.now()) < 15_000)) {
+    const running = () => {
+      if (!stop()) return true;
+      stopAt ||= Date.now();
+      return (released || dup) && Date.now() - stopAt < 15_000;
+    };
+    while (running()) {
       try {
         if (!connected) {
           await c.send({
