@@ -338,7 +338,7 @@ rules:
 
 /** PRAGMA integrity_check on a copy of what survived (opening it runs WAL recovery, as a restart does). */
 function checkIntegrity(dir: string, survivors: string[]): string {
-  if (!survivors.includes(DB)) return 'ok (no database yet)';
+  if (!survivors.includes(DB)) return 'ok'; // no database yet: nothing was acknowledged
   const copy = mkdtempSync(join(tmpdir(), 'fieldgate-powercut-check-'));
   for (const name of survivors) if (existsSync(join(dir, name))) cpSync(join(dir, name), join(copy, name));
   try {
