@@ -1,19 +1,20 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tmpDir } from '../harness/tmp.js';
 
 const SOURCE = fileURLToPath(new URL('./shim.c', import.meta.url));
 let built: string | undefined;
 
 /**
  * Compiles shim.c with the system C compiler (cc; Debian: gcc + libc6-dev) into a temp dir, once per
- * process. The .so is never committed: it is built from source on every machine that runs the tests.
+ * process (again after cleanupTmpDirs()). The .so is never committed: every machine that runs the
+ * tests builds it from source.
  */
 export function buildShim(): string {
   if (built && existsSync(built)) return built;
-  const out = join(mkdtempSync(join(tmpdir(), 'fieldgate-powercut-shim-')), 'powercut.so');
+  const out = join(tmpDir('fieldgate-powercut-shim-'), 'powercut.so'); // removed by cleanupTmpDirs()
   try {
     execFileSync(
       'cc',
