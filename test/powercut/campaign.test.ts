@@ -27,6 +27,7 @@ describe('power cuts (simulated: unsynced writes are lost)', () => {
     expect(r.integrityFailures).toBe(0);
     expect(r.lost).toBe(0);
     expect(r.duplicatedQos2).toBe(0);
+    expect(r.outOfOrder).toBe(0);
   }, 60_000);
 
   it('catches the loss when the WAL fsync is removed (FIELDGATE_TEST_SKIP_WAL_FSYNC): the check can fail', async () => {

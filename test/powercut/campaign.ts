@@ -68,6 +68,8 @@ export interface CampaignResult {
   /** QoS 2 messages the subscriber got more than once (extra copies). */
   duplicatedQos2: number;
   duplicatedQos1: number;
+  /** Per device, first arrivals out of the order it sent them in (the contract keeps device order). */
+  outOfOrder: number;
   /** Databases that failed PRAGMA integrity_check (or that the gateway found corrupt at start). */
   integrityFailures: number;
   /** Fsyncs the simulator saw: the WAL (group commits) and the database (checkpoints). */
@@ -146,6 +148,7 @@ rules:
     lostQos2: 0,
     duplicatedQos2: 0,
     duplicatedQos1: 0,
+    outOfOrder: 0,
     integrityFailures: 0,
     walFsyncs: 0,
     dbFsyncs: 0,
@@ -323,6 +326,18 @@ rules:
         }
       }
     }
+    // Order: each device's messages first arrive in the order it sent them (duplicates come later).
+    const firstSeen = new Map<string, Set<number>>();
+    const lastFirst = new Map<string, number>();
+    for (const m of sub.messages) {
+      const seq = Number(m.payload.toString());
+      const seen = firstSeen.get(m.topic) ?? new Set<number>();
+      firstSeen.set(m.topic, seen);
+      if (seen.has(seq)) continue;
+      seen.add(seq);
+      if (seq < (lastFirst.get(m.topic) ?? 0)) result.outOfOrder++;
+      lastFirst.set(m.topic, Math.max(seq, lastFirst.get(m.topic) ?? 0));
+    }
   } finally {
     stopping = true;
     await gw?.kill();
@@ -363,7 +378,7 @@ export function summary(r: CampaignResult): string {
   return [
     `${r.mode}: ${r.cuts} cuts (${r.tornCuts} torn) [${kinds}] in ${(r.durationMs / 1000).toFixed(0)} s`,
     `  acknowledged ${r.acked} (QoS 2: ${r.ackedQos2}), lost ${r.lost} (QoS 2: ${r.lostQos2}), ` +
-      `duplicated QoS 2 ${r.duplicatedQos2} (QoS 1 duplicates, allowed: ${r.duplicatedQos1}), integrity failures ${r.integrityFailures}`,
+      `duplicated QoS 2 ${r.duplicatedQos2} (QoS 1 duplicates, allowed: ${r.duplicatedQos1}), integrity failures ${r.integrityFailures}, out of order ${r.outOfOrder}`,
     `  fsyncs seen: WAL ${r.walFsyncs}, database (checkpoints) ${r.dbFsyncs}` +
       (r.lost
         ? `; lost per cut [${r.lostPerCut.join(' ')}], oldest lost ack ${(r.maxLostAgeMs / 1000).toFixed(1)} s before its cut`
