@@ -23,6 +23,16 @@ export function isStorageError(err: unknown): boolean {
   return typeof code === 'string' && STORAGE_ERROR.test(code);
 }
 
+/**
+ * TEST ONLY (test/powercut): acknowledge without the WAL fdatasync, so the power-cut campaign can
+ * prove it catches the loss. An environment variable, never a config key; logged loudly when set.
+ */
+const SKIP_WAL_FSYNC = process.env.FIELDGATE_TEST_SKIP_WAL_FSYNC === '1';
+const walFdatasync = (fd: number, cb: (err: NodeJS.ErrnoException | null) => void): void => {
+  if (SKIP_WAL_FSYNC) setImmediate(cb, null);
+  else fdatasync(fd, cb);
+};
+
 /** Longest a lazy op waits for a flush when nothing else asks for one. */
 const LAZY_MS = 10;
 
@@ -105,6 +115,10 @@ export class GroupCommit {
     private readonly logger: Logger,
     private readonly syncWal?: string,
   ) {
+    if (SKIP_WAL_FSYNC && syncWal !== undefined)
+      logger.warn(
+        'FIELDGATE_TEST_SKIP_WAL_FSYNC=1: THE WAL IS NOT FSYNCED, acknowledged messages are LOST on a power cut (test only)',
+      );
     const savepoint = db.transaction((run: () => unknown) => run());
     const totalChanges = db.prepare('SELECT total_changes()').pluck() as Statement<[], number>;
     this.flushTx = db.transaction((ops: PendingOp[], results: OpResult[]) => {
@@ -210,7 +224,7 @@ export class GroupCommit {
     const batch = this.unsynced;
     this.unsynced = [];
     this.syncingBatch = batch;
-    fdatasync(this.walFd, (err) => {
+    walFdatasync(this.walFd, (err) => {
       this.syncingBatch = null;
       if (err) this.logger.error({ err }, 'store fsync failed: these writes may not survive a power cut');
       if (err)

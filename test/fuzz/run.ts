@@ -30,7 +30,8 @@ const report = await runFuzz({
   legitDeadlineMs: arg('deadline', 60_000),
   log: (l) => console.log(l),
 });
-cleanupTmpDirs();
+// FUZZ_KEEP=1 keeps the state dir (printed at start) for `fieldgate queue peek --dead -c <dir>/gw.yaml`.
+if (!process.env.FUZZ_KEEP) cleanupTmpDirs();
 console.log(summary(report));
 const failures = verdict(report);
 for (const f of failures) console.log(`FAIL: ${f}`);

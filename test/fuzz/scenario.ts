@@ -99,6 +99,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     file,
     fuzzGatewayConfig({ brokerUrl: broker.url, udpPort, httpPort, stateDir: join(dir, 'state') }),
   );
+  o.log?.(`state: ${dir}`);
   const gw = GatewayProcess.start(['run', '-c', file, '-l', 'info']);
   let exited = false;
   let stopping = false;
