@@ -12,7 +12,8 @@ export type TopicProblem =
   | 'null_char' // U+0000: forbidden by the spec
   | 'control_char' // U+0001-U+001F, U+007F-U+009F: mosquitto disconnects on these
   | 'noncharacter' // U+FDD0-U+FDEF, U+xFFFE/U+xFFFF: mosquitto disconnects on these too
-  | 'wildcard'; // + or # in a topic name
+  | 'wildcard' // + or # in a topic name
+  | 'reserved'; // $SYS (the broker's own), $share/ and $queue/ (shared-subscription syntax, not a name)
 
 /** Every problem, for metric labels and tests. */
 export const TOPIC_PROBLEMS: readonly TopicProblem[] = [
@@ -24,6 +25,7 @@ export const TOPIC_PROBLEMS: readonly TopicProblem[] = [
   'control_char',
   'noncharacter',
   'wildcard',
+  'reserved',
 ];
 
 /** For config errors and logs: what is wrong, in words. */
@@ -36,6 +38,7 @@ export const TOPIC_PROBLEM_TEXT: Record<TopicProblem, string> = {
   control_char: 'contains a control character (U+0001-U+001F, U+007F-U+009F)',
   noncharacter: 'contains a Unicode noncharacter (U+FFFE, U+FFFF, U+FDD0-U+FDEF, ...)',
   wildcard: 'contains a wildcard (+ or #), which a topic name may not',
+  reserved: 'is reserved to the broker ($SYS) or is shared-subscription syntax ($share/, $queue/)',
 };
 
 export const MAX_TOPIC_BYTES = 65535;
@@ -77,8 +80,16 @@ function codePointProblem(cp: number): TopicProblem | undefined {
   return undefined;
 }
 
+/**
+ * Brokers deny these to clients without an error a QoS 0/1 publisher could see (mosquitto answers
+ * PUBACK and drops it): refused here, where the drop is counted. Other `$` topics (e.g. AWS IoT's
+ * `$aws/...`) are the broker's to allow.
+ */
+const RESERVED = /^(\$SYS($|\/)|\$share\/|\$queue\/)/;
+
 function shapeProblem(topic: string, bytes: number): TopicProblem | undefined {
   if (bytes > MAX_TOPIC_BYTES) return 'too_long';
+  if (topic.charCodeAt(0) === 0x24 && RESERVED.test(topic)) return 'reserved';
   let slashes = 0;
   for (let i = topic.indexOf('/'); i !== -1; i = topic.indexOf('/', i + 1)) {
     if (++slashes >= MAX_TOPIC_LEVELS) return 'too_many_levels';

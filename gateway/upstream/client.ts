@@ -71,7 +71,10 @@ export class UpstreamClient {
       onDelivered: (d) => this.events.next({ type: 'delivered', ...d }),
       onSetAside: (e) => this.events.next({ type: 'set-aside', ...e }),
     });
-    this.inbound = new Inbound(opts.state, this.log);
+    this.inbound = new Inbound(opts.state, this.log, (topic, bytes) => {
+      this.dropLog.add('inbound_overload', 1);
+      this.events.next({ type: 'inbound-dropped', reason: 'inbound_overload', topic, bytes });
+    });
     this.subs = new Subscriptions(this.ids, this.log);
     this.status = new Status(c.status_topic.replaceAll('{gateway}', opts.gatewayId), this.ids);
     this.baseFilters = new Map(c.subscribe.map((s) => [s.topic, s.qos]));
@@ -184,7 +187,10 @@ export class UpstreamClient {
     this.conn = conn;
     this.lastFailure = '';
     this.backoff.reset();
-    const stopKeepAlive = startKeepAlive(conn, c.keepalive, (reason) => conn.destroy(reason));
+    const stopKeepAlive = startKeepAlive(conn, c.keepalive, (reason) => {
+      this.sender.closingOwnConnection(); // a silent broker or a stalled loop is not the rows' fault
+      conn.destroy(reason);
+    });
     if (!sessionPresent) this.inbound.newSession(); // before any PUBLISH of this connection
     conn.onOversize((o) => this.oversize(conn, o));
     conn.onPacket((p) => this.dispatch(conn, p));
@@ -240,6 +246,7 @@ export class UpstreamClient {
   private oversize(conn: Connection, o: Oversize): void {
     const max = this.opts.config.max_packet_size;
     if (!o.publish) {
+      this.sender.closingOwnConnection();
       conn.destroy(`${o.bytes}-byte packet (type ${o.type}) from broker exceeds max_packet_size ${max}`);
       return;
     }

@@ -13,4 +13,4 @@ export type UpstreamEvent =
   /** A row the broker would not take was moved out of the outbox (kept; `queue peek --dead`). */
   | { type: 'set-aside'; id: number; reason: string }
   /** An incoming PUBLISH was dropped unread (larger than max_packet_size); it was still acknowledged. */
-  | { type: 'inbound-dropped'; reason: 'max_packet_size'; topic: string; bytes: number };
+  | { type: 'inbound-dropped'; reason: 'max_packet_size' | 'inbound_overload'; topic: string; bytes: number };

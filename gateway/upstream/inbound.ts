@@ -21,6 +21,13 @@ export type MessageHandler = (m: InboundMessage) => Promise<{ remembered?: boole
 /** KvState namespace of incoming QoS 2 packet ids between PUBREC and PUBREL. */
 export const QOS2_NAMESPACE = 'upstream.qos2-in';
 
+/**
+ * Incoming messages waiting for their turn beyond which a new QoS 0 message is dropped (counted). The
+ * broker's own flow control bounds QoS 1/2 (it waits for our acks); QoS 0 has none, and a broker
+ * relaying a flood faster than commands are spooled would otherwise grow this queue without limit.
+ */
+export const MAX_WAITING = 1000;
+
 /** Backoff for a message whose handler (or id write) failed while the connection is up. */
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 5000;
@@ -38,12 +45,16 @@ const RETRY_MAX_MS = 5000;
 export class Inbound {
   private handler: MessageHandler | undefined;
   private chain: Promise<void> = Promise.resolve();
+  /** Steps queued on the chain and not yet finished. */
+  private waiting = 0;
   /** Handler/store failures of incoming messages, each retried (for metrics). */
   failures = 0;
 
   constructor(
     private readonly state: KvState,
     private readonly logger: Logger,
+    /** A QoS 0 message dropped because MAX_WAITING messages were already waiting. */
+    private readonly onOverload: (topic: string, bytes: number) => void = () => {},
   ) {}
 
   setHandler(h: MessageHandler): void {
@@ -51,6 +62,10 @@ export class Inbound {
   }
 
   publish(conn: Connection, p: IPublishPacket): void {
+    if (p.qos === 0 && this.waiting >= MAX_WAITING) {
+      this.onOverload(p.topic, p.payload.length);
+      return;
+    }
     this.enqueue(() => this.onPublish(conn, p));
   }
 
@@ -79,9 +94,13 @@ export class Inbound {
   }
 
   private enqueue(step: () => Promise<void>): void {
+    this.waiting++;
     this.chain = this.chain
       .then(step)
-      .catch((err) => this.logger.error({ err }, 'upstream: incoming message failed'));
+      .catch((err) => this.logger.error({ err }, 'upstream: incoming message failed'))
+      .finally(() => {
+        this.waiting--;
+      });
   }
 
   private async onPublish(conn: Connection, p: IPublishPacket): Promise<void> {

@@ -16,7 +16,7 @@ describe('topicNameProblem', () => {
       '/a',
       'a/',
       '/',
-      '$SYS/x',
+      '$aws/things/x',
       'a b',
       'caf\u00e9/\u00a0/\u2028',
       'emoji/\u{1F600}',
@@ -56,6 +56,10 @@ describe('topicNameProblem', () => {
     ['#', 'wildcard'],
     ['#a', 'wildcard'], // an MQTT-SN short topic id
     ['\u00e9/a+b', 'wildcard'],
+    ['$SYS', 'reserved'],
+    ['$SYS/broker/x', 'reserved'],
+    ['$share/g/fz', 'reserved'],
+    ['$queue/x', 'reserved'],
   ];
   it.each(cases)('refuses %j as %s', (topic, reason) => {
     expect(topicNameProblem(topic)).toBe(reason);
@@ -66,6 +70,10 @@ describe('topicNameProblem', () => {
     expect(topicNameProblem(`${'\u00e9'.repeat(32767)}a`)).toBeUndefined(); // 65535 bytes
     expect(topicNameProblem(Array(MAX_TOPIC_LEVELS).fill('a').join('/'))).toBeUndefined();
     expect(topicNameProblem('a\u0020\u007E\u00A0')).toBeUndefined();
+    // Other $ topics are the broker's to allow (AWS IoT's device shadow topics are published to).
+    expect(topicNameProblem('$aws/things/t1/shadow/update')).toBeUndefined();
+    expect(topicNameProblem('$SYSTEM/x')).toBeUndefined();
+    expect(topicNameProblem('a/$SYS/x')).toBeUndefined();
   });
 });
 

@@ -1,5 +1,6 @@
+import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type InboundMessage, QOS2_NAMESPACE } from '../../gateway/upstream/inbound.js';
+import { type InboundMessage, MAX_WAITING, QOS2_NAMESPACE } from '../../gateway/upstream/inbound.js';
 import { Mosquitto } from '../harness/mosquitto.js';
 import { publishTo } from '../harness/subscriber.js';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
@@ -12,6 +13,42 @@ afterAll(cleanupTmpDirs);
 type Got = { topic: string; payload: string; qos: number; retain: boolean };
 
 describe('upstream client subscriptions (incoming QoS 0/1/2)', () => {
+  it('a QoS 0 flood faster than commands are handled is dropped and counted past a bound, not queued in memory', async () => {
+    const broker = await Mosquitto.start();
+    const store = openTestStore();
+    const { client } = makeClient(store, { url: broker.url });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let handled = 0;
+    client.onMessage(async () => {
+      await gate; // a slow spool: nothing finishes until released
+      handled++;
+    });
+    let overload = 0;
+    const sub = client.events$.subscribe((e) => {
+      if (e.type === 'inbound-dropped' && e.reason === 'inbound_overload') overload++;
+    });
+    client.setSubscriptions(new Map<string, 0 | 1 | 2>([['flood/#', 0]]));
+    await client.start();
+    await nextEvent(client.events$, 'connected');
+    await sleep(200); // SUBACK
+    const total = MAX_WAITING + 300;
+    const pub = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 });
+    for (let i = 0; i < total; i++) pub.publish(`flood/${i}`, 'x', { qos: 0 });
+    await waitFor(() => overload >= 300, 'the excess QoS 0 messages dropped', 10_000);
+    release();
+    await waitFor(() => handled + overload === total, 'every message handled or dropped', 10_000);
+    expect(handled).toBe(MAX_WAITING);
+    expect(client.stats().connected).toBe(true);
+    sub.unsubscribe();
+    await pub.endAsync();
+    await client.stop();
+    store.close();
+    await broker.stop();
+  });
+
   it('subscribes to exactly the set given, calls the handler, and acks after it', async () => {
     const broker = await Mosquitto.start();
     const store = openTestStore();
