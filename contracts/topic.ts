@@ -72,6 +72,26 @@ export function isValidTopicName(topic: string): boolean {
   return topicNameProblem(topic) === undefined;
 }
 
+/**
+ * Why `filter` cannot be subscribed to, or undefined when it can: the same characters and limits as a
+ * name, with `+` only as a whole level and `#` only as the whole last level (MQTT 4.7.1). A filter the
+ * broker refuses ends the gateway's connection (mosquitto: "malformed packet"), so a device's
+ * SUBSCRIBE must never pass one on. Shared subscriptions (`$share/...`) are valid filters.
+ */
+export function topicFilterProblem(filter: string): TopicProblem | undefined {
+  if (filter.length === 0) return 'empty';
+  const levels = filter.split('/');
+  if (levels.length > MAX_TOPIC_LEVELS) return 'too_many_levels';
+  for (let i = 0; i < levels.length; i++) {
+    const l = levels[i]!;
+    if (l === '+' || (l === '#' && i === levels.length - 1)) continue;
+    if (l.includes('+') || l.includes('#')) return 'wildcard';
+  }
+  // The wildcards are where they may be: check the characters and the length as for a name.
+  const problem = topicNameProblem(filter.replace(/[+#]/g, 'x'));
+  return problem === 'reserved' || problem === 'too_many_levels' ? undefined : problem;
+}
+
 function codePointProblem(cp: number): TopicProblem | undefined {
   if (cp === 0) return 'null_char';
   if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) return 'control_char';

@@ -1,21 +1,18 @@
+import { isValidTopicName, topicFilterProblem } from '../../contracts/topic.js';
 /** MQTT topic filter rules, used for device subscriptions and routing upstream messages to them. */
 
 export function isWildcard(filter: string): boolean {
   return filter.includes('+') || filter.includes('#');
 }
 
-/** A concrete topic name a device may publish or register: no wildcards, not empty, no NUL. */
+/** A concrete topic name a device may publish, register or leave as its will (contracts/topic.ts). */
 export function validTopicName(name: string): boolean {
-  return name.length > 0 && !isWildcard(name) && !name.includes('\0');
+  return isValidTopicName(name);
 }
 
+/** A filter a device may subscribe to: one the broker will take (contracts/topic.ts). */
 export function validFilter(filter: string): boolean {
-  if (filter.length === 0 || filter.includes('\0')) return false;
-  const levels = filter.split('/');
-  return levels.every((l, i) => {
-    if (l.includes('#')) return l === '#' && i === levels.length - 1;
-    return !l.includes('+') || l === '+';
-  });
+  return topicFilterProblem(filter) === undefined;
 }
 
 export function matches(filter: string, topic: string): boolean {

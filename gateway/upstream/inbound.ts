@@ -104,6 +104,10 @@ export class Inbound {
   }
 
   private async onPublish(conn: Connection, p: IPublishPacket): Promise<void> {
+    // Its connection is gone: it can no longer be acked, and the broker sends a QoS 1/2 message again
+    // on the next one. Handling it now would only do the work twice (and a broker that pours a
+    // session's queue onto each short-lived connection would pile these up without bound).
+    if (p.qos > 0 && !conn.open) return;
     const id = p.messageId ?? 0;
     const key = String(id);
     if (p.qos === 2 && this.state.get(QOS2_NAMESPACE, key) !== undefined) {

@@ -1,5 +1,6 @@
 import type { ISubackPacket, ISubscription, IUnsubackPacket, Packet } from 'mqtt-packet';
 import type { Logger } from 'pino';
+import { topicFilterProblem, topicPreview } from '../../contracts/topic.js';
 import type { Connection } from './connection.js';
 import type { PacketIds } from './packet-ids.js';
 
@@ -15,6 +16,8 @@ export class Subscriptions {
   private conn: Connection | null = null;
   /** Outstanding SUBSCRIBE/UNSUBSCRIBE by packet id, for the ack log line. */
   private readonly outstanding = new Map<number, string[]>();
+  /** Invalid filters already logged (bounded). */
+  private readonly refused = new Set<string>();
 
   constructor(
     private readonly ids: PacketIds,
@@ -22,7 +25,19 @@ export class Subscriptions {
   ) {}
 
   set(filters: ReadonlyMap<string, QoS>): void {
-    this.wanted = new Map(filters);
+    this.wanted = new Map();
+    for (const [filter, qos] of filters) {
+      // Defence in depth: a filter the broker refuses would end the connection on every connect.
+      const problem = topicFilterProblem(filter);
+      if (problem === undefined) this.wanted.set(filter, qos);
+      else if (!this.refused.has(filter)) {
+        if (this.refused.size < 1000) this.refused.add(filter);
+        this.logger.warn(
+          { filter: topicPreview(filter), problem },
+          'upstream: invalid topic filter not subscribed',
+        );
+      }
+    }
     if (this.conn) this.sync(this.conn);
   }
 

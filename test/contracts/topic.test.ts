@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   decodeUtf8,
   filterMatches,
+  topicFilterProblem,
   MAX_TOPIC_BYTES,
   MAX_TOPIC_LEVELS,
   type TopicProblem,
@@ -100,5 +101,38 @@ describe('filterMatches', () => {
     expect(filterMatches('#', '$SYS/x')).toBe(false);
     expect(filterMatches('a//b', 'a//b')).toBe(true);
     expect(filterMatches('a/+/b', 'a//b')).toBe(true);
+  });
+});
+
+describe('topicFilterProblem: what a device may subscribe to (the broker ends the connection on the rest)', () => {
+  it.each([
+    ['a/#', undefined],
+    ['#', undefined],
+    ['+/+/temp', undefined],
+    ['$share/g/a/#', undefined],
+    ['$SYS/#', undefined],
+    ['a//b', undefined],
+    ['a/b#', 'wildcard'],
+    ['a/#/b', 'wildcard'],
+    ['a+/b', 'wildcard'],
+    ['fz/\u0001', 'control_char'],
+    ['a/\u0000', 'null_char'],
+    ['a/\uFFFF/#', 'noncharacter'],
+    ['a/\uD800', 'invalid_utf8'],
+    ['', 'empty'],
+  ] as const)('%j -> %s', (filter, problem) => {
+    expect(topicFilterProblem(filter)).toBe(problem);
+  });
+
+  it('bounds levels and bytes like a name', () => {
+    expect(topicFilterProblem(Array(MAX_TOPIC_LEVELS).fill('+').join('/'))).toBeUndefined();
+    expect(
+      topicFilterProblem(
+        Array(MAX_TOPIC_LEVELS + 1)
+          .fill('+')
+          .join('/'),
+      ),
+    ).toBe('too_many_levels');
+    expect(topicFilterProblem(`${'a'.repeat(MAX_TOPIC_BYTES)}/#`)).toBe('too_long');
   });
 });

@@ -132,6 +132,26 @@ http: { enabled: false }
     expect(sub.messages.map((m) => m.payload.toString())).not.toContain('junk');
   });
 
+  it('a SUBSCRIBE filter the broker would refuse is refused at the door; the uplink never reconnects (found by the fuzz suite)', async () => {
+    const before = await reconnects();
+    const dev = await SnClient.open(port);
+    clients.push(dev);
+    expect((await dev.connect('subber', { cleanSession: false })).returnCode).toBe(0);
+    for (const [i, filter] of ['fz/\u0001', 'a/#/b', 'a+/b', 'x/\uFFFF/#'].entries()) {
+      await dev.send({ type: 'subscribe', flags: flags({ qos: 1 }), msgId: 40 + i, topic: filter });
+      const ack = await dev.expect('suback', 2000, (a) => a.msgId === 40 + i);
+      expect(ack.returnCode, JSON.stringify(filter)).not.toBe(0);
+    }
+    // A good one still works, and a message on it is delivered (the upstream subscription is live).
+    await dev.send({ type: 'subscribe', flags: flags({ qos: 1 }), msgId: 50, topic: 'fine/#' });
+    expect((await dev.expect('suback', 2000, (a) => a.msgId === 50)).returnCode).toBe(0);
+    await waitFor(async () => {
+      await publishTo(broker.url, 'fine/x', 'hello', { qos: 0 });
+      return dev.inbox.some((p) => p.type === 'register' || p.type === 'publish');
+    }, 'the good subscription delivers');
+    expect(await reconnects()).toBe(before);
+  });
+
   it('a device cannot command another device through the broker, nor overwrite the status topic; device-to-device pub/sub still works', async () => {
     const target = await device('devB');
     const attacker = await device('devA');
