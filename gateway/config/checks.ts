@@ -18,6 +18,7 @@ const targetsExist: SemanticCheck = (config) => {
   if (!config.serial || !config.mqttsn || !config.commands || !config.triggers) return [];
   const known = new Set(config.serial.map((p) => `serial:${p.name}`));
   if (config.mqttsn.enabled) known.add('mqttsn');
+  for (const bus of config.modbus ?? []) known.add(`modbus:${bus.name}`);
   const problems: ReturnType<SemanticCheck> = [];
   for (const [section, rules] of [
     ['commands', config.commands],
@@ -35,6 +36,12 @@ const targetsExist: SemanticCheck = (config) => {
     if (names.has(p.name))
       problems.push({ path: ['serial', i, 'name'], message: `duplicate serial port name "${p.name}"` });
     names.add(p.name);
+  });
+  const buses = new Set<string>();
+  config.modbus?.forEach((b, i) => {
+    if (buses.has(b.name))
+      problems.push({ path: ['modbus', i, 'name'], message: `duplicate modbus bus name "${b.name}"` });
+    buses.add(b.name);
   });
   return problems;
 };
