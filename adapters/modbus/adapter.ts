@@ -119,6 +119,7 @@ export class ModbusAdapter implements DeviceReportingAdapter {
       if (s === 'open') this.scheduler.wake();
       else if (s === 'retrying') this.scheduler.linkLost();
     });
+    this.commands.start();
     this.scheduler.start();
     this.link.start();
   }

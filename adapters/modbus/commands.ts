@@ -53,9 +53,12 @@ export class ModbusCommands {
   private readonly puts = new Set<Promise<unknown>>();
   private stopped = false;
 
-  constructor(private readonly d: CommandsDeps) {
-    for (const name of d.devices.keys())
-      if (d.inbox.deviceTotals(d.target, name).rows > 0) this.backlog.add(name);
+  constructor(private readonly d: CommandsDeps) {}
+
+  /** Devices with commands left in the inbox by an earlier run: drained once they answer. */
+  start(): void {
+    for (const name of this.d.devices.keys())
+      if (this.d.inbox.deviceTotals(this.d.target, name).rows > 0) this.backlog.add(name);
   }
 
   async send(cmd: Command, now = Date.now()): Promise<SendOutcome> {

@@ -162,7 +162,7 @@ export class Scheduler {
       for (const [k, v] of decodeRead(plan, data)) r.values.set(k, v);
     } catch (err) {
       const reason = (err as ModbusRequestError).reason;
-      if (reason === 'port_closed') return; // linkLost() resets the polls
+      if (reason === 'port_closed' || !this.deps.isOpen()) return; // linkLost() resets the polls
       if (reason === 'timeout') return this.unanswered(r);
       // CRC, short frame, exception: this read is lost, the device is there; the poll goes on.
     }

@@ -50,6 +50,8 @@ export class ModbusSerialTransport implements Transport {
   private client: Client | null = null;
   private rtu: RtuPort | null = null;
   private lost: ((reason: string) => void) | undefined;
+  /** Settles the request in flight as port_closed. */
+  private abort: (() => void) | null = null;
 
   constructor(private readonly bus: ModbusBusConfig) {}
 
@@ -99,6 +101,7 @@ export class ModbusSerialTransport implements Transport {
     const client = this.client;
     this.client = null;
     this.rtu = null;
+    this.abort?.();
     if (!client) return;
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, 1000);
@@ -146,7 +149,27 @@ export class ModbusSerialTransport implements Transport {
       return Promise.reject(new ModbusRequestError('port_closed', 'the port is not open'));
     }
     return new Promise<T>((resolve, reject) => {
-      run(client, (err, res) => (err ? reject(this.classify(err)) : resolve(res)));
+      let settled = false;
+      const settle = (err: ModbusRequestError | undefined, res?: T) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(guard);
+        this.abort = null;
+        if (err) reject(err);
+        else resolve(res as T);
+      };
+      // Closing the client cancels its timers without calling back: a lost link settles the request
+      // here, and a guard settles it should the library never answer, so the bus never hangs.
+      this.abort = () => settle(new ModbusRequestError('port_closed', 'the port closed'));
+      const guard = setTimeout(
+        () => settle(new ModbusRequestError('timeout', 'no answer from the library')),
+        this.bus.timeout + 1000,
+      );
+      try {
+        run(client, (err, res) => settle(err ? this.classify(err) : undefined, res));
+      } catch (err) {
+        settle(this.classify(err));
+      }
     });
   }
 
@@ -175,6 +198,7 @@ export class ModbusSerialTransport implements Transport {
     const client = this.client;
     this.client = null;
     this.rtu = null;
+    this.abort?.();
     client.destroy(() => {});
     this.lost?.(reason);
   }

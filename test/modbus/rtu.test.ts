@@ -195,21 +195,30 @@ describe('modbus RTU over a pty', () => {
     expect(m.adapter.counters.writes.drained).toBe(1);
   });
 
-  it('an unplugged adapter reports its devices offline and is reopened with backoff', async () => {
+  it('an adapter unplugged mid-request reports its devices offline, is reopened with backoff and polls on', async () => {
     model.setRegisters(1, 3, 0, [5]);
     const m = await startModbus(
-      bus([{ name: 'm', unit: 1, poll: '50ms', points: [{ name: 'v', fc: 3, address: 0 }] }]),
+      bus([{ name: 'm', unit: 1, poll: '50ms', points: [{ name: 'v', fc: 3, address: 0 }] }], {
+        timeout: '2s',
+      }),
     );
     adapter = m.adapter;
     await waitFor(() => m.latest('sensors/m/v') === '5', 'value');
+    // The next request gets no answer: it is on the wire, waiting out its 2 s timeout, when the adapter goes.
+    model.silent.add(1);
+    const sent = model.requests.length;
+    await waitFor(() => model.requests.length > sent, 'a request in flight');
     slave.close();
     await pty.unplug();
     await waitFor(() => m.events.at(-1)?.state === 'offline', 'offline on unplug');
     await waitFor(() => m.adapter.state$.value === 'retrying', 'retrying');
+    model.silent.delete(1);
     await pty.plug();
     slave = new RtuSlave(pty.sensor, model);
     model.setRegisters(1, 3, 0, [6]);
-    await waitFor(() => m.latest('sensors/m/v') === '6', 'polling after replug', 5000);
+    // Well within the 2 s timeout: the lost request was settled by the unplug, not left hanging.
+    await waitFor(() => m.latest('sensors/m/v') === '6', 'polling after replug', 1500);
     expect(m.events.at(-1)?.state).toBe('online');
+    expect(m.adapter.counters.link.lost).toBe(1);
   });
 });
