@@ -54,7 +54,7 @@ export class SlaveModel {
   /** Words into a register table from `address` on. */
   setRegisters(unit: number, fc: 3 | 4, address: number, words: number[]): void {
     const t = fc === 3 ? this.unit(unit).holding : this.unit(unit).input;
-    words.forEach((w, i) => t.set(address + i, w & 0xffff));
+    for (const [i, w] of words.entries()) t.set(address + i, w & 0xffff);
   }
 
   /** Request PDU (unit id separate) -> response PDU, or undefined for no answer. */
@@ -128,7 +128,6 @@ export class RtuSlave {
   /** [answer written, next request's first byte] pairs, performance.now() ms. */
   readonly silences: number[] = [];
   private buf = Buffer.alloc(0);
-  private firstByteAt = 0;
   private answeredAt: number | undefined;
   private busy = false;
   private readonly stream: tty.ReadStream;
@@ -147,7 +146,6 @@ export class RtuSlave {
   private onData(chunk: Buffer): void {
     const now = performance.now();
     if (this.buf.length === 0) {
-      this.firstByteAt = now;
       if (this.answeredAt !== undefined) this.silences.push(now - this.answeredAt);
       this.answeredAt = undefined;
       if (this.busy) this.overlaps++;
@@ -159,7 +157,6 @@ export class RtuSlave {
       const frame = this.buf.subarray(0, n);
       this.buf = this.buf.subarray(n);
       this.onFrame(Buffer.from(frame));
-      if (this.buf.length > 0) this.firstByteAt = now;
     }
   }
 
