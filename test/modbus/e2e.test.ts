@@ -169,6 +169,22 @@ http: { enabled: false }
     await waitFor(() => rtuModel.unit(1).coils.get(5) === false, 'coil written');
   });
 
+  it('a write for a device that stopped answering waits in the durable inbox and is written when it answers', async () => {
+    rtuModel.silent.add(1);
+    await publishTo(broker.url, 'cmd/gw/meter/setpoint', '-3', { qos: 1 });
+    const queued = await sub.waitForCount(2, 5000, 'res/meter/setpoint');
+    expect(JSON.parse(queued[1]!.payload.toString())).toMatchObject({ outcome: 'queued' });
+    expect(rtuModel.unit(1).holding.get(400)).toBe(215);
+    rtuModel.silent.delete(1);
+    await waitFor(
+      () => rtuModel.unit(1).holding.get(400) === 0xffe2,
+      'written once the meter answers (-30 as int16)',
+      5000,
+    );
+    const results = await sub.waitForCount(3, 5000, 'res/meter/setpoint');
+    expect(JSON.parse(results[2]!.payload.toString())).toMatchObject({ outcome: 'delivered' });
+  });
+
   it('Modbus metrics: requests, errors by reason and round trip per device', async () => {
     const text = await gateway.observability!.metrics.text();
     expect(text).toMatch(/fieldgate_modbus_requests_total\{bus="rtu",device="meter"\} [1-9]/);
