@@ -3,7 +3,7 @@ import { type BehaviorSubject, type Observable, Subject, type Subscription } fro
 import type { Inbox } from '../../contracts/store.js';
 import type { Command, DeviceEvent, DeviceReportingAdapter, Reading, SendOutcome } from '../types.js';
 import { Bus } from './bus.js';
-import { ModbusCommands, type WriteTarget } from './commands.js';
+import { ModbusCommands } from './commands.js';
 import type { ModbusBusConfig } from './config.js';
 import { Link, type LinkState } from './link.js';
 import { planReads } from './planner.js';
@@ -12,6 +12,7 @@ import { type ReadingContext, readingContext, toReadings } from './readings.js';
 import { Scheduler } from './scheduler.js';
 import { type ModbusCounters, type ModbusStat, newCounters } from './stats.js';
 import { ModbusSerialTransport, type Transport } from './transport.js';
+import type { WriteTarget } from './write-command.js';
 
 export interface ModbusAdapterOptions {
   /** One entry of `modbus:` (parsed, defaults applied). */
@@ -87,10 +88,8 @@ export class ModbusAdapter implements DeviceReportingAdapter {
         for (const r of readings) this.out.next(r);
       },
       onState: (device, state) => {
-        this.logger.info(
-          { device, state },
-          state === 'online' ? 'modbus device answers' : 'modbus device not answering; backing off',
-        );
+        if (state === 'online') this.logger.info({ device, state }, 'modbus device answers');
+        else this.logger.warn({ device, state }, 'modbus device not answering; polled again with backoff');
         this.devicesOut.next({ source: this.name, device, state, at: Date.now() });
         if (state === 'online') this.commands.drain(device);
       },

@@ -1,25 +1,18 @@
 import type { Logger } from 'pino';
 import type { Inbox, InboxRow } from '../../contracts/store.js';
 import type { Command, SendOutcome } from '../types.js';
-import { encodeRegisters } from './codec.js';
-import type { Point } from './points.js';
 import type { Scheduler } from './scheduler.js';
 import type { ModbusCounters } from './stats.js';
 import { ModbusRequestError } from './transport.js';
-import { toRaw } from './value.js';
+import {
+  type EncodedWrite,
+  ModbusCommandError,
+  parseWriteCommand,
+  type WriteTarget,
+} from './write-command.js';
 
 export class CommandExpiredError extends Error {
   override readonly name = 'CommandExpiredError';
-}
-
-/** A command the device can never take (unknown point, read-only, bad value, exception answer). */
-export class ModbusCommandError extends Error {
-  override readonly name = 'ModbusCommandError';
-}
-
-export interface WriteTarget {
-  unit: number;
-  points: ReadonlyMap<string, Point>;
 }
 
 export interface CommandsDeps {
@@ -32,12 +25,6 @@ export interface CommandsDeps {
   ttlMs: number;
   counters: ModbusCounters['writes'];
   logger: Logger;
-}
-
-interface Encoded {
-  fc: 5 | 6 | 15 | 16;
-  address: number;
-  values: number[] | boolean[];
 }
 
 /**
@@ -65,8 +52,8 @@ export class ModbusCommands {
     if (cmd.expiresAt !== undefined && cmd.expiresAt <= now) {
       throw new CommandExpiredError(`command ${cmd.id} expired before delivery`);
     }
-    const { device, write } = this.parse(cmd.payload, cmd.device);
-    if (!this.d.devices.has(device)) return 'unknown-device';
+    const { device, write } = parseWriteCommand(cmd.payload, cmd.device, this.d.devices);
+    if (!write) return 'unknown-device';
     if (this.backlog.has(device) || !this.reachable(device)) return this.queue(cmd, device, now);
     try {
       await this.write(device, write);
@@ -109,9 +96,11 @@ export class ModbusCommands {
 
   /** False when the device stopped answering: the row stays for its next answer. */
   private async drainOne(device: string, row: InboxRow): Promise<boolean> {
-    let write: Encoded;
+    let write: EncodedWrite;
     try {
-      write = this.parse(row.payload, device).write;
+      const parsed = parseWriteCommand(row.payload, device, this.d.devices);
+      if (!parsed.write || parsed.device !== device) throw new ModbusCommandError(`not for device ${device}`);
+      write = parsed.write;
     } catch (err) {
       // The config changed across a restart (point gone, no longer writable): it can never be written.
       this.d.logger.warn(
@@ -138,7 +127,7 @@ export class ModbusCommands {
     return this.d.isOpen() && this.d.scheduler.isOnline(device);
   }
 
-  private write(device: string, w: Encoded): Promise<void> {
+  private write(device: string, w: EncodedWrite): Promise<void> {
     const unit = this.d.devices.get(device)!.unit;
     return new Promise<void>((resolve, reject) => {
       this.d.scheduler.write({ device, unit, ...w, resolve, reject });
@@ -174,41 +163,6 @@ export class ModbusCommands {
     return err instanceof ModbusRequestError
       ? new ModbusCommandError(`device refused the write: ${err.message}`)
       : (err as Error);
-  }
-
-  private parse(payload: Buffer, commandDevice: string): { device: string; write: Encoded } {
-    let body: unknown;
-    try {
-      body = JSON.parse(payload.toString('utf8'));
-    } catch {
-      throw new ModbusCommandError('payload must be JSON: {"point": "<name>", "value": <value>}');
-    }
-    if (typeof body !== 'object' || body === null || Array.isArray(body))
-      throw new ModbusCommandError('payload must be a JSON object: {"point": "<name>", "value": <value>}');
-    const b = body as { device?: unknown; point?: unknown; value?: unknown };
-    const device = typeof b.device === 'string' && b.device !== '' ? b.device : commandDevice;
-    const target = this.d.devices.get(device);
-    if (!target) return { device, write: { fc: 6, address: 0, values: [] } }; // send() answers unknown-device
-    const point = typeof b.point === 'string' ? target.points.get(b.point) : undefined;
-    if (!point) throw new ModbusCommandError(`device ${device} has no point ${JSON.stringify(b.point)}`);
-    if (!point.writable || !point.writeFc)
-      throw new ModbusCommandError(`point ${point.name} is not writable`);
-    if (b.value === undefined) throw new ModbusCommandError('payload has no "value"');
-    let raw: ReturnType<typeof toRaw>;
-    try {
-      raw = toRaw(b.value, point.type, point);
-    } catch (err) {
-      throw new ModbusCommandError(`point ${point.name}: ${(err as Error).message}`);
-    }
-    if (point.fc === 1)
-      return { device, write: { fc: point.writeFc, address: point.address, values: [raw === true] } };
-    let words: number[];
-    try {
-      words = encodeRegisters(raw, point.type, point.order, point.length);
-    } catch (err) {
-      throw new ModbusCommandError(`point ${point.name}: ${(err as Error).message}`);
-    }
-    return { device, write: { fc: point.writeFc, address: point.address, values: words } };
   }
 }
 

@@ -1,5 +1,5 @@
-import type { PointType } from './config.js';
 import type { RawValue } from './codec.js';
+import type { PointType } from './config.js';
 
 /** A point's published value: what rules see (`fields`) and its exact text (payloads). */
 export interface PointValue {
