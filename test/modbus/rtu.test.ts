@@ -157,6 +157,8 @@ describe('modbus RTU over a pty', () => {
             { name: 'setpoint', fc: 3, address: 0, type: 'int32', scale: 0.1, writable: true },
             { name: 'relay', fc: 1, address: 0, writable: true },
             { name: 'status', fc: 3, address: 10 },
+            { name: 'mode', fc: 3, address: 20, writable: true, write_fc: 16 },
+            { name: 'pump', fc: 1, address: 3, writable: true, write_fc: 15 },
           ],
         },
       ]),
@@ -177,6 +179,12 @@ describe('modbus RTU over a pty', () => {
     expect(await m.adapter.send(cmd({ point: 'relay', value: 'on' }))).toBe('delivered');
     expect(model.unit(1).coils.get(0)).toBe(true);
     await waitFor(() => m.latest('sensors/plc/setpoint') === '21.5', 'the written value read back');
+    // Devices that only take the multiple-write functions.
+    expect(await m.adapter.send(cmd({ point: 'mode', value: 3 }))).toBe('delivered');
+    expect(await m.adapter.send(cmd({ point: 'pump', value: true }))).toBe('delivered');
+    expect(model.unit(1).holding.get(20)).toBe(3);
+    expect(model.unit(1).coils.get(3)).toBe(true);
+    expect(model.requests.filter((r) => r.fc === 16 || r.fc === 15).map((r) => r.fc)).toEqual([16, 16, 15]);
 
     await expect(m.adapter.send(cmd({ point: 'status', value: 1 }))).rejects.toThrow(/not writable/);
     await expect(m.adapter.send(cmd({ point: 'nope', value: 1 }))).rejects.toThrow(/no point/);
