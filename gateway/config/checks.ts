@@ -58,4 +58,18 @@ const tlsNeedsMqtts: SemanticCheck = (config) => {
   ];
 };
 
-export const configChecks: SemanticCheck[] = [rulesCompile, targetsExist, tlsNeedsMqtts];
+/** Two adapters cannot share one serial port: a Modbus bus on a port a `serial:` entry also opens. */
+const modbusPortsFree: SemanticCheck = (config) => {
+  const taken = new Map((config.serial ?? []).map((p) => [p.path, `serial port "${p.name}"`]));
+  const problems: ReturnType<SemanticCheck> = [];
+  config.modbus?.forEach((b, i) => {
+    if (b.path === undefined) return;
+    const other = taken.get(b.path);
+    if (other)
+      problems.push({ path: ['modbus', i, 'path'], message: `${b.path} is already used by ${other}` });
+    taken.set(b.path, `modbus bus "${b.name}"`);
+  });
+  return problems;
+};
+
+export const configChecks: SemanticCheck[] = [rulesCompile, targetsExist, tlsNeedsMqtts, modbusPortsFree];

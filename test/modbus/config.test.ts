@@ -61,4 +61,27 @@ describe('modbus config in fieldgate check', () => {
       }),
     ]);
   });
+
+  it('a port cannot be both a serial port and a Modbus bus, nor two buses', () => {
+    expect(
+      problems(`serial:
+  - { name: weather, path: /dev/ttyUSB0 }
+modbus:
+  - { name: a, path: /dev/ttyUSB1, devices: [{ name: m, points: [{ name: r, fc: 3, address: 0 }] }] }
+  - { name: b, path: /dev/ttyUSB0, devices: [{ name: m, points: [{ name: r, fc: 3, address: 0 }] }] }
+  - { name: c, path: /dev/ttyUSB1, devices: [{ name: m, points: [{ name: r, fc: 3, address: 0 }] }] }
+`),
+    ).toEqual([
+      expect.objectContaining({
+        path: 'modbus.1.path',
+        line: 7,
+        message: expect.stringMatching(/serial port "weather"/),
+      }),
+      expect.objectContaining({
+        path: 'modbus.2.path',
+        line: 8,
+        message: expect.stringMatching(/modbus bus "a"/),
+      }),
+    ]);
+  });
 });
