@@ -87,6 +87,7 @@ export class ModbusAdapter implements DeviceReportingAdapter {
         this.counters.readings += readings.length;
         for (const r of readings) this.out.next(r);
       },
+      onError: (err) => this.logger.error({ err }, 'modbus poll step failed'),
       onState: (device, state) => {
         if (state === 'online') this.logger.info({ device, state }, 'modbus device answers');
         else this.logger.warn({ device, state }, 'modbus device not answering; polled again with backoff');
@@ -125,10 +126,12 @@ export class ModbusAdapter implements DeviceReportingAdapter {
 
   async stop(): Promise<void> {
     if (this.started) {
-      // The scheduler first: it finishes the request on the wire and refuses queued writes (they stay in the inbox).
-      await this.scheduler.stop();
-      await this.commands.stop();
+      // Stop taking work, then close the link: that settles the request on the wire at once
+      // (port_closed) instead of waiting out its timeout. Queued writes stay in the inbox.
+      const stopping = this.scheduler.stop();
       await this.link.stop();
+      await stopping;
+      await this.commands.stop();
       this.sub?.unsubscribe();
     }
     this.out.complete();

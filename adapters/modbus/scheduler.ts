@@ -31,6 +31,8 @@ export interface SchedulerDeps {
   onPoll(device: string, values: Map<string, PointValue>, at: number): void;
   /** The device answered (online) or stopped answering (offline); called on changes only. */
   onState(device: string, state: 'online' | 'offline'): void;
+  /** A bug in decoding or a callback: logged, and the bus goes on. */
+  onError(err: unknown): void;
   now?: () => number;
 }
 
@@ -136,7 +138,13 @@ export class Scheduler {
         continue;
       }
       const next = due.reduce((a, b) => (b.servedAt < a.servedAt ? b : a));
-      await this.step(next);
+      try {
+        await this.step(next);
+      } catch (err) {
+        next.cursor = 0;
+        next.nextDue = this.now() + next.d.poll;
+        this.deps.onError(err);
+      }
     }
   }
 
