@@ -125,7 +125,7 @@ export class RtuSlave {
   delayMs = 0;
   badCrcRequests = 0;
   overlaps = 0;
-  /** [answer written, next request's first byte] pairs, performance.now() ms. */
+  /** Silence from an answer's write to the next request's first byte, performance.now() ms. */
   readonly silences: number[] = [];
   private buf = Buffer.alloc(0);
   private answeredAt: number | undefined;
@@ -178,10 +178,12 @@ export class RtuSlave {
     }
     this.busy = true;
     setTimeout(() => {
-      this.stream.write(reply, () => {
-        this.busy = false;
-        this.answeredAt = performance.now();
-      });
+      // Stamped as the write starts: the master cannot have the answer earlier, so a request that
+      // arrives less than its gap after this stamp did not keep the gap. (The write callback can
+      // run late on a loaded machine, which would make the silence look shorter than it was.)
+      this.busy = false;
+      this.answeredAt = performance.now();
+      this.stream.write(reply);
     }, this.delayMs);
   }
 
