@@ -91,7 +91,7 @@ upstream: { url: ${broker.url}, reconnect: { min: 100ms, max: 400ms } }
 modbus:
   - name: rtu
     path: ${pty.device}
-    timeout: 200ms
+    timeout: 400ms
     gap: 5ms
     topic: m/{device}/{point}
     devices:
