@@ -86,6 +86,9 @@ export class ModbusAdapter implements DeviceReportingAdapter {
         const readings = toReadings(this.contexts.get(device)!, values, at);
         this.counters.readings += readings.length;
         for (const r of readings) this.out.next(r);
+        // Also after every answer, not only on the change to online: a drain cut short by one
+        // unanswered write resumes at the next poll. A no-op without a backlog.
+        this.commands.drain(device);
       },
       onError: (err) => this.logger.error({ err }, 'modbus poll step failed'),
       onState: (device, state) => {

@@ -85,6 +85,7 @@ export class ModbusCommands {
       if (this.stopped || !this.reachable(device)) return;
       const rows = this.d.inbox.pending(this.d.target, device, 20);
       if (rows.length === 0) {
+        if (this.puts.size > 0) continue; // a command being committed now: drain it too
         this.backlog.delete(device);
         return;
       }
