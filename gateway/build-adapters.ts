@@ -1,3 +1,4 @@
+import { ModbusAdapter } from '../adapters/modbus/index.js';
 import { MqttSnAdapter } from '../adapters/mqttsn/index.js';
 import { SerialAdapter } from '../adapters/serial/index.js';
 import type { Adapter } from '../adapters/types.js';
@@ -5,7 +6,7 @@ import type { Config } from './config/schema.js';
 import type { Logger } from './log.js';
 import type { DeviceSessionStore, Inbox, KvState } from '../contracts/store.js';
 
-/** One adapter per serial port, plus the MQTT-SN gateway when enabled; keyed by adapter name. */
+/** One adapter per serial port and per Modbus bus, plus the MQTT-SN gateway when enabled; keyed by adapter name. */
 export function buildAdapters(
   config: Config,
   deps: { inbox: Inbox; state: KvState; devices: DeviceSessionStore; logger: Logger },
@@ -13,6 +14,10 @@ export function buildAdapters(
   const adapters = new Map<string, Adapter>();
   for (const port of config.serial) {
     const a = new SerialAdapter({ config: port, inbox: deps.inbox, logger: deps.logger });
+    adapters.set(a.name, a);
+  }
+  for (const bus of config.modbus) {
+    const a = new ModbusAdapter({ config: bus, inbox: deps.inbox, logger: deps.logger });
     adapters.set(a.name, a);
   }
   if (config.mqttsn.enabled) {

@@ -202,7 +202,7 @@ export class Gateway {
     this.rules = engine;
     this.subscriptions?.setRules(engine.subscriptions());
     this.logger.level = next.gateway.log_level;
-    const restartNeeded = (['gateway', 'upstream', 'store', 'mqttsn', 'serial', 'http'] as const).filter(
+    const restartNeeded = (['gateway', 'upstream', 'store', 'mqttsn', 'serial', 'modbus', 'http'] as const).filter(
       (k) =>
         JSON.stringify({ ...next[k], log_level: undefined }) !==
         JSON.stringify({ ...this.config[k], log_level: undefined }),

@@ -1,4 +1,5 @@
 import { merge, type Subscription } from 'rxjs';
+import { ModbusAdapter } from '../adapters/modbus/index.js';
 import { MqttSnAdapter } from '../adapters/mqttsn/index.js';
 import { LostDevices } from '../adapters/mqttsn/stats.js';
 import { SerialAdapter } from '../adapters/serial/index.js';
@@ -74,6 +75,15 @@ export class Observability {
         mqttsn.events$.subscribe((e) => {
           if (e.kind === 'drop') metrics.dropped('mqttsn', e.reason);
           else this.lost.state(e.clientId, e.state, Date.now());
+        }),
+      );
+    }
+    for (const a of adapters.values()) {
+      if (!(a instanceof ModbusAdapter)) continue;
+      this.subs.push(
+        a.stats$.subscribe((s) => {
+          if (s.type === 'request') metrics.modbusRequest(s.bus, s.device, s.ms / 1000);
+          else metrics.modbusError(s.bus, s.device, s.reason);
         }),
       );
     }

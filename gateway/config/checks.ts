@@ -18,6 +18,7 @@ const targetsExist: SemanticCheck = (config) => {
   if (!config.serial || !config.mqttsn || !config.commands || !config.triggers) return [];
   const known = new Set(config.serial.map((p) => `serial:${p.name}`));
   if (config.mqttsn.enabled) known.add('mqttsn');
+  for (const bus of config.modbus ?? []) known.add(`modbus:${bus.name}`);
   const problems: ReturnType<SemanticCheck> = [];
   for (const [section, rules] of [
     ['commands', config.commands],
@@ -36,6 +37,12 @@ const targetsExist: SemanticCheck = (config) => {
       problems.push({ path: ['serial', i, 'name'], message: `duplicate serial port name "${p.name}"` });
     names.add(p.name);
   });
+  const buses = new Set<string>();
+  config.modbus?.forEach((b, i) => {
+    if (buses.has(b.name))
+      problems.push({ path: ['modbus', i, 'name'], message: `duplicate modbus bus name "${b.name}"` });
+    buses.add(b.name);
+  });
   return problems;
 };
 
@@ -51,4 +58,18 @@ const tlsNeedsMqtts: SemanticCheck = (config) => {
   ];
 };
 
-export const configChecks: SemanticCheck[] = [rulesCompile, targetsExist, tlsNeedsMqtts];
+/** Two adapters cannot share one serial port: a Modbus bus on a port a `serial:` entry also opens. */
+const modbusPortsFree: SemanticCheck = (config) => {
+  const taken = new Map((config.serial ?? []).map((p) => [p.path, `serial port "${p.name}"`]));
+  const problems: ReturnType<SemanticCheck> = [];
+  config.modbus?.forEach((b, i) => {
+    if (b.path === undefined) return;
+    const other = taken.get(b.path);
+    if (other)
+      problems.push({ path: ['modbus', i, 'path'], message: `${b.path} is already used by ${other}` });
+    taken.set(b.path, `modbus bus "${b.name}"`);
+  });
+  return problems;
+};
+
+export const configChecks: SemanticCheck[] = [rulesCompile, targetsExist, tlsNeedsMqtts, modbusPortsFree];

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { modbusConfigSchema } from '../../adapters/modbus/config.js';
 import { mqttsnConfigSchema } from '../../adapters/mqttsn/config.js';
 import { serialConfigSchema } from '../../adapters/serial/config.js';
 import {
@@ -28,6 +29,7 @@ export const configSchema = z.strictObject({
   store: storeConfigSchema,
   mqttsn: mqttsnConfigSchema,
   serial: serialConfigSchema,
+  modbus: modbusConfigSchema,
   rules: rulesConfigSchema,
   default_route: defaultRouteSchema,
   commands: commandsConfigSchema,

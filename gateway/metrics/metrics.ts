@@ -76,6 +76,9 @@ export const STORE_COMMIT_BUCKETS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 ];
 
+/** Seconds: one Modbus request/response (9600 baud: ~10 ms for a short read; timeouts ~0.5 s). */
+export const MODBUS_RTT_BUCKETS = [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
 const P = 'fieldgate_';
 
 /**
@@ -96,6 +99,9 @@ export class Metrics {
   readonly commands: Counter<'target' | 'outcome'>;
   readonly e2eLatency: Histogram;
   readonly storeCommit: Histogram;
+  readonly modbusRequests: Counter<'bus' | 'device'>;
+  readonly modbusErrors: Counter<'bus' | 'device' | 'reason'>;
+  readonly modbusRoundTrip: Histogram<'bus' | 'device'>;
 
   private outboxSource: (() => OutboxSource) | undefined;
   private inboxSource: (() => InboxSource) | undefined;
@@ -158,6 +164,26 @@ export class Metrics {
       name: `${P}store_commit_seconds`,
       help: 'Duration of one SQLite group commit, until durable (with power-loss: its WAL fsync included).',
       buckets: STORE_COMMIT_BUCKETS,
+      registers,
+    });
+
+    this.modbusRequests = new Counter({
+      name: `${P}modbus_requests_total`,
+      help: 'Modbus requests sent (polls and writes, retries included), by bus and device.',
+      labelNames: ['bus', 'device'],
+      registers,
+    });
+    this.modbusErrors = new Counter({
+      name: `${P}modbus_errors_total`,
+      help: 'Failed Modbus requests, by bus, device and reason (timeout, crc, short_frame, exception_<name>, ...).',
+      labelNames: ['bus', 'device', 'reason'],
+      registers,
+    });
+    this.modbusRoundTrip = new Histogram({
+      name: `${P}modbus_round_trip_seconds`,
+      help: 'Modbus request to response (or to timeout), by bus and device.',
+      labelNames: ['bus', 'device'],
+      buckets: MODBUS_RTT_BUCKETS,
       registers,
     });
 
@@ -318,6 +344,14 @@ export class Metrics {
   }
   observeStoreCommit(seconds: number): void {
     this.storeCommit.observe(seconds);
+  }
+
+  modbusRequest(bus: string, device: string, seconds: number): void {
+    this.modbusRequests.inc({ bus, device });
+    this.modbusRoundTrip.observe({ bus, device }, seconds);
+  }
+  modbusError(bus: string, device: string, reason: string): void {
+    this.modbusErrors.inc({ bus, device, reason });
   }
 
   /** Prometheus text exposition (runs the gauge callbacks). */
