@@ -70,6 +70,11 @@ export const serialPortConfigSchema = z
         reply_timeout: duration().default(5000),
       })
       .prefault({}),
+    /**
+     * A device (the port itself, or each device_field id) that sends nothing for this long is "lost"
+     * (availability offline) until its next reading. Unset: silence is not watched.
+     */
+    silence_timeout: duration().optional(),
     /** Reopen backoff bounds. */
     reopen: z.strictObject({ min: duration().default(500), max: duration().default(30_000) }).prefault({}),
   })
