@@ -2,6 +2,7 @@ import { merge, type Subscription } from 'rxjs';
 import { SerialAdapter } from '../adapters/serial/index.js';
 import type { Adapter } from '../adapters/types.js';
 import { compileRules, type RuleEngine } from '../rules/index.js';
+import { AvailabilityPublisher, deviceEvents } from './availability.js';
 import { buildAdapters } from './build-adapters.js';
 import { configChecks } from './config/checks.js';
 import { loadConfig } from './config/load.js';
@@ -19,12 +20,15 @@ import type { Store } from '../contracts/store.js';
 import { SubscriptionSet } from './subscriptions.js';
 import { UpstreamClient } from './upstream/client.js';
 import { redactUrl } from './upstream/url.js';
+import type { LogRing } from './status/log-ring.js';
 
 export interface GatewayOptions {
   config: Config;
   logger: Logger;
   /** For SIGHUP reloads. */
   configFile?: string;
+  /** Recent warnings/errors for the status page (filled by the logger's logRingHooks). */
+  logRing?: LogRing;
 }
 
 /**
@@ -46,10 +50,13 @@ export class Gateway {
   private replies: Subscription[] = [];
   private unlock: (() => void) | null = null;
   private downlink: Downlink | null = null;
+  private availability: AvailabilityPublisher | null = null;
+  private readonly logRing: LogRing | undefined;
 
   constructor(opts: GatewayOptions) {
     this.config = opts.config;
     this.logger = opts.logger;
+    this.logRing = opts.logRing;
   }
 
   async start(): Promise<void> {
@@ -87,7 +94,7 @@ export class Gateway {
     });
     this.upstream = upstream;
 
-    const observe = new Observability(config, logger.child({ part: 'observe' }));
+    const observe = new Observability(config, logger.child({ part: 'observe' }), this.logRing);
     this.observe = observe;
     observe.attach({ store, upstream, adapters: this.adapters });
     const { metrics } = observe;
@@ -124,10 +131,20 @@ export class Gateway {
       onStoreError: (err) => observe.markStoreFailed(err instanceof Error ? err.message : String(err)),
       isOwnTopic,
       onDropped: (r, reason) => {
-        metrics.dropped(r.source, reason);
+        observe.readingDropped(r, reason);
         logger.debug({ source: r.source, topic: r.topic, reason }, 'reading dropped');
       },
     });
+
+    // Device availability is the gateway's own message: enqueued directly, past the loop guard.
+    this.availability = new AvailabilityPublisher({
+      config: config.availability,
+      gatewayId: config.gateway.id,
+      outbox: store.outbox,
+      logger: logger.child({ part: 'availability' }),
+      onDropped: (source, reason) => metrics.dropped(source, reason),
+    });
+    this.availability.start(deviceEvents(this.adapters.values()));
 
     await observe.startHttp();
     await upstream.start();
@@ -179,6 +196,7 @@ export class Gateway {
       Promise.race([this.downlink?.idle(), new Promise((r) => setTimeout(r, 5000).unref())]),
     );
     this.downlink = null;
+    this.availability?.stop(); // after the adapters: their last offline events are enqueued
     this.ingest?.unsubscribe();
     for (const s of this.replies.splice(0)) s.unsubscribe();
     this.subscriptions?.close();
@@ -202,7 +220,9 @@ export class Gateway {
     this.rules = engine;
     this.subscriptions?.setRules(engine.subscriptions());
     this.logger.level = next.gateway.log_level;
-    const restartNeeded = (['gateway', 'upstream', 'store', 'mqttsn', 'serial', 'http'] as const).filter(
+    const restartNeeded = (
+      ['gateway', 'upstream', 'store', 'mqttsn', 'serial', 'http', 'availability'] as const
+    ).filter(
       (k) =>
         JSON.stringify({ ...next[k], log_level: undefined }) !==
         JSON.stringify({ ...this.config[k], log_level: undefined }),

@@ -3,7 +3,7 @@ import type { Config } from './config/schema.js';
 
 /** What the guard needs: the loaded config and the command filters of the current rules. */
 export interface OwnTopicSources {
-  config: Pick<Config, 'gateway' | 'upstream' | 'stats'>;
+  config: Pick<Config, 'gateway' | 'upstream' | 'stats'> & { availability?: Config['availability'] };
   /** The current rules: their command filters are what the gateway subscribes to for commands. */
   rules: { subscriptions(): { topic: string }[] };
 }
@@ -24,6 +24,9 @@ export function ownTopicFilters({ config, rules }: OwnTopicSources): string[] {
     `fieldgate/${gw}/devices/+/availability`,
   ];
   if (config.stats.topic) filters.push(config.stats.topic.replaceAll('{gateway}', gw));
+  // A configured availability topic is the gateway's as well (its messages bypass this guard).
+  if (config.availability?.enabled)
+    filters.push(config.availability.topic.replaceAll('{gateway}', gw).replaceAll('{device}', '+'));
   return [...new Set(filters)];
 }
 

@@ -11,6 +11,7 @@ import { httpConfigSchema, statsConfigSchema } from '../metrics/config.js';
 import { storeConfigSchema } from '../store/config.js';
 import { upstreamConfigSchema } from '../upstream/config.js';
 import { duration } from '../../contracts/units.js';
+import { availabilityConfigSchema } from '../availability.js';
 
 export const gatewaySectionSchema = z.strictObject({
   /** Used in topics ({gateway}), the default upstream client id and the status topic. */
@@ -34,6 +35,7 @@ export const configSchema = z.strictObject({
   triggers: triggersConfigSchema,
   http: httpConfigSchema,
   stats: statsConfigSchema,
+  availability: availabilityConfigSchema,
 });
 
 export type Config = z.output<typeof configSchema>;
