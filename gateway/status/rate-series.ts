@@ -13,14 +13,14 @@ export class RateSeries {
 
   add(now: number, n = 1): void {
     this.advance(now);
-    this.counts[this.head % this.seconds]! += n;
+    this.counts[this.slot(this.head)]! += n;
   }
 
   /** Oldest first, one value per second, ending with the current (partial) second. */
   values(now: number): number[] {
     this.advance(now);
     const out: number[] = [];
-    for (let s = this.head - this.seconds + 1; s <= this.head; s++) out.push(this.counts[s % this.seconds]!);
+    for (let s = this.head - this.seconds + 1; s <= this.head; s++) out.push(this.counts[this.slot(s)]!);
     return out;
   }
 
@@ -30,13 +30,17 @@ export class RateSeries {
     return v.length ? v.reduce((a, b) => a + b, 0) / v.length : 0;
   }
 
+  private slot(sec: number): number {
+    return ((sec % this.seconds) + this.seconds) % this.seconds;
+  }
+
   private advance(now: number): void {
     const sec = Math.floor(now / 1000);
     if (this.head === 0) this.head = sec;
     if (sec <= this.head) return;
     // Clear the buckets skipped since the last event (at most the whole ring).
     for (let s = Math.max(this.head + 1, sec - this.seconds + 1); s <= sec; s++)
-      this.counts[s % this.seconds] = 0;
+      this.counts[this.slot(s)] = 0;
     this.head = sec;
   }
 }

@@ -23,7 +23,12 @@ export async function startStatusGateway(
     { write: (s: string) => void logs.push(JSON.parse(s) as LogLine) },
   );
   const gateway = new Gateway({ config, logger, configFile: file, logRing });
-  await gateway.start();
+  try {
+    await gateway.start();
+  } catch (err) {
+    await gateway.stop(); // as `fieldgate run` does: release the store and the state dir lock
+    throw err;
+  }
   return { gateway, logs, dir };
 }
 
