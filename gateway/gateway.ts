@@ -1,9 +1,11 @@
-import { merge, type Subscription } from 'rxjs';
+import { catchError, EMPTY, merge, type Subscription } from 'rxjs';
 import { SerialAdapter } from '../adapters/serial/index.js';
 import type { Adapter } from '../adapters/types.js';
 import { compileRules, type RuleEngine } from '../rules/index.js';
 import { AvailabilityPublisher, deviceEvents } from './availability.js';
 import { buildAdapters } from './build-adapters.js';
+import { HomeAssistantDiscovery } from './homeassistant/discovery.js';
+import { version } from './version.js';
 import { configChecks } from './config/checks.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
@@ -51,6 +53,7 @@ export class Gateway {
   private unlock: (() => void) | null = null;
   private downlink: Downlink | null = null;
   private availability: AvailabilityPublisher | null = null;
+  private homeassistant: HomeAssistantDiscovery | null = null;
   private readonly logRing: LogRing | undefined;
 
   constructor(opts: GatewayOptions) {
@@ -108,7 +111,29 @@ export class Gateway {
       onCommand: (c, outcome) => metrics.command(c.target, outcome),
     });
     this.downlink = downlink;
-    upstream.onMessage((m) => downlink.handleUpstream(m, m.remember));
+    const ha = config.homeassistant.enabled
+      ? new HomeAssistantDiscovery({
+          config,
+          version: version(),
+          kv: store.state,
+          enqueue: (messages) => store.outbox.enqueue(messages),
+          // A freshly compiled engine: the dry run must not touch the running rules' strategy state.
+          route: async (r) => {
+            const run = await compileRules(this.config, { gatewayId: this.config.gateway.id }).uplink(
+              r,
+              Date.now(),
+            );
+            const m = run.messages[0];
+            return m && { topic: m.topic, payload: m.payload };
+          },
+          logger: logger.child({ part: 'homeassistant' }),
+        })
+      : null;
+    this.homeassistant = ha;
+    upstream.onMessage((m) => {
+      ha?.upstream(m); // HA's birth; the message still goes to rules and subscribed devices
+      return downlink.handleUpstream(m, m.remember);
+    });
     for (const a of this.adapters.values()) {
       if (a instanceof SerialAdapter)
         this.replies.push(a.replies$.subscribe((r) => void downlink.handleReply(r)));
@@ -118,6 +143,7 @@ export class Gateway {
       upstream.setSubscriptions(filters),
     );
     this.subscriptions.setRules(this.rules.subscriptions());
+    if (ha) this.subscriptions.setOwn([{ topic: ha.birthTopic, qos: 1 }]);
 
     const isOwnTopic = ownTopicGuard(() =>
       this.rules ? { config: this.config, rules: this.rules } : undefined,
@@ -145,6 +171,12 @@ export class Gateway {
       onDropped: (source, reason) => metrics.dropped(source, reason),
     });
     this.availability.start(deviceEvents(this.adapters.values()));
+    if (ha) {
+      await ha.start();
+      // The adapters' own streams (not the isolated ones: one restart policy per adapter, in ingest).
+      const raw = [...this.adapters.values()].map((a) => a.readings$.pipe(catchError(() => EMPTY)));
+      this.replies.push(merge(...raw).subscribe((r) => ha.reading(r)));
+    }
 
     await observe.startHttp();
     await upstream.start();
