@@ -11,8 +11,8 @@ import { tmpDir } from '../harness/tmp.js';
 /** A whole gateway in this process, with its warnings tapped into a LogRing as `fieldgate run` does. */
 export async function startStatusGateway(
   yaml: string,
+  dir = tmpDir('fieldgate-status-'),
 ): Promise<{ gateway: Gateway; logs: LogLine[]; dir: string }> {
-  const dir = tmpDir('fieldgate-status-');
   const file = join(dir, 'fieldgate.yaml');
   writeFileSync(file, yaml);
   const config = loadConfig(file, {}, configChecks);
