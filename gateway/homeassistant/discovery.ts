@@ -105,6 +105,7 @@ export class HomeAssistantDiscovery {
       if (this.seen.has(key)) continue;
       // With {field} in the topic template each reading carries one field: this one, or skip.
       if (meta.template.names.has('field') && renderFor(meta, r, field) !== r.topic) continue;
+      if (this.seen.size >= MAX_ENTITIES * 2) this.seen.clear(); // bounded; re-announcing is harmless
       this.seen.add(key);
       this.announce(r, field, meta.fields[field]!).catch((err) => {
         this.seen.delete(key);

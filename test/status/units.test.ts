@@ -90,3 +90,24 @@ describe('status page building blocks (pure)', () => {
     for (const bad of ['', 'a/b', 'a+', '#']) expect(availabilityTopic(t, 'gw', bad)).toBeUndefined();
   });
 });
+
+describe('loop guard for the gateway-owned Home Assistant topics', () => {
+  it('reserves this gateway discovery configs and the HA birth topic when discovery is on', async () => {
+    const { configSchema } = await import('../../gateway/config/schema.js');
+    const { ownTopicGuard } = await import('../../gateway/own-topics.js');
+    const config = (ha: boolean) =>
+      configSchema.parse({
+        gateway: { id: 'gw.1' },
+        upstream: { url: 'mqtt://127.0.0.1:1883' },
+        homeassistant: { enabled: ha },
+      });
+    const rules = { subscriptions: () => [] };
+    const on = ownTopicGuard(() => ({ config: config(true), rules }));
+    expect(on('homeassistant/sensor/gw_1/x_t/config')).toBe(true);
+    expect(on('homeassistant/status')).toBe(true);
+    expect(on('homeassistant/sensor/other-gw/x_t/config')).toBe(false);
+    expect(on('fieldgate/gw.1/devices/d1/availability')).toBe(true);
+    const off = ownTopicGuard(() => ({ config: config(false), rules }));
+    expect(off('homeassistant/status')).toBe(false);
+  });
+});
