@@ -123,8 +123,9 @@ export class Gateway {
               r,
               Date.now(),
             );
-            const m = run.messages[0];
-            return m && { topic: m.topic, payload: m.payload };
+            // The trace names the rule behind each published message, in order.
+            const rules = run.trace.filter((t) => t.outcome === 'published').map((t) => t.rule);
+            return run.messages.map((m, i) => ({ topic: m.topic, payload: m.payload, rule: rules[i] }));
           },
           logger: logger.child({ part: 'homeassistant' }),
         })

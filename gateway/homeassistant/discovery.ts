@@ -20,8 +20,8 @@ interface Entry {
   config: string;
 }
 
-/** Where a reading's value really goes: the topic (and payload) the rules make of it. */
-export type RouteReading = (r: Reading) => Promise<{ topic: string; payload: Buffer } | undefined>;
+/** What the rules make of a reading (a dry run): each message, with the label of the rule that published it. */
+export type RouteReading = (r: Reading) => Promise<{ topic: string; payload: Buffer; rule?: string }[]>;
 
 export interface DiscoveryDeps {
   config: Config;
@@ -46,6 +46,8 @@ export class HomeAssistantDiscovery {
     { port: string; template: Template; fields: Record<string, HaEntity> }
   >();
   private readonly entries: Map<string, Entry>;
+  /** Rule label -> metadata for rules with `ha:`: each output topic is an entity. */
+  private readonly ruleMeta = new Map<string, HaEntity>();
   /** `${source}\0${device}\0${field}` already handled this run (announced, or the rules drop it). */
   private readonly seen = new Set<string>();
   private readonly warn: ReturnType<typeof throttledLog>;
@@ -60,6 +62,9 @@ export class HomeAssistantDiscovery {
     for (const p of config.serial)
       if (p.ha)
         this.meta.set(`serial:${p.name}`, { port: p.name, template: compileTemplate(p.topic), fields: p.ha });
+    config.rules.forEach((rule, i) => {
+      if (rule.ha) this.ruleMeta.set(rule.name ?? `rules.${i}`, rule.ha);
+    });
     this.entries = new Map(Object.entries(deps.kv.get<Record<string, Entry>>(NS, INDEX) ?? {}));
     this.warn = throttledLog(deps.logger);
   }
@@ -71,7 +76,11 @@ export class HomeAssistantDiscovery {
 
   /** Clear entities whose port or field left the config; announce the gateway; refresh the rest. */
   async start(): Promise<void> {
-    const gone = [...this.entries].filter(([, e]) => !this.meta.get(e.source)?.fields[e.field]);
+    const gone = [...this.entries].filter(([, e]) =>
+      e.source.startsWith('rule:')
+        ? !this.ruleMeta.has(e.source.slice('rule:'.length))
+        : !this.meta.get(e.source)?.fields[e.field],
+    );
     for (const [topic] of gone) this.entries.delete(topic);
     if (gone.length) {
       this.deps.logger.info(
@@ -97,6 +106,7 @@ export class HomeAssistantDiscovery {
 
   /** Every reading: announces the fields it carries that have `ha:` metadata and are not yet announced. */
   reading(r: Reading): void {
+    if (this.ruleMeta.size) this.ruleOutputs(r);
     const meta = this.meta.get(r.source);
     if (!meta || !r.fields) return;
     for (const field of Object.keys(meta.fields)) {
@@ -114,8 +124,32 @@ export class HomeAssistantDiscovery {
     }
   }
 
+  /** Outputs of rules with `ha:`: dry-run once per device and input topic; one entity per output topic. */
+  private ruleOutputs(r: Reading): void {
+    const key = `rule\0${r.source}\0${r.device}\0${r.topic}`;
+    if (this.seen.has(key)) return;
+    if (this.seen.size >= MAX_ENTITIES * 2) this.seen.clear();
+    this.seen.add(key);
+    const announce = async () => {
+      for (const m of await this.deps.route(r)) {
+        const meta = m.rule === undefined ? undefined : this.ruleMeta.get(m.rule);
+        if (!meta) continue;
+        await this.publishEntity(`rule:${m.rule}`, r.device, meta, {
+          stateTopic: m.topic,
+          valueTemplate: '{{ value }}',
+          object: m.topic,
+          name: m.topic.split('/').at(-1)!,
+        });
+      }
+    };
+    announce().catch((err) => {
+      this.seen.delete(key);
+      this.warn('publish', { err }, 'homeassistant discovery not stored');
+    });
+  }
+
   private async announce(r: Reading, field: string, meta: HaEntity): Promise<void> {
-    const routed = await this.deps.route(r);
+    const routed = (await this.deps.route(r))[0];
     if (!routed) {
       this.deps.logger.info(
         { source: r.source, device: r.device, field },
@@ -132,23 +166,38 @@ export class HomeAssistantDiscovery {
       );
       return;
     }
-    const { availability } = this.deps.config;
-    const m: Measurement = {
-      source: r.source,
-      device: r.device,
-      field,
-      meta,
+    await this.publishEntity(r.source, r.device, meta, {
       stateTopic: routed.topic,
       valueTemplate,
+      object: field,
+      name: field,
+    });
+  }
+
+  /** Build one entity's config, remember it (KvState) and publish it. `object` names it within the device. */
+  private async publishEntity(
+    source: string,
+    device: string,
+    meta: HaEntity,
+    how: { stateTopic: string; valueTemplate: string; object: string; name: string },
+  ): Promise<void> {
+    const { availability } = this.deps.config;
+    const m: Measurement = {
+      source: source.startsWith('rule:') ? 'rules' : source,
+      device,
+      field: how.object,
+      meta: { ...meta, name: meta.name ?? how.name },
+      stateTopic: how.stateTopic,
+      valueTemplate: how.valueTemplate,
       ...(availability.enabled && {
-        availabilityTopic: availabilityTopic(availability.topic, this.ids.gatewayId, r.device),
+        availabilityTopic: availabilityTopic(availability.topic, this.ids.gatewayId, device),
       }),
     };
     const e = measurementEntity(this.deps.config.homeassistant.prefix, this.ids, m);
     const config = JSON.stringify(e.config);
     if (this.entries.get(e.topic)?.config !== config) {
       this.entries.delete(e.topic);
-      this.entries.set(e.topic, { source: r.source, field, config });
+      this.entries.set(e.topic, { source, field: how.object, config });
       if (this.entries.size > MAX_ENTITIES) this.entries.delete(this.entries.keys().next().value!);
       await this.save();
     }

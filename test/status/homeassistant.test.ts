@@ -38,7 +38,12 @@ describe('Home Assistant discovery', () => {
   let pty: PtyPair;
   let sensor: Sensor;
   const dir = tmpDir('fieldgate-ha-');
-  const yaml = (ha: string) => `
+  const PRESSURE_RULE = `
+  - name: pressure
+    match: raw/+device/p
+    publish: home/{device}/pressure
+    ha: { device_class: pressure, unit: hPa, state_class: measurement }`;
+  const yaml = (ha: string, extraRule = '') => `
 gateway: { id: gw-ha, state_dir: state }
 upstream: { url: ${broker.url}, reconnect: { min: 100ms, max: 400ms } }
 serial:
@@ -53,7 +58,7 @@ serial:
     device_field: id
     topic: "bus/{device}"
     ha: { v: { device_class: voltage, unit: V } }
-rules:
+rules:${extraRule}
   - match: raw/+device/+field
     publish: home/{device}/{field}
 homeassistant: { enabled: true }
@@ -63,6 +68,7 @@ http: { enabled: false }
   const T = 'homeassistant/sensor/gw-ha/weather_t/config';
   const H = 'homeassistant/sensor/gw-ha/weather_h/config';
   const GW = 'homeassistant/binary_sensor/gw-ha/connectivity/config';
+  const P = 'homeassistant/sensor/gw-ha/weather_home_weather_pressure/config';
 
   beforeAll(async () => {
     broker = await Mosquitto.start();
@@ -72,6 +78,7 @@ http: { enabled: false }
     ({ gateway } = await startStatusGateway(
       yaml(
         '{ t: { device_class: temperature, unit: "°C", state_class: measurement }, h: { device_class: humidity, unit: "%" } }',
+        PRESSURE_RULE,
       ),
       dir,
     ));
@@ -96,7 +103,7 @@ http: { enabled: false }
     expect(gw.device.identifiers).toEqual(['fieldgate_gw-ha']);
 
     await waitFor(() => gateway!.observability?.health().upstream === 'connected', 'connected');
-    await sensor.write('t=21.5 h=40 x=1\n');
+    await sensor.write('t=21.5 h=40 x=1 p=1013\n');
     await sub.waitForCount(1, 5000, T);
     await sub.waitForCount(1, 5000, H);
     const t = JSON.parse(configs(T)[0]!.payload.toString());
@@ -114,6 +121,16 @@ http: { enabled: false }
     expect(value[0]!.payload.toString()).toBe('21.5');
     checkSensorConfig(JSON.parse(configs(H)[0]!.payload.toString()));
     expect(sub.messages.some((m) => m.topic.includes('weather_x'))).toBe(false); // no ha: metadata
+    // A rule's output with ha: metadata is an entity too, on the rule's output topic.
+    await sub.waitForCount(1, 5000, P);
+    const p = JSON.parse(configs(P)[0]!.payload.toString());
+    checkSensorConfig(p);
+    expect(p).toMatchObject({
+      name: 'pressure',
+      state_topic: 'home/weather/pressure',
+      unit_of_measurement: 'hPa',
+    });
+    expect((await sub.waitForCount(1, 5000, p.state_topic))[0]!.payload.toString()).toBe('1013');
   });
 
   it('republishes every config when Home Assistant comes online', async () => {
@@ -128,6 +145,7 @@ http: { enabled: false }
     gateway = undefined;
     ({ gateway } = await startStatusGateway(yaml('{ t: { device_class: temperature, unit: "°C" } }'), dir));
     await waitFor(() => configs(H).at(-1)?.payload.length === 0, 'empty config for the removed field', 5000);
+    await waitFor(() => configs(P).at(-1)?.payload.length === 0, 'empty config for the removed rule', 5000);
     // A fresh subscriber sees the retained state: t still announced, h gone.
     const late = await Subscriber.connect(broker.url, 'homeassistant/#', { qos: 1 });
     try {
