@@ -21,6 +21,7 @@ describe('per-device availability topics', () => {
   let snPort: number;
   let pty: PtyPair;
   let sensor: Sensor;
+  let plain: PtyPair;
   const clients: SnClient[] = [];
 
   beforeAll(async () => {
@@ -28,6 +29,7 @@ describe('per-device availability topics', () => {
     snPort = await freeUdpPort();
     pty = await PtyPair.open(tmpDir());
     sensor = await Sensor.open(pty.sensor);
+    plain = await PtyPair.open(tmpDir());
     sub = await Subscriber.connect(broker.url, `${AV}/+/availability`, { qos: 1 });
     ({ gateway } = await startStatusGateway(`
 gateway: { id: gw-av, state_dir: state }
@@ -35,6 +37,7 @@ upstream: { url: ${broker.url}, reconnect: { min: 100ms, max: 400ms } }
 mqttsn: { enabled: true, listen: 127.0.0.1:${snPort} }
 serial:
   - { name: bench, path: ${pty.device}, format: kv, device_field: id, topic: "bench/{device}/{field}", silence_timeout: 600ms }
+  - { name: plain, path: ${plain.device}, reopen: { min: 50ms, max: 200ms } }
 http: { enabled: false }
 `));
   });
@@ -45,6 +48,7 @@ http: { enabled: false }
     await sub?.close();
     await sensor?.close();
     await pty?.close();
+    await plain?.close();
     await broker?.stop();
     cleanupTmpDirs();
   });
@@ -87,6 +91,14 @@ http: { enabled: false }
     expect(Date.now() - seenAt).toBeGreaterThanOrEqual(500);
     await sensor.write('id=th1 t=21.6\n');
     await until('th1', 'online');
+  });
+
+  it('a serial port unplugged is offline, replugged online again', async () => {
+    await until('plain', 'online');
+    await plain.unplug();
+    await until('plain', 'offline');
+    await plain.plug();
+    await until('plain', 'online');
   });
 
   it('the messages are retained: a late subscriber gets the current state of every device', async () => {
