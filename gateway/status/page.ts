@@ -23,7 +23,10 @@ svg{width:100%;height:90px;display:block}.legend{font-size:.8rem;color:var(--mut
 .in{color:#2b6cb0}.out{color:var(--ok)}ul.logs{list-style:none;margin:0;padding:0;font-size:.85rem}
 ul.logs li{padding:.25rem 0;border-bottom:1px solid var(--line);overflow-wrap:anywhere}.lvl-warn{color:var(--warn);font-weight:600}
 .lvl-error,.lvl-fatal{color:var(--bad);font-weight:600}.muted{color:var(--mute)}#stale{display:none;color:#ffd2cf}
-@media (max-width:600px){main{padding:.5rem;gap:.5rem}th:nth-child(2),td:nth-child(2){display:none}}
+@media (max-width:600px){main{padding:.5rem;gap:.5rem}thead{display:none}table,tbody{display:block}
+#devices tr{display:block;padding:.4rem 0;border-bottom:1px solid var(--line)}#devices td{display:inline-block;border:0;padding:.1rem .6rem .1rem 0}
+#devices td:first-child{font-weight:600}#devices td.payload,#devices td.topic{display:block;max-width:none}
+#devices td[data-label]::before{content:attr(data-label) " ";color:var(--mute)}}
 `;
 
 const JS = `
@@ -42,7 +45,7 @@ function chart(rin, rout) {
     p.setAttribute("points", vals.map((v, i) => (i * W / (vals.length - 1 || 1)).toFixed(1) + "," + (H - 2 - v / max * (H - 6)).toFixed(1)).join(" ")); return p; };
   svg.replaceChildren(line(rin, "#2b6cb0"), line(rout, "#1f9d55"));
   const last = (v) => (v.slice(-11, -1).reduce((a, b) => a + b, 0) / 10).toFixed(1);
-  $("legend").replaceChildren(el("b", "in " + last(rin) + "/s", "in"), " · ", el("b", "out " + last(rout) + "/s", "out"), " (last 10 s; peak " + max + "/s over 10 min)");
+  $("legend").replaceChildren(el("b", "in " + last(rin) + "/s", "in"), " · ", el("b", "out " + last(rout) + "/s", "out"), " (last 10 s; peak " + max + "/s)");
 }
 function render(st, dv) {
   const now = st.gateway.now;
@@ -52,12 +55,15 @@ function render(st, dv) {
   dl($("uplink"), [["state", pill(u.state)], ["since", ago(u.since, now)], ["broker", u.broker], ["reconnects", u.reconnects], ["last error", u.last_error ? u.last_error.message + " (" + ago(u.last_error.at, now) + ")" : "none"]]);
   const o = st.outbox, drops = Object.entries(o.dropped);
   dl($("outbox"), [["rows", o.rows], ["bytes", bytes(o.bytes)], ["oldest", o.rows ? dur(o.oldest_age_s) : "-"], ["drain rate", o.drain_per_s + " msg/s"], ["set aside", o.set_aside], ["dropped", drops.length ? drops.map(([k, v]) => k + ": " + v).join(", ") : "none"]]);
-  chart(st.rates.in, st.rates.out);
+  const span = -Math.max(10, Math.min(600, st.gateway.uptime_s + 1)); // since start, at most 10 min
+  chart(st.rates.in.slice(span), st.rates.out.slice(span));
   const c = st.devices;
   $("devcount").textContent = c.total + " devices · " + c.online + " online · " + c.asleep + " asleep · " + c.offline + " offline · " + c.lost + " lost";
   const rows = dv.devices.map((d) => { const tr = el("tr"); tr.dataset.device = d.id;
     const st = el("td"); st.append(pill(d.state));
-    tr.append(el("td", d.id), el("td", d.transport), st, el("td", d.last_seen ? ago(d.last_seen, now) : "never"), el("td", d.messages, "num"), el("td", d.last_topic ?? ""), el("td", d.last_payload ?? "", "payload"), el("td", d.drops, "num")); return tr; });
+    const seen = el("td", d.last_seen ? ago(d.last_seen, now) : "never"), msgs = el("td", d.messages, "num"), drops = el("td", d.drops, "num");
+    seen.dataset.label = "seen"; msgs.dataset.label = "msgs"; drops.dataset.label = "drops";
+    tr.append(el("td", d.id), el("td", d.transport), st, seen, msgs, el("td", d.last_topic ?? "", "topic"), el("td", d.last_payload ?? "", "payload"), drops); return tr; });
   $("devices").replaceChildren(...(rows.length ? rows : [(() => { const tr = el("tr"); const td = el("td", "no devices yet", "muted"); td.colSpan = 8; tr.append(td); return tr; })()]));
   const logs = st.logs.map((l) => { const li = el("li"); li.append(el("span", l.level, "lvl-" + l.level), " ", el("span", ago(l.time, now), "muted"), " ", l.part ? el("span", "[" + l.part + "] ", "muted") : "", l.msg, l.detail ? el("span", " — " + l.detail, "muted") : ""); return li; });
   $("logs").replaceChildren(...(logs.length ? logs : [el("li", "no warnings or errors", "muted")]));

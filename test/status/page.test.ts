@@ -120,9 +120,16 @@ http: { listen: 127.0.0.1:${await freePort()} }
     await expect
       .poll(() => row('soil-probe').locator('.pill').textContent(), { timeout: 2000 })
       .toBe('asleep');
+    // FIELDGATE_SCREENSHOT=<dir>: refresh docs/status-page.png for the README, and a phone view into <dir>.
     if (process.env.FIELDGATE_SCREENSHOT) {
       await expect.poll(() => page.locator('#devcount').textContent()).toContain('2 devices');
       await page.screenshot({ path: 'docs/status-page.png', fullPage: true });
+      await page.setViewportSize({ width: 390, height: 844 }); // a phone
+      await page.screenshot({
+        path: `${process.env.FIELDGATE_SCREENSHOT}/status-page-phone.png`,
+        fullPage: true,
+      });
+      await page.setViewportSize({ width: 1100, height: 820 });
     }
   });
 
