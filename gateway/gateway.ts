@@ -53,7 +53,6 @@ export class Gateway {
   private unlock: (() => void) | null = null;
   private downlink: Downlink | null = null;
   private availability: AvailabilityPublisher | null = null;
-  private homeassistant: HomeAssistantDiscovery | null = null;
   private readonly logRing: LogRing | undefined;
 
   constructor(opts: GatewayOptions) {
@@ -130,7 +129,6 @@ export class Gateway {
           logger: logger.child({ part: 'homeassistant' }),
         })
       : null;
-    this.homeassistant = ha;
     upstream.onMessage((m) => {
       ha?.upstream(m); // HA's birth; the message still goes to rules and subscribed devices
       return downlink.handleUpstream(m, m.remember);
@@ -173,7 +171,8 @@ export class Gateway {
     });
     this.availability.start(deviceEvents(this.adapters.values()));
     if (ha) {
-      await ha.start();
+      // Discovery is a convenience: a store that refuses it now must not stop the gateway from serving.
+      await ha.start().catch((err) => logger.warn({ err }, 'homeassistant discovery not stored'));
       // The adapters' own streams (not the isolated ones: one restart policy per adapter, in ingest).
       const raw = [...this.adapters.values()].map((a) => a.readings$.pipe(catchError(() => EMPTY)));
       this.replies.push(merge(...raw).subscribe((r) => ha.reading(r)));
@@ -254,7 +253,7 @@ export class Gateway {
     this.subscriptions?.setRules(engine.subscriptions());
     this.logger.level = next.gateway.log_level;
     const restartNeeded = (
-      ['gateway', 'upstream', 'store', 'mqttsn', 'serial', 'http', 'availability'] as const
+      ['gateway', 'upstream', 'store', 'mqttsn', 'serial', 'http', 'availability', 'homeassistant'] as const
     ).filter(
       (k) =>
         JSON.stringify({ ...next[k], log_level: undefined }) !==
