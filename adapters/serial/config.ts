@@ -75,7 +75,9 @@ export const serialPortConfigSchema = z
      * A device (the port itself, or each device_field id) that sends nothing for this long is "lost"
      * (availability offline) until its next reading. Unset: silence is not watched.
      */
-    silence_timeout: duration().optional(),
+    silence_timeout: duration()
+      .refine((ms) => ms >= 1000, 'silence_timeout must be at least 1s')
+      .optional(),
     /** Home Assistant discovery (homeassistant.enabled): field name -> {component, device_class, unit, state_class, name}. */
     ha: haFieldsSchema.optional(),
     /** Reopen backoff bounds. */

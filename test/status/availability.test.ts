@@ -36,7 +36,7 @@ gateway: { id: gw-av, state_dir: state }
 upstream: { url: ${broker.url}, reconnect: { min: 100ms, max: 400ms } }
 mqttsn: { enabled: true, listen: 127.0.0.1:${snPort} }
 serial:
-  - { name: bench, path: ${pty.device}, format: kv, device_field: id, topic: "bench/{device}/{field}", silence_timeout: 600ms }
+  - { name: bench, path: ${pty.device}, format: kv, device_field: id, topic: "bench/{device}/{field}", silence_timeout: 1s }
   - { name: plain, path: ${plain.device}, reopen: { min: 50ms, max: 200ms } }
 http: { enabled: false }
 `));
@@ -87,7 +87,7 @@ http: { enabled: false }
     await sensor.write('id=th1 t=21.5\n');
     await until('th1', 'online');
     const seenAt = Date.now();
-    await until('th1', 'offline'); // lost: 600 ms of silence
+    await until('th1', 'offline'); // lost: 1 s of silence
     expect(Date.now() - seenAt).toBeGreaterThanOrEqual(500);
     await sensor.write('id=th1 t=21.6\n');
     await until('th1', 'online');
