@@ -127,6 +127,7 @@ export class Gateway {
             return run.messages.map((m, i) => ({ topic: m.topic, payload: m.payload, rule: rules[i] }));
           },
           logger: logger.child({ part: 'homeassistant' }),
+          onDropped: (reason) => metrics.dropped('homeassistant', reason),
         })
       : null;
     upstream.onMessage((m) => {
@@ -172,7 +173,10 @@ export class Gateway {
     this.availability.start(deviceEvents(this.adapters.values()));
     if (ha) {
       // Discovery is a convenience: a store that refuses it now must not stop the gateway from serving.
-      await ha.start().catch((err) => logger.warn({ err }, 'homeassistant discovery not stored'));
+      await ha.start().catch((err) => {
+        metrics.dropped('homeassistant', 'discovery_not_stored');
+        logger.warn({ err }, 'homeassistant discovery not stored');
+      });
       // The adapters' own streams (not the isolated ones: one restart policy per adapter, in ingest).
       const raw = [...this.adapters.values()].map((a) => a.readings$.pipe(catchError(() => EMPTY)));
       this.replies.push(merge(...raw).subscribe((r) => ha.reading(r)));

@@ -30,6 +30,8 @@ export interface DiscoveryDeps {
   enqueue: (messages: OutboxMessage[]) => Promise<unknown>;
   route: RouteReading;
   logger: Logger;
+  /** A discovery config the outbox would not take: counted (fieldgate_messages_dropped_total). */
+  onDropped?: (reason: string) => void;
 }
 
 /**
@@ -99,9 +101,7 @@ export class HomeAssistantDiscovery {
       { entities: this.entries.size + 1 },
       'homeassistant online: republishing discovery',
     );
-    this.publish(this.all()).catch((err) =>
-      this.warn('publish', { err }, 'homeassistant discovery not stored'),
-    );
+    this.publish(this.all()).catch((err) => this.failed(err));
   }
 
   /** Every reading: announces the fields it carries that have `ha:` metadata and are not yet announced. */
@@ -119,7 +119,7 @@ export class HomeAssistantDiscovery {
       this.seen.add(key);
       this.announce(r, field, meta.fields[field]!).catch((err) => {
         this.seen.delete(key);
-        this.warn('publish', { err }, 'homeassistant discovery not stored');
+        this.failed(err);
       });
     }
   }
@@ -144,7 +144,7 @@ export class HomeAssistantDiscovery {
     };
     announce().catch((err) => {
       this.seen.delete(key);
-      this.warn('publish', { err }, 'homeassistant discovery not stored');
+      this.failed(err);
     });
   }
 
@@ -202,6 +202,11 @@ export class HomeAssistantDiscovery {
       await this.save();
     }
     await this.publish([{ topic: e.topic, payload: config }]);
+  }
+
+  private failed(err: unknown): void {
+    this.deps.onDropped?.('discovery_not_stored');
+    this.warn('publish', { err }, 'homeassistant discovery not stored');
   }
 
   private all(): { topic: string; payload: string }[] {
