@@ -1,8 +1,11 @@
-import { merge, type Subscription } from 'rxjs';
+import { catchError, EMPTY, merge, type Subscription } from 'rxjs';
 import { SerialAdapter } from '../adapters/serial/index.js';
 import type { Adapter } from '../adapters/types.js';
 import { compileRules, type RuleEngine } from '../rules/index.js';
+import { AvailabilityPublisher, deviceEvents } from './availability.js';
 import { buildAdapters } from './build-adapters.js';
+import { HomeAssistantDiscovery } from './homeassistant/discovery.js';
+import { version } from './version.js';
 import { configChecks } from './config/checks.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
@@ -19,12 +22,15 @@ import type { Store } from '../contracts/store.js';
 import { SubscriptionSet } from './subscriptions.js';
 import { UpstreamClient } from './upstream/client.js';
 import { redactUrl } from './upstream/url.js';
+import type { LogRing } from './status/log-ring.js';
 
 export interface GatewayOptions {
   config: Config;
   logger: Logger;
   /** For SIGHUP reloads. */
   configFile?: string;
+  /** Recent warnings/errors for the status page (filled by the logger's logRingHooks). */
+  logRing?: LogRing;
 }
 
 /**
@@ -46,10 +52,13 @@ export class Gateway {
   private replies: Subscription[] = [];
   private unlock: (() => void) | null = null;
   private downlink: Downlink | null = null;
+  private availability: AvailabilityPublisher | null = null;
+  private readonly logRing: LogRing | undefined;
 
   constructor(opts: GatewayOptions) {
     this.config = opts.config;
     this.logger = opts.logger;
+    this.logRing = opts.logRing;
   }
 
   async start(): Promise<void> {
@@ -87,7 +96,7 @@ export class Gateway {
     });
     this.upstream = upstream;
 
-    const observe = new Observability(config, logger.child({ part: 'observe' }));
+    const observe = new Observability(config, logger.child({ part: 'observe' }), this.logRing);
     this.observe = observe;
     observe.attach({ store, upstream, adapters: this.adapters });
     const { metrics } = observe;
@@ -101,7 +110,30 @@ export class Gateway {
       onCommand: (c, outcome) => metrics.command(c.target, outcome),
     });
     this.downlink = downlink;
-    upstream.onMessage((m) => downlink.handleUpstream(m, m.remember));
+    const ha = config.homeassistant.enabled
+      ? new HomeAssistantDiscovery({
+          config,
+          version: version(),
+          kv: store.state,
+          enqueue: (messages) => store.outbox.enqueue(messages),
+          // A freshly compiled engine: the dry run must not touch the running rules' strategy state.
+          route: async (r) => {
+            const run = await compileRules(this.config, { gatewayId: this.config.gateway.id }).uplink(
+              r,
+              Date.now(),
+            );
+            // The trace names the rule behind each published message, in order.
+            const rules = run.trace.filter((t) => t.outcome === 'published').map((t) => t.rule);
+            return run.messages.map((m, i) => ({ topic: m.topic, payload: m.payload, rule: rules[i] }));
+          },
+          logger: logger.child({ part: 'homeassistant' }),
+          onDropped: (reason) => metrics.dropped('homeassistant', reason),
+        })
+      : null;
+    upstream.onMessage((m) => {
+      ha?.upstream(m); // HA's birth; the message still goes to rules and subscribed devices
+      return downlink.handleUpstream(m, m.remember);
+    });
     for (const a of this.adapters.values()) {
       if (a instanceof SerialAdapter)
         this.replies.push(a.replies$.subscribe((r) => void downlink.handleReply(r)));
@@ -111,6 +143,7 @@ export class Gateway {
       upstream.setSubscriptions(filters),
     );
     this.subscriptions.setRules(this.rules.subscriptions());
+    if (ha) this.subscriptions.setOwn([{ topic: ha.birthTopic, qos: 1 }]);
 
     const isOwnTopic = ownTopicGuard(() =>
       this.rules ? { config: this.config, rules: this.rules } : undefined,
@@ -124,10 +157,30 @@ export class Gateway {
       onStoreError: (err) => observe.markStoreFailed(err instanceof Error ? err.message : String(err)),
       isOwnTopic,
       onDropped: (r, reason) => {
-        metrics.dropped(r.source, reason);
+        observe.readingDropped(r, reason);
         logger.debug({ source: r.source, topic: r.topic, reason }, 'reading dropped');
       },
     });
+
+    // Device availability is the gateway's own message: enqueued directly, past the loop guard.
+    this.availability = new AvailabilityPublisher({
+      config: config.availability,
+      gatewayId: config.gateway.id,
+      outbox: store.outbox,
+      logger: logger.child({ part: 'availability' }),
+      onDropped: (source, reason) => metrics.dropped(source, reason),
+    });
+    this.availability.start(deviceEvents(this.adapters.values()));
+    if (ha) {
+      // Discovery is a convenience: a store that refuses it now must not stop the gateway from serving.
+      await ha.start().catch((err) => {
+        metrics.dropped('homeassistant', 'discovery_not_stored');
+        logger.warn({ err }, 'homeassistant discovery not stored');
+      });
+      // The adapters' own streams (not the isolated ones: one restart policy per adapter, in ingest).
+      const raw = [...this.adapters.values()].map((a) => a.readings$.pipe(catchError(() => EMPTY)));
+      this.replies.push(merge(...raw).subscribe((r) => ha.reading(r)));
+    }
 
     await observe.startHttp();
     await upstream.start();
@@ -179,6 +232,7 @@ export class Gateway {
       Promise.race([this.downlink?.idle(), new Promise((r) => setTimeout(r, 5000).unref())]),
     );
     this.downlink = null;
+    this.availability?.stop(); // after the adapters: their last offline events are enqueued
     this.ingest?.unsubscribe();
     for (const s of this.replies.splice(0)) s.unsubscribe();
     this.subscriptions?.close();
@@ -202,7 +256,19 @@ export class Gateway {
     this.rules = engine;
     this.subscriptions?.setRules(engine.subscriptions());
     this.logger.level = next.gateway.log_level;
-    const restartNeeded = (['gateway', 'upstream', 'store', 'mqttsn', 'serial', 'modbus', 'http'] as const).filter(
+    const restartNeeded = (
+      [
+        'gateway',
+        'upstream',
+        'store',
+        'mqttsn',
+        'serial',
+        'modbus',
+        'http',
+        'availability',
+        'homeassistant',
+      ] as const
+    ).filter(
       (k) =>
         JSON.stringify({ ...next[k], log_level: undefined }) !==
         JSON.stringify({ ...this.config[k], log_level: undefined }),

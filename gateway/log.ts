@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
+import { type LogRing, logRingHooks } from './status/log-ring.js';
 
 export type { Logger };
 
@@ -10,13 +11,15 @@ const require = createRequire(import.meta.url);
  * person is watching a terminal. pino-pretty runs as an in-process stream, not
  * a transport, so nothing spawns worker threads under systemd.
  */
-export function createLogger(level: string, opts: { pretty?: boolean } = {}): Logger {
+export function createLogger(level: string, opts: { pretty?: boolean; ring?: LogRing } = {}): Logger {
   const pretty = opts.pretty ?? process.stdout.isTTY === true;
-  if (!pretty) return pino({ level, base: { name: 'fieldgate' } });
+  // Warnings and errors are also copied, in-process, into the status page's ring.
+  const hooks = opts.ring ? { hooks: logRingHooks(opts.ring) } : {};
+  if (!pretty) return pino({ level, base: { name: 'fieldgate' }, ...hooks });
   // Loaded lazily so journald deployments never pay for it.
   const pinoPretty = require('pino-pretty') as (opts: object) => pino.DestinationStream;
   return pino(
-    { level },
+    { level, ...hooks },
     pinoPretty({
       colorize: true,
       singleLine: true,

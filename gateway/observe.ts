@@ -3,7 +3,14 @@ import { ModbusAdapter } from '../adapters/modbus/index.js';
 import { MqttSnAdapter } from '../adapters/mqttsn/index.js';
 import { LostDevices } from '../adapters/mqttsn/stats.js';
 import { SerialAdapter } from '../adapters/serial/index.js';
-import type { Adapter } from '../adapters/types.js';
+import type { Adapter, Reading } from '../adapters/types.js';
+import { deviceEvents } from './availability.js';
+import { throttledLog } from './log-throttle.js';
+import { loadBasicAuth } from './status/auth.js';
+import { StatusBoard } from './status/board.js';
+import type { LogRing } from './status/log-ring.js';
+import { redactUrl } from './upstream/url.js';
+import { version } from './version.js';
 import type { Config } from './config/schema.js';
 import type { Logger } from './log.js';
 import { buildHealth, type Health } from './metrics/health.js';
@@ -39,13 +46,34 @@ export class Observability {
   private readonly uplink: UplinkWatch;
   private connectedBefore = false;
   private readonly startedAt = Date.now();
+  /** The status page's view (GET /, /api/status, /api/devices). */
+  readonly board: StatusBoard;
 
   constructor(
     private readonly config: Config,
     private readonly logger: Logger,
+    logRing?: LogRing,
   ) {
     this.notifier = new SystemdNotifier({ logger });
     this.uplink = new UplinkWatch(config.http.health);
+    this.board = new StatusBoard({
+      gatewayId: config.gateway.id,
+      version: version(),
+      broker: redactUrl(config.upstream.url),
+      outbox: () => {
+        const store = this.parts?.store;
+        if (!store) return { rows: 0, bytes: 0, oldestAt: null, inflight: 0, setAside: 0 };
+        return { ...store.outbox.stats(), setAside: store.outbox.setAsideCount() };
+      },
+      reconnects: () => this.parts?.upstream.stats().reconnects ?? 0,
+      ...(logRing && { logs: logRing }),
+    });
+  }
+
+  /** Ingest refused a reading (loop guard, invalid topic, rules): counted per device on the status page. */
+  readingDropped(r: Pick<Reading, 'source' | 'device'>, reason: string): void {
+    this.metrics.dropped(r.source, reason);
+    this.board.dropped(reason, 1, r);
   }
 
   /** Hook metric sources and event streams; call after the parts exist, before they start. */
@@ -73,8 +101,10 @@ export class Observability {
       });
       this.subs.push(
         mqttsn.events$.subscribe((e) => {
-          if (e.kind === 'drop') metrics.dropped('mqttsn', e.reason);
-          else this.lost.state(e.clientId, e.state, Date.now());
+          if (e.kind === 'drop') {
+            metrics.dropped('mqttsn', e.reason);
+            this.board.dropped(e.reason);
+          } else this.lost.state(e.clientId, e.state, Date.now());
         }),
       );
     }
@@ -88,14 +118,22 @@ export class Observability {
       );
     }
     this.subs.push(
-      merge(...[...adapters.values()].map((a) => a.readings$)).subscribe((r) => metrics.messageIn(r.source)),
+      merge(...[...adapters.values()].map((a) => a.readings$)).subscribe((r) => {
+        metrics.messageIn(r.source);
+        this.board.reading(r);
+      }),
+      deviceEvents(adapters.values()).subscribe((e) => this.board.device(e)),
       // Health does not clear on a commit: store.writeHealth() knows which commits prove the disk.
       store.commits$.subscribe((c) => metrics.observeStoreCommit(c.ms / 1000)),
       // The store owns drop counting (reject_new included: one refusal, one count), labelled with
       // the refused messages' source when it has one.
-      store.outbox.dropped$.subscribe((d) => metrics.dropped(d.source ?? 'store', d.reason, d.count)),
+      store.outbox.dropped$.subscribe((d) => {
+        metrics.dropped(d.source ?? 'store', d.reason, d.count);
+        this.board.dropped(d.reason, d.count);
+      }),
       upstream.events$.subscribe((e) => {
         const now = Date.now();
+        this.board.upstream(e, now);
         if (e.type === 'delivered') {
           metrics.messageOut(e.qos);
           metrics.observeE2eLatency(e.receivedAt);
@@ -111,17 +149,35 @@ export class Observability {
     );
   }
 
-  /** Bind /metrics and /health (a bind failure fails the start: the operator asked for it). */
+  /**
+   * Bind /metrics, /health and the status page (a bind failure fails the start: the operator asked
+   * for it; so does an unreadable http.auth.password_file).
+   */
   async startHttp(): Promise<void> {
     const { http } = this.config;
     if (!http.enabled) return;
+    const authorize = http.auth ? loadBasicAuth(http.auth.password_file) : undefined;
+    const refused = throttledLog(this.logger);
     this.http = await startHttpServer({
       host: http.listen.host,
       port: http.listen.port,
       metrics: this.metrics,
       health: () => this.health(),
       logger: this.logger,
+      status: { status: () => this.board.status(), devices: () => this.board.deviceList() },
+      ...(authorize && {
+        authorize,
+        onUnauthorized: () => {
+          this.metrics.dropped('http', 'unauthorized');
+          refused('unauthorized', {}, 'http request refused: missing or wrong basic auth');
+        },
+      }),
     });
+  }
+
+  /** Where the HTTP listener is bound (tests: port 0 picks one). */
+  httpAddress(): { host: string; port: number } | undefined {
+    return this.http?.address();
   }
 
   /** Tell systemd we serve, start the watchdog and the periodic stats. */

@@ -12,6 +12,8 @@ type Filters = ReadonlyMap<string, QoS>;
 export class SubscriptionSet {
   private rules: Filters = new Map();
   private devices: Filters = new Map();
+  /** The gateway's own filters (Home Assistant's birth topic). */
+  private own: Filters = new Map();
   private readonly sub: Subscription;
 
   constructor(
@@ -32,12 +34,17 @@ export class SubscriptionSet {
     this.push();
   }
 
+  setOwn(subs: { topic: string; qos: QoS }[]): void {
+    this.own = new Map(subs.map((s) => [s.topic, s.qos]));
+    this.push();
+  }
+
   close(): void {
     this.sub.unsubscribe();
   }
 
   private push(): void {
-    this.apply(union([this.rules, this.devices]));
+    this.apply(union([this.rules, this.devices, this.own]));
   }
 }
 

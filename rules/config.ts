@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { haEntitySchema } from '../contracts/ha.js';
 import { duration } from '../contracts/units.js';
 
 const qos = z.union([z.literal(0), z.literal(1), z.literal(2)]);
@@ -38,6 +39,8 @@ export const uplinkRuleSchema = z.strictObject({
     .optional(),
   /** Keep matching later rules too (all-match) instead of stopping here (first-match, the default). */
   continue: z.boolean().default(false),
+  /** Home Assistant discovery for what this rule publishes (homeassistant.enabled): one entity per output topic. */
+  ha: haEntitySchema.optional(),
 });
 
 export const commandRuleSchema = z.strictObject({

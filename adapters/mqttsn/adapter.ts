@@ -1,9 +1,18 @@
 import type { RemoteInfo } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
-import { BehaviorSubject, type Observable, Subject } from 'rxjs';
+import { BehaviorSubject, filter, map, type Observable, Subject } from 'rxjs';
 import type { DeviceSessionStore, Inbox, KvState } from '../../contracts/store.js';
-import type { Command, DownlinkMessage, QoS, Reading, SendOutcome, SubscribingAdapter } from '../types.js';
+import type {
+  Command,
+  DeviceEvent,
+  DeviceReportingAdapter,
+  DownlinkMessage,
+  QoS,
+  Reading,
+  SendOutcome,
+  SubscribingAdapter,
+} from '../types.js';
 import { Acl } from './acl.js';
 import { decode, encode, type Packet } from './codec/index.js';
 import type { MqttsnConfig } from './config.js';
@@ -19,7 +28,7 @@ import { routeTo } from './route.js';
 import type { SessionState } from './session.js';
 import { SessionTable } from './session-table.js';
 import { UdpSocket } from './socket.js';
-import { type DropReason, type MqttSnCounters, type MqttSnEvent, Stats } from './stats.js';
+import { type DropReason, deviceState, type MqttSnCounters, type MqttSnEvent, Stats } from './stats.js';
 import { PredefinedTopics } from './topic-registry.js';
 
 export interface MqttSnAdapterOptions {
@@ -55,12 +64,14 @@ const WARN_REASONS: ReadonlySet<DropReason> = new Set<DropReason>([
 ]);
 
 /** MQTT-SN v1.2 aggregating gateway on one UDP socket. One start()/stop() per instance: stop() completes the streams. */
-export class MqttSnAdapter implements SubscribingAdapter {
+export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter {
   readonly name: string;
   readonly readings$: Observable<Reading>;
   readonly subscriptions$: Observable<ReadonlyMap<string, QoS>>;
   /** Drops and client state changes, for metrics. */
   readonly events$: Observable<MqttSnEvent>;
+  /** Client availability from the lifecycle events: connect/wake online, sleep asleep, DISCONNECT offline, lost. */
+  readonly devices$: Observable<DeviceEvent>;
   private readonly readings = new Subject<Reading>();
   private readonly subs = new BehaviorSubject<ReadonlyMap<string, QoS>>(new Map());
   private readonly statsBox = new Stats();
@@ -76,6 +87,10 @@ export class MqttSnAdapter implements SubscribingAdapter {
     this.readings$ = this.readings.asObservable();
     this.subscriptions$ = this.subs.asObservable();
     this.events$ = this.statsBox.events$.asObservable();
+    this.devices$ = this.statsBox.events$.pipe(
+      filter((e) => e.kind === 'state'),
+      map((e) => ({ source: this.name, device: e.clientId, state: deviceState(e.state), at: Date.now() })),
+    );
     const cfg = opts.config;
     const log = opts.logger ?? pino({ level: 'silent' });
     this.socket = new UdpSocket(

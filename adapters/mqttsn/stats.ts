@@ -1,4 +1,5 @@
 import { Subject } from 'rxjs';
+import type { DeviceState } from '../types.js';
 
 /** Why a datagram or message was not acted on. Every drop is counted and logged at debug. */
 export type DropReason =
@@ -30,6 +31,17 @@ export type DropReason =
   | 'unsafe-client-id'; // client id with / + # or control characters
 
 export type LifecycleState = 'connect' | 'sleep' | 'wake' | 'disconnect' | 'lost';
+
+/**
+ * A lifecycle event as device availability (adapters/types.ts DeviceState). A sleeper's PINGREQ wake
+ * stays 'asleep': it drains its messages and goes back to sleep without another event.
+ */
+export function deviceState(s: LifecycleState): DeviceState {
+  if (s === 'connect') return 'online';
+  if (s === 'sleep' || s === 'wake') return 'asleep';
+  if (s === 'disconnect') return 'offline';
+  return 'lost';
+}
 
 export type MqttSnEvent =
   | { kind: 'drop'; reason: DropReason; peer?: string; detail?: string }

@@ -2,7 +2,7 @@ import type { Transform } from 'node:stream';
 import type { Logger } from 'pino';
 import { type BehaviorSubject, type Observable, Subject, type Subscription } from 'rxjs';
 import type { Inbox } from '../../contracts/store.js';
-import type { Adapter, Command, Reading, SendOutcome } from '../types.js';
+import type { Command, DeviceEvent, DeviceReportingAdapter, Reading, SendOutcome } from '../types.js';
 import { CommandQueue, type CommandReply } from './commands.js';
 import { compileConfig, type SerialConfigView } from './compiled.js';
 import type { SerialPortConfig } from './config.js';
@@ -10,6 +10,7 @@ import { newCounters, type SerialCounters } from './counters.js';
 import { createFrameHandler } from './frame-handler.js';
 import { createFramer } from './framing/index.js';
 import { type PortState, ReopeningPort } from './port.js';
+import { SerialPresence } from './presence.js';
 
 export interface SerialAdapterOptions {
   /** One entry of `serial:` in the config (parsed, defaults applied). */
@@ -23,7 +24,7 @@ export interface SerialAdapterOptions {
  * One serial port as an Adapter: bytes -> frames -> Readings, Commands -> framed bytes.
  * The constructor does nothing; start() begins opening and never fails for an absent port.
  */
-export class SerialAdapter implements Adapter {
+export class SerialAdapter implements DeviceReportingAdapter {
   readonly name: string;
   readonly counters: SerialCounters = newCounters();
   private readonly out = new Subject<Reading>();
@@ -34,12 +35,18 @@ export class SerialAdapter implements Adapter {
   private readonly subs: Subscription[] = [];
   private readonly compiled: SerialConfigView;
   private framer: Transform | null = null;
+  private readonly presence: SerialPresence;
+  /** Port open/closed and device silence (`silence_timeout`) as device availability. */
+  readonly devices$: Observable<DeviceEvent>;
+  private sweepTimer: NodeJS.Timeout | undefined;
   private started = false;
 
   constructor(private readonly opts: SerialAdapterOptions) {
     this.name = `serial:${opts.config.name}`;
     this.logger = opts.logger.child({ adapter: this.name });
     this.port = new ReopeningPort(opts.config, this.counters.port, this.logger);
+    this.presence = new SerialPresence(this.name, opts.config.name, opts.config.silence_timeout);
+    this.devices$ = this.presence.events$.asObservable();
     // Pure preparation (templates, regexes); no I/O happens before start().
     this.compiled = compileConfig(opts.config);
     const c = opts.config;
@@ -75,12 +82,16 @@ export class SerialAdapter implements Adapter {
       compiled: this.compiled,
       counters: this.counters,
       logger: this.logger,
-      emit: (r) => this.out.next(r),
+      emit: (r) => {
+        this.presence.seen(r.device, r.receivedAt);
+        this.out.next(r);
+      },
       takeReply: (f) => this.commands.offerFrame(f),
       writeAck: (b) => this.port.write(b),
     });
     this.subs.push(
       this.port.state$.subscribe((state) => {
+        this.presence.port(state, Date.now());
         this.framer?.destroy();
         this.framer = null;
         if (state !== 'open') return;
@@ -94,18 +105,27 @@ export class SerialAdapter implements Adapter {
       this.port.data$.subscribe((chunk) => this.framer?.write(chunk)),
     );
     this.port.start();
+    const silence = this.opts.config.silence_timeout;
+    if (silence !== undefined) {
+      // Checked a few times per timeout so "lost" is late by at most a quarter of it (and at most 1 s).
+      this.sweepTimer = setInterval(() => this.presence.sweep(Date.now()), Math.min(1000, silence / 4));
+      this.sweepTimer.unref();
+    }
   }
 
   async stop(): Promise<void> {
     if (!this.started) {
+      this.presence.stop();
       this.out.complete();
       return;
     }
+    clearInterval(this.sweepTimer);
     await this.port.stop();
     await this.commands.stop();
     for (const s of this.subs.splice(0)) s.unsubscribe();
     this.framer?.destroy();
     this.framer = null;
+    this.presence.stop();
     this.out.complete();
   }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TOPIC_PROBLEM_TEXT, topicNameProblem } from '../../contracts/topic.js';
+import { haFieldsSchema } from '../../contracts/ha.js';
 import { duration } from '../../contracts/units.js';
 import { FIELD_NAME, FIELD_NAME_HINT } from './decode/field-names.js';
 
@@ -70,6 +71,15 @@ export const serialPortConfigSchema = z
         reply_timeout: duration().default(5000),
       })
       .prefault({}),
+    /**
+     * A device (the port itself, or each device_field id) that sends nothing for this long is "lost"
+     * (availability offline) until its next reading. Unset: silence is not watched.
+     */
+    silence_timeout: duration()
+      .refine((ms) => ms >= 1000, 'silence_timeout must be at least 1s')
+      .optional(),
+    /** Home Assistant discovery (homeassistant.enabled): field name -> {component, device_class, unit, state_class, name}. */
+    ha: haFieldsSchema.optional(),
     /** Reopen backoff bounds. */
     reopen: z.strictObject({ min: duration().default(500), max: duration().default(30_000) }).prefault({}),
   })
@@ -90,6 +100,13 @@ export const serialPortConfigSchema = z
         path: ['topic'],
         message: `topic template ${JSON.stringify(c.topic)} ${TOPIC_PROBLEM_TEXT[problem]}`,
       });
+    for (const f of Object.keys(c.ha ?? {}))
+      if (c.format === 'raw' || (c.fields && !c.fields.includes(f)))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['ha', f],
+          message: c.format === 'raw' ? 'format: raw frames have no fields' : `"${f}" is not in fields`,
+        });
     if (c.format === 'raw' && c.fields)
       ctx.addIssue({ code: 'custom', path: ['fields'], message: 'format: raw frames have no fields' });
     if (c.format === 'raw') {

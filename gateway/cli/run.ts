@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from '../config/load.js';
 import { configChecks } from '../config/checks.js';
 import { Gateway } from '../gateway.js';
 import { createLogger } from '../log.js';
+import { LogRing } from '../status/log-ring.js';
 
 /** `fieldgate run`: start, then stop in reverse order on SIGTERM/SIGINT within the grace period. */
 export async function runCommand(file: string, logLevel?: string): Promise<number> {
@@ -16,8 +17,9 @@ export async function runCommand(file: string, logLevel?: string): Promise<numbe
     }
     throw err;
   }
-  const logger = createLogger(logLevel ?? config.gateway.log_level);
-  const gateway = new Gateway({ config, logger, configFile: file });
+  const logRing = new LogRing();
+  const logger = createLogger(logLevel ?? config.gateway.log_level, { ring: logRing });
+  const gateway = new Gateway({ config, logger, configFile: file, logRing });
 
   process.on('uncaughtException', (err) => {
     // State may be inconsistent; the store makes a restart safe, so exit and let systemd restart us.

@@ -12,6 +12,8 @@ import { httpConfigSchema, statsConfigSchema } from '../metrics/config.js';
 import { storeConfigSchema } from '../store/config.js';
 import { upstreamConfigSchema } from '../upstream/config.js';
 import { duration } from '../../contracts/units.js';
+import { availabilityConfigSchema } from '../availability.js';
+import { homeassistantConfigSchema } from '../homeassistant/config.js';
 
 export const gatewaySectionSchema = z.strictObject({
   /** Used in topics ({gateway}), the default upstream client id and the status topic. */
@@ -36,6 +38,8 @@ export const configSchema = z.strictObject({
   triggers: triggersConfigSchema,
   http: httpConfigSchema,
   stats: statsConfigSchema,
+  availability: availabilityConfigSchema,
+  homeassistant: homeassistantConfigSchema,
 });
 
 export type Config = z.output<typeof configSchema>;

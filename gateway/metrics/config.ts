@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { duration, listenAddress } from '../../contracts/units.js';
+import { isLoopback } from '../status/auth.js';
 
 /** When /health reports "degraded" (HTTP 200: the gateway still buffers correctly, systemd must not restart it). */
 export const healthConfigSchema = z
@@ -15,10 +16,23 @@ export type HealthConfig = z.output<typeof healthConfigSchema>;
 
 export const httpConfigSchema = z
   .strictObject({
-    /** /metrics and /health; loopback by default. Set enabled: false to turn off. */
+    /** /metrics, /health and the status page (/, /api/status, /api/devices); loopback by default. Set enabled: false to turn off. */
     enabled: z.boolean().default(true),
     listen: listenAddress().default({ host: '127.0.0.1', port: 9464 }),
     health: healthConfigSchema,
+    /**
+     * HTTP basic auth for every route but /health; required when `listen` is not loopback.
+     * password_file: `user:password` lines, read at start.
+     */
+    auth: z.strictObject({ password_file: z.string().min(1) }).optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (c.enabled && !c.auth && !isLoopback(c.listen.host))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['listen'],
+        message: `listening on ${c.listen.host} (not loopback) needs http.auth.password_file: the status page would be open to the network`,
+      });
   })
   .prefault({});
 export type HttpConfig = z.output<typeof httpConfigSchema>;

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { type Health, healthResponse } from './health.js';
 import type { Metrics } from './metrics.js';
+import { STATUS_PAGE, STATUS_PAGE_CSP } from '../status/page.js';
 
 export interface HttpServerOptions {
   /** Loopback by default: /metrics and /health carry no auth. */
@@ -11,6 +12,12 @@ export interface HttpServerOptions {
   metrics: Metrics;
   health: () => Health | Promise<Health>;
   logger?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
+  /** The status page's data (GET /, /api/status, /api/devices); without it those routes are 404. */
+  status?: { status(): object; devices(): object };
+  /** Basic auth check for every route but /health (http.auth); refused requests get 401. */
+  authorize?: (req: IncomingMessage) => boolean;
+  /** Counts 401 answers (a refusal is counted). */
+  onUnauthorized?: () => void;
 }
 
 export interface HttpServer {
@@ -43,7 +50,12 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   });
   server.on('error', (err) => opts.logger?.warn({ err }, 'http server error'));
   const addr = server.address() as AddressInfo;
-  opts.logger?.info({ host: addr.address, port: addr.port }, 'http listening (/metrics, /health)');
+  opts.logger?.info(
+    { host: addr.address, port: addr.port, auth: opts.authorize !== undefined },
+    opts.status
+      ? 'http listening (status page /, /api/status, /api/devices, /metrics, /health)'
+      : 'http listening (/metrics, /health)',
+  );
 
   return {
     address: () => ({ host: addr.address, port: addr.port }),
@@ -57,13 +69,35 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
 
 async function handle(req: IncomingMessage, res: ServerResponse, opts: HttpServerOptions): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
-  if (path !== '/metrics' && path !== '/health') {
-    send(res, 404, 'text/plain; charset=utf-8', 'not found: try /metrics or /health\n');
+  const statusRoutes = opts.status ? ['/', '/api/status', '/api/devices'] : [];
+  if (path !== '/metrics' && path !== '/health' && !statusRoutes.includes(path!)) {
+    send(res, 404, 'text/plain; charset=utf-8', 'not found: try /, /metrics or /health\n');
     return;
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('Allow', 'GET, HEAD');
     send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
+    return;
+  }
+  // /health stays open: probes (systemd, load balancers) read it and it shows no secret.
+  if (path !== '/health' && opts.authorize && !opts.authorize(req)) {
+    opts.onUnauthorized?.();
+    res.setHeader('WWW-Authenticate', 'Basic realm="fieldgate", charset="UTF-8"');
+    send(res, 401, 'text/plain; charset=utf-8', 'authentication required\n');
+    return;
+  }
+  const head = req.method === 'HEAD';
+  if (opts.status && path === '/') {
+    res.setHeader('Content-Security-Policy', STATUS_PAGE_CSP);
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    send(res, 200, 'text/html; charset=utf-8', STATUS_PAGE, head);
+    return;
+  }
+  if (opts.status && (path === '/api/status' || path === '/api/devices')) {
+    const body = path === '/api/status' ? opts.status.status() : opts.status.devices();
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    send(res, 200, 'application/json', `${JSON.stringify(body)}\n`, head);
     return;
   }
   if (path === '/metrics') {

@@ -35,6 +35,7 @@ rules:
 http:
   listen: "127.0.0.1:${httpPort}"
   health: { flap_disconnects: 3, flap_window: 3s, stall_after: 700ms }
+availability: { enabled: false } # the row counts below are the device's readings only
 `));
   });
 

@@ -188,6 +188,7 @@ upstream: { url: "mqtt://127.0.0.1:9", reconnect: { min: 5s, max: 10s } }
 store: { max_rows: 3, overflow: ${overflow} }
 mqttsn: { enabled: true, listen: "127.0.0.1:${port}", predefined_topics: { 1: f/t } }
 http: { enabled: false }
+availability: { enabled: false } # its retained online would take one of the 3 rows
 `);
       const c = await SnClient.open(port);
       try {

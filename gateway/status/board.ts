@@ -1,0 +1,122 @@
+import type { DeviceEvent, Reading } from '../../adapters/types.js';
+import type { OutboxStats } from '../../contracts/store.js';
+import type { UpstreamEvent } from '../upstream/events.js';
+import type { LogEvent, LogRing } from './log-ring.js';
+import { RateSeries } from './rate-series.js';
+import { type DeviceRow, DeviceRegistry } from './registry.js';
+
+/** GET /api/status (documented in the README). Times are ms since epoch, ages and rates in seconds. */
+export interface StatusJson {
+  gateway: { id: string; version: string; started_at: number; uptime_s: number; now: number };
+  uplink: {
+    state: 'connected' | 'disconnected';
+    since: number;
+    /** The broker URL without credentials. */
+    broker: string;
+    reconnects: number;
+    last_error: { message: string; at: number } | null;
+  };
+  outbox: {
+    rows: number;
+    bytes: number;
+    oldest_age_s: number;
+    /** Broker-acknowledged messages per second over the last minute. */
+    drain_per_s: number;
+    set_aside: number;
+    /** Messages dropped since start, by reason (store limits, refused readings, …). */
+    dropped: Record<string, number>;
+  };
+  /** Messages per second, one value per second, oldest first, the last 10 minutes. */
+  rates: { in: number[]; out: number[] };
+  devices: { total: number; online: number; asleep: number; offline: number; lost: number };
+  /** Recent warnings and errors, newest first. */
+  logs: LogEvent[];
+}
+
+export interface BoardSources {
+  gatewayId: string;
+  version: string;
+  broker: string;
+  outbox: () => OutboxStats & { setAside: number };
+  reconnects: () => number;
+  logs?: LogRing;
+}
+
+/**
+ * What the status page shows, kept up to date from the gateway's event streams. Read-only towards
+ * the parts: observe.ts feeds it; the HTTP routes read it.
+ */
+export class StatusBoard {
+  readonly devices = new DeviceRegistry();
+  private readonly rateIn = new RateSeries();
+  private readonly rateOut = new RateSeries();
+  private readonly drops = new Map<string, number>();
+  private uplink: { connected: boolean; since: number } = { connected: false, since: Date.now() };
+  private lastError: { message: string; at: number } | null = null;
+  private readonly startedAt = Date.now();
+
+  constructor(private readonly src: BoardSources) {}
+
+  reading(r: Reading): void {
+    this.rateIn.add(r.receivedAt);
+    this.devices.reading(r);
+  }
+
+  device(e: DeviceEvent): void {
+    this.devices.event(e);
+  }
+
+  dropped(reason: string, n = 1, reading?: { source: string; device: string }): void {
+    this.drops.set(reason, (this.drops.get(reason) ?? 0) + n);
+    if (reading) this.devices.dropped(reading.source, reading.device, Date.now());
+  }
+
+  upstream(e: UpstreamEvent, now = Date.now()): void {
+    if (e.type === 'delivered') this.rateOut.add(now);
+    else if (e.type === 'connected') this.uplink = { connected: true, since: now };
+    else if (e.type === 'disconnected') {
+      if (this.uplink.connected) this.uplink = { connected: false, since: now };
+      this.lastError = { message: `disconnected: ${e.reason}`, at: now };
+    } else if (e.type === 'refused') this.lastError = { message: `broker refused: ${e.reason}`, at: now };
+    else if (e.type === 'connect-failed')
+      this.lastError = { message: `connect failed: ${e.reason}`, at: now };
+  }
+
+  status(now = Date.now()): StatusJson {
+    const o = this.src.outbox();
+    const c = this.devices.counts();
+    return {
+      gateway: {
+        id: this.src.gatewayId,
+        version: this.src.version,
+        started_at: this.startedAt,
+        uptime_s: Math.round((now - this.startedAt) / 1000),
+        now,
+      },
+      uplink: {
+        state: this.uplink.connected ? 'connected' : 'disconnected',
+        since: this.uplink.since,
+        broker: this.src.broker,
+        reconnects: this.src.reconnects(),
+        last_error: this.lastError,
+      },
+      outbox: {
+        rows: o.rows,
+        bytes: o.bytes,
+        oldest_age_s: o.oldestAt === null ? 0 : Math.max(0, Math.round((now - o.oldestAt) / 1000)),
+        drain_per_s: round2(this.rateOut.rate(now)),
+        set_aside: o.setAside,
+        dropped: Object.fromEntries(this.drops),
+      },
+      rates: { in: this.rateIn.values(now), out: this.rateOut.values(now) },
+      devices: { total: c.online + c.asleep + c.offline + c.lost, ...c },
+      logs: this.src.logs?.recent() ?? [],
+    };
+  }
+
+  deviceList(): { devices: DeviceRow[] } {
+    return { devices: this.devices.list() };
+  }
+}
+
+const round2 = (n: number) => Math.round(n * 100) / 100;
