@@ -19,6 +19,7 @@ import type { Store } from '../contracts/store.js';
 import { SubscriptionSet } from './subscriptions.js';
 import { UpstreamClient } from './upstream/client.js';
 import { redactUrl } from './upstream/url.js';
+import { brokerUrls } from './upstream/config.js';
 
 export interface GatewayOptions {
   config: Config;
@@ -84,6 +85,7 @@ export class Gateway {
       outbox: store.outbox,
       state: store.state,
       logger, // the client names its own part
+      maxAgeMs: config.store.max_age,
     });
     this.upstream = upstream;
 
@@ -154,7 +156,7 @@ export class Gateway {
     logger.info(
       {
         adapters: [...this.adapters.keys()],
-        upstream: redactUrl(config.upstream.url),
+        upstream: brokerUrls(config.upstream).map(redactUrl),
         backlog: backlog.rows,
       },
       'fieldgate up',
