@@ -11,6 +11,8 @@ export type Direction = 'up' | 'down';
  */
 export class MqttProxy {
   readonly seen: { dir: Direction; packet: Packet }[] = [];
+  /** Bytes on the wire each way, all connections together (fixed headers included). */
+  readonly bytes: Record<Direction, number> = { up: 0, down: 0 };
   /** Return true to swallow a packet instead of forwarding it. */
   drop: ((dir: Direction, p: Packet) => boolean) | undefined;
   /** While true, new client connections are closed at once (as if the broker were down). */
@@ -62,18 +64,24 @@ export class MqttProxy {
         broker.destroy();
       });
     }
-    this.forward('up', client, broker);
-    this.forward('down', broker, client);
+    // Both directions speak the protocol version the client's CONNECT asked for (3.1.1 or 5).
+    const version = { protocolVersion: 4 as 4 | 5 };
+    this.forward('up', client, broker, version);
+    this.forward('down', broker, client, version);
   }
 
-  private forward(dir: Direction, from: Socket, to: Socket): void {
-    const parser = mqttPacket.parser({ protocolVersion: 4 });
+  private forward(dir: Direction, from: Socket, to: Socket, version: { protocolVersion: 4 | 5 }): void {
+    const parser = mqttPacket.parser(version);
     parser.on('packet', (p: Packet) => {
+      if (p.cmd === 'connect') version.protocolVersion = p.protocolVersion === 5 ? 5 : 4;
       this.seen.push({ dir, packet: p });
       if (this.drop?.(dir, p)) return;
-      to.write(mqttPacket.generate(p));
+      to.write(mqttPacket.generate(p, version));
     });
     parser.on('error', () => from.destroy());
-    from.on('data', (b: Buffer) => parser.parse(b));
+    from.on('data', (b: Buffer) => {
+      this.bytes[dir] += b.length;
+      parser.parse(b);
+    });
   }
 }
