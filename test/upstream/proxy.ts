@@ -15,6 +15,8 @@ export class MqttProxy {
   readonly bytes: Record<Direction, number> = { up: 0, down: 0 };
   /** Return true to swallow a packet instead of forwarding it. */
   drop: ((dir: Direction, p: Packet) => boolean) | undefined;
+  /** Change a packet before it is forwarded (e.g. strip a CONNACK property). */
+  rewrite: ((p: Packet) => void) | undefined;
   /** While true, new client connections are closed at once (as if the broker were down). */
   refuse = false;
   private readonly sockets = new Set<Socket>();
@@ -76,6 +78,7 @@ export class MqttProxy {
       if (p.cmd === 'connect') version.protocolVersion = p.protocolVersion === 5 ? 5 : 4;
       this.seen.push({ dir, packet: p });
       if (this.drop?.(dir, p)) return;
+      this.rewrite?.(p);
       to.write(mqttPacket.generate(p, version));
     });
     parser.on('error', () => from.destroy());
