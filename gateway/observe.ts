@@ -54,7 +54,10 @@ export class Observability {
     const { store, upstream, adapters } = parts;
     metrics.setOutboxSource(() => store.outbox.stats());
     metrics.setInboxSource(() => ({ rows: store.inbox.count() }));
-    metrics.setUpstreamSource(() => upstream.stats());
+    metrics.setUpstreamSource(() => ({
+      ...upstream.stats(),
+      brokers: { urls: upstream.brokerUrls, current: upstream.brokerUrl },
+    }));
     metrics.setHealthSource(() => {
       const h = this.health();
       const status = !h.serving ? 'unavailable' : h.degraded?.length ? 'degraded' : 'ok';
@@ -97,6 +100,8 @@ export class Observability {
         } else if (e.type === 'disconnected') this.uplink.disconnected(now);
         else if (e.type === 'set-aside') metrics.setAside(e.reason);
         else if (e.type === 'inbound-dropped') metrics.dropped('upstream', e.reason);
+        else if (e.type === 'publish-retry') metrics.publishRetry(e.reason);
+        else if (e.type === 'expired') metrics.dropped('upstream', 'expired');
       }),
     );
   }
