@@ -17,6 +17,11 @@ export class MqttProxy {
   drop: ((dir: Direction, p: Packet) => boolean) | undefined;
   /** Change a packet before it is forwarded (e.g. strip a CONNACK property). */
   rewrite: ((p: Packet) => void) | undefined;
+  /**
+   * Act as a broker that knows MQTT 3.1.1 only: a CONNECT asking for MQTT 5 is answered with
+   * CONNACK return code 1 (unacceptable protocol version) and the connection closed, as 3.1.1 says.
+   */
+  only311 = false;
   /** While true, new client connections are closed at once (as if the broker were down). */
   refuse = false;
   private readonly sockets = new Set<Socket>();
@@ -75,7 +80,14 @@ export class MqttProxy {
   private forward(dir: Direction, from: Socket, to: Socket, version: { protocolVersion: 4 | 5 }): void {
     const parser = mqttPacket.parser(version);
     parser.on('packet', (p: Packet) => {
-      if (p.cmd === 'connect') version.protocolVersion = p.protocolVersion === 5 ? 5 : 4;
+      if (p.cmd === 'connect') {
+        version.protocolVersion = p.protocolVersion === 5 ? 5 : 4;
+        if (this.only311 && p.protocolVersion === 5) {
+          this.seen.push({ dir, packet: p });
+          from.end(mqttPacket.generate({ cmd: 'connack', returnCode: 1, sessionPresent: false }));
+          return;
+        }
+      }
       this.seen.push({ dir, packet: p });
       if (this.drop?.(dir, p)) return;
       this.rewrite?.(p);

@@ -1,0 +1,111 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { Mosquitto } from '../harness/mosquitto.js';
+import { cleanupTmpDirs } from '../harness/tmp.js';
+import { waitFor } from '../harness/wait.js';
+import { listen, makeClient, msg, nextEvent, openTestStore } from './helpers.js';
+import { MqttProxy } from './proxy.js';
+
+afterAll(cleanupTmpDirs);
+
+describe('MQTT 5 connect, fallback and refused publishes (issue 15)', () => {
+  it('a 3.1.1-only broker: falls back to 3.1.1 once, logs it once, and stays on 3.1.1 across reconnects', async () => {
+    const broker = await Mosquitto.start();
+    const proxy = await MqttProxy.start(broker.port);
+    proxy.only311 = true;
+    const sub = await listen(broker.url, 'fb/#', { qos: 1 });
+    const store = openTestStore();
+    const { client, events, lines } = makeClient(store, { url: proxy.url });
+    await client.start();
+    await nextEvent(client.events$, 'connected');
+    expect(client.protocolVersion).toBe(4);
+    await store.outbox.enqueue([msg('a', 'fb/a', 'a:0', 1)]);
+    await sub.waitForCount(1);
+    proxy.cut();
+    await nextEvent(client.events$, 'connected');
+    const connects = proxy.packets('up', 'connect').map((p) => p.cmd === 'connect' && p.protocolVersion);
+    expect(connects).toEqual([5, 4, 4]);
+    expect(events.filter((e) => e.type === 'protocol-fallback').length).toBe(1);
+    expect(lines.filter((l) => /falling back to MQTT 3.1.1/.test(String(l.msg))).length).toBe(1);
+    await client.stop();
+    store.close();
+    await sub.close();
+    await proxy.close();
+    await broker.stop();
+  });
+
+  it('PUBACK 0x97 quota exceeded is not a delivery: the row is sent again after a backoff and arrives', async () => {
+    const broker = await Mosquitto.start();
+    const proxy = await MqttProxy.start(broker.port);
+    // The broker took them, but the client is told "quota exceeded" for the first 3 acks.
+    let refuse = 3;
+    proxy.rewrite = (p) => {
+      if (p.cmd === 'puback' && refuse > 0 && p.messageId !== undefined) {
+        // Packet ids are reused: the ack answers the latest PUBLISH with its id (not the status
+        // message's; the rows' topic is aliased after the first).
+        const sent = proxy
+          .packets('up', 'publish')
+          .reverse()
+          .find((x) => x.cmd === 'publish' && x.messageId === p.messageId);
+        if (sent?.cmd === 'publish' && !sent.topic.startsWith('fieldgate/')) {
+          refuse--;
+          p.reasonCode = 0x97;
+        }
+      }
+    };
+    const sub = await listen(broker.url, 'q/#', { qos: 1 });
+    const store = openTestStore();
+    const { client, events } = makeClient(store, { url: proxy.url });
+    await client.start();
+    await nextEvent(client.events$, 'connected');
+    await store.outbox.enqueue(Array.from({ length: 5 }, (_, i) => msg('a', 'q/a', `a:${i}`, 1)));
+    const t0 = Date.now();
+    await waitFor(() => store.outbox.stats().rows === 0, 'outbox empty', 10_000);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(500); // the backoff: not resent at once
+    const retries = events.filter((e) => e.type === 'publish-retry');
+    expect(retries.map((e) => e.type === 'publish-retry' && e.reason)).toEqual([
+      'quota_exceeded',
+      'quota_exceeded',
+      'quota_exceeded',
+    ]);
+    expect(store.outbox.setAsideCount()).toBe(0);
+    await waitFor(() => new Set(sub.messages.map((m) => m.payload.toString())).size === 5, 'all 5');
+    // Each refused row went out twice (the broker had in fact taken it): 5 + 3 PUBLISHes.
+    const rows = proxy
+      .packets('up', 'publish')
+      .filter((p) => p.cmd === 'publish' && !p.topic.startsWith('fieldgate/'));
+    expect(rows.length).toBe(8);
+    await client.stop();
+    store.close();
+    await sub.close();
+    await proxy.close();
+    await broker.stop();
+  });
+
+  it('CONNECT announces session expiry, Receive Maximum and Maximum Packet Size; clean_session maps to Clean Start + expiry 0', async () => {
+    const broker = await Mosquitto.start();
+    const proxy = await MqttProxy.start(broker.port);
+    for (const [config, clean, expiry] of [
+      [{ session_expiry: '2h' }, false, 7200],
+      [{ clean_session: true }, true, 0],
+    ] as const) {
+      const store = openTestStore();
+      const { client } = makeClient(store, { url: proxy.url, max_packet_size: '64KiB', ...config });
+      await client.start();
+      await nextEvent(client.events$, 'connected');
+      await client.stop();
+      store.close();
+      const c = proxy.packets('up', 'connect').at(-1);
+      expect(c?.cmd === 'connect' && [c.clean, c.properties]).toEqual([
+        clean,
+        {
+          sessionExpiryInterval: expiry,
+          receiveMaximum: 100,
+          maximumPacketSize: 65536,
+          topicAliasMaximum: 64,
+        },
+      ]);
+    }
+    await proxy.close();
+    await broker.stop();
+  });
+});
