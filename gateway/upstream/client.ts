@@ -185,7 +185,9 @@ export class UpstreamClient {
       protocolId: 'MQTT',
       protocolVersion: this.protocol,
       clientId: this.clientId,
-      clean: c.clean_session,
+      // No id yet (client_id "", the broker assigns one): there is no session to resume, and
+      // mqtt-packet refuses an empty id without Clean Start. The session still outlives the connection.
+      clean: c.clean_session || this.clientId === '',
       keepalive: c.keepalive,
       will: this.status.will(),
     };

@@ -11,8 +11,11 @@ export const upstreamConfigSchema = z.strictObject({
    * failed connect the next one is tried; a healthy connection stays where it is.
    */
   url: z.union([brokerUrl, z.array(brokerUrl).min(1)]),
-  /** Defaults to fieldgate-{gateway.id}. */
-  client_id: z.string().min(1).max(65535).optional(),
+  /**
+   * Defaults to fieldgate-{gateway.id}. "" (MQTT 5 only) lets the broker assign one; it is kept and
+   * reused on every reconnect of this run, so the session carries over.
+   */
+  client_id: z.string().max(65535).optional(),
   username: z.string().optional(),
   /** Prefer password_file or FIELDGATE_UPSTREAM_PASSWORD over a password in the YAML. */
   password: z.string().optional(),

@@ -108,4 +108,41 @@ describe('MQTT 5 connect, fallback and refused publishes (issue 15)', () => {
     await proxy.close();
     await broker.stop();
   });
+
+  it("uses the broker's Server Keep Alive and Assigned Client Identifier; logs a server DISCONNECT's reason", async () => {
+    // mosquitto answers a keepalive above max_keepalive with Server Keep Alive = max_keepalive.
+    const broker = await Mosquitto.start({ extra: ['max_keepalive 10'] });
+    const proxy = await MqttProxy.start(broker.port);
+    const store = openTestStore();
+    const { client, lines } = makeClient(store, { url: proxy.url, keepalive: 60, client_id: '' });
+    await client.start();
+    await nextEvent(client.events$, 'connected');
+    const assigned = client.clientId;
+    expect(assigned).not.toBe('');
+    expect(client.brokerLimits?.serverKeepAlive).toBe(10);
+    expect(lines.find((l) => l.msg === 'upstream: connected')).toMatchObject({ keepalive: 10 });
+    // Reconnecting, it asks for the session under the assigned id, and finds it.
+    proxy.cut();
+    const again = await nextEvent(client.events$, 'connected');
+    expect(again.sessionPresent).toBe(true);
+    const connects = proxy.packets('up', 'connect').map((p) => p.cmd === 'connect' && p.clientId);
+    expect(connects).toEqual(['', assigned]);
+
+    // The broker ends the connection with a reason: it is logged, in words, with its reason string.
+    const lost = nextEvent(client.events$, 'disconnected');
+    proxy.serverDisconnect(0x8e, 'another client took this id');
+    expect((await lost).reason).toMatch(/session taken over \(another client took this id\)/);
+    expect(
+      lines.some(
+        (l) =>
+          l.level === 40 &&
+          l.code === 0x8e &&
+          /broker disconnected us: session taken over/.test(String(l.msg)),
+      ),
+    ).toBe(true);
+    await client.stop();
+    store.close();
+    await proxy.close();
+    await broker.stop();
+  });
 });

@@ -151,4 +151,36 @@ describe('upstream MQTT 5 (issue 15)', () => {
     expect(v5a).toBeLessThan(v3);
     await broker.stop();
   }, 30_000);
+
+  it("a row larger than the broker's Maximum Packet Size is set aside, never sent; the rows behind it go", async () => {
+    // mosquitto announces max_packet_size as its Maximum Packet Size to MQTT 5 clients.
+    const broker = await Mosquitto.start({ extra: ['max_packet_size 2000'] });
+    const proxy = await MqttProxy.start(broker.port);
+    const sub = await listen(broker.url, 'mp/#', { qos: 1 });
+    const store = openTestStore();
+    await store.outbox.enqueue([
+      msg('a', 'mp/a', 'a:0', 1),
+      msg('a', 'mp/a', 'x'.repeat(5000), 1),
+      msg('a', 'mp/a', 'y'.repeat(1990), 2), // just over with its headers
+      msg('a', 'mp/a', 'a:1', 2),
+    ]);
+    const { client, events } = makeClient(store, { url: proxy.url });
+    await client.start();
+    await waitFor(() => store.outbox.stats().rows === 0, 'outbox empty', 10_000);
+    await sub.waitForCount(2);
+    expect(sub.messages.map((m) => m.payload.toString())).toEqual(['a:0', 'a:1']);
+    expect(client.brokerLimits?.maximumPacketSize).toBe(2000);
+    expect(events.flatMap((e) => (e.type === 'set-aside' ? [e.reason] : []))).toEqual([
+      'packet_too_large',
+      'packet_too_large',
+    ]);
+    const sizes = proxy.packets('up', 'publish').map((p) => (p.cmd === 'publish' ? p.payload.length : 0));
+    expect(Math.max(...sizes)).toBeLessThan(2000);
+    expect(events.filter((e) => e.type === 'disconnected')).toEqual([]);
+    await client.stop();
+    store.close();
+    await sub.close();
+    await proxy.close();
+    await broker.stop();
+  }, 30_000);
 });

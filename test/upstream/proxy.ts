@@ -25,6 +25,8 @@ export class MqttProxy {
   /** While true, new client connections are closed at once (as if the broker were down). */
   refuse = false;
   private readonly sockets = new Set<Socket>();
+  /** client socket -> broker socket */
+  private readonly pairs = new Map<Socket, Socket>();
 
   private constructor(
     private readonly server: Server,
@@ -50,6 +52,22 @@ export class MqttProxy {
     return this.seen.filter((s) => s.dir === dir && s.packet.cmd === cmd).map((s) => s.packet);
   }
 
+  /**
+   * Play a broker ending the connection the MQTT 5 way: DISCONNECT with a reason code and reason
+   * string to the client (mosquitto 2.0.11 sends none on a session takeover), then close.
+   */
+  serverDisconnect(reasonCode: number, reasonString: string): void {
+    const packet = mqttPacket.generate(
+      { cmd: 'disconnect', reasonCode, properties: { reasonString } },
+      { protocolVersion: 5 },
+    );
+    for (const [client, broker] of this.pairs) {
+      client.end(packet);
+      broker.destroy();
+    }
+    this.pairs.clear();
+  }
+
   /** Destroy every proxied connection at once, without DISCONNECT. */
   cut(): void {
     for (const s of this.sockets) s.destroy();
@@ -63,6 +81,7 @@ export class MqttProxy {
 
   private pipe(client: Socket, targetPort: number): void {
     const broker = connect(targetPort, '127.0.0.1');
+    this.pairs.set(client, broker);
     for (const s of [client, broker]) {
       this.sockets.add(s);
       s.on('error', () => {});
