@@ -130,6 +130,12 @@ export class Sender {
   private retryAt = 0;
   private retryDelay = RETRY_MIN_MS;
   private retryTimer: NodeJS.Timeout | undefined;
+  /**
+   * Packet ids kept by refused QoS 2 rows (row id -> packet id): the store still has the id on the
+   * row, so it is not handed to another row (a resync after a reconnect would find it twice); the
+   * retry sends with it again.
+   */
+  private readonly retryIds = new Map<number, number>();
 
   constructor(private readonly o: SenderOptions) {
     this.rate = new RateLimit(o.maxRate);
@@ -277,6 +283,7 @@ export class Sender {
     this.resumeAt = 0;
     // Rows waiting for a retry are read back from the store by the next connection.
     this.retryRows = [];
+    this.retryIds.clear(); // the client clears all packet ids with the connection
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.tail = false;
@@ -402,8 +409,9 @@ export class Sender {
   private refused(packetId: number, row: OutboxRow, code: number): void {
     this.window.delete(packetId);
     if (row.qos === 2) this.qos2--;
-    this.o.ids.release(packetId);
     const { action, reason } = publishFailure(code);
+    if (action === 'retry' && row.qos === 2) this.retryIds.set(row.id, packetId);
+    else this.o.ids.release(packetId);
     if (action === 'set-aside') {
       this.setAside(row, reason, `the broker refused it: ${reason5(code)}`);
       this.schedulePump();
@@ -545,7 +553,15 @@ export class Sender {
   }
 
   private send(conn: Connection, all: OutboxRow[]): void {
-    const rows = all.filter((row) => this.sendable(row));
+    const rows = all.filter((row) => {
+      if (this.sendable(row)) return true;
+      const kept = this.retryIds.get(row.id);
+      if (kept !== undefined) {
+        this.retryIds.delete(row.id);
+        this.o.ids.release(kept);
+      }
+      return false;
+    });
     if (rows.length === 0) return;
     const gen = this.gen;
     const assignments: { id: number; packetId: number }[] = [];
@@ -553,7 +569,9 @@ export class Sender {
     for (const row of rows) {
       let packetId = 0;
       if (row.qos > 0) {
-        packetId = this.o.ids.take()!; // pump() never takes more rows than free ids
+        const kept = this.retryIds.get(row.id);
+        this.retryIds.delete(row.id);
+        packetId = kept ?? this.o.ids.take()!; // pump() never takes more rows than free ids
         this.hold(packetId, { row, state: 'sent' });
         if (row.qos === 2) assignments.push({ id: row.id, packetId });
       }

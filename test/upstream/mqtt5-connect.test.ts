@@ -33,13 +33,13 @@ describe('MQTT 5 connect, fallback and refused publishes (issue 15)', () => {
     await broker.stop();
   });
 
-  it('PUBACK 0x97 quota exceeded is not a delivery: the row is sent again after a backoff and arrives', async () => {
+  it('PUBACK/PUBREC 0x97 quota exceeded is not a delivery: the row is sent again after a backoff and arrives', async () => {
     const broker = await Mosquitto.start();
     const proxy = await MqttProxy.start(broker.port);
     // The broker took them, but the client is told "quota exceeded" for the first 3 acks.
     let refuse = 3;
     proxy.rewrite = (p) => {
-      if (p.cmd === 'puback' && refuse > 0 && p.messageId !== undefined) {
+      if ((p.cmd === 'puback' || p.cmd === 'pubrec') && refuse > 0 && p.messageId !== undefined) {
         // Packet ids are reused: the ack answers the latest PUBLISH with its id (not the status
         // message's; the rows' topic is aliased after the first).
         const sent = proxy
@@ -57,7 +57,10 @@ describe('MQTT 5 connect, fallback and refused publishes (issue 15)', () => {
     const { client, events } = makeClient(store, { url: proxy.url });
     await client.start();
     await nextEvent(client.events$, 'connected');
-    await store.outbox.enqueue(Array.from({ length: 5 }, (_, i) => msg('a', 'q/a', `a:${i}`, 1)));
+    // QoS 1 and 2 alternating: a refused PUBREC ends the exchange as a refused PUBACK does.
+    await store.outbox.enqueue(
+      Array.from({ length: 5 }, (_, i) => msg('a', 'q/a', `a:${i}`, i % 2 === 0 ? 1 : 2)),
+    );
     const t0 = Date.now();
     await waitFor(() => store.outbox.stats().rows === 0, 'outbox empty', 10_000);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(500); // the backoff: not resent at once
