@@ -61,6 +61,8 @@ export class UpstreamClient {
   /** Incoming PUBLISHes dropped for exceeding max_packet_size. */
   private oversizeDropped = 0;
   private readonly dropLog: DropLog;
+  /** Outbox rows past their expiry, deleted unsent: many at once after a long outage. */
+  private readonly expiredLog: DropLog;
   /** upstream.url as a list; `urlIndex` is the one in use or being tried. */
   private readonly urls: string[];
   private urlIndex = 0;
@@ -79,6 +81,7 @@ export class UpstreamClient {
     this.protocol = PROTOCOL[c.protocol];
     this.log = opts.logger.child({ part: 'upstream' });
     this.dropLog = new DropLog(this.log, 'upstream: incoming messages dropped');
+    this.expiredLog = new DropLog(this.log, 'upstream: messages past their expiry deleted unsent');
     this.backoff = new Backoff(c.reconnect.min, Math.max(c.reconnect.min, c.reconnect.max));
     this.sender = new Sender({
       outbox: opts.outbox,
@@ -90,7 +93,10 @@ export class UpstreamClient {
       onDelivered: (d) => this.events.next({ type: 'delivered', ...d }),
       onSetAside: (e) => this.events.next({ type: 'set-aside', ...e }),
       onRetry: (e) => this.events.next({ type: 'publish-retry', ...e }),
-      onExpired: (e) => this.events.next({ type: 'expired', ...e }),
+      onExpired: (e) => {
+        this.expiredLog.add('expired', 1);
+        this.events.next({ type: 'expired', ...e });
+      },
       maxAgeMs: opts.maxAgeMs ?? 0,
     });
     this.inbound = new Inbound(opts.state, this.log);
@@ -149,6 +155,7 @@ export class UpstreamClient {
     ]);
     this.state$.next('disconnected');
     this.dropLog.flush();
+    this.expiredLog.flush();
     this.log.info('upstream: stopped');
   }
 

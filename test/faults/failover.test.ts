@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { startGateway } from '../gateway/start.js';
 import { Mosquitto } from '../harness/mosquitto.js';
 import { cleanupTmpDirs } from '../harness/tmp.js';
 import { sleep, waitFor } from '../harness/wait.js';
@@ -56,4 +57,33 @@ describe('broker failover (issue 15)', () => {
     await Promise.all([subA.close(), subB.close()]);
     await b.stop();
   }, 60_000);
+
+  it('a whole gateway: fieldgate_upstream_broker{url} shows the broker in use, credentials redacted, and follows a move', async () => {
+    const [a, b] = await Promise.all([Mosquitto.start(), Mosquitto.start()]);
+    // mosquitto without a password file ignores the credentials; they must not reach the metric.
+    const { gateway, logs } = await startGateway(`
+gateway: { id: gwf, state_dir: state }
+upstream:
+  url: ["mqtt://gw:s3cret@127.0.0.1:${a.port}", "mqtt://127.0.0.1:${b.port}"]
+  reconnect: { min: 100ms, max: 300ms }
+http: { enabled: false }
+`);
+    const metric = async (url: string) => {
+      const series = `fieldgate_upstream_broker{url="${url}"}`;
+      const text = await gateway.observability!.metrics.text();
+      const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+      return line === undefined ? undefined : Number(line.slice(series.length + 1));
+    };
+    const urlA = `mqtt://***@127.0.0.1:${a.port}`;
+    await waitFor(() => gateway.observability?.health().upstream === 'connected', 'connected');
+    expect([await metric(urlA), await metric(b.url)]).toEqual([1, 0]);
+    await a.stop();
+    await waitFor(async () => (await metric(b.url)) === 1, 'the metric following the move');
+    expect(await metric(urlA)).toBe(0);
+    await waitFor(() => gateway.observability?.health().upstream === 'connected', 'connected to b');
+    expect(JSON.stringify(logs)).not.toContain('s3cret');
+    expect((await gateway.observability!.metrics.text()).includes('s3cret')).toBe(false);
+    await gateway.stop();
+    await b.stop();
+  }, 30_000);
 });
