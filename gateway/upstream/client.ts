@@ -235,6 +235,7 @@ export class UpstreamClient {
       conn = r.conn;
       sessionPresent = r.connack.sessionPresent;
       limits = brokerLimits(r.connack);
+      if (!limits.retainAvailable) this.status.retain = false;
     } catch (err) {
       this.connectFailed(err);
       return;
@@ -399,6 +400,13 @@ export class UpstreamClient {
         'upstream: broker does not support MQTT 5: falling back to MQTT 3.1.1',
       );
       this.events.next({ type: 'protocol-fallback', url: this.brokerUrl });
+      this.retry(0);
+      return;
+    }
+    if (e.kind === 'refused' && e.code === 0x9a && this.status.retain) {
+      // Retain not supported: our retained will was refused. The status goes unretained from now on.
+      this.status.retain = false;
+      this.log.warn('upstream: broker does not support retained messages: status messages go unretained');
       this.retry(0);
       return;
     }

@@ -171,6 +171,12 @@ export class Sender {
     this.limits = limits;
     const aliases = Math.min(limits.topicAliasMaximum, MAX_ALIASES);
     this.encoder = new PublishEncoder(protocol, protocol === 5 ? (this.o.maxAgeMs ?? 0) : 0, aliases);
+    if (limits.maximumQoS < 2 || !limits.retainAvailable) {
+      this.o.logger.warn(
+        { maximumQoS: limits.maximumQoS, retainAvailable: limits.retainAvailable },
+        'upstream: the broker limits QoS or retain: messages are sent at its maximum QoS, retained ones as not retained',
+      );
+    }
     this.clearWindow();
     this.resending = true;
     this.paused = false;
@@ -553,15 +559,17 @@ export class Sender {
   }
 
   private send(conn: Connection, all: OutboxRow[]): void {
-    const rows = all.filter((row) => {
-      if (this.sendable(row)) return true;
-      const kept = this.retryIds.get(row.id);
-      if (kept !== undefined) {
-        this.retryIds.delete(row.id);
-        this.o.ids.release(kept);
-      }
-      return false;
-    });
+    const rows = all
+      .map((r) => this.fit(r))
+      .filter((row) => {
+        if (this.sendable(row)) return true;
+        const kept = this.retryIds.get(row.id);
+        if (kept !== undefined) {
+          this.retryIds.delete(row.id);
+          this.o.ids.release(kept);
+        }
+        return false;
+      });
     if (rows.length === 0) return;
     const gen = this.gen;
     const assignments: { id: number; packetId: number }[] = [];
@@ -602,6 +610,17 @@ export class Sender {
           if (gen === this.gen) this.storeFailed('markSent', err);
         },
       );
+  }
+
+  /**
+   * A row as this broker accepts it (MQTT 5 Maximum QoS, Retain Available): sending more makes it
+   * close the connection (0x9B, 0x9A) on every attempt. A QoS 2 row sent as QoS 1 is still at least
+   * once; its store row stays 'queued' like any QoS 1 row until acknowledged.
+   */
+  private fit(row: OutboxRow): OutboxRow {
+    const { maximumQoS, retainAvailable } = this.limits;
+    if (row.qos <= maximumQoS && (retainAvailable || !row.retain)) return row;
+    return { ...row, qos: Math.min(row.qos, maximumQoS) as 0 | 1 | 2, retain: row.retain && retainAvailable };
   }
 
   /**

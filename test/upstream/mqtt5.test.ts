@@ -183,4 +183,35 @@ describe('upstream MQTT 5 (issue 15)', () => {
     await proxy.close();
     await broker.stop();
   }, 30_000);
+
+  it('a broker with Maximum QoS 1 and no retain (it refuses the retained will once) gets QoS 2 as QoS 1 and retained as not retained, without a disconnect', async () => {
+    const broker = await Mosquitto.start({ extra: ['max_qos 1', 'retain_available false'] });
+    const proxy = await MqttProxy.start(broker.port);
+    const sub = await listen(broker.url, 'mq/#', { qos: 2 });
+    const store = openTestStore();
+    await store.outbox.enqueue([
+      msg('a', 'mq/a', 'a:0', 2),
+      msg('a', 'mq/a', 'a:1', 1, true),
+      msg('a', 'mq/a', 'a:2', 2),
+    ]);
+    const { client, events } = makeClient(store, { url: proxy.url, status_topic: 'fg/{gateway}' });
+    await client.start();
+    await waitFor(() => store.outbox.stats().rows === 0, 'outbox empty', 10_000);
+    await sub.waitForCount(3);
+    expect(sub.messages.map((m) => m.payload.toString())).toEqual(['a:0', 'a:1', 'a:2']);
+    const sent = proxy
+      .packets('up', 'publish')
+      .flatMap((p) => (p.cmd === 'publish' && p.topic !== 'fg/gw1' ? [[p.qos, p.retain]] : []));
+    expect(sent).toEqual([
+      [1, false],
+      [1, false],
+      [1, false],
+    ]);
+    expect(events.filter((e) => e.type === 'disconnected')).toEqual([]);
+    await client.stop();
+    store.close();
+    await sub.close();
+    await proxy.close();
+    await broker.stop();
+  });
 });
