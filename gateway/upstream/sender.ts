@@ -290,6 +290,7 @@ export class Sender {
     // Rows waiting for a retry are read back from the store by the next connection.
     this.retryRows = [];
     this.retryIds.clear(); // the client clears all packet ids with the connection
+    this.retryAt = 0; // a new connection (maybe another broker) starts without the backoff
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.tail = false;
@@ -462,7 +463,13 @@ export class Sender {
     if (this.resumeAt < this.resume.length && !this.writeResumed(conn)) return;
     if (this.retryRows.length > 0 || this.retryAt > Date.now()) {
       // Backing off after a refusal: nothing new goes out (the broker said it is over quota).
-      if (this.retryAt > Date.now()) return;
+      if (this.retryAt > Date.now()) {
+        this.retryTimer ??= setTimeout(() => {
+          this.retryTimer = undefined;
+          this.pump();
+        }, this.retryAt - Date.now()).unref();
+        return;
+      }
       // The refused rows go first, in id order with what was read ahead.
       this.ahead = [...this.retryRows, ...this.ahead].sort((a, b) => a.id - b.id);
       this.retryRows = [];
