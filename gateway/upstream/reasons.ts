@@ -70,16 +70,19 @@ export function isUnsupportedProtocol(code: number): boolean {
 
 /**
  * What to do with a row whose PUBACK/PUBREC carries a failure reason (>= 0x80):
- * - 'retry': the broker may take it later (quota, rate, a passing error): resend after a backoff.
+ * - 'retry': the broker may take it later (0x97 quota, 0x96 rate, 0x89 busy, a passing error):
+ *   resend after a backoff (0.5 s doubling to 30 s, reset by the next accepted message).
  *   0x80 unspecified and 0x83 implementation specific are retried: mosquitto and EMQX use them
  *   for transient plugin/storage failures, and a row set aside is lost to the subscriber until an
  *   operator acts, while a retried one costs only bytes (the backoff keeps that small).
- * - 'set-aside': it never will (authorization, topic, payload format, size, retain/QoS support).
+ * - 'set-aside': it never will (0x87 not authorized, 0x90 topic name invalid, 0x99 payload format
+ *   invalid, 0x95 packet too large, and any other failure code).
  * Both are counted by reason name (the set-aside reason is the row's reason in `queue peek --dead`).
  */
 export function publishFailure(code: number): { action: 'retry' | 'set-aside'; reason: string } {
   const reason = reasonName(code);
-  const retry = code === 0x80 || code === 0x83 || code === 0x89 || code === 0x96 || code === 0x97;
+  // 0x91 packet identifier in use: a PUBREC says so about our id, not about the message.
+  const retry = [0x80, 0x83, 0x89, 0x91, 0x96, 0x97].includes(code);
   return { action: retry ? 'retry' : 'set-aside', reason };
 }
 
