@@ -1,16 +1,18 @@
 /**
- * npm run bench [-- --only drain|cold|mqttsn]; BENCH_QUICK=1 for small N.
+ * npm run bench [-- --only drain|cold|mqttsn|wire]; BENCH_QUICK=1 for small N.
  * Prints figures; never asserts timings (they depend on the machine and its load).
  */
 import { cleanupTmpDirs } from '../test/harness/tmp.js';
 import { coldStartBench } from './cold-start.js';
 import { drainBench } from './drain.js';
 import { mqttsnBench } from './mqttsn.js';
+import { wireBytesBench } from './wire-bytes.js';
 
 const suites: Record<string, () => Promise<void>> = {
   drain: drainBench,
   cold: coldStartBench,
   mqttsn: mqttsnBench,
+  wire: wireBytesBench,
 };
 const i = process.argv.indexOf('--only');
 const only = i >= 0 ? process.argv[i + 1]?.split(',') : undefined;

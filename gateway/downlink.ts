@@ -1,5 +1,11 @@
 import type { Adapter, Command, DownlinkMessage, SubscribingAdapter } from '../adapters/types.js';
-import { type CommandOutcome, commandReply, type RoutedCommand, type RuleEngine } from '../rules/index.js';
+import {
+  type CommandOutcome,
+  commandReply,
+  type ResponseRequest,
+  type RoutedCommand,
+  type RuleEngine,
+} from '../rules/index.js';
 import type { Logger } from './log.js';
 import type { Inbox, InboxOutcome, InboxRow, KvEntry, Outbox, OutboxMessage } from '../contracts/store.js';
 import { DeviceQueues } from './downlink/device-queues.js';
@@ -72,10 +78,15 @@ export class Downlink {
    * its commands are committed to the spool, with `remember` (the QoS 2 id) in the same commit.
    * Rejects when a write failed: the caller retries the whole message (subscribers may get it twice).
    */
-  async handleUpstream(message: DownlinkMessage, remember?: KvEntry): Promise<{ remembered: boolean }> {
+  async handleUpstream(
+    message: DownlinkMessage & ResponseRequest,
+    remember?: KvEntry,
+  ): Promise<{ remembered: boolean }> {
     const { adapters, logger } = this.deps;
     const now = Date.now();
-    const routed = await this.deps.rules().downlink(message.topic, message.payload, now);
+    // MQTT 5 request/response: results go to the request's Response Topic with its Correlation Data.
+    const request = { responseTopic: message.responseTopic, correlationData: message.correlationData };
+    const routed = await this.deps.rules().downlink(message.topic, message.payload, now, request);
     for (const e of routed.errors)
       logger.warn({ rule: e.rule, topic: message.topic }, `command rule: ${e.message}`);
     await Promise.all([...adapters.values()].filter(isSubscribing).map((a) => a.deliver(message)));
@@ -111,7 +122,11 @@ export class Downlink {
     const adapter = adapters.get(command.target);
     // Kept with the command if it waits in the inbox, so its expiry can still be reported.
     if (command.resultTopic)
-      command.meta = { resultTopic: command.resultTopic, reportExpired: command.reportExpired === true };
+      command.meta = {
+        resultTopic: command.resultTopic,
+        reportExpired: command.reportExpired === true,
+        ...(command.correlationData !== undefined && { correlationData: command.correlationData }),
+      };
     let outcome: CommandOutcome;
     if (!adapter) {
       logger.warn(

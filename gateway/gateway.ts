@@ -23,6 +23,7 @@ import { SubscriptionSet } from './subscriptions.js';
 import { UpstreamClient } from './upstream/client.js';
 import { redactUrl } from './upstream/url.js';
 import type { LogRing } from './status/log-ring.js';
+import { brokerUrls } from './upstream/config.js';
 
 export interface GatewayOptions {
   config: Config;
@@ -93,6 +94,7 @@ export class Gateway {
       outbox: store.outbox,
       state: store.state,
       logger, // the client names its own part
+      maxAgeMs: config.store.max_age,
     });
     this.upstream = upstream;
 
@@ -207,7 +209,7 @@ export class Gateway {
     logger.info(
       {
         adapters: [...this.adapters.keys()],
-        upstream: redactUrl(config.upstream.url),
+        upstream: brokerUrls(config.upstream).map(redactUrl),
         backlog: backlog.rows,
       },
       'fieldgate up',

@@ -9,6 +9,7 @@ import { throttledLog } from './log-throttle.js';
 import { loadBasicAuth } from './status/auth.js';
 import { StatusBoard } from './status/board.js';
 import type { LogRing } from './status/log-ring.js';
+import { brokerUrls } from './upstream/config.js';
 import { redactUrl } from './upstream/url.js';
 import { version } from './version.js';
 import type { Config } from './config/schema.js';
@@ -59,7 +60,8 @@ export class Observability {
     this.board = new StatusBoard({
       gatewayId: config.gateway.id,
       version: version(),
-      broker: redactUrl(config.upstream.url),
+      // The one in use after a failover; the first of the list before the client is attached.
+      broker: () => redactUrl(this.parts?.upstream.brokerUrl ?? brokerUrls(config.upstream)[0]!),
       outbox: () => {
         const store = this.parts?.store;
         if (!store) return { rows: 0, bytes: 0, oldestAt: null, inflight: 0, setAside: 0 };
@@ -83,7 +85,10 @@ export class Observability {
     const { store, upstream, adapters } = parts;
     metrics.setOutboxSource(() => store.outbox.stats());
     metrics.setInboxSource(() => ({ rows: store.inbox.count() }));
-    metrics.setUpstreamSource(() => upstream.stats());
+    metrics.setUpstreamSource(() => ({
+      ...upstream.stats(),
+      brokers: { urls: upstream.brokerUrls, current: upstream.brokerUrl },
+    }));
     metrics.setHealthSource(() => {
       const h = this.health();
       const status = !h.serving ? 'unavailable' : h.degraded?.length ? 'degraded' : 'ok';
@@ -145,6 +150,8 @@ export class Observability {
         } else if (e.type === 'disconnected') this.uplink.disconnected(now);
         else if (e.type === 'set-aside') metrics.setAside(e.reason);
         else if (e.type === 'inbound-dropped') metrics.dropped('upstream', e.reason);
+        else if (e.type === 'publish-retry') metrics.publishRetry(e.reason);
+        else if (e.type === 'expired') metrics.dropped('upstream', 'expired');
       }),
     );
   }

@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { Command, Reading } from '../adapters/types.js';
 import type { OutboxMessage } from '../contracts/store.js';
 import type { RulesConfig } from './config.js';
-import { CompiledCommandRule, type CommandOutcome, commandResult, type RoutedCommand } from './downlink.js';
+import {
+  CompiledCommandRule,
+  type CommandOutcome,
+  commandResult,
+  type ResponseRequest,
+  type RoutedCommand,
+} from './downlink.js';
 import { Problems } from './errors.js';
 import { decodePayload } from './input.js';
 import { CompiledTrigger } from './triggers.js';
@@ -91,10 +97,15 @@ export class RuleEngine {
    * Call for every message arriving on an upstream subscription. Every command rule whose filter
    * matches produces a command (all-match: one upstream message may address several devices).
    */
-  async downlink(topic: string, payload: Buffer, now: number): Promise<DownlinkResult> {
+  async downlink(
+    topic: string,
+    payload: Buffer,
+    now: number,
+    request: ResponseRequest = {},
+  ): Promise<DownlinkResult> {
     const out: DownlinkResult = { commands: [], results: [], errors: [], trace: [] };
     for (const rule of this.commandRules) {
-      const r = await rule.route(topic, payload, this.gatewayId, now, this.newId);
+      const r = await rule.route(topic, payload, this.gatewayId, now, this.newId, request);
       if (!r) continue;
       if ('command' in r) {
         out.commands.push(r.command);

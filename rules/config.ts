@@ -41,6 +41,19 @@ export const uplinkRuleSchema = z.strictObject({
   continue: z.boolean().default(false),
   /** Home Assistant discovery for what this rule publishes (homeassistant.enabled): one entity per output topic. */
   ha: haEntitySchema.optional(),
+  /**
+   * MQTT 5 User Properties, values are templates like `publish`: {source: "{source}", device: "{device}"}.
+   * Ignored (not sent) with upstream.protocol 3.1.1.
+   */
+  properties: z.record(z.string().min(1), z.string()).optional(),
+  /**
+   * How long the message stays worth delivering, from when the reading arrived (MQTT 5 Message
+   * Expiry Interval, minus the time it waited in the outbox); default store.max_age. A message
+   * older than this is not sent (counted as dropped, reason 'expired').
+   */
+  expiry: duration().optional(),
+  /** MQTT 5 Content Type; text/* and application/json also set the Payload Format Indicator (UTF-8). */
+  content_type: z.string().min(1).optional(),
 });
 
 export const commandRuleSchema = z.strictObject({

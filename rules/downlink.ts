@@ -21,6 +21,14 @@ export interface RoutedCommand extends Command {
   resultTopic?: string;
   /** Whether an expired command gets a result message too (`report_expired`). */
   reportExpired?: boolean;
+  /** MQTT 5 Correlation Data of the request (base64), echoed on its result (request/response). */
+  correlationData?: string;
+}
+
+/** MQTT 5 request/response: the upstream command's Response Topic and Correlation Data. */
+export interface ResponseRequest {
+  responseTopic?: string;
+  correlationData?: Buffer;
 }
 
 /** What finally happened to a command; 'rejected' means it could not even be built. */
@@ -103,6 +111,7 @@ export class CompiledCommandRule {
     gateway: string,
     now: number,
     newId: () => string,
+    request: ResponseRequest = {},
   ): Promise<
     { command: RoutedCommand } | { rejected: OutboxMessage | undefined; error: string } | undefined
   > {
@@ -118,7 +127,11 @@ export class CompiledCommandRule {
     const device = this.device.render(ctx);
     if (device.ok) ctx.vars = { ...ctx.vars, device: device.text };
     const result = this.resultTopic?.render(ctx);
-    const resultTopic = result?.ok && isValidTopicName(result.text) ? result.text : undefined;
+    // The requester's Response Topic wins over result_topic: that is where it waits for the answer.
+    const asked =
+      request.responseTopic && isValidTopicName(request.responseTopic) ? request.responseTopic : undefined;
+    const resultTopic = asked ?? (result?.ok && isValidTopicName(result.text) ? result.text : undefined);
+    const correlationData = asked ? request.correlationData?.toString('base64') : undefined;
     const target = this.topic.render(ctx);
     const body = await this.payload.build(input, ctx);
     const error = !device.ok
@@ -130,7 +143,15 @@ export class CompiledCommandRule {
           : undefined;
     if (error || !device.ok || !target.ok || !body.ok) {
       const rejected = resultTopic
-        ? resultMessage(resultTopic, this.qos, { id, outcome: 'rejected', reason: error, topic }, '', '', now)
+        ? resultMessage(
+            resultTopic,
+            this.qos,
+            { id, outcome: 'rejected', reason: error, topic },
+            '',
+            '',
+            now,
+            correlationData,
+          )
         : undefined;
       return { rejected, error: error ?? 'rejected' };
     }
@@ -146,6 +167,7 @@ export class CompiledCommandRule {
     if (resultTopic) {
       command.resultTopic = resultTopic;
       command.reportExpired = this.reportExpired;
+      if (correlationData !== undefined) command.correlationData = correlationData;
     }
     return { command };
   }
@@ -171,6 +193,7 @@ export function commandResult(
     command.target,
     command.device,
     now,
+    command.correlationData,
   );
 }
 
@@ -193,7 +216,15 @@ export function commandReply(
     reply: reply.reply,
     groups: reply.groups,
   };
-  return resultMessage(command.resultTopic, command.qos, body, command.target, command.device, now);
+  return resultMessage(
+    command.resultTopic,
+    command.qos,
+    body,
+    command.target,
+    command.device,
+    now,
+    command.correlationData,
+  );
 }
 
 function resultMessage(
@@ -203,8 +234,10 @@ function resultMessage(
   source: string,
   device: string,
   now: number,
+  /** base64; sent as MQTT 5 Correlation Data (see gateway/upstream/publish-packet.ts). */
+  correlationData?: string,
 ): OutboxMessage {
-  return {
+  const m: OutboxMessage = {
     source,
     device,
     topic,
@@ -213,4 +246,7 @@ function resultMessage(
     retain: false,
     receivedAt: now,
   };
+  m.properties = { contentType: 'application/json', utf8: true };
+  if (correlationData !== undefined) m.properties.correlationData = correlationData;
+  return m;
 }

@@ -7,7 +7,13 @@ export {
   type UplinkResult,
 } from './compile.js';
 export type { RulesConfig } from './config.js';
-export { commandReply, commandResult, type CommandOutcome, type RoutedCommand } from './downlink.js';
+export {
+  commandReply,
+  commandResult,
+  type CommandOutcome,
+  type ResponseRequest,
+  type RoutedCommand,
+} from './downlink.js';
 export { dryRun, type DryRunInput, type DryRunResult, formatDryRun } from './dry-run.js';
 export { type ConfigPath, type RuleProblem, RulesCompileError } from './errors.js';
 export type { DropReason, TraceEntry } from './uplink.js';

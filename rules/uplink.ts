@@ -28,6 +28,10 @@ export interface CompiledUplinkRule {
   readonly retain?: boolean;
   readonly report?: ReportState;
   readonly continue: boolean;
+  /** MQTT 5 User Property templates, by name. */
+  readonly properties?: ReadonlyMap<string, Template>;
+  readonly expiryMs?: number;
+  readonly contentType?: string;
 }
 
 /** Why a reading produced no message. Stable short codes: fit for a metric label. */
@@ -75,8 +79,19 @@ export function compileUplinkRule(
   if (cfg.drop && (cfg.publish !== undefined || cfg.transform !== undefined || cfg.report !== undefined)) {
     problems.add([...at, 'drop'], 'a rule with drop: true cannot also publish, transform or report');
   }
+  const properties = cfg.properties
+    ? new Map(
+        Object.entries(cfg.properties).map(([name, t]) => [
+          name,
+          compileTemplate(t, scope, problems, [...at, 'properties', name]),
+        ]),
+      )
+    : undefined;
   if (problems.list.length > before || !pattern) return undefined;
   return {
+    properties: properties as Map<string, Template> | undefined,
+    expiryMs: cfg.expiry,
+    contentType: cfg.content_type,
     index,
     label: cfg.name ?? `rules.${index}`,
     key: cfg.name ?? `${cfg.source}|${cfg.match}|${cfg.publish ?? ''}`,
@@ -167,11 +182,43 @@ export async function applyRule(
     retain: rule.retain ?? reading.retain,
     receivedAt: reading.receivedAt,
   };
+  const props = messageProperties(rule, reading, decoded, gateway, captures);
+  if (props) message.properties = props;
   if (rule.report) {
     const verdict = rule.report.offer(message, now);
     if (!verdict.publish) return { kind: 'drop', reason: verdict.reason, topic };
   }
   return { kind: 'message', message };
+}
+
+/**
+ * The MQTT 5 extras of a rule's message, as stored with the outbox row (see
+ * gateway/upstream/publish-packet.ts RowProperties). A user property whose template lacks a value
+ * is left out, not the message.
+ */
+function messageProperties(
+  rule: CompiledUplinkRule,
+  reading: Reading,
+  decoded: DecodedPayload,
+  gateway: string,
+  captures: Record<string, string>,
+): Record<string, unknown> | undefined {
+  const out: Record<string, unknown> = {};
+  if (rule.properties) {
+    const ctx = templateContext(reading, decoded, gateway, captures);
+    const user: Record<string, string> = {};
+    for (const [name, t] of rule.properties) {
+      const r = t.render(ctx);
+      if (r.ok) user[name] = r.text;
+    }
+    if (Object.keys(user).length > 0) out.user = user;
+  }
+  if (rule.expiryMs !== undefined) out.expiryMs = rule.expiryMs;
+  if (rule.contentType) {
+    out.contentType = rule.contentType;
+    if (/^text\/|^application\/json\b/.test(rule.contentType)) out.utf8 = true;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 export interface UplinkRun {

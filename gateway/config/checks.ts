@@ -49,7 +49,8 @@ const targetsExist: SemanticCheck = (config) => {
 /** A tls block only applies to mqtts:// URLs: with mqtt:// it would be silently ignored (plain TCP). */
 const tlsNeedsMqtts: SemanticCheck = (config) => {
   const up = config.upstream;
-  if (!up?.tls || !up.url?.startsWith('mqtt://')) return [];
+  const urls = typeof up?.url === 'string' ? [up.url] : (up?.url ?? []);
+  if (!up?.tls || !urls.some((u) => u.startsWith('mqtt://'))) return [];
   return [
     {
       path: ['upstream', 'tls'],

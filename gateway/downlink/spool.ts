@@ -20,7 +20,11 @@ export function realTarget(rowTarget: string): string {
 /** Spool row for a command; its result fields travel in meta, as for an adapter's inbox row. */
 export function toSpoolRow(c: RoutedCommand): InboxPut {
   const meta = c.resultTopic
-    ? { resultTopic: c.resultTopic, reportExpired: c.reportExpired === true }
+    ? {
+        resultTopic: c.resultTopic,
+        reportExpired: c.reportExpired === true,
+        ...(c.correlationData !== undefined && { correlationData: c.correlationData }),
+      }
     : undefined;
   return {
     target: spoolTarget(c.target),
@@ -49,6 +53,7 @@ export function fromInboxRow(row: InboxRow): RoutedCommand {
   if (resultTopic) {
     command.resultTopic = resultTopic;
     command.reportExpired = row.meta?.reportExpired === true;
+    if (typeof row.meta?.correlationData === 'string') command.correlationData = row.meta.correlationData;
   }
   return command;
 }

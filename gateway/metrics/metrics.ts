@@ -14,6 +14,8 @@ export interface UpstreamSource {
   connected: boolean;
   /** QoS 1/2 PUBLISHes written and not yet acknowledged. */
   inflight: number;
+  /** upstream.url entries (credentials redacted) and the one in use or being tried. */
+  brokers?: { urls: string[]; current: string };
 }
 export interface MqttsnDeviceCounts {
   active: number;
@@ -96,6 +98,7 @@ export class Metrics {
   readonly messagesDropped: Counter<'source' | 'reason'>;
   readonly upstreamReconnects: Counter;
   readonly outboxSetAside: Counter<'reason'>;
+  readonly upstreamRetries: Counter<'reason'>;
   readonly commands: Counter<'target' | 'outcome'>;
   readonly e2eLatency: Histogram;
   readonly storeCommit: Histogram;
@@ -145,6 +148,12 @@ export class Metrics {
     this.outboxSetAside = new Counter({
       name: `${P}outbox_set_aside_total`,
       help: 'Outbox rows set aside (kept, no longer sent) because the broker would not take them, by reason.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.upstreamRetries = new Counter({
+      name: `${P}upstream_publish_retries_total`,
+      help: 'PUBLISHes the broker refused for now (MQTT 5 reason: quota_exceeded, ...) and that are sent again later, by reason.',
       labelNames: ['reason'],
       registers,
     });
@@ -231,6 +240,16 @@ export class Metrics {
     );
     gauge('upstream_connected', '1 while connected to the upstream broker, else 0.', (g) =>
       pull('upstream', this.upstreamSource, (s) => g.set(s.connected ? 1 : 0)),
+    );
+    gauge<'url'>(
+      'upstream_broker',
+      '1 for the upstream broker URL in use (or being tried), 0 for the other upstream.url entries.',
+      (g) =>
+        pull('upstream', this.upstreamSource, (s) => {
+          if (!s.brokers) return;
+          for (const url of s.brokers.urls) g.set({ url }, url === s.brokers.current ? 1 : 0);
+        }),
+      ['url'],
     );
     gauge('upstream_inflight', 'QoS 1/2 messages sent upstream and not yet acknowledged.', (g) =>
       pull('upstream', this.upstreamSource, (s) => g.set(s.inflight)),
@@ -331,6 +350,9 @@ export class Metrics {
   }
   upstreamReconnected(): void {
     this.upstreamReconnects.inc();
+  }
+  publishRetry(reason: string): void {
+    this.upstreamRetries.inc({ reason });
   }
   setAside(reason: string): void {
     this.outboxSetAside.inc({ reason });

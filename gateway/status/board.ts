@@ -36,7 +36,8 @@ export interface StatusJson {
 export interface BoardSources {
   gatewayId: string;
   version: string;
-  broker: string;
+  /** The broker URL in use (or being tried, after a failover), without credentials. */
+  broker: () => string;
   outbox: () => OutboxStats & { setAside: number };
   reconnects: () => number;
   logs?: LogRing;
@@ -96,7 +97,7 @@ export class StatusBoard {
       uplink: {
         state: this.uplink.connected ? 'connected' : 'disconnected',
         since: this.uplink.since,
-        broker: this.src.broker,
+        broker: this.src.broker(),
         reconnects: this.src.reconnects(),
         last_error: this.lastError,
       },

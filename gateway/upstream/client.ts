@@ -4,14 +4,15 @@ import { BehaviorSubject, type Observable, Subject, type Subscription } from 'rx
 import type { KvState, Outbox } from '../../contracts/store.js';
 import { Backoff } from '../lifecycle/backoff.js';
 import { DropLog } from '../store/drop-log.js';
-import type { UpstreamConfig } from './config.js';
+import { type BrokerLimits, brokerLimits } from './broker-limits.js';
+import { brokerUrls, type UpstreamConfig } from './config.js';
 import { ConnectError, Connection, type ProtocolVersion } from './connection.js';
 import type { ConnectionState, UpstreamEvent } from './events.js';
 import type { Oversize } from './framer.js';
 import { Inbound, type MessageHandler } from './inbound.js';
 import { startKeepAlive } from './keepalive.js';
 import { PacketIds } from './packet-ids.js';
-import { connackReason, isConfigRefusal } from './reasons.js';
+import { connackReason, isConfigRefusal, isUnsupportedProtocol, reason5 } from './reasons.js';
 import { Sender } from './sender.js';
 import { Status } from './status.js';
 import { type QoS, Subscriptions } from './subscriptions.js';
@@ -25,9 +26,15 @@ export interface UpstreamOptions {
   outbox: Outbox;
   state: KvState;
   logger: Logger;
+  /** store.max_age in ms: the Message Expiry Interval of a row without its own (MQTT 5). */
+  maxAgeMs?: number;
 }
 
-const PROTOCOL: Record<UpstreamConfig['protocol'], ProtocolVersion> = { '3.1.1': 4 };
+const PROTOCOL: Record<UpstreamConfig['protocol'], ProtocolVersion> = { '3.1.1': 4, '5': 5 };
+/** Topic aliases we accept from the broker on incoming PUBLISHes (MQTT 5). */
+const INCOMING_ALIASES = 64;
+/** Receive Maximum we announce: incoming QoS 1/2 handled one at a time, so a modest queue. */
+const RECEIVE_MAXIMUM = 100;
 const STOP_ACK_MS = 1000;
 const STOP_SETTLE_MS = 2000;
 
@@ -54,12 +61,27 @@ export class UpstreamClient {
   /** Incoming PUBLISHes dropped for exceeding max_packet_size. */
   private oversizeDropped = 0;
   private readonly dropLog: DropLog;
+  /** Outbox rows past their expiry, deleted unsent: many at once after a long outage. */
+  private readonly expiredLog: DropLog;
+  /** upstream.url as a list; `urlIndex` is the one in use or being tried. */
+  private readonly urls: string[];
+  private urlIndex = 0;
+  /** Protocol spoken: 5 until a broker says it does not know it (then 3.1.1 for good). */
+  private protocol: ProtocolVersion;
+  /** Assigned Client Identifier from an MQTT 5 broker (only when we sent none). */
+  private assignedId: string | undefined;
+  /** Incoming topic aliases of this connection (alias -> topic). */
+  private inAliases = new Map<number, string>();
+  private limits: BrokerLimits | undefined;
 
   /** Does nothing (no I/O): start() does. */
   constructor(private readonly opts: UpstreamOptions) {
     const c = opts.config;
+    this.urls = brokerUrls(c);
+    this.protocol = PROTOCOL[c.protocol];
     this.log = opts.logger.child({ part: 'upstream' });
     this.dropLog = new DropLog(this.log, 'upstream: incoming messages dropped');
+    this.expiredLog = new DropLog(this.log, 'upstream: messages past their expiry deleted unsent');
     this.backoff = new Backoff(c.reconnect.min, Math.max(c.reconnect.min, c.reconnect.max));
     this.sender = new Sender({
       outbox: opts.outbox,
@@ -70,6 +92,12 @@ export class UpstreamClient {
       logger: this.log,
       onDelivered: (d) => this.events.next({ type: 'delivered', ...d }),
       onSetAside: (e) => this.events.next({ type: 'set-aside', ...e }),
+      onRetry: (e) => this.events.next({ type: 'publish-retry', ...e }),
+      onExpired: (e) => {
+        this.expiredLog.add('expired', 1);
+        this.events.next({ type: 'expired', ...e });
+      },
+      maxAgeMs: opts.maxAgeMs ?? 0,
     });
     this.inbound = new Inbound(opts.state, this.log, (topic, bytes) => {
       this.dropLog.add('inbound_overload', 1);
@@ -82,7 +110,26 @@ export class UpstreamClient {
   }
 
   get clientId(): string {
-    return this.opts.config.client_id ?? `fieldgate-${this.opts.gatewayId}`;
+    return this.assignedId ?? this.opts.config.client_id ?? `fieldgate-${this.opts.gatewayId}`;
+  }
+
+  /** The broker URL in use (or being tried), credentials redacted. */
+  get brokerUrl(): string {
+    return redactUrl(this.urls[this.urlIndex]!);
+  }
+
+  /** Every configured broker URL (redacted), for the fieldgate_upstream_broker{url} gauge. */
+  get brokerUrls(): string[] {
+    return this.urls.map(redactUrl);
+  }
+
+  /** What the broker announced in its last CONNACK (MQTT 5), for status and tests. */
+  get brokerLimits(): BrokerLimits | undefined {
+    return this.limits;
+  }
+
+  get protocolVersion(): ProtocolVersion {
+    return this.protocol;
   }
 
   /** Begin connecting; resolves at once (the broker may be down). */
@@ -111,6 +158,7 @@ export class UpstreamClient {
     ]);
     this.state$.next('disconnected');
     this.dropLog.flush();
+    this.expiredLog.flush();
     this.log.info('upstream: stopped');
   }
 
@@ -145,14 +193,25 @@ export class UpstreamClient {
     const p: IConnectPacket = {
       cmd: 'connect',
       protocolId: 'MQTT',
-      protocolVersion: PROTOCOL[c.protocol],
+      protocolVersion: this.protocol,
       clientId: this.clientId,
-      clean: c.clean_session,
+      // No id yet (client_id "", the broker assigns one): there is no session to resume, and
+      // mqtt-packet refuses an empty id without Clean Start. The session still outlives the connection.
+      clean: c.clean_session || this.clientId === '',
       keepalive: c.keepalive,
       will: this.status.will(),
     };
+    if (this.protocol === 5) {
+      // clean_session: true keeps its 3.1.1 meaning: a fresh session that ends with the connection.
+      p.properties = {
+        sessionExpiryInterval: c.clean_session ? 0 : Math.round(c.session_expiry / 1000),
+        receiveMaximum: RECEIVE_MAXIMUM,
+        maximumPacketSize: c.max_packet_size,
+        topicAliasMaximum: INCOMING_ALIASES,
+      };
+    }
     // Set on their own, username/password win over credentials in the URL.
-    const fromUrl = urlCredentials(c.url);
+    const fromUrl = urlCredentials(this.urls[this.urlIndex]!);
     const username = c.username ?? fromUrl.username;
     const password = c.password ?? fromUrl.password;
     if (username !== undefined) p.username = username;
@@ -165,17 +224,21 @@ export class UpstreamClient {
     const c = this.opts.config;
     let conn: Connection;
     let sessionPresent: boolean;
+    let limits: BrokerLimits;
+    const url = this.urls[this.urlIndex]!;
     try {
       const r = await Connection.dial({
-        url: c.url,
+        url,
         tls: c.tls,
         connect: this.connectPacket(),
-        protocolVersion: PROTOCOL[c.protocol],
+        protocolVersion: this.protocol,
         timeoutMs: c.connect_timeout,
         maxPacketSize: c.max_packet_size,
       });
       conn = r.conn;
       sessionPresent = r.connack.sessionPresent;
+      limits = brokerLimits(r.connack);
+      if (!limits.retainAvailable) this.status.retain = false;
     } catch (err) {
       this.connectFailed(err);
       return;
@@ -187,7 +250,15 @@ export class UpstreamClient {
     this.conn = conn;
     this.lastFailure = '';
     this.backoff.reset();
-    const stopKeepAlive = startKeepAlive(conn, c.keepalive, (reason) => {
+    this.limits = limits;
+    this.inAliases = new Map();
+    if (limits.assignedClientId && limits.assignedClientId !== this.assignedId) {
+      this.assignedId = limits.assignedClientId;
+      this.log.info({ clientId: this.assignedId }, 'upstream: broker assigned our client identifier');
+    }
+    // Server Keep Alive: the broker's value replaces ours (MQTT 5, 3.1.2.10).
+    const keepalive = limits.serverKeepAlive ?? c.keepalive;
+    const stopKeepAlive = startKeepAlive(conn, keepalive, (reason) => {
       this.sender.closingOwnConnection(); // a silent broker or a stalled loop is not the rows' fault
       conn.destroy(reason);
     });
@@ -198,34 +269,62 @@ export class UpstreamClient {
       stopKeepAlive();
       this.lost(conn, reason);
     });
-    const resent = await this.sender.attach(conn, sessionPresent);
+    const resent = await this.sender.attach(conn, sessionPresent, this.protocol, limits);
     if (!conn.open) return;
     void this.status.publish(conn, 'online', 30_000);
     this.subs.attach(conn);
     this.state$.next('connected');
+    const announced =
+      this.protocol === 5
+        ? {
+            receiveMaximum: limits.receiveMaximum,
+            maximumPacketSize: limits.maximumPacketSize,
+            topicAliasMaximum: limits.topicAliasMaximum,
+            keepalive,
+          }
+        : {};
     this.log.info(
-      { url: redactUrl(c.url), clientId: this.clientId, sessionPresent, resent },
+      {
+        url: redactUrl(url),
+        protocol: this.protocol === 5 ? '5' : '3.1.1',
+        clientId: this.clientId,
+        sessionPresent,
+        resent,
+        ...announced,
+      },
       'upstream: connected',
     );
-    this.events.next({ type: 'connected', sessionPresent, resent });
+    this.events.next({ type: 'connected', sessionPresent, resent, url: redactUrl(url) });
   }
 
   private dispatch(conn: Connection, p: Packet): void {
     const id = p.messageId ?? 0;
     switch (p.cmd) {
       case 'publish':
+        if (!this.resolveAlias(conn, p)) break;
         this.inbound.publish(conn, p);
         break;
       case 'pubrel':
         this.inbound.pubrel(conn, id);
         break;
       case 'puback':
-        if (!this.status.handleAck(id)) this.sender.handleAck('puback', id);
+        if (!this.status.handleAck(id)) this.sender.handleAck('puback', id, p.reasonCode ?? 0);
         break;
       case 'pubrec':
       case 'pubcomp':
-        this.sender.handleAck(p.cmd, id);
+        this.sender.handleAck(p.cmd, id, p.reasonCode ?? 0);
         break;
+      case 'disconnect': {
+        // MQTT 5: the broker says why it ends the connection.
+        const code = p.reasonCode ?? 0;
+        const reasonString = p.properties?.reasonString;
+        this.log.warn(
+          { code, reason: reason5(code), reasonString, serverReference: p.properties?.serverReference },
+          `upstream: broker disconnected us: ${reason5(code)}${reasonString ? ` (${reasonString})` : ''}`,
+        );
+        conn.destroy(`broker sent DISCONNECT: ${reason5(code)}${reasonString ? ` (${reasonString})` : ''}`);
+        break;
+      }
       case 'suback':
       case 'unsuback':
         this.subs.handleAck(p);
@@ -235,6 +334,29 @@ export class UpstreamClient {
       default:
         this.log.debug({ cmd: p.cmd }, 'upstream: unexpected packet ignored');
     }
+  }
+
+  /**
+   * Incoming topic alias (MQTT 5): a PUBLISH with topic and alias sets it, one with an alias and an
+   * empty topic uses it. An unknown alias is a protocol error (4.3.3): the connection is closed.
+   */
+  private resolveAlias(conn: Connection, p: Extract<Packet, { cmd: 'publish' }>): boolean {
+    const alias = p.properties?.topicAlias;
+    if (alias === undefined) return true;
+    if (alias < 1 || alias > INCOMING_ALIASES) {
+      conn.destroy(`broker used topic alias ${alias} beyond our maximum ${INCOMING_ALIASES}`);
+      return false;
+    }
+    if (p.topic) this.inAliases.set(alias, p.topic);
+    else {
+      const topic = this.inAliases.get(alias);
+      if (topic === undefined) {
+        conn.destroy(`broker used unknown topic alias ${alias}`);
+        return false;
+      }
+      p.topic = topic;
+    }
+    return true;
   }
 
   /**
@@ -277,6 +399,25 @@ export class UpstreamClient {
     this.state$.next('disconnected');
     if (!this.running) return;
     const e = err instanceof ConnectError ? err : new ConnectError(String(err), 'network');
+    if (e.kind === 'refused' && this.protocol === 5 && isUnsupportedProtocol(e.code ?? -1)) {
+      // Once, for good: this broker (or cluster) speaks 3.1.1 only. Retry at once.
+      this.protocol = 4;
+      this.log.warn(
+        { url: this.brokerUrl, code: e.code },
+        'upstream: broker does not support MQTT 5: falling back to MQTT 3.1.1',
+      );
+      this.events.next({ type: 'protocol-fallback', url: this.brokerUrl });
+      this.retry(0);
+      return;
+    }
+    if (e.kind === 'refused' && e.code === 0x9a && this.status.retain) {
+      // Retain not supported: our retained will was refused. The status goes unretained from now on.
+      this.status.retain = false;
+      this.log.warn('upstream: broker does not support retained messages: status messages go unretained');
+      this.retry(0);
+      return;
+    }
+    this.moveOn(e.message);
     let delay: number;
     if (e.kind === 'refused') {
       const code = e.code ?? -1;
@@ -292,6 +433,19 @@ export class UpstreamClient {
     }
     this.lastFailure = e.message;
     this.retry(delay);
+  }
+
+  /**
+   * Failover: a failed connect moves to the next URL of the list (round robin); a connection that
+   * came up stays on its URL, and when it is lost the same URL is tried first (a node restart or a
+   * blip should not move the session around the cluster).
+   */
+  private moveOn(why: string): void {
+    if (this.urls.length < 2) return;
+    const from = this.brokerUrl;
+    this.urlIndex = (this.urlIndex + 1) % this.urls.length;
+    this.log.warn({ from, to: this.brokerUrl, reason: why }, 'upstream: trying the next broker');
+    this.events.next({ type: 'broker-move', from, to: this.brokerUrl });
   }
 
   private retry(delayMs: number): void {

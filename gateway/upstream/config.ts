@@ -1,11 +1,21 @@
 import { z } from 'zod';
 import { bytes, duration } from '../../contracts/units.js';
 
+const brokerUrl = z
+  .string()
+  .regex(/^mqtts?:\/\/[^/]+(:\d+)?\/?$/, 'expected mqtt://host:port or mqtts://host:port');
+
 export const upstreamConfigSchema = z.strictObject({
-  /** mqtt://host:port or mqtts://host:port (TLS). */
-  url: z.string().regex(/^mqtts?:\/\/[^/]+(:\d+)?\/?$/, 'expected mqtt://host:port or mqtts://host:port'),
-  /** Defaults to fieldgate-{gateway.id}. */
-  client_id: z.string().min(1).max(65535).optional(),
+  /**
+   * mqtt://host:port or mqtts://host:port (TLS), or a list of them (a broker cluster's nodes): on a
+   * failed connect the next one is tried; a healthy connection stays where it is.
+   */
+  url: z.union([brokerUrl, z.array(brokerUrl).min(1)]),
+  /**
+   * Defaults to fieldgate-{gateway.id}. "" (MQTT 5 only) lets the broker assign one; it is kept and
+   * reused on every reconnect of this run, so the session carries over.
+   */
+  client_id: z.string().max(65535).optional(),
   username: z.string().optional(),
   /** Prefer password_file or FIELDGATE_UPSTREAM_PASSWORD over a password in the YAML. */
   password: z.string().optional(),
@@ -20,7 +30,21 @@ export const upstreamConfigSchema = z.strictObject({
       servername: z.string().optional(),
     })
     .optional(),
-  protocol: z.literal('3.1.1').default('3.1.1'),
+  /**
+   * MQTT 5 by default; a broker answering "unsupported protocol version" gets 3.1.1 from then on
+   * (logged once). YAML `protocol: 5` is a number, `3.1.1` a string: both are accepted.
+   */
+  protocol: z
+    .union([z.literal('3.1.1'), z.literal('5'), z.literal(5).transform(() => '5' as const)])
+    .default('5'),
+  /**
+   * MQTT 5 Session Expiry Interval: how long the broker keeps our session (subscriptions, QoS 1/2
+   * in flight) after the connection ends. clean_session: true sends Clean Start and 0 instead.
+   * With 3.1.1 a persistent session lasts as long as the broker's own limit.
+   */
+  session_expiry: duration()
+    .default(86_400_000)
+    .refine((ms) => ms / 1000 <= 0xffffffff, 'at most 2^32-1 seconds'),
   keepalive: z.number().int().min(0).max(65535).default(30),
   clean_session: z.boolean().default(false),
   /** Max unacknowledged QoS 1/2 PUBLISHes in flight. */
@@ -56,3 +80,8 @@ export const upstreamConfigSchema = z.strictObject({
     .default([]),
 });
 export type UpstreamConfig = z.output<typeof upstreamConfigSchema>;
+
+/** upstream.url as a list (one URL or several). */
+export function brokerUrls(c: Pick<UpstreamConfig, 'url'>): string[] {
+  return typeof c.url === 'string' ? [c.url] : c.url;
+}

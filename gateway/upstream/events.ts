@@ -2,7 +2,15 @@ export type ConnectionState = 'disconnected' | 'connecting' | 'connected';
 
 /** What the upstream client reports; `delivered` is per message (the row has left the outbox). */
 export type UpstreamEvent =
-  | { type: 'connected'; sessionPresent: boolean; resent: number }
+  | { type: 'connected'; sessionPresent: boolean; resent: number; url?: string }
+  /** The connect failed: the next broker URL of upstream.url is tried (redacted URLs). */
+  | { type: 'broker-move'; from: string; to: string }
+  /** The broker does not speak MQTT 5: 3.1.1 from now on. */
+  | { type: 'protocol-fallback'; url: string }
+  /** MQTT 5: a PUBACK/PUBREC refused a row with a reason that may pass; it is sent again later. */
+  | { type: 'publish-retry'; id: number; reason: string }
+  /** A row outlived its expiry (store.max_age or its rule's) before it could be sent: deleted. */
+  | { type: 'expired'; id: number }
   | { type: 'disconnected'; reason: string }
   /** The broker answered CONNECT with a refusal (CONNACK return code, in words too). */
   | { type: 'refused'; code: number; reason: string }

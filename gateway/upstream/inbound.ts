@@ -14,6 +14,9 @@ export interface InboundMessage {
    * otherwise the id is written after the handler, and a crash in between hands it over again.
    */
   remember?: KvEntry;
+  /** MQTT 5 request/response: where the sender waits for an answer, and what to echo with it. */
+  responseTopic?: string;
+  correlationData?: Buffer;
 }
 // biome-ignore lint/suspicious/noConfusingVoidType: plain `async () => {}` handlers (no QoS 2 spool) stay valid
 export type MessageHandler = (m: InboundMessage) => Promise<{ remembered?: boolean } | void>;
@@ -120,6 +123,8 @@ export class Inbound {
     const remember: KvEntry | undefined =
       p.qos === 2 ? { namespace: QOS2_NAMESPACE, key, value: { topic: p.topic, at: Date.now() } } : undefined;
     if (remember) m.remember = remember;
+    if (p.properties?.responseTopic) m.responseTopic = p.properties.responseTopic;
+    if (p.properties?.correlationData) m.correlationData = p.properties.correlationData;
     let remembered = false;
     const handled = await this.untilDone(conn, p.topic, async () => {
       if (this.handler) remembered = (await this.handler(m))?.remembered === true;

@@ -7,13 +7,89 @@ const CONNACK_3_1_1: Record<number, string> = {
   5: 'not authorized',
 };
 
+/** MQTT 5 reason codes (CONNACK, PUBACK/PUBREC, DISCONNECT share one table), in words. */
+const REASON_5 = new Map<number, string>([
+  [0x04, 'disconnect with will message'],
+  [0x10, 'no matching subscribers'],
+  [0x80, 'unspecified error'],
+  [0x81, 'malformed packet'],
+  [0x82, 'protocol error'],
+  [0x83, 'implementation specific error'],
+  [0x84, 'unsupported protocol version'],
+  [0x85, 'client identifier not valid'],
+  [0x86, 'bad user name or password'],
+  [0x87, 'not authorized'],
+  [0x88, 'server unavailable'],
+  [0x89, 'server busy'],
+  [0x8a, 'banned'],
+  [0x8b, 'server shutting down'],
+  [0x8c, 'bad authentication method'],
+  [0x8d, 'keep alive timeout'],
+  [0x8e, 'session taken over'],
+  [0x90, 'topic name invalid'],
+  [0x91, 'packet identifier in use'],
+  [0x93, 'receive maximum exceeded'],
+  [0x94, 'topic alias invalid'],
+  [0x95, 'packet too large'],
+  [0x96, 'message rate too high'],
+  [0x97, 'quota exceeded'],
+  [0x98, 'administrative action'],
+  [0x99, 'payload format invalid'],
+  [0x9a, 'retain not supported'],
+  [0x9b, 'qos not supported'],
+  [0x9c, 'use another server'],
+  [0x9d, 'server moved'],
+  [0x9f, 'connection rate exceeded'],
+]);
+
+/** A CONNACK refusal in words; codes >= 0x80 are MQTT 5's, below are 3.1.1 return codes. */
 export function connackReason(code: number): string {
-  return CONNACK_3_1_1[code] ?? `unknown return code ${code}`;
+  return (code >= 0x80 ? REASON_5.get(code) : CONNACK_3_1_1[code]) ?? `unknown return code ${code}`;
+}
+
+/** An MQTT 5 reason code in words (PUBACK, PUBREC, DISCONNECT). */
+export function reason5(code: number): string {
+  return REASON_5.get(code) ?? `reason code 0x${code.toString(16)}`;
 }
 
 /** Refusals that retrying soon will not fix: back off long (see Backoff.long). */
 export function isConfigRefusal(code: number): boolean {
-  return code === 1 || code === 2 || code === 4 || code === 5;
+  return (
+    code === 1 ||
+    code === 2 ||
+    code === 4 ||
+    code === 5 ||
+    [0x84, 0x85, 0x86, 0x87, 0x8a, 0x8c].includes(code)
+  );
+}
+
+/** The broker does not speak the protocol version we asked for: 3.1.1's 1, or MQTT 5's 0x84. */
+export function isUnsupportedProtocol(code: number): boolean {
+  return code === 1 || code === 0x84;
+}
+
+/**
+ * What to do with a row whose PUBACK/PUBREC carries a failure reason (>= 0x80):
+ * - 'retry': the broker may take it later (0x97 quota, 0x96 rate, 0x89 busy, a passing error):
+ *   resend after a backoff (0.5 s doubling to 30 s, reset by the next accepted message).
+ *   0x80 unspecified and 0x83 implementation specific are retried: mosquitto and EMQX use them
+ *   for transient plugin/storage failures, and a row set aside is lost to the subscriber until an
+ *   operator acts, while a retried one costs only bytes (the backoff keeps that small).
+ * - 'set-aside': it never will (0x87 not authorized, 0x90 topic name invalid, 0x99 payload format
+ *   invalid, 0x95 packet too large, and any other failure code).
+ * Both are counted by reason name (the set-aside reason is the row's reason in `queue peek --dead`).
+ */
+export function publishFailure(code: number): { action: 'retry' | 'set-aside'; reason: string } {
+  const reason = reasonName(code);
+  // 0x91 packet identifier in use: a PUBREC says so about our id, not about the message.
+  const retry = [0x80, 0x83, 0x89, 0x91, 0x96, 0x97].includes(code);
+  return { action: retry ? 'retry' : 'set-aside', reason };
+}
+
+/** A reason code as a metric label / set-aside reason: 'not_authorized', 'quota_exceeded'. */
+export function reasonName(code: number): string {
+  const words = REASON_5.get(code);
+  return words ? words.replaceAll(' ', '_') : `reason_0x${code.toString(16)}`;
 }
 
 const TLS_CODES = new Set([

@@ -1,9 +1,11 @@
-import type { IPublishPacket } from 'mqtt-packet';
 import type { Logger } from 'pino';
 import type { Outbox, OutboxRow } from '../../contracts/store.js';
 import type { Connection } from './connection.js';
 import type { PacketIds } from './packet-ids.js';
+import { NO_LIMITS, type BrokerLimits } from './broker-limits.js';
+import { PublishEncoder } from './publish-packet.js';
 import { RateLimit } from './rate.js';
+import { publishFailure, reason5 } from './reasons.js';
 
 export interface Delivered {
   id: number;
@@ -23,13 +25,25 @@ export interface SenderOptions {
   onDelivered: (d: Delivered) => void;
   /** A row was moved out of the outbox because the broker would not take it. */
   onSetAside: (e: { id: number; reason: string }) => void;
+  /** The broker answered a PUBLISH with a failure reason that may pass: it is sent again later. */
+  onRetry?: (e: { id: number; reason: string }) => void;
+  /** A row outlived its expiry before it could be sent: deleted, not sent. */
+  onExpired?: (e: { id: number }) => void;
+  /** store.max_age in ms: a row's lifetime unless its rule set one (MQTT 5 Message Expiry). */
+  maxAgeMs?: number;
 }
+
+/** Backoff after a PUBLISH refused with a reason that may pass (quota exceeded, ...). */
+const RETRY_MIN_MS = 500;
+const RETRY_MAX_MS = 30_000;
 
 interface InFlight {
   row: OutboxRow;
   state: 'sent' | 'released';
 }
 
+/** Topic aliases per connection at most (a gateway's topics are few; the broker may allow more). */
+const MAX_ALIASES = 1024;
 /** Rows taken from the outbox but not yet written (mostly QoS 0): bounds memory per pump. */
 const MAX_UNWRITTEN = 1024;
 /**
@@ -108,9 +122,29 @@ export class Sender {
   private waitingDrain = false;
   private pumpTimer: NodeJS.Immediate | undefined;
   private readonly rate: RateLimit;
+  /** This connection's protocol and what its broker announced in CONNACK. */
+  private limits: BrokerLimits = NO_LIMITS;
+  private encoder: PublishEncoder;
+  /** Rows refused with a reason that may pass, sent again (in id order, before new rows) at retryAt. */
+  private retryRows: OutboxRow[] = [];
+  private retryAt = 0;
+  private retryDelay = RETRY_MIN_MS;
+  private retryTimer: NodeJS.Timeout | undefined;
+  /**
+   * Packet ids kept by refused QoS 2 rows (row id -> packet id): the store still has the id on the
+   * row, so it is not handed to another row (a resync after a reconnect would find it twice); the
+   * retry sends with it again.
+   */
+  private readonly retryIds = new Map<number, number>();
 
   constructor(private readonly o: SenderOptions) {
     this.rate = new RateLimit(o.maxRate);
+    this.encoder = new PublishEncoder(4, 0, 0);
+  }
+
+  /** The in-flight window: ours, capped by the broker's Receive Maximum (QoS 1 and 2 together). */
+  private get windowSize(): number {
+    return Math.min(this.o.window, this.limits.receiveMaximum);
   }
 
   get inflight(): number {
@@ -126,9 +160,23 @@ export class Sender {
    * Start sending on a fresh connection: settle earlier store writes, resend in-flight rows, then
    * pull. Resolves with the number of rows found in flight.
    */
-  async attach(conn: Connection, sessionPresent: boolean): Promise<number> {
+  async attach(
+    conn: Connection,
+    sessionPresent: boolean,
+    protocol: 4 | 5 = 4,
+    limits: BrokerLimits = NO_LIMITS,
+  ): Promise<number> {
     const gen = ++this.gen;
     this.conn = conn;
+    this.limits = limits;
+    const aliases = Math.min(limits.topicAliasMaximum, MAX_ALIASES);
+    this.encoder = new PublishEncoder(protocol, protocol === 5 ? (this.o.maxAgeMs ?? 0) : 0, aliases);
+    if (limits.maximumQoS < 2 || !limits.retainAvailable) {
+      this.o.logger.warn(
+        { maximumQoS: limits.maximumQoS, retainAvailable: limits.retainAvailable },
+        'upstream: the broker limits QoS or retain: messages are sent at its maximum QoS, retained ones as not retained',
+      );
+    }
     this.clearWindow();
     this.resending = true;
     this.paused = false;
@@ -239,6 +287,12 @@ export class Sender {
     this.clearWindow();
     this.resume = [];
     this.resumeAt = 0;
+    // Rows waiting for a retry are read back from the store by the next connection.
+    this.retryRows = [];
+    this.retryIds.clear(); // the client clears all packet ids with the connection
+    this.retryAt = 0; // a new connection (maybe another broker) starts without the backoff
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     this.tail = false;
     this.waitingDrain = false;
     if (this.rateTimer) clearTimeout(this.rateTimer);
@@ -271,10 +325,10 @@ export class Sender {
     this.probing = true;
   }
 
-  private setAside(row: OutboxRow, reason: string): void {
+  private setAside(row: OutboxRow, reason: string, why?: string): void {
     this.o.logger.error(
       { id: row.id, device: row.device, topic: row.topic, qos: row.qos, reason },
-      'upstream: message set aside: the broker dropped the connection on it repeatedly (see fieldgate queue peek --dead)',
+      `upstream: message set aside: ${why ?? 'the broker dropped the connection on it repeatedly'} (see fieldgate queue peek --dead)`,
     );
     this.track(this.o.outbox.setAside(row.id, reason)).then(
       (moved) => {
@@ -298,7 +352,7 @@ export class Sender {
   /** Whether one more row of this QoS fits the windows now. */
   private room(row: OutboxRow): boolean {
     if (row.qos === 0) return true;
-    if (this.window.size >= (this.probing ? 1 : this.o.window)) return false;
+    if (this.window.size >= (this.probing ? 1 : this.windowSize)) return false;
     return row.qos !== 2 || this.qos2 < this.o.maxInflightQos2;
   }
 
@@ -310,11 +364,18 @@ export class Sender {
     }
   }
 
-  /** PUBACK / PUBREC / PUBCOMP for a packet id; false when the id is not an outbox row's. */
-  handleAck(cmd: 'puback' | 'pubrec' | 'pubcomp', packetId: number): boolean {
+  /**
+   * PUBACK / PUBREC / PUBCOMP for a packet id; false when the id is not an outbox row's.
+   * `reasonCode` >= 0x80 on a PUBACK/PUBREC (MQTT 5): the broker refused the message.
+   */
+  handleAck(cmd: 'puback' | 'pubrec' | 'pubcomp', packetId: number, reasonCode = 0): boolean {
     const f = this.window.get(packetId);
     if (!f) return false;
     this.progress = true;
+    if (reasonCode >= 0x80 && cmd !== 'pubcomp' && f.state === 'sent') {
+      this.refused(packetId, f.row, reasonCode);
+      return true;
+    }
     if (cmd === 'pubrec') {
       if (f.row.qos !== 2) return true;
       if (f.state === 'released') {
@@ -337,6 +398,7 @@ export class Sender {
     if (f.row.qos === 2) this.qos2--;
     this.o.ids.release(packetId);
     this.queueComplete(f.row);
+    this.retryDelay = RETRY_MIN_MS;
     if (this.probing) {
       // The broker takes messages again: back to the full window.
       this.probing = false;
@@ -344,6 +406,42 @@ export class Sender {
     }
     this.schedulePump();
     return true;
+  }
+
+  /**
+   * Not a delivery: the exchange is over (no PUBREL follows a failed PUBREC) and the packet id
+   * free. A row that may pass later waits for a backoff and goes again, before newer rows; one
+   * that never will is set aside with the reason's name.
+   */
+  private refused(packetId: number, row: OutboxRow, code: number): void {
+    this.window.delete(packetId);
+    if (row.qos === 2) this.qos2--;
+    const { action, reason } = publishFailure(code);
+    if (action === 'retry' && row.qos === 2) this.retryIds.set(row.id, packetId);
+    else this.o.ids.release(packetId);
+    if (action === 'set-aside') {
+      this.setAside(row, reason, `the broker refused it: ${reason5(code)}`);
+      this.schedulePump();
+      return;
+    }
+    this.o.onRetry?.({ id: row.id, reason });
+    if (this.retryRows.length === 0) {
+      this.o.logger.warn(
+        { id: row.id, topic: row.topic, reason, retryInMs: this.retryDelay },
+        `upstream: broker refused a message for now (${reason5(code)}): sending it again later`,
+      );
+    }
+    this.retryRows.push(row);
+    if (this.retryAt <= Date.now()) {
+      this.retryAt = Date.now() + this.retryDelay;
+      this.retryDelay = Math.min(RETRY_MAX_MS, this.retryDelay * 2);
+      clearTimeout(this.retryTimer);
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        this.pump();
+      }, this.retryAt - Date.now());
+      this.retryTimer.unref();
+    }
   }
 
   /** Rows just committed to the outbox, in id order: hold them if they follow what we hold, then pump. */
@@ -363,6 +461,19 @@ export class Sender {
     const conn = this.conn;
     if (!conn || this.resending || this.paused) return;
     if (this.resumeAt < this.resume.length && !this.writeResumed(conn)) return;
+    if (this.retryRows.length > 0 || this.retryAt > Date.now()) {
+      // Backing off after a refusal: nothing new goes out (the broker said it is over quota).
+      if (this.retryAt > Date.now()) {
+        this.retryTimer ??= setTimeout(() => {
+          this.retryTimer = undefined;
+          this.pump();
+        }, this.retryAt - Date.now()).unref();
+        return;
+      }
+      // The refused rows go first, in id order with what was read ahead.
+      this.ahead = [...this.retryRows, ...this.ahead].sort((a, b) => a.id - b.id);
+      this.retryRows = [];
+    }
     while (this.unwritten < MAX_UNWRITTEN) {
       if (!conn.writable) {
         if (!this.waitingDrain && conn.open) {
@@ -375,7 +486,7 @@ export class Sender {
         return;
       }
       let free = Math.min(
-        (this.probing ? 1 : this.o.window) - this.window.size,
+        (this.probing ? 1 : this.windowSize) - this.window.size,
         65535 - this.o.ids.size,
         MAX_UNWRITTEN - this.unwritten,
       );
@@ -424,14 +535,14 @@ export class Sender {
         this.resumeAt++;
         if (row.state === 'queued') {
           if (row.qos > 0) this.hold(packetId, { row, state: 'sent' });
-          conn.write(publishPacket(row, packetId, false));
+          conn.write(this.encoder.packet(row, packetId, false));
           if (row.qos === 0) this.queueComplete(row);
           continue;
         }
         const state = row.state === 'released' ? 'released' : 'sent';
         this.hold(packetId, { row, state });
         if (state === 'released') conn.write({ cmd: 'pubrel', messageId: packetId });
-        else conn.write(publishPacket(row, packetId, true));
+        else conn.write(this.encoder.packet(row, packetId, true));
       }
     });
     if (this.resumeAt < this.resume.length) return false;
@@ -454,14 +565,28 @@ export class Sender {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
-  private send(conn: Connection, rows: OutboxRow[]): void {
+  private send(conn: Connection, all: OutboxRow[]): void {
+    const rows = all
+      .map((r) => this.fit(r))
+      .filter((row) => {
+        if (this.sendable(row)) return true;
+        const kept = this.retryIds.get(row.id);
+        if (kept !== undefined) {
+          this.retryIds.delete(row.id);
+          this.o.ids.release(kept);
+        }
+        return false;
+      });
+    if (rows.length === 0) return;
     const gen = this.gen;
     const assignments: { id: number; packetId: number }[] = [];
     const packets: { row: OutboxRow; packetId: number }[] = [];
     for (const row of rows) {
       let packetId = 0;
       if (row.qos > 0) {
-        packetId = this.o.ids.take()!; // pump() never takes more rows than free ids
+        const kept = this.retryIds.get(row.id);
+        this.retryIds.delete(row.id);
+        packetId = kept ?? this.o.ids.take()!; // pump() never takes more rows than free ids
         this.hold(packetId, { row, state: 'sent' });
         if (row.qos === 2) assignments.push({ id: row.id, packetId });
       }
@@ -494,10 +619,48 @@ export class Sender {
       );
   }
 
+  /**
+   * A row as this broker accepts it (MQTT 5 Maximum QoS, Retain Available): sending more makes it
+   * close the connection (0x9B, 0x9A) on every attempt. A QoS 2 row sent as QoS 1 is still at least
+   * once; its store row stays 'queued' like any QoS 1 row until acknowledged.
+   */
+  private fit(row: OutboxRow): OutboxRow {
+    const { maximumQoS, retainAvailable } = this.limits;
+    if (row.qos <= maximumQoS && (retainAvailable || !row.retain)) return row;
+    return { ...row, qos: Math.min(row.qos, maximumQoS) as 0 | 1 | 2, retain: row.retain && retainAvailable };
+  }
+
+  /**
+   * False for a row that must not go out: larger than the broker's Maximum Packet Size (set aside,
+   * it never will fit this broker) or past its expiry (deleted: nobody wants it any more).
+   */
+  private sendable(row: OutboxRow): boolean {
+    const max = this.limits.maximumPacketSize;
+    if (Number.isFinite(max) && this.encoder.maxSize(row) > max) {
+      const exact = this.encoder.packetSize(row);
+      if (exact > max) {
+        this.setAside(
+          row,
+          'packet_too_large',
+          `${exact} bytes exceed the broker's maximum packet size ${max}`,
+        );
+        return false;
+      }
+    }
+    if (this.encoder.remainingMs(row) <= 0) {
+      this.o.onExpired?.({ id: row.id });
+      this.track(this.o.outbox.complete([row.id])).catch((err) =>
+        this.o.logger.error({ err, id: row.id }, 'upstream: could not delete an expired row'),
+      );
+      return false;
+    }
+    return true;
+  }
+
   private write(conn: Connection, packets: { row: OutboxRow; packetId: number }[]): void {
     conn.batch(() => {
       for (const { row, packetId } of packets) {
-        conn.write(publishPacket(row, packetId, false));
+        conn.write(this.encoder.packet(row, packetId, false));
         if (row.qos === 0) this.queueComplete(row);
       }
     });
@@ -546,17 +709,4 @@ export class Sender {
     this.ownClose = true;
     this.conn?.destroy(`store ${what} failed`);
   }
-}
-
-function publishPacket(row: OutboxRow, packetId: number, dup: boolean): IPublishPacket {
-  const p: IPublishPacket = {
-    cmd: 'publish',
-    topic: row.topic,
-    payload: row.payload,
-    qos: row.qos,
-    retain: row.retain,
-    dup,
-  };
-  if (row.qos > 0) p.messageId = packetId;
-  return p;
 }

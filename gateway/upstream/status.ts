@@ -8,6 +8,8 @@ import type { PacketIds } from './packet-ids.js';
  */
 export class Status {
   private readonly waiting = new Map<number, () => void>();
+  /** False once a broker said it does not support retained messages (MQTT 5 Retain Available). */
+  retain = true;
 
   constructor(
     readonly topic: string,
@@ -15,7 +17,7 @@ export class Status {
   ) {}
 
   will(): NonNullable<IConnectPacket['will']> {
-    return { topic: this.topic, payload: Buffer.from('offline'), qos: 1, retain: true };
+    return { topic: this.topic, payload: Buffer.from('offline'), qos: 1, retain: this.retain };
   }
 
   /** Publish retained QoS 1; resolves on PUBACK or after `ms`, whichever is first. */
@@ -37,7 +39,7 @@ export class Status {
         topic: this.topic,
         payload: Buffer.from(value),
         qos: 1,
-        retain: true,
+        retain: this.retain,
         dup: false,
         messageId,
       });

@@ -11,11 +11,22 @@ export type Direction = 'up' | 'down';
  */
 export class MqttProxy {
   readonly seen: { dir: Direction; packet: Packet }[] = [];
+  /** Bytes on the wire each way, all connections together (fixed headers included). */
+  readonly bytes: Record<Direction, number> = { up: 0, down: 0 };
   /** Return true to swallow a packet instead of forwarding it. */
   drop: ((dir: Direction, p: Packet) => boolean) | undefined;
+  /** Change a packet before it is forwarded (e.g. strip a CONNACK property). */
+  rewrite: ((p: Packet) => void) | undefined;
+  /**
+   * Act as a broker that knows MQTT 3.1.1 only: a CONNECT asking for MQTT 5 is answered with
+   * CONNACK return code 1 (unacceptable protocol version) and the connection closed, as 3.1.1 says.
+   */
+  only311 = false;
   /** While true, new client connections are closed at once (as if the broker were down). */
   refuse = false;
   private readonly sockets = new Set<Socket>();
+  /** client socket -> broker socket */
+  private readonly pairs = new Map<Socket, Socket>();
 
   private constructor(
     private readonly server: Server,
@@ -41,6 +52,22 @@ export class MqttProxy {
     return this.seen.filter((s) => s.dir === dir && s.packet.cmd === cmd).map((s) => s.packet);
   }
 
+  /**
+   * Play a broker ending the connection the MQTT 5 way: DISCONNECT with a reason code and reason
+   * string to the client (mosquitto 2.0.11 sends none on a session takeover), then close.
+   */
+  serverDisconnect(reasonCode: number, reasonString: string): void {
+    const packet = mqttPacket.generate(
+      { cmd: 'disconnect', reasonCode, properties: { reasonString } },
+      { protocolVersion: 5 },
+    );
+    for (const [client, broker] of this.pairs) {
+      client.end(packet);
+      broker.destroy();
+    }
+    this.pairs.clear();
+  }
+
   /** Destroy every proxied connection at once, without DISCONNECT. */
   cut(): void {
     for (const s of this.sockets) s.destroy();
@@ -54,6 +81,7 @@ export class MqttProxy {
 
   private pipe(client: Socket, targetPort: number): void {
     const broker = connect(targetPort, '127.0.0.1');
+    this.pairs.set(client, broker);
     for (const s of [client, broker]) {
       this.sockets.add(s);
       s.on('error', () => {});
@@ -62,18 +90,32 @@ export class MqttProxy {
         broker.destroy();
       });
     }
-    this.forward('up', client, broker);
-    this.forward('down', broker, client);
+    // Both directions speak the protocol version the client's CONNECT asked for (3.1.1 or 5).
+    const version = { protocolVersion: 4 as 4 | 5 };
+    this.forward('up', client, broker, version);
+    this.forward('down', broker, client, version);
   }
 
-  private forward(dir: Direction, from: Socket, to: Socket): void {
-    const parser = mqttPacket.parser({ protocolVersion: 4 });
+  private forward(dir: Direction, from: Socket, to: Socket, version: { protocolVersion: 4 | 5 }): void {
+    const parser = mqttPacket.parser(version);
     parser.on('packet', (p: Packet) => {
+      if (p.cmd === 'connect') {
+        version.protocolVersion = p.protocolVersion === 5 ? 5 : 4;
+        if (this.only311 && p.protocolVersion === 5) {
+          this.seen.push({ dir, packet: p });
+          from.end(mqttPacket.generate({ cmd: 'connack', returnCode: 1, sessionPresent: false }));
+          return;
+        }
+      }
       this.seen.push({ dir, packet: p });
       if (this.drop?.(dir, p)) return;
-      to.write(mqttPacket.generate(p));
+      this.rewrite?.(p);
+      to.write(mqttPacket.generate(p, version));
     });
     parser.on('error', () => from.destroy());
-    from.on('data', (b: Buffer) => parser.parse(b));
+    from.on('data', (b: Buffer) => {
+      this.bytes[dir] += b.length;
+      parser.parse(b);
+    });
   }
 }
