@@ -1,8 +1,9 @@
-import { flags, type Packet, type PacketOf, ReturnCode, shortIdToName, TopicIdType } from './codec/index.js';
+import { flags, type Packet, ReturnCode } from './codec/index.js';
 import type { Ctx } from './context.js';
 import type { Peer } from './peer.js';
 import type { Session } from './session.js';
-import { validFilter, validTopicName } from './topic-filter.js';
+import { filterOf } from './handlers/subscribe.js';
+import { validTopicName } from './topic-filter.js';
 
 /**
  * mqttsn.acl for the packets whose handlers do not check it themselves: REGISTER (a topic the device
@@ -57,20 +58,5 @@ export function aclRefused(ctx: Ctx, peer: Peer, p: Packet, s: Session | undefin
       return true;
     default:
       return false;
-  }
-}
-
-/** The filter a SUBSCRIBE names (as its handler resolves it); undefined when invalid or unknown. */
-function filterOf(ctx: Ctx, s: Session, p: PacketOf<'subscribe'>): string | undefined {
-  const t = p.topic;
-  switch (p.flags.topicIdType) {
-    case TopicIdType.NORMAL:
-      return typeof t === 'string' && validFilter(t) ? t : undefined;
-    case TopicIdType.PREDEFINED:
-      return typeof t === 'number' ? ctx.predefined.nameOf(s.clientId, t) : undefined;
-    case TopicIdType.SHORT:
-      return typeof t === 'number' ? shortIdToName(t) : undefined;
-    default:
-      return undefined;
   }
 }

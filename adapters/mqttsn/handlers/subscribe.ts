@@ -6,7 +6,7 @@ import type { Session } from '../session.js';
 import { isWildcard, validFilter } from '../topic-filter.js';
 
 /** The MQTT filter a SUBSCRIBE/UNSUBSCRIBE names, by topic id type; undefined when invalid or unknown. */
-function filterOf(ctx: Ctx, s: Session, p: PacketOf<'subscribe' | 'unsubscribe'>): string | undefined {
+export function filterOf(ctx: Ctx, s: Session, p: PacketOf<'subscribe' | 'unsubscribe'>): string | undefined {
   const t = p.topic;
   switch (p.flags.topicIdType) {
     case TopicIdType.NORMAL:
