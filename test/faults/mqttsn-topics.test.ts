@@ -142,6 +142,18 @@ http: { enabled: false }
       const ack = await dev.expect('suback', 2000, (a) => a.msgId === 40 + i);
       expect(ack.returnCode, JSON.stringify(filter)).not.toBe(0);
     }
+    // Short topic names are two bytes the device chose: `#a` and `+\x01` are no filters either.
+    for (const [i, id] of [shortId(0x23, 0x61), shortId(0x2b, 0x01)].entries()) {
+      await dev.send({
+        type: 'subscribe',
+        flags: flags({ qos: 1, topicIdType: SHORT }),
+        msgId: 45 + i,
+        topic: id,
+      });
+      expect((await dev.expect('suback', 2000, (a) => a.msgId === 45 + i)).returnCode).not.toBe(0);
+    }
+    // None of them reached the upstream subscription set (its own check would have logged it).
+    expect(logs.filter((l) => l.msg === 'upstream: invalid topic filter not subscribed')).toEqual([]);
     // A good one still works, and a message on it is delivered (the upstream subscription is live).
     await dev.send({ type: 'subscribe', flags: flags({ qos: 1 }), msgId: 50, topic: 'fine/#' });
     expect((await dev.expect('suback', 2000, (a) => a.msgId === 50)).returnCode).toBe(0);

@@ -13,8 +13,11 @@ export function filterOf(ctx: Ctx, s: Session, p: PacketOf<'subscribe' | 'unsubs
       return typeof t === 'string' && validFilter(t) ? t : undefined;
     case TopicIdType.PREDEFINED:
       return typeof t === 'number' ? ctx.predefined.nameOf(s.clientId, t) : undefined;
-    case TopicIdType.SHORT:
-      return typeof t === 'number' ? shortIdToName(t) : undefined;
+    case TopicIdType.SHORT: {
+      // Two bytes the device chose: `#a`, `+\x01` and the like are no filter the broker would take.
+      const name = typeof t === 'number' ? shortIdToName(t) : undefined;
+      return name !== undefined && validFilter(name) ? name : undefined;
+    }
     default:
       return undefined;
   }
