@@ -5,8 +5,10 @@ import type { ConfigPath, Problems } from './errors.js';
 const require = createRequire(import.meta.url);
 let jsonataLib: typeof jsonata | undefined;
 /** Loaded on the first expression: rules without one never pay its ~6 MiB of RSS. */
-const compile = (source: string): jsonata.Expression =>
-  (jsonataLib ??= require('jsonata') as typeof jsonata)(source);
+function compile(source: string): jsonata.Expression {
+  jsonataLib ??= require('jsonata') as typeof jsonata;
+  return jsonataLib(source);
+}
 
 /** A runaway expression (deep recursion, endless loop) must not stall the gateway: fail it instead. */
 const MAX_MS = 250;
