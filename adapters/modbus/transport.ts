@@ -1,4 +1,5 @@
-import modbusSerial from 'modbus-serial';
+import { createRequire } from 'node:module';
+import type modbusSerial from 'modbus-serial';
 import { type ModbusBusConfig, parseHostPort } from './config.js';
 import { RtuPort } from './rtu-port.js';
 
@@ -42,8 +43,13 @@ export interface Transport {
 }
 
 // A CommonJS module whose types declare `export default`; it also sets module.exports.default to itself.
-const ModbusRTU = modbusSerial.default;
-type Client = InstanceType<typeof ModbusRTU>;
+type ModbusRTUClass = typeof modbusSerial.default;
+type Client = InstanceType<ModbusRTUClass>;
+const require = createRequire(import.meta.url);
+let modbusRTU: ModbusRTUClass | undefined;
+/** Loaded on the first open: a config without a `modbus:` section never pays its ~6 MiB of RSS. */
+const ModbusRTU = (): ModbusRTUClass =>
+  (modbusRTU ??= (require('modbus-serial') as typeof modbusSerial).default);
 
 /** modbus-serial does the wire protocol (PDUs, CRC, MBAP); this class opens links and names failures. */
 export class ModbusSerialTransport implements Transport {
@@ -74,7 +80,7 @@ export class ModbusSerialTransport implements Transport {
         parity: b.parity,
         stopBits: b.stop_bits,
       });
-      client = new ModbusRTU(port);
+      client = new (ModbusRTU())(port);
       client.setTimeout(b.timeout);
       await new Promise<void>((resolve, reject) =>
         client.open((err?: Error | null) => (err ? reject(err) : resolve())),
@@ -82,7 +88,7 @@ export class ModbusSerialTransport implements Transport {
       this.rtu = port;
     } else {
       const { host, port } = parseHostPort(b.tcp!)!;
-      client = new ModbusRTU();
+      client = new (ModbusRTU())();
       client.setTimeout(b.timeout); // also the connect timeout
       try {
         await client.connectTCP(host, { port });

@@ -18,6 +18,17 @@ import {
   type SetAsideReason,
 } from '../../contracts/store.js';
 
+/** Largest multi-row INSERT: 9 parameters a row stays far below SQLite's variable limit. */
+const BATCH_ROWS_MAX = 256;
+
+interface BatchEntry {
+  message: OutboxMessage;
+  /** Serialised at enqueue: a throw there refuses that message alone, not its whole batch. */
+  properties: string | null;
+  resolve: (ids: number[]) => void;
+  reject: (err: unknown) => void;
+}
+
 /** Most rows kept set aside; beyond it the oldest are deleted and counted ('set_aside_full'). */
 export const MAX_SET_ASIDE_ROWS = 10_000;
 
@@ -63,6 +74,14 @@ export class SqliteOutbox implements Outbox, FlushHooks {
   /** reject_new refusals of the flush in progress, by the refused messages' source. */
   private pendingRefusals = new Map<string, number>();
   private addedInFlush: OutboxRow[] = [];
+  /**
+   * Single-message enqueues queued for the next flush, inserted there by ONE multi-row INSERT (one op,
+   * one statement) instead of an op and a statement each. Closed when its op runs, or when an enqueue
+   * that takes the per-op path comes in between (so insertion order stays arrival order).
+   */
+  private batch: BatchEntry[] | undefined;
+  /** Multi-row INSERTs by row count (powers of two up to BATCH_ROWS_MAX, so a handful of statements). */
+  private readonly insertMany = new Map<number, Statement<unknown[], unknown>>();
   private moreToExpire = false;
   private expiredAt = 0;
   /** A tenth of max_age, at most a second: rows outlive max_age by at most that. */
@@ -84,7 +103,7 @@ export class SqliteOutbox implements Outbox, FlushHooks {
   };
 
   constructor(
-    db: Database,
+    private readonly db: Database,
     private readonly commit: GroupCommit,
     private readonly limits: OutboxLimits,
     private readonly kv: SqliteKvState,
@@ -121,6 +140,10 @@ export class SqliteOutbox implements Outbox, FlushHooks {
   }
 
   enqueue(messages: OutboxMessage[], opts: { remember?: KvEntry } = {}): Promise<number[]> {
+    // reject-new checks room per enqueue and `remember` needs a savepoint with its row: per-op path.
+    if (messages.length === 1 && opts.remember === undefined && this.limits.overflow === 'drop-oldest')
+      return this.enqueueBatched(messages[0]!);
+    this.batch = undefined;
     return this.commit.submit(
       () => {
         if (this.limits.overflow === 'reject-new') this.refuseIfFull(messages);
@@ -146,6 +169,75 @@ export class SqliteOutbox implements Outbox, FlushHooks {
       },
       { atomic: messages.length > 1 || opts.remember !== undefined },
     );
+  }
+
+  private enqueueBatched(message: OutboxMessage): Promise<number[]> {
+    return new Promise<number[]>((resolve, reject) => {
+      const properties = message.properties === undefined ? null : JSON.stringify(message.properties);
+      const entry = { message, properties, resolve, reject };
+      if (this.batch) {
+        this.batch.push(entry);
+        return;
+      }
+      const batch: BatchEntry[] = [entry];
+      this.batch = batch;
+      this.commit
+        .submit(() => this.insertBatch(batch), { atomic: false })
+        .then(
+          (ids) => {
+            for (let i = 0; i < batch.length; i++) batch[i]!.resolve([ids[i]!]);
+          },
+          // The statement or the whole commit failed: no row of the batch was kept.
+          (err: unknown) => {
+            if (this.batch === batch) this.batch = undefined; // e.g. the store closed before the flush
+            for (const e of batch) e.reject(err);
+          },
+        );
+    });
+  }
+
+  /** Runs in the flush: the batch's rows in arrival order, ids consecutive (AUTOINCREMENT, one writer). */
+  private insertBatch(batch: BatchEntry[]): number[] {
+    if (this.batch === batch) this.batch = undefined;
+    const now = Date.now();
+    const ids: number[] = [];
+    for (let at = 0; at < batch.length; ) {
+      let n = BATCH_ROWS_MAX;
+      while (n > batch.length - at) n >>= 1;
+      const params: unknown[] = [];
+      for (let i = at; i < at + n; i++) {
+        const { message: m, properties } = batch[i]!;
+        params.push(
+          m.source,
+          m.device,
+          m.topic,
+          m.payload,
+          m.qos,
+          m.retain ? 1 : 0,
+          properties,
+          m.receivedAt,
+          now,
+        );
+      }
+      const last = Number(this.insertStmt(n).run(...params).lastInsertRowid);
+      for (let i = 0; i < n; i++) ids.push(last - n + 1 + i);
+      at += n;
+    }
+    for (let i = 0; i < batch.length; i++)
+      this.addedInFlush.push({ ...batch[i]!.message, id: ids[i]!, state: 'queued', packetId: null });
+    return ids;
+  }
+
+  private insertStmt(n: number): Statement<unknown[], unknown> {
+    let stmt = this.insertMany.get(n);
+    if (!stmt) {
+      stmt = this.db.prepare(
+        `INSERT INTO outbox (source, device, topic, payload, qos, retain, properties, received_at, enqueued_at)
+         VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+      );
+      this.insertMany.set(n, stmt);
+    }
+    return stmt;
   }
 
   /** reject-new: expire aged rows first (they may free the room), then refuse what does not fit. */

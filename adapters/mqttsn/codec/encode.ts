@@ -88,7 +88,38 @@ function frame(parts: Buffer[]): Buffer {
   return Buffer.concat([u8(0x01), u16(n + 3), ...parts]);
 }
 
+/**
+ * The acks a device gets for every message, written straight into one buffer: the generic path
+ * allocates a Buffer per field plus the concat, per message (the hot path of the uplink).
+ */
+function encodeAck(p: Packet): Buffer | undefined {
+  switch (p.type) {
+    case 'puback': {
+      const b = Buffer.allocUnsafe(7);
+      b[0] = 7;
+      b[1] = MsgType.PUBACK;
+      b.writeUInt16BE(p.topicId, 2);
+      b.writeUInt16BE(p.msgId, 4);
+      b[6] = p.returnCode & 0xff;
+      return b;
+    }
+    case 'pubrec':
+    case 'pubcomp':
+    case 'pubrel': {
+      const b = Buffer.allocUnsafe(4);
+      b[0] = 4;
+      b[1] = p.type === 'pubrec' ? MsgType.PUBREC : p.type === 'pubcomp' ? MsgType.PUBCOMP : MsgType.PUBREL;
+      b.writeUInt16BE(p.msgId, 2);
+      return b;
+    }
+    default:
+      return undefined;
+  }
+}
+
 export function encode(p: Packet): Buffer {
+  const ack = encodeAck(p);
+  if (ack) return ack;
   if (p.type === 'encapsulated') {
     const header = frame([u8(MsgType.ENCAPSULATED), u8(p.radius & 0x03), p.nodeId]);
     return Buffer.concat([header, encode(p.packet)]);

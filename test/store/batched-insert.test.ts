@@ -1,0 +1,43 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
+import { msg, open } from './helpers.js';
+
+afterEach(cleanupTmpDirs);
+
+/** Single-message enqueues of one flush share one multi-row INSERT (outbox.ts enqueueBatched). */
+describe('batched single-message enqueues', () => {
+  it('keeps arrival order and each caller its own id, across a per-op enqueue in between', async () => {
+    const { store } = open(tmpDir(), {}, 'power-loss');
+    const ids: Promise<number[]>[] = [];
+    // 300 spans two statements (256 + 32 + 8 + 4); the `remember` enqueue takes the per-op path.
+    for (let i = 0; i < 150; i++) ids.push(store.outbox.enqueue([msg('d', i)]));
+    ids.push(store.outbox.enqueue([msg('d', 150)], { remember: { namespace: 'ns', key: 'k', value: 1 } }));
+    for (let i = 151; i < 300; i++) ids.push(store.outbox.enqueue([msg('d', i)]));
+    const got = (await Promise.all(ids)).map((r) => r[0]!);
+    const rows = store.outbox.nextQueued(0, 1000);
+    expect(rows.map((r) => r.payload.toString())).toEqual(Array.from({ length: 300 }, (_, i) => String(i)));
+    expect(rows.map((r) => r.id)).toEqual(got);
+    expect(new Set(got).size).toBe(300);
+    store.close();
+  });
+
+  it('refuses only the message whose properties cannot be serialised', async () => {
+    const { store } = open(tmpDir());
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    const good = store.outbox.enqueue([msg('d', 1)]);
+    const bad = store.outbox.enqueue([{ ...msg('d', 2), properties: circular }]);
+    const good2 = store.outbox.enqueue([msg('d', 3)]);
+    await expect(bad).rejects.toThrow(TypeError);
+    expect((await Promise.all([good, good2])).flat()).toHaveLength(2);
+    expect(store.outbox.nextQueued(0, 10).map((r) => r.payload.toString())).toEqual(['1', '3']);
+    store.close();
+  });
+
+  it('rejects every caller of a batch when the store closed before its flush, and later ones too', async () => {
+    const { store } = open(tmpDir());
+    store.close();
+    await expect(store.outbox.enqueue([msg('d', 1)])).rejects.toThrow();
+    await expect(store.outbox.enqueue([msg('d', 2)])).rejects.toThrow();
+  });
+});
