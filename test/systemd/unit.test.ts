@@ -64,21 +64,6 @@ describe('fieldgate.service', () => {
     expect(d.has('PrivateUsers')).toBe(false);
   });
 
-  it('caps the V8 heap through NODE_OPTIONS that node accepts, below MemoryMax', () => {
-    const env = (d.get('Environment') ?? []).map((v) => v.replace(/^"(.*)"$/, '$1'));
-    const opts = env.find((v) => v.startsWith('NODE_OPTIONS='))?.slice('NODE_OPTIONS='.length);
-    expect(opts).toMatch(/--max-old-space-size=\d+/);
-    // Node refuses to start on a flag NODE_OPTIONS does not allow: the service would never come up.
-    const r = spawnSync(process.execPath, ['-p', "require('v8').getHeapStatistics().heap_size_limit"], {
-      encoding: 'utf8',
-      env: { ...process.env, NODE_OPTIONS: opts },
-    });
-    expect(r.stderr).toBe('');
-    const heapMiB = Number(r.stdout) / 2 ** 20;
-    const maxMiB = Number(/^(\d+)M$/.exec(d.get('MemoryMax')?.[0] ?? '')?.[1]);
-    expect(heapMiB).toBeLessThan(maxMiB / 1.5); // room for the young generation, SQLite and buffers
-  });
-
   // Skipped only when the binary is absent (non-systemd CI image); the reason is printed above.
   it.skipIf(!has)('passes systemd-analyze verify with no warnings', () => {
     // A copy whose ExecStart points at binaries that exist here, so the only
