@@ -3,6 +3,7 @@ import type { Outbox, OutboxRow } from '../../contracts/store.js';
 import type { Connection } from './connection.js';
 import type { PacketIds } from './packet-ids.js';
 import { NO_LIMITS, type BrokerLimits } from './broker-limits.js';
+import { PoisonProbe } from './poison-probe.js';
 import { PublishEncoder } from './publish-packet.js';
 import { RateLimit } from './rate.js';
 import { publishFailure, reason5 } from './reasons.js';
@@ -56,13 +57,6 @@ const READ_AHEAD = 256;
 const MAX_AHEAD = 4 * READ_AHEAD;
 /** How often an idle sender looks for rows written by another process (`queue retry`). */
 const RESCAN_MS = 1000;
-/** Disconnects with a row alone in flight and no ack before that row is set aside. */
-const STRIKES = 2;
-/**
- * A strike counts only when the connection ended this soon after the row went out: a broker drops
- * a PUBLISH it refuses at once, while a bad link that happens to die later is not the row's fault.
- */
-const STRIKE_MS = 5000;
 
 /**
  * The outbox pull loop for one connection at a time. Rows are taken in id order up to the
@@ -74,10 +68,8 @@ const STRIKE_MS = 5000;
  * When the broker kept no session, nothing is in flight: those rows are sent again as new PUBLISHes.
  *
  * QoS 2 rows have a window of their own (maxInflightQos2): the pump stops at a QoS 2 row while it is
- * full, so no row overtakes an earlier one. A connection that drops with rows in flight and no ack
- * at all makes the next one probe with a window of 1 until an ack comes; a row alone in flight
- * when the connection dropped right after it (STRIKE_MS) STRIKES times is set aside (the broker
- * will not take it).
+ * full, so no row overtakes an earlier one. A row the broker drops the connection on is found by the
+ * PoisonProbe and set aside.
  */
 export class Sender {
   private conn: Connection | null = null;
@@ -89,16 +81,7 @@ export class Sender {
   /** Rows left in flight before a reconnect (broker session kept), written as the windows allow. */
   private resume: { row: OutboxRow; packetId: number }[] = [];
   private resumeAt = 0;
-  /** An ack for one of our rows arrived on this connection. */
-  private progress = false;
-  /** This connection was closed by us (a store write failed): not the rows' fault. */
-  private ownClose = false;
-  /** The last connection dropped with rows in flight and no ack: one row at a time until an ack. */
-  private probing = false;
-  /** Row id -> disconnects while it was alone in flight (probing). */
-  private readonly strikes = new Map<number, number>();
-  /** When the last row was put in flight. */
-  private heldAt = 0;
+  private readonly probe = new PoisonProbe();
   private rescanTimer: NodeJS.Timeout | undefined;
   private cursor = 0;
   /** Rows read ahead of the window, in id order; `cursor` is the last id read. */
@@ -153,7 +136,7 @@ export class Sender {
 
   /** Sending one row at a time since a connection dropped with no ack (the uplink flaps). */
   get isProbing(): boolean {
-    return this.probing;
+    return this.probe.probing;
   }
 
   /**
@@ -180,8 +163,7 @@ export class Sender {
     this.clearWindow();
     this.resending = true;
     this.paused = false;
-    this.progress = false;
-    this.ownClose = false;
+    this.probe.attached();
     this.flushCompletes();
     await this.settle();
     if (gen !== this.gen) return 0;
@@ -301,28 +283,17 @@ export class Sender {
     this.rescanTimer = undefined;
   }
 
-  /**
-   * A drop with rows in flight and no ack at all: probe next time. A drop while probing with one
-   * row alone in flight is a strike against that row; at STRIKES it is set aside.
-   */
+  /** Asks the probe whether this drop convicts the one row in flight; sets it aside if so. */
   private judge(): void {
-    if (this.progress || this.ownClose || this.window.size === 0) return;
-    if (this.probing && this.window.size === 1 && Date.now() - this.heldAt <= STRIKE_MS) {
-      const [f] = this.window.values();
-      const row = f!.row;
-      const n = (this.strikes.get(row.id) ?? 0) + 1;
-      if (n >= STRIKES) {
-        this.strikes.delete(row.id);
-        this.setAside(row, 'broker_disconnect');
-      } else this.strikes.set(row.id, n);
-    }
-    if (!this.probing) {
+    const inflight = [...this.window.values()].map((f) => f.row);
+    const guilty = this.probe.dropped(inflight, () =>
       this.o.logger.warn(
-        { inflight: this.window.size },
+        { inflight: inflight.length },
         'upstream: connection lost with no ack for anything in flight: resending one message at a time',
-      );
-    }
-    this.probing = true;
+      ),
+    );
+    const row = inflight.find((r) => r.id === guilty);
+    if (row) this.setAside(row, 'broker_disconnect');
   }
 
   private setAside(row: OutboxRow, reason: string, why?: string): void {
@@ -346,13 +317,13 @@ export class Sender {
   private hold(packetId: number, f: InFlight): void {
     this.window.set(packetId, f);
     if (f.row.qos === 2) this.qos2++;
-    this.heldAt = Date.now();
+    this.probe.sent();
   }
 
   /** Whether one more row of this QoS fits the windows now. */
   private room(row: OutboxRow): boolean {
     if (row.qos === 0) return true;
-    if (this.window.size >= (this.probing ? 1 : this.windowSize)) return false;
+    if (this.window.size >= this.probe.window(this.windowSize)) return false;
     return row.qos !== 2 || this.qos2 < this.o.maxInflightQos2;
   }
 
@@ -371,7 +342,7 @@ export class Sender {
   handleAck(cmd: 'puback' | 'pubrec' | 'pubcomp', packetId: number, reasonCode = 0): boolean {
     const f = this.window.get(packetId);
     if (!f) return false;
-    this.progress = true;
+    this.probe.acked();
     if (reasonCode >= 0x80 && cmd !== 'pubcomp' && f.state === 'sent') {
       this.refused(packetId, f.row, reasonCode);
       return true;
@@ -399,11 +370,7 @@ export class Sender {
     this.o.ids.release(packetId);
     this.queueComplete(f.row);
     this.retryDelay = RETRY_MIN_MS;
-    if (this.probing) {
-      // The broker takes messages again: back to the full window.
-      this.probing = false;
-      this.strikes.clear();
-    }
+    this.probe.delivered();
     this.schedulePump();
     return true;
   }
@@ -486,7 +453,7 @@ export class Sender {
         return;
       }
       let free = Math.min(
-        (this.probing ? 1 : this.windowSize) - this.window.size,
+        this.probe.window(this.windowSize) - this.window.size,
         65535 - this.o.ids.size,
         MAX_UNWRITTEN - this.unwritten,
       );
@@ -700,13 +667,13 @@ export class Sender {
    * keep-alive timeout would otherwise set good rows aside.
    */
   closingOwnConnection(): void {
-    this.ownClose = true;
+    this.probe.closingOwnConnection();
   }
 
   /** A failed store write leaves the window unknown: drop the connection and resync from the store. */
   private storeFailed(what: string, err: unknown): void {
     this.o.logger.error({ err }, `upstream: store ${what} failed; reconnecting to resync`);
-    this.ownClose = true;
+    this.probe.closingOwnConnection();
     this.conn?.destroy(`store ${what} failed`);
   }
 }
