@@ -6,6 +6,7 @@ import { NO_LIMITS, type BrokerLimits } from './broker-limits.js';
 import { PoisonProbe } from './poison-probe.js';
 import { PublishEncoder } from './publish-packet.js';
 import { RateLimit } from './rate.js';
+import { RefusalRetry } from './refusal-retry.js';
 import { publishFailure, reason5 } from './reasons.js';
 
 export interface Delivered {
@@ -33,10 +34,6 @@ export interface SenderOptions {
   /** store.max_age in ms: a row's lifetime unless its rule set one (MQTT 5 Message Expiry). */
   maxAgeMs?: number;
 }
-
-/** Backoff after a PUBLISH refused with a reason that may pass (quota exceeded, ...). */
-const RETRY_MIN_MS = 500;
-const RETRY_MAX_MS = 30_000;
 
 interface InFlight {
   row: OutboxRow;
@@ -108,17 +105,7 @@ export class Sender {
   /** This connection's protocol and what its broker announced in CONNACK. */
   private limits: BrokerLimits = NO_LIMITS;
   private encoder: PublishEncoder;
-  /** Rows refused with a reason that may pass, sent again (in id order, before new rows) at retryAt. */
-  private retryRows: OutboxRow[] = [];
-  private retryAt = 0;
-  private retryDelay = RETRY_MIN_MS;
-  private retryTimer: NodeJS.Timeout | undefined;
-  /**
-   * Packet ids kept by refused QoS 2 rows (row id -> packet id): the store still has the id on the
-   * row, so it is not handed to another row (a resync after a reconnect would find it twice); the
-   * retry sends with it again.
-   */
-  private readonly retryIds = new Map<number, number>();
+  private readonly retry = new RefusalRetry(() => this.pump());
 
   constructor(private readonly o: SenderOptions) {
     this.rate = new RateLimit(o.maxRate);
@@ -270,11 +257,7 @@ export class Sender {
     this.resume = [];
     this.resumeAt = 0;
     // Rows waiting for a retry are read back from the store by the next connection.
-    this.retryRows = [];
-    this.retryIds.clear(); // the client clears all packet ids with the connection
-    this.retryAt = 0; // a new connection (maybe another broker) starts without the backoff
-    clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
+    this.retry.reset(); // the client clears all packet ids with the connection
     this.tail = false;
     this.waitingDrain = false;
     if (this.rateTimer) clearTimeout(this.rateTimer);
@@ -369,7 +352,7 @@ export class Sender {
     if (f.row.qos === 2) this.qos2--;
     this.o.ids.release(packetId);
     this.queueComplete(f.row);
-    this.retryDelay = RETRY_MIN_MS;
+    this.retry.delivered();
     this.probe.delivered();
     this.schedulePump();
     return true;
@@ -384,31 +367,20 @@ export class Sender {
     this.window.delete(packetId);
     if (row.qos === 2) this.qos2--;
     const { action, reason } = publishFailure(code);
-    if (action === 'retry' && row.qos === 2) this.retryIds.set(row.id, packetId);
-    else this.o.ids.release(packetId);
+    if (action !== 'retry' || row.qos !== 2) this.o.ids.release(packetId);
     if (action === 'set-aside') {
       this.setAside(row, reason, `the broker refused it: ${reason5(code)}`);
       this.schedulePump();
       return;
     }
     this.o.onRetry?.({ id: row.id, reason });
-    if (this.retryRows.length === 0) {
+    if (this.retry.empty) {
       this.o.logger.warn(
-        { id: row.id, topic: row.topic, reason, retryInMs: this.retryDelay },
+        { id: row.id, topic: row.topic, reason, retryInMs: this.retry.nextDelayMs },
         `upstream: broker refused a message for now (${reason5(code)}): sending it again later`,
       );
     }
-    this.retryRows.push(row);
-    if (this.retryAt <= Date.now()) {
-      this.retryAt = Date.now() + this.retryDelay;
-      this.retryDelay = Math.min(RETRY_MAX_MS, this.retryDelay * 2);
-      clearTimeout(this.retryTimer);
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = undefined;
-        this.pump();
-      }, this.retryAt - Date.now());
-      this.retryTimer.unref();
-    }
+    this.retry.add(row, row.qos === 2 ? packetId : undefined);
   }
 
   /** Rows just committed to the outbox, in id order: hold them if they follow what we hold, then pump. */
@@ -428,19 +400,11 @@ export class Sender {
     const conn = this.conn;
     if (!conn || this.resending || this.paused) return;
     if (this.resumeAt < this.resume.length && !this.writeResumed(conn)) return;
-    if (this.retryRows.length > 0 || this.retryAt > Date.now()) {
-      // Backing off after a refusal: nothing new goes out (the broker said it is over quota).
-      if (this.retryAt > Date.now()) {
-        this.retryTimer ??= setTimeout(() => {
-          this.retryTimer = undefined;
-          this.pump();
-        }, this.retryAt - Date.now()).unref();
-        return;
-      }
-      // The refused rows go first, in id order with what was read ahead.
-      this.ahead = [...this.retryRows, ...this.ahead].sort((a, b) => a.id - b.id);
-      this.retryRows = [];
-    }
+    // Backing off after a refusal: nothing new goes out (the broker said it is over quota). Then
+    // the refused rows go first, in id order with what was read ahead.
+    const due = this.retry.take();
+    if (due === 'wait') return;
+    if (due.length > 0) this.ahead = [...due, ...this.ahead].sort((a, b) => a.id - b.id);
     while (this.unwritten < MAX_UNWRITTEN) {
       if (!conn.writable) {
         if (!this.waitingDrain && conn.open) {
@@ -537,11 +501,8 @@ export class Sender {
       .map((r) => this.fit(r))
       .filter((row) => {
         if (this.sendable(row)) return true;
-        const kept = this.retryIds.get(row.id);
-        if (kept !== undefined) {
-          this.retryIds.delete(row.id);
-          this.o.ids.release(kept);
-        }
+        const kept = this.retry.keptId(row.id);
+        if (kept !== undefined) this.o.ids.release(kept);
         return false;
       });
     if (rows.length === 0) return;
@@ -551,9 +512,7 @@ export class Sender {
     for (const row of rows) {
       let packetId = 0;
       if (row.qos > 0) {
-        const kept = this.retryIds.get(row.id);
-        this.retryIds.delete(row.id);
-        packetId = kept ?? this.o.ids.take()!; // pump() never takes more rows than free ids
+        packetId = this.retry.keptId(row.id) ?? this.o.ids.take()!; // pump() never takes more rows than free ids
         this.hold(packetId, { row, state: 'sent' });
         if (row.qos === 2) assignments.push({ id: row.id, packetId });
       }
