@@ -258,10 +258,7 @@ export class UpstreamClient {
     }
     // Server Keep Alive: the broker's value replaces ours (MQTT 5, 3.1.2.10).
     const keepalive = limits.serverKeepAlive ?? c.keepalive;
-    const stopKeepAlive = startKeepAlive(conn, keepalive, (reason) => {
-      this.sender.closingOwnConnection(); // a silent broker or a stalled loop is not the rows' fault
-      conn.destroy(reason);
-    });
+    const stopKeepAlive = startKeepAlive(conn, keepalive, (reason) => conn.destroy(reason));
     if (!sessionPresent) this.inbound.newSession(); // before any PUBLISH of this connection
     conn.onOversize((o) => this.oversize(conn, o));
     conn.onPacket((p) => this.dispatch(conn, p));
@@ -368,7 +365,6 @@ export class UpstreamClient {
   private oversize(conn: Connection, o: Oversize): void {
     const max = this.opts.config.max_packet_size;
     if (!o.publish) {
-      this.sender.closingOwnConnection();
       conn.destroy(`${o.bytes}-byte packet (type ${o.type}) from broker exceeds max_packet_size ${max}`);
       return;
     }
@@ -384,7 +380,9 @@ export class UpstreamClient {
   private lost(conn: Connection, reason: string): void {
     if (this.conn !== conn) return;
     this.conn = null;
-    this.sender.detach(this.running);
+    // Only a drop by the broker or the network says something about the rows in flight: one we made
+    // (keep-alive timeout, a store failure, a packet we will not take) is not their fault.
+    this.sender.detach(this.running && !conn.closedLocally);
     this.subs.detach();
     this.status.detach();
     this.ids.clear();

@@ -46,6 +46,8 @@ export class Connection {
   private closeHandlers: ((reason: string) => void)[] = [];
   private drainHandlers: (() => void)[] = [];
   private closedReason: string | undefined;
+  /** The gateway closed it (destroy/end), not the broker or the network. */
+  private closedByUs = false;
   private readonly writeOpts: { protocolVersion: ProtocolVersion };
 
   private constructor(
@@ -184,7 +186,13 @@ export class Connection {
     }
   }
 
+  /** Whether the gateway itself ended this connection (keep-alive timeout, a store failure, a bad packet). */
+  get closedLocally(): boolean {
+    return this.closedByUs;
+  }
+
   destroy(reason: string): void {
+    if (this.open) this.closedByUs = true;
     this.noteClose(reason);
     this.socket.destroy();
   }
@@ -193,6 +201,7 @@ export class Connection {
   async end(ms: number): Promise<void> {
     if (!this.open) return;
     this.write({ cmd: 'disconnect' });
+    this.closedByUs = true;
     this.noteClose('client disconnected');
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, ms);

@@ -11,15 +11,14 @@ const STRIKE_MS = 5000;
  * or a broker that disconnects instead of answering with a reason code). A connection that ends
  * with rows in flight and no ack at all makes the next one probe with a window of 1 until an ack
  * comes; a row alone in flight when the connection dropped right after it (STRIKE_MS) STRIKES times
- * is the one to set aside. A connection the gateway closed itself (keep-alive timeout, a failed
- * store write, a packet it will not take) is no strike.
+ * is the one to set aside. The sender asks only about drops by the broker or the network: one the
+ * gateway made itself (keep-alive timeout, a failed store write, a packet it will not take) is none.
  */
 export class PoisonProbe {
   /** The last connection dropped with rows in flight and no ack: one row at a time until an ack. */
   private active = false;
   /** An ack for one of our rows arrived on this connection. */
   private progress = false;
-  private ownClose = false;
   /** Row id -> disconnects while it was alone in flight (probing). */
   private readonly strikes = new Map<number, number>();
   /** When the last row was put in flight. */
@@ -36,7 +35,6 @@ export class PoisonProbe {
 
   attached(): void {
     this.progress = false;
-    this.ownClose = false;
   }
 
   sent(): void {
@@ -55,17 +53,12 @@ export class PoisonProbe {
     this.strikes.clear();
   }
 
-  /** The gateway itself is about to close this connection: the rows in flight are not to blame. */
-  closingOwnConnection(): void {
-    this.ownClose = true;
-  }
-
   /**
    * The connection ended with `inflight` rows in flight. Returns the row id to set aside, if this
    * drop was its last strike; `onStart` is called when probing begins.
    */
   dropped(inflight: readonly { id: number }[], onStart: () => void): number | undefined {
-    if (this.progress || this.ownClose || inflight.length === 0) return undefined;
+    if (this.progress || inflight.length === 0) return undefined;
     let guilty: number | undefined;
     if (this.active && inflight.length === 1 && Date.now() - this.sentAt <= STRIKE_MS) {
       const id = inflight[0]!.id;

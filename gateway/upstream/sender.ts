@@ -620,19 +620,9 @@ export class Sender {
     return p;
   }
 
-  /**
-   * The gateway itself is about to close this connection (keep-alive timeout, a packet it will not
-   * take): the rows in flight are not to blame, so the drop is no strike against them. Under load a
-   * keep-alive timeout would otherwise set good rows aside.
-   */
-  closingOwnConnection(): void {
-    this.probe.closingOwnConnection();
-  }
-
   /** A failed store write leaves the window unknown: drop the connection and resync from the store. */
   private storeFailed(what: string, err: unknown): void {
     this.o.logger.error({ err }, `upstream: store ${what} failed; reconnecting to resync`);
-    this.probe.closingOwnConnection();
-    this.conn?.destroy(`store ${what} failed`);
+    this.conn?.destroy(`store ${what} failed`); // a close of ours: no strike against the rows
   }
 }
