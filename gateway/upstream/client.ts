@@ -319,7 +319,10 @@ export class UpstreamClient {
           { code, reason: reason5(code), reasonString, serverReference: p.properties?.serverReference },
           `upstream: broker disconnected us: ${reason5(code)}${reasonString ? ` (${reasonString})` : ''}`,
         );
-        conn.destroy(`broker sent DISCONNECT: ${reason5(code)}${reasonString ? ` (${reasonString})` : ''}`);
+        conn.destroy(
+          `broker sent DISCONNECT: ${reason5(code)}${reasonString ? ` (${reasonString})` : ''}`,
+          'broker',
+        );
         break;
       }
       case 'suback':

@@ -191,8 +191,9 @@ export class Connection {
     return this.closedByUs;
   }
 
-  destroy(reason: string): void {
-    if (this.open) this.closedByUs = true;
+  /** `by: 'broker'` when the broker asked for it (MQTT 5 DISCONNECT): then it is not our close. */
+  destroy(reason: string, by: 'us' | 'broker' = 'us'): void {
+    if (this.open && by === 'us') this.closedByUs = true;
     this.noteClose(reason);
     this.socket.destroy();
   }
