@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // Kills helper processes (mosquitto, socat, gateways) a failed test left running.
+    setupFiles: ['test/harness/setup.ts'],
   },
 });

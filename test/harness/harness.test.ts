@@ -34,3 +34,17 @@ describe('test harness', () => {
     expect(existsSync(pty.device)).toBe(false);
   });
 });
+
+describe('tracked children', () => {
+  it('kills a tracked child that is still running, and only counts live ones', async () => {
+    const { spawn } = await import('node:child_process');
+    const { killTrackedChildren, trackChild } = await import('./children.js');
+    const done = trackChild(spawn('true'));
+    await new Promise((r) => done.once('exit', r));
+    const sleeper = trackChild(spawn('sleep', ['30']));
+    const exited = new Promise<NodeJS.Signals | null>((r) => sleeper.once('exit', (_c, sig) => r(sig)));
+    expect(killTrackedChildren()).toBe(1);
+    expect(await exited).toBe('SIGKILL');
+    expect(killTrackedChildren()).toBe(0);
+  });
+});
