@@ -1,9 +1,27 @@
 import { z } from 'zod';
+import { TOPIC_PROBLEM_TEXT, topicNameProblem } from '../../contracts/topic.js';
 import { bytes, duration, listenAddress } from '../../contracts/units.js';
 import { aclSchema } from './acl.js';
 import { clientsSchema } from './pinning.js';
 
-const topicIdMap = z.record(z.string().regex(/^\d+$/, 'expected a numeric topic id'), z.string().min(1));
+/**
+ * Predefined topic ids: 0x0000 and 0xFFFF are reserved (MQTT-SN 1.2, 5.3.11), and each name must be a
+ * topic the broker takes: checked at load, so a typo is a `fieldgate check` error, not a refusal per message.
+ */
+const topicIdMap = z
+  .record(
+    z.string(),
+    z.string().superRefine((name, ctx) => {
+      const problem = topicNameProblem(name);
+      if (problem) ctx.addIssue({ code: 'custom', message: `topic ${TOPIC_PROBLEM_TEXT[problem]}` });
+    }),
+  )
+  .superRefine((ids, ctx) => {
+    // Checked here, not as the record's key schema: zod reports a bad key only as "Invalid key in record".
+    for (const id of Object.keys(ids))
+      if (!/^\d+$/.test(id) || Number(id) < 1 || Number(id) > 0xfffe)
+        ctx.addIssue({ code: 'custom', path: [id], message: 'expected a topic id from 1 to 65534' });
+  });
 
 export const mqttsnConfigSchema = z
   .strictObject({

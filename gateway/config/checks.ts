@@ -59,6 +59,22 @@ const tlsNeedsMqtts: SemanticCheck = (config) => {
   ];
 };
 
+/**
+ * client_id "" asks the broker to assign an id, which only MQTT 5 reports back: with 3.1.1 every
+ * connection would be a fresh session (clean session forced), so QoS 1/2 commands in flight are lost.
+ */
+const emptyClientIdNeedsMqtt5: SemanticCheck = (config) => {
+  const up = config.upstream;
+  if (up?.client_id !== '' || up.protocol !== '3.1.1') return [];
+  return [
+    {
+      path: ['upstream', 'client_id'],
+      message:
+        'an empty client_id needs protocol 5 (the broker assigns one); with 3.1.1 no session could persist: set a client_id',
+    },
+  ];
+};
+
 /** Two adapters cannot share one serial port: a Modbus bus on a port a `serial:` entry also opens. */
 const modbusPortsFree: SemanticCheck = (config) => {
   const taken = new Map((config.serial ?? []).map((p) => [p.path, `serial port "${p.name}"`]));
@@ -73,4 +89,10 @@ const modbusPortsFree: SemanticCheck = (config) => {
   return problems;
 };
 
-export const configChecks: SemanticCheck[] = [rulesCompile, targetsExist, tlsNeedsMqtts, modbusPortsFree];
+export const configChecks: SemanticCheck[] = [
+  rulesCompile,
+  targetsExist,
+  tlsNeedsMqtts,
+  emptyClientIdNeedsMqtt5,
+  modbusPortsFree,
+];

@@ -408,6 +408,10 @@ export class UpstreamClient {
         'upstream: broker does not support MQTT 5: falling back to MQTT 3.1.1',
       );
       this.events.next({ type: 'protocol-fallback', url: this.brokerUrl });
+      if (this.clientId === '')
+        this.log.error(
+          'upstream: client_id is "" and MQTT 3.1.1 cannot assign one: every connection is a fresh session (QoS 1/2 commands in flight are lost on a reconnect); set upstream.client_id',
+        );
       this.retry(0);
       return;
     }
