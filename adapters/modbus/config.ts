@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { haEntitySchema } from '../../contracts/ha.js';
 import { TOPIC_PROBLEM_TEXT, topicNameProblem } from '../../contracts/topic.js';
 import { duration } from '../../contracts/units.js';
 import { FIELD_NAME, FIELD_NAME_HINT } from '../serial/decode/field-names.js';
@@ -63,6 +64,8 @@ export const pointSchema = z.strictObject({
   writable: z.boolean().default(false),
   /** Write function: coils 5 (default) or 15; registers 6 (default for one register) or 16. */
   write_fc: z.union([z.literal(5), z.literal(6), z.literal(15), z.literal(16)]).optional(),
+  /** Home Assistant entity metadata (with homeassistant.enabled); its unit defaults to the point's. */
+  ha: haEntitySchema.optional(),
 });
 
 export const deviceSchema = z.strictObject({

@@ -30,11 +30,7 @@ export function readingContext(
  */
 export function toReadings(ctx: ReadingContext, values: Map<string, PointValue>, at: number): Reading[] {
   const fields = Object.fromEntries([...values].map(([k, v]) => [k, v.value]));
-  const topicFor = (point: string) =>
-    ctx.topic.render(
-      (n) => (n === 'bus' ? ctx.bus : n === 'device' ? ctx.device : n === 'point' ? point : undefined),
-      topicLevel,
-    );
+  const topicFor = (point: string) => pointTopic(ctx, point);
   const reading = (topic: string, payload: string): Reading => ({
     source: ctx.source,
     device: ctx.device,
@@ -55,6 +51,17 @@ export function toReadings(ctx: ReadingContext, values: Map<string, PointValue>,
     if (topic !== undefined) out.push(reading(topic, v.text));
   }
   return out;
+}
+
+/** The topic a point's value goes out on (with {point}), or the device's one topic ('' for point). */
+export function pointTopic(
+  ctx: Pick<ReadingContext, 'bus' | 'device' | 'topic'>,
+  point: string,
+): string | undefined {
+  return ctx.topic.render(
+    (n) => (n === 'bus' ? ctx.bus : n === 'device' ? ctx.device : n === 'point' ? point : undefined),
+    topicLevel,
+  );
 }
 
 /** JSON with numbers written as their exact text (64-bit integers beyond 2^53 stay exact). */

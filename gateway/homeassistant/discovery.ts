@@ -1,4 +1,3 @@
-import { compileTemplate, type Template, topicLevel } from '../../adapters/serial/template.js';
 import type { Reading } from '../../adapters/types.js';
 import type { HaEntity } from '../../contracts/ha.js';
 import type { KvState, OutboxMessage } from '../../contracts/store.js';
@@ -7,6 +6,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { throttledLog } from '../log-throttle.js';
 import { type GatewayIds, gatewayEntity, type Measurement, measurementEntity } from './payload.js';
+import { type HaSource, haSources } from './sources.js';
 
 const NS = 'homeassistant';
 const INDEX = 'entities';
@@ -43,10 +43,8 @@ export interface DiscoveryDeps {
  */
 export class HomeAssistantDiscovery {
   private readonly ids: GatewayIds;
-  private readonly meta = new Map<
-    string,
-    { port: string; template: Template; fields: Record<string, HaEntity> }
-  >();
+  /** Adapter instances (serial ports, Modbus buses) with `ha:` metadata, by Reading.source. */
+  private readonly sources: Map<string, HaSource>;
   private readonly entries: Map<string, Entry>;
   /** Rule label -> metadata for rules with `ha:`: each output topic is an entity. */
   private readonly ruleMeta = new Map<string, HaEntity>();
@@ -61,9 +59,7 @@ export class HomeAssistantDiscovery {
       version: deps.version,
       statusTopic: config.upstream.status_topic.replaceAll('{gateway}', config.gateway.id),
     };
-    for (const p of config.serial)
-      if (p.ha)
-        this.meta.set(`serial:${p.name}`, { port: p.name, template: compileTemplate(p.topic), fields: p.ha });
+    this.sources = haSources(config);
     config.rules.forEach((rule, i) => {
       if (rule.ha) this.ruleMeta.set(rule.name ?? `rules.${i}`, rule.ha);
     });
@@ -81,7 +77,7 @@ export class HomeAssistantDiscovery {
     const gone = [...this.entries].filter(([, e]) =>
       e.source.startsWith('rule:')
         ? !this.ruleMeta.has(e.source.slice('rule:'.length))
-        : !this.meta.get(e.source)?.fields[e.field],
+        : !this.sources.get(e.source)?.has(e.field),
     );
     for (const [topic] of gone) this.entries.delete(topic);
     if (gone.length) {
@@ -107,17 +103,17 @@ export class HomeAssistantDiscovery {
   /** Every reading: announces the fields it carries that have `ha:` metadata and are not yet announced. */
   reading(r: Reading): void {
     if (this.ruleMeta.size) this.ruleOutputs(r);
-    const meta = this.meta.get(r.source);
-    if (!meta || !r.fields) return;
-    for (const field of Object.keys(meta.fields)) {
+    const source = this.sources.get(r.source);
+    if (!source || !r.fields) return;
+    for (const field of source.fields(r.device)) {
       if (!(field in r.fields)) continue;
       const key = `${r.source}\0${r.device}\0${field}`;
       if (this.seen.has(key)) continue;
-      // With {field} in the topic template each reading carries one field: this one, or skip.
-      if (meta.template.names.has('field') && renderFor(meta, r, field) !== r.topic) continue;
+      // A device whose readings carry one field each: this reading is that field's, or skip it.
+      if (source.perField(r.device) && source.fieldTopic(r, field) !== r.topic) continue;
       if (this.seen.size >= MAX_ENTITIES * 2) this.seen.clear(); // bounded; re-announcing is harmless
       this.seen.add(key);
-      this.announce(r, field, meta.fields[field]!).catch((err) => {
+      this.announce(r, field, source.entity(r.device, field)!).catch((err) => {
         this.seen.delete(key);
         this.failed(err);
       });
@@ -157,8 +153,8 @@ export class HomeAssistantDiscovery {
       );
       return;
     }
-    const perField = this.meta.get(r.source)!.template.names.has('field');
-    const valueTemplate = perField ? '{{ value }}' : jsonTemplate(routed.payload, field);
+    const source = this.sources.get(r.source)!;
+    const valueTemplate = source.perField(r.device) ? '{{ value }}' : jsonTemplate(routed.payload, field);
     if (!valueTemplate) {
       this.deps.logger.info(
         { source: r.source, field, topic: routed.topic },
@@ -171,6 +167,7 @@ export class HomeAssistantDiscovery {
       valueTemplate,
       object: field,
       name: field,
+      binary: source.binary(r.device),
     });
   }
 
@@ -179,7 +176,13 @@ export class HomeAssistantDiscovery {
     source: string,
     device: string,
     meta: HaEntity,
-    how: { stateTopic: string; valueTemplate: string; object: string; name: string },
+    how: {
+      stateTopic: string;
+      valueTemplate: string;
+      object: string;
+      name: string;
+      binary?: { on: string; off: string };
+    },
   ): Promise<void> {
     const { availability } = this.deps.config;
     const m: Measurement = {
@@ -189,6 +192,7 @@ export class HomeAssistantDiscovery {
       meta: { ...meta, name: meta.name ?? how.name },
       stateTopic: how.stateTopic,
       valueTemplate: how.valueTemplate,
+      ...(how.binary && { binary: how.binary }),
       ...(availability.enabled && {
         availabilityTopic: availabilityTopic(availability.topic, this.ids.gatewayId, device),
       }),
@@ -236,25 +240,6 @@ export class HomeAssistantDiscovery {
       })),
     );
   }
-}
-
-/** The topic the port's template gives `field` of this reading (as the serial adapter renders it). */
-function renderFor(
-  meta: { port: string; template: Template },
-  r: Reading,
-  field: string,
-): string | undefined {
-  return meta.template.render(
-    (name) =>
-      name === 'port'
-        ? meta.port
-        : name === 'device'
-          ? r.device
-          : name === 'field'
-            ? field
-            : r.fields?.[name],
-    topicLevel,
-  );
 }
 
 /** `{{ value_json['t'] }}` when the published payload is a JSON object with the field. */

@@ -53,6 +53,8 @@ export interface Measurement {
   valueTemplate: string;
   /** The device's availability topic; undefined when availability is off. */
   availabilityTopic?: string;
+  /** A binary_sensor's state payload when true / false (default 1 / 0). */
+  binary?: { on: string; off: string };
 }
 
 /** `{prefix}/{component}/{node}/{object}/config` and its retained JSON (HA MQTT discovery). */
@@ -75,7 +77,10 @@ export function measurementEntity(
       ...(meta.unit && { unit_of_measurement: meta.unit }),
       ...(meta.state_class && { state_class: meta.state_class }),
       ...(meta.icon && { icon: meta.icon }),
-      ...(meta.component === 'binary_sensor' && { payload_on: '1', payload_off: '0' }),
+      ...(meta.component === 'binary_sensor' && {
+        payload_on: m.binary?.on ?? '1',
+        payload_off: m.binary?.off ?? '0',
+      }),
       device: {
         identifiers: [deviceUid],
         name: m.device,

@@ -63,7 +63,9 @@ describe('modbus end to end', () => {
       inputAddress += 1;
     }
     rtuModel.setRegisters(1, 4, 200, encodeRegisters(123456, 'uint32', 'ABCD'));
-    points.push('{ name: energy, fc: 4, address: 200, type: uint32, scale: 0.01, unit: kWh }');
+    points.push(
+      '{ name: energy, fc: 4, address: 200, type: uint32, scale: 0.01, unit: kWh, ha: { device_class: energy, state_class: total_increasing } }',
+    );
     expected.set('m/meter/energy', '1234.56');
     rtuModel.setRegisters(1, 4, 210, encodeRegisters('SDM630', 'string', 'ABCD', 4));
     points.push('{ name: model, fc: 4, address: 210, type: string, length: 4 }');
@@ -72,7 +74,7 @@ describe('modbus end to end', () => {
     points.push('{ name: u16, fc: 3, address: 300 }');
     expected.set('m/meter/u16', '65535');
     rtuModel.unit(1).coils.set(5, true);
-    points.push('{ name: relay, fc: 1, address: 5, writable: true }');
+    points.push('{ name: relay, fc: 1, address: 5, writable: true, ha: { component: binary_sensor } }');
     expected.set('m/meter/relay', 'true');
     rtuModel.unit(1).discrete.set(0, false);
     points.push('{ name: door, fc: 2, address: 0 }');
@@ -84,7 +86,7 @@ describe('modbus end to end', () => {
     tcpModel.setRegisters(255, 4, 0, encodeRegisters(49.98, 'float32', 'ABCD'));
     tcpModel.setRegisters(255, 4, 2, encodeRegisters(7, 'uint16', 'ABCD'));
 
-    sub = await Subscriber.connect(broker.url, ['m/#', 't/#', 'res/#'], { qos: 1 });
+    sub = await Subscriber.connect(broker.url, ['m/#', 't/#', 'res/#', 'homeassistant/#'], { qos: 1 });
     ({ gateway } = await startGateway(`
 gateway: { id: gw, state_dir: ${tmpDir()} }
 upstream: { url: ${broker.url}, reconnect: { min: 100ms, max: 400ms } }
@@ -104,12 +106,13 @@ modbus:
     tcp: 127.0.0.1:${tcp.port}
     topic: t/{device}
     devices:
-      - { name: inverter, unit: 255, poll: 200ms, points: [{ name: hz, fc: 4, address: 0, type: float32 }, { name: mode, fc: 4, address: 2 }] }
+      - { name: inverter, unit: 255, poll: 200ms, points: [{ name: hz, fc: 4, address: 0, type: float32, ha: { device_class: frequency, unit: Hz } }, { name: mode, fc: 4, address: 2 }] }
 commands:
   - subscribe: cmd/{gateway}/+device/+point
     to: modbus:rtu
     payload: '{"point":"{point}","value":{payload}}'
     result_topic: res/{device}/{point}
+homeassistant: { enabled: true }
 http: { enabled: false }
 `));
   });
@@ -141,6 +144,38 @@ http: { enabled: false }
     // another: fc 3 at 0, 300, 400; fc 4 at 100, 200, 210; fc 1; fc 2.
     const reads = new Set(rtuModel.requests.filter((r) => r.unit === 1).map((r) => `${r.fc}:${r.address}`));
     expect([...reads].sort()).toEqual(['1:5', '2:0', '3:0', '3:300', '3:400', '4:100', '4:200', '4:210']);
+  });
+
+  it('Home Assistant discovery covers points with ha: (per-point topics and one JSON per poll)', async () => {
+    const config = async (topic: string) =>
+      JSON.parse((await sub.waitForCount(1, 5000, topic))[0]!.payload.toString()) as Record<string, unknown>;
+    const energy = await config('homeassistant/sensor/gw/meter_energy/config');
+    expect(energy).toMatchObject({
+      unique_id: 'fieldgate_gw_meter_energy',
+      state_topic: 'm/meter/energy',
+      value_template: '{{ value }}',
+      device_class: 'energy',
+      state_class: 'total_increasing',
+      unit_of_measurement: 'kWh', // the point's unit
+      device: { name: 'meter', model: 'modbus:rtu device', via_device: 'fieldgate_gw' },
+    });
+    const relay = await config('homeassistant/binary_sensor/gw/meter_relay/config');
+    expect(relay).toMatchObject({ state_topic: 'm/meter/relay', payload_on: 'true', payload_off: 'false' });
+    const hz = await config('homeassistant/sensor/gw/inverter_hz/config');
+    expect(hz).toMatchObject({
+      state_topic: 't/inverter',
+      value_template: "{{ value_json['hz'] }}",
+      unit_of_measurement: 'Hz',
+    });
+    // The state topics are where the values really arrive; points without ha: get no entity.
+    expect((await sub.waitForCount(1, 5000, 'm/meter/energy'))[0]!.payload.toString()).toBe('1234.56');
+    expect(JSON.parse((await sub.waitForCount(1, 5000, 't/inverter'))[0]!.payload.toString()).hz).toBeCloseTo(
+      49.98,
+      2,
+    );
+    expect(sub.messages.some((m) => m.topic.includes('meter_u16') || m.topic.includes('inverter_mode'))).toBe(
+      false,
+    );
   });
 
   it('Modbus TCP: one JSON message per poll without {point}', async () => {
