@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Adapter, DeviceEvent, DeviceReportingAdapter, DeviceState } from '../adapters/types.js';
 import type { Outbox } from '../contracts/store.js';
 import type { Logger } from './log.js';
-import { throttledLog } from './log-throttle.js';
+import { throttledLog } from '../contracts/throttled-log.js';
 
 export const availabilityConfigSchema = z
   .strictObject({

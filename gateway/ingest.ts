@@ -3,7 +3,7 @@ import type { Command, Reading, StoreOutcome } from '../adapters/types.js';
 import type { Logger } from './log.js';
 import { type Outbox, OutboxFullError, type OutboxMessage } from '../contracts/store.js';
 import { type TopicProblem, topicNameProblem, topicPreview } from '../contracts/topic.js';
-import { throttledLog } from './log-throttle.js';
+import { throttledLog } from '../contracts/throttled-log.js';
 
 /** What the gateway needs from the rules: a reading in, messages and commands out. */
 export interface UplinkRules {

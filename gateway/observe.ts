@@ -5,7 +5,7 @@ import { LostDevices } from '../adapters/mqttsn/stats.js';
 import { SerialAdapter } from '../adapters/serial/index.js';
 import type { Adapter, Reading } from '../adapters/types.js';
 import { deviceEvents } from './availability.js';
-import { throttledLog } from './log-throttle.js';
+import { throttledLog } from '../contracts/throttled-log.js';
 import { loadBasicAuth } from './status/auth.js';
 import { StatusBoard } from './status/board.js';
 import type { LogRing } from './status/log-ring.js';

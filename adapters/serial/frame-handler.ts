@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { throttledLog } from '../../contracts/throttled-log.js';
 import type { Reading } from '../types.js';
 import { settleGroup } from './ack.js';
 import type { SerialConfigView } from './compiled.js';
@@ -24,9 +25,13 @@ export function createFrameHandler(d: FrameHandlerDeps) {
   const { compiled: c, counters, logger } = d;
   const decode = createDecoder(c.config);
 
+  // Every drop at debug (with its bytes); at most one warning per reason per 10 s, so a wrong baud
+  // rate or a noisy line shows in the journal without flooding it (the counters have every drop).
+  const warn = throttledLog(logger);
   const drop = (reason: DropReason, bytes: Buffer) => {
     counters.dropped[reason]++;
     logger.debug({ reason, bytes: hexPreview(bytes) }, 'serial frame dropped');
+    warn(reason, { reason, bytes: hexPreview(bytes) }, 'serial frames dropped (details at debug level)');
   };
 
   const ack = (bytes: Buffer, seq: unknown) =>

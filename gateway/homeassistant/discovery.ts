@@ -4,7 +4,7 @@ import type { KvState, OutboxMessage } from '../../contracts/store.js';
 import { availabilityTopic } from '../availability.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import { throttledLog } from '../log-throttle.js';
+import { throttledLog } from '../../contracts/throttled-log.js';
 import { type GatewayIds, gatewayEntity, type Measurement, measurementEntity } from './payload.js';
 import { type HaSource, haSources } from './sources.js';
 

@@ -53,6 +53,12 @@ describe('serial framings through a real pty', () => {
     const dropped = logsWith(lines, 'serial frame dropped');
     expect(dropped.map((l) => l.reason)).toEqual(['unparsable', 'too_long']);
     expect(dropped[0]).toMatchObject({ level: 20, bytes: '00ff13' });
+    // The journal hears of them without debug logging: one warning per reason (rate-limited).
+    const warned = logsWith(lines, 'serial frames dropped (details at debug level)');
+    expect(warned.map((l) => [l.reason, l.level])).toEqual([
+      ['unparsable', 40],
+      ['too_long', 40],
+    ]);
   });
 
   it('slip + json: device from the frame, one JSON reading per frame', async () => {

@@ -1,4 +1,4 @@
-import type { Logger } from './log.js';
+import type { Logger } from 'pino';
 
 /**
  * Logs at most one line per key per interval, then says how many it held back: a device flooding
