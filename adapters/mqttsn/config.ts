@@ -53,6 +53,13 @@ export const mqttsnConfigSchema = z
     /** Client ids and/or source addresses allowed to CONNECT; empty = any. */
     allow: z.array(z.string()).default([]),
     max_clients: z.number().int().positive().default(5000),
+    /**
+     * When max_clients connected/sleeping devices fill the table and none is offline, a new CONNECT
+     * takes the place of the device silent longest, if it has been silent at least this long (it gets
+     * a DISCONNECT; no will). Without it, CONNECTs with a long keep-alive could hold every place for
+     * a day (65535 s x 1.5). 0 = never.
+     */
+    evict_idle_after: duration().default(600_000),
     max_inflight_per_client: z.number().int().positive().default(10),
     max_queued_bytes_per_client: z
       .number()

@@ -64,12 +64,51 @@ export function forgetSession(ctx: Ctx, s: Session, why: 'session-evicted' | 'se
 }
 
 /** The table is full: the session offline longest gives way. False when every session is live. */
-export function evictOldestOffline(ctx: Ctx): boolean {
+function evictOldestOffline(ctx: Ctx): boolean {
   for (const s of ctx.sessions.offline()) {
     forgetSession(ctx, s, 'session-evicted');
     return true;
   }
   return false;
+}
+
+/** Live sessions silent at least evict_idle_after, the longest silent last; rebuilt at most once a second. */
+const idleCandidates = new WeakMap<Ctx, { builtAt: number; queue: Session[] }>();
+
+/**
+ * The table is full of live sessions: the one silent longest (at least evict_idle_after) gives way.
+ * The scan is O(sessions) but runs at most once a second, so a CONNECT flood at a full table cannot
+ * turn it into O(sessions) per datagram.
+ */
+function evictIdleLive(ctx: Ctx): boolean {
+  const after = ctx.cfg.evict_idle_after;
+  if (after <= 0) return false;
+  const now = ctx.now();
+  let c = idleCandidates.get(ctx);
+  if (!c || (c.queue.length === 0 && now - c.builtAt >= 1000)) {
+    const queue = [...ctx.sessions.values()]
+      .filter((s) => s.state !== 'offline' && now - s.lastSeen >= after)
+      .sort((a, b) => b.lastSeen - a.lastSeen);
+    c = { builtAt: now, queue };
+    idleCandidates.set(ctx, c);
+  }
+  for (let s = c.queue.pop(); s; s = c.queue.pop()) {
+    // Heard from since the scan, or already gone: not a candidate any more.
+    if (ctx.sessions.get(s.clientId) !== s || s.state === 'offline' || now - s.lastSeen < after) continue;
+    ctx.drop('session-evicted', s.peer, `${s.clientId}: silent ${Math.round((now - s.lastSeen) / 1000)} s`);
+    if (s.peer) ctx.send(s.peer, { type: 'disconnect' });
+    endSession(ctx, s, 'disconnect'); // no will: the device is not known to be gone
+    return true;
+  }
+  return false;
+}
+
+/** Room for one more session: an offline one goes first, else a live one silent long enough. */
+export function makeRoom(ctx: Ctx): boolean {
+  if (evictOldestOffline(ctx)) return true;
+  if (!evictIdleLive(ctx)) return false;
+  // A clean-session=false device stays as an offline session: that one gives way now.
+  return ctx.sessions.size < ctx.cfg.max_clients || evictOldestOffline(ctx);
 }
 
 /**

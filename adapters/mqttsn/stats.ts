@@ -20,7 +20,7 @@ export type DropReason =
   | 'handler-error'
   | 'send-error'
   // per-device state bounds (issue 13 items 4, 5)
-  | 'session-evicted' // an offline session gave way to a new device (table full)
+  | 'session-evicted' // an offline (or long-silent live) session gave way to a new device (table full)
   | 'session-expired' // offline longer than session_expiry
   | 'subscription-limit' // SUBSCRIBE beyond max_subscriptions_per_client
   | 'inbox-full' // inbox bound (whole inbox or this device) reached: message not queued

@@ -94,6 +94,39 @@ describe('mqttsn: a device cannot fill the session table', () => {
     expect(h.gw.stats().drops['max-clients']).toBe(1);
   });
 
+  it('a full table of silent long-keep-alive devices gives way: the one silent longest is told DISCONNECT', async () => {
+    // The flood of issue notes: CONNECTs with keep-alive 65535 s would hold every place for 27 h.
+    const h = await gateway({ max_clients: 3, evict_idle_after: '400ms' });
+    const silent = [await h.client(), await h.client()];
+    for (const [i, c] of silent.entries()) {
+      expect((await c.connect(`idle${i}`, { duration: 65535 })).returnCode).toBe(0);
+      await new Promise((r) => setTimeout(r, 20)); // idle0 is silent strictly longer than idle1
+    }
+    const busy = await h.client();
+    expect((await busy.connect('busy', { duration: 65535 })).returnCode).toBe(0);
+    // Not silent long enough yet: refused as before.
+    expect((await (await h.client()).connect('early')).returnCode).toBe(ReturnCode.CONGESTION);
+    // The busy device keeps talking (PINGREQ); the idle ones say nothing. (Candidates are looked for
+    // at most once a second: the refusal above looked just now.)
+    const until = Date.now() + 1100;
+    while (Date.now() < until) {
+      await busy.send({ type: 'pingreq' });
+      await busy.expect('pingresp');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const late = await h.client();
+    expect((await late.connect('late')).returnCode).toBe(ReturnCode.ACCEPTED);
+    await silent[0]!.expect('disconnect'); // idle0 was silent longest
+    expect(h.gw.stats().drops['session-evicted']).toBe(1);
+    // The next one takes idle1's place; then only talking devices are left, and a newcomer is refused.
+    expect((await (await h.client()).connect('later')).returnCode).toBe(ReturnCode.ACCEPTED);
+    await silent[1]!.expect('disconnect');
+    expect((await (await h.client()).connect('last')).returnCode).toBe(ReturnCode.CONGESTION);
+    expect(h.gw.stats().drops['session-evicted']).toBe(2);
+    await busy.send({ type: 'pingreq' });
+    await busy.expect('pingresp'); // still connected
+  });
+
   it('an offline session expires after session_expiry, with its subscriptions and rows', async () => {
     const h = await gateway({ session_expiry: '300ms' });
     const c = await h.client();

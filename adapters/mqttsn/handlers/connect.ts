@@ -2,7 +2,7 @@ import type { PacketOf } from '../codec/index.js';
 import { ReturnCode } from '../codec/index.js';
 import type { Ctx } from '../context.js';
 import { forgetQos2 } from './publish.js';
-import { endSession, evictOldestOffline } from '../liveness.js';
+import { endSession, makeRoom } from '../liveness.js';
 import { allowed, type Peer } from '../peer.js';
 import { topicSafeClientId, warnIfMoved } from '../pinning.js';
 import { Session } from '../session.js';
@@ -45,8 +45,8 @@ export function onConnect(ctx: Ctx, peer: Peer, p: PacketOf<'connect'>, atPeer: 
 
   let s = ctx.sessions.get(id);
   // max_clients bounds the table. Offline clean-session=false sessions hold no device: the one offline
-  // longest gives way (counted, logged); only connected and sleeping devices can fill the table.
-  if (!s && ctx.sessions.size >= ctx.cfg.max_clients && !evictOldestOffline(ctx)) {
+  // longest gives way (counted, logged); then a live one silent for evict_idle_after.
+  if (!s && ctx.sessions.size >= ctx.cfg.max_clients && !makeRoom(ctx)) {
     refuse(ReturnCode.CONGESTION, 'max-clients');
     return;
   }
