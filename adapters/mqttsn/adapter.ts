@@ -1,7 +1,7 @@
 import type { RemoteInfo } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
-import { BehaviorSubject, filter, map, type Observable, Subject } from 'rxjs';
+import { BehaviorSubject, filter, map, merge, type Observable, Subject } from 'rxjs';
 import type { DeviceSessionStore, Inbox, KvState } from '../../contracts/store.js';
 import type {
   Command,
@@ -81,15 +81,20 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
   private readonly tasks = new Set<Promise<unknown>>();
   private timers: NodeJS.Timeout[] = [];
   private running = false;
+  /** Device events of the sessions restored at start (the rest come from Stats). */
+  private readonly restored = new Subject<DeviceEvent>();
 
   constructor(opts: MqttSnAdapterOptions) {
     this.name = opts.name ?? 'mqttsn';
     this.readings$ = this.readings.asObservable();
     this.subscriptions$ = this.subs.asObservable();
     this.events$ = this.statsBox.events$.asObservable();
-    this.devices$ = this.statsBox.events$.pipe(
-      filter((e) => e.kind === 'state'),
-      map((e) => ({ source: this.name, device: e.clientId, state: deviceState(e.state), at: Date.now() })),
+    this.devices$ = merge(
+      this.restored,
+      this.statsBox.events$.pipe(
+        filter((e) => e.kind === 'state'),
+        map((e) => ({ source: this.name, device: e.clientId, state: deviceState(e.state), at: Date.now() })),
+      ),
     );
     const cfg = opts.config;
     const log = opts.logger ?? pino({ level: 'silent' });
@@ -149,6 +154,15 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
       for (const [f, sub] of s.subs) this.sessions.subscribe(s, f, sub.qos);
       if (peer && !this.sessions.byPeer(peer)) this.sessions.bind(s, peer);
       else s.peer = null;
+      // Connected or asleep when the gateway stopped: it is one of ours from the start (status page,
+      // availability), not only once it next speaks; its keep-alive decides from here.
+      if (s.state === 'active' || s.state === 'asleep')
+        this.restored.next({
+          source: this.name,
+          device: s.clientId,
+          state: s.state === 'active' ? 'online' : 'asleep',
+          at: Date.now(),
+        });
     }
     this.pruneRestoredSubscriptions();
     this.ctx.qos2.load();

@@ -1,7 +1,7 @@
 import pino, { type Logger } from 'pino';
 import { MqttSnAdapter } from '../../adapters/mqttsn/adapter.js';
 import { mqttsnConfigSchema } from '../../adapters/mqttsn/config.js';
-import type { Reading, StoreOutcome } from '../../adapters/types.js';
+import type { DeviceEvent, Reading, StoreOutcome } from '../../adapters/types.js';
 import { storeConfigSchema } from '../../gateway/store/config.js';
 import { openStore } from '../../gateway/store/open.js';
 import type { Store } from '../../contracts/store.js';
@@ -14,6 +14,8 @@ export interface Harness {
   port: number;
   store: Store;
   readings: Reading[];
+  /** Every devices$ event since before start (restored sessions included). */
+  devices: DeviceEvent[];
   client(nodeId?: Buffer, host?: string): Promise<SnClient>;
   /** Waits for the n-th reading (1-based) and returns it. */
   reading(n: number): Promise<Reading>;
@@ -47,6 +49,8 @@ export async function startGateway(
     logger: opts.logger ?? pino({ level: 'silent' }),
   });
   const readings: Reading[] = [];
+  const devices: DeviceEvent[] = [];
+  gw.devices$.subscribe((e) => devices.push(e));
   const autoSettle = opts.autoSettle === undefined ? 'stored' : opts.autoSettle;
   gw.readings$.subscribe((r) => {
     readings.push(r);
@@ -60,6 +64,7 @@ export async function startGateway(
     port,
     store,
     readings,
+    devices,
     async client(nodeId, host) {
       const c = await SnClient.open(port, nodeId, host);
       clients.push(c);

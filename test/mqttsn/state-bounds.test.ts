@@ -198,11 +198,14 @@ describe('mqttsn: per-device state is bounded and stored as rows', () => {
     expect((await subscribe(c, 'cmd/keep/#', 2)).returnCode).toBe(0);
 
     const h2 = await restart(h);
+    // Connected when the gateway stopped: reported online from the start (status page, availability).
+    expect(h2.devices.map((e) => [e.device, e.state])).toEqual([['keep', 'online']]);
     await firstValueFrom(h2.gw.subscriptions$.pipe(filter((m) => m.has('cmd/keep/#'))));
     // The device does not come back within 1.5 x its keep-alive: its will goes out.
     const will = await waitFor(() => h2.readings.find((r) => r.topic === 'status/keep'), 'will', 5000);
     expect(will).toMatchObject({ device: 'keep', qos: 1, retain: true });
     expect(will.payload.toString()).toBe('offline');
+    expect(h2.devices.map((e) => e.state)).toEqual(['online', 'lost']);
 
     // It reconnects (the old harness closed its socket: a new port): its registration still names the topic.
     const c2 = await h2.client();
