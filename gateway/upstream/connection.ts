@@ -176,6 +176,13 @@ export class Connection {
     return mqttPacket.writeToStream(p, this.socket, this.writeOpts);
   }
 
+  /** Bytes already encoded (the sender's PUBLISH batches): one write, in order with write(). */
+  writeBytes(bytes: Buffer): boolean {
+    if (!this.open) return false;
+    this.lastSent = Date.now();
+    return this.socket.write(bytes);
+  }
+
   /** Group many writes into one syscall. */
   batch(fn: () => void): void {
     this.socket.cork();

@@ -583,13 +583,10 @@ export class Sender {
     return true;
   }
 
+  /** The batch's PUBLISHes encoded into one Buffer: one socket write per batch, not one per field. */
   private write(conn: Connection, packets: { row: OutboxRow; packetId: number }[]): void {
-    conn.batch(() => {
-      for (const { row, packetId } of packets) {
-        conn.write(this.encoder.packet(row, packetId, false));
-        if (row.qos === 0) this.queueComplete(row);
-      }
-    });
+    conn.writeBytes(this.encoder.encode(packets, false));
+    for (const { row } of packets) if (row.qos === 0) this.queueComplete(row);
   }
 
   private queueComplete(row: OutboxRow): void {
