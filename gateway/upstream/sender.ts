@@ -497,34 +497,33 @@ export class Sender {
   }
 
   private send(conn: Connection, all: OutboxRow[]): void {
-    const rows = all
-      .map((r) => this.fit(r))
-      .filter((row) => {
-        if (this.sendable(row)) return true;
-        const kept = this.retry.keptId(row.id);
-        if (kept !== undefined) this.o.ids.release(kept);
-        return false;
-      });
-    if (rows.length === 0) return;
     const gen = this.gen;
-    const assignments: { id: number; packetId: number }[] = [];
+    let assignments: { id: number; packetId: number }[] | undefined;
     const packets: { row: OutboxRow; packetId: number }[] = [];
-    for (const row of rows) {
+    for (const r of all) {
+      const row = this.fit(r);
+      const kept = this.retry.keptId(row.id);
+      if (!this.sendable(row)) {
+        if (kept !== undefined) this.o.ids.release(kept);
+        continue;
+      }
       let packetId = 0;
       if (row.qos > 0) {
-        packetId = this.retry.keptId(row.id) ?? this.o.ids.take()!; // pump() never takes more rows than free ids
+        packetId = kept ?? this.o.ids.take()!; // pump() never takes more rows than free ids
         this.hold(packetId, { row, state: 'sent' });
-        if (row.qos === 2) assignments.push({ id: row.id, packetId });
+        if (row.qos === 2) (assignments ??= []).push({ id: row.id, packetId });
       }
       packets.push({ row, packetId });
     }
+    if (packets.length === 0) return;
+    const rows = packets;
     // Only QoS 2 must have its packet id durable before the PUBLISH leaves (the broker holds the
     // id until PUBREL). QoS 0/1 go now unless an earlier batch still waits: id order holds.
-    if (assignments.length === 0 && this.waiting === 0) {
+    if (assignments === undefined && this.waiting === 0) {
       this.write(conn, packets);
       return;
     }
-    const durable = assignments.length > 0 ? this.track(this.o.outbox.markSent(assignments)) : undefined;
+    const durable = assignments !== undefined ? this.track(this.o.outbox.markSent(assignments)) : undefined;
     this.waiting++;
     this.unwritten += rows.length;
     // Chained so batches are written in id order even if commits resolve out of order.
@@ -603,7 +602,7 @@ export class Sender {
     this.completing = [];
     this.track(this.o.outbox.complete(rows.map((r) => r.id))).then(
       () => {
-        for (const r of rows) this.o.onDelivered({ id: r.id, receivedAt: r.receivedAt, qos: r.qos });
+        for (const r of rows) this.o.onDelivered(r); // a row is a Delivered: no object per message
       },
       (err) =>
         this.o.logger.error({ err, count: rows.length }, 'upstream: could not complete acknowledged rows'),
