@@ -52,6 +52,8 @@ const MAX_UNWRITTEN = 1024;
 const READ_AHEAD = 256;
 /** Most rows held in memory ahead of the window; beyond that new rows are left to be read back. */
 const MAX_AHEAD = 4 * READ_AHEAD;
+/** Payload bytes encoded into one Buffer at most (a single larger row is one Buffer of its own). */
+const WRITE_CHUNK = 64 * 1024;
 /** How often an idle sender looks for rows written by another process (`queue retry`). */
 const RESCAN_MS = 1000;
 
@@ -582,9 +584,26 @@ export class Sender {
     return true;
   }
 
-  /** The batch's PUBLISHes encoded into one Buffer: one socket write per batch, not one per field. */
+  /**
+   * The batch's PUBLISHes encoded into one Buffer: one socket write per batch, not one per field.
+   * The encoder copies payloads: a batch with large ones is encoded in parts of about
+   * WRITE_CHUNK bytes (corked: still one syscall), so the copy never holds much more than a row.
+   */
   private write(conn: Connection, packets: { row: OutboxRow; packetId: number }[]): void {
-    conn.writeBytes(this.encoder.encode(packets, false));
+    let bytes = 0;
+    for (const { row } of packets) bytes += row.payload.length;
+    if (bytes <= WRITE_CHUNK) conn.writeBytes(this.encoder.encode(packets, false));
+    else {
+      conn.batch(() => {
+        for (let from = 0, i = 0, part = 0; i < packets.length; i++) {
+          part += packets[i]!.row.payload.length;
+          if (part < WRITE_CHUNK && i < packets.length - 1) continue;
+          conn.writeBytes(this.encoder.encode(packets.slice(from, i + 1), false));
+          from = i + 1;
+          part = 0;
+        }
+      });
+    }
     for (const { row } of packets) if (row.qos === 0) this.queueComplete(row);
   }
 
