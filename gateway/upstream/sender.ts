@@ -513,7 +513,10 @@ export class Sender {
       if (row.qos > 0) {
         packetId = kept ?? this.o.ids.take()!; // pump() never takes more rows than free ids
         this.hold(packetId, { row, state: 'sent' });
-        if (row.qos === 2) (assignments ??= []).push({ id: row.id, packetId });
+        if (row.qos === 2) {
+          assignments ??= [];
+          assignments.push({ id: row.id, packetId });
+        }
       }
       packets.push({ row, packetId });
     }
