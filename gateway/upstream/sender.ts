@@ -353,10 +353,10 @@ export class Sender {
     this.window.delete(packetId);
     if (f.row.qos === 2) this.qos2--;
     this.o.ids.release(packetId);
+    this.schedulePump(); // first: its turn completes the row too (one immediate for both)
     this.queueComplete(f.row);
     this.retry.delivered();
     this.probe.delivered();
-    this.schedulePump();
     return true;
   }
 
@@ -488,6 +488,7 @@ export class Sender {
   schedulePump(): void {
     this.pumpTimer ??= setImmediate(() => {
       this.pumpTimer = undefined;
+      this.flushCompletes();
       this.pump();
     });
   }
@@ -612,7 +613,7 @@ export class Sender {
 
   private queueComplete(row: OutboxRow): void {
     this.completing.push(row);
-    this.completeTimer ??= setImmediate(() => this.flushCompletes());
+    if (!this.pumpTimer) this.completeTimer ??= setImmediate(() => this.flushCompletes());
   }
 
   /** One complete() per event-loop turn: the store group-commits them anyway. */
