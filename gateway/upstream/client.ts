@@ -8,7 +8,7 @@ import { type BrokerLimits, brokerLimits } from './broker-limits.js';
 import { brokerUrls, type UpstreamConfig } from './config.js';
 import { ConnectError, Connection, type ProtocolVersion } from './connection.js';
 import type { ConnectionState, UpstreamEvent } from './events.js';
-import type { Oversize } from './framer.js';
+import type { AckCmd, Oversize } from './framer.js';
 import { Inbound, type MessageHandler } from './inbound.js';
 import { startKeepAlive } from './keepalive.js';
 import { PacketIds } from './packet-ids.js';
@@ -90,7 +90,8 @@ export class UpstreamClient {
       maxInflightQos2: Math.min(c.max_inflight_qos2, c.inflight),
       maxRate: c.max_rate,
       logger: this.log,
-      onDelivered: (d) => this.events.next({ type: 'delivered', ...d }),
+      onDelivered: (d) =>
+        this.events.next({ type: 'delivered', id: d.id, receivedAt: d.receivedAt, qos: d.qos }),
       onSetAside: (e) => this.events.next({ type: 'set-aside', ...e }),
       onRetry: (e) => this.events.next({ type: 'publish-retry', ...e }),
       onExpired: (e) => {
@@ -262,6 +263,7 @@ export class UpstreamClient {
     if (!sessionPresent) this.inbound.newSession(); // before any PUBLISH of this connection
     conn.onOversize((o) => this.oversize(conn, o));
     conn.onPacket((p) => this.dispatch(conn, p));
+    conn.onAck((cmd, id) => this.ack(cmd, id, 0));
     conn.onClose((reason) => {
       stopKeepAlive();
       this.lost(conn, reason);
@@ -305,11 +307,9 @@ export class UpstreamClient {
         this.inbound.pubrel(conn, id);
         break;
       case 'puback':
-        if (!this.status.handleAck(id)) this.sender.handleAck('puback', id, p.reasonCode ?? 0);
-        break;
       case 'pubrec':
       case 'pubcomp':
-        this.sender.handleAck(p.cmd, id, p.reasonCode ?? 0);
+        this.ack(p.cmd, id, p.reasonCode ?? 0);
         break;
       case 'disconnect': {
         // MQTT 5: the broker says why it ends the connection.
@@ -334,6 +334,12 @@ export class UpstreamClient {
       default:
         this.log.debug({ cmd: p.cmd }, 'upstream: unexpected packet ignored');
     }
+  }
+
+  /** An ack of one of our PUBLISHes: the status message's, or an outbox row's. */
+  private ack(cmd: AckCmd, id: number, reasonCode: number): void {
+    if (cmd === 'puback' && this.status.handleAck(id)) return;
+    this.sender.handleAck(cmd, id, reasonCode);
   }
 
   /**

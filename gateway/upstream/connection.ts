@@ -2,7 +2,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import * as mqttPacket from 'mqtt-packet';
 import type { IConnackPacket, IConnectPacket, Packet } from 'mqtt-packet';
-import { type Oversize, PacketFramer } from './framer.js';
+import { type AckCmd, type Oversize, PacketFramer } from './framer.js';
 import { describeError } from './reasons.js';
 import { tlsOptions } from './tls.js';
 import type { UpstreamConfig } from './config.js';
@@ -41,6 +41,9 @@ export class Connection {
   /** Packets that arrive right behind CONNACK, before onPacket is set (a session's queued messages). */
   private early: Packet[] | undefined = [];
   private packetHandler: (p: Packet) => void = (p) => this.early?.push(p);
+  /** Until onAck: an ack the framer decoded goes the parser's way, as a packet. */
+  private ackHandler: (cmd: AckCmd, messageId: number) => void = (cmd, messageId) =>
+    this.packetHandler({ cmd, messageId } as Packet);
   private earlyOversize: Oversize[] | undefined = [];
   private oversizeHandler: (o: Oversize) => void = (o) => this.earlyOversize?.push(o);
   private closeHandlers: ((reason: string) => void)[] = [];
@@ -93,7 +96,6 @@ export class Connection {
         opts.timeoutMs,
       );
       parser.on('packet', (p: Packet) => {
-        conn.lastReceived = Date.now();
         if (settled) {
           conn.packetHandler(p);
           return;
@@ -120,8 +122,17 @@ export class Connection {
           if (!settled) fail(new ConnectError(`bad packet from broker: ${why}`, 'network'));
           else conn.destroy(`bad packet from broker: ${why}`);
         },
+        (cmd, messageId) => {
+          if (!settled) fail(new ConnectError(`expected CONNACK, got ${cmd}`, 'network'));
+          else conn.ackHandler(cmd, messageId);
+        },
+        opts.protocolVersion === 5,
       );
-      socket.on('data', (chunk: Buffer) => framer.push(chunk));
+      socket.on('data', (chunk: Buffer) => {
+        // Once per read, not per packet: a read holds many acks under load.
+        conn.lastReceived = Date.now();
+        framer.push(chunk);
+      });
       socket.on('error', (err) => {
         const d = describeError(err);
         if (!settled) fail(new ConnectError(d.reason, d.tls ? 'tls' : 'network'));
@@ -151,6 +162,14 @@ export class Connection {
     for (const p of early) handler(p);
   }
 
+  /**
+   * PUBACK / PUBREC / PUBCOMP with reason 0 and no properties, decoded by the framer without
+   * mqtt-packet (the others, and every other packet, still come to onPacket).
+   */
+  onAck(handler: (cmd: AckCmd, messageId: number) => void): void {
+    this.ackHandler = handler;
+  }
+
   /** A packet over maxPacketSize went by (skipped, never buffered). */
   onOversize(handler: (o: Oversize) => void): void {
     this.oversizeHandler = handler;
@@ -174,6 +193,13 @@ export class Connection {
     if (!this.open) return false;
     this.lastSent = Date.now();
     return mqttPacket.writeToStream(p, this.socket, this.writeOpts);
+  }
+
+  /** Bytes already encoded (the sender's PUBLISH batches): one write, in order with write(). */
+  writeBytes(bytes: Buffer): boolean {
+    if (!this.open) return false;
+    this.lastSent = Date.now();
+    return this.socket.write(bytes);
   }
 
   /** Group many writes into one syscall. */

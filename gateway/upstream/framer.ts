@@ -10,6 +10,35 @@ export interface Oversize {
 
 const PUBLISH = 3;
 
+export type AckCmd = 'puback' | 'pubrec' | 'pubcomp';
+
+/** By the ack's fixed header byte >> 4 (flags must be 0): PUBACK 4, PUBREC 5, PUBCOMP 7. */
+const ACKS: readonly (AckCmd | undefined)[] = [
+  undefined,
+  undefined,
+  undefined,
+  undefined,
+  'puback',
+  'pubrec',
+  undefined,
+  'pubcomp',
+];
+
+/**
+ * Size of a plain ack (reason 0, no properties) starting at `i`, whole in `chunk`; 0 if it is not
+ * one. MQTT 5 may spell success as remaining length 2, or 3 / 4 with reason 0 and empty properties.
+ */
+function plainAckSize(chunk: Buffer, i: number, v5: boolean): number {
+  const b0 = chunk[i]!;
+  if (i + 4 > chunk.length || (b0 & 0x0f) !== 0 || ACKS[b0 >> 4] === undefined) return 0;
+  const len = chunk[i + 1]!;
+  if (len === 2) return 4;
+  if (!v5) return 0;
+  if (len === 3 && i + 5 <= chunk.length && chunk[i + 4] === 0) return 5;
+  if (len === 4 && i + 6 <= chunk.length && chunk[i + 4] === 0 && chunk[i + 5] === 0) return 6;
+  return 0;
+}
+
 /**
  * Sits between the socket and mqtt-packet's parser, which buffers a packet whole before it parses
  * it. It reads only fixed headers (type, remaining length) and passes the bytes through unchanged;
@@ -37,6 +66,13 @@ export class PacketFramer {
     private readonly pass: (bytes: Buffer) => void,
     private readonly oversize: (o: Oversize) => void,
     private readonly malformed: (why: string) => void,
+    /**
+     * Fast path for the commonest packets, PUBACK/PUBREC/PUBCOMP with reason 0 and no properties
+     * (one per message sent): decoded here, never handed to mqtt-packet's parser, which buffers
+     * and builds a packet object for each. Anything else goes through the parser.
+     */
+    private readonly ack?: (cmd: AckCmd, messageId: number) => void,
+    private readonly v5 = false,
   ) {}
 
   push(chunk: Buffer): void {
@@ -56,7 +92,18 @@ export class PacketFramer {
         }
         continue;
       }
-      if (this.hdrLen === 0) hdrStart = i;
+      if (this.hdrLen === 0) {
+        const n = this.ack && run >= 0 ? plainAckSize(chunk, i, this.v5) : 0;
+        if (n > 0 && n <= this.maxBytes) {
+          // What came before goes to the parser first: packets keep their order.
+          if (i > run) this.pass(chunk.subarray(run, i));
+          this.ack!(ACKS[chunk[i]! >> 4]!, (chunk[i + 2]! << 8) | chunk[i + 3]!);
+          i += n;
+          run = i;
+          continue;
+        }
+        hdrStart = i;
+      }
       this.hdr[this.hdrLen++] = chunk[i++]!;
       if (this.hdrLen === 1) continue;
       if (this.hdr[this.hdrLen - 1]! & 0x80) {

@@ -3,6 +3,46 @@ import type { IPublishPacket } from 'mqtt-packet';
 import type { OutboxRow } from '../../contracts/store.js';
 import type { ProtocolVersion } from './connection.js';
 
+interface TopicEntry {
+  /** 2-byte length + UTF-8 topic, as it goes on the wire. */
+  bytes: Buffer;
+  alias: number;
+  cached: boolean;
+}
+
+/** encode()'s decision for one packet between its two passes. */
+interface Plan {
+  rem: number;
+  /** Message Expiry Interval in s, -1: none. */
+  expiry: number;
+  /** As alias() returned it. */
+  alias: number;
+  topic: Buffer | undefined;
+  /** Encoded by mqtt-packet (a rare row). */
+  generic: Buffer | undefined;
+}
+
+/** Topics cached per connection at most (a gateway has a few per device). */
+const MAX_TOPICS = 4096;
+const EMPTY_TOPIC = Buffer.alloc(2);
+/** Larger payloads go through mqtt-packet (keeps the hand encoder's length arithmetic small). */
+const MAX_SIMPLE_PAYLOAD = 1 << 26;
+const MAX_EXPIRY_MS = 0xffffffff * 1000;
+
+function varIntSize(n: number): number {
+  return n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4;
+}
+
+function writeVarInt(buf: Buffer, pos: number, n: number): number {
+  do {
+    let b = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    buf[pos++] = b;
+  } while (n > 0);
+  return pos;
+}
+
 /** What the rows' `properties` JSON may hold (written by rules); all optional. */
 export interface RowProperties {
   /** User Properties (MQTT 5). */
@@ -24,7 +64,11 @@ export interface RowProperties {
  * alias and an empty topic). Aliases live as long as the connection: a new encoder per connection.
  */
 export class PublishEncoder {
-  private readonly aliases = new Map<string, number>();
+  /** Per topic: its encoded bytes (length-prefixed) and its alias (0: none), for this connection. */
+  private readonly topics = new Map<string, TopicEntry>();
+  private aliasCount = 0;
+  /** Scratch for encode(), reused across batches: what pass 1 decided for each packet. */
+  private readonly plan: Plan[] = [];
 
   constructor(
     private readonly protocol: ProtocolVersion,
@@ -62,18 +106,146 @@ export class PublishEncoder {
     if (rp?.responseTopic) props.responseTopic = rp.responseTopic;
     if (rp?.correlationData) props.correlationData = Buffer.from(rp.correlationData, 'base64');
     if (alias && this.aliasMax > 0) {
-      const known = this.aliases.get(row.topic);
-      if (known !== undefined) {
-        props.topicAlias = known;
-        p.topic = '';
-      } else if (this.aliases.size < this.aliasMax) {
-        // First come, first aliased: a gateway's topics are few and stable (one per device/quantity).
-        props.topicAlias = this.aliases.size + 1;
-        this.aliases.set(row.topic, props.topicAlias);
+      const a = this.alias(row.topic);
+      if (a !== 0) {
+        props.topicAlias = Math.abs(a);
+        if (a < 0) p.topic = '';
       }
     }
     if (Object.keys(props).length > 0) p.properties = props;
     return p;
+  }
+
+  /**
+   * The alias for a topic on this connection: > 0 newly assigned (the PUBLISH carries topic and
+   * alias), < 0 already known (alias alone, empty topic), 0 none (the broker's maximum is used up).
+   */
+  private alias(topic: string): number {
+    const e = this.entry(topic);
+    if (e.alias !== 0) return -e.alias;
+    if (this.aliasCount >= this.aliasMax || !e.cached) return 0;
+    // First come, first aliased: a gateway's topics are few and stable (one per device/quantity).
+    e.alias = ++this.aliasCount;
+    return e.alias;
+  }
+
+  private entry(topic: string): TopicEntry {
+    let e = this.topics.get(topic);
+    if (e) return e;
+    const n = Buffer.byteLength(topic);
+    const bytes = Buffer.allocUnsafeSlow(2 + n);
+    bytes.writeUInt16BE(n, 0);
+    bytes.write(topic, 2, 'utf8');
+    // Bounded: a topic past the cap is encoded each time and never aliased (see alias()).
+    e = { bytes, alias: 0, cached: this.topics.size < MAX_TOPICS };
+    if (e.cached) this.topics.set(topic, e);
+    return e;
+  }
+
+  /**
+   * PUBLISH packets for rows, concatenated in one Buffer (one socket write). Hand-encoded: this is
+   * the hot path, where mqtt-packet's generic writer cost more than the rest of the upstream side
+   * (a stream write per field, debug() calls, a properties object per packet). Its bytes equal
+   * mqtt-packet's (test/upstream/publish-encode.test.ts); a row with properties other than expiry
+   * and payload format (user properties, content type, response topic, correlation data) is rare
+   * and goes through mqtt-packet.
+   */
+  encode(items: readonly { row: OutboxRow; packetId: number }[], dup: boolean): Buffer {
+    const now = this.now();
+    let total = 0;
+    for (let i = 0; i < items.length; i++) {
+      const { row, packetId } = items[i]!;
+      let p = this.plan[i];
+      if (!p) {
+        p = { rem: 0, expiry: -1, alias: 0, topic: undefined, generic: undefined };
+        this.plan.push(p);
+      }
+      p.generic = undefined;
+      p.topic = undefined;
+      if (!this.simple(row)) {
+        p.generic = mqttPacket.generate(this.packet(row, packetId, dup), { protocolVersion: this.protocol });
+        total += p.generic.length;
+        continue;
+      }
+      let rem = row.payload.length + (row.qos > 0 ? 2 : 0);
+      let alias = 0;
+      let expiry = -1;
+      if (this.protocol === 5) {
+        let props = 0;
+        const life = (row.properties as RowProperties | undefined)?.expiryMs ?? this.maxAgeMs;
+        if (life) {
+          expiry = Math.max(1, Math.ceil((life - (now - row.receivedAt)) / 1000));
+          props += 5;
+        }
+        if ((row.properties as RowProperties | undefined)?.utf8 !== undefined) props += 2;
+        if (this.aliasMax > 0) {
+          alias = this.alias(row.topic);
+          if (alias !== 0) props += 3;
+        }
+        rem += props + 1; // property length: < 128 here, one byte
+      }
+      p.topic = alias < 0 ? EMPTY_TOPIC : this.entry(row.topic).bytes;
+      rem += p.topic.length;
+      p.rem = rem;
+      p.expiry = expiry;
+      p.alias = alias;
+      total += 1 + varIntSize(rem) + rem;
+    }
+    const out = Buffer.allocUnsafe(total);
+    let pos = 0;
+    for (let i = 0; i < items.length; i++) {
+      const { row, packetId } = items[i]!;
+      const p = this.plan[i]!;
+      if (p.generic) {
+        pos += p.generic.copy(out, pos);
+        p.generic = undefined;
+        continue;
+      }
+      out[pos++] = 0x30 | (dup ? 0x08 : 0) | (row.qos << 1) | (row.retain ? 1 : 0);
+      pos = writeVarInt(out, pos, p.rem);
+      pos += p.topic!.copy(out, pos);
+      p.topic = undefined;
+      if (row.qos > 0) {
+        out[pos++] = packetId >> 8;
+        out[pos++] = packetId & 0xff;
+      }
+      if (this.protocol === 5) {
+        const lenAt = pos++;
+        if (p.expiry >= 0) {
+          out[pos++] = 0x02; // Message Expiry Interval
+          out.writeUInt32BE(p.expiry, pos);
+          pos += 4;
+        }
+        const utf8 = (row.properties as RowProperties | undefined)?.utf8;
+        if (utf8 !== undefined) {
+          out[pos++] = 0x01; // Payload Format Indicator
+          out[pos++] = utf8 ? 1 : 0;
+        }
+        if (p.alias !== 0) {
+          const a = Math.abs(p.alias);
+          out[pos++] = 0x23; // Topic Alias
+          out[pos++] = a >> 8;
+          out[pos++] = a & 0xff;
+        }
+        out[lenAt] = pos - lenAt - 1;
+      }
+      pos += row.payload.copy(out, pos);
+    }
+    return out;
+  }
+
+  /** Whether the hand encoder covers this row (else mqtt-packet encodes it). */
+  private simple(row: OutboxRow): boolean {
+    if (row.payload.length > MAX_SIMPLE_PAYLOAD) return false;
+    if (this.protocol !== 5) return true;
+    const rp = row.properties as RowProperties | undefined;
+    if (rp !== undefined) {
+      if (rp.contentType || rp.responseTopic || rp.correlationData) return false;
+      if (rp.user && Object.keys(rp.user).length > 0) return false;
+    }
+    const life = rp?.expiryMs ?? this.maxAgeMs;
+    // Out of range for a 4-byte interval: mqtt-packet refuses it, keep its behaviour.
+    return !life || life - (this.now() - row.receivedAt) <= MAX_EXPIRY_MS;
   }
 
   /** Exact size of a row's PUBLISH without an alias (the worst case), for the rare row near the limit. */

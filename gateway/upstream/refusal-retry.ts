@@ -56,7 +56,7 @@ export class RefusalRetry {
       return 'wait';
     }
     const due = this.rows;
-    this.rows = [];
+    if (due.length > 0) this.rows = []; // else the empty array is handed out as is (once per pump)
     return due;
   }
 

@@ -52,6 +52,8 @@ const MAX_UNWRITTEN = 1024;
 const READ_AHEAD = 256;
 /** Most rows held in memory ahead of the window; beyond that new rows are left to be read back. */
 const MAX_AHEAD = 4 * READ_AHEAD;
+/** Payload bytes encoded into one Buffer at most (a single larger row is one Buffer of its own). */
+const WRITE_CHUNK = 64 * 1024;
 /** How often an idle sender looks for rows written by another process (`queue retry`). */
 const RESCAN_MS = 1000;
 
@@ -351,10 +353,10 @@ export class Sender {
     this.window.delete(packetId);
     if (f.row.qos === 2) this.qos2--;
     this.o.ids.release(packetId);
+    this.schedulePump(); // first: its turn completes the row too (one immediate for both)
     this.queueComplete(f.row);
     this.retry.delivered();
     this.probe.delivered();
-    this.schedulePump();
     return true;
   }
 
@@ -486,6 +488,7 @@ export class Sender {
   schedulePump(): void {
     this.pumpTimer ??= setImmediate(() => {
       this.pumpTimer = undefined;
+      this.flushCompletes();
       this.pump();
     });
   }
@@ -497,34 +500,36 @@ export class Sender {
   }
 
   private send(conn: Connection, all: OutboxRow[]): void {
-    const rows = all
-      .map((r) => this.fit(r))
-      .filter((row) => {
-        if (this.sendable(row)) return true;
-        const kept = this.retry.keptId(row.id);
-        if (kept !== undefined) this.o.ids.release(kept);
-        return false;
-      });
-    if (rows.length === 0) return;
     const gen = this.gen;
-    const assignments: { id: number; packetId: number }[] = [];
+    let assignments: { id: number; packetId: number }[] | undefined;
     const packets: { row: OutboxRow; packetId: number }[] = [];
-    for (const row of rows) {
+    for (const r of all) {
+      const row = this.fit(r);
+      const kept = this.retry.keptId(row.id);
+      if (!this.sendable(row)) {
+        if (kept !== undefined) this.o.ids.release(kept);
+        continue;
+      }
       let packetId = 0;
       if (row.qos > 0) {
-        packetId = this.retry.keptId(row.id) ?? this.o.ids.take()!; // pump() never takes more rows than free ids
+        packetId = kept ?? this.o.ids.take()!; // pump() never takes more rows than free ids
         this.hold(packetId, { row, state: 'sent' });
-        if (row.qos === 2) assignments.push({ id: row.id, packetId });
+        if (row.qos === 2) {
+          assignments ??= [];
+          assignments.push({ id: row.id, packetId });
+        }
       }
       packets.push({ row, packetId });
     }
+    if (packets.length === 0) return;
+    const rows = packets;
     // Only QoS 2 must have its packet id durable before the PUBLISH leaves (the broker holds the
     // id until PUBREL). QoS 0/1 go now unless an earlier batch still waits: id order holds.
-    if (assignments.length === 0 && this.waiting === 0) {
+    if (assignments === undefined && this.waiting === 0) {
       this.write(conn, packets);
       return;
     }
-    const durable = assignments.length > 0 ? this.track(this.o.outbox.markSent(assignments)) : undefined;
+    const durable = assignments !== undefined ? this.track(this.o.outbox.markSent(assignments)) : undefined;
     this.waiting++;
     this.unwritten += rows.length;
     // Chained so batches are written in id order even if commits resolve out of order.
@@ -583,18 +588,32 @@ export class Sender {
     return true;
   }
 
+  /**
+   * The batch's PUBLISHes encoded into one Buffer: one socket write per batch, not one per field.
+   * The encoder copies payloads: a batch with large ones is encoded in parts of about
+   * WRITE_CHUNK bytes (corked: still one syscall), so the copy never holds much more than a row.
+   */
   private write(conn: Connection, packets: { row: OutboxRow; packetId: number }[]): void {
-    conn.batch(() => {
-      for (const { row, packetId } of packets) {
-        conn.write(this.encoder.packet(row, packetId, false));
-        if (row.qos === 0) this.queueComplete(row);
-      }
-    });
+    let bytes = 0;
+    for (const { row } of packets) bytes += row.payload.length;
+    if (bytes <= WRITE_CHUNK) conn.writeBytes(this.encoder.encode(packets, false));
+    else {
+      conn.batch(() => {
+        for (let from = 0, i = 0, part = 0; i < packets.length; i++) {
+          part += packets[i]!.row.payload.length;
+          if (part < WRITE_CHUNK && i < packets.length - 1) continue;
+          conn.writeBytes(this.encoder.encode(packets.slice(from, i + 1), false));
+          from = i + 1;
+          part = 0;
+        }
+      });
+    }
+    for (const { row } of packets) if (row.qos === 0) this.queueComplete(row);
   }
 
   private queueComplete(row: OutboxRow): void {
     this.completing.push(row);
-    this.completeTimer ??= setImmediate(() => this.flushCompletes());
+    if (!this.pumpTimer) this.completeTimer ??= setImmediate(() => this.flushCompletes());
   }
 
   /** One complete() per event-loop turn: the store group-commits them anyway. */
@@ -606,7 +625,7 @@ export class Sender {
     this.completing = [];
     this.track(this.o.outbox.complete(rows.map((r) => r.id))).then(
       () => {
-        for (const r of rows) this.o.onDelivered({ id: r.id, receivedAt: r.receivedAt, qos: r.qos });
+        for (const r of rows) this.o.onDelivered(r); // a row is a Delivered: no object per message
       },
       (err) =>
         this.o.logger.error({ err, count: rows.length }, 'upstream: could not complete acknowledged rows'),

@@ -88,4 +88,114 @@ describe('PacketFramer (pure: stream splitting)', () => {
     framer.push(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01]));
     expect(errors).toEqual(['remaining length longer than 4 bytes']);
   });
+
+  it("decodes plain PUBACK/PUBREC/PUBCOMP itself, with the parser's results, in stream order", () => {
+    for (const version of [4, 5] as const) {
+      const raw: Buffer[] = [];
+      const rand = rng(version);
+      for (let i = 0; i < 3000; i++) {
+        const id = Math.floor(rand() * 65_536);
+        const hi = id >> 8;
+        const lo = id & 0xff;
+        const type = [0x40, 0x50, 0x70][i % 3]!;
+        const r = rand();
+        if (r < 0.55) raw.push(Buffer.from([type, 2, hi, lo]));
+        else if (r < 0.62)
+          raw.push(Buffer.from([type, 3, hi, lo, 0])); // v5: reason 0 spelled out
+        else if (r < 0.67)
+          raw.push(Buffer.from([type, 4, hi, lo, 0, 0])); // and an empty property list
+        else if (r < 0.72 && version === 5)
+          raw.push(Buffer.from([type, 3, hi, lo, type === 0x70 ? 0x92 : 0x97])); // refused
+        else if (r < 0.76 && version === 5)
+          raw.push(Buffer.from([type, 4, hi, lo, type === 0x70 ? 0x92 : 0x10, 0])); // no subscribers
+        else if (r < 0.8)
+          raw.push(Buffer.from([0x62, 2, hi, lo])); // PUBREL: not ours to shortcut
+        else if (r < 0.84)
+          raw.push(Buffer.from([0xd0, 0])); // PINGRESP
+        else if (r < 0.88)
+          raw.push(Buffer.from(version === 5 ? [0x90, 4, hi, lo, 0, 1] : [0x90, 3, hi, lo, 1])); // SUBACK
+        else if (r < 0.92)
+          raw.push(
+            mqttPacket.generate(
+              {
+                cmd: 'publish',
+                topic: 'big',
+                payload: Buffer.alloc(3000),
+                qos: 1,
+                messageId: id || 1,
+                retain: false,
+                dup: false,
+              },
+              { protocolVersion: version },
+            ),
+          );
+        else
+          raw.push(
+            mqttPacket.generate(
+              {
+                cmd: 'publish',
+                topic: 't/é',
+                payload: Buffer.from('x'),
+                qos: 0,
+                retain: false,
+                dup: false,
+                ...(version === 5 ? { properties: {} } : {}),
+              },
+              { protocolVersion: version },
+            ),
+          );
+      }
+      const wire = Buffer.concat(raw);
+      const describe = (p: Packet) => {
+        const cmd = p.cmd;
+        if (cmd === 'puback' || cmd === 'pubrec' || cmd === 'pubcomp')
+          return `${cmd} ${p.messageId} ${p.reasonCode ?? 0}`;
+        return describePacket(p).join(' ');
+      };
+      // Reference: every byte through mqtt-packet's parser (framer without the fast path).
+      const expected: string[] = [];
+      const refParser = mqttPacket.parser({ protocolVersion: version });
+      refParser.on('packet', (p: Packet) => expected.push(describe(p)));
+      refParser.on('error', (e) => {
+        throw e;
+      });
+      const noFast = new PacketFramer(
+        2000,
+        (b) => refParser.parse(b),
+        (o) => expected.push(`oversize ${o.bytes}`),
+        (w) => {
+          throw new Error(w);
+        },
+      );
+      noFast.push(wire);
+      for (const seed of [7, 8, 9]) {
+        const rand2 = rng(seed);
+        const got: string[] = [];
+        let fast = 0;
+        const parser = mqttPacket.parser({ protocolVersion: version });
+        parser.on('packet', (p: Packet) => got.push(describe(p)));
+        const framer = new PacketFramer(
+          2000,
+          (b) => parser.parse(b),
+          (o) => got.push(`oversize ${o.bytes}`),
+          (w) => {
+            throw new Error(w);
+          },
+          (cmd, id) => {
+            fast++;
+            got.push(`${cmd} ${id} 0`);
+          },
+          version === 5,
+        );
+        for (let at = 0; at < wire.length; ) {
+          const n = rand2() < 0.5 ? 1 + Math.floor(rand2() * 6) : 1 + Math.floor(rand2() * 600);
+          framer.push(wire.subarray(at, at + n));
+          at += n;
+        }
+        expect(got).toEqual(expected);
+        expect(fast).toBeGreaterThan(500); // most acks took the fast path
+        expect(got.length - fast).toBeGreaterThan(500); // and the rest still reached the parser
+      }
+    }
+  });
 });
