@@ -24,8 +24,9 @@ function nextMessage<T>(p: ChildProcess): Promise<T> {
 export class CountingSubscriber {
   private constructor(private readonly p: ChildProcess) {}
 
-  static async start(url: string, filter: string): Promise<CountingSubscriber> {
-    const p = spawnChild(['sub', url, filter]);
+  /** `persistent`: clean: false and reconnecting, for a broker restarted with persistence. */
+  static async start(url: string, filter: string, persistent = false): Promise<CountingSubscriber> {
+    const p = spawnChild(['sub', url, filter, ...(persistent ? ['persistent'] : [])]);
     await nextMessage(p);
     return new CountingSubscriber(p);
   }

@@ -1,0 +1,142 @@
+/**
+ * The gateway under test as its own process: the built CLI (`node <unit flags> bin/fieldgate.js run`)
+ * with the node flags and Environment= of systemd/fieldgate.service, so its CPU and RSS are the
+ * gateway's alone (not the bench's, nor tsx's) and the unit's V8 settings apply.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
+import { join } from 'node:path';
+import { decode, encode } from '../adapters/mqttsn/codec/index.js';
+import { trackChild } from '../test/harness/children.js';
+import { freeUdpPort } from '../test/harness/ports.js';
+import { tmpDir } from '../test/harness/tmp.js';
+import { ensureBuilt, ROOT } from './dist-fresh.js';
+import { procCpuS, procRssMiB } from './proc-stat.js';
+import { parseUnit, type UnitSettings } from './unit-file.js';
+import { sleep } from './util.js';
+
+const UNIT = join(ROOT, 'systemd', 'fieldgate.service');
+
+let unit: UnitSettings | undefined;
+/** The unit's settings, read once (and the build checked once) per bench run. */
+export function unitSettings(): UnitSettings {
+  if (!unit) {
+    unit = parseUnit(readFileSync(UNIT, 'utf8'), totalmem());
+    ensureBuilt();
+  }
+  return unit;
+}
+
+export interface GatewayOptions {
+  brokerUrl: string;
+  /** upstream.inflight */
+  inflight: number;
+  durability: string;
+  id?: string;
+}
+
+/** SEARCHGW -> GWINFO on the gateway's port: true once it answers (within 200 ms). */
+async function answersSearch(port: number): Promise<boolean> {
+  const s = createSocket('udp4');
+  try {
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+    const got = new Promise<boolean>((res) => {
+      s.on('message', (b) => {
+        const r = decode(b);
+        if (r.ok && r.packet.type === 'gwinfo') res(true);
+      });
+      setTimeout(() => res(false), 200);
+    });
+    s.send(encode({ type: 'searchgw', radius: 0 }), port, '127.0.0.1');
+    return await got;
+  } finally {
+    s.close();
+  }
+}
+
+export class BenchGateway {
+  /** The last lines the process wrote (pino JSON at warn and above), shown when it fails. */
+  private out: string[] = [];
+  private readonly exited: Promise<number | null>;
+
+  private constructor(
+    private readonly proc: ChildProcess,
+    readonly port: number,
+  ) {
+    const keep = (b: Buffer) => {
+      this.out.push(...b.toString().split('\n').filter(Boolean));
+      if (this.out.length > 200) this.out = this.out.slice(-100);
+    };
+    proc.stdout?.on('data', keep);
+    proc.stderr?.on('data', keep);
+    this.exited = new Promise((r) => proc.once('exit', (code) => r(code)));
+  }
+
+  /** Starts the gateway and resolves once it answers SEARCHGW (the MQTT-SN side is up). */
+  static async start(o: GatewayOptions): Promise<BenchGateway> {
+    const u = unitSettings();
+    const port = await freeUdpPort();
+    const file = join(tmpDir('fieldgate-bench-gw-'), 'fieldgate.yaml');
+    // reconnect.max 250 ms: the drain starts when the restarted broker is up, not after a backoff
+    // grown while it was down (the product default grows to 60 s).
+    writeFileSync(
+      file,
+      `gateway: { id: ${o.id ?? 'bench'}, state_dir: state, log_level: warn }
+upstream: { url: ${o.brokerUrl}, inflight: ${o.inflight}, reconnect: { min: 100ms, max: 250ms } }
+store: { durability: ${o.durability} }
+mqttsn: { enabled: true, listen: 127.0.0.1:${port} }
+http: { enabled: false }
+`,
+    );
+    // The unit's environment replaces the bench's NODE_OPTIONS (tsx's), as under systemd.
+    const { NODE_OPTIONS: _, ...env } = process.env;
+    const proc = trackChild(
+      spawn(process.execPath, [...u.nodeFlags, join(ROOT, 'bin', 'fieldgate.js'), 'run', '-c', file], {
+        cwd: ROOT,
+        env: { ...env, ...u.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
+    const gw = new BenchGateway(proc, port);
+    const t0 = performance.now();
+    while (!(await answersSearch(port))) {
+      if (proc.exitCode !== null) throw new Error(`gateway exited with ${proc.exitCode}:\n${gw.tail()}`);
+      if (performance.now() - t0 > 30_000) {
+        proc.kill('SIGKILL');
+        throw new Error(`gateway did not answer SEARCHGW within 30 s:\n${gw.tail()}`);
+      }
+      await sleep(50);
+    }
+    return gw;
+  }
+
+  get pid(): number {
+    return this.proc.pid!;
+  }
+
+  /** CPU seconds (user + system, all threads) since the process started. */
+  cpuS(): number {
+    return procCpuS(this.pid);
+  }
+
+  /** Resident MiB now, and the peak since the process started (VmHWM). */
+  rss(): { rss: number; hwm: number } {
+    return procRssMiB(this.pid);
+  }
+
+  tail(n = 20): string {
+    return this.out.slice(-n).join('\n');
+  }
+
+  /** SIGTERM and wait (the product's graceful stop); throws on a non-zero exit. */
+  async stop(): Promise<void> {
+    if (this.proc.exitCode !== null) throw new Error(`gateway had exited with ${this.proc.exitCode}`);
+    this.proc.kill('SIGTERM');
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 30_000);
+    const code = await this.exited;
+    clearTimeout(timer);
+    if (code !== 0) throw new Error(`gateway exited with ${code} after SIGTERM:\n${this.tail()}`);
+  }
+}
