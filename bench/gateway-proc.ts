@@ -15,7 +15,6 @@ import { tmpDir } from '../test/harness/tmp.js';
 import { ensureBuilt, ROOT } from './dist-fresh.js';
 import { procCpuS, procRssMiB } from './proc-stat.js';
 import { parseUnit, type UnitSettings } from './unit-file.js';
-import { sleep } from './util.js';
 
 const UNIT = join(ROOT, 'systemd', 'fieldgate.service');
 
@@ -35,23 +34,37 @@ export interface GatewayOptions {
   inflight: number;
   durability: string;
   id?: string;
+  /** gateway.state_dir (default: a fresh temp dir). */
+  stateDir?: string;
+  /** Extra keys inside the mqttsn: { } mapping, e.g. "predefined_topics: { 7: a/b }". */
+  mqttsnExtra?: string;
 }
 
-/** SEARCHGW -> GWINFO on the gateway's port: true once it answers (within 200 ms). */
-async function answersSearch(port: number): Promise<boolean> {
+/**
+ * Sends SEARCHGW every 10 ms until GWINFO comes back (true), the process exits or `ms` pass (false):
+ * resolves within about 10 ms of the gateway's MQTT-SN socket being up (the cold-start figure).
+ */
+async function searchAnswered(port: number, proc: ChildProcess, ms: number): Promise<boolean> {
   const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  const search = encode({ type: 'searchgw', radius: 0 });
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-    const got = new Promise<boolean>((res) => {
+    return await new Promise<boolean>((res) => {
       s.on('message', (b) => {
         const r = decode(b);
         if (r.ok && r.packet.type === 'gwinfo') res(true);
       });
-      setTimeout(() => res(false), 200);
+      const t0 = performance.now();
+      const tick = () => {
+        if (proc.exitCode !== null || performance.now() - t0 > ms) return res(false);
+        s.send(search, port, '127.0.0.1');
+        timer = setTimeout(tick, 10);
+      };
+      tick();
     });
-    s.send(encode({ type: 'searchgw', radius: 0 }), port, '127.0.0.1');
-    return await got;
   } finally {
+    clearTimeout(timer);
     s.close();
   }
 }
@@ -83,10 +96,10 @@ export class BenchGateway {
     // grown while it was down (the product default grows to 60 s).
     writeFileSync(
       file,
-      `gateway: { id: ${o.id ?? 'bench'}, state_dir: state, log_level: warn }
+      `gateway: { id: ${o.id ?? 'bench'}, state_dir: ${o.stateDir ?? 'state'}, log_level: warn }
 upstream: { url: ${o.brokerUrl}, inflight: ${o.inflight}, reconnect: { min: 100ms, max: 250ms } }
 store: { durability: ${o.durability} }
-mqttsn: { enabled: true, listen: 127.0.0.1:${port} }
+mqttsn: { enabled: true, listen: 127.0.0.1:${port}${o.mqttsnExtra ? `, ${o.mqttsnExtra}` : ''} }
 http: { enabled: false }
 `,
     );
@@ -100,14 +113,9 @@ http: { enabled: false }
       }),
     );
     const gw = new BenchGateway(proc, port);
-    const t0 = performance.now();
-    while (!(await answersSearch(port))) {
-      if (proc.exitCode !== null) throw new Error(`gateway exited with ${proc.exitCode}:\n${gw.tail()}`);
-      if (performance.now() - t0 > 30_000) {
-        proc.kill('SIGKILL');
-        throw new Error(`gateway did not answer SEARCHGW within 30 s:\n${gw.tail()}`);
-      }
-      await sleep(50);
+    if (!(await searchAnswered(port, proc, 30_000))) {
+      proc.kill('SIGKILL');
+      throw new Error(`gateway did not answer SEARCHGW within 30 s (exit ${proc.exitCode}):\n${gw.tail()}`);
     }
     return gw;
   }

@@ -70,6 +70,7 @@ export async function mqttsnBench(rig: Rig): Promise<void> {
   const ms = Number(process.env.BENCH_SN_MS ?? (QUICK ? 2000 : 5000));
   const warm = Number(process.env.BENCH_SN_WARM_MS ?? (QUICK ? 500 : 3000));
   const ks = (process.env.BENCH_SN_K ?? '20,200').split(',').map(Number);
+  const qosList = (process.env.BENCH_SN_QOS ?? '1,2').split(',').map((q) => Number(q) as 1 | 2);
   const rows = [
     [
       'case',
@@ -84,7 +85,7 @@ export async function mqttsnBench(rig: Rig): Promise<void> {
       'gw/direct',
     ],
   ];
-  for (const qos of [1, 2] as const) {
+  for (const qos of qosList) {
     for (const k of ks) {
       // The same gateway process for every case: its outbox is empty again once the subscriber
       // has counted every message of the case before.
@@ -142,7 +143,7 @@ export async function mqttsnBench(rig: Rig): Promise<void> {
       );
     }
   }
-  await pacedLatency(rig, ms, warm);
+  if (Number(process.env.BENCH_SN_RATE ?? 1000) > 0) await pacedLatency(rig, ms, warm);
   table(
     `MQTT-SN load: ${ms / 1000} s per case after ${warm / 1000} s warm-up, one message outstanding per device, ${DURABILITY}; latency = send -> PUBACK (QoS 1) / PUBREC (QoS 2); targets gw/direct >= 0.75 (QoS 1), >= 0.70 (QoS 2), p99 < 2.5 ms`,
     rows,
