@@ -16,13 +16,14 @@ import { ensureBuilt, ROOT } from './dist-fresh.js';
 import { procCpuS, procRssMiB } from './proc-stat.js';
 import { parseUnit, type UnitSettings } from './unit-file.js';
 
-const UNIT = join(ROOT, 'systemd', 'fieldgate.service');
+/** BENCH_UNIT: another unit file to take the settings from (to try V8 or memory settings before shipping them). */
+export const UNIT_FILE = process.env.BENCH_UNIT ?? join(ROOT, 'systemd', 'fieldgate.service');
 
 let unit: UnitSettings | undefined;
 /** The unit's settings, read once (and the build checked once) per bench run. */
 export function unitSettings(): UnitSettings {
   if (!unit) {
-    unit = parseUnit(readFileSync(UNIT, 'utf8'), totalmem());
+    unit = parseUnit(readFileSync(UNIT_FILE, 'utf8'), totalmem());
     ensureBuilt();
   }
   return unit;
@@ -126,12 +127,19 @@ http: { enabled: false }
 
   /** CPU seconds (user + system, all threads) since the process started. */
   cpuS(): number {
+    this.alive();
     return procCpuS(this.pid);
   }
 
   /** Resident MiB now, and the peak since the process started (VmHWM). */
   rss(): { rss: number; hwm: number } {
+    this.alive();
     return procRssMiB(this.pid);
+  }
+
+  private alive(): void {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null)
+      throw new Error(`gateway exited (${this.proc.exitCode ?? this.proc.signalCode}):\n${this.tail()}`);
   }
 
   tail(n = 20): string {

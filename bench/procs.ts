@@ -1,12 +1,16 @@
 /** Forks bench/child.ts (through tsx) for the subscriber and the load generators. */
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { trackChild } from '../test/harness/children.js';
 import type { LoadResult } from './child.js';
 
 const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url));
 
+/** Tracked: killed when the bench exits, also when a failure skipped its stop(). */
 function spawnChild(args: string[]): ChildProcess {
-  return fork(CHILD, args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return trackChild(
+    fork(CHILD, args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+  );
 }
 
 function nextMessage<T>(p: ChildProcess): Promise<T> {

@@ -42,12 +42,21 @@ export async function startRig(inflight: number): Promise<Rig> {
   const broker = await Mosquitto.start({
     extra: ['persistence true', `persistence_location ${persist}/`, 'autosave_interval 0'],
   });
-  const sub = await CountingSubscriber.start(broker.url, 'bench/#', true);
-  progress('rig: broker and subscriber up');
-  const gw = await BenchGateway.start({ brokerUrl: broker.url, inflight, durability: DURABILITY });
-  await upstreamOnline(broker.url, 'fieldgate/bench/status');
-  progress('rig: gateway up');
-  return { broker, sub, gw, inflight };
+  let sub: CountingSubscriber | undefined;
+  let gw: BenchGateway | undefined;
+  try {
+    sub = await CountingSubscriber.start(broker.url, 'bench/#', true);
+    progress('rig: broker and subscriber up');
+    gw = await BenchGateway.start({ brokerUrl: broker.url, inflight, durability: DURABILITY });
+    await upstreamOnline(broker.url, 'fieldgate/bench/status');
+    progress('rig: gateway up');
+    return { broker, sub, gw, inflight };
+  } catch (err) {
+    await gw?.stop().catch(() => {});
+    await sub?.stop();
+    await broker.stop();
+    throw err;
+  }
 }
 
 export async function stopRig(rig: Rig): Promise<void> {

@@ -4,10 +4,12 @@
  * machine and its load). The MQTT-SN and drain suites measure one gateway process (bench/rig.ts) run
  * with the node flags and environment of systemd/fieldgate.service.
  */
+import { relative } from 'node:path';
 import { cleanupTmpDirs } from '../test/harness/tmp.js';
 import { coldStartBench } from './cold-start.js';
 import { drainBench } from './drain.js';
-import { unitSettings } from './gateway-proc.js';
+import { ROOT } from './dist-fresh.js';
+import { UNIT_FILE, unitSettings } from './gateway-proc.js';
 import { mqttsnBench } from './mqttsn.js';
 import { DURABILITY, type Rig, startRig, stopRig } from './rig.js';
 import { printTargets, results } from './targets.js';
@@ -28,13 +30,11 @@ const wanted = Object.keys(suites).filter((s) => !only || only.includes(s));
 
 console.log(`fieldgate bench: node ${process.version}, ${QUICK ? 'quick' : 'full'} run`);
 const unit = unitSettings();
+const env = Object.entries(unit.env).map(([k, v]) => `${k}=${v}`);
 console.log(
-  `gateway process: node ${unit.nodeFlags.join(' ') || '(no flags)'} bin/fieldgate.js run` +
-    ` (flags from systemd/fieldgate.service ExecStart); env ${
-      Object.entries(unit.env)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(' ') || '(none)'
-    }; MemoryMax=${unit.memoryMaxText ?? '(none)'}`,
+  `gateway process: node ${unit.nodeFlags.join(' ') || '(no flags)'} bin/fieldgate.js run -c <bench config>` +
+    `\n  from ${UNIT_FILE.startsWith(ROOT) ? relative(ROOT, UNIT_FILE) : UNIT_FILE}: ExecStart node flags ${unit.nodeFlags.length ? unit.nodeFlags.join(' ') : '(none)'};` +
+    ` Environment ${env.join(' ') || '(none)'}; MemoryMax=${unit.memoryMaxText ?? '(none)'}`,
 );
 results.durability = DURABILITY;
 results.memoryMax = unit.memoryMax;
@@ -71,4 +71,12 @@ try {
   printTargets();
 } finally {
   cleanupTmpDirs();
+  // Backstop only: every suite closes what it opened, so nothing should hold the event loop now. If
+  // something does, say what (so it gets fixed) and exit rather than hang; unref'd, so a clean run
+  // exits at once without it firing.
+  setTimeout(() => {
+    const held = process.getActiveResourcesInfo().join(', '); // this timer is one of them
+    console.error(`bench: the event loop is still held by: ${held}`);
+    process.exit(process.exitCode ?? 1);
+  }, 2000).unref();
 }
