@@ -86,6 +86,8 @@ export async function coldStartBench(): Promise<void> {
     durability: 'power-loss',
     id: 'bench-cold',
     stateDir: dir,
+    // Above the backlog: at the default max_rows (1M) the reading would be refused as overflow.
+    storeExtra: `max_rows: ${LIMITS.max_rows}`,
     mqttsnExtra: 'predefined_topics: { 7: bench/cold/in }, qos_minus_one: { enabled: true }',
   });
   const tGwinfo = performance.now() - t0;
@@ -100,7 +102,10 @@ export async function coldStartBench(): Promise<void> {
   });
   const peek = new Database(dbPath(dir), { readonly: true });
   const maxId = peek.prepare('SELECT max(id) AS m FROM outbox');
-  while ((maxId.get() as { m: number }).m <= n) await sleep(1);
+  while ((maxId.get() as { m: number }).m <= n) {
+    if (performance.now() - t0 > 60_000) throw new Error(`the QoS -1 reading was not stored:\n${gw.tail()}`);
+    await sleep(1);
+  }
   const tStored = performance.now() - t0;
   peek.close();
   await sleep(5000); // settle, then what a gateway holding this backlog keeps resident

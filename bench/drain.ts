@@ -9,10 +9,11 @@ import mqtt from 'mqtt';
 import { BenchGateway } from './gateway-proc.js';
 import { runLoad } from './procs.js';
 import { DURABILITY, type Rig } from './rig.js';
+import { results } from './targets.js';
 import { fmt, type Phase, progress, QUICK, startPhase, table } from './util.js';
 
 const DEVICES = 8;
-const FILL_DEVICES = 20;
+const FILL_DEVICES = 100;
 const payload = (i: number) => Buffer.from(`${i}:`.padEnd(64, 'x'));
 
 async function direct(url: string, n: number, window: number): Promise<Phase> {
@@ -87,6 +88,7 @@ async function gatewayDrain(rig: Rig, n: number, window: number): Promise<Gatewa
 
 export async function drainBench(rig: Rig): Promise<void> {
   const n = Number(process.env.BENCH_DRAIN_N ?? (QUICK ? 20_000 : 200_000));
+  results.drainN = n;
   const windows = [rig.inflight, ...(process.env.BENCH_WINDOWS ?? '32,128').split(',').map(Number).slice(1)];
   const notes: string[] = [];
   const rows = [['case', 'msg/s', 'cpu s/100k', 'peak RSS MiB', 'at broker', 'gw/direct']];

@@ -37,6 +37,8 @@ export interface GatewayOptions {
   id?: string;
   /** gateway.state_dir (default: a fresh temp dir). */
   stateDir?: string;
+  /** Extra keys inside the store: { } mapping, e.g. "max_rows: 10000000". */
+  storeExtra?: string;
   /** Extra keys inside the mqttsn: { } mapping, e.g. "predefined_topics: { 7: a/b }". */
   mqttsnExtra?: string;
 }
@@ -99,7 +101,7 @@ export class BenchGateway {
       file,
       `gateway: { id: ${o.id ?? 'bench'}, state_dir: ${o.stateDir ?? 'state'}, log_level: warn }
 upstream: { url: ${o.brokerUrl}, inflight: ${o.inflight}, reconnect: { min: 100ms, max: 250ms } }
-store: { durability: ${o.durability} }
+store: { durability: ${o.durability}${o.storeExtra ? `, ${o.storeExtra}` : ''} }
 mqttsn: { enabled: true, listen: 127.0.0.1:${port}${o.mqttsnExtra ? `, ${o.mqttsnExtra}` : ''} }
 http: { enabled: false }
 `,

@@ -18,7 +18,7 @@ import { wireBytesBench } from './wire-bytes.js';
 
 /** In this order, through the one gateway process of the rig. */
 const rigSuites: Record<string, (rig: Rig) => Promise<void>> = { mqttsn: mqttsnBench, drain: drainBench };
-/** In-process (a store or an upstream client of their own). */
+/** Each with a setup of its own (cold start spawns its own gateway process, wire bytes runs the client in-process). */
 const plainSuites: Record<string, () => Promise<void>> = { cold: coldStartBench, wire: wireBytesBench };
 const suites = { ...rigSuites, ...plainSuites };
 const i = process.argv.indexOf('--only');
