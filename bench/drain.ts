@@ -39,6 +39,8 @@ async function direct(url: string, n: number, window: number): Promise<Phase> {
 interface GatewayDrain {
   fillMs: number;
   fillCpuS: number;
+  /** VmHWM once the outbox holds all n (before the drain). */
+  fillPeakMiB: number;
   ms: number;
   cpuS: number;
   count: number;
@@ -66,6 +68,7 @@ async function gatewayDrain(rig: Rig, n: number, window: number): Promise<Gatewa
     if (f.acked !== n || f.errors)
       throw new Error(`fill: ${f.acked}/${n} acked, ${f.errors} refused:\n${gw.tail()}`);
     const fillCpuS = gw.cpuS() - c0;
+    const fillPeakMiB = gw.rss().hwm;
     progress(`drain w=${window}: draining`);
     // From the broker's restart: its start and the gateway's reconnect (reconnect.max 250 ms) count.
     const t0 = performance.now();
@@ -75,6 +78,7 @@ async function gatewayDrain(rig: Rig, n: number, window: number): Promise<Gatewa
     const r = {
       fillMs: f.ms,
       fillCpuS,
+      fillPeakMiB,
       ms: performance.now() - t0,
       cpuS: gw.cpuS() - c1,
       count,
@@ -112,7 +116,7 @@ export async function drainBench(rig: Rig): Promise<void> {
       [`MQTT.js   w=${window}`, fmt(dRate), fmt((d.cpuS * 1e5) / n, 2), fmt(d.rssMiB), `${dCount}/${n}`, ''],
     );
     notes.push(
-      `w=${window}: ${fmt(n)} readings in over MQTT-SN from ${FILL_DEVICES} devices (broker down) at ${fmt((n / g.fillMs) * 1000)} msg/s, gateway CPU ${fmt((g.fillCpuS * 1e6) / n, 1)} µs each`,
+      `w=${window}: ${fmt(n)} readings in over MQTT-SN from ${FILL_DEVICES} devices (broker down) at ${fmt((n / g.fillMs) * 1000)} msg/s, gateway CPU ${fmt((g.fillCpuS * 1e6) / n, 1)} µs each; gateway VmHWM ${fmt(g.fillPeakMiB)} MiB after the fill, ${fmt(g.peakMiB)} MiB after the drain`,
     );
   }
   table(

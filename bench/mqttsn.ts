@@ -15,7 +15,7 @@ function rowFor(
   r: LoadResult,
   cpuS: number,
   boxS: number,
-  rssMiB: number,
+  rss: { rss: number; hwm: number } | undefined,
   atBroker: string,
 ): string[] {
   const rate = (r.acked / r.ms) * 1000;
@@ -28,7 +28,8 @@ function rowFor(
     perMsg(cpuS),
     perMsg(r.cpuS),
     perMsg(boxS),
-    fmt(rssMiB),
+    fmt(rss?.rss ?? Number.NaN),
+    fmt(rss?.hwm ?? Number.NaN),
     atBroker,
   ];
 }
@@ -81,6 +82,7 @@ export async function mqttsnBench(rig: Rig): Promise<void> {
       'load cpu us/msg',
       'box cpu us/msg',
       'gw RSS MiB',
+      'gw peak MiB',
       'at broker',
       'gw/direct',
     ],
@@ -102,7 +104,7 @@ export async function mqttsnBench(rig: Rig): Promise<void> {
       );
       const gCpu = gw.cpuS() - cpu0;
       const gBox = box();
-      const gRss = gw.rss().rss;
+      const gRss = gw.rss();
       const gCount = await sub.waitFor(g.acked + g.warmAcked);
       await sub.reset();
       progress(`sn qos${qos} k=${k}: direct`);
@@ -135,7 +137,7 @@ export async function mqttsnBench(rig: Rig): Promise<void> {
             d,
             Number.NaN,
             dBox,
-            Number.NaN,
+            undefined,
             `${dCount}/${d.acked + d.warmAcked}`,
           ),
           '',
@@ -151,7 +153,9 @@ export async function mqttsnBench(rig: Rig): Promise<void> {
   console.log(
     '  gateway: its own process (bin/fieldgate.js run), CPU from /proc/<pid>/stat (10 ms ticks) over the measured window;',
   );
-  console.log('  gw RSS = its VmRSS at the end of the case. Load runs in a child process.');
+  console.log(
+    '  gw RSS = its VmRSS at the end of the case, gw peak = its VmHWM so far (since its start). Load runs in a child process.',
+  );
   console.log(
     '  direct latency is publish -> PUBACK/PUBCOMP (MQTT.js does not expose PUBREC); load cpu = the devices (or MQTT.js clients) process;',
   );
