@@ -1,7 +1,9 @@
 /**
  * Bench helper process (forked with tsx): keeps load generation and the counting subscriber out of
  * the measured process, so its CPU and RSS figures are the gateway's (or the direct client's) alone.
- *   sub <url> <filter>          count messages; answers {count} to 'count', resets on 'reset'
+ *   sub <url> <filter> [persistent]   count messages; answers {count} to 'count', resets on 'reset';
+ *                               persistent: a session kept across a broker restart (clean: false, reconnects)
+ *   snfill <port> <k> <n>       K MQTT-SN devices send n QoS 1 messages in all, then report
  *   sn <port> <k> <qos> <ms> <warm> [rate]    K MQTT-SN devices, one QoS 1/2 PUBLISH outstanding each
  *   mqtt <url> <k> <qos> <ms> <warm> [rate]   K MQTT.js clients, one publish outstanding each
  * With a rate (msg/s, all devices together) each device sends on a fixed schedule instead of as soon
@@ -32,9 +34,17 @@ const RETRY_MS = 1000;
 const send = (m: unknown) => new Promise<void>((r) => process.send?.(m, () => r()));
 const payload = (i: number, k: number) => Buffer.from(`d${k}:${i}:`.padEnd(64, 'x'));
 
-async function sub(url: string, filter: string): Promise<void> {
+async function sub(url: string, filter: string, persistent: boolean): Promise<void> {
   let count = 0;
-  const c = await mqtt.connectAsync(url, { clientId: `bench-sub-${process.pid}`, reconnectPeriod: 0 });
+  // Persistent: the broker (with persistence) keeps the subscription and queues what arrives while
+  // this client reconnects after a restart, so no message depends on who reconnects first.
+  const c = await mqtt.connectAsync(
+    url,
+    persistent
+      ? { clientId: 'bench-sub-persistent', clean: false, reconnectPeriod: 100 }
+      : { clientId: `bench-sub-${process.pid}`, reconnectPeriod: 0 },
+  );
+  c.on('error', () => {}); // refused reconnects while the broker is down
   c.on('message', () => void count++);
   await c.subscribeAsync(filter, { qos: 1 });
   process.on('message', (m) => {
@@ -112,11 +122,21 @@ class Device {
     if (ack.type === 'regack') this.topicId = ack.topicId;
   }
 
-  /** `paceMs`: send every paceMs (from `due`) rather than at once after each ack. */
-  run(qos: 1 | 2, until: number, lat: number[], paceMs = 0, due = performance.now()): Promise<void> {
+  /**
+   * `paceMs`: send every paceMs (from `due`) rather than at once after each ack. `budget`: messages
+   * left to send across all devices sharing it (stop at 0).
+   */
+  run(
+    qos: 1 | 2,
+    until: number,
+    lat: number[],
+    paceMs = 0,
+    due = performance.now(),
+    budget = { left: Number.POSITIVE_INFINITY },
+  ): Promise<void> {
     return new Promise((done) => {
       const next = () => {
-        if (performance.now() >= until) {
+        if (performance.now() >= until || budget.left-- <= 0) {
           clearTimeout(this.retry);
           return done();
         }
@@ -213,6 +233,30 @@ async function sn(port: number, { k, qos, ms, warm, rate }: Load): Promise<void>
   await send(r);
 }
 
+/** K devices send n QoS 1 messages in all, as fast as acked (filling the outbox while the broker is down). */
+async function snFill(port: number, k: number, n: number): Promise<void> {
+  const devices = Array.from({ length: k }, (_, i) => new Device(i, port));
+  for (const d of devices) await d.setup();
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const budget = { left: n };
+  const lat: number[] = [];
+  await Promise.all(devices.map((d) => d.run(1, Number.POSITIVE_INFINITY, lat, 0, t0, budget)));
+  const elapsed = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  for (const d of devices) d.close();
+  const r: LoadResult = {
+    acked: devices.reduce((s, d) => s + d.acked, 0),
+    ms: elapsed,
+    lat,
+    cpuS: (c.user + c.system) / 1e6,
+    errors: devices.reduce((s, d) => s + d.errors, 0),
+    retries: devices.reduce((s, d) => s + d.retries, 0),
+    warmAcked: 0,
+  };
+  await send(r);
+}
+
 async function direct(url: string, { k, qos, ms, warm, rate }: Load): Promise<void> {
   const clients = await Promise.all(
     Array.from({ length: k }, (_, i) =>
@@ -269,7 +313,8 @@ const load: Load = {
   warm: Number(e ?? 0),
   rate: Number(f ?? 0),
 };
-if (mode === 'sub') await sub(a!, b!);
+if (mode === 'sub') await sub(a!, b!, c === 'persistent');
+else if (mode === 'snfill') await snFill(Number(a), Number(b), Number(c));
 else if (mode === 'sn') await sn(Number(a), load);
 else if (mode === 'mqtt') await direct(a!, load);
 else throw new Error(`unknown mode ${mode}`);

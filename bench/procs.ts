@@ -1,12 +1,16 @@
 /** Forks bench/child.ts (through tsx) for the subscriber and the load generators. */
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { trackChild } from '../test/harness/children.js';
 import type { LoadResult } from './child.js';
 
 const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url));
 
+/** Tracked: killed when the bench exits, also when a failure skipped its stop(). */
 function spawnChild(args: string[]): ChildProcess {
-  return fork(CHILD, args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return trackChild(
+    fork(CHILD, args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+  );
 }
 
 function nextMessage<T>(p: ChildProcess): Promise<T> {
@@ -24,8 +28,9 @@ function nextMessage<T>(p: ChildProcess): Promise<T> {
 export class CountingSubscriber {
   private constructor(private readonly p: ChildProcess) {}
 
-  static async start(url: string, filter: string): Promise<CountingSubscriber> {
-    const p = spawnChild(['sub', url, filter]);
+  /** `persistent`: clean: false and reconnecting, for a broker restarted with persistence. */
+  static async start(url: string, filter: string, persistent = false): Promise<CountingSubscriber> {
+    const p = spawnChild(['sub', url, filter, ...(persistent ? ['persistent'] : [])]);
     await nextMessage(p);
     return new CountingSubscriber(p);
   }

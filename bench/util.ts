@@ -9,9 +9,10 @@ export const silent: Logger = pino({ level: 'silent' });
 /** Samples process RSS every 100 ms; peak() is the highest seen (MiB). */
 export class RssSampler {
   private max = process.memoryUsage().rss;
+  // unref: a sampler nobody stopped (a phase restarted) must not keep the bench from exiting.
   private readonly timer = setInterval(() => {
     this.max = Math.max(this.max, process.memoryUsage().rss);
-  }, 100);
+  }, 100).unref();
 
   peak(): number {
     clearInterval(this.timer);
