@@ -1,16 +1,23 @@
-import { concatMap, type Observable, type Subscription } from 'rxjs';
+import type { Observable, Subscription } from 'rxjs';
 import type { Command, Reading, StoreOutcome } from '../adapters/types.js';
 import type { Logger } from './log.js';
 import { type Outbox, OutboxFullError, type OutboxMessage } from '../contracts/store.js';
 import { type TopicProblem, topicNameProblem, topicPreview } from '../contracts/topic.js';
 import { throttledLog } from '../contracts/throttled-log.js';
 
-/** What the gateway needs from the rules: a reading in, messages and commands out. */
+/** What the rules made of one reading. */
+export interface UplinkOutput {
+  messages: OutboxMessage[];
+  commands: Command[];
+  dropped?: string;
+}
+
+/**
+ * What the gateway needs from the rules: a reading in, messages and commands out. Synchronously when
+ * the rules can (no expression looked at the reading), else a promise.
+ */
 export interface UplinkRules {
-  uplink(
-    reading: Reading,
-    now: number,
-  ): Promise<{ messages: OutboxMessage[]; commands: Command[]; dropped?: string }>;
+  uplink(reading: Reading, now: number): UplinkOutput | PromiseLike<UplinkOutput>;
 }
 
 export interface IngestDeps {
@@ -45,9 +52,11 @@ export function refusalOf(
 
 /**
  * The uplink path: reading -> rules -> outbox, then tell the adapter the outcome.
- * Rules run one reading at a time (they are fast and pure) so enqueue calls
- * happen in arrival order: that is what keeps per-device order. The enqueue
- * itself is not awaited here: group commit gathers many readings into one
+ * Rules run one reading at a time (they are fast and pure) so enqueue calls happen in arrival order:
+ * that is what keeps per-device order. Most readings pass the rules synchronously, inside the
+ * adapter's emit; a reading whose rules answer with a promise (a JSONata expression) holds back every
+ * reading after it until it is done, as concatMap would, without a promise or an inner subscription
+ * per reading. The enqueue itself is not awaited here: group commit gathers many readings into one
  * transaction, and each reading's settle() runs when its own commit lands.
  */
 export function startIngest(readings$: Observable<Reading>, deps: IngestDeps): Subscription {
@@ -55,15 +64,92 @@ export function startIngest(readings$: Observable<Reading>, deps: IngestDeps): S
   const warn = throttledLog(logger);
   // A full disk refuses every reading of every device: one line per 10 s says so (the metrics count all).
   const storeError = throttledLog(logger, 10_000, Date.now, 'error');
+  /** Readings that arrived while an earlier one was still being evaluated, oldest at `head`. */
+  let waiting: (Reading | undefined)[] = [];
+  let head = 0;
+  let busy = false;
+  let stopped = false;
+
+  function take(reading: Reading): void {
+    if (busy) {
+      waiting.push(reading);
+      return;
+    }
+    evaluate(reading);
+    if (!busy && head < waiting.length) drain();
+  }
+
+  /** Rules, then the outbox; busy meanwhile, so a reading emitted from inside (re-entrant) waits its turn. */
+  function evaluate(reading: Reading): void {
+    busy = true;
+    let out: UplinkOutput | PromiseLike<UplinkOutput>;
+    try {
+      out = deps.rules().uplink(reading, Date.now());
+    } catch (err) {
+      out = ruleFailed(reading, err);
+    }
+    if (isPromiseLike(out)) {
+      out.then(
+        (r) => resume(reading, r),
+        (err: unknown) => resume(reading, ruleFailed(reading, err)),
+      );
+      return;
+    }
+    handle(reading, out);
+    busy = false;
+  }
+
+  /** The asynchronous reading is done: handle it, then the readings that waited for it, in order. */
+  function resume(reading: Reading, out: UplinkOutput): void {
+    if (stopped) return;
+    handle(reading, out);
+    busy = false;
+    drain();
+  }
+
+  function drain(): void {
+    while (!busy && head < waiting.length) {
+      const next = waiting[head]!;
+      waiting[head++] = undefined;
+      evaluate(next);
+    }
+    if (head === waiting.length) {
+      waiting = [];
+      head = 0;
+    }
+  }
+
+  function ruleFailed(reading: Reading, err: unknown): UplinkOutput {
+    logger.warn(
+      { err, source: reading.source, topic: reading.topic },
+      'rule evaluation failed; reading dropped',
+    );
+    return { messages: [], commands: [], dropped: 'rule_error' };
+  }
+
+  /** One reading's fate; a throw here (a broken callback) is logged and stops at this reading. */
+  function handle(reading: Reading, result: UplinkOutput): void {
+    try {
+      store(reading, result);
+    } catch (err) {
+      logger.error({ err, source: reading.source }, 'ingest failed on a reading');
+    }
+  }
 
   /**
    * Every message passes the topic check here, whatever produced it (adapter, rule template, default
    * route): a topic the broker refuses would drop the uplink connection and stall every row behind it.
    */
   function screen(reading: Reading, messages: OutboxMessage[]): OutboxMessage[] {
-    return messages.filter((m) => {
+    let kept: OutboxMessage[] | undefined; // only copied once one is refused (rare)
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i]!;
       const refused = refusalOf(m.topic, deps.isOwnTopic);
-      if (!refused) return true;
+      if (!refused) {
+        kept?.push(m);
+        continue;
+      }
+      kept ??= messages.slice(0, i);
       const { reason, problem } = refused;
       deps.onDropped?.(reading, reason);
       warn(
@@ -73,54 +159,40 @@ export function startIngest(readings$: Observable<Reading>, deps: IngestDeps): S
           ? "message refused: its topic is one of the gateway's own (commands, status)"
           : 'message refused: the topic is not a valid MQTT topic name',
       );
-      return false;
-    });
+    }
+    return kept ?? messages;
   }
 
-  return readings$
-    .pipe(
-      concatMap(async (reading) => {
-        try {
-          return { reading, result: await deps.rules().uplink(reading, Date.now()) };
-        } catch (err) {
-          logger.warn(
-            { err, source: reading.source, topic: reading.topic },
-            'rule evaluation failed; reading dropped',
-          );
-          return { reading, result: { messages: [], commands: [], dropped: 'rule_error' } };
-        }
-      }),
-    )
-    .subscribe(({ reading, result }) => {
-      if (result.commands.length) deps.dispatch(result.commands);
-      if (result.dropped) deps.onDropped?.(reading, result.dropped);
-      if (result.dropped === 'invalid_topic')
-        warn(
-          `invalid_topic:${reading.source}`,
-          { source: reading.source, device: reading.device, topic: topicPreview(reading.topic) },
-          'message refused: a rule made an invalid topic name from it',
-        );
-      const messages = screen(reading, result.messages);
-      if (!messages.length) {
-        // Refused (here or by the rules' own topic check): the device is told, so it does not resend.
-        const refused = messages.length < result.messages.length || result.dropped === 'invalid_topic';
-        settle(reading, refused ? 'refused' : 'filtered');
-        return;
-      }
-      outbox.enqueue(messages, reading.remember && { remember: reading.remember }).then(
-        () => settle(reading, 'stored'),
-        (err: unknown) => {
-          if (err instanceof OutboxFullError) {
-            // Counted once, by the store (dropped$ reject_new, with this reading's source).
-            settle(reading, 'congestion');
-          } else {
-            storeError('enqueue', { err, source: reading.source }, 'outbox enqueue failed');
-            deps.onStoreError?.(err);
-            settle(reading, 'error');
-          }
-        },
+  function store(reading: Reading, result: UplinkOutput): void {
+    if (result.commands.length) deps.dispatch(result.commands);
+    if (result.dropped) deps.onDropped?.(reading, result.dropped);
+    if (result.dropped === 'invalid_topic')
+      warn(
+        `invalid_topic:${reading.source}`,
+        { source: reading.source, device: reading.device, topic: topicPreview(reading.topic) },
+        'message refused: a rule made an invalid topic name from it',
       );
-    });
+    const messages = screen(reading, result.messages);
+    if (!messages.length) {
+      // Refused (here or by the rules' own topic check): the device is told, so it does not resend.
+      const refused = messages.length < result.messages.length || result.dropped === 'invalid_topic';
+      settle(reading, refused ? 'refused' : 'filtered');
+      return;
+    }
+    outbox.enqueue(messages, reading.remember && { remember: reading.remember }).then(
+      () => settle(reading, 'stored'),
+      (err: unknown) => {
+        if (err instanceof OutboxFullError) {
+          // Counted once, by the store (dropped$ reject_new, with this reading's source).
+          settle(reading, 'congestion');
+        } else {
+          storeError('enqueue', { err, source: reading.source }, 'outbox enqueue failed');
+          deps.onStoreError?.(err);
+          settle(reading, 'error');
+        }
+      },
+    );
+  }
 
   function settle(reading: Reading, outcome: StoreOutcome): void {
     try {
@@ -129,4 +201,17 @@ export function startIngest(readings$: Observable<Reading>, deps: IngestDeps): S
       logger.error({ err, source: reading.source }, 'adapter settle callback threw');
     }
   }
+
+  const sub = readings$.subscribe(take);
+  // As concatMap's unsubscription: a reading still being evaluated, and those waiting, are let go.
+  sub.add(() => {
+    stopped = true;
+    waiting = [];
+    head = 0;
+  });
+  return sub;
+}
+
+function isPromiseLike<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
+  return typeof (v as { then?: unknown }).then === 'function';
 }

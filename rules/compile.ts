@@ -10,7 +10,7 @@ import {
   type RoutedCommand,
 } from './downlink.js';
 import { Problems } from './errors.js';
-import { decodePayload } from './input.js';
+import { type DecodedPayload, decodePayload } from './input.js';
 import { CompiledTrigger } from './triggers.js';
 import {
   type CompiledUplinkRule,
@@ -19,6 +19,7 @@ import {
   type DropReason,
   runUplink,
   type TraceEntry,
+  type UplinkRun,
 } from './uplink.js';
 
 export interface RuleEngineOptions {
@@ -70,14 +71,36 @@ export class RuleEngine {
   }
 
   /**
-   * Call for every reading an adapter emits; `now` is the gateway clock (ms). Calls resolve in
-   * microtask order that depends on the expressions, so await them one at a time (e.g. rxjs
-   * concatMap) to keep per-device order and consistent report-strategy state.
+   * Call for every reading an adapter emits; `now` is the gateway clock (ms). The result comes back
+   * synchronously when no JSONata expression (filter, transform, trigger `when`) looks at the reading,
+   * else as a promise whose resolution order depends on the expressions: handle readings one at a
+   * time, a promise holding back the readings after it, to keep per-device order and consistent
+   * report-strategy state (gateway/ingest.ts does).
    */
-  async uplink(reading: Reading, now: number): Promise<UplinkResult> {
+  uplink(reading: Reading, now: number): UplinkResult | Promise<UplinkResult> {
     const decoded = decodePayload(reading.payload, reading.fields);
-    const run = await runUplink(this.rules, this.defaultRoute, reading, decoded, this.gatewayId, now);
+    const run = runUplink(this.rules, this.defaultRoute, reading, decoded, this.gatewayId, now);
+    if (run instanceof Promise) return run.then((r) => this.withTriggers(r, reading, decoded, now));
+    return this.withTriggers(run, reading, decoded, now);
+  }
+
+  private withTriggers(
+    run: UplinkRun,
+    reading: Reading,
+    decoded: DecodedPayload,
+    now: number,
+  ): UplinkResult | Promise<UplinkResult> {
     const result: UplinkResult = { ...run, commands: [] };
+    if (!this.triggers.some((t) => t.matches(reading))) return result;
+    return this.fireTriggers(result, reading, decoded, now);
+  }
+
+  private async fireTriggers(
+    result: UplinkResult,
+    reading: Reading,
+    decoded: DecodedPayload,
+    now: number,
+  ): Promise<UplinkResult> {
     for (const trigger of this.triggers) {
       const r = await trigger.fire(reading, decoded, this.gatewayId, now, this.newId);
       if (r.command) {

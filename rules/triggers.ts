@@ -68,6 +68,11 @@ export class CompiledTrigger {
     );
   }
 
+  /** Does this trigger look at the reading at all (source and topic)? False: fire() would do nothing. */
+  matches(reading: Pick<Reading, 'source' | 'topic'>): boolean {
+    return this.source(reading.source) && this.pattern.match(reading.topic) !== null;
+  }
+
   /** The command this reading fires, if any; records the firing for the cool-down. */
   async fire(
     reading: Reading,

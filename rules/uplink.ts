@@ -132,8 +132,25 @@ export function templateContext(
   };
 }
 
-/** One rule against one reading whose topic and source it matched (captures given). */
-export async function applyRule(
+/**
+ * One rule against one reading whose topic and source it matched (captures given). Synchronous for a
+ * rule without filter or transform (no JSONata: most rules), else a promise.
+ */
+export function applyRule(
+  rule: CompiledUplinkRule,
+  reading: Reading,
+  decoded: DecodedPayload,
+  captures: Record<string, string>,
+  gateway: string,
+  now: number,
+): RuleResult | Promise<RuleResult> {
+  if (rule.drop && !rule.filter) return { kind: 'drop', reason: 'rule_drop' };
+  if (rule.filter || rule.transform) return applyExpressions(rule, reading, decoded, captures, gateway, now);
+  return finishRule(rule, reading, decoded, captures, gateway, now, reading.payload);
+}
+
+/** The JSONata part of a rule (filter, transform), then the rest as for any rule. */
+async function applyExpressions(
   rule: CompiledUplinkRule,
   reading: Reading,
   decoded: DecodedPayload,
@@ -141,7 +158,6 @@ export async function applyRule(
   gateway: string,
   now: number,
 ): Promise<RuleResult> {
-  if (rule.drop && !rule.filter) return { kind: 'drop', reason: 'rule_drop' };
   const input = ruleInput(reading, decoded, gateway, captures);
   if (rule.filter) {
     let keep: boolean;
@@ -165,6 +181,19 @@ export async function applyRule(
     if (out === undefined) return { kind: 'drop', reason: 'transform_empty' };
     payload = encodePayload(out);
   }
+  return finishRule(rule, reading, decoded, captures, gateway, now, payload);
+}
+
+/** Topic, message, properties and report strategy: the synchronous end of every rule. */
+function finishRule(
+  rule: CompiledUplinkRule,
+  reading: Reading,
+  decoded: DecodedPayload,
+  captures: Record<string, string>,
+  gateway: string,
+  now: number,
+  payload: Buffer,
+): RuleResult {
   let topic = reading.topic;
   if (rule.publish) {
     const r = rule.publish.render(templateContext(reading, decoded, gateway, captures));
@@ -229,13 +258,48 @@ export interface UplinkRun {
   trace: TraceEntry[];
 }
 
+/** Where a run of the rules is: what it produced so far and whether any rule matched. */
+interface RunState {
+  run: UplinkRun;
+  matched: boolean;
+  firstDrop?: DropReason;
+}
+
 /**
  * Run the rules in order. First-match by default: the first rule whose source and topic match decides
  * (publishes, drops or filters out), and later rules are not tried. A rule with `continue: true` lets
  * the following rules match too (all-match), whatever its own outcome. A reading no rule matched
  * follows the default route.
+ *
+ * Synchronous until a matching rule has an expression (JSONata evaluates asynchronously): from that
+ * rule on, the run continues in a promise. Readings no expression touches never make one.
  */
-export async function runUplink(
+export function runUplink(
+  rules: readonly CompiledUplinkRule[],
+  defaultRoute: DefaultRoute,
+  reading: Reading,
+  decoded: DecodedPayload,
+  gateway: string,
+  now: number,
+): UplinkRun | Promise<UplinkRun> {
+  const st: RunState = { run: { messages: [], errors: [], trace: [] }, matched: false };
+  for (let i = 0; i < rules.length; i++) {
+    const rule = rules[i]!;
+    if (!rule.source(reading.source)) continue;
+    const captures = rule.pattern.match(reading.topic);
+    if (!captures) continue;
+    const r = applyRule(rule, reading, decoded, captures, gateway, now);
+    if (r instanceof Promise)
+      return continueAsync(r, i, st, rules, defaultRoute, reading, decoded, gateway, now);
+    if (record(st, rule, r)) break;
+  }
+  return finishRun(st, defaultRoute, reading, decoded, gateway);
+}
+
+async function continueAsync(
+  pending: Promise<RuleResult>,
+  at: number,
+  st: RunState,
   rules: readonly CompiledUplinkRule[],
   defaultRoute: DefaultRoute,
   reading: Reading,
@@ -243,38 +307,53 @@ export async function runUplink(
   gateway: string,
   now: number,
 ): Promise<UplinkRun> {
-  const run: UplinkRun = { messages: [], errors: [], trace: [] };
-  let matched = false;
-  let firstDrop: DropReason | undefined;
-  for (const rule of rules) {
+  if (record(st, rules[at]!, await pending)) return finishRun(st, defaultRoute, reading, decoded, gateway);
+  for (let i = at + 1; i < rules.length; i++) {
+    const rule = rules[i]!;
     if (!rule.source(reading.source)) continue;
     const captures = rule.pattern.match(reading.topic);
     if (!captures) continue;
-    const r = await applyRule(rule, reading, decoded, captures, gateway, now);
-    if (r.kind === 'skip') continue;
-    matched = true;
-    if (r.kind === 'message') {
-      run.messages.push(r.message);
-      run.trace.push({ rule: rule.label, outcome: 'published', topic: r.message.topic });
-    } else {
-      firstDrop ??= r.reason;
-      run.trace.push({ rule: rule.label, outcome: r.reason, topic: r.topic, detail: r.detail });
-      if (r.reason === 'filter_error' || r.reason === 'transform_error')
-        run.errors.push({ rule: rule.label, message: `${r.reason}: ${r.detail}` });
-    }
-    if (!rule.continue) break;
+    if (record(st, rule, await applyRule(rule, reading, decoded, captures, gateway, now))) break;
   }
-  if (!matched) {
+  return finishRun(st, defaultRoute, reading, decoded, gateway);
+}
+
+/** One rule's result into the run; true when the run stops here (first-match). */
+function record(st: RunState, rule: CompiledUplinkRule, r: RuleResult): boolean {
+  if (r.kind === 'skip') return false;
+  st.matched = true;
+  const { run } = st;
+  if (r.kind === 'message') {
+    run.messages.push(r.message);
+    run.trace.push({ rule: rule.label, outcome: 'published', topic: r.message.topic });
+  } else {
+    st.firstDrop ??= r.reason;
+    run.trace.push({ rule: rule.label, outcome: r.reason, topic: r.topic, detail: r.detail });
+    if (r.reason === 'filter_error' || r.reason === 'transform_error')
+      run.errors.push({ rule: rule.label, message: `${r.reason}: ${r.detail}` });
+  }
+  return !rule.continue;
+}
+
+function finishRun(
+  st: RunState,
+  defaultRoute: DefaultRoute,
+  reading: Reading,
+  decoded: DecodedPayload,
+  gateway: string,
+): UplinkRun {
+  const { run } = st;
+  if (!st.matched) {
     const message = defaultRoute.route(reading, decoded, gateway);
     if (message) {
       run.messages.push(message);
       run.trace.push({ rule: 'default_route', outcome: 'published', topic: message.topic });
     } else {
-      firstDrop = 'no_rule';
+      st.firstDrop = 'no_rule';
       run.trace.push({ rule: 'default_route', outcome: 'no_rule' });
     }
   }
-  if (run.messages.length === 0) run.dropped = firstDrop;
+  if (run.messages.length === 0) run.dropped = st.firstDrop;
   return run;
 }
 

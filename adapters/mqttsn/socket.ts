@@ -1,5 +1,6 @@
 import type { RemoteInfo } from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
+import { isIP, isIPv6 } from 'node:net';
 import DgramAsPromised, { type AddressInfo, type SocketAsPromised } from 'dgram-as-promised';
 
 /**
@@ -15,7 +16,10 @@ export class UdpSocket {
   ) {}
 
   async bind(host: string, port: number): Promise<AddressInfo> {
-    const sock = DgramAsPromised.createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4' }, this.onMessage);
+    const sock = DgramAsPromised.createSocket(
+      { type: isIPv6(host) ? 'udp6' : 'udp4', lookup: literalLookup },
+      this.onMessage,
+    );
     this.sock = sock;
     try {
       return await sock.bind(port, host);
@@ -60,4 +64,19 @@ export class UdpSocket {
     this.sock = undefined;
     if (sock) await sock.close();
   }
+}
+
+/**
+ * dgram resolves the address of every send through dns.lookup, which answers an IP literal on the next
+ * tick (a tick, a closure and a validation per datagram). Replies go to the address a datagram came
+ * from, always a literal: answered at once. A host name (advertise_to) still goes to dns.lookup.
+ */
+function literalLookup(
+  address: string,
+  options: LookupOneOptions,
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  const v = isIP(address);
+  if (v !== 0) callback(null, address, v);
+  else dnsLookup(address, options, callback); // Node passes the family as a number: lookup takes both
 }
