@@ -17,7 +17,7 @@ export interface UplinkOutput {
  * the rules can (no expression looked at the reading), else a promise.
  */
 export interface UplinkRules {
-  uplink(reading: Reading, now: number): UplinkOutput | PromiseLike<UplinkOutput>;
+  uplink(reading: Reading, now: number): UplinkOutput | Promise<UplinkOutput>;
 }
 
 export interface IngestDeps {
@@ -82,13 +82,13 @@ export function startIngest(readings$: Observable<Reading>, deps: IngestDeps): S
   /** Rules, then the outbox; busy meanwhile, so a reading emitted from inside (re-entrant) waits its turn. */
   function evaluate(reading: Reading): void {
     busy = true;
-    let out: UplinkOutput | PromiseLike<UplinkOutput>;
+    let out: UplinkOutput | Promise<UplinkOutput>;
     try {
       out = deps.rules().uplink(reading, Date.now());
     } catch (err) {
       out = ruleFailed(reading, err);
     }
-    if (isPromiseLike(out)) {
+    if (out instanceof Promise) {
       out.then(
         (r) => resume(reading, r),
         (err: unknown) => resume(reading, ruleFailed(reading, err)),
@@ -210,8 +210,4 @@ export function startIngest(readings$: Observable<Reading>, deps: IngestDeps): S
     head = 0;
   });
   return sub;
-}
-
-function isPromiseLike<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
-  return typeof (v as { then?: unknown }).then === 'function';
 }

@@ -23,6 +23,8 @@ export type Rendered = { ok: true; text: string } | { ok: false; missing: string
 
 export interface Template {
   readonly source: string;
+  /** The text when the template has no placeholder: the caller need not build a context. */
+  readonly constant?: string;
   render(ctx: TemplateContext): Rendered;
 }
 
@@ -55,7 +57,8 @@ export function compileTemplate(
   }
   parts.push(source.slice(last));
   if (bad) return undefined;
-  return { source, render: (ctx) => render(parts, ctx) };
+  const constant = parts.length === 1 ? (parts[0] as string) : undefined;
+  return { source, ...(constant !== undefined && { constant }), render: (ctx) => render(parts, ctx) };
 }
 
 function render(parts: Part[], ctx: TemplateContext): Rendered {

@@ -125,10 +125,15 @@ export function templateContext(
       gateway,
       source: reading.source,
       topic: reading.topic,
-      payload: decoded.text,
+      get payload() {
+        return decoded.text;
+      },
       ...captures,
     },
-    fields: decoded.fields,
+    // Read only by a {fields.x} placeholder: a template without one never parses the payload.
+    get fields() {
+      return decoded.fields;
+    },
   };
 }
 
@@ -370,12 +375,20 @@ export class DefaultRoute {
   }
 
   route(reading: Reading, decoded: DecodedPayload, gateway: string): OutboxMessage | undefined {
-    if (!this.prefix) return undefined;
-    const r = this.prefix.render({
-      vars: { gateway, device: reading.device, source: reading.source },
-      fields: decoded.fields,
-    });
-    const topic = r.ok ? r.text + reading.topic : reading.topic;
+    const prefix = this.prefix;
+    if (!prefix) return undefined;
+    let topic: string;
+    if (prefix.constant !== undefined)
+      topic = prefix.constant + reading.topic; // no context to build
+    else {
+      const r = prefix.render({
+        vars: { gateway, device: reading.device, source: reading.source },
+        get fields() {
+          return decoded.fields;
+        },
+      });
+      topic = r.ok ? r.text + reading.topic : reading.topic;
+    }
     const { source, device, payload, qos, retain, receivedAt } = reading;
     return { source, device, topic, payload, qos, retain, receivedAt };
   }

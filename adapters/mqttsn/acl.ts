@@ -126,8 +126,11 @@ export class Acl {
 
   /** May this client publish (or REGISTER) this concrete topic name (as the device sent it)? */
   mayPublish(clientId: string, topic: string): boolean {
+    if (this.rules.length === 0) return this.defaultAllow;
+    const list = this.expanded(clientId).publish;
+    if (list.length === 0) return this.defaultAllow; // no rule for this client: no split per message
     const t = levels(topic);
-    for (const f of this.expanded(clientId).publish) if (matchesLevels(f.levels, t)) return f.allow;
+    for (const f of list) if (matchesLevels(f.levels, t)) return f.allow;
     return this.defaultAllow;
   }
 

@@ -23,9 +23,14 @@ export interface Subscription {
 }
 
 /** Uplink QoS 1/2 message from the device: settling (emitted, not yet settled), acked (PUBACK sent), received (PUBREC sent). */
-interface Uplink {
-  state: 'settling' | 'acked' | 'received';
+export interface Uplink {
+  readonly state: 'settling' | 'acked' | 'received';
 }
+
+/** The three states as shared constants: an entry is replaced, never changed, so none is made per message. */
+export const UPLINK_SETTLING: Uplink = Object.freeze({ state: 'settling' });
+export const UPLINK_ACKED: Uplink = Object.freeze({ state: 'acked' });
+export const UPLINK_RECEIVED: Uplink = Object.freeze({ state: 'received' });
 
 /** A downlink exchange waiting for the device's REGACK/PUBACK/PUBREC/PUBCOMP with this msgId; null = gave up. */
 export interface Waiter {
@@ -89,7 +94,7 @@ export class Session {
 
   /** Remembers the last ACKED_MEMORY acked ids (oldest forgotten first): O(1) per ack. */
   markAcked(msgId: number): void {
-    this.uplink.set(msgId, { state: 'acked' });
+    this.uplink.set(msgId, UPLINK_ACKED);
     this.acked.push(msgId);
     if (this.acked.length <= ACKED_MEMORY) return;
     const old = this.acked.shift()!;

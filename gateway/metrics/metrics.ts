@@ -82,6 +82,13 @@ export const STORE_COMMIT_BUCKETS = [
 export const MODBUS_RTT_BUCKETS = [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 const P = 'fieldgate_';
+const QOS_LABEL = ['0', '1', '2'];
+
+/** A counter's values from plain monotonic counts (a Counter has no set: reset, then inc). */
+function mirror<L extends string>(c: Counter<L>, counts: ReadonlyMap<string, number>, label: L): void {
+  c.reset();
+  for (const [value, n] of counts) c.inc({ [label]: value } as Partial<Record<L, string>>, n);
+}
 
 /**
  * Every fieldgate metric, in a private Registry so tests (and several
@@ -115,6 +122,9 @@ export class Metrics {
   private readonly now: () => number;
   private readonly logger: MetricsOptions['logger'];
   private readonly warnedSources = new Set<string>();
+  /** messages_in_total by source, messages_out_total by QoS: monotonic, mirrored at scrape. */
+  private readonly inCounts = new Map<string, number>();
+  private readonly outCounts = new Map<string, number>();
 
   constructor(opts: MetricsOptions = {}) {
     this.now = opts.now ?? Date.now;
@@ -122,17 +132,26 @@ export class Metrics {
     const registers = [this.registry];
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
 
+    // Counted per message in plain numbers (a labelled inc() hashes its labels every time), read on scrape.
+    const inCounts = this.inCounts;
     this.messagesIn = new Counter({
       name: `${P}messages_in_total`,
       help: 'Readings received from devices, by source (serial:<port>, mqttsn).',
       labelNames: ['source'],
       registers,
+      collect() {
+        mirror(this, inCounts, 'source');
+      },
     });
+    const outCounts = this.outCounts;
     this.messagesOut = new Counter({
       name: `${P}messages_out_total`,
       help: 'Messages delivered upstream (broker ack for QoS 1/2, written for QoS 0), by QoS.',
       labelNames: ['qos'],
       registers,
+      collect() {
+        mirror(this, outCounts, 'qos');
+      },
     });
     this.messagesDropped = new Counter({
       name: `${P}messages_dropped_total`,
@@ -340,10 +359,11 @@ export class Metrics {
   }
 
   messageIn(source: string, n = 1): void {
-    this.messagesIn.inc({ source }, n);
+    this.inCounts.set(source, (this.inCounts.get(source) ?? 0) + n);
   }
   messageOut(qos: number, n = 1): void {
-    this.messagesOut.inc({ qos: String(qos) }, n);
+    const key = QOS_LABEL[qos] ?? String(qos);
+    this.outCounts.set(key, (this.outCounts.get(key) ?? 0) + n);
   }
   dropped(source: string, reason: string, n = 1): void {
     this.messagesDropped.inc({ source, reason }, n);

@@ -4,7 +4,7 @@ import { type PacketOf, ReturnCode, shortIdToName, TopicIdType } from '../codec/
 import type { Ctx } from '../context.js';
 import { allowed, type Peer } from '../peer.js';
 import { QOS2_RECEIVED, qos2Key } from '../qos2-ids.js';
-import type { Session } from '../session.js';
+import { type Session, UPLINK_RECEIVED, UPLINK_SETTLING } from '../session.js';
 
 /**
  * Topic name for a PUBLISH's topic id, by its id type; undefined when unknown or not a valid topic
@@ -67,7 +67,8 @@ function emitReading(
   remember?: Reading['remember'],
 ): void {
   ctx.stats.counters.readings++;
-  ctx.emit({
+  // One shape for every reading (settle and remember present, maybe undefined): no spread copies.
+  const reading: Reading = {
     source: ctx.name,
     device,
     topic: ctx.cfg.topic_prefix + topic,
@@ -75,9 +76,14 @@ function emitReading(
     qos,
     retain: p.flags.retain,
     receivedAt: ctx.now(),
-    ...(settle ? { settle } : {}),
-    ...(remember ? { remember } : {}),
-  });
+    settle,
+    remember,
+  };
+  ctx.emit(reading);
+}
+
+function puback(ctx: Ctx, peer: Peer, p: PacketOf<'publish'>, returnCode: number): void {
+  ctx.send(peer, { type: 'puback', topicId: p.topicId, msgId: p.msgId, returnCode });
 }
 
 /** PUBLISH from a device: a Reading now; the PUBACK/PUBREC only once the gateway settles it. */
@@ -90,19 +96,17 @@ export function onPublish(ctx: Ctx, peer: Peer, p: PacketOf<'publish'>, s: Sessi
     ctx.drop('out-of-state', peer, 'PUBLISH without connection');
     return;
   }
-  const puback = (rc: number) =>
-    ctx.send(peer, { type: 'puback', topicId: p.topicId, msgId: p.msgId, returnCode: rc });
   const topic = resolveTopic(ctx, s, p.flags.topicIdType, p.topicId);
   if (topic === undefined) {
     ctx.drop('invalid-topic', peer, `${s.clientId}: topic id ${p.topicId} type ${p.flags.topicIdType}`);
-    puback(ReturnCode.INVALID_TOPIC_ID);
+    puback(ctx, peer, p, ReturnCode.INVALID_TOPIC_ID);
     return;
   }
   const qos = p.flags.qos;
   if (!ctx.acl.mayPublish(s.clientId, topic)) {
     // rc 3 "not supported", not 2: "invalid topic id" makes a device REGISTER again and retry forever.
     ctx.drop('acl-denied', peer, `${s.clientId}: PUBLISH ${topic}`);
-    if (qos > 0) puback(ReturnCode.NOT_SUPPORTED);
+    if (qos > 0) puback(ctx, peer, p, ReturnCode.NOT_SUPPORTED);
     return;
   }
   if (qos === 0) {
@@ -111,7 +115,7 @@ export function onPublish(ctx: Ctx, peer: Peer, p: PacketOf<'publish'>, s: Sessi
   }
 
   if (qos === 2 && !s.uplink.has(p.msgId) && !s.cleanSession && storedBeforeRestart(ctx, s, p.msgId)) {
-    s.uplink.set(p.msgId, { state: 'received' });
+    s.uplink.set(p.msgId, UPLINK_RECEIVED);
   }
   const prev = s.uplink.get(p.msgId);
   if (prev) {
@@ -123,17 +127,17 @@ export function onPublish(ctx: Ctx, peer: Peer, p: PacketOf<'publish'>, s: Sessi
       // The device missed our ack: repeat it, do not emit again.
       ctx.drop('duplicate', peer, `${s.clientId} msgId ${p.msgId} already stored`);
       if (prev.state === 'received') ctx.send(peer, { type: 'pubrec', msgId: p.msgId });
-      else puback(ReturnCode.ACCEPTED);
+      else puback(ctx, peer, p, ReturnCode.ACCEPTED);
       return;
     }
     s.uplink.delete(p.msgId); // a new message reusing an acked id
   }
   if (s.inflightUp() >= ctx.cfg.max_inflight_per_client) {
     ctx.drop('inflight-limit', peer, s.clientId);
-    puback(ReturnCode.CONGESTION);
+    puback(ctx, peer, p, ReturnCode.CONGESTION);
     return;
   }
-  s.uplink.set(p.msgId, { state: 'settling' });
+  s.uplink.set(p.msgId, UPLINK_SETTLING);
   let settled = false;
   const remember =
     qos === 2 && !s.cleanSession
@@ -160,16 +164,16 @@ function onSettled(ctx: Ctx, s: Session, p: PacketOf<'publish'>, outcome: StoreO
     // device gives up instead of resending what would be refused again. Also for QoS 2 (spec 6.8).
     s.uplink.delete(p.msgId);
     const returnCode = outcome === 'congestion' ? ReturnCode.CONGESTION : ReturnCode.NOT_SUPPORTED;
-    ctx.send(peer, { type: 'puback', topicId: p.topicId, msgId: p.msgId, returnCode });
+    puback(ctx, peer, p, returnCode);
     return;
   }
   if (p.flags.qos === 2) {
-    s.uplink.set(p.msgId, { state: 'received' });
+    s.uplink.set(p.msgId, UPLINK_RECEIVED);
     ctx.send(peer, { type: 'pubrec', msgId: p.msgId });
     return;
   }
   s.markAcked(p.msgId);
-  ctx.send(peer, { type: 'puback', topicId: p.topicId, msgId: p.msgId, returnCode: ReturnCode.ACCEPTED });
+  puback(ctx, peer, p, ReturnCode.ACCEPTED);
 }
 
 /** PUBREL for an uplink QoS 2 message: PUBCOMP (also for an unknown id: our PUBCOMP was lost). */
