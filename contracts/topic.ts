@@ -47,8 +47,32 @@ export const MAX_TOPIC_LEVELS = 200;
 
 const PLAIN = /^[\x20-\x22\x24-\x2a\x2c-\x7e]+$/; // printable ASCII without + and #
 
+/**
+ * Verdicts of recent topics: every message is checked (adapter, rules, ingest), and a site has few
+ * distinct topics. Bounded in entries and in the length of what is kept, so a device inventing a topic
+ * per message only costs the check itself (the map is cleared when full). '' = valid.
+ */
+const verdicts = new Map<string, TopicProblem | ''>();
+const VERDICTS_MAX = 1024;
+const VERDICT_MAX_LENGTH = 256;
+
 /** Why `topic` cannot be published, or undefined when it can. */
 export function topicNameProblem(topic: string): TopicProblem | undefined {
+  if (topic.length > VERDICT_MAX_LENGTH) return checkTopicName(topic);
+  const hit = verdicts.get(topic);
+  if (hit !== undefined) return hit === '' ? undefined : hit;
+  const problem = checkTopicName(topic);
+  if (verdicts.size >= VERDICTS_MAX) verdicts.clear();
+  verdicts.set(topic, problem ?? '');
+  return problem;
+}
+
+/** Topics whose verdict is remembered now (tests: the cache stays bounded). */
+export function rememberedTopicVerdicts(): number {
+  return verdicts.size;
+}
+
+function checkTopicName(topic: string): TopicProblem | undefined {
   if (topic.length === 0) return 'empty';
   if (PLAIN.test(topic)) return shapeProblem(topic, topic.length);
   let bytes = 0;
