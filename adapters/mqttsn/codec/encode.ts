@@ -1,5 +1,5 @@
 import { encodeFlags } from './flags.js';
-import { MsgType, type Packet, type TopicRef } from './packets.js';
+import { MsgType, type Packet, type PacketOf, type TopicRef } from './packets.js';
 
 const u8 = (n: number) => Buffer.of(n & 0xff);
 const u16 = (n: number) => {
@@ -94,6 +94,15 @@ function frame(parts: Buffer[]): Buffer {
  */
 function encodeAck(p: Packet): Buffer | undefined {
   switch (p.type) {
+    case 'regack': {
+      const b = Buffer.allocUnsafe(7);
+      b[0] = 7;
+      b[1] = MsgType.REGACK;
+      b.writeUInt16BE(p.topicId, 2);
+      b.writeUInt16BE(p.msgId, 4);
+      b[6] = p.returnCode & 0xff;
+      return b;
+    }
     case 'puback': {
       const b = Buffer.allocUnsafe(7);
       b[0] = 7;
@@ -117,12 +126,31 @@ function encodeAck(p: Packet): Buffer | undefined {
   }
 }
 
+/** An ack for a device behind a forwarder: the encapsulation header and the ack in one buffer. */
+function encodeEncapsulatedAck(p: PacketOf<'encapsulated'>): Buffer | undefined {
+  const header = 3 + p.nodeId.length;
+  if (header > 255) return undefined;
+  const inner = encodeAck(p.packet);
+  if (!inner) return undefined;
+  const b = Buffer.allocUnsafe(header + inner.length);
+  b[0] = header;
+  b[1] = MsgType.ENCAPSULATED;
+  b[2] = p.radius & 0x03;
+  p.nodeId.copy(b, 3);
+  inner.copy(b, header);
+  return b;
+}
+
 export function encode(p: Packet): Buffer {
-  const ack = encodeAck(p);
-  if (ack) return ack;
+  const ack = p.type === 'encapsulated' ? encodeEncapsulatedAck(p) : encodeAck(p);
+  return ack ?? encodeGeneric(p);
+}
+
+/** Every packet through the field-by-field encoder (the acks' fast paths must give the same bytes). */
+export function encodeGeneric(p: Packet): Buffer {
   if (p.type === 'encapsulated') {
     const header = frame([u8(MsgType.ENCAPSULATED), u8(p.radius & 0x03), p.nodeId]);
-    return Buffer.concat([header, encode(p.packet)]);
+    return Buffer.concat([header, encodeGeneric(p.packet)]);
   }
   return frame(body(p));
 }
