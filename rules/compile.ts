@@ -90,9 +90,16 @@ export class RuleEngine {
     decoded: DecodedPayload,
     now: number,
   ): UplinkResult | Promise<UplinkResult> {
-    const result: UplinkResult = { ...run, commands: [] };
-    if (!this.triggers.some((t) => t.matches(reading))) return result;
-    return this.fireTriggers(result, reading, decoded, now);
+    const result: UplinkResult = {
+      messages: run.messages,
+      commands: [],
+      dropped: run.dropped,
+      errors: run.errors,
+      trace: run.trace,
+    };
+    for (const t of this.triggers)
+      if (t.matches(reading)) return this.fireTriggers(result, reading, decoded, now);
+    return result;
   }
 
   private async fireTriggers(

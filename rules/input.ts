@@ -29,31 +29,40 @@ export interface DecodedPayload {
 
 /**
  * Decoded lazily: most readings pass rules that never look at the payload, and a failed
- * JSON.parse (plain text payloads) costs an exception per message.
+ * JSON.parse (plain text payloads) costs an exception per message. One object per reading, no closures.
  */
 export function decodePayload(payload: Buffer, fields?: Record<string, unknown>): DecodedPayload {
-  let text: string | undefined;
-  let value: unknown;
-  let parsed = false;
-  const decoded: DecodedPayload = {
-    get text() {
-      text ??= payload.toString('utf8');
-      return text;
-    },
-    get value() {
-      if (!parsed) {
-        parsed = true;
-        value = parseJson(decoded.text);
-      }
-      return value;
-    },
-    get fields() {
-      if (fields) return fields;
-      const v = decoded.value;
-      return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-    },
-  };
-  return decoded;
+  return new LazyPayload(payload, fields);
+}
+
+class LazyPayload implements DecodedPayload {
+  private textCache: string | undefined;
+  private valueCache: unknown;
+  private parsed = false;
+
+  constructor(
+    private readonly payload: Buffer,
+    private readonly given: Record<string, unknown> | undefined,
+  ) {}
+
+  get text(): string {
+    this.textCache ??= this.payload.toString('utf8');
+    return this.textCache;
+  }
+
+  get value(): unknown {
+    if (!this.parsed) {
+      this.parsed = true;
+      this.valueCache = parseJson(this.text);
+    }
+    return this.valueCache;
+  }
+
+  get fields(): Record<string, unknown> {
+    if (this.given) return this.given;
+    const v = this.value;
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  }
 }
 
 /** JSON when it parses, else the text itself; skips JSON.parse for text that cannot be JSON. */

@@ -24,6 +24,28 @@ export function allowed(list: readonly string[], peer: Peer, clientId?: string):
  */
 export function unusableSource(address: string, port: number): string | undefined {
   if (!(port >= 1 && port <= 65535)) return `source port ${port}`;
+  if (address.indexOf(':') === -1) return unusableIpv4(address); // every datagram: no string made
+  return unusableOther(address);
+}
+
+/** Dotted IPv4, as dgram reports it: the first octet read in place. */
+function unusableIpv4(address: string): string | undefined {
+  let first = 0;
+  let i = 0;
+  for (; i < address.length; i++) {
+    const c = address.charCodeAt(i);
+    if (c === 0x2e) break;
+    if (c < 0x30 || c > 0x39) return unusableOther(address); // not a dotted quad after all
+    first = first * 10 + (c - 0x30);
+  }
+  if (i === 0 || i === address.length) return unusableOther(address);
+  if (address === '255.255.255.255') return `source address ${address}`;
+  if (first === 0) return `source address ${address}`; // "this network" (0.0.0.0 too): never a sender
+  if (first >= 224 && first <= 239) return `multicast source ${address}`;
+  return undefined;
+}
+
+function unusableOther(address: string): string | undefined {
   const a = address.toLowerCase().replace(/^::ffff:(?=\d+\.)/, '');
   if (a === '0.0.0.0' || a === '::' || a === '255.255.255.255') return `source address ${address}`;
   const first = Number(a.split('.')[0]);
