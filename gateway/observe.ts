@@ -1,4 +1,4 @@
-import { merge, type Subscription } from 'rxjs';
+import type { Subscription } from 'rxjs';
 import { ModbusAdapter } from '../adapters/modbus/index.js';
 import { MqttSnAdapter } from '../adapters/mqttsn/index.js';
 import { LostDevices } from '../adapters/mqttsn/stats.js';
@@ -122,11 +122,15 @@ export class Observability {
         }),
       );
     }
+    // One subscription per adapter, no merge: one operator less per reading, and an adapter whose
+    // stream fails does not end the counting of the others (the failure is logged where ingest isolates it).
+    const reading = (r: Reading) => {
+      metrics.messageIn(r.source);
+      this.board.reading(r);
+    };
+    for (const a of adapters.values())
+      this.subs.push(a.readings$.subscribe({ next: reading, error: () => {} }));
     this.subs.push(
-      merge(...[...adapters.values()].map((a) => a.readings$)).subscribe((r) => {
-        metrics.messageIn(r.source);
-        this.board.reading(r);
-      }),
       deviceEvents(adapters.values()).subscribe((e) => this.board.device(e)),
       // Health does not clear on a commit: store.writeHealth() knows which commits prove the disk.
       store.commits$.subscribe((c) => metrics.observeStoreCommit(c.ms / 1000)),
