@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { PlainHistogram } from './plain-histogram.js';
 
 /** What the gauges read at scrape time. OutboxStats from the store fits OutboxSource. */
 export interface OutboxSource {
@@ -107,8 +108,8 @@ export class Metrics {
   readonly outboxSetAside: Counter<'reason'>;
   readonly upstreamRetries: Counter<'reason'>;
   readonly commands: Counter<'target' | 'outcome'>;
-  readonly e2eLatency: Histogram;
-  readonly storeCommit: Histogram;
+  readonly e2eLatency: PlainHistogram;
+  readonly storeCommit: PlainHistogram;
   readonly modbusRequests: Counter<'bus' | 'device'>;
   readonly modbusErrors: Counter<'bus' | 'device' | 'reason'>;
   readonly modbusRoundTrip: Histogram<'bus' | 'device'>;
@@ -182,18 +183,19 @@ export class Metrics {
       labelNames: ['target', 'outcome'],
       registers,
     });
-    this.e2eLatency = new Histogram({
-      name: `${P}e2e_latency_seconds`,
-      help: 'Time from receiving a reading to the broker acknowledging it.',
-      buckets: E2E_LATENCY_BUCKETS,
+    // Observed per message / per commit: plain counts, exported on scrape.
+    this.e2eLatency = new PlainHistogram(
+      `${P}e2e_latency_seconds`,
+      'Time from receiving a reading to the broker acknowledging it.',
+      E2E_LATENCY_BUCKETS,
       registers,
-    });
-    this.storeCommit = new Histogram({
-      name: `${P}store_commit_seconds`,
-      help: 'Duration of one SQLite group commit, until durable (with power-loss: its WAL fsync included).',
-      buckets: STORE_COMMIT_BUCKETS,
+    );
+    this.storeCommit = new PlainHistogram(
+      `${P}store_commit_seconds`,
+      'Duration of one SQLite group commit, until durable (with power-loss: its WAL fsync included).',
+      STORE_COMMIT_BUCKETS,
       registers,
-    });
+    );
 
     this.modbusRequests = new Counter({
       name: `${P}modbus_requests_total`,
