@@ -14,18 +14,17 @@ import { validTopicName } from './topic-filter.js';
  */
 export function aclRefused(ctx: Ctx, peer: Peer, p: Packet, s: Session | undefined): boolean {
   if (!s) return false;
-  const deny = (what: string) => ctx.drop('acl-denied', peer, `${s.clientId}: ${what}`);
   switch (p.type) {
     case 'register':
       if (!s.online || !validTopicName(p.topicName) || ctx.acl.mayPublish(s.clientId, p.topicName))
         return false;
-      deny(`REGISTER ${p.topicName}`);
+      denied(ctx, peer, s, `REGISTER ${p.topicName}`);
       ctx.send(peer, { type: 'regack', topicId: 0, msgId: p.msgId, returnCode: ReturnCode.NOT_SUPPORTED });
       return true;
     case 'subscribe': {
       const filter = s.online ? filterOf(ctx, s, p) : undefined;
       if (filter === undefined || ctx.acl.maySubscribe(s.clientId, filter)) return false;
-      deny(`SUBSCRIBE ${filter}`);
+      denied(ctx, peer, s, `SUBSCRIBE ${filter}`);
       const qos = p.flags.qos === 1 || p.flags.qos === 2 ? p.flags.qos : 0;
       ctx.send(peer, {
         type: 'suback',
@@ -45,7 +44,7 @@ export function aclRefused(ctx: Ctx, peer: Peer, p: Packet, s: Session | undefin
         ctx.acl.mayPublish(s.clientId, p.topic)
       )
         return false;
-      deny(`will topic ${p.topic}`);
+      denied(ctx, peer, s, `will topic ${p.topic}`);
       s.state = 'offline';
       ctx.sessions.remove(s);
       ctx.send(peer, { type: 'connack', returnCode: ReturnCode.NOT_SUPPORTED });
@@ -53,10 +52,15 @@ export function aclRefused(ctx: Ctx, peer: Peer, p: Packet, s: Session | undefin
     case 'willtopicupd':
       if (!s.online || !p.flags || !validTopicName(p.topic) || ctx.acl.mayPublish(s.clientId, p.topic))
         return false;
-      deny(`will topic ${p.topic}`);
+      denied(ctx, peer, s, `will topic ${p.topic}`);
       ctx.send(peer, { type: 'willtopicresp', returnCode: ReturnCode.NOT_SUPPORTED });
       return true;
     default:
       return false;
   }
+}
+
+/** Counted and logged (a module function: aclRefused runs for every datagram, PUBLISH included). */
+function denied(ctx: Ctx, peer: Peer, s: Session, what: string): void {
+  ctx.drop('acl-denied', peer, `${s.clientId}: ${what}`);
 }
