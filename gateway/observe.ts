@@ -35,7 +35,7 @@ interface Parts {
  * an operator sees. Reads the parts; never changes what they do.
  */
 export class Observability {
-  readonly metrics = new Metrics();
+  readonly metrics: Metrics;
   private readonly notifier: SystemdNotifier;
   private http: HttpServer | null = null;
   private subs: Subscription[] = [];
@@ -55,6 +55,8 @@ export class Observability {
     private readonly logger: Logger,
     logRing?: LogRing,
   ) {
+    // process_* / nodejs_* only where /metrics serves them: their GC observer runs on every GC.
+    this.metrics = new Metrics({ defaultMetrics: config.http.enabled });
     this.notifier = new SystemdNotifier({ logger });
     this.uplink = new UplinkWatch(config.http.health);
     this.board = new StatusBoard({

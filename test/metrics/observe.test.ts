@@ -94,3 +94,16 @@ describe('Observability wiring', () => {
     }
   });
 });
+
+describe('Observability: default process metrics only where /metrics serves them', () => {
+  it('collects process_* and nodejs_* with http enabled, not with http disabled', async () => {
+    const config = (http: string) =>
+      parseConfig(`gateway: { id: w }\nupstream: { url: "mqtt://127.0.0.1:9" }\n${http}`, 'w.yaml', {});
+    const on = new Observability(config(''), pino({ level: 'silent' }));
+    const off = new Observability(config('http: { enabled: false }'), pino({ level: 'silent' }));
+    expect(await on.metrics.text()).toContain('process_cpu_seconds_total');
+    const text = await off.metrics.text();
+    expect(text).not.toContain('process_cpu_seconds_total');
+    expect(text).toContain('fieldgate_outbox_rows'); // the gateway's own still feed the stats topic
+  });
+});
