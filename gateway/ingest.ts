@@ -127,12 +127,17 @@ export function startIngest(readings$: Observable<Reading>, deps: IngestDeps): S
     return { messages: [], commands: [], dropped: 'rule_error' };
   }
 
-  /** One reading's fate; a throw here (a broken callback) is logged and stops at this reading. */
+  /**
+   * One reading's fate. A throw here (a broken callback, an enqueue that throws instead of rejecting)
+   * stops at this reading: nothing of it was stored, so it settles 'error' (no ack; the device resends)
+   * rather than staying in flight at its adapter for good.
+   */
   function handle(reading: Reading, result: UplinkOutput): void {
     try {
       store(reading, result);
     } catch (err) {
       logger.error({ err, source: reading.source }, 'ingest failed on a reading');
+      settle(reading, 'error');
     }
   }
 

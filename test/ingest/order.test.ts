@@ -136,3 +136,29 @@ describe('ingest: one reading at a time, in arrival order, sync and async alike'
     expect(h.rows()).toEqual([]);
   });
 });
+
+describe('ingest: a reading whose store step throws', () => {
+  it('settles error (no ack, the device resends) and the readings after it are stored', async () => {
+    const s = store();
+    const readings$ = new Subject<Reading>();
+    const outcomes = new Map<string, StoreOutcome>();
+    const rules = engine({});
+    // The real outbox, except that one enqueue throws synchronously (as a closed store could).
+    const outbox = Object.create(s.outbox) as Store['outbox'];
+    outbox.enqueue = (messages, opts) => {
+      if (messages[0]?.topic === 'a/2') throw new Error('enqueue threw');
+      return s.outbox.enqueue(messages, opts);
+    };
+    startIngest(readings$, {
+      rules: () => rules,
+      outbox,
+      dispatch: () => {},
+      logger: pino({ level: 'silent' }),
+    });
+    for (const topic of ['a/1', 'a/2', 'a/3'])
+      readings$.next({ ...reading({ topic }), settle: (o) => outcomes.set(topic, o) });
+    await waitFor(() => outcomes.size === 3, 'every reading settled');
+    expect(Object.fromEntries(outcomes)).toEqual({ 'a/1': 'stored', 'a/2': 'error', 'a/3': 'stored' });
+    expect(s.outbox.nextQueued(0, 10).map((r) => r.topic)).toEqual(['a/1', 'a/3']);
+  });
+});
