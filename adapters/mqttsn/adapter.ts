@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { BehaviorSubject, filter, map, merge, type Observable, Subject } from 'rxjs';
 import type { DeviceSessionStore, Inbox, KvState } from '../../contracts/store.js';
+import { throttledLog } from '../../contracts/throttled-log.js';
 import type {
   Command,
   DeviceEvent,
@@ -23,7 +24,6 @@ import { type Peer, peerKey, unusableSource } from './peer.js';
 import { persistSession, restoreSessions } from './persist.js';
 import { AddressPins } from './pinning.js';
 import { Qos2Ids } from './qos2-ids.js';
-import { RefusalLog } from './refusals.js';
 import { routeTo } from './route.js';
 import type { SessionState } from './session.js';
 import { SessionTable } from './session-table.js';
@@ -105,7 +105,7 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
       (msg, rinfo) => this.onDatagram(msg, rinfo),
       (err) => this.ctx.drop('send-error', undefined, String(err)),
     );
-    const refusals = new RefusalLog(log);
+    const refusals = throttledLog(log);
     this.ctx = {
       name: this.name,
       cfg,
@@ -140,7 +140,7 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
         const key = peer ? peerKey(peer) : undefined;
         this.statsBox.drop(reason, key, detail);
         if (WARN_REASONS.has(reason))
-          refusals.warn(reason, { peer: key, detail }, `mqttsn refused: ${reason}`);
+          refusals(reason, { reason, peer: key, detail }, `mqttsn refused: ${reason}`);
         else log.debug({ reason, peer: key, detail }, 'mqttsn drop');
       },
       persist: (s) => this.track(persistSession(this.ctx, s), 'session save'),
@@ -316,7 +316,12 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
   private handlerFailed(e: unknown, what: string, peer?: Peer): void {
     try {
       this.statsBox.drop('handler-error', peer && peerKey(peer), what);
-      this.ctx.refusals.warn('handler-error', { err: e, what }, 'mqttsn handler failed', 'error');
+      this.ctx.refusals(
+        'handler-error',
+        { reason: 'handler-error', err: e, what },
+        'mqttsn handler failed',
+        'error',
+      );
     } catch {
       // a throwing metrics subscriber must not turn this into an uncaught exception either
     }

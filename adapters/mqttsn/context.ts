@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { DeviceSessionStore, Inbox, KvState } from '../../contracts/store.js';
+import type { ThrottledLog } from '../../contracts/throttled-log.js';
 import type { Reading } from '../types.js';
 import type { Acl } from './acl.js';
 import type { Packet } from './codec/index.js';
@@ -7,7 +8,6 @@ import type { MqttsnConfig } from './config.js';
 import type { Peer } from './peer.js';
 import type { AddressPins } from './pinning.js';
 import type { Qos2Ids } from './qos2-ids.js';
-import type { RefusalLog } from './refusals.js';
 import type { Session } from './session.js';
 import type { SessionTable } from './session-table.js';
 import type { DropReason, Stats } from './stats.js';
@@ -32,7 +32,7 @@ export interface Ctx {
   /** Device-side QoS 2 msgIds stored but not yet released, bounded. */
   readonly qos2: Qos2Ids;
   /** Rate-limited warnings for refusals and suspicious events. */
-  readonly refusals: RefusalLog;
+  readonly refusals: ThrottledLog;
   /** Memory held by every device's in-memory downlink queue together (bytes, estimated), and its cap. */
   readonly downlinkMemory: { used: number; readonly max: number };
   now(): number;

@@ -110,9 +110,15 @@ const hostOf = (p: Peer) => (p.forward ? `${p.address}#${p.forward.nodeId.toStri
 export function warnIfMoved(ctx: Ctx, clientId: string, peer: Peer, what: string): void {
   const was = ctx.sessions.get(clientId)?.peer;
   if (!was || hostOf(was) === hostOf(peer)) return;
-  ctx.refusals.warn(
+  ctx.refusals(
     'client-moved',
-    { clientId, from: peerKey(was), to: peerKey(peer), pinned: ctx.pins.isPinned(clientId) },
+    {
+      reason: 'client-moved',
+      clientId,
+      from: peerKey(was),
+      to: peerKey(peer),
+      pinned: ctx.pins.isPinned(clientId),
+    },
     `mqttsn: ${what} for a known client id from another address; the session moves there (pin it with mqttsn.clients.<id>.address)`,
   );
 }

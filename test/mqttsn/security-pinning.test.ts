@@ -3,7 +3,7 @@ import pino from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { encode, flags } from '../../adapters/mqttsn/codec/index.js';
 import { AddressPins } from '../../adapters/mqttsn/pinning.js';
-import { RefusalLog } from '../../adapters/mqttsn/refusals.js';
+import { throttledLog } from '../../contracts/throttled-log.js';
 import { cleanupTmpDirs } from '../harness/tmp.js';
 import { waitFor } from '../harness/wait.js';
 import { type Harness, startGateway } from './setup.js';
@@ -134,18 +134,18 @@ describe('mqttsn security: sessions cannot be taken over', () => {
     expect(pins.admits('unpinned', at('192.0.2.1'))).toBe(true);
   });
 
-  it('RefusalLog: one line per reason per interval, carrying how many were suppressed', () => {
+  it('refusal warnings: one line per reason per interval, carrying how many were held back', () => {
     const { lines, logger } = capture();
     let now = 0;
-    const log = new RefusalLog(logger, 1000, () => now);
-    for (let i = 0; i < 5; i++) log.warn('acl-denied', {}, 'refused');
-    log.warn('bad-source', {}, 'refused');
+    const log = throttledLog(logger, 1000, () => now);
+    for (let i = 0; i < 5; i++) log('acl-denied', { reason: 'acl-denied' }, 'refused');
+    log('bad-source', { reason: 'bad-source' }, 'refused', 'error');
     now = 1500;
-    log.warn('acl-denied', {}, 'refused');
-    expect(lines.map((l) => [l.reason, l.suppressedSinceLast])).toEqual([
-      ['acl-denied', 0],
-      ['bad-source', 0],
-      ['acl-denied', 4],
+    log('acl-denied', { reason: 'acl-denied' }, 'refused');
+    expect(lines.map((l) => [l.reason, l.level, l.suppressed])).toEqual([
+      ['acl-denied', 40, undefined],
+      ['bad-source', 50, undefined],
+      ['acl-denied', 40, 4],
     ]);
   });
 });
