@@ -6,6 +6,7 @@ import { DropLog } from './drop-log.js';
 import type { SqliteKvState } from './kv-state.js';
 import type { FlushHooks, GroupCommit } from './group-commit.js';
 import { LimitEnforcer, type OutboxLimits } from './limits.js';
+import { OutboxTotals, sumSizes } from './outbox-totals.js';
 import {
   type DeliveryState,
   type DropReason,
@@ -68,6 +69,8 @@ export class SqliteOutbox implements Outbox, FlushHooks {
   readonly added$ = new Subject<OutboxRow[]>();
   readonly dropped$ = new Subject<{ reason: DropReason; count: number; source?: string }>();
   private readonly limiter: LimitEnforcer;
+  /** Rows and bytes, kept from what each statement did and written once per flush (no triggers). */
+  private readonly totals: OutboxTotals;
   private readonly dropLog: DropLog;
   /** Drops and additions made by the flush in progress, reported once it commits. */
   private pendingDrops = new Map<DropReason, number>();
@@ -92,7 +95,8 @@ export class SqliteOutbox implements Outbox, FlushHooks {
     inflight: Statement<[], DbRow>;
     markSent: Statement<[number, number]>;
     markReleased: Statement<[number]>;
-    complete: Statement<[number]>;
+    /** Deletes a run of consecutive ids; returns each deleted row's payload size (for the totals). */
+    deleteRange: Statement<[number, number], number>;
     requeue: Statement<[]>;
     totals: Statement<[], { rows: number; bytes: number }>;
     oldest: Statement<[], { enqueued_at: number }>;
@@ -109,7 +113,8 @@ export class SqliteOutbox implements Outbox, FlushHooks {
     private readonly kv: SqliteKvState,
     logger: Logger,
   ) {
-    this.limiter = new LimitEnforcer(db, limits);
+    this.totals = new OutboxTotals(db);
+    this.limiter = new LimitEnforcer(db, limits, this.totals);
     this.expireEvery = Math.min(1000, limits.max_age / 10);
     this.dropLog = new DropLog(logger, 'outbox messages dropped');
     this.stmt = {
@@ -121,7 +126,9 @@ export class SqliteOutbox implements Outbox, FlushHooks {
       inflight: db.prepare(`SELECT * FROM outbox WHERE state <> 'queued' ORDER BY id`),
       markSent: db.prepare(`UPDATE outbox SET state = 'sent', packet_id = ? WHERE id = ?`),
       markReleased: db.prepare(`UPDATE outbox SET state = 'released' WHERE id = ? AND state <> 'queued'`),
-      complete: db.prepare('DELETE FROM outbox WHERE id = ?'),
+      deleteRange: db
+        .prepare('DELETE FROM outbox WHERE id BETWEEN ? AND ? RETURNING length(payload)')
+        .pluck() as Statement<[number, number], number>,
       requeue: db.prepare(`UPDATE outbox SET state = 'queued', packet_id = NULL WHERE state <> 'queued'`),
       totals: db.prepare('SELECT rows, bytes FROM outbox_totals'),
       oldest: db.prepare('SELECT enqueued_at FROM outbox ORDER BY id LIMIT 1'),
@@ -148,7 +155,9 @@ export class SqliteOutbox implements Outbox, FlushHooks {
       () => {
         if (this.limits.overflow === 'reject-new') this.refuseIfFull(messages);
         const now = Date.now();
+        let bytes = 0;
         const rows = messages.map((m): OutboxRow => {
+          bytes += m.payload.length;
           const id = this.stmt.insert.run(
             m.source,
             m.device,
@@ -164,6 +173,7 @@ export class SqliteOutbox implements Outbox, FlushHooks {
         });
         if (opts.remember) this.kv.putInFlush(opts.remember);
         // Only once every statement of the op succeeded: a failed op's rows are rolled back.
+        this.totals.add(rows.length, bytes);
         for (const row of rows) this.addedInFlush.push(row);
         return rows.map((r) => r.id);
       },
@@ -205,8 +215,10 @@ export class SqliteOutbox implements Outbox, FlushHooks {
       let n = BATCH_ROWS_MAX;
       while (n > batch.length - at) n >>= 1;
       const params: unknown[] = [];
+      let bytes = 0;
       for (let i = at; i < at + n; i++) {
         const { message: m, properties } = batch[i]!;
+        bytes += m.payload.length;
         params.push(
           m.source,
           m.device,
@@ -219,7 +231,9 @@ export class SqliteOutbox implements Outbox, FlushHooks {
           now,
         );
       }
-      const last = Number(this.insertStmt(n).run(...params).lastInsertRowid);
+      const last = Number(this.insertStmt(n).run(params).lastInsertRowid);
+      // This op is not atomic: each statement's rows stay even if a later chunk fails, so count each.
+      this.totals.add(n, bytes);
       for (let i = 0; i < n; i++) ids.push(last - n + 1 + i);
       at += n;
     }
@@ -281,10 +295,21 @@ export class SqliteOutbox implements Outbox, FlushHooks {
   complete(ids: number[]): Promise<void> {
     return this.commit.submit(
       () => {
-        for (const id of ids) this.stmt.complete.run(id);
+        // One DELETE per run of consecutive ids: the sender completes a tick's acks at once, and
+        // acks mostly come back in id order. Each statement counts itself (the op is not atomic).
+        for (let at = 0; at < ids.length; ) {
+          const first = ids[at]!;
+          let last = first;
+          while (++at < ids.length && ids[at] === last + 1) last++;
+          this.deleted(this.stmt.deleteRange.all(first, last));
+        }
       },
       { lazy: true, atomic: false }, // a half-done complete only resends acknowledged rows
     );
+  }
+
+  private deleted(sizes: number[]): void {
+    if (sizes.length > 0) this.totals.add(-sizes.length, -sumSizes(sizes));
   }
 
   requeueInflight(): Promise<void> {
@@ -296,9 +321,10 @@ export class SqliteOutbox implements Outbox, FlushHooks {
   setAside(id: number, reason: SetAsideReason): Promise<boolean> {
     return this.commit.submit(() => {
       if (this.stmt.setAside.run(reason, Date.now(), id).changes === 0) return false;
-      this.stmt.complete.run(id);
+      const sizes = this.stmt.deleteRange.all(id, id);
       const over = this.stmt.deadCount.get()!.n - MAX_SET_ASIDE_ROWS;
       if (over > 0) this.countDrop('set_aside_full', this.stmt.deadTrim.run(over).changes);
+      this.deleted(sizes); // last: a throw above rolls the op's savepoint back, delete included
       return true;
     });
   }
@@ -322,6 +348,7 @@ export class SqliteOutbox implements Outbox, FlushHooks {
    * and right away while a big backlog is being expired chunk by chunk.
    */
   begin(): void {
+    this.totals.load();
     const now = Date.now();
     if (this.moreToExpire || now - this.expiredAt >= this.expireEvery) this.expire(now);
   }
@@ -334,7 +361,11 @@ export class SqliteOutbox implements Outbox, FlushHooks {
   }
 
   end(): void {
-    if (this.limits.overflow !== 'drop-oldest') return;
+    if (this.limits.overflow === 'drop-oldest') this.trim();
+    this.totals.persist();
+  }
+
+  private trim(): void {
     const { dropped, ids } = this.limiter.trim();
     for (const [reason, count] of Object.entries(dropped)) this.countDrop(reason as DropReason, count);
     // A row of this flush that was dropped at once (a QoS 0 row with no QoS 0 row older to make room)
@@ -355,6 +386,7 @@ export class SqliteOutbox implements Outbox, FlushHooks {
 
   /** The transaction rolled back: only refusals happened (their enqueues were rejected). */
   failed(): void {
+    this.totals.discard();
     this.pendingDrops.clear();
     this.reportDrops();
     this.addedInFlush = [];
