@@ -4,17 +4,71 @@
  * K devices with one QoS 1 message outstanding each. Prints process CPU time per row, which is
  * what counts on a shared box (wall time is mostly the WAL fdatasync).
  *   BENCH_STORE_K (20), BENCH_STORE_ROUNDS (5000), BENCH_STORE_DURABILITY (power-loss), BENCH_STORE_PAYLOAD (24)
+ * BENCH_STORE_MODE=drain: BENCH_STORE_N (200k) rows of 64 bytes queued in flushes of 5000, then read
+ * in chunks of 256 and completed per chunk, as the sender drains a backlog: CPU per row and peak RSS.
  */
 import { rmSync } from 'node:fs';
 import { openStore } from '../gateway/store/open.js';
 import type { OutboxMessage } from '../contracts/store.js';
 import { tmpDir } from '../test/harness/tmp.js';
-import { silent } from './util.js';
+import { RssSampler, silent } from './util.js';
 
 const K = Number(process.env.BENCH_STORE_K ?? 20);
 const ROUNDS = Number(process.env.BENCH_STORE_ROUNDS ?? 5000);
 const DURABILITY = (process.env.BENCH_STORE_DURABILITY ?? 'power-loss') as 'power-loss' | 'process-crash';
 const PAYLOAD = Number(process.env.BENCH_STORE_PAYLOAD ?? 24);
+
+async function drain(): Promise<void> {
+  const n = Number(process.env.BENCH_STORE_N ?? 200_000);
+  const dir = tmpDir('fieldgate-bench-store-');
+  const rss = new RssSampler();
+  const idle = process.memoryUsage().rss;
+  const store = openStore({
+    dir,
+    durability: DURABILITY,
+    limits: { max_rows: 10_000_000, max_bytes: 1e10, max_age: 86400e3, overflow: 'drop-oldest' },
+    logger: silent,
+  });
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < n; i += 5000) {
+    const batch: OutboxMessage[] = [];
+    for (let j = i; j < Math.min(n, i + 5000); j++)
+      batch.push({
+        source: 'bench',
+        device: `d${j % 8}`,
+        topic: `bench/gw/d${j % 8}`,
+        payload: Buffer.from(`${j}:`.padEnd(64, 'x')),
+        qos: 1,
+        retain: false,
+        receivedAt: 0,
+      });
+    await store.outbox.enqueue(batch);
+  }
+  const c1 = process.cpuUsage(c0);
+  let after = 0;
+  let done = 0;
+  for (;;) {
+    const rows = store.outbox.nextQueued(after, 256);
+    if (rows.length === 0) break;
+    after = rows.at(-1)!.id;
+    await store.outbox.complete(rows.map((r) => r.id));
+    done += rows.length;
+  }
+  const c2 = process.cpuUsage(c0);
+  store.close();
+  rmSync(dir, { recursive: true, force: true });
+  console.log(
+    JSON.stringify({
+      mode: 'drain',
+      n,
+      drained: done,
+      fillUsPerRow: +((c1.user + c1.system) / n).toFixed(2),
+      drainUsPerRow: +((c2.user + c2.system - c1.user - c1.system) / n).toFixed(2),
+      idleRssMiB: Math.round(idle / 2 ** 20),
+      peakRssMiB: Math.round(rss.peak()),
+    }),
+  );
+}
 
 async function main(): Promise<void> {
   const dir = tmpDir('fieldgate-bench-store-');
@@ -66,4 +120,4 @@ async function main(): Promise<void> {
   );
 }
 
-await main();
+await (process.env.BENCH_STORE_MODE === 'drain' ? drain() : main());
