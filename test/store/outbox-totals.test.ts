@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { purge, retrySetAside, stats } from '../../gateway/store/inspect.js';
+import { MIGRATIONS } from '../../gateway/store/migrations.js';
 import type { Store } from '../../contracts/store.js';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
 import { waitFor } from '../harness/wait.js';
@@ -37,6 +38,28 @@ describe('outbox totals without triggers (schema v5)', () => {
       .all();
     db.close();
     expect(triggers).toEqual([]);
+  });
+
+  it('carry over from a v4 database (kept by its triggers) and stay exact after the upgrade', async () => {
+    const dir = tmpDir();
+    const v4 = new Database(join(dir, 'fieldgate.db'));
+    v4.pragma('journal_mode = WAL');
+    for (const step of MIGRATIONS.slice(0, 4)) v4.exec(step);
+    v4.pragma('user_version = 4');
+    v4.exec(`
+      WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50)
+      INSERT INTO outbox (source, device, topic, payload, qos, retain, received_at, enqueued_at)
+      SELECT 'old', 'dev', 'sensors/old', zeroblob(i), 1, 0, i, ${Date.now()} FROM n;
+      DELETE FROM outbox WHERE id <= 10;
+    `);
+    v4.close();
+    const { store } = open(dir);
+    expect(totalsOf(store)).toEqual({ rows: 40, bytes: (50 * 51) / 2 - (10 * 11) / 2 });
+    const [id] = await store.outbox.enqueue([msg('new', 0, 5)]);
+    await store.outbox.complete([11, 12, 13, id!]);
+    expect(totalsOf(store)).toEqual(counted(dir));
+    expect(totalsOf(store).rows).toBe(37);
+    store.close();
   });
 
   it('stay equal to the rows through batched and per-op enqueues, range completes, set-aside and a reopen', async () => {
