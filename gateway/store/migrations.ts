@@ -176,6 +176,11 @@ export const MIGRATIONS: readonly string[] = [
   -- so they carry over as they are.
   DROP TRIGGER outbox_totals_insert;
   DROP TRIGGER outbox_totals_delete;
+  -- Nor an entry in outbox_queued per row: nearly every row is queued, so the rowid order IS the
+  -- queued order; the readers walk the table from their cursor and step over the few rows in flight
+  -- (QoS 2, at most the upstream window; those keep their own index, outbox_inflight). Measured: an
+  -- insert plus its delete cost ~1 us less per row (bench/store-micro.ts).
+  DROP INDEX outbox_queued;
   `,
 ];
 
