@@ -3,7 +3,8 @@
  * complete() of the previous round's ids (the sender's per-tick delete of acknowledged rows), as at
  * K devices with one QoS 1 message outstanding each. Prints process CPU time per row, which is
  * what counts on a shared box (wall time is mostly the WAL fdatasync).
- *   BENCH_STORE_K (20), BENCH_STORE_ROUNDS (5000), BENCH_STORE_DURABILITY (power-loss), BENCH_STORE_PAYLOAD (24)
+ *   BENCH_STORE_K (20), BENCH_STORE_ROUNDS (5000), BENCH_STORE_DURABILITY (power-loss), BENCH_STORE_PAYLOAD (24),
+ *   BENCH_STORE_API (promise | then)
  * BENCH_STORE_MODE=drain: BENCH_STORE_N (200k) rows of 64 bytes queued in flushes of 5000, then read
  * in chunks of 256 and completed per chunk, as the sender drains a backlog: CPU per row and peak RSS.
  */
@@ -17,6 +18,8 @@ const K = Number(process.env.BENCH_STORE_K ?? 20);
 const ROUNDS = Number(process.env.BENCH_STORE_ROUNDS ?? 5000);
 const DURABILITY = (process.env.BENCH_STORE_DURABILITY ?? 'power-loss') as 'power-loss' | 'process-crash';
 const PAYLOAD = Number(process.env.BENCH_STORE_PAYLOAD ?? 24);
+/** 'then': enqueueThen (no promise per message), else enqueue. */
+const API = process.env.BENCH_STORE_API ?? 'promise';
 
 async function drain(): Promise<void> {
   const n = Number(process.env.BENCH_STORE_N ?? 200_000);
@@ -91,7 +94,17 @@ async function main(): Promise<void> {
   let previous: number[] = [];
   const round = async (): Promise<void> => {
     const done = previous.length > 0 ? store.outbox.complete(previous) : undefined;
-    const ids = await Promise.all(messages.map((m) => store.outbox.enqueue([m])));
+    const ids =
+      API === 'then'
+        ? await new Promise<number[][]>((resolve, reject) => {
+            const got: number[][] = [];
+            for (const m of messages)
+              store.outbox.enqueueThen([m], undefined, (err, r) => {
+                if (!r) reject(err);
+                else if (got.push(r) === K) resolve(got);
+              });
+          })
+        : await Promise.all(messages.map((m) => store.outbox.enqueue([m])));
     await done;
     previous = ids.map((r) => r[0]!);
   };
@@ -108,6 +121,7 @@ async function main(): Promise<void> {
   console.log(
     JSON.stringify({
       K,
+      api: API,
       rounds: ROUNDS,
       durability: DURABILITY,
       cpuUsPerRow: +(((c.user + c.system) / rows) * 1).toFixed(2),

@@ -26,9 +26,11 @@ interface BatchEntry {
   message: OutboxMessage;
   /** Serialised at enqueue: a throw there refuses that message alone, not its whole batch. */
   properties: string | null;
-  resolve: (ids: number[]) => void;
-  reject: (err: unknown) => void;
+  done: EnqueueDone;
 }
+
+/** Called once per enqueue: with the ids after the commit (and fsync), or with why it failed. */
+export type EnqueueDone = (err: unknown, ids: number[] | undefined) => void;
 
 /** Most rows kept set aside; beyond it the oldest are deleted and counted ('set_aside_full'). */
 export const MAX_SET_ASIDE_ROWS = 10_000;
@@ -111,7 +113,7 @@ export class SqliteOutbox implements Outbox, FlushHooks {
     private readonly commit: GroupCommit,
     private readonly limits: OutboxLimits,
     private readonly kv: SqliteKvState,
-    logger: Logger,
+    private readonly logger: Logger,
   ) {
     this.totals = new OutboxTotals(db);
     this.limiter = new LimitEnforcer(db, limits, this.totals);
@@ -147,63 +149,83 @@ export class SqliteOutbox implements Outbox, FlushHooks {
   }
 
   enqueue(messages: OutboxMessage[], opts: { remember?: KvEntry } = {}): Promise<number[]> {
-    // reject-new checks room per enqueue and `remember` needs a savepoint with its row: per-op path.
-    if (messages.length === 1 && opts.remember === undefined && this.limits.overflow === 'drop-oldest')
-      return this.enqueueBatched(messages[0]!);
-    this.batch = undefined;
-    return this.commit.submit(
-      () => {
-        if (this.limits.overflow === 'reject-new') this.refuseIfFull(messages);
-        const now = Date.now();
-        let bytes = 0;
-        const rows = messages.map((m): OutboxRow => {
-          bytes += m.payload.length;
-          const id = this.stmt.insert.run(
-            m.source,
-            m.device,
-            m.topic,
-            m.payload,
-            m.qos,
-            m.retain ? 1 : 0,
-            m.properties === undefined ? null : JSON.stringify(m.properties),
-            m.receivedAt,
-            now,
-          ).lastInsertRowid as number;
-          return { ...m, id, state: 'queued', packetId: null };
-        });
-        if (opts.remember) this.kv.putInFlush(opts.remember);
-        // Only once every statement of the op succeeded: a failed op's rows are rolled back.
-        this.totals.add(rows.length, bytes);
-        for (const row of rows) this.addedInFlush.push(row);
-        return rows.map((r) => r.id);
-      },
-      { atomic: messages.length > 1 || opts.remember !== undefined },
+    return new Promise<number[]>((resolve, reject) =>
+      this.enqueueThen(messages, opts, (err, ids) => (ids ? resolve(ids) : reject(err))),
     );
   }
 
-  private enqueueBatched(message: OutboxMessage): Promise<number[]> {
-    return new Promise<number[]>((resolve, reject) => {
-      const properties = message.properties === undefined ? null : JSON.stringify(message.properties);
-      const entry = { message, properties, resolve, reject };
-      if (this.batch) {
-        this.batch.push(entry);
-        return;
-      }
-      const batch: BatchEntry[] = [entry];
-      this.batch = batch;
-      this.commit
-        .submit(() => this.insertBatch(batch), { atomic: false })
-        .then(
-          (ids) => {
-            for (let i = 0; i < batch.length; i++) batch[i]!.resolve([ids[i]!]);
-          },
-          // The statement or the whole commit failed: no row of the batch was kept.
-          (err: unknown) => {
-            if (this.batch === batch) this.batch = undefined; // e.g. the store closed before the flush
-            for (const e of batch) e.reject(err);
-          },
-        );
-    });
+  enqueueThen(messages: OutboxMessage[], opts: { remember?: KvEntry } | undefined, done: EnqueueDone): void {
+    // reject-new checks room per enqueue and `remember` needs a savepoint with its row: per-op path.
+    if (messages.length === 1 && opts?.remember === undefined && this.limits.overflow === 'drop-oldest') {
+      this.enqueueBatched(messages[0]!, done);
+      return;
+    }
+    this.batch = undefined;
+    const remember = opts?.remember;
+    this.commit
+      .submit(
+        () => {
+          if (this.limits.overflow === 'reject-new') this.refuseIfFull(messages);
+          const now = Date.now();
+          let bytes = 0;
+          const rows = messages.map((m): OutboxRow => {
+            bytes += m.payload.length;
+            const id = this.stmt.insert.run(
+              m.source,
+              m.device,
+              m.topic,
+              m.payload,
+              m.qos,
+              m.retain ? 1 : 0,
+              m.properties === undefined ? null : JSON.stringify(m.properties),
+              m.receivedAt,
+              now,
+            ).lastInsertRowid as number;
+            return { ...m, id, state: 'queued', packetId: null };
+          });
+          if (remember) this.kv.putInFlush(remember);
+          // Only once every statement of the op succeeded: a failed op's rows are rolled back.
+          this.totals.add(rows.length, bytes);
+          for (const row of rows) this.addedInFlush.push(row);
+          return rows.map((r) => r.id);
+        },
+        { atomic: messages.length > 1 || remember !== undefined },
+      )
+      .then(
+        (ids) => call(done, undefined, ids, this.logger),
+        (err: unknown) => call(done, err, undefined, this.logger),
+      );
+  }
+
+  /** No promise per message: the batch's one op settles every entry in arrival order. */
+  private enqueueBatched(message: OutboxMessage, done: EnqueueDone): void {
+    let properties: string | null = null;
+    try {
+      if (message.properties !== undefined) properties = JSON.stringify(message.properties);
+    } catch (err) {
+      // Refuses this message alone, never synchronously (callers expect their callback later).
+      queueMicrotask(() => call(done, err, undefined, this.logger));
+      return;
+    }
+    const entry: BatchEntry = { message, properties, done };
+    if (this.batch) {
+      this.batch.push(entry);
+      return;
+    }
+    const batch: BatchEntry[] = [entry];
+    this.batch = batch;
+    this.commit
+      .submit(() => this.insertBatch(batch), { atomic: false })
+      .then(
+        (ids) => {
+          for (let i = 0; i < batch.length; i++) call(batch[i]!.done, undefined, [ids[i]!], this.logger);
+        },
+        // The statement or the whole commit failed: no row of the batch was kept.
+        (err: unknown) => {
+          if (this.batch === batch) this.batch = undefined; // e.g. the store closed before the flush
+          for (const e of batch) call(e.done, err, undefined, this.logger);
+        },
+      );
   }
 
   /** Runs in the flush: the batch's rows in arrival order, ids consecutive (AUTOINCREMENT, one writer). */
@@ -413,5 +435,14 @@ export class SqliteOutbox implements Outbox, FlushHooks {
       this.dropped$.next({ reason: 'reject_new', count, source });
     }
     this.pendingRefusals.clear();
+  }
+}
+
+/** A caller's callback that throws must not keep the others of its batch from hearing. */
+function call(done: EnqueueDone, err: unknown, ids: number[] | undefined, logger: Logger): void {
+  try {
+    done(err, ids);
+  } catch (thrown) {
+    logger.error({ err: thrown }, 'outbox enqueue callback threw');
   }
 }
