@@ -9,7 +9,7 @@ describe('batched single-message enqueues', () => {
   it('keeps arrival order and each caller its own id, across a per-op enqueue in between', async () => {
     const { store } = open(tmpDir(), {}, 'power-loss');
     const ids: Promise<number[]>[] = [];
-    // 300 spans two statements (256 + 32 + 8 + 4); the `remember` enqueue takes the per-op path.
+    // 150 + 149 each span two statements (128 + 22, 128 + 21); the `remember` enqueue takes the per-op path.
     for (let i = 0; i < 150; i++) ids.push(store.outbox.enqueue([msg('d', i)]));
     ids.push(store.outbox.enqueue([msg('d', 150)], { remember: { namespace: 'ns', key: 'k', value: 1 } }));
     for (let i = 151; i < 300; i++) ids.push(store.outbox.enqueue([msg('d', i)]));
