@@ -24,8 +24,8 @@ const BATCH_ROWS_MAX = 256;
 /**
  * Batches up to this many rows get a statement of their exact size: one INSERT per flush instead of
  * one per power of two (20 rows as 16 + 4: ~1.7 us/row more in raw SQLite, ~0.3 us/row on the whole
- * store path, bench/store-micro.ts). At most 32
- * such statements are ever prepared (~0.75 MiB in all); larger batches go in power-of-two chunks.
+ * store path, bench/store-micro.ts). At most 32 such statements are ever prepared (~0.75 MiB in
+ * all); larger batches go in power-of-two chunks, then an exact remainder.
  */
 const EXACT_ROWS_MAX = 32;
 
