@@ -80,7 +80,7 @@ export interface Outbox {
     opts: { remember?: KvEntry } | undefined,
     done: (err: unknown, ids: number[] | undefined) => void,
   ): void;
-  /** Oldest rows in state 'queued' with id > afterId, in id order (index scan, never a full scan). */
+  /** Oldest rows in state 'queued' with id > afterId, in id order (rowid range from afterId, never a full scan). */
   nextQueued(afterId: number, limit: number): OutboxRow[];
   /** Rows in state 'sent' or 'released', in id order: resumed after reconnect/restart. */
   inflight(): OutboxRow[];
