@@ -94,6 +94,8 @@ export class SqliteOutbox implements Outbox, FlushHooks {
   private batch: BatchEntry[] | undefined;
   /** Multi-row INSERTs by row count: 1..EXACT_ROWS_MAX, then powers of two up to BATCH_ROWS_MAX. */
   private readonly insertMany = new Map<number, Statement<unknown[], unknown>>();
+  /** insertRows in a SAVEPOINT (better-sqlite3 nests a transaction function that way). */
+  private readonly savepoint: (batch: BatchEntry[]) => number[];
   private moreToExpire = false;
   private expiredAt = 0;
   /** A tenth of max_age, at most a second: rows outlive max_age by at most that. */
@@ -123,6 +125,7 @@ export class SqliteOutbox implements Outbox, FlushHooks {
     private readonly logger: Logger,
   ) {
     this.totals = new OutboxTotals(db);
+    this.savepoint = db.transaction((batch: BatchEntry[]) => this.insertRows(batch));
     this.limiter = new LimitEnforcer(db, limits, this.totals);
     this.expireEvery = Math.min(1000, limits.max_age / 10);
     this.dropLog = new DropLog(logger, 'outbox messages dropped');
@@ -235,9 +238,25 @@ export class SqliteOutbox implements Outbox, FlushHooks {
       );
   }
 
-  /** Runs in the flush: the batch's rows in arrival order, ids consecutive (AUTOINCREMENT, one writer). */
+  /**
+   * Runs in the flush: the batch's rows in arrival order, ids consecutive (AUTOINCREMENT, one writer).
+   * All or nothing, like the one statement of a small batch: a batch of several statements runs in a
+   * savepoint, so a later chunk's failure cannot leave earlier rows stored behind rejected callers.
+   */
   private insertBatch(batch: BatchEntry[]): number[] {
     if (this.batch === batch) this.batch = undefined;
+    const ids = batch.length > EXACT_ROWS_MAX ? this.savepoint(batch) : this.insertRows(batch);
+    let bytes = 0;
+    for (let i = 0; i < batch.length; i++) {
+      const m = batch[i]!.message;
+      bytes += m.payload.length;
+      this.addedInFlush.push({ ...m, id: ids[i]!, state: 'queued', packetId: null });
+    }
+    this.totals.add(batch.length, bytes);
+    return ids;
+  }
+
+  private insertRows(batch: BatchEntry[]): number[] {
     const now = Date.now();
     const ids: number[] = [];
     for (let at = 0; at < batch.length; ) {
@@ -248,10 +267,8 @@ export class SqliteOutbox implements Outbox, FlushHooks {
         while (n > left) n >>= 1;
       }
       const params: unknown[] = [];
-      let bytes = 0;
       for (let i = at; i < at + n; i++) {
         const { message: m, properties } = batch[i]!;
-        bytes += m.payload.length;
         params.push(
           m.source,
           m.device,
@@ -265,13 +282,9 @@ export class SqliteOutbox implements Outbox, FlushHooks {
         );
       }
       const last = Number(this.insertStmt(n).run(params).lastInsertRowid);
-      // This op is not atomic: each statement's rows stay even if a later chunk fails, so count each.
-      this.totals.add(n, bytes);
       for (let i = 0; i < n; i++) ids.push(last - n + 1 + i);
       at += n;
     }
-    for (let i = 0; i < batch.length; i++)
-      this.addedInFlush.push({ ...batch[i]!.message, id: ids[i]!, state: 'queued', packetId: null });
     return ids;
   }
 

@@ -41,3 +41,21 @@ describe('batched single-message enqueues', () => {
     await expect(store.outbox.enqueue([msg('d', 2)])).rejects.toThrow();
   });
 });
+
+describe('a batch of several INSERT statements', () => {
+  it('is all or nothing: a row refused in a later chunk keeps no row of the batch', async () => {
+    const { store } = open(tmpDir());
+    const calls: Promise<number[]>[] = [];
+    // 40 rows: chunks of 32 + 8; the bad row (qos 3 fails the CHECK) is in the second chunk.
+    for (let i = 0; i < 40; i++)
+      calls.push(store.outbox.enqueue([i === 35 ? { ...msg('d', i), qos: 3 as 0 } : msg('d', i)]));
+    const settled = await Promise.allSettled(calls);
+    expect(settled.every((r) => r.status === 'rejected')).toBe(true);
+    expect(store.outbox.nextQueued(0, 100)).toEqual([]);
+    expect(store.outbox.stats()).toMatchObject({ rows: 0, bytes: 0 });
+    // The next batch is stored as usual.
+    await store.outbox.enqueue([msg('d', 100)]);
+    expect(store.outbox.stats()).toMatchObject({ rows: 1 });
+    store.close();
+  });
+});
