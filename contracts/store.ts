@@ -69,7 +69,18 @@ export interface Outbox {
    * recorded with its message, so a resend after a crash is recognised (QoS 2 exactly once).
    */
   enqueue(messages: OutboxMessage[], opts?: { remember?: KvEntry }): Promise<number[]>;
-  /** Oldest rows in state 'queued' with id > afterId, in id order (index scan, never a full scan). */
+  /**
+   * enqueue() for the hot ingest path, without a promise per call (issue 18: two promises and their
+   * microtasks per reading): `done(undefined, ids)` once committed (and fsynced under power-loss),
+   * `done(err, undefined)` when refused or failed (OutboxFullError under reject-new). Never called
+   * synchronously; calls of one event-loop turn are answered in call order. Same rules as enqueue().
+   */
+  enqueueThen(
+    messages: OutboxMessage[],
+    opts: { remember?: KvEntry } | undefined,
+    done: (err: unknown, ids: number[] | undefined) => void,
+  ): void;
+  /** Oldest rows in state 'queued' with id > afterId, in id order (rowid range from afterId, never a full scan). */
   nextQueued(afterId: number, limit: number): OutboxRow[];
   /** Rows in state 'sent' or 'released', in id order: resumed after reconnect/restart. */
   inflight(): OutboxRow[];

@@ -105,6 +105,10 @@ export function retrySetAside(dir: string): number {
     db
       .transaction(() => {
         const now = Date.now();
+        // outbox_totals has no trigger (schema v5): this transaction keeps it right itself.
+        const back = db
+          .prepare('SELECT count(*) AS n, total(length(payload)) AS bytes FROM outbox_dead')
+          .get() as { n: number; bytes: number };
         const moved = db
           .prepare(
             `INSERT INTO outbox (source, device, topic, payload, qos, retain, properties, received_at, enqueued_at)
@@ -113,6 +117,7 @@ export function retrySetAside(dir: string): number {
           )
           .run(now).changes;
         db.prepare('DELETE FROM outbox_dead').run();
+        db.prepare('UPDATE outbox_totals SET rows = rows + ?, bytes = bytes + ?').run(moved, back.bytes);
         return moved;
       })
       .immediate(),
@@ -130,10 +135,12 @@ export type PurgeWhich = 'outbox' | 'inbox' | 'all';
 export function purge(dir: string, opts: { which: PurgeWhich }): { outbox: number; inbox: number } {
   return withDb(dir, false, (db) =>
     db
-      .transaction(() => ({
-        outbox: opts.which === 'inbox' ? 0 : db.prepare('DELETE FROM outbox').run().changes,
-        inbox: opts.which === 'outbox' ? 0 : db.prepare('DELETE FROM inbox').run().changes,
-      }))
+      .transaction(() => {
+        const outbox = opts.which === 'inbox' ? 0 : db.prepare('DELETE FROM outbox').run().changes;
+        // outbox_totals has no trigger (schema v5): an empty outbox counts nothing.
+        if (opts.which !== 'inbox') db.prepare('UPDATE outbox_totals SET rows = 0, bytes = 0').run();
+        return { outbox, inbox: opts.which === 'outbox' ? 0 : db.prepare('DELETE FROM inbox').run().changes };
+      })
       .immediate(),
   );
 }

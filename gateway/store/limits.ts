@@ -1,8 +1,14 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { StoreConfig } from './config.js';
 import type { DropReason } from '../../contracts/store.js';
+import { type OutboxTotals, sumSizes } from './outbox-totals.js';
 
 export type OutboxLimits = Pick<StoreConfig, 'max_rows' | 'max_bytes' | 'max_age' | 'overflow'>;
+
+interface Deleted {
+  id: number;
+  size: number;
+}
 
 /** Expired rows deleted per flush: a week-old backlog is removed over several flushes, not one long one. */
 const EXPIRE_CHUNK = 5000;
@@ -12,30 +18,32 @@ const EXPIRE_CHUNK = 5000;
  * are ever dropped: a row in flight holds a packet id the broker may already know.
  */
 export class LimitEnforcer {
-  private readonly totals: Statement<[], { rows: number; bytes: number }>;
   private readonly oldestQueued: Statement<[number], { id: number; size: number; enqueued_at: number }>;
-  private readonly deleteQueuedUpTo: Statement<[number]>;
-  private readonly deleteOldestQueued: Statement<[number], { id: number }>;
-  private readonly deleteQueuedUpToReturning: Statement<[number], { id: number }>;
+  /** Each delete returns what it deleted: the totals are kept from it (no trigger). */
+  private readonly deleteQueuedUpTo: Statement<[number], number>;
+  private readonly deleteOldestQueued: Statement<[number], Deleted>;
+  private readonly deleteQueuedUpToReturning: Statement<[number], Deleted>;
   private readonly oldestQueuedQos0: Statement<[number], { id: number; size: number }>;
-  private readonly deleteOldestQueuedQos0: Statement<[number], { id: number }>;
-  private readonly deleteQos0UpTo: Statement<[number], { id: number }>;
+  private readonly deleteOldestQueuedQos0: Statement<[number], Deleted>;
+  private readonly deleteQos0UpTo: Statement<[number], Deleted>;
 
   constructor(
     db: Database,
     private readonly limits: OutboxLimits,
+    private readonly totals: OutboxTotals,
   ) {
-    this.totals = db.prepare('SELECT rows, bytes FROM outbox_totals');
     this.oldestQueued = db.prepare(
       `SELECT id, length(payload) AS size, enqueued_at FROM outbox WHERE state = 'queued' ORDER BY id LIMIT ?`,
     );
-    this.deleteQueuedUpTo = db.prepare(`DELETE FROM outbox WHERE state = 'queued' AND id <= ?`);
+    this.deleteQueuedUpTo = db
+      .prepare(`DELETE FROM outbox WHERE state = 'queued' AND id <= ? RETURNING length(payload)`)
+      .pluck() as Statement<[number], number>;
     this.deleteOldestQueued = db.prepare(
       `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE state = 'queued' ORDER BY id LIMIT ?)
-       RETURNING id`,
+       RETURNING id, length(payload) AS size`,
     );
     this.deleteQueuedUpToReturning = db.prepare(
-      `DELETE FROM outbox WHERE state = 'queued' AND id <= ? RETURNING id`,
+      `DELETE FROM outbox WHERE state = 'queued' AND id <= ? RETURNING id, length(payload) AS size`,
     );
     // These use the partial index outbox_queued_qos0: no scan of a QoS 1/2 backlog to find none.
     this.oldestQueuedQos0 = db.prepare(
@@ -43,16 +51,16 @@ export class LimitEnforcer {
     );
     this.deleteOldestQueuedQos0 = db.prepare(
       `DELETE FROM outbox WHERE id IN
-         (SELECT id FROM outbox WHERE state = 'queued' AND qos = 0 ORDER BY id LIMIT ?) RETURNING id`,
+         (SELECT id FROM outbox WHERE state = 'queued' AND qos = 0 ORDER BY id LIMIT ?) RETURNING id, length(payload) AS size`,
     );
     this.deleteQos0UpTo = db.prepare(
-      `DELETE FROM outbox WHERE state = 'queued' AND qos = 0 AND id <= ? RETURNING id`,
+      `DELETE FROM outbox WHERE state = 'queued' AND qos = 0 AND id <= ? RETURNING id, length(payload) AS size`,
     );
   }
 
   /** reject-new: would adding `rows` rows of `bytes` bytes exceed a bound? */
   wouldOverflow(rows: number, bytes: number): boolean {
-    const t = this.totals.get()!;
+    const t = this.totals;
     return t.rows + rows > this.limits.max_rows || t.bytes + bytes > this.limits.max_bytes;
   }
 
@@ -71,7 +79,9 @@ export class LimitEnforcer {
       seen++;
     }
     if (lastId === undefined) return [0, false];
-    return [this.deleteQueuedUpTo.run(lastId).changes, seen === EXPIRE_CHUNK];
+    const sizes = this.deleteQueuedUpTo.all(lastId);
+    this.totals.add(-sizes.length, -sumSizes(sizes));
+    return [sizes.length, seen === EXPIRE_CHUNK];
   }
 
   /**
@@ -83,18 +93,16 @@ export class LimitEnforcer {
   trim(): { dropped: Partial<Record<DropReason, number>>; ids: number[] } {
     const dropped: Partial<Record<DropReason, number>> = {};
     const ids: number[] = [];
-    const t = this.totals.get()!;
-    if (t.rows > this.limits.max_rows) {
-      let excess = t.rows - this.limits.max_rows;
+    const rows = this.totals.rows;
+    if (rows > this.limits.max_rows) {
+      let excess = rows - this.limits.max_rows;
       for (const stmt of [this.deleteOldestQueuedQos0, this.deleteOldestQueued]) {
         if (excess <= 0) break;
-        const gone = stmt.all(excess).map((r) => r.id);
-        ids.push(...gone);
-        excess -= gone.length;
+        excess -= this.deleted(stmt.all(excess), ids);
       }
-      dropped.max_rows = t.rows - this.limits.max_rows - Math.max(0, excess);
+      dropped.max_rows = rows - this.limits.max_rows - Math.max(0, excess);
     }
-    const excess = this.totals.get()!.bytes - this.limits.max_bytes;
+    const excess = this.totals.bytes - this.limits.max_bytes;
     if (excess > 0) {
       const freed0 = this.dropBytes(this.oldestQueuedQos0, this.deleteQos0UpTo, excess, ids);
       const before = ids.length;
@@ -107,7 +115,7 @@ export class LimitEnforcer {
 
   private dropBytes(
     scan: Statement<[number], { id: number; size: number }>,
-    del: Statement<[number], { id: number }>,
+    del: Statement<[number], Deleted>,
     excess: number,
     ids: number[],
   ): { freed: number; count: number } {
@@ -119,8 +127,17 @@ export class LimitEnforcer {
       if (freed >= excess) break;
     }
     if (lastId === undefined) return { freed: 0, count: 0 };
-    const gone = del.all(lastId).map((r) => r.id);
-    ids.push(...gone);
-    return { freed, count: gone.length };
+    return { freed, count: this.deleted(del.all(lastId), ids) };
+  }
+
+  /** Counts deleted rows out of the totals and notes their ids; returns how many. */
+  private deleted(rows: Deleted[], ids: number[]): number {
+    let bytes = 0;
+    for (const r of rows) {
+      ids.push(r.id);
+      bytes += r.size;
+    }
+    this.totals.add(-rows.length, -bytes);
+    return rows.length;
   }
 }

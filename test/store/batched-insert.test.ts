@@ -9,7 +9,7 @@ describe('batched single-message enqueues', () => {
   it('keeps arrival order and each caller its own id, across a per-op enqueue in between', async () => {
     const { store } = open(tmpDir(), {}, 'power-loss');
     const ids: Promise<number[]>[] = [];
-    // 300 spans two statements (256 + 32 + 8 + 4); the `remember` enqueue takes the per-op path.
+    // 150 + 149 each span two statements (128 + 22, 128 + 21); the `remember` enqueue takes the per-op path.
     for (let i = 0; i < 150; i++) ids.push(store.outbox.enqueue([msg('d', i)]));
     ids.push(store.outbox.enqueue([msg('d', 150)], { remember: { namespace: 'ns', key: 'k', value: 1 } }));
     for (let i = 151; i < 300; i++) ids.push(store.outbox.enqueue([msg('d', i)]));
@@ -39,5 +39,23 @@ describe('batched single-message enqueues', () => {
     store.close();
     await expect(store.outbox.enqueue([msg('d', 1)])).rejects.toThrow();
     await expect(store.outbox.enqueue([msg('d', 2)])).rejects.toThrow();
+  });
+});
+
+describe('a batch of several INSERT statements', () => {
+  it('is all or nothing: a row refused in a later chunk keeps no row of the batch', async () => {
+    const { store } = open(tmpDir());
+    const calls: Promise<number[]>[] = [];
+    // 40 rows: chunks of 32 + 8; the bad row (qos 3 fails the CHECK) is in the second chunk.
+    for (let i = 0; i < 40; i++)
+      calls.push(store.outbox.enqueue([i === 35 ? { ...msg('d', i), qos: 3 as 0 } : msg('d', i)]));
+    const settled = await Promise.allSettled(calls);
+    expect(settled.every((r) => r.status === 'rejected')).toBe(true);
+    expect(store.outbox.nextQueued(0, 100)).toEqual([]);
+    expect(store.outbox.stats()).toMatchObject({ rows: 0, bytes: 0 });
+    // The next batch is stored as usual.
+    await store.outbox.enqueue([msg('d', 100)]);
+    expect(store.outbox.stats()).toMatchObject({ rows: 1 });
+    store.close();
   });
 });
