@@ -3,6 +3,7 @@ import { killAllGateways } from '../harness/gateway-process.js';
 import { cleanupTmpDirs } from '../harness/tmp.js';
 import { randomSeed } from './prng.js';
 import { runFuzz } from './scenario.js';
+import { unitLimits } from './unit-limits.js';
 import { summary, verdict } from './verdict.js';
 
 afterAll(async () => {
@@ -11,6 +12,7 @@ afterAll(async () => {
 });
 
 /** FUZZ_SEED=<n> reruns a failed seed; otherwise a fresh one each run (printed). */
+const unit = unitLimits();
 const seed = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) >>> 0 : randomSeed();
 
 describe('MQTT-SN fuzz through the real UDP socket (short run; `npm run fuzz` is the long one)', () => {
@@ -24,6 +26,10 @@ describe('MQTT-SN fuzz through the real UDP socket (short run; `npm run fuzz` is
       legitDevices: 3,
       legitMessages: 10,
       legitDeadlineMs: 10_000,
+      // The unit's V8 heap caps, so a cap the flood outgrows fails here, not in the field.
+      // Through tsx (no build in `npm test`): its loader thread adds to RSS, a stricter check.
+      node: { flags: unit.nodeFlags },
+      memoryMaxKb: unit.memoryMaxKb,
     });
     const failures = verdict(report);
     if (failures.length) console.log(summary(report));

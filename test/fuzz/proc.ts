@@ -24,3 +24,13 @@ export function rssKb(pid: number): number | undefined {
     return undefined;
   }
 }
+
+/** VmHWM (peak RSS since the process started) in kB, or undefined when it is gone. */
+export function hwmKb(pid: number): number | undefined {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,12 +1,17 @@
+import { execFileSync } from 'node:child_process';
 import { cleanupTmpDirs } from '../harness/tmp.js';
 import { randomSeed } from './prng.js';
 import { runFuzz } from './scenario.js';
+import { unitLimits } from './unit-limits.js';
 import { summary, verdict } from './verdict.js';
 
 /**
  * `npm run fuzz [-- --seed N --count N --rate N --sockets N]`: the long MQTT-SN fuzz run against a
  * real gateway process (defaults: 1,000,000 datagrams at 8,000/s from 256 source ports).
  * `--tame` leaves out topics the broker refuses, to explore past the known uplink stall.
+ * The gateway runs as the service does: the compiled CLI (built first) with the node flags of
+ * systemd/fieldgate.service, and its peak RSS must stay under the unit's MemoryMax=.
+ * `--tsx` runs gateway/cli.ts through tsx instead (no build; tsx adds its own loader heap).
  * Exit code 0 when every check in verdict.ts held, 1 otherwise.
  */
 function arg(name: string, def: number): number {
@@ -19,6 +24,9 @@ function arg(name: string, def: number): number {
 
 const seed = arg('seed', randomSeed()) >>> 0;
 console.log(`fieldgate MQTT-SN fuzz, seed ${seed}`);
+const built = !process.argv.includes('--tsx');
+if (built) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+const unit = unitLimits();
 const report = await runFuzz({
   seed,
   count: arg('count', 1_000_000),
@@ -28,6 +36,8 @@ const report = await runFuzz({
   legitDevices: arg('devices', 4),
   legitMessages: arg('messages', 25),
   legitDeadlineMs: arg('deadline', 60_000),
+  node: { flags: unit.nodeFlags, built },
+  memoryMaxKb: unit.memoryMaxKb,
   log: (l) => console.log(l),
 });
 // FUZZ_KEEP=1 keeps the state dir (printed at start) for `fieldgate queue peek --dead -c <dir>/gw.yaml`.

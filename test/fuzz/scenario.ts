@@ -9,7 +9,7 @@ import { tmpDir } from '../harness/tmp.js';
 import { type BarrageResult, barrage } from './barrage.js';
 import { fuzzGatewayConfig } from './gateway-config.js';
 import { type LegitResult, legitRound } from './legit.js';
-import { rssKb, udpRcvbufErrors } from './proc.js';
+import { hwmKb, rssKb, udpRcvbufErrors } from './proc.js';
 
 export interface FuzzOptions {
   seed: number;
@@ -23,6 +23,13 @@ export interface FuzzOptions {
   legitMessages: number;
   /** How long the clean devices get, after the barrage, to connect and deliver everything. */
   legitDeadlineMs: number;
+  /**
+   * How the gateway process runs: node/V8 flags (the systemd unit's, see unit-limits.ts) and the
+   * compiled CLI instead of tsx. Default: tsx, no flags.
+   */
+  node?: { flags?: string[]; built?: boolean };
+  /** The unit's MemoryMax= in kB: the gateway's peak RSS (VmHWM) must stay under it. */
+  memoryMaxKb?: number;
   log?: (line: string) => void;
 }
 
@@ -37,6 +44,14 @@ export interface FuzzReport {
    */
   kernelDrops: number;
   rssKb: { baseline: number; peak: number; after: number; samples: number };
+  /**
+   * The kernel's VmHWM at the end (peak RSS over the whole life of the process, start-up
+   * included, so no peak falls between two samples), and the MemoryMax= it must stay under.
+   */
+  hwmKb: number;
+  memoryMaxKb: number | undefined;
+  /** The node flags the gateway ran with, and whether it was the compiled CLI. */
+  node: { flags: string[]; built: boolean };
   /** RSS over the barrage: [datagrams sent, kB], about every 100 ms. */
   rssTimeline: [number, number][];
   before: LegitResult | undefined;
@@ -77,6 +92,9 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     exit: undefined,
     kernelDrops: 0,
     rssKb: { baseline: 0, peak: 0, after: 0, samples: 0 },
+    hwmKb: 0,
+    memoryMaxKb: o.memoryMaxKb,
+    node: { flags: o.node?.flags ?? [], built: o.node?.built === true },
     rssTimeline: [],
     before: undefined,
     after: undefined,
@@ -100,7 +118,10 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     fuzzGatewayConfig({ brokerUrl: broker.url, udpPort, httpPort, stateDir: join(dir, 'state') }),
   );
   o.log?.(`state: ${dir}`);
-  const gw = GatewayProcess.start(['run', '-c', file, '-l', 'info']);
+  const gw = GatewayProcess.start(['run', '-c', file, '-l', 'info'], {}, report.node);
+  log(
+    `gateway: ${report.node.built ? 'bin/fieldgate.js' : 'tsx gateway/cli.ts'} ${report.node.flags.join(' ')}`,
+  );
   let exited = false;
   let stopping = false;
   void gw.exited(2_000_000_000).then((e) => {
@@ -127,6 +148,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     if (kb === undefined) return;
     report.rssKb.samples++;
     report.rssKb.peak = Math.max(report.rssKb.peak, kb);
+    report.hwmKb = Math.max(report.hwmKb, hwmKb(gw.pid) ?? 0);
   };
   try {
     await gw.waitForLog('fieldgate up', 30_000);
@@ -176,6 +198,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     }
     sample();
     report.rssKb.after = rssKb(gw.pid) ?? 0;
+    report.hwmKb = Math.max(report.hwmKb, hwmKb(gw.pid) ?? 0);
     try {
       const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
       report.metrics = text

@@ -55,6 +55,11 @@ export function verdict(r: FuzzReport): string[] {
       `peak RSS ${r.rssKb.peak} kB above ${limit} kB (baseline ${r.rssKb.baseline} + ${RSS_GROWTH_LIMIT_KB})`,
     );
   if (r.rssKb.after > limit) fail.push(`RSS after ${r.rssKb.after} kB above ${limit} kB`);
+  // The unit's cap: above MemoryMax= the kernel OOM-kills the service and systemd restarts it, so a
+  // flood the gateway survives here would become a restart loop there. VmHWM counts file-backed
+  // pages too (the node binary's), which the cgroup could reclaim: a stricter check than the kernel's.
+  if (r.memoryMaxKb !== undefined && r.hwmKb > r.memoryMaxKb)
+    fail.push(`peak RSS (VmHWM) ${r.hwmKb} kB above the unit's MemoryMax= ${r.memoryMaxKb} kB`);
   const late = lateGrowthKb(r);
   if (late > RSS_LATE_GROWTH_LIMIT_KB)
     fail.push(`RSS still growing: +${late} kB from the second to the last quarter of the barrage`);
@@ -87,6 +92,7 @@ export function summary(r: FuzzReport): string {
     );
   lines.push(
     `RSS kB: baseline ${r.rssKb.baseline}, peak ${r.rssKb.peak}, after ${r.rssKb.after}, late growth ${lateGrowthKb(r)} (${r.rssKb.samples} samples)`,
+    `VmHWM ${r.hwmKb} kB, MemoryMax ${r.memoryMaxKb ?? 'none'} kB; gateway ${r.node.built ? 'bin/fieldgate.js' : 'tsx'} ${r.node.flags.join(' ') || '(no node flags)'}`,
     `clean devices before: ${JSON.stringify(r.before)}`,
     `clean devices after:  ${JSON.stringify(r.after)}`,
     `gateway log lines by level: ${JSON.stringify(r.logCounts)}`,

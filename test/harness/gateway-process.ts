@@ -52,9 +52,19 @@ export class GatewayProcess {
     running.add(this);
   }
 
-  static start(args: string[], env: NodeJS.ProcessEnv = {}): GatewayProcess {
+  /**
+   * `node` options: V8 flags go before the script (e.g. the systemd unit's heap sizes); `built` runs
+   * the compiled CLI (bin/fieldgate.js, needs `npm run build`) as the service does, without tsx's
+   * loader thread in the process (it would add its own heap to every RSS figure).
+   */
+  static start(
+    args: string[],
+    env: NodeJS.ProcessEnv = {},
+    node: { flags?: string[]; built?: boolean } = {},
+  ): GatewayProcess {
+    const script = node.built ? ['bin/fieldgate.js'] : ['--import', 'tsx', 'gateway/cli.ts'];
     const proc = trackChild(
-      spawn(process.execPath, ['--import', 'tsx', 'gateway/cli.ts', ...args], {
+      spawn(process.execPath, [...(node.flags ?? []), ...script, ...args], {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, ...env },
       }),
