@@ -1,11 +1,8 @@
 import { Command as Cli } from 'commander';
-import { checkCommand } from './cli/check.js';
-import { portsCommand } from './cli/ports.js';
-import { queueCommand } from './cli/queue.js';
-import { rulesTestCommand } from './cli/rules-test.js';
-import { runCommand } from './cli/run.js';
-import { configChecks } from './config/checks.js';
 import { version } from './version.js';
+
+// Each subcommand's module is imported when it runs: `run` does not load the serial port lister,
+// the store inspector or the dry-run formatter, and `check` does not load the gateway.
 
 const program = new Cli('fieldgate')
   .description('Field gateway: serial and MQTT-SN sensors to MQTT, with a durable SQLite outbox')
@@ -19,6 +16,7 @@ program
   .option('-l, --log-level <level>', 'override gateway.log_level (fatal|error|warn|info|debug|trace)')
   .action(async (opts: { config: string; logLevel?: string }) => {
     // Exit explicitly: a library handle left open must not keep a stopped gateway alive under systemd.
+    const { runCommand } = await import('./cli/run.js');
     process.exit(await runCommand(opts.config, opts.logLevel));
   });
 
@@ -26,7 +24,11 @@ program
   .command('check')
   .description('validate a config file and print every problem with its key path and line')
   .requiredOption('-c, --config <file>', 'YAML config file')
-  .action((opts: { config: string }) => {
+  .action(async (opts: { config: string }) => {
+    const [{ checkCommand }, { configChecks }] = await Promise.all([
+      import('./cli/check.js'),
+      import('./config/checks.js'),
+    ]);
     process.exitCode = checkCommand(opts.config, configChecks);
   });
 
@@ -35,6 +37,7 @@ program
   .description('list serial ports (works without udev: falls back to /dev/serial/by-id and /dev/tty*)')
   .option('--json', 'print JSON')
   .action(async (opts: { json?: boolean }) => {
+    const { portsCommand } = await import('./cli/ports.js');
     process.exitCode = await portsCommand(opts.json === true);
   });
 
@@ -57,6 +60,7 @@ program
   .requiredOption('--payload <payload>', 'payload text')
   .option('--upstream', 'treat it as a message from the upstream broker (downlink/command rules)')
   .action(async (opts) => {
+    const { rulesTestCommand } = await import('./cli/rules-test.js');
     process.exitCode = await rulesTestCommand(opts);
   });
 
@@ -70,6 +74,7 @@ program
   .option('-n, --limit <n>', 'rows to peek', '20')
   .option('-y, --yes', 'purge without asking')
   .action(async (action: string, opts) => {
+    const { queueCommand } = await import('./cli/queue.js');
     process.exitCode = await queueCommand(action, opts);
   });
 
