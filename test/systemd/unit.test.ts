@@ -2,9 +2,12 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseUnitLimits, sizeKb } from '../fuzz/unit-limits.js';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
 
 const UNIT = 'systemd/fieldgate.service';
+/** The V8 heap sizes the unit ships (see the comment above ExecStart for what was measured). */
+const HEAP_FLAGS = '--max-semi-space-size=2 --max-old-space-size=96';
 const ANALYZE = '/usr/bin/systemd-analyze';
 const has = existsSync(ANALYZE);
 if (!has) console.warn(`SKIP systemd-analyze verify: ${ANALYZE} not installed (Debian package systemd)`);
@@ -27,7 +30,7 @@ describe('fieldgate.service', () => {
 
   it('runs the installed CLI as an unprivileged user with notify + watchdog', () => {
     expect(d.get('ExecStart')).toEqual([
-      '/usr/bin/node /opt/fieldgate/bin/fieldgate.js run -c /etc/fieldgate/fieldgate.yaml',
+      `/usr/bin/node ${HEAP_FLAGS} /opt/fieldgate/bin/fieldgate.js run -c /etc/fieldgate/fieldgate.yaml`,
     ]);
     expect(d.get('Type')).toEqual(['notify']);
     expect(d.get('NotifyAccess')).toEqual(['all']);
@@ -64,6 +67,43 @@ describe('fieldgate.service', () => {
     expect(d.has('PrivateUsers')).toBe(false);
   });
 
+  it('caps the V8 heap with flags node accepts, well below MemoryMax and MemoryHigh', () => {
+    const unit = parseUnitLimits(text);
+    expect(unit.nodeFlags.join(' ')).toBe(HEAP_FLAGS);
+    // Node refuses to start on a flag it does not know: the service would never come up.
+    const r = spawnSync(
+      process.execPath,
+      [...unit.nodeFlags, '-p', "require('v8').getHeapStatistics().heap_size_limit"],
+      { encoding: 'utf8' },
+    );
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const heapKb = Number(r.stdout) / 1024;
+    const oldKb = Number(/--max-old-space-size=(\d+)/.exec(HEAP_FLAGS)?.[1]) * 1024;
+    // The flag took: the limit is the old space plus the young generation, not V8's default (GiBs).
+    expect(heapKb).toBeGreaterThanOrEqual(oldKb);
+    expect(heapKb).toBeLessThan(oldKb * 1.25);
+    // Room above the heap for node itself (~40 MiB of binary), SQLite's cache and socket buffers.
+    expect(unit.memoryHighKb).toBeDefined();
+    expect(unit.memoryMaxKb).toBeDefined();
+    expect(heapKb + 40 * 1024).toBeLessThan(unit.memoryHighKb!);
+    expect(unit.memoryHighKb!).toBeLessThan(unit.memoryMaxKb!);
+  });
+
+  it('unit limits are parsed as systemd reads them', () => {
+    expect(sizeKb('256M')).toBe(256 * 1024);
+    expect(sizeKb('1G')).toBe(1024 * 1024);
+    expect(sizeKb('4096')).toBe(4);
+    expect(sizeKb('infinity')).toBeUndefined();
+    expect(() => sizeKb('50%')).toThrow(/unsupported/);
+    expect(
+      parseUnitLimits(
+        '[Service]\nExecStart=/x/node --a=1 --b /opt/fieldgate/bin/fieldgate.js run\nMemoryMax=1G\n',
+      ),
+    ).toEqual({ nodeFlags: ['--a=1', '--b'], memoryMaxKb: 1024 * 1024, memoryHighKb: undefined });
+    expect(() => parseUnitLimits('[Service]\nExecStart=/x/node /x/other.js\n')).toThrow(/bin\/fieldgate.js/);
+  });
+
   // Skipped only when the binary is absent (non-systemd CI image); the reason is printed above.
   it.skipIf(!has)('passes systemd-analyze verify with no warnings', () => {
     // A copy whose ExecStart points at binaries that exist here, so the only
@@ -73,7 +113,7 @@ describe('fieldgate.service', () => {
     writeFileSync(
       copy,
       text.replace(
-        /^ExecStart=\S+ \S+/m,
+        /^ExecStart=\S+ (?:--\S+ )*\S+/m,
         `ExecStart=${process.execPath} ${join(process.cwd(), 'bin/fieldgate.js')}`,
       ),
     );
