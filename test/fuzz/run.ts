@@ -36,7 +36,11 @@ const report = await runFuzz({
   legitDevices: arg('devices', 4),
   legitMessages: arg('messages', 25),
   legitDeadlineMs: arg('deadline', 60_000),
-  node: { flags: unit.nodeFlags, built },
+  // FUZZ_NODE_FLAGS adds flags for a diagnosis, e.g. --heapsnapshot-signal=SIGUSR2 (snapshots land in the cwd).
+  node: {
+    flags: [...unit.nodeFlags, ...(process.env.FUZZ_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])],
+    built,
+  },
   memoryMaxKb: unit.memoryMaxKb,
   log: (l) => console.log(l),
 });
