@@ -28,7 +28,7 @@ describe('MQTT-SN fuzz through the real UDP socket (short run; `npm run fuzz` is
       legitDeadlineMs: 10_000,
       // The unit's V8 heap caps, so a cap the flood outgrows fails here, not in the field.
       // Through tsx (no build in `npm test`): its loader thread adds to RSS, a stricter check.
-      node: { flags: unit.nodeFlags },
+      node: { flags: unit.nodeFlags, env: unit.env },
       memoryMaxKb: unit.memoryMaxKb,
     });
     const failures = verdict(report);

@@ -39,6 +39,7 @@ const report = await runFuzz({
   // FUZZ_NODE_FLAGS adds flags for a diagnosis, e.g. --heapsnapshot-signal=SIGUSR2 (snapshots land in the cwd).
   node: {
     flags: [...unit.nodeFlags, ...(process.env.FUZZ_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])],
+    env: unit.env,
     built,
   },
   memoryMaxKb: unit.memoryMaxKb,

@@ -27,7 +27,7 @@ export interface FuzzOptions {
    * How the gateway process runs: node/V8 flags (the systemd unit's, see unit-limits.ts) and the
    * compiled CLI instead of tsx. Default: tsx, no flags.
    */
-  node?: { flags?: string[]; built?: boolean };
+  node?: { flags?: string[]; built?: boolean; env?: Record<string, string> };
   /** The unit's MemoryMax= in kB: the gateway's peak RSS (VmHWM) must stay under it. */
   memoryMaxKb?: number;
   log?: (line: string) => void;
@@ -118,7 +118,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     fuzzGatewayConfig({ brokerUrl: broker.url, udpPort, httpPort, stateDir: join(dir, 'state') }),
   );
   o.log?.(`state: ${dir}`);
-  const gw = GatewayProcess.start(['run', '-c', file, '-l', 'info'], {}, report.node);
+  const gw = GatewayProcess.start(['run', '-c', file, '-l', 'info'], o.node?.env ?? {}, report.node);
   log(
     `gateway: ${report.node.built ? 'bin/fieldgate.js' : 'tsx gateway/cli.ts'} ${report.node.flags.join(' ')}`,
   );

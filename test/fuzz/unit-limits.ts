@@ -1,13 +1,18 @@
 import { readFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
+import { parseMemory, parseUnit } from '../../bench/unit-file.js';
 
 /**
- * What systemd/fieldgate.service ships for memory: the node flags in ExecStart (V8 heap sizes)
- * and MemoryMax=/MemoryHigh=. Read from the unit itself, so the fuzz (and the bench) run the
- * gateway the way the service does and a change to the unit is measured, not a copy of it.
+ * What systemd/fieldgate.service ships for memory: the node flags in ExecStart (V8 heap sizes), its
+ * Environment=, and MemoryMax=/MemoryHigh=. Read from the unit itself (with the bench's parser,
+ * bench/unit-file.ts), so the fuzz runs the gateway the way the service does and a change to the
+ * unit is measured, not a copy of it.
  */
 export interface UnitLimits {
   /** Node/V8 flags between the node binary and the script in ExecStart. */
   nodeFlags: string[];
+  /** Environment= of the unit (NODE_ENV=production...). */
+  env: Record<string, string>;
   /** MemoryMax= in kB (cgroup hard limit: the kernel OOM-kills above it), undefined if not set. */
   memoryMaxKb: number | undefined;
   /** MemoryHigh= in kB (reclaim pressure above it), undefined if not set. */
@@ -16,33 +21,17 @@ export interface UnitLimits {
 
 export const UNIT_FILE = new URL('../../systemd/fieldgate.service', import.meta.url);
 
-const SUFFIX: Record<string, number> = { '': 1 / 1024, K: 1, M: 1024, G: 1024 ** 2 };
+const kb = (bytes: number | undefined) => (bytes === undefined ? undefined : Math.ceil(bytes / 1024));
 
-/** systemd byte sizes: plain bytes or a K/M/G suffix (base 1024); "infinity" means none. */
-export function sizeKb(value: string): number | undefined {
-  if (value === 'infinity') return undefined;
-  const m = /^(\d+)([KMG]?)$/.exec(value.trim());
-  if (!m) throw new Error(`unsupported systemd size "${value}" (expected e.g. 256M)`);
-  return Math.ceil(Number(m[1]) * SUFFIX[m[2]!]!);
-}
-
-export function parseUnitLimits(text: string): UnitLimits {
-  const get = (key: string) => {
-    const lines = text.split('\n').filter((l) => l.startsWith(`${key}=`));
-    if (lines.length > 1) throw new Error(`${key}= set ${lines.length} times in the unit`);
-    return lines[0]?.slice(key.length + 1).trim();
-  };
-  const exec = get('ExecStart');
-  if (!exec) throw new Error('no ExecStart= in the unit');
-  const words = exec.split(/\s+/);
-  const script = words.findIndex((w) => w.endsWith('/bin/fieldgate.js'));
-  if (script < 1) throw new Error(`ExecStart does not run bin/fieldgate.js: ${exec}`);
-  const max = get('MemoryMax');
-  const high = get('MemoryHigh');
+export function parseUnitLimits(text: string, totalMem = totalmem()): UnitLimits {
+  const unit = parseUnit(text, totalMem);
+  // bench/unit-file.ts reads MemoryMax only; MemoryHigh= is a plain line of the same unit.
+  const high = [...text.matchAll(/^MemoryHigh=(.*)$/gm)].at(-1)?.[1]?.trim();
   return {
-    nodeFlags: words.slice(1, script),
-    memoryMaxKb: max === undefined ? undefined : sizeKb(max),
-    memoryHighKb: high === undefined ? undefined : sizeKb(high),
+    nodeFlags: unit.nodeFlags,
+    env: unit.env,
+    memoryMaxKb: kb(unit.memoryMax),
+    memoryHighKb: high === undefined ? undefined : kb(parseMemory(high, totalMem)),
   };
 }
 
