@@ -7,6 +7,10 @@ import { describeError } from './reasons.js';
 import { tlsOptions } from './tls.js';
 import type { UpstreamConfig } from './config.js';
 
+// mqtt-packet would otherwise build 65,536 two-byte Buffers (about 6 MiB of heap, held for good) on its
+// first write; the hot PUBLISH path is encoded by hand (publish-packet.ts), the rest is rare.
+mqttPacket.writeToStream.cacheNumbers = false;
+
 export type ProtocolVersion = 4 | 5;
 
 export interface DialOptions {
