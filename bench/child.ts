@@ -218,10 +218,22 @@ async function sn(port: number, { k, qos, ms, warm, rate }: Load): Promise<void>
   const t0 = performance.now();
   const { pace, start } = pacing(k, rate);
   await Promise.all(devices.map((d, i) => d.run(qos, t0 + ms, lat, pace, start(i))));
+  const r = finish(devices, lat, t0, c0, warmAcked);
+  await send(r);
+}
+
+/** Closes the devices and sums up their run since t0 / c0 (CPU). */
+function finish(
+  devices: Device[],
+  lat: number[],
+  t0: number,
+  c0: NodeJS.CpuUsage,
+  warmAcked: number,
+): LoadResult {
   const elapsed = performance.now() - t0;
   const c = process.cpuUsage(c0);
   for (const d of devices) d.close();
-  const r: LoadResult = {
+  return {
     acked: devices.reduce((s, d) => s + d.acked, 0),
     ms: elapsed,
     lat,
@@ -230,7 +242,6 @@ async function sn(port: number, { k, qos, ms, warm, rate }: Load): Promise<void>
     retries: devices.reduce((s, d) => s + d.retries, 0),
     warmAcked,
   };
-  await send(r);
 }
 
 /** K devices send n QoS 1 messages in all, as fast as acked (filling the outbox while the broker is down). */
@@ -242,18 +253,7 @@ async function snFill(port: number, k: number, n: number): Promise<void> {
   const budget = { left: n };
   const lat: number[] = [];
   await Promise.all(devices.map((d) => d.run(1, Number.POSITIVE_INFINITY, lat, 0, t0, budget)));
-  const elapsed = performance.now() - t0;
-  const c = process.cpuUsage(c0);
-  for (const d of devices) d.close();
-  const r: LoadResult = {
-    acked: devices.reduce((s, d) => s + d.acked, 0),
-    ms: elapsed,
-    lat,
-    cpuS: (c.user + c.system) / 1e6,
-    errors: devices.reduce((s, d) => s + d.errors, 0),
-    retries: devices.reduce((s, d) => s + d.retries, 0),
-    warmAcked: 0,
-  };
+  const r = finish(devices, lat, t0, c0, 0);
   await send(r);
 }
 
