@@ -475,12 +475,16 @@ export class Sender {
 
   /** Acks arrive many per socket read: refill the window once per turn, in one batch. */
   schedulePump(): void {
-    this.pumpTimer ??= setImmediate(() => {
-      this.pumpTimer = undefined;
-      this.flushCompletes();
-      this.pump();
-    });
+    this.pumpTimer ??= setImmediate(this.pumpTurn);
   }
+
+  /** The immediates' callbacks, made once: a closure per event-loop turn is garbage per turn. */
+  private readonly pumpTurn = (): void => {
+    this.pumpTimer = undefined;
+    this.flushCompletes();
+    this.pump();
+  };
+  private readonly completeTurn = (): void => this.flushCompletes();
 
   /** Wait until every store write this sender started has settled (bounded by the caller). */
   async settle(): Promise<void> {
@@ -611,7 +615,7 @@ export class Sender {
 
   private queueComplete(row: OutboxRow): void {
     this.completing.push(row);
-    if (!this.pumpTimer) this.completeTimer ??= setImmediate(() => this.flushCompletes());
+    if (!this.pumpTimer) this.completeTimer ??= setImmediate(this.completeTurn);
   }
 
   /** One complete() per event-loop turn: the store group-commits them anyway. */
@@ -621,10 +625,20 @@ export class Sender {
     const rows = this.completing;
     if (rows.length === 0) return;
     this.completing = [];
-    this.track(this.o.outbox.complete(rows.map((r) => r.id))).then(
-      () => this.o.onDelivered(rows), // a row is a Delivered: no object per message
-      (err) =>
-        this.o.logger.error({ err, count: rows.length }, 'upstream: could not complete acknowledged rows'),
+    const ids = new Array<number>(rows.length);
+    for (let i = 0; i < rows.length; i++) ids[i] = rows[i]!.id;
+    // track() by hand: one reaction for the bookkeeping and the outcome (this runs per ack turn).
+    const p = this.o.outbox.complete(ids);
+    this.pending.add(p);
+    p.then(
+      () => {
+        this.pending.delete(p);
+        this.o.onDelivered(rows); // a row is a Delivered: no object per message
+      },
+      (err) => {
+        this.pending.delete(p);
+        this.o.logger.error({ err, count: rows.length }, 'upstream: could not complete acknowledged rows');
+      },
     );
   }
 
