@@ -78,11 +78,23 @@ export class PublishEncoder {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** This encoder's clock (ms): read once per batch for expired(). */
+  time(): number {
+    return this.now();
+  }
+
   /** ms of life left for a row (Infinity when it never expires). */
   remainingMs(row: OutboxRow): number {
     const life = (row.properties as RowProperties | undefined)?.expiryMs ?? this.maxAgeMs;
     if (!life) return Number.POSITIVE_INFINITY;
     return life - (this.now() - row.receivedAt);
+  }
+
+  /** remainingMs(row) <= 0 at `now`, as a boolean: the sender asks per row, and a number is boxed. */
+  expired(row: OutboxRow, now: number): boolean {
+    const life = (row.properties as RowProperties | undefined)?.expiryMs ?? this.maxAgeMs;
+    if (!life) return false;
+    return life - (now - row.receivedAt) <= 0;
   }
 
   packet(row: OutboxRow, packetId: number, dup: boolean, alias = true): IPublishPacket {

@@ -90,7 +90,12 @@ export class Sender {
   private writeChain: Promise<void> = Promise.resolve();
   /** Batches on writeChain not yet written (waiting for their markSent commit). */
   private waiting = 0;
-  private completing: OutboxRow[] = [];
+  /**
+   * Rows acknowledged this turn, the first `completingN` slots: a scratch array kept (slots
+   * cleared) and handed on as an exact-size copy, not grown from empty every turn.
+   */
+  private completing: (OutboxRow | undefined)[] = [];
+  private completingN = 0;
   private completeTimer: NodeJS.Immediate | undefined;
   private rateTimer: NodeJS.Timeout | undefined;
   private waitingDrain = false;
@@ -329,14 +334,7 @@ export class Sender {
         this.conn?.write({ cmd: 'pubrel', messageId: packetId });
         return true;
       }
-      this.window.release(packetId);
-      const gen = this.gen;
-      this.track(this.o.outbox.markReleased(row.id)).then(
-        () => {
-          if (gen === this.gen) this.conn?.write({ cmd: 'pubrel', messageId: packetId });
-        },
-        (err) => this.storeFailed('markReleased', err),
-      );
+      this.release(packetId, row);
       return true;
     }
     if ((cmd === 'puback') !== (row.qos === 1)) return true; // wrong ack for this QoS: ignore
@@ -348,6 +346,21 @@ export class Sender {
     this.retry.delivered();
     this.probe.delivered();
     return true;
+  }
+
+  /**
+   * PUBREC: the row is marked released, then PUBREL goes. A method of its own: closures in
+   * handleAck() would make every call allocate a context, though only QoS 2 ever needs them.
+   */
+  private release(packetId: number, row: OutboxRow): void {
+    this.window.release(packetId);
+    const gen = this.gen;
+    this.track(this.o.outbox.markReleased(row.id)).then(
+      () => {
+        if (gen === this.gen) this.conn?.write({ cmd: 'pubrel', messageId: packetId });
+      },
+      (err) => this.storeFailed('markReleased', err),
+    );
   }
 
   /**
@@ -400,10 +413,7 @@ export class Sender {
       if (!conn.writable) {
         if (!this.waitingDrain && conn.open) {
           this.waitingDrain = true;
-          conn.onDrain(() => {
-            this.waitingDrain = false;
-            this.pump();
-          });
+          conn.onDrain(this.drained);
         }
         return;
       }
@@ -414,10 +424,7 @@ export class Sender {
       );
       const allowed = this.rate.available();
       if (allowed < 1) {
-        this.rateTimer ??= setTimeout(() => {
-          this.rateTimer = undefined;
-          this.pump();
-        }, this.rate.waitMs());
+        this.rateTimer ??= setTimeout(this.rateTurn, this.rate.waitMs());
         return;
       }
       free = Math.min(free, allowed);
@@ -485,6 +492,15 @@ export class Sender {
     this.pump();
   };
   private readonly completeTurn = (): void => this.flushCompletes();
+  // No arrow inside pump(): one there makes every call allocate a context for `this`.
+  private readonly drained = (): void => {
+    this.waitingDrain = false;
+    this.pump();
+  };
+  private readonly rateTurn = (): void => {
+    this.rateTimer = undefined;
+    this.pump();
+  };
 
   /** Wait until every store write this sender started has settled (bounded by the caller). */
   async settle(): Promise<void> {
@@ -497,15 +513,16 @@ export class Sender {
    * kept when every row goes out unchanged (the usual case).
    */
   private send(conn: Connection, all: OutboxRow[]): void {
-    const gen = this.gen;
+    const now = this.encoder.time();
     let assignments: { id: number; packetId: number }[] | undefined;
     let rows: OutboxRow[] | undefined; // a copy only once a row is dropped or changed
     const ids: number[] = [];
+    let held = false;
     for (let i = 0; i < all.length; i++) {
       const r = all[i]!;
       const row = this.fit(r);
       const kept = this.retry.keptId(row.id);
-      if (!this.sendable(row)) {
+      if (!this.sendable(row, now)) {
         if (kept !== undefined) this.o.ids.release(kept);
         rows ??= all.slice(0, i);
         continue;
@@ -514,7 +531,8 @@ export class Sender {
       let packetId = 0;
       if (row.qos > 0) {
         packetId = kept ?? this.o.ids.take()!; // pump() never takes more rows than free ids
-        this.hold(packetId, row, SENT);
+        this.window.set(packetId, row, SENT);
+        held = true;
         if (row.qos === 2) {
           assignments ??= [];
           assignments.push({ id: row.id, packetId });
@@ -525,12 +543,21 @@ export class Sender {
     }
     const out = rows ?? all;
     if (out.length === 0) return;
+    if (held) this.probe.sent(); // once per batch, not per row (hold()): the same instant for all
     // Only QoS 2 must have its packet id durable before the PUBLISH leaves (the broker holds the
     // id until PUBREL). QoS 0/1 go now unless an earlier batch still waits: id order holds.
-    if (assignments === undefined && this.waiting === 0) {
-      this.write(conn, out, ids);
-      return;
-    }
+    if (assignments === undefined && this.waiting === 0) this.write(conn, out, ids);
+    else this.writeLater(conn, out, ids, assignments);
+  }
+
+  /** After the batches before it, and once its QoS 2 packet ids are durable. */
+  private writeLater(
+    conn: Connection,
+    out: OutboxRow[],
+    ids: number[],
+    assignments: { id: number; packetId: number }[] | undefined,
+  ): void {
+    const gen = this.gen;
     const durable = assignments !== undefined ? this.track(this.o.outbox.markSent(assignments)) : undefined;
     this.waiting++;
     this.unwritten += out.length;
@@ -567,7 +594,7 @@ export class Sender {
    * False for a row that must not go out: larger than the broker's Maximum Packet Size (set aside,
    * it never will fit this broker) or past its expiry (deleted: nobody wants it any more).
    */
-  private sendable(row: OutboxRow): boolean {
+  private sendable(row: OutboxRow, now: number): boolean {
     const max = this.limits.maximumPacketSize;
     if (Number.isFinite(max) && this.encoder.maxSize(row) > max) {
       const exact = this.encoder.packetSize(row);
@@ -580,14 +607,19 @@ export class Sender {
         return false;
       }
     }
-    if (this.encoder.remainingMs(row) <= 0) {
-      this.o.onExpired?.({ id: row.id });
-      this.track(this.o.outbox.complete([row.id])).catch((err) =>
-        this.o.logger.error({ err, id: row.id }, 'upstream: could not delete an expired row'),
-      );
+    if (this.encoder.expired(row, now)) {
+      this.expire(row);
       return false;
     }
     return true;
+  }
+
+  /** Out of sendable() (called per row): its closure would cost a context on every call. */
+  private expire(row: OutboxRow): void {
+    this.o.onExpired?.({ id: row.id });
+    this.track(this.o.outbox.complete([row.id])).catch((err) =>
+      this.o.logger.error({ err, id: row.id }, 'upstream: could not delete an expired row'),
+    );
   }
 
   /**
@@ -599,22 +631,24 @@ export class Sender {
     let bytes = 0;
     for (const row of rows) bytes += row.payload.length;
     if (bytes <= WRITE_CHUNK) conn.writeBytes(this.encoder.encodeRows(rows, ids, 0, rows.length, false));
-    else {
-      conn.batch(() => {
-        for (let from = 0, i = 0, part = 0; i < rows.length; i++) {
-          part += rows[i]!.payload.length;
-          if (part < WRITE_CHUNK && i < rows.length - 1) continue;
-          conn.writeBytes(this.encoder.encodeRows(rows, ids, from, i + 1, false));
-          from = i + 1;
-          part = 0;
-        }
-      });
-    }
+    else this.writeChunks(conn, rows, ids);
     for (const row of rows) if (row.qos === 0) this.queueComplete(row);
   }
 
+  private writeChunks(conn: Connection, rows: readonly OutboxRow[], ids: readonly number[]): void {
+    conn.batch(() => {
+      for (let from = 0, i = 0, part = 0; i < rows.length; i++) {
+        part += rows[i]!.payload.length;
+        if (part < WRITE_CHUNK && i < rows.length - 1) continue;
+        conn.writeBytes(this.encoder.encodeRows(rows, ids, from, i + 1, false));
+        from = i + 1;
+        part = 0;
+      }
+    });
+  }
+
   private queueComplete(row: OutboxRow): void {
-    this.completing.push(row);
+    this.completing[this.completingN++] = row;
     if (!this.pumpTimer) this.completeTimer ??= setImmediate(this.completeTurn);
   }
 
@@ -622,11 +656,23 @@ export class Sender {
   private flushCompletes(): void {
     if (this.completeTimer) clearImmediate(this.completeTimer);
     this.completeTimer = undefined;
-    const rows = this.completing;
-    if (rows.length === 0) return;
-    this.completing = [];
-    const ids = new Array<number>(rows.length);
-    for (let i = 0; i < rows.length; i++) ids[i] = rows[i]!.id;
+    const n = this.completingN;
+    if (n === 0) return;
+    const rows = new Array<OutboxRow>(n);
+    const ids = new Array<number>(n);
+    for (let i = 0; i < n; i++) {
+      const row = this.completing[i]!;
+      this.completing[i] = undefined; // held no longer than its turn
+      rows[i] = row;
+      ids[i] = row.id;
+    }
+    this.completingN = 0;
+    if (this.completing.length > MAX_UNWRITTEN) this.completing = []; // a burst's size is not kept
+    this.complete(rows, ids);
+  }
+
+  /** Out of flushCompletes(), which runs every turn: its closures cost a context only here. */
+  private complete(rows: readonly OutboxRow[], ids: number[]): void {
     // track() by hand: one reaction for the bookkeeping and the outcome (this runs per ack turn).
     const p = this.o.outbox.complete(ids);
     this.pending.add(p);
