@@ -64,7 +64,7 @@ async function measure(protocol: '3.1.1' | '5', aliases: boolean, n: number): Pr
   });
   let delivered = 0;
   client.events$.subscribe((e) => {
-    if (e.type === 'delivered') delivered++;
+    if (e.type === 'delivered-batch') delivered += e.rows.length;
   });
   await client.start();
   while (client.state$.value !== 'connected') await sleep(10);

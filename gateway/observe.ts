@@ -145,9 +145,8 @@ export class Observability {
       upstream.events$.subscribe((e) => {
         const now = Date.now();
         this.board.upstream(e, now);
-        if (e.type === 'delivered') {
-          metrics.messageOut(e.qos);
-          metrics.observeE2eLatency(e.receivedAt);
+        if (e.type === 'delivered-batch') {
+          metrics.delivered(e.rows);
           this.uplink.delivered(now);
         } else if (e.type === 'connected') {
           if (this.connectedBefore) metrics.upstreamReconnected();

@@ -383,6 +383,19 @@ export class Metrics {
     this.commands.inc({ target, outcome });
   }
   /** receivedAt: ms since epoch when the reading arrived (OutboxMessage.receivedAt). */
+  /** A batch of rows delivered upstream: counted by QoS, each one's end-to-end latency observed. */
+  delivered(rows: readonly { qos: number; receivedAt: number }[], ackedAt = this.now()): void {
+    let q0 = 0;
+    let q1 = 0;
+    for (const r of rows) {
+      if (r.qos === 0) q0++;
+      else if (r.qos === 1) q1++;
+      this.observeE2eLatency(r.receivedAt, ackedAt);
+    }
+    if (q0 > 0) this.messageOut(0, q0);
+    if (q1 > 0) this.messageOut(1, q1);
+    if (rows.length > q0 + q1) this.messageOut(2, rows.length - q0 - q1);
+  }
   observeE2eLatency(receivedAt: number, ackedAt = this.now()): void {
     this.e2eLatency.observe(Math.max(0, (ackedAt - receivedAt) / 1000));
   }

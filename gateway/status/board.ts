@@ -73,7 +73,7 @@ export class StatusBoard {
   }
 
   upstream(e: UpstreamEvent, now = Date.now()): void {
-    if (e.type === 'delivered') this.rateOut.add(now);
+    if (e.type === 'delivered-batch') this.rateOut.add(now, e.rows.length);
     else if (e.type === 'connected') this.uplink = { connected: true, since: now };
     else if (e.type === 'disconnected') {
       if (this.uplink.connected) this.uplink = { connected: false, since: now };

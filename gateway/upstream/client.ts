@@ -90,8 +90,7 @@ export class UpstreamClient {
       maxInflightQos2: Math.min(c.max_inflight_qos2, c.inflight),
       maxRate: c.max_rate,
       logger: this.log,
-      onDelivered: (d) =>
-        this.events.next({ type: 'delivered', id: d.id, receivedAt: d.receivedAt, qos: d.qos }),
+      onDelivered: (rows) => this.events.next({ type: 'delivered-batch', rows }),
       onSetAside: (e) => this.events.next({ type: 'set-aside', ...e }),
       onRetry: (e) => this.events.next({ type: 'publish-retry', ...e }),
       onExpired: (e) => {

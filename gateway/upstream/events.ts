@@ -1,6 +1,17 @@
 export type ConnectionState = 'disconnected' | 'connecting' | 'connected';
 
-/** What the upstream client reports; `delivered` is per message (the row has left the outbox). */
+/** A row that has left the outbox delivered (an OutboxRow is one: no object of its own). */
+export interface Delivered {
+  readonly id: number;
+  readonly receivedAt: number;
+  readonly qos: 0 | 1 | 2;
+}
+
+/**
+ * What the upstream client reports. `delivered-batch`: the rows one store commit completed, in
+ * ack order (one event per batch, not per message: an event object and an rxjs next per message
+ * were a good part of what the upstream side allocated). Count `rows.length` for messages.
+ */
 export type UpstreamEvent =
   | { type: 'connected'; sessionPresent: boolean; resent: number; url?: string }
   /** The connect failed: the next broker URL of upstream.url is tried (redacted URLs). */
@@ -17,7 +28,7 @@ export type UpstreamEvent =
   /** No CONNACK: network error, TLS failure (tls: true, e.g. untrusted certificate) or timeout. */
   | { type: 'connect-failed'; reason: string; tls: boolean }
   | { type: 'reconnecting'; delayMs: number; attempt: number }
-  | { type: 'delivered'; id: number; receivedAt: number; qos: 0 | 1 | 2 }
+  | { type: 'delivered-batch'; rows: readonly Delivered[] }
   /** A row the broker would not take was moved out of the outbox (kept; `queue peek --dead`). */
   | { type: 'set-aside'; id: number; reason: string }
   /** An incoming PUBLISH was dropped unread (larger than max_packet_size); it was still acknowledged. */

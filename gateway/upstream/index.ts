@@ -1,5 +1,5 @@
 export { type UpstreamOptions, UpstreamClient } from './client.js';
 export { type UpstreamConfig, upstreamConfigSchema } from './config.js';
-export type { ConnectionState, UpstreamEvent } from './events.js';
+export type { ConnectionState, Delivered, UpstreamEvent } from './events.js';
 export { redactUrl } from './url.js';
 export type { InboundMessage, MessageHandler } from './inbound.js';

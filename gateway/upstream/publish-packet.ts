@@ -78,11 +78,23 @@ export class PublishEncoder {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** This encoder's clock (ms): read once per batch for expired(). */
+  time(): number {
+    return this.now();
+  }
+
   /** ms of life left for a row (Infinity when it never expires). */
   remainingMs(row: OutboxRow): number {
     const life = (row.properties as RowProperties | undefined)?.expiryMs ?? this.maxAgeMs;
     if (!life) return Number.POSITIVE_INFINITY;
     return life - (this.now() - row.receivedAt);
+  }
+
+  /** remainingMs(row) <= 0 at `now`, as a boolean: the sender asks per row, and a number is boxed. */
+  expired(row: OutboxRow, now: number): boolean {
+    const life = (row.properties as RowProperties | undefined)?.expiryMs ?? this.maxAgeMs;
+    if (!life) return false;
+    return life - (now - row.receivedAt) <= 0;
   }
 
   packet(row: OutboxRow, packetId: number, dup: boolean, alias = true): IPublishPacket {
@@ -151,10 +163,31 @@ export class PublishEncoder {
    * and goes through mqtt-packet.
    */
   encode(items: readonly { row: OutboxRow; packetId: number }[], dup: boolean): Buffer {
+    return this.encodeRows(
+      items.map((x) => x.row),
+      items.map((x) => x.packetId),
+      0,
+      items.length,
+      dup,
+    );
+  }
+
+  /**
+   * encode() for rows[from, to) with their packet ids in a parallel array (ids[i] for rows[i]):
+   * the sender's form, with no { row, packetId } object per message.
+   */
+  encodeRows(
+    rows: readonly OutboxRow[],
+    ids: readonly number[],
+    from: number,
+    to: number,
+    dup: boolean,
+  ): Buffer {
     const now = this.now();
     let total = 0;
-    for (let i = 0; i < items.length; i++) {
-      const { row, packetId } = items[i]!;
+    for (let i = 0; i < to - from; i++) {
+      const row = rows[from + i]!;
+      const packetId = ids[from + i]!;
       let p = this.plan[i];
       if (!p) {
         p = { rem: 0, expiry: -1, alias: 0, topic: undefined, generic: undefined };
@@ -193,8 +226,9 @@ export class PublishEncoder {
     }
     const out = Buffer.allocUnsafe(total);
     let pos = 0;
-    for (let i = 0; i < items.length; i++) {
-      const { row, packetId } = items[i]!;
+    for (let i = 0; i < to - from; i++) {
+      const row = rows[from + i]!;
+      const packetId = ids[from + i]!;
       const p = this.plan[i]!;
       if (p.generic) {
         pos += p.generic.copy(out, pos);

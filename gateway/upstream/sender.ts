@@ -1,19 +1,17 @@
 import type { Logger } from 'pino';
 import type { Outbox, OutboxRow } from '../../contracts/store.js';
 import type { Connection } from './connection.js';
+import type { Delivered } from './events.js';
 import type { PacketIds } from './packet-ids.js';
 import { NO_LIMITS, type BrokerLimits } from './broker-limits.js';
+import { InFlightWindow, RELEASED, SENT } from './inflight-window.js';
 import { PoisonProbe } from './poison-probe.js';
 import { PublishEncoder } from './publish-packet.js';
 import { RateLimit } from './rate.js';
 import { RefusalRetry } from './refusal-retry.js';
 import { publishFailure, reason5 } from './reasons.js';
 
-export interface Delivered {
-  id: number;
-  receivedAt: number;
-  qos: 0 | 1 | 2;
-}
+export type { Delivered } from './events.js';
 
 export interface SenderOptions {
   outbox: Outbox;
@@ -24,7 +22,8 @@ export interface SenderOptions {
   maxInflightQos2: number;
   maxRate: number;
   logger: Logger;
-  onDelivered: (d: Delivered) => void;
+  /** Rows acknowledged and completed in one store commit, in the order they were acked. */
+  onDelivered: (batch: readonly Delivered[]) => void;
   /** A row was moved out of the outbox because the broker would not take it. */
   onSetAside: (e: { id: number; reason: string }) => void;
   /** The broker answered a PUBLISH with a failure reason that may pass: it is sent again later. */
@@ -33,11 +32,6 @@ export interface SenderOptions {
   onExpired?: (e: { id: number }) => void;
   /** store.max_age in ms: a row's lifetime unless its rule set one (MQTT 5 Message Expiry). */
   maxAgeMs?: number;
-}
-
-interface InFlight {
-  row: OutboxRow;
-  state: 'sent' | 'released';
 }
 
 /** Topic aliases per connection at most (a gateway's topics are few; the broker may allow more). */
@@ -74,9 +68,7 @@ export class Sender {
   private conn: Connection | null = null;
   /** Generation of the attached connection: async continuations of an old one do nothing. */
   private gen = 0;
-  private readonly window = new Map<number, InFlight>();
-  /** QoS 2 rows in `window`. */
-  private qos2 = 0;
+  private readonly window = new InFlightWindow();
   /** Rows left in flight before a reconnect (broker session kept), written as the windows allow. */
   private resume: { row: OutboxRow; packetId: number }[] = [];
   private resumeAt = 0;
@@ -98,7 +90,12 @@ export class Sender {
   private writeChain: Promise<void> = Promise.resolve();
   /** Batches on writeChain not yet written (waiting for their markSent commit). */
   private waiting = 0;
-  private completing: OutboxRow[] = [];
+  /**
+   * Rows acknowledged this turn, the first `completingN` slots: a scratch array kept (slots
+   * cleared) and handed on as an exact-size copy, not grown from empty every turn.
+   */
+  private completing: (OutboxRow | undefined)[] = [];
+  private completingN = 0;
   private completeTimer: NodeJS.Immediate | undefined;
   private rateTimer: NodeJS.Timeout | undefined;
   private waitingDrain = false;
@@ -270,7 +267,7 @@ export class Sender {
 
   /** Asks the probe whether this drop convicts the one row in flight; sets it aside if so. */
   private judge(): void {
-    const inflight = [...this.window.values()].map((f) => f.row);
+    const inflight = this.window.list();
     const guilty = this.probe.dropped(inflight, () =>
       this.o.logger.warn(
         { inflight: inflight.length },
@@ -296,12 +293,10 @@ export class Sender {
 
   private clearWindow(): void {
     this.window.clear();
-    this.qos2 = 0;
   }
 
-  private hold(packetId: number, f: InFlight): void {
-    this.window.set(packetId, f);
-    if (f.row.qos === 2) this.qos2++;
+  private hold(packetId: number, row: OutboxRow, state: typeof SENT | typeof RELEASED): void {
+    this.window.set(packetId, row, state);
     this.probe.sent();
   }
 
@@ -309,7 +304,7 @@ export class Sender {
   private room(row: OutboxRow): boolean {
     if (row.qos === 0) return true;
     if (this.window.size >= this.probe.window(this.windowSize)) return false;
-    return row.qos !== 2 || this.qos2 < this.o.maxInflightQos2;
+    return row.qos !== 2 || this.window.qos2 < this.o.maxInflightQos2;
   }
 
   /** Rows another process put back (`queue retry`) are read once the sender has caught up. */
@@ -325,39 +320,47 @@ export class Sender {
    * `reasonCode` >= 0x80 on a PUBACK/PUBREC (MQTT 5): the broker refused the message.
    */
   handleAck(cmd: 'puback' | 'pubrec' | 'pubcomp', packetId: number, reasonCode = 0): boolean {
-    const f = this.window.get(packetId);
-    if (!f) return false;
+    const row = this.window.get(packetId);
+    if (!row) return false;
+    const state = this.window.state(packetId);
     this.probe.acked();
-    if (reasonCode >= 0x80 && cmd !== 'pubcomp' && f.state === 'sent') {
-      this.refused(packetId, f.row, reasonCode);
+    if (reasonCode >= 0x80 && cmd !== 'pubcomp' && state === SENT) {
+      this.refused(packetId, row, reasonCode);
       return true;
     }
     if (cmd === 'pubrec') {
-      if (f.row.qos !== 2) return true;
-      if (f.state === 'released') {
+      if (row.qos !== 2) return true;
+      if (state === RELEASED) {
         this.conn?.write({ cmd: 'pubrel', messageId: packetId });
         return true;
       }
-      f.state = 'released';
-      const gen = this.gen;
-      this.track(this.o.outbox.markReleased(f.row.id)).then(
-        () => {
-          if (gen === this.gen) this.conn?.write({ cmd: 'pubrel', messageId: packetId });
-        },
-        (err) => this.storeFailed('markReleased', err),
-      );
+      this.release(packetId, row);
       return true;
     }
-    if ((cmd === 'puback') !== (f.row.qos === 1)) return true; // wrong ack for this QoS: ignore
-    if (cmd === 'pubcomp' && f.state !== 'released') return true;
+    if ((cmd === 'puback') !== (row.qos === 1)) return true; // wrong ack for this QoS: ignore
+    if (cmd === 'pubcomp' && state !== RELEASED) return true;
     this.window.delete(packetId);
-    if (f.row.qos === 2) this.qos2--;
     this.o.ids.release(packetId);
     this.schedulePump(); // first: its turn completes the row too (one immediate for both)
-    this.queueComplete(f.row);
+    this.queueComplete(row);
     this.retry.delivered();
     this.probe.delivered();
     return true;
+  }
+
+  /**
+   * PUBREC: the row is marked released, then PUBREL goes. A method of its own: closures in
+   * handleAck() would make every call allocate a context, though only QoS 2 ever needs them.
+   */
+  private release(packetId: number, row: OutboxRow): void {
+    this.window.release(packetId);
+    const gen = this.gen;
+    this.track(this.o.outbox.markReleased(row.id)).then(
+      () => {
+        if (gen === this.gen) this.conn?.write({ cmd: 'pubrel', messageId: packetId });
+      },
+      (err) => this.storeFailed('markReleased', err),
+    );
   }
 
   /**
@@ -367,7 +370,6 @@ export class Sender {
    */
   private refused(packetId: number, row: OutboxRow, code: number): void {
     this.window.delete(packetId);
-    if (row.qos === 2) this.qos2--;
     const { action, reason } = publishFailure(code);
     if (action !== 'retry' || row.qos !== 2) this.o.ids.release(packetId);
     if (action === 'set-aside') {
@@ -411,10 +413,7 @@ export class Sender {
       if (!conn.writable) {
         if (!this.waitingDrain && conn.open) {
           this.waitingDrain = true;
-          conn.onDrain(() => {
-            this.waitingDrain = false;
-            this.pump();
-          });
+          conn.onDrain(this.drained);
         }
         return;
       }
@@ -425,10 +424,7 @@ export class Sender {
       );
       const allowed = this.rate.available();
       if (allowed < 1) {
-        this.rateTimer ??= setTimeout(() => {
-          this.rateTimer = undefined;
-          this.pump();
-        }, this.rate.waitMs());
+        this.rateTimer ??= setTimeout(this.rateTurn, this.rate.waitMs());
         return;
       }
       free = Math.min(free, allowed);
@@ -443,7 +439,7 @@ export class Sender {
       if (this.ahead.length === 0) return;
       // Stop at a QoS 2 row while the QoS 2 window is full: a later row never overtakes it.
       let n = 0;
-      for (let q2 = this.qos2; n < free && n < this.ahead.length; n++) {
+      for (let q2 = this.window.qos2; n < free && n < this.ahead.length; n++) {
         if (this.ahead[n]!.qos !== 2) continue;
         if (q2 >= this.o.maxInflightQos2) break;
         q2++;
@@ -467,14 +463,14 @@ export class Sender {
         if (!this.room(row)) break;
         this.resumeAt++;
         if (row.state === 'queued') {
-          if (row.qos > 0) this.hold(packetId, { row, state: 'sent' });
+          if (row.qos > 0) this.hold(packetId, row, SENT);
           conn.write(this.encoder.packet(row, packetId, false));
           if (row.qos === 0) this.queueComplete(row);
           continue;
         }
-        const state = row.state === 'released' ? 'released' : 'sent';
-        this.hold(packetId, { row, state });
-        if (state === 'released') conn.write({ cmd: 'pubrel', messageId: packetId });
+        const state = row.state === 'released' ? RELEASED : SENT;
+        this.hold(packetId, row, state);
+        if (state === RELEASED) conn.write({ cmd: 'pubrel', messageId: packetId });
         else conn.write(this.encoder.packet(row, packetId, true));
       }
     });
@@ -486,12 +482,25 @@ export class Sender {
 
   /** Acks arrive many per socket read: refill the window once per turn, in one batch. */
   schedulePump(): void {
-    this.pumpTimer ??= setImmediate(() => {
-      this.pumpTimer = undefined;
-      this.flushCompletes();
-      this.pump();
-    });
+    this.pumpTimer ??= setImmediate(this.pumpTurn);
   }
+
+  /** The immediates' callbacks, made once: a closure per event-loop turn is garbage per turn. */
+  private readonly pumpTurn = (): void => {
+    this.pumpTimer = undefined;
+    this.flushCompletes();
+    this.pump();
+  };
+  private readonly completeTurn = (): void => this.flushCompletes();
+  // No arrow inside pump(): one there makes every call allocate a context for `this`.
+  private readonly drained = (): void => {
+    this.waitingDrain = false;
+    this.pump();
+  };
+  private readonly rateTurn = (): void => {
+    this.rateTimer = undefined;
+    this.pump();
+  };
 
   /** Wait until every store write this sender started has settled (bounded by the caller). */
   async settle(): Promise<void> {
@@ -499,39 +508,59 @@ export class Sender {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
+  /**
+   * Rows and their packet ids go as two parallel arrays, not an object per row; `all` itself is
+   * kept when every row goes out unchanged (the usual case).
+   */
   private send(conn: Connection, all: OutboxRow[]): void {
-    const gen = this.gen;
+    const now = this.encoder.time();
     let assignments: { id: number; packetId: number }[] | undefined;
-    const packets: { row: OutboxRow; packetId: number }[] = [];
-    for (const r of all) {
+    let rows: OutboxRow[] | undefined; // a copy only once a row is dropped or changed
+    const ids: number[] = [];
+    let held = false;
+    for (let i = 0; i < all.length; i++) {
+      const r = all[i]!;
       const row = this.fit(r);
       const kept = this.retry.keptId(row.id);
-      if (!this.sendable(row)) {
+      if (!this.sendable(row, now)) {
         if (kept !== undefined) this.o.ids.release(kept);
+        rows ??= all.slice(0, i);
         continue;
       }
+      if (row !== r) rows ??= all.slice(0, i);
       let packetId = 0;
       if (row.qos > 0) {
         packetId = kept ?? this.o.ids.take()!; // pump() never takes more rows than free ids
-        this.hold(packetId, { row, state: 'sent' });
+        this.window.set(packetId, row, SENT);
+        held = true;
         if (row.qos === 2) {
           assignments ??= [];
           assignments.push({ id: row.id, packetId });
         }
       }
-      packets.push({ row, packetId });
+      rows?.push(row);
+      ids.push(packetId);
     }
-    if (packets.length === 0) return;
-    const rows = packets;
+    const out = rows ?? all;
+    if (out.length === 0) return;
+    if (held) this.probe.sent(); // once per batch, not per row (hold()): the same instant for all
     // Only QoS 2 must have its packet id durable before the PUBLISH leaves (the broker holds the
     // id until PUBREL). QoS 0/1 go now unless an earlier batch still waits: id order holds.
-    if (assignments === undefined && this.waiting === 0) {
-      this.write(conn, packets);
-      return;
-    }
+    if (assignments === undefined && this.waiting === 0) this.write(conn, out, ids);
+    else this.writeLater(conn, out, ids, assignments);
+  }
+
+  /** After the batches before it, and once its QoS 2 packet ids are durable. */
+  private writeLater(
+    conn: Connection,
+    out: OutboxRow[],
+    ids: number[],
+    assignments: { id: number; packetId: number }[] | undefined,
+  ): void {
+    const gen = this.gen;
     const durable = assignments !== undefined ? this.track(this.o.outbox.markSent(assignments)) : undefined;
     this.waiting++;
-    this.unwritten += rows.length;
+    this.unwritten += out.length;
     // Chained so batches are written in id order even if commits resolve out of order.
     this.writeChain = this.writeChain
       .then(() => durable)
@@ -539,8 +568,8 @@ export class Sender {
         () => {
           this.waiting--;
           if (gen !== this.gen) return;
-          this.unwritten -= rows.length;
-          this.write(conn, packets);
+          this.unwritten -= out.length;
+          this.write(conn, out, ids);
           this.pump();
         },
         (err) => {
@@ -565,7 +594,7 @@ export class Sender {
    * False for a row that must not go out: larger than the broker's Maximum Packet Size (set aside,
    * it never will fit this broker) or past its expiry (deleted: nobody wants it any more).
    */
-  private sendable(row: OutboxRow): boolean {
+  private sendable(row: OutboxRow, now: number): boolean {
     const max = this.limits.maximumPacketSize;
     if (Number.isFinite(max) && this.encoder.maxSize(row) > max) {
       const exact = this.encoder.packetSize(row);
@@ -578,14 +607,19 @@ export class Sender {
         return false;
       }
     }
-    if (this.encoder.remainingMs(row) <= 0) {
-      this.o.onExpired?.({ id: row.id });
-      this.track(this.o.outbox.complete([row.id])).catch((err) =>
-        this.o.logger.error({ err, id: row.id }, 'upstream: could not delete an expired row'),
-      );
+    if (this.encoder.expired(row, now)) {
+      this.expire(row);
       return false;
     }
     return true;
+  }
+
+  /** Out of sendable() (called per row): its closure would cost a context on every call. */
+  private expire(row: OutboxRow): void {
+    this.o.onExpired?.({ id: row.id });
+    this.track(this.o.outbox.complete([row.id])).catch((err) =>
+      this.o.logger.error({ err, id: row.id }, 'upstream: could not delete an expired row'),
+    );
   }
 
   /**
@@ -593,42 +627,64 @@ export class Sender {
    * The encoder copies payloads: a batch with large ones is encoded in parts of about
    * WRITE_CHUNK bytes (corked: still one syscall), so the copy never holds much more than a row.
    */
-  private write(conn: Connection, packets: { row: OutboxRow; packetId: number }[]): void {
+  private write(conn: Connection, rows: readonly OutboxRow[], ids: readonly number[]): void {
     let bytes = 0;
-    for (const { row } of packets) bytes += row.payload.length;
-    if (bytes <= WRITE_CHUNK) conn.writeBytes(this.encoder.encode(packets, false));
-    else {
-      conn.batch(() => {
-        for (let from = 0, i = 0, part = 0; i < packets.length; i++) {
-          part += packets[i]!.row.payload.length;
-          if (part < WRITE_CHUNK && i < packets.length - 1) continue;
-          conn.writeBytes(this.encoder.encode(packets.slice(from, i + 1), false));
-          from = i + 1;
-          part = 0;
-        }
-      });
-    }
-    for (const { row } of packets) if (row.qos === 0) this.queueComplete(row);
+    for (const row of rows) bytes += row.payload.length;
+    if (bytes <= WRITE_CHUNK) conn.writeBytes(this.encoder.encodeRows(rows, ids, 0, rows.length, false));
+    else this.writeChunks(conn, rows, ids);
+    for (const row of rows) if (row.qos === 0) this.queueComplete(row);
+  }
+
+  private writeChunks(conn: Connection, rows: readonly OutboxRow[], ids: readonly number[]): void {
+    conn.batch(() => {
+      for (let from = 0, i = 0, part = 0; i < rows.length; i++) {
+        part += rows[i]!.payload.length;
+        if (part < WRITE_CHUNK && i < rows.length - 1) continue;
+        conn.writeBytes(this.encoder.encodeRows(rows, ids, from, i + 1, false));
+        from = i + 1;
+        part = 0;
+      }
+    });
   }
 
   private queueComplete(row: OutboxRow): void {
-    this.completing.push(row);
-    if (!this.pumpTimer) this.completeTimer ??= setImmediate(() => this.flushCompletes());
+    this.completing[this.completingN++] = row;
+    if (!this.pumpTimer) this.completeTimer ??= setImmediate(this.completeTurn);
   }
 
   /** One complete() per event-loop turn: the store group-commits them anyway. */
   private flushCompletes(): void {
     if (this.completeTimer) clearImmediate(this.completeTimer);
     this.completeTimer = undefined;
-    const rows = this.completing;
-    if (rows.length === 0) return;
-    this.completing = [];
-    this.track(this.o.outbox.complete(rows.map((r) => r.id))).then(
+    const n = this.completingN;
+    if (n === 0) return;
+    const rows = new Array<OutboxRow>(n);
+    const ids = new Array<number>(n);
+    for (let i = 0; i < n; i++) {
+      const row = this.completing[i]!;
+      this.completing[i] = undefined; // held no longer than its turn
+      rows[i] = row;
+      ids[i] = row.id;
+    }
+    this.completingN = 0;
+    if (this.completing.length > MAX_UNWRITTEN) this.completing = []; // a burst's size is not kept
+    this.complete(rows, ids);
+  }
+
+  /** Out of flushCompletes(), which runs every turn: its closures cost a context only here. */
+  private complete(rows: readonly OutboxRow[], ids: number[]): void {
+    // track() by hand: one reaction for the bookkeeping and the outcome (this runs per ack turn).
+    const p = this.o.outbox.complete(ids);
+    this.pending.add(p);
+    p.then(
       () => {
-        for (const r of rows) this.o.onDelivered(r); // a row is a Delivered: no object per message
+        this.pending.delete(p);
+        this.o.onDelivered(rows); // a row is a Delivered: no object per message
       },
-      (err) =>
-        this.o.logger.error({ err, count: rows.length }, 'upstream: could not complete acknowledged rows'),
+      (err) => {
+        this.pending.delete(p);
+        this.o.logger.error({ err, count: rows.length }, 'upstream: could not complete acknowledged rows');
+      },
     );
   }
 

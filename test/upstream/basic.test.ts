@@ -47,7 +47,7 @@ describe('upstream client against a real mosquitto', () => {
       ['b/q2', 'two', 2],
     ]);
     await waitFor(() => store.outbox.stats().rows === 0, 'outbox empty', 5000);
-    expect(events.filter((e) => e.type === 'delivered').map((e) => e.type === 'delivered' && e.qos)).toEqual([
+    expect(events.flatMap((e) => (e.type === 'delivered-batch' ? e.rows.map((r) => r.qos) : []))).toEqual([
       0, 1, 2,
     ]);
 

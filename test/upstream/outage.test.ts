@@ -24,7 +24,7 @@ describe('upstream client through broker outages', () => {
     await store.outbox.enqueue(batch(3000));
     let delivered = 0;
     client.events$.subscribe((e) => {
-      if (e.type === 'delivered') delivered++;
+      if (e.type === 'delivered-batch') delivered += e.rows.length;
     });
     await client.start();
     await waitFor(() => delivered >= 800, '800 delivered', 10_000, 1);

@@ -85,7 +85,18 @@ describe('PublishEncoder.encode (pure: the hot-path PUBLISH encoder)', () => {
             return b;
           }),
         );
-        const got = fast.encode(items, dup);
+        // Odd batches in the sender's form: parallel rows/ids arrays, encoded as two ranges.
+        let got: Buffer;
+        if (batch % 2 === 0) got = fast.encode(items, dup);
+        else {
+          const rows = items.map((x) => x.row);
+          const ids = items.map((x) => x.packetId);
+          const cut = Math.floor(r() * (items.length + 1));
+          got = Buffer.concat([
+            fast.encodeRows(rows, ids, 0, cut, dup),
+            fast.encodeRows(rows, ids, cut, items.length, dup),
+          ]);
+        }
         expect(got.equals(expected), `connection ${conn} batch ${batch}`).toBe(true);
         packets += items.length;
         generic += items.filter(({ row }) => {

@@ -24,7 +24,7 @@ describe('upstream client keep-alive and refusals', () => {
     await store.outbox.enqueue([msg('d', 'k/x', 'after thaw', 1)]);
     broker.freeze(false);
     await nextEvent(client.events$, 'connected', 10_000);
-    await nextEvent(client.events$, 'delivered', 5000);
+    await nextEvent(client.events$, 'delivered-batch', 5000);
     expect(store.outbox.stats().rows).toBe(0);
     await client.stop();
     store.close();

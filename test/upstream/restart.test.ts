@@ -25,7 +25,7 @@ describe('upstream client restart mid-stream', () => {
     const first = makeClient(store, { url: proxy.url, inflight: 32 });
     let delivered = 0;
     first.client.events$.subscribe((e) => {
-      if (e.type === 'delivered') delivered++;
+      if (e.type === 'delivered-batch') delivered += e.rows.length;
     });
     await first.client.start();
     await waitFor(() => delivered >= 300, 'first 300 delivered', 10_000, 1);
@@ -83,7 +83,7 @@ describe('upstream client restart mid-stream', () => {
     const first = makeClient(store, { url: proxy.url, inflight: 32 });
     let delivered = 0;
     first.client.events$.subscribe((e) => {
-      if (e.type === 'delivered') delivered++;
+      if (e.type === 'delivered-batch') delivered += e.rows.length;
     });
     await first.client.start();
     await waitFor(() => delivered >= 100, 'first 100 delivered', 10_000, 1);

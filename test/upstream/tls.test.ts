@@ -19,7 +19,7 @@ describe('upstream client over TLS (mqtts://)', () => {
     await good.client.start();
     await nextEvent(good.client.events$, 'connected');
     await store.outbox.enqueue([msg('d', 't/x', 'over tls', 1)]);
-    await nextEvent(good.client.events$, 'delivered');
+    await nextEvent(good.client.events$, 'delivered-batch');
     await good.client.stop();
 
     const bad = makeClient(store, {
@@ -79,7 +79,7 @@ describe('upstream client over TLS (mqtts://)', () => {
     await withCert.client.start();
     await nextEvent(withCert.client.events$, 'connected');
     await store.outbox.enqueue([msg('d', 't/m', 'mutual', 2)]);
-    await nextEvent(withCert.client.events$, 'delivered');
+    await nextEvent(withCert.client.events$, 'delivered-batch');
     await withCert.client.stop();
     store.close();
     await broker.stop();
