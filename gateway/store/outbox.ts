@@ -30,6 +30,11 @@ const BATCH_ROWS_MAX = 256;
  */
 const EXACT_ROWS_MAX = 32;
 
+/** Options of the hot ops, built once (issue 18: not an object per call). */
+const SINGLE_STATEMENT = { atomic: false } as const;
+/** Lazy: a half-done complete only resends acknowledged rows, so it needs no savepoint either. */
+const LAZY_DELETE = { lazy: true, atomic: false } as const;
+
 /** Most rows kept set aside; beyond it the oldest are deleted and counted ('set_aside_full'). */
 export const MAX_SET_ASIDE_ROWS = 10_000;
 
@@ -220,7 +225,7 @@ export class SqliteOutbox implements Outbox, FlushHooks {
     batch.add(message, properties, done);
     this.batch = batch;
     this.commit
-      .submit(() => this.insertBatch(batch), { atomic: false })
+      .submit(() => this.insertBatch(batch), SINGLE_STATEMENT)
       .then(
         () => {
           const { dones, firstId } = batch;
@@ -345,19 +350,16 @@ export class SqliteOutbox implements Outbox, FlushHooks {
    * is still 'released', so only its PUBREL is resent). It rides with the next commit.
    */
   complete(ids: number[]): Promise<void> {
-    return this.commit.submit(
-      () => {
-        // One DELETE per run of consecutive ids: the sender completes a tick's acks at once, and
-        // acks mostly come back in id order. Each statement counts itself (the op is not atomic).
-        for (let at = 0; at < ids.length; ) {
-          const first = ids[at]!;
-          let last = first;
-          while (++at < ids.length && ids[at] === last + 1) last++;
-          this.deleted(this.stmt.deleteRange.all(first, last));
-        }
-      },
-      { lazy: true, atomic: false }, // a half-done complete only resends acknowledged rows
-    );
+    return this.commit.submit(() => {
+      // One DELETE per run of consecutive ids: the sender completes a tick's acks at once, and
+      // acks mostly come back in id order. Each statement counts itself (the op is not atomic).
+      for (let at = 0; at < ids.length; ) {
+        const first = ids[at]!;
+        let last = first;
+        while (++at < ids.length && ids[at] === last + 1) last++;
+        this.deleted(this.stmt.deleteRange.all(first, last));
+      }
+    }, LAZY_DELETE);
   }
 
   private deleted(sizes: number[]): void {
@@ -418,6 +420,8 @@ export class SqliteOutbox implements Outbox, FlushHooks {
   }
 
   private trim(): void {
+    // Within the limits (nearly every flush): no drop records to build.
+    if (this.totals.rows <= this.limits.max_rows && this.totals.bytes <= this.limits.max_bytes) return;
     const { dropped, ids } = this.limiter.trim();
     for (const [reason, count] of Object.entries(dropped)) this.countDrop(reason as DropReason, count);
     // A row of this flush that was dropped at once (a QoS 0 row with no QoS 0 row older to make room)
@@ -455,6 +459,7 @@ export class SqliteOutbox implements Outbox, FlushHooks {
   }
 
   private reportDrops(): void {
+    if (this.pendingDrops.size === 0 && this.pendingRefusals.size === 0) return; // no iterators per flush
     for (const [reason, count] of this.pendingDrops) {
       this.dropLog.add(reason, count);
       this.dropped$.next({ reason, count });
