@@ -256,6 +256,7 @@ export class SqliteOutbox implements Outbox, FlushHooks {
       this.addedInFlush.push(rowOf(m, firstId + i));
     }
     this.totals.add(messages.length, bytes);
+    batch.inserted();
   }
 
   /** Sets batch.firstId. Throws (the batch fails alone, in its savepoint) if the ids were not consecutive. */
