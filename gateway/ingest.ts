@@ -184,19 +184,18 @@ export function startIngest(readings$: Observable<Reading>, deps: IngestDeps): S
       settle(reading, refused ? 'refused' : 'filtered');
       return;
     }
-    outbox.enqueue(messages, reading.remember && { remember: reading.remember }).then(
-      () => settle(reading, 'stored'),
-      (err: unknown) => {
-        if (err instanceof OutboxFullError) {
-          // Counted once, by the store (dropped$ reject_new, with this reading's source).
-          settle(reading, 'congestion');
-        } else {
-          storeError('enqueue', { err, source: reading.source }, 'outbox enqueue failed');
-          deps.onStoreError?.(err);
-          settle(reading, 'error');
-        }
-      },
-    );
+    // enqueueThen: one callback per reading instead of enqueue's promise and .then's (issue 18).
+    outbox.enqueueThen(messages, reading.remember && { remember: reading.remember }, (err, ids) => {
+      if (ids) settle(reading, 'stored');
+      else if (err instanceof OutboxFullError) {
+        // Counted once, by the store (dropped$ reject_new, with this reading's source).
+        settle(reading, 'congestion');
+      } else {
+        storeError('enqueue', { err, source: reading.source }, 'outbox enqueue failed');
+        deps.onStoreError?.(err);
+        settle(reading, 'error');
+      }
+    });
   }
 
   function settle(reading: Reading, outcome: StoreOutcome): void {

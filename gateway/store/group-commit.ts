@@ -200,9 +200,14 @@ export class GroupCommit {
       return;
     }
     // An op that failed on the disk (SQLITE_FULL inside an insert) leaves a commit that wrote nothing.
-    const diskErrors = results.filter((r) => !r.ok && isStorageError(r.value));
-    const diskError = diskErrors[0];
-    if (diskError) this.writeFailed(diskError.value, seq, diskErrors.length);
+    let diskError: OpResult | undefined;
+    let diskErrors = 0; // counted in a loop: no array per flush
+    for (const r of results)
+      if (!r.ok && isStorageError(r.value)) {
+        diskError ??= r;
+        diskErrors++;
+      }
+    if (diskError) this.writeFailed(diskError.value, seq, diskErrors);
     // A read-only or empty commit proves nothing; with power-loss, proof waits for the fsync.
     else if (wrote && this.syncWal === undefined) this.wroteOk(seq);
     if (this.syncWal === undefined || ops.length === 0) {

@@ -7,6 +7,7 @@ import type { SqliteKvState } from './kv-state.js';
 import type { FlushHooks, GroupCommit } from './group-commit.js';
 import { LimitEnforcer, type OutboxLimits } from './limits.js';
 import { OutboxTotals, sumSizes } from './outbox-totals.js';
+import { type EnqueueDone, InsertBatch, rowOf } from './insert-batch.js';
 import {
   type DeliveryState,
   type DropReason,
@@ -29,15 +30,10 @@ const BATCH_ROWS_MAX = 256;
  */
 const EXACT_ROWS_MAX = 32;
 
-interface BatchEntry {
-  message: OutboxMessage;
-  /** Serialised at enqueue: a throw there refuses that message alone, not its whole batch. */
-  properties: string | null;
-  done: EnqueueDone;
-}
-
-/** Called once per enqueue: with the ids after the commit (and fsync), or with why it failed. */
-export type EnqueueDone = (err: unknown, ids: number[] | undefined) => void;
+/** Options of the hot ops, built once (issue 18: not an object per call). */
+const SINGLE_STATEMENT = { atomic: false } as const;
+/** Lazy: a half-done complete only resends acknowledged rows, so it needs no savepoint either. */
+const LAZY_DELETE = { lazy: true, atomic: false } as const;
 
 /** Most rows kept set aside; beyond it the oldest are deleted and counted ('set_aside_full'). */
 export const MAX_SET_ASIDE_ROWS = 10_000;
@@ -91,11 +87,15 @@ export class SqliteOutbox implements Outbox, FlushHooks {
    * one statement) instead of an op and a statement each. Closed when its op runs, or when an enqueue
    * that takes the per-op path comes in between (so insertion order stays arrival order).
    */
-  private batch: BatchEntry[] | undefined;
-  /** Multi-row INSERTs by row count: 1..EXACT_ROWS_MAX, then powers of two up to BATCH_ROWS_MAX. */
-  private readonly insertMany = new Map<number, Statement<unknown[], unknown>>();
+  private batch: InsertBatch | undefined;
+  /**
+   * Multi-row INSERTs by row count: 1..EXACT_ROWS_MAX, then powers of two up to BATCH_ROWS_MAX, each
+   * with its parameter array, reused (filled for one statement run, then cleared: it never keeps a
+   * message's payload, nor hands it to another) instead of one grown by push per flush.
+   */
+  private readonly insertMany = new Map<number, { stmt: Statement<unknown[], unknown>; params: unknown[] }>();
   /** insertRows in a SAVEPOINT (better-sqlite3 nests a transaction function that way). */
-  private readonly savepoint: (batch: BatchEntry[]) => number[];
+  private readonly savepoint: (batch: InsertBatch) => void;
   private moreToExpire = false;
   private expiredAt = 0;
   /** A tenth of max_age, at most a second: rows outlive max_age by at most that. */
@@ -125,7 +125,7 @@ export class SqliteOutbox implements Outbox, FlushHooks {
     private readonly logger: Logger,
   ) {
     this.totals = new OutboxTotals(db);
-    this.savepoint = db.transaction((batch: BatchEntry[]) => this.insertRows(batch));
+    this.savepoint = db.transaction((batch: InsertBatch) => this.insertRows(batch));
     this.limiter = new LimitEnforcer(db, limits, this.totals);
     this.expireEvery = Math.min(1000, limits.max_age / 10);
     this.dropLog = new DropLog(logger, 'outbox messages dropped');
@@ -191,7 +191,7 @@ export class SqliteOutbox implements Outbox, FlushHooks {
               m.receivedAt,
               now,
             ).lastInsertRowid as number;
-            return { ...m, id, state: 'queued', packetId: null };
+            return rowOf(m, id);
           });
           if (remember) this.kv.putInFlush(remember);
           // Only once every statement of the op succeeded: a failed op's rows are rolled back.
@@ -217,23 +217,24 @@ export class SqliteOutbox implements Outbox, FlushHooks {
       queueMicrotask(() => call(done, err, undefined, this.logger));
       return;
     }
-    const entry: BatchEntry = { message, properties, done };
     if (this.batch) {
-      this.batch.push(entry);
+      this.batch.add(message, properties, done);
       return;
     }
-    const batch: BatchEntry[] = [entry];
+    const batch = new InsertBatch();
+    batch.add(message, properties, done);
     this.batch = batch;
     this.commit
-      .submit(() => this.insertBatch(batch), { atomic: false })
+      .submit(() => this.insertBatch(batch), SINGLE_STATEMENT)
       .then(
-        (ids) => {
-          for (let i = 0; i < batch.length; i++) call(batch[i]!.done, undefined, [ids[i]!], this.logger);
+        () => {
+          const { dones, firstId } = batch;
+          for (let i = 0; i < dones.length; i++) call(dones[i]!, undefined, [firstId + i], this.logger);
         },
         // The statement or the whole commit failed: no row of the batch was kept.
         (err: unknown) => {
           if (this.batch === batch) this.batch = undefined; // e.g. the store closed before the flush
-          for (const e of batch) call(e.done, err, undefined, this.logger);
+          for (const d of batch.dones) call(d, err, undefined, this.logger);
         },
       );
   }
@@ -243,61 +244,72 @@ export class SqliteOutbox implements Outbox, FlushHooks {
    * All or nothing, like the one statement of a small batch: a batch of several statements runs in a
    * savepoint, so a later chunk's failure cannot leave earlier rows stored behind rejected callers.
    */
-  private insertBatch(batch: BatchEntry[]): number[] {
+  private insertBatch(batch: InsertBatch): void {
     if (this.batch === batch) this.batch = undefined;
-    const ids = batch.length > EXACT_ROWS_MAX ? this.savepoint(batch) : this.insertRows(batch);
+    if (batch.length > EXACT_ROWS_MAX) this.savepoint(batch);
+    else this.insertRows(batch);
+    const { messages, firstId } = batch;
     let bytes = 0;
-    for (let i = 0; i < batch.length; i++) {
-      const m = batch[i]!.message;
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i]!;
       bytes += m.payload.length;
-      this.addedInFlush.push({ ...m, id: ids[i]!, state: 'queued', packetId: null });
+      this.addedInFlush.push(rowOf(m, firstId + i));
     }
-    this.totals.add(batch.length, bytes);
-    return ids;
+    this.totals.add(messages.length, bytes);
+    batch.inserted();
   }
 
-  private insertRows(batch: BatchEntry[]): number[] {
+  /** Sets batch.firstId. Throws (the batch fails alone, in its savepoint) if the ids were not consecutive. */
+  private insertRows(batch: InsertBatch): void {
     const now = Date.now();
-    const ids: number[] = [];
-    for (let at = 0; at < batch.length; ) {
-      const left = batch.length - at;
+    const { messages } = batch;
+    let next = 0;
+    for (let at = 0; at < messages.length; ) {
+      const left = messages.length - at;
       let n = left;
       if (left > EXACT_ROWS_MAX) {
         n = BATCH_ROWS_MAX;
         while (n > left) n >>= 1;
       }
-      const params: unknown[] = [];
+      const { stmt, params } = this.insertStmt(n);
+      let p = 0;
       for (let i = at; i < at + n; i++) {
-        const { message: m, properties } = batch[i]!;
-        params.push(
-          m.source,
-          m.device,
-          m.topic,
-          m.payload,
-          m.qos,
-          m.retain ? 1 : 0,
-          properties,
-          m.receivedAt,
-          now,
-        );
+        const m = messages[i]!;
+        params[p++] = m.source;
+        params[p++] = m.device;
+        params[p++] = m.topic;
+        params[p++] = m.payload;
+        params[p++] = m.qos;
+        params[p++] = m.retain ? 1 : 0;
+        params[p++] = batch.properties(i);
+        params[p++] = m.receivedAt;
+        params[p++] = now;
       }
-      const last = Number(this.insertStmt(n).run(params).lastInsertRowid);
-      for (let i = 0; i < n; i++) ids.push(last - n + 1 + i);
+      let last: number;
+      try {
+        last = Number(stmt.run(params).lastInsertRowid);
+      } finally {
+        params.fill(null);
+      }
+      const first = last - n + 1;
+      if (at === 0) batch.firstId = first;
+      else if (first !== next) throw new Error(`outbox ids not consecutive: ${first} after ${next - 1}`);
+      next = last + 1;
       at += n;
     }
-    return ids;
   }
 
-  private insertStmt(n: number): Statement<unknown[], unknown> {
-    let stmt = this.insertMany.get(n);
-    if (!stmt) {
-      stmt = this.db.prepare(
+  private insertStmt(n: number): { stmt: Statement<unknown[], unknown>; params: unknown[] } {
+    let insert = this.insertMany.get(n);
+    if (!insert) {
+      const stmt = this.db.prepare(
         `INSERT INTO outbox (source, device, topic, payload, qos, retain, properties, received_at, enqueued_at)
          VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
       );
-      this.insertMany.set(n, stmt);
+      insert = { stmt, params: new Array<unknown>(n * 9).fill(null) };
+      this.insertMany.set(n, insert);
     }
-    return stmt;
+    return insert;
   }
 
   /** reject-new: expire aged rows first (they may free the room), then refuse what does not fit. */
@@ -339,19 +351,16 @@ export class SqliteOutbox implements Outbox, FlushHooks {
    * is still 'released', so only its PUBREL is resent). It rides with the next commit.
    */
   complete(ids: number[]): Promise<void> {
-    return this.commit.submit(
-      () => {
-        // One DELETE per run of consecutive ids: the sender completes a tick's acks at once, and
-        // acks mostly come back in id order. Each statement counts itself (the op is not atomic).
-        for (let at = 0; at < ids.length; ) {
-          const first = ids[at]!;
-          let last = first;
-          while (++at < ids.length && ids[at] === last + 1) last++;
-          this.deleted(this.stmt.deleteRange.all(first, last));
-        }
-      },
-      { lazy: true, atomic: false }, // a half-done complete only resends acknowledged rows
-    );
+    return this.commit.submit(() => {
+      // One DELETE per run of consecutive ids: the sender completes a tick's acks at once, and
+      // acks mostly come back in id order. Each statement counts itself (the op is not atomic).
+      for (let at = 0; at < ids.length; ) {
+        const first = ids[at]!;
+        let last = first;
+        while (++at < ids.length && ids[at] === last + 1) last++;
+        this.deleted(this.stmt.deleteRange.all(first, last));
+      }
+    }, LAZY_DELETE);
   }
 
   private deleted(sizes: number[]): void {
@@ -412,6 +421,8 @@ export class SqliteOutbox implements Outbox, FlushHooks {
   }
 
   private trim(): void {
+    // Within the limits (nearly every flush): no drop records to build.
+    if (this.totals.rows <= this.limits.max_rows && this.totals.bytes <= this.limits.max_bytes) return;
     const { dropped, ids } = this.limiter.trim();
     for (const [reason, count] of Object.entries(dropped)) this.countDrop(reason as DropReason, count);
     // A row of this flush that was dropped at once (a QoS 0 row with no QoS 0 row older to make room)
@@ -449,6 +460,7 @@ export class SqliteOutbox implements Outbox, FlushHooks {
   }
 
   private reportDrops(): void {
+    if (this.pendingDrops.size === 0 && this.pendingRefusals.size === 0) return; // no iterators per flush
     for (const [reason, count] of this.pendingDrops) {
       this.dropLog.add(reason, count);
       this.dropped$.next({ reason, count });

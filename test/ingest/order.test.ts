@@ -145,9 +145,9 @@ describe('ingest: a reading whose store step throws', () => {
     const rules = engine({});
     // The real outbox, except that one enqueue throws synchronously (as a closed store could).
     const outbox = Object.create(s.outbox) as Store['outbox'];
-    outbox.enqueue = (messages, opts) => {
+    outbox.enqueueThen = (messages, opts, done) => {
       if (messages[0]?.topic === 'a/2') throw new Error('enqueue threw');
-      return s.outbox.enqueue(messages, opts);
+      s.outbox.enqueueThen(messages, opts, done);
     };
     startIngest(readings$, {
       rules: () => rules,

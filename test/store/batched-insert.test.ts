@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { OutboxRow } from '../../contracts/store.js';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
 import { msg, open } from './helpers.js';
 
@@ -18,6 +19,26 @@ describe('batched single-message enqueues', () => {
     expect(rows.map((r) => r.payload.toString())).toEqual(Array.from({ length: 300 }, (_, i) => String(i)));
     expect(rows.map((r) => r.id)).toEqual(got);
     expect(new Set(got).size).toBe(300);
+    store.close();
+  });
+
+  it('stores and announces each message of a batch with its own properties, also past 32 rows', async () => {
+    const { store } = open(tmpDir(), {}, 'power-loss');
+    const announced: OutboxRow[] = [];
+    store.outbox.added$.subscribe((rows) => announced.push(...rows));
+    // Properties first appear mid-batch (row 3) and again in the second chunk (row 40 of 45).
+    const props = (i: number) => (i === 3 || i === 40 ? { userProperties: { n: String(i) } } : undefined);
+    const ids = await Promise.all(
+      Array.from({ length: 45 }, (_, i) => {
+        const p = props(i);
+        return store.outbox.enqueue([p ? { ...msg('d', i), properties: p } : msg('d', i)]);
+      }),
+    );
+    const rows = store.outbox.nextQueued(0, 100);
+    expect(rows.map((r) => r.properties)).toEqual(Array.from({ length: 45 }, (_, i) => props(i)));
+    expect(rows.map((r) => r.id)).toEqual(ids.flat());
+    // What the sender is handed is what it would read back.
+    expect(announced).toEqual(rows);
     store.close();
   });
 
