@@ -22,12 +22,18 @@ class Bad extends Error {
   }
 }
 
-/** Bounds-checked reader over one message body. */
+/**
+ * Bounds-checked reader over one message body: buf[pos, end). A range rather than a subarray of the
+ * datagram: one Buffer view less per datagram.
+ */
 class Reader {
-  private pos = 0;
-  constructor(private readonly buf: Buffer) {}
+  constructor(
+    private readonly buf: Buffer,
+    private pos: number,
+    private readonly end: number,
+  ) {}
   get left(): number {
-    return this.buf.length - this.pos;
+    return this.end - this.pos;
   }
   u8(): number {
     if (this.left < 1) throw new Bad('truncated', 'missing byte');
@@ -39,9 +45,17 @@ class Reader {
     this.pos += 2;
     return v;
   }
+  /** The rest as a copy: for what outlives the packet (client ids, will messages, node ids). */
   rest(): Buffer {
-    const b = Buffer.from(this.buf.subarray(this.pos));
-    this.pos = this.buf.length;
+    return Buffer.from(this.view());
+  }
+  /**
+   * The rest as a view of the datagram, no copy: for a PUBLISH payload. dgram hands each datagram a
+   * Buffer of its own (never reused), so the view keeps only its own datagram alive.
+   */
+  view(): Buffer {
+    const b = this.buf.subarray(this.pos, this.end);
+    this.pos = this.end;
     return b;
   }
   str(): string {
@@ -50,7 +64,7 @@ class Reader {
     if (s === undefined) throw new Bad('malformed', 'invalid UTF-8');
     return s;
   }
-  end(): void {
+  done(): void {
     if (this.left !== 0) throw new Bad('malformed', `${this.left} trailing bytes`);
   }
 }
@@ -70,7 +84,7 @@ function parse(buf: Buffer, nested: boolean): Packet {
   if (type === MsgType.ENCAPSULATED) {
     if (nested) throw new Bad('malformed', 'nested encapsulation');
     if (buf.length < len) throw new Bad('truncated', `encapsulation header says ${len}, got ${buf.length}`);
-    const r = new Reader(buf.subarray(hdr + 1, len));
+    const r = new Reader(buf, hdr + 1, len);
     const ctrl = r.u8();
     const nodeId = r.rest();
     if (nodeId.length === 0) throw new Bad('malformed', 'empty wireless node id');
@@ -79,9 +93,9 @@ function parse(buf: Buffer, nested: boolean): Packet {
   }
   if (len > buf.length) throw new Bad('truncated', `length field says ${len}, got ${buf.length}`);
   if (len < buf.length) throw new Bad('malformed', `length field says ${len}, got ${buf.length}`);
-  const r = new Reader(buf.subarray(hdr + 1));
+  const r = new Reader(buf, hdr + 1, buf.length);
   const p = body(type, r);
-  r.end();
+  r.done();
   return p;
 }
 
@@ -135,7 +149,7 @@ function body(type: number, r: Reader): Packet {
         flags: decodeFlags(r.u8()),
         topicId: r.u16(),
         msgId: r.u16(),
-        data: r.rest(),
+        data: r.view(),
       };
     case MsgType.PUBACK:
       return { type: 'puback', topicId: r.u16(), msgId: r.u16(), returnCode: r.u8() };
