@@ -34,6 +34,11 @@ describe('own topics (the uplink->command loop guard)', () => {
     expect(own('fieldgate/gw1/devices/d7/availability')).toBe(true);
     expect(own('ops/gw1/anything')).toBe(true);
     expect(own('sensors/dev/temp')).toBe(false);
+    // First levels compared whole: a longer or shorter first level is another topic.
+    expect(own('cmdx/gw1/dev/x')).toBe(false);
+    expect(own('cm/gw1/dev/x')).toBe(false);
+    expect(own('cmd')).toBe(false);
+    expect(own('fieldgatex/gw1/status')).toBe(false);
     current = { config: current.config, rules: rules('down/+') }; // SIGHUP: new rules
     expect(own('cmd/gw1/dev/x')).toBe(false);
     expect(own('down/dev')).toBe(true);
