@@ -38,6 +38,24 @@ export function ownTopicFilters({ config, rules }: OwnTopicSources): string[] {
 }
 
 /**
+ * `current` for ownTopicGuard from the gateway's config and rules getters: the same sources object
+ * until one of them is swapped (SIGHUP), not a new one per message.
+ */
+export function currentSources(
+  config: () => OwnTopicSources['config'],
+  rules: () => OwnTopicSources['rules'] | null | undefined,
+): () => OwnTopicSources | undefined {
+  let last: OwnTopicSources | undefined;
+  return () => {
+    const c = config();
+    const r = rules();
+    if (!r) return undefined;
+    if (last?.config !== c || last.rules !== r) last = { config: c, rules: r };
+    return last;
+  };
+}
+
+/**
  * `(topic) => true` when an uplink message on `topic` would loop back into this gateway. Rebuilt only
  * when `current()` hands over a new config or rule set (SIGHUP), so a reading costs a few splits.
  */

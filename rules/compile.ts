@@ -31,7 +31,7 @@ export interface RuleEngineOptions {
 }
 
 /**
- * An empty `messages`, `commands` or `errors` may be the shared frozen NONE (uplink.ts): read the
+ * An empty `messages`, `commands`, `errors` or `trace` may be the shared frozen NONE (uplink.ts): read the
  * lists, never push onto them.
  */
 export interface UplinkResult {
@@ -111,12 +111,12 @@ export class RuleEngine {
       const r = await trigger.fire(reading, decoded, this.gatewayId, now, this.newId);
       if (r.command) {
         result.commands = append(result.commands, r.command);
-        result.trace.push(commandTrace(trigger.label, r.command));
+        result.trace = append(result.trace, commandTrace(trigger.label, r.command));
       } else if (r.error) {
         result.errors = append(result.errors, { rule: trigger.label, message: r.error });
-        result.trace.push({ rule: trigger.label, outcome: 'error', detail: r.error });
+        result.trace = append(result.trace, { rule: trigger.label, outcome: 'error', detail: r.error });
       } else if (r.cooling) {
-        result.trace.push({ rule: trigger.label, outcome: 'cooldown' });
+        result.trace = append(result.trace, { rule: trigger.label, outcome: 'cooldown' });
       }
     }
     return result;

@@ -267,7 +267,8 @@ export interface UplinkRun {
 
 /**
  * The shared "nothing" of a run's lists: most readings produce no error and no command, so a run
- * starts with this frozen empty array and gets an array of its own only when one comes (append()).
+ * starts with this frozen empty array and gets an array of its own only when one comes (append()):
+ * `[item]`, sized for one, where a push onto `[]` would reserve room for 17.
  * Frozen: a caller pushing onto it instead of appending fails loudly rather than sharing data.
  */
 export const NONE: never[] = Object.freeze([]) as unknown as never[];
@@ -304,7 +305,7 @@ export function runUplink(
   now: number,
 ): UplinkRun | Promise<UplinkRun> {
   const st: RunState = {
-    run: { messages: NONE, commands: NONE, dropped: undefined, errors: NONE, trace: [] },
+    run: { messages: NONE, commands: NONE, dropped: undefined, errors: NONE, trace: NONE },
     matched: false,
   };
   for (let i = 0; i < rules.length; i++) {
@@ -349,10 +350,10 @@ function record(st: RunState, rule: CompiledUplinkRule, r: RuleResult): boolean 
   const { run } = st;
   if (r.kind === 'message') {
     run.messages = append(run.messages, r.message);
-    run.trace.push({ rule: rule.label, outcome: 'published', topic: r.message.topic });
+    run.trace = append(run.trace, { rule: rule.label, outcome: 'published', topic: r.message.topic });
   } else {
     st.firstDrop ??= r.reason;
-    run.trace.push({ rule: rule.label, outcome: r.reason, topic: r.topic, detail: r.detail });
+    run.trace = append(run.trace, { rule: rule.label, outcome: r.reason, topic: r.topic, detail: r.detail });
     if (r.reason === 'filter_error' || r.reason === 'transform_error')
       run.errors = append(run.errors, { rule: rule.label, message: `${r.reason}: ${r.detail}` });
   }
@@ -371,10 +372,10 @@ function finishRun(
     const message = defaultRoute.route(reading, decoded, gateway);
     if (message) {
       run.messages = append(run.messages, message);
-      run.trace.push({ rule: 'default_route', outcome: 'published', topic: message.topic });
+      run.trace = append(run.trace, { rule: 'default_route', outcome: 'published', topic: message.topic });
     } else {
       st.firstDrop = 'no_rule';
-      run.trace.push({ rule: 'default_route', outcome: 'no_rule' });
+      run.trace = append(run.trace, { rule: 'default_route', outcome: 'no_rule' });
     }
   }
   if (run.messages.length === 0) run.dropped = st.firstDrop;
