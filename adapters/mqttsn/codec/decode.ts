@@ -28,10 +28,17 @@ class Bad extends Error {
  */
 class Reader {
   constructor(
-    private readonly buf: Buffer,
+    private buf: Buffer,
     private pos: number,
-    private readonly end: number,
+    private end: number,
   ) {}
+  /** Point at another body: the one reader of every datagram's body is reused (see BODY). */
+  reset(buf: Buffer, pos: number, end: number): Reader {
+    this.buf = buf;
+    this.pos = pos;
+    this.end = end;
+    return this;
+  }
   get left(): number {
     return this.end - this.pos;
   }
@@ -69,6 +76,14 @@ class Reader {
   }
 }
 
+/**
+ * The reader of message bodies, one for the process: decoding is synchronous and a body is read to
+ * its end before parse() returns (a packet keeps no reference to it), so no datagram can see
+ * another's position. An encapsulation header gets a reader of its own.
+ */
+const EMPTY = Buffer.alloc(0);
+const BODY = new Reader(EMPTY, 0, 0);
+
 /** Reads the length field; returns [total length, header size]. */
 function lengthOf(buf: Buffer): [number, number] {
   if (buf.length < 2) throw new Bad('truncated', 'shorter than a header');
@@ -93,9 +108,10 @@ function parse(buf: Buffer, nested: boolean): Packet {
   }
   if (len > buf.length) throw new Bad('truncated', `length field says ${len}, got ${buf.length}`);
   if (len < buf.length) throw new Bad('malformed', `length field says ${len}, got ${buf.length}`);
-  const r = new Reader(buf, hdr + 1, buf.length);
+  const r = BODY.reset(buf, hdr + 1, buf.length);
   const p = body(type, r);
   r.done();
+  BODY.reset(EMPTY, 0, 0); // keep no datagram alive until the next one
   return p;
 }
 
