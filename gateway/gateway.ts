@@ -16,7 +16,7 @@ import { lockStateDir } from './lifecycle/instance-lock.js';
 import { isolate } from './lifecycle/isolate.js';
 import type { Logger } from './log.js';
 import { Observability } from './observe.js';
-import { ownTopicGuard } from './own-topics.js';
+import { currentSources, ownTopicGuard } from './own-topics.js';
 import { openStore } from './store/open.js';
 import type { Store } from '../contracts/store.js';
 import { SubscriptionSet } from './subscriptions.js';
@@ -147,8 +147,11 @@ export class Gateway {
     this.subscriptions.setRules(this.rules.subscriptions());
     if (ha) this.subscriptions.setOwn([{ topic: ha.birthTopic, qos: 1 }]);
 
-    const isOwnTopic = ownTopicGuard(() =>
-      this.rules ? { config: this.config, rules: this.rules } : undefined,
+    const isOwnTopic = ownTopicGuard(
+      currentSources(
+        () => this.config,
+        () => this.rules,
+      ),
     );
     const readings$ = merge(...[...this.adapters.values()].map((a) => isolate(a, { logger })));
     this.ingest = startIngest(readings$, {

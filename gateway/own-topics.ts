@@ -38,26 +38,57 @@ export function ownTopicFilters({ config, rules }: OwnTopicSources): string[] {
 }
 
 /**
+ * `current` for ownTopicGuard from the gateway's config and rules getters: the same sources object
+ * until one of them is swapped (SIGHUP), not a new one per message.
+ */
+export function currentSources(
+  config: () => OwnTopicSources['config'],
+  rules: () => OwnTopicSources['rules'] | null | undefined,
+): () => OwnTopicSources | undefined {
+  let last: OwnTopicSources | undefined;
+  return () => {
+    const c = config();
+    const r = rules();
+    if (!r) return undefined;
+    if (last?.config !== c || last.rules !== r) last = { config: c, rules: r };
+    return last;
+  };
+}
+
+/**
  * `(topic) => true` when an uplink message on `topic` would loop back into this gateway. Rebuilt only
  * when `current()` hands over a new config or rule set (SIGHUP), so a reading costs a few splits.
  */
 export function ownTopicGuard(current: () => OwnTopicSources | undefined): (topic: string) => boolean {
   let seen: OwnTopicSources | undefined;
   let filters: string[][] = [];
-  // First levels of the filters: most topics (sensors/...) are ruled out without a split.
-  let firsts: Set<string> | undefined;
+  // First levels of the filters: most topics (sensors/...) are ruled out without a split, and
+  // without slicing the topic's first level out (compared in place: no string per message).
+  let firsts: string[] | undefined;
   return (topic) => {
     const now = current();
     if (!now) return false;
     if (seen?.config !== now.config || seen.rules !== now.rules) {
       filters = ownTopicFilters(now).map((f) => f.split('/'));
       const heads = filters.map((f) => f[0]!);
-      firsts = heads.some((h) => h === '+' || h === '#') ? undefined : new Set(heads);
+      firsts = heads.some((h) => h === '+' || h === '#') ? undefined : [...new Set(heads)];
       seen = now;
     }
-    const slash = topic.indexOf('/');
-    if (firsts && !firsts.has(slash === -1 ? topic : topic.slice(0, slash))) return false;
+    if (firsts && !startsWithAny(topic, firsts)) return false;
     const levels = topic.split('/');
     return filters.some((f) => levelsMatch(f, levels, topic));
   };
+}
+
+/** A loop, not some() with an arrow: no closure per message. */
+function startsWithAny(topic: string, levels: string[]): boolean {
+  for (const level of levels) if (isFirstLevel(topic, level)) return true;
+  return false;
+}
+
+/** Is `level` the first level of `topic` (all of it, or up to its first '/')? */
+function isFirstLevel(topic: string, level: string): boolean {
+  return (
+    topic.startsWith(level) && (topic.length === level.length || topic.charCodeAt(level.length) === 0x2f)
+  );
 }

@@ -13,6 +13,7 @@ import { Problems } from './errors.js';
 import { type DecodedPayload, decodePayload } from './input.js';
 import { CompiledTrigger } from './triggers.js';
 import {
+  append,
   type CompiledUplinkRule,
   compileUplinkRule,
   DefaultRoute,
@@ -29,6 +30,10 @@ export interface RuleEngineOptions {
   newId?: () => string;
 }
 
+/**
+ * An empty `messages`, `commands`, `errors` or `trace` may be the shared frozen NONE (uplink.ts): read the
+ * lists, never push onto them.
+ */
 export interface UplinkResult {
   /** To enqueue in the outbox, in order. */
   messages: OutboxMessage[];
@@ -90,16 +95,10 @@ export class RuleEngine {
     decoded: DecodedPayload,
     now: number,
   ): UplinkResult | Promise<UplinkResult> {
-    const result: UplinkResult = {
-      messages: run.messages,
-      commands: [],
-      dropped: run.dropped,
-      errors: run.errors,
-      trace: run.trace,
-    };
+    // The run is the result already (same fields): no second object per reading.
     for (const t of this.triggers)
-      if (t.matches(reading)) return this.fireTriggers(result, reading, decoded, now);
-    return result;
+      if (t.matches(reading)) return this.fireTriggers(run, reading, decoded, now);
+    return run;
   }
 
   private async fireTriggers(
@@ -111,13 +110,13 @@ export class RuleEngine {
     for (const trigger of this.triggers) {
       const r = await trigger.fire(reading, decoded, this.gatewayId, now, this.newId);
       if (r.command) {
-        result.commands.push(r.command);
-        result.trace.push(commandTrace(trigger.label, r.command));
+        result.commands = append(result.commands, r.command);
+        result.trace = append(result.trace, commandTrace(trigger.label, r.command));
       } else if (r.error) {
-        result.errors.push({ rule: trigger.label, message: r.error });
-        result.trace.push({ rule: trigger.label, outcome: 'error', detail: r.error });
+        result.errors = append(result.errors, { rule: trigger.label, message: r.error });
+        result.trace = append(result.trace, { rule: trigger.label, outcome: 'error', detail: r.error });
       } else if (r.cooling) {
-        result.trace.push({ rule: trigger.label, outcome: 'cooldown' });
+        result.trace = append(result.trace, { rule: trigger.label, outcome: 'cooldown' });
       }
     }
     return result;

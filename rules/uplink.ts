@@ -1,4 +1,4 @@
-import type { QoS, Reading } from '../adapters/types.js';
+import type { Command, QoS, Reading } from '../adapters/types.js';
 import type { OutboxMessage } from '../contracts/store.js';
 import { topicNameProblem } from '../contracts/topic.js';
 import type { DefaultRouteConfig, UplinkRuleConfig } from './config.js';
@@ -257,10 +257,27 @@ function messageProperties(
 
 export interface UplinkRun {
   messages: OutboxMessage[];
+  /** Commands of local triggers: none from the rules themselves (RuleEngine adds them). */
+  commands: Command[];
   dropped?: DropReason;
   /** Filter/transform failures: config bugs worth a log line (the reading is dropped, not retried). */
   errors: { rule: string; message: string }[];
   trace: TraceEntry[];
+}
+
+/**
+ * The shared "nothing" of a run's lists: most readings produce no error and no command, so a run
+ * starts with this frozen empty array and gets an array of its own only when one comes (append()):
+ * `[item]`, sized for one, where a push onto `[]` would reserve room for 17.
+ * Frozen: a caller pushing onto it instead of appending fails loudly rather than sharing data.
+ */
+export const NONE: never[] = Object.freeze([]) as unknown as never[];
+
+/** Appends `item` to `list`, which may be the shared NONE: returns the list to keep. */
+export function append<T>(list: T[], item: T): T[] {
+  if (list === NONE) return [item];
+  list.push(item);
+  return list;
 }
 
 /** Where a run of the rules is: what it produced so far and whether any rule matched. */
@@ -287,7 +304,10 @@ export function runUplink(
   gateway: string,
   now: number,
 ): UplinkRun | Promise<UplinkRun> {
-  const st: RunState = { run: { messages: [], errors: [], trace: [] }, matched: false };
+  const st: RunState = {
+    run: { messages: NONE, commands: NONE, dropped: undefined, errors: NONE, trace: NONE },
+    matched: false,
+  };
   for (let i = 0; i < rules.length; i++) {
     const rule = rules[i]!;
     if (!rule.source(reading.source)) continue;
@@ -329,13 +349,13 @@ function record(st: RunState, rule: CompiledUplinkRule, r: RuleResult): boolean 
   st.matched = true;
   const { run } = st;
   if (r.kind === 'message') {
-    run.messages.push(r.message);
-    run.trace.push({ rule: rule.label, outcome: 'published', topic: r.message.topic });
+    run.messages = append(run.messages, r.message);
+    run.trace = append(run.trace, { rule: rule.label, outcome: 'published', topic: r.message.topic });
   } else {
     st.firstDrop ??= r.reason;
-    run.trace.push({ rule: rule.label, outcome: r.reason, topic: r.topic, detail: r.detail });
+    run.trace = append(run.trace, { rule: rule.label, outcome: r.reason, topic: r.topic, detail: r.detail });
     if (r.reason === 'filter_error' || r.reason === 'transform_error')
-      run.errors.push({ rule: rule.label, message: `${r.reason}: ${r.detail}` });
+      run.errors = append(run.errors, { rule: rule.label, message: `${r.reason}: ${r.detail}` });
   }
   return !rule.continue;
 }
@@ -351,11 +371,11 @@ function finishRun(
   if (!st.matched) {
     const message = defaultRoute.route(reading, decoded, gateway);
     if (message) {
-      run.messages.push(message);
-      run.trace.push({ rule: 'default_route', outcome: 'published', topic: message.topic });
+      run.messages = append(run.messages, message);
+      run.trace = append(run.trace, { rule: 'default_route', outcome: 'published', topic: message.topic });
     } else {
       st.firstDrop = 'no_rule';
-      run.trace.push({ rule: 'default_route', outcome: 'no_rule' });
+      run.trace = append(run.trace, { rule: 'default_route', outcome: 'no_rule' });
     }
   }
   if (run.messages.length === 0) run.dropped = st.firstDrop;

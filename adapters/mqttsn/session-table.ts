@@ -1,5 +1,6 @@
 import type { QoS } from '../types.js';
-import { type Peer, peerKey } from './peer.js';
+import type { Peer } from './peer.js';
+import { PeerMap } from './peer-map.js';
 import type { Session } from './session.js';
 import { TopicTree } from './topic-tree.js';
 
@@ -10,7 +11,7 @@ import { TopicTree } from './topic-tree.js';
  */
 export class SessionTable {
   private readonly byId = new Map<string, Session>();
-  private readonly byPeerKey = new Map<string, Session>();
+  private readonly byPeerKey = new PeerMap<Session>();
   /** Offline sessions in the order they went offline (Map keeps insertion order). */
   private readonly offlineById = new Map<string, Session>();
   private readonly tree = new TopicTree<Session>();
@@ -20,7 +21,7 @@ export class SessionTable {
   }
 
   byPeer(peer: Peer): Session | undefined {
-    return this.byPeerKey.get(peerKey(peer));
+    return this.byPeerKey.get(peer);
   }
 
   add(s: Session): void {
@@ -31,15 +32,14 @@ export class SessionTable {
   /** Point the session at a (possibly new) address; whoever held that address loses it. */
   bind(s: Session, peer: Peer): void {
     this.unbind(s);
-    const key = peerKey(peer);
-    const other = this.byPeerKey.get(key);
+    const other = this.byPeerKey.get(peer);
     if (other && other !== s) other.peer = null;
-    this.byPeerKey.set(key, s);
+    this.byPeerKey.set(peer, s);
     s.peer = peer;
   }
 
   unbind(s: Session): void {
-    if (s.peer && this.byPeerKey.get(peerKey(s.peer)) === s) this.byPeerKey.delete(peerKey(s.peer));
+    if (s.peer && this.byPeerKey.get(s.peer) === s) this.byPeerKey.delete(s.peer);
     s.peer = null;
   }
 

@@ -23,10 +23,27 @@ export const PREVIEW_CHARS = 120;
 /** Bound on devices shown (client ids that change per boot must not grow memory forever). */
 export const MAX_DEVICES = 2000;
 
+/** Bytes of a payload kept for its preview: PREVIEW_CHARS characters of up to 4 UTF-8 bytes. */
+const PREVIEW_BYTES = PREVIEW_CHARS * 4;
+
+/**
+ * A row as kept: the last payload's first bytes in a buffer of the row's own, rendered to text only
+ * when the list is read. A reading costs a copy of at most PREVIEW_BYTES and no allocation (the
+ * preview string used to be built for every reading, and read once in a while).
+ */
+interface Row extends Omit<DeviceRow, 'last_payload'> {
+  head: Buffer | null;
+  headLength: number;
+  /** The whole last payload's length, to tell a cut preview from a whole one. */
+  payloadLength: number;
+}
+
 /** Every device the gateway has heard of since start, fed by readings and adapters' devices$. */
 export class DeviceRegistry {
-  /** `${source}\0${device}` -> row; Map order = first seen; the least recently active goes first beyond max. */
-  private readonly rows = new Map<string, DeviceRow>();
+  /** source -> device -> row: looked up without building a key string per reading. */
+  private readonly bySource = new Map<string, Map<string, Row>>();
+  /** Every row, least recently active first (re-inserted on activity): the first goes beyond max. */
+  private readonly recency = new Set<Row>();
 
   constructor(private readonly max = MAX_DEVICES) {}
 
@@ -35,7 +52,13 @@ export class DeviceRegistry {
     row.last_seen = r.receivedAt;
     row.messages++;
     row.last_topic = r.topic;
-    row.last_payload = preview(r.payload);
+    const n = Math.min(r.payload.length, PREVIEW_BYTES);
+    if (n > 0) {
+      row.head ??= Buffer.allocUnsafeSlow(PREVIEW_BYTES);
+      r.payload.copy(row.head, 0, 0, n);
+    }
+    row.headLength = n;
+    row.payloadLength = r.payload.length;
     // A device that reports no availability of its own is online while it talks.
     if (row.state !== 'online' && row.state !== 'asleep') this.setState(row, 'online', r.receivedAt);
   }
@@ -51,28 +74,41 @@ export class DeviceRegistry {
   }
 
   list(): DeviceRow[] {
-    return [...this.rows.values()]
-      .map((r) => ({ ...r }))
+    return [...this.recency]
+      .map(
+        ({ head, headLength, payloadLength, ...r }): DeviceRow => ({
+          ...r,
+          // last_topic is set by the first reading: before it, no payload either.
+          last_payload:
+            r.last_topic === null
+              ? null
+              : previewOf(head ? head.subarray(0, headLength) : EMPTY, payloadLength),
+        }),
+      )
       .sort((a, b) => a.source.localeCompare(b.source) || a.id.localeCompare(b.id));
   }
 
   counts(): Record<DeviceState, number> {
     const c: Record<DeviceState, number> = { online: 0, asleep: 0, offline: 0, lost: 0 };
-    for (const r of this.rows.values()) c[r.state]++;
+    for (const r of this.recency) c[r.state]++;
     return c;
   }
 
-  private setState(row: DeviceRow, state: DeviceState, at: number): void {
+  private setState(row: Row, state: DeviceState, at: number): void {
     if (row.state === state) return;
     row.state = state;
     row.state_since = at;
   }
 
-  private row(source: string, id: string, now: number): DeviceRow {
-    const key = `${source}\0${id}`;
-    let row = this.rows.get(key);
+  private row(source: string, id: string, now: number): Row {
+    let devices = this.bySource.get(source);
+    if (!devices) {
+      devices = new Map();
+      this.bySource.set(source, devices);
+    }
+    let row = devices.get(id);
     if (row) {
-      this.rows.delete(key); // re-insert: most recently active last
+      this.recency.delete(row); // re-insert: most recently active last
     } else {
       const colon = source.indexOf(':');
       row = {
@@ -84,22 +120,36 @@ export class DeviceRegistry {
         last_seen: null,
         messages: 0,
         last_topic: null,
-        last_payload: null,
+        head: null,
+        headLength: 0,
+        payloadLength: 0,
         drops: 0,
       };
+      devices.set(id, row);
     }
-    this.rows.set(key, row);
-    if (this.rows.size > this.max) this.rows.delete(this.rows.keys().next().value!);
+    this.recency.add(row);
+    if (this.recency.size > this.max) this.forget(this.recency.values().next().value!);
     return row;
+  }
+
+  private forget(row: Row): void {
+    this.recency.delete(row);
+    const devices = this.bySource.get(row.source);
+    devices?.delete(row.id);
+    if (devices?.size === 0) this.bySource.delete(row.source);
   }
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /** UTF-8 text, control characters replaced, cut to PREVIEW_CHARS. The page escapes it when it shows it. */
 export function preview(payload: Buffer): string {
-  const head = payload.subarray(0, PREVIEW_CHARS * 4).toString('utf8');
+  return previewOf(payload.subarray(0, PREVIEW_BYTES), payload.length);
+}
+
+/** The preview of a payload of `length` bytes whose first bytes (up to PREVIEW_BYTES) are `head`. */
+function previewOf(head: Buffer, length: number): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: replacing control characters is the point
-  const text = head.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '\ufffd');
-  return text.length > PREVIEW_CHARS || payload.length > PREVIEW_CHARS * 4
-    ? `${text.slice(0, PREVIEW_CHARS)}…`
-    : text;
+  const text = head.toString('utf8').replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '\ufffd');
+  return text.length > PREVIEW_CHARS || length > PREVIEW_BYTES ? `${text.slice(0, PREVIEW_CHARS)}…` : text;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../gateway/config/schema.js';
-import { ownTopicFilters, ownTopicGuard } from '../../gateway/own-topics.js';
+import { currentSources, ownTopicFilters, ownTopicGuard } from '../../gateway/own-topics.js';
 
 const config = (over: Record<string, unknown> = {}) =>
   configSchema.parse({
@@ -34,6 +34,11 @@ describe('own topics (the uplink->command loop guard)', () => {
     expect(own('fieldgate/gw1/devices/d7/availability')).toBe(true);
     expect(own('ops/gw1/anything')).toBe(true);
     expect(own('sensors/dev/temp')).toBe(false);
+    // First levels compared whole: a longer or shorter first level is another topic.
+    expect(own('cmdx/gw1/dev/x')).toBe(false);
+    expect(own('cm/gw1/dev/x')).toBe(false);
+    expect(own('cmd')).toBe(false);
+    expect(own('fieldgatex/gw1/status')).toBe(false);
     current = { config: current.config, rules: rules('down/+') }; // SIGHUP: new rules
     expect(own('cmd/gw1/dev/x')).toBe(false);
     expect(own('down/dev')).toBe(true);
@@ -43,5 +48,28 @@ describe('own topics (the uplink->command loop guard)', () => {
     };
     expect(own('any/gw1/cmd')).toBe(true); // a filter starting with a wildcard
     expect(own('any/gw1/data')).toBe(false);
+  });
+
+  it('currentSources: one sources object until the config or the rules are swapped', () => {
+    let cfg = config();
+    let r: ReturnType<typeof rules> | null = null;
+    const current = currentSources(
+      () => cfg,
+      () => r,
+    );
+    expect(current()).toBeUndefined(); // no rules yet: nothing guarded
+    r = rules('cmd/#');
+    const first = current();
+    expect(first).toEqual({ config: cfg, rules: r });
+    expect(current()).toBe(first);
+    r = rules('down/#');
+    expect(current()).toEqual({ config: cfg, rules: r });
+    cfg = config();
+    const third = current();
+    expect(third?.config).toBe(cfg);
+    expect(current()).toBe(third);
+    const own = ownTopicGuard(current);
+    expect(own('down/x')).toBe(true);
+    expect(own('cmd/x')).toBe(false);
   });
 });

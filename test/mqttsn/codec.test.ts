@@ -18,6 +18,28 @@ const ok = (b: Buffer) => {
 };
 
 describe('mqttsn codec: bytes from the spec and notes', () => {
+  it('PUBLISH: the payload is the datagram bytes after the header, flags a shared frozen object', () => {
+    const p: Packet = {
+      type: 'publish',
+      flags: flags({ qos: 1, retain: true }),
+      topicId: 5,
+      msgId: 9,
+      data: Buffer.from('21.5'),
+    };
+    const a = ok(encode(p));
+    const b = ok(encode({ ...p, msgId: 10 }));
+    expect(a).toEqual(p);
+    if (a.type !== 'publish' || b.type !== 'publish') throw new Error('not a publish');
+    expect(a.data.toString()).toBe('21.5');
+    expect(a.flags).toBe(b.flags); // one object per flags byte, not one per packet
+    expect(Object.isFrozen(a.flags)).toBe(true); // so no handler can change another packet's flags
+    // Trailing bytes after the payload are part of it (the length field covers them), none beyond.
+    const long = Buffer.concat([Buffer.from([0x01, 0x00, 0x0b]), encode(p).subarray(1)]);
+    long.writeUInt16BE(long.length, 1);
+    const l = ok(long);
+    expect(l.type === 'publish' && l.data.toString()).toBe('21.5');
+  });
+
   it('QoS -1 predefined PUBLISH has flags 0x61', () => {
     const p: Packet = {
       type: 'publish',

@@ -51,4 +51,24 @@ describe('rules: synchronous unless an expression looks at the reading', () => {
     const again = await e.uplink(reading({ topic: 'a/1', payload: '5' }), 1);
     expect(again.messages.map((m) => m.topic)).toEqual(['two/a/1']);
   });
+
+  it("one reading's errors and commands never show up in another's result (shared empty lists)", async () => {
+    const e = engine({
+      rules: [{ match: 'bad/#', filter: '$error("boom")' }],
+      triggers: [{ match: 'hot/#', when: 'payload > 30', to: 'serial:relay', topic: 'fan', payload: 'on' }],
+    });
+    const bad = await e.uplink(reading({ topic: 'bad/1' }), 0);
+    expect(bad.errors).toHaveLength(1);
+    const hot = await e.uplink(reading({ topic: 'hot/1', payload: '31' }), 0);
+    expect(hot.commands).toHaveLength(1);
+    const plain = await e.uplink(reading({ topic: 'plain/1' }), 0);
+    expect(plain).toMatchObject({ messages: [{ topic: 'plain/1' }], commands: [], errors: [] });
+    const bad2 = await e.uplink(reading({ topic: 'bad/2' }), 0);
+    expect(bad2.errors).toHaveLength(1);
+    expect(bad.errors).toHaveLength(1); // the first result's list was not appended to
+    expect(
+      (await e.uplink(reading({ topic: 'hot/2', payload: '40', device: 'dev-b' }), 0)).commands,
+    ).toHaveLength(1);
+    expect(hot.commands).toHaveLength(1);
+  });
 });

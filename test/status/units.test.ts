@@ -39,6 +39,21 @@ describe('status page building blocks (pure)', () => {
     expect(r.list().map((d) => d.id)).toEqual(['b', 'c']);
   });
 
+  it('the registry previews the last payload only, from a copy of its first bytes', () => {
+    const r = new DeviceRegistry();
+    r.event({ source: 'serial:bench', device: 'quiet', state: 'online', at: 500 });
+    r.reading(reading('a', 'x'.repeat(1000), 1000));
+    expect(r.list().find((d) => d.id === 'a')?.last_payload).toBe(`${'x'.repeat(PREVIEW_CHARS)}…`);
+    const last = reading('a', 'ab', 2000);
+    r.reading(last);
+    last.payload.fill(0x7a); // the adapter's buffer changing later must not change the preview
+    const rows = r.list();
+    expect(rows.find((d) => d.id === 'a')?.last_payload).toBe('ab'); // not the longer one's tail
+    expect(rows.find((d) => d.id === 'quiet')?.last_payload).toBeNull(); // no reading yet
+    r.reading(reading('a', '', 3000));
+    expect(r.list().find((d) => d.id === 'a')?.last_payload).toBe('');
+  });
+
   it('payload previews are text, control bytes replaced, truncated', () => {
     expect(preview(Buffer.from('a\u0000b\u001bc\n'))).toBe('a\ufffdb\ufffdc\n');
     const long = preview(Buffer.from('x'.repeat(5000)));

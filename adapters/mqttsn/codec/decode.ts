@@ -22,12 +22,25 @@ class Bad extends Error {
   }
 }
 
-/** Bounds-checked reader over one message body. */
+/**
+ * Bounds-checked reader over one message body: buf[pos, end). A range rather than a subarray of the
+ * datagram: one Buffer view less per datagram.
+ */
 class Reader {
-  private pos = 0;
-  constructor(private readonly buf: Buffer) {}
+  constructor(
+    private buf: Buffer,
+    private pos: number,
+    private end: number,
+  ) {}
+  /** Point at another body: the one reader of every datagram's body is reused (see BODY). */
+  reset(buf: Buffer, pos: number, end: number): Reader {
+    this.buf = buf;
+    this.pos = pos;
+    this.end = end;
+    return this;
+  }
   get left(): number {
-    return this.buf.length - this.pos;
+    return this.end - this.pos;
   }
   u8(): number {
     if (this.left < 1) throw new Bad('truncated', 'missing byte');
@@ -39,9 +52,17 @@ class Reader {
     this.pos += 2;
     return v;
   }
+  /** The rest as a copy: for what outlives the packet (client ids, will messages, node ids). */
   rest(): Buffer {
-    const b = Buffer.from(this.buf.subarray(this.pos));
-    this.pos = this.buf.length;
+    return Buffer.from(this.view());
+  }
+  /**
+   * The rest as a view of the datagram, no copy: for a PUBLISH payload. dgram hands each datagram a
+   * Buffer of its own (never reused), so the view keeps only its own datagram alive.
+   */
+  view(): Buffer {
+    const b = this.buf.subarray(this.pos, this.end);
+    this.pos = this.end;
     return b;
   }
   str(): string {
@@ -50,10 +71,18 @@ class Reader {
     if (s === undefined) throw new Bad('malformed', 'invalid UTF-8');
     return s;
   }
-  end(): void {
+  done(): void {
     if (this.left !== 0) throw new Bad('malformed', `${this.left} trailing bytes`);
   }
 }
+
+/**
+ * The reader of message bodies, one for the process: decoding is synchronous and a body is read to
+ * its end before parse() returns (a packet keeps no reference to it), so no datagram can see
+ * another's position. An encapsulation header gets a reader of its own.
+ */
+const EMPTY = Buffer.alloc(0);
+const BODY = new Reader(EMPTY, 0, 0);
 
 /** Reads the length field; returns [total length, header size]. */
 function lengthOf(buf: Buffer): [number, number] {
@@ -70,7 +99,7 @@ function parse(buf: Buffer, nested: boolean): Packet {
   if (type === MsgType.ENCAPSULATED) {
     if (nested) throw new Bad('malformed', 'nested encapsulation');
     if (buf.length < len) throw new Bad('truncated', `encapsulation header says ${len}, got ${buf.length}`);
-    const r = new Reader(buf.subarray(hdr + 1, len));
+    const r = new Reader(buf, hdr + 1, len);
     const ctrl = r.u8();
     const nodeId = r.rest();
     if (nodeId.length === 0) throw new Bad('malformed', 'empty wireless node id');
@@ -79,9 +108,10 @@ function parse(buf: Buffer, nested: boolean): Packet {
   }
   if (len > buf.length) throw new Bad('truncated', `length field says ${len}, got ${buf.length}`);
   if (len < buf.length) throw new Bad('malformed', `length field says ${len}, got ${buf.length}`);
-  const r = new Reader(buf.subarray(hdr + 1));
+  const r = BODY.reset(buf, hdr + 1, buf.length);
   const p = body(type, r);
-  r.end();
+  r.done();
+  BODY.reset(EMPTY, 0, 0); // keep no datagram alive until the next one
   return p;
 }
 
@@ -135,7 +165,7 @@ function body(type: number, r: Reader): Packet {
         flags: decodeFlags(r.u8()),
         topicId: r.u16(),
         msgId: r.u16(),
-        data: r.rest(),
+        data: r.view(),
       };
     case MsgType.PUBACK:
       return { type: 'puback', topicId: r.u16(), msgId: r.u16(), returnCode: r.u8() };

@@ -3,7 +3,18 @@ import type { Flags, SnQoS, TopicIdType } from './packets.js';
 
 const QOS_BITS: Record<number, SnQoS> = { 0: 0, 1: 1, 2: 2, 3: -1 };
 
+/**
+ * Flags of a flags byte: one shared, frozen object per byte value, built once, so decoding a PUBLISH
+ * allocates no flags object. Frozen: a handler that tried to change a packet's flags would throw
+ * instead of changing every later packet's.
+ */
 export function decodeFlags(b: number): Flags {
+  return FLAGS_BY_BYTE[b & 0xff]!;
+}
+
+const FLAGS_BY_BYTE: readonly Flags[] = Array.from({ length: 256 }, (_, b) => Object.freeze(buildFlags(b)));
+
+function buildFlags(b: number): Flags {
   return {
     dup: (b & 0x80) !== 0,
     qos: QOS_BITS[(b >> 5) & 0x03]!,

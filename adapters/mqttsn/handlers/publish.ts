@@ -57,17 +57,9 @@ export function forgetQos2(ctx: Ctx, clientId: string): void {
   ctx.qos2.forgetClient(clientId);
 }
 
-function emitReading(
-  ctx: Ctx,
-  device: string,
-  topic: string,
-  p: PacketOf<'publish'>,
-  qos: QoS,
-  settle?: (o: StoreOutcome) => void,
-  remember?: Reading['remember'],
-): void {
+function emitReading(ctx: Ctx, device: string, topic: string, p: PacketOf<'publish'>, qos: QoS): void {
   ctx.stats.counters.readings++;
-  // One shape for every reading (settle and remember present, maybe undefined): no spread copies.
+  // One shape for every reading without an ack (settle and remember present, undefined).
   const reading: Reading = {
     source: ctx.name,
     device,
@@ -76,14 +68,67 @@ function emitReading(
     qos,
     retain: p.flags.retain,
     receivedAt: ctx.now(),
-    settle,
-    remember,
+    settle: undefined,
+    remember: undefined,
   };
   ctx.emit(reading);
 }
 
+/**
+ * A QoS 1/2 reading that settles itself: one object per PUBLISH where a Reading, a settle closure and
+ * the closure's context were three, and it keeps the ids the ack needs rather than the whole packet
+ * (it lives until the commit's fsync, the packet need not). settle is a method: the gateway calls it
+ * as reading.settle(outcome). The adapter's own state is in private fields, invisible to consumers.
+ */
+class AckedReading implements Reading {
+  readonly source: string;
+  readonly topic: string;
+  readonly payload: Buffer;
+  readonly retain: boolean;
+  readonly receivedAt: number;
+  readonly #ctx: Ctx;
+  readonly #session: Session;
+  readonly #topicId: number;
+  readonly #msgId: number;
+  #settled = false;
+
+  constructor(
+    ctx: Ctx,
+    s: Session,
+    readonly device: string,
+    topic: string,
+    p: PacketOf<'publish'>,
+    readonly qos: 1 | 2,
+    readonly remember: { namespace: string; key: string; value: { at: number } } | undefined,
+  ) {
+    this.source = ctx.name;
+    this.topic = ctx.cfg.topic_prefix + topic;
+    this.payload = p.data;
+    this.retain = p.flags.retain;
+    this.receivedAt = ctx.now();
+    this.#ctx = ctx;
+    this.#session = s;
+    this.#topicId = p.topicId;
+    this.#msgId = p.msgId;
+  }
+
+  settle(outcome: StoreOutcome): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    const ctx = this.#ctx;
+    const s = this.#session;
+    if (this.remember && outcome === 'stored')
+      ctx.qos2.added(s.clientId, this.#msgId, this.remember.value.at);
+    onSettled(ctx, s, this.#topicId, this.#msgId, this.qos, outcome);
+  }
+}
+
 function puback(ctx: Ctx, peer: Peer, p: PacketOf<'publish'>, returnCode: number): void {
-  ctx.send(peer, { type: 'puback', topicId: p.topicId, msgId: p.msgId, returnCode });
+  pubackIds(ctx, peer, p.topicId, p.msgId, returnCode);
+}
+
+function pubackIds(ctx: Ctx, peer: Peer, topicId: number, msgId: number, returnCode: number): void {
+  ctx.send(peer, { type: 'puback', topicId, msgId, returnCode });
 }
 
 /** PUBLISH from a device: a Reading now; the PUBACK/PUBREC only once the gateway settles it. */
@@ -138,42 +183,43 @@ export function onPublish(ctx: Ctx, peer: Peer, p: PacketOf<'publish'>, s: Sessi
     return;
   }
   s.uplink.set(p.msgId, UPLINK_SETTLING);
-  let settled = false;
   const remember =
     qos === 2 && !s.cleanSession
       ? { namespace: QOS2_RECEIVED, key: qos2Key(s.clientId, p.msgId), value: { at: ctx.now() } }
       : undefined;
-  const settle = (outcome: StoreOutcome) => {
-    if (settled) return;
-    settled = true;
-    if (remember && outcome === 'stored') ctx.qos2.added(s.clientId, p.msgId, remember.value.at);
-    onSettled(ctx, s, p, outcome);
-  };
-  emitReading(ctx, s.clientId, topic, p, qos, settle, remember);
+  ctx.stats.counters.readings++;
+  ctx.emit(new AckedReading(ctx, s, s.clientId, topic, p, qos, remember));
 }
 
-function onSettled(ctx: Ctx, s: Session, p: PacketOf<'publish'>, outcome: StoreOutcome): void {
-  if (s.uplink.get(p.msgId)?.state !== 'settling') return; // session ended meanwhile
+function onSettled(
+  ctx: Ctx,
+  s: Session,
+  topicId: number,
+  msgId: number,
+  qos: 1 | 2,
+  outcome: StoreOutcome,
+): void {
+  if (s.uplink.get(msgId)?.state !== 'settling') return; // session ended meanwhile
   const peer = s.peer;
   if (outcome === 'error' || !peer) {
-    s.uplink.delete(p.msgId); // no ack: the device retransmits and we emit again
+    s.uplink.delete(msgId); // no ack: the device retransmits and we emit again
     return;
   }
   if (outcome === 'congestion' || outcome === 'refused') {
     // Refused (invalid topic after rules, or the gateway's own topic): "not supported", so the
     // device gives up instead of resending what would be refused again. Also for QoS 2 (spec 6.8).
-    s.uplink.delete(p.msgId);
+    s.uplink.delete(msgId);
     const returnCode = outcome === 'congestion' ? ReturnCode.CONGESTION : ReturnCode.NOT_SUPPORTED;
-    puback(ctx, peer, p, returnCode);
+    pubackIds(ctx, peer, topicId, msgId, returnCode);
     return;
   }
-  if (p.flags.qos === 2) {
-    s.uplink.set(p.msgId, UPLINK_RECEIVED);
-    ctx.send(peer, { type: 'pubrec', msgId: p.msgId });
+  if (qos === 2) {
+    s.uplink.set(msgId, UPLINK_RECEIVED);
+    ctx.send(peer, { type: 'pubrec', msgId });
     return;
   }
-  s.markAcked(p.msgId);
-  puback(ctx, peer, p, ReturnCode.ACCEPTED);
+  s.markAcked(msgId);
+  pubackIds(ctx, peer, topicId, msgId, ReturnCode.ACCEPTED);
 }
 
 /** PUBREL for an uplink QoS 2 message: PUBCOMP (also for an unknown id: our PUBCOMP was lost). */
