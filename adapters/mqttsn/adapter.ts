@@ -19,7 +19,6 @@ import { decode, encode, type Packet } from './codec/index.js';
 import type { MqttsnConfig } from './config.js';
 import type { Ctx } from './context.js';
 import { dispatch } from './dispatch.js';
-import { HotStream } from './hot-stream.js';
 import { endSession, sweep } from './liveness.js';
 import { type Peer, peerKey, unusableSource } from './peer.js';
 import { persistSession, restoreSessions } from './persist.js';
@@ -73,8 +72,7 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
   readonly events$: Observable<MqttSnEvent>;
   /** Client availability from the lifecycle events: connect/wake online, sleep asleep, DISCONNECT offline, lost. */
   readonly devices$: Observable<DeviceEvent>;
-  /** Not a Subject: a reading is emitted per PUBLISH, and Subject.next allocates per value. */
-  private readonly readings = new HotStream<Reading>();
+  private readonly readings = new Subject<Reading>();
   private readonly subs = new BehaviorSubject<ReadonlyMap<string, QoS>>(new Map());
   private readonly statsBox = new Stats();
   private readonly sessions = new SessionTable();
@@ -90,7 +88,7 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
 
   constructor(opts: MqttSnAdapterOptions) {
     this.name = opts.name ?? 'mqttsn';
-    this.readings$ = this.readings.observable;
+    this.readings$ = this.readings.asObservable();
     this.subscriptions$ = this.subs.asObservable();
     this.events$ = this.statsBox.events$.asObservable();
     this.devices$ = merge(
