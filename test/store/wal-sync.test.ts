@@ -27,7 +27,7 @@ const release = async () => {
 };
 
 describe('power-loss durability without blocking the event loop', () => {
-  it('resolves an enqueue only after the WAL fsync that follows its commit; commits made meanwhile wait for the next', async () => {
+  it('resolves an enqueue only after an fsync that began after its commit; a commit made while one runs starts its own', async () => {
     const { store } = open(tmpDir(), {}, 'power-loss');
     syncs.calls = 0;
     let first = false;
@@ -40,35 +40,54 @@ describe('power-loss durability without blocking the event loop', () => {
     const b = store.outbox.enqueue([msg('d', 2)]).then(() => {
       second = true;
     });
-    await new Promise((r) => setTimeout(r, 20));
-    expect(first).toBe(false); // not acknowledged before its data is on disk
-    expect(syncs.calls).toBe(1); // one fsync at a time: the second commit waits for its own
-    await release();
-    await a;
-    expect(second).toBe(false);
+    // Committed at once, with a second fsync of its own: it could not ride on the first.
     await vi.waitFor(() => expect(syncs.calls).toBe(2));
-    await release();
+    expect(store.outbox.stats().rows).toBe(2);
+    await vi.waitFor(() => expect(syncs.pending.length).toBe(2));
+    expect(first).toBe(false); // not acknowledged before its data is on disk
+    syncs.pending.shift()!(); // the first fsync ends: it covers the first commit only
+    await a;
+    await new Promise((r) => setTimeout(r, 20));
+    expect(second).toBe(false);
+    syncs.pending.shift()!();
     await b;
     store.close();
   });
 
-  it('holds writes made during an fsync and commits them together, in one transaction, once it ends', async () => {
+  it('the later fsync ending first settles the earlier commit too (it began after both)', async () => {
+    const { store } = open(tmpDir(), {}, 'power-loss');
+    syncs.calls = 0;
+    const order: number[] = [];
+    const a = store.outbox.enqueue([msg('d', 1)]).then(() => order.push(1));
+    await vi.waitFor(() => expect(syncs.calls).toBe(1));
+    const b = store.outbox.enqueue([msg('d', 2)]).then(() => order.push(2));
+    await vi.waitFor(() => expect(syncs.pending.length).toBe(2));
+    syncs.pending.pop()!(); // the second fsync
+    await Promise.all([a, b]);
+    expect(order).toEqual([1, 2]); // in commit order
+    syncs.pending.shift()!(); // the first one ending late settles nothing twice
+    store.close();
+  });
+
+  it('holds writes made while two fsyncs run and commits them together, in one transaction, when one ends', async () => {
     const { store } = open(tmpDir(), {}, 'power-loss');
     const commits: number[] = [];
     store.commits$.subscribe((c) => commits.push(c.ops));
     syncs.calls = 0;
     const a = store.outbox.enqueue([msg('d', 1)]);
     await vi.waitFor(() => expect(syncs.calls).toBe(1));
-    const later = [2, 3, 4].map((i) => store.outbox.enqueue([msg('d', i)]));
-    await new Promise((r) => setTimeout(r, 20));
-    expect(store.outbox.stats().rows).toBe(1); // not committed while the fsync runs
-    await release();
-    await a;
+    const b = store.outbox.enqueue([msg('d', 2)]);
     await vi.waitFor(() => expect(syncs.calls).toBe(2));
-    expect(store.outbox.stats().rows).toBe(4);
+    const later = [3, 4, 5].map((i) => store.outbox.enqueue([msg('d', i)]));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(store.outbox.stats().rows).toBe(2); // not committed while two fsyncs run
+    await release();
+    await Promise.all([a, b]);
+    await vi.waitFor(() => expect(syncs.calls).toBe(3));
+    expect(store.outbox.stats().rows).toBe(5);
     await release();
     await Promise.all(later);
-    expect(commits).toEqual([1, 1]); // the three later enqueues: one op, one multi-row INSERT
+    expect(commits).toEqual([1, 1, 1]); // the three later enqueues: one op, one multi-row INSERT
     store.close();
   });
 
