@@ -94,19 +94,12 @@ function frame(parts: Buffer[]): Buffer {
  */
 function encodeAck(p: Packet): Buffer | undefined {
   switch (p.type) {
-    case 'regack': {
-      const b = Buffer.allocUnsafe(7);
-      b[0] = 7;
-      b[1] = MsgType.REGACK;
-      b.writeUInt16BE(p.topicId, 2);
-      b.writeUInt16BE(p.msgId, 4);
-      b[6] = p.returnCode & 0xff;
-      return b;
-    }
+    case 'regack':
     case 'puback': {
+      // Same layout: length, type, topic id, msg id, return code.
       const b = Buffer.allocUnsafe(7);
       b[0] = 7;
-      b[1] = MsgType.PUBACK;
+      b[1] = p.type === 'regack' ? MsgType.REGACK : MsgType.PUBACK;
       b.writeUInt16BE(p.topicId, 2);
       b.writeUInt16BE(p.msgId, 4);
       b[6] = p.returnCode & 0xff;
