@@ -33,8 +33,10 @@ export class Bus {
   async exchange<T>(device: string, run: (t: Transport) => Promise<T>): Promise<T> {
     let last: ModbusRequestError | undefined;
     for (let attempt = 0; attempt <= this.o.retries; attempt++) {
-      const wait = this.lastFrameAt + this.o.gap - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      // Checked again after each wait: a timer can fire up to a millisecond or more early (libuv
+      // counts from the loop's cached clock), and the gap is a minimum the devices rely on.
+      for (let wait = this.gapLeft(); wait > 0; wait = this.gapLeft())
+        await new Promise((r) => setTimeout(r, Math.ceil(wait)));
       const t0 = performance.now();
       try {
         const out = await run(this.o.transport);
@@ -51,6 +53,11 @@ export class Bus {
       }
     }
     throw last;
+  }
+
+  /** ms of the gap after the last frame still to wait. */
+  private gapLeft(): number {
+    return this.lastFrameAt + this.o.gap - performance.now();
   }
 
   private done(device: string, t0: number, ok: boolean): void {
