@@ -1,15 +1,16 @@
 import type { Logger } from 'pino';
 import type { Outbox, OutboxRow } from '../../contracts/store.js';
+import { type BrokerLimits, NO_LIMITS } from './broker-limits.js';
+import { Completions } from './completions.js';
 import type { Connection } from './connection.js';
 import type { Delivered } from './events.js';
-import type { PacketIds } from './packet-ids.js';
-import { NO_LIMITS, type BrokerLimits } from './broker-limits.js';
 import { InFlightWindow, RELEASED, SENT } from './inflight-window.js';
+import type { PacketIds } from './packet-ids.js';
 import { PoisonProbe } from './poison-probe.js';
 import { PublishEncoder } from './publish-packet.js';
 import { RateLimit } from './rate.js';
-import { RefusalRetry } from './refusal-retry.js';
 import { publishFailure, reason5 } from './reasons.js';
+import { RefusalRetry } from './refusal-retry.js';
 
 export type { Delivered } from './events.js';
 
@@ -90,13 +91,6 @@ export class Sender {
   private writeChain: Promise<void> = Promise.resolve();
   /** Batches on writeChain not yet written (waiting for their markSent commit). */
   private waiting = 0;
-  /**
-   * Rows acknowledged this turn, the first `completingN` slots: a scratch array kept (slots
-   * cleared) and handed on as an exact-size copy, not grown from empty every turn.
-   */
-  private completing: (OutboxRow | undefined)[] = [];
-  private completingN = 0;
-  private completeTimer: NodeJS.Immediate | undefined;
   private rateTimer: NodeJS.Timeout | undefined;
   private waitingDrain = false;
   private pumpTimer: NodeJS.Immediate | undefined;
@@ -106,7 +100,15 @@ export class Sender {
   private encoder: PublishEncoder;
   private readonly retry = new RefusalRetry(() => this.pump());
 
+  private readonly completions: Completions;
+
   constructor(private readonly o: SenderOptions) {
+    this.completions = new Completions({
+      outbox: o.outbox,
+      onDelivered: o.onDelivered,
+      logger: o.logger,
+      pending: this.pending,
+    });
     this.rate = new RateLimit(o.maxRate);
     this.encoder = new PublishEncoder(4, 0, 0);
   }
@@ -150,7 +152,7 @@ export class Sender {
     this.resending = true;
     this.paused = false;
     this.probe.attached();
-    this.flushCompletes();
+    this.completions.flush();
     await this.settle();
     if (gen !== this.gen) return 0;
     // Settled: the store's view of what is in flight is now complete and final.
@@ -342,7 +344,7 @@ export class Sender {
     this.window.delete(packetId);
     this.o.ids.release(packetId);
     this.schedulePump(); // first: its turn completes the row too (one immediate for both)
-    this.queueComplete(row);
+    this.completions.add(row, this.pumpTimer !== undefined);
     this.retry.delivered();
     this.probe.delivered();
     return true;
@@ -465,7 +467,7 @@ export class Sender {
         if (row.state === 'queued') {
           if (row.qos > 0) this.hold(packetId, row, SENT);
           conn.write(this.encoder.packet(row, packetId, false));
-          if (row.qos === 0) this.queueComplete(row);
+          if (row.qos === 0) this.completions.add(row, this.pumpTimer !== undefined);
           continue;
         }
         const state = row.state === 'released' ? RELEASED : SENT;
@@ -488,10 +490,9 @@ export class Sender {
   /** The immediates' callbacks, made once: a closure per event-loop turn is garbage per turn. */
   private readonly pumpTurn = (): void => {
     this.pumpTimer = undefined;
-    this.flushCompletes();
+    this.completions.flush();
     this.pump();
   };
-  private readonly completeTurn = (): void => this.flushCompletes();
   // No arrow inside pump(): one there makes every call allocate a context for `this`.
   private readonly drained = (): void => {
     this.waitingDrain = false;
@@ -504,7 +505,7 @@ export class Sender {
 
   /** Wait until every store write this sender started has settled (bounded by the caller). */
   async settle(): Promise<void> {
-    this.flushCompletes();
+    this.completions.flush();
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
@@ -632,7 +633,7 @@ export class Sender {
     for (const row of rows) bytes += row.payload.length;
     if (bytes <= WRITE_CHUNK) conn.writeBytes(this.encoder.encodeRows(rows, ids, 0, rows.length, false));
     else this.writeChunks(conn, rows, ids);
-    for (const row of rows) if (row.qos === 0) this.queueComplete(row);
+    for (const row of rows) if (row.qos === 0) this.completions.add(row, this.pumpTimer !== undefined);
   }
 
   private writeChunks(conn: Connection, rows: readonly OutboxRow[], ids: readonly number[]): void {
@@ -645,47 +646,6 @@ export class Sender {
         part = 0;
       }
     });
-  }
-
-  private queueComplete(row: OutboxRow): void {
-    this.completing[this.completingN++] = row;
-    if (!this.pumpTimer) this.completeTimer ??= setImmediate(this.completeTurn);
-  }
-
-  /** One complete() per event-loop turn: the store group-commits them anyway. */
-  private flushCompletes(): void {
-    if (this.completeTimer) clearImmediate(this.completeTimer);
-    this.completeTimer = undefined;
-    const n = this.completingN;
-    if (n === 0) return;
-    const rows = new Array<OutboxRow>(n);
-    const ids = new Array<number>(n);
-    for (let i = 0; i < n; i++) {
-      const row = this.completing[i]!;
-      this.completing[i] = undefined; // held no longer than its turn
-      rows[i] = row;
-      ids[i] = row.id;
-    }
-    this.completingN = 0;
-    if (this.completing.length > MAX_UNWRITTEN) this.completing = []; // a burst's size is not kept
-    this.complete(rows, ids);
-  }
-
-  /** Out of flushCompletes(), which runs every turn: its closures cost a context only here. */
-  private complete(rows: readonly OutboxRow[], ids: number[]): void {
-    // track() by hand: one reaction for the bookkeeping and the outcome (this runs per ack turn).
-    const p = this.o.outbox.complete(ids);
-    this.pending.add(p);
-    p.then(
-      () => {
-        this.pending.delete(p);
-        this.o.onDelivered(rows); // a row is a Delivered: no object per message
-      },
-      (err) => {
-        this.pending.delete(p);
-        this.o.logger.error({ err, count: rows.length }, 'upstream: could not complete acknowledged rows');
-      },
-    );
   }
 
   private track<T>(p: Promise<T>): Promise<T> {
