@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { BehaviorSubject, Subject } from 'rxjs';
 import { SerialPort } from 'serialport';
@@ -12,6 +13,11 @@ export class PortNotOpenError extends Error {
 
 /** A write that does not complete in this time (device holding CTS, wedged adapter) fails. */
 const WRITE_TIMEOUT_MS = 5000;
+/**
+ * How often an open port's device path is checked. The read side usually reports an unplug (EIO), but
+ * not always: a pty whose other end went away was seen to stay "open" with no error for seconds.
+ */
+const PRESENCE_CHECK_MS = 1000;
 
 /**
  * One serial port that keeps itself open: absent at start, unplugged or replugged, it is retried
@@ -24,6 +30,7 @@ export class ReopeningPort {
   readonly data$ = new Subject<Buffer>();
   private port: SerialPort | null = null;
   private timer: NodeJS.Timeout | undefined;
+  private presence: NodeJS.Timeout | undefined;
   private attempt = 0;
   private running = false;
 
@@ -46,6 +53,7 @@ export class ReopeningPort {
   async stop(): Promise<void> {
     this.running = false;
     clearTimeout(this.timer);
+    clearInterval(this.presence);
     const port = this.port;
     this.port = null;
     if (port?.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
@@ -105,17 +113,24 @@ export class ReopeningPort {
         this.counters.bytesIn += chunk.length;
         this.data$.next(chunk);
       });
-      port.once('close', (closeErr?: Error) => {
-        if (this.port !== port) return; // closed by stop()
+      const lost = (reason: string) => {
+        if (this.port !== port) return; // closed by stop(), or already lost
         this.port = null;
         this.counters.disconnects++;
-        this.retry(port, closeErr?.message ?? 'closed');
-      });
+        this.retry(port, reason);
+      };
+      port.once('close', (closeErr?: Error) => lost(closeErr?.message ?? 'closed'));
+      this.presence = setInterval(() => {
+        if (existsSync(this.config.path)) return;
+        lost('device path vanished');
+        if (port.isOpen) port.close(() => {}); // its error, if any, goes to the 'error' listener
+      }, PRESENCE_CHECK_MS);
       this.setState('open');
     });
   }
 
   private retry(port: SerialPort, reason: string): void {
+    clearInterval(this.presence);
     port.removeAllListeners('data');
     const delay = Math.min(this.config.reopen.min * 2 ** this.attempt, this.config.reopen.max);
     this.attempt++;
