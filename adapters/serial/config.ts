@@ -3,6 +3,7 @@ import { TOPIC_PROBLEM_TEXT, topicNameProblem } from '../../contracts/topic.js';
 import { haFieldsSchema } from '../../contracts/ha.js';
 import { duration } from '../../contracts/units.js';
 import { FIELD_NAME, FIELD_NAME_HINT } from './decode/field-names.js';
+import { characterTimeMs, MIN_FRAME_TIMEOUT_CHARS, MIN_FRAME_TIMEOUT_MS } from './frame-timeout.js';
 
 const fieldName = z.string().regex(FIELD_NAME, FIELD_NAME_HINT);
 
@@ -24,8 +25,14 @@ export const serialPortConfigSchema = z
     delimiter: z.string().min(1).default('\n'),
     /** Longest accepted frame in bytes; longer ones are dropped and counted (length-crc16 frames are at most 255). */
     max_length: z.number().int().positive().default(1024),
-    /** idle-timeout framing: a frame ends after this much silence (length-crc16: a stalled partial frame is resynced after max(idle, 200ms)). */
+    /** idle-timeout framing: a frame ends after this much silence. */
     idle: duration().default(50),
+    /**
+     * line, slip, length-crc16: a partial frame that sees no new byte for this long is dropped
+     * (`stale_partial`), so noise that ended mid-frame is not glued to the next frame. Unset: 300ms,
+     * or 32 character times at slow baud rates (see frame-timeout.ts).
+     */
+    frame_timeout: duration().optional(),
     format: z.enum(['kv', 'json', 'csv', 'raw']).default('kv'),
     /** csv: column names, in order (required for format: csv). */
     columns: z.array(fieldName).min(1).optional(),
@@ -86,6 +93,15 @@ export const serialPortConfigSchema = z
   .superRefine((c, ctx) => {
     if (c.format === 'csv' && !c.columns)
       ctx.addIssue({ code: 'custom', path: ['columns'], message: 'format: csv needs columns: [name, ...]' });
+    if (c.frame_timeout !== undefined) {
+      const floor = Math.max(MIN_FRAME_TIMEOUT_MS, MIN_FRAME_TIMEOUT_CHARS * characterTimeMs(c));
+      if (c.frame_timeout < floor)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['frame_timeout'],
+          message: `frame_timeout must be at least ${Math.ceil(floor)}ms (${MIN_FRAME_TIMEOUT_CHARS} characters at ${c.baud} baud, and ${MIN_FRAME_TIMEOUT_MS}ms): shorter gaps occur inside a frame`,
+        });
+    }
     if (c.reopen.min > c.reopen.max)
       ctx.addIssue({
         code: 'custom',

@@ -6,6 +6,8 @@ export interface SerialCounters {
   frames: number;
   readings: number;
   dropped: Record<DropReason, number>;
+  /** Undecodable bytes (dropped as too_long, crc, framing, stale_partial, unparsable) and bursts of them. */
+  noise: { bytes: number; bursts: number };
   acks: { written: number; withheld: number; failed: number };
   commands: {
     delivered: number;
@@ -23,6 +25,7 @@ export function newCounters(): SerialCounters {
     frames: 0,
     readings: 0,
     dropped: Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>,
+    noise: { bytes: 0, bursts: 0 },
     acks: { written: 0, withheld: 0, failed: 0 },
     commands: { delivered: 0, queued: 0, drained: 0, expired: 0, replies: 0, replyTimeouts: 0 },
   };

@@ -5,9 +5,12 @@ import { settleGroup } from './ack.js';
 import type { SerialConfigView } from './compiled.js';
 import type { SerialCounters } from './counters.js';
 import { createDecoder } from './decode/index.js';
+import { createNoiseMeter } from './noise.js';
 import { frameText } from './decode/types.js';
 import { type DropReason, hexPreview } from './framing/types.js';
 import { deviceOf, toReadings } from './to-readings.js';
+
+const NOISE_LOG_INTERVAL_MS = 10 * 60_000;
 
 export interface FrameHandlerDeps {
   compiled: SerialConfigView;
@@ -28,8 +31,25 @@ export function createFrameHandler(d: FrameHandlerDeps) {
   // Every drop at debug (with its bytes); at most one warning per reason per 10 s, so a wrong baud
   // rate or a noisy line shows in the journal without flooding it (the counters have every drop).
   const warn = throttledLog(logger);
-  const drop = (reason: DropReason, bytes: Buffer) => {
+  const port = c.config;
+  // The first thing an operator checks: logged once per burst, then at most every 10 minutes.
+  const warnNoise = throttledLog(logger, NOISE_LOG_INTERVAL_MS);
+  const noise = createNoiseMeter(
+    (n) => {
+      counters.noise.bytes += n;
+    },
+    (burst) => {
+      counters.noise.bursts++;
+      warnNoise(
+        'noise',
+        { port: port.name, path: port.path, baud: port.baud, ...burst },
+        `line noise or wrong baud rate on ${port.name} (configured ${port.baud} baud)`,
+      );
+    },
+  );
+  const drop = (reason: DropReason, bytes: Buffer, consumed = bytes.length) => {
     counters.dropped[reason]++;
+    noise(reason, consumed);
     logger.debug({ reason, bytes: hexPreview(bytes) }, 'serial frame dropped');
     warn(reason, { reason, bytes: hexPreview(bytes) }, 'serial frames dropped (details at debug level)');
   };

@@ -5,17 +5,14 @@ import { IdleFramer } from '../../adapters/serial/framing/idle.js';
 import { encodeLengthCrc16, LengthCrc16Framer } from '../../adapters/serial/framing/length-crc16.js';
 import { LineFramer } from '../../adapters/serial/framing/line.js';
 import { SlipFramer, slipEncode } from '../../adapters/serial/framing/slip.js';
-import type { DropReason } from '../../adapters/serial/framing/types.js';
+import type { DropReason, PartialFramerOptions } from '../../adapters/serial/framing/types.js';
 import { sleep } from '../harness/wait.js';
 
 /** Feed chunks to a framer; collect frames (as latin1 text) and drops. */
-function harness(
-  make: (opts: { maxLength: number; onDrop: (r: DropReason, b: Buffer) => void }) => Transform,
-  maxLength = 16,
-) {
+function harness(make: (opts: PartialFramerOptions) => Transform, maxLength = 16) {
   const frames: string[] = [];
   const drops: DropReason[] = [];
-  const framer = make({ maxLength, onDrop: (r) => drops.push(r) });
+  const framer = make({ maxLength, onDrop: (r) => drops.push(r), frameTimeoutMs: 1000 });
   framer.on('data', (f: Buffer) => frames.push(f.toString('latin1')));
   return {
     framer,
@@ -82,7 +79,7 @@ describe('length-crc16 framer', () => {
   });
 
   it('finds frames among garbage, split anywhere, and counts crc errors', async () => {
-    const h = harness((o) => new LengthCrc16Framer({ ...o, stallMs: 1000 }), 64);
+    const h = harness((o) => new LengthCrc16Framer({ ...o, frameTimeoutMs: 1000 }), 64);
     const good = encodeLengthCrc16(Buffer.from('temp=1'));
     const bad = Buffer.from(encodeLengthCrc16(Buffer.from('temp=2')));
     bad[4] = bad[4]! ^ 0xff;
@@ -101,7 +98,7 @@ describe('length-crc16 framer', () => {
   });
 
   it('resyncs past a noise start byte whose length never arrives', async () => {
-    const h = harness((o) => new LengthCrc16Framer({ ...o, stallMs: 30 }), 64);
+    const h = harness((o) => new LengthCrc16Framer({ ...o, frameTimeoutMs: 30 }), 64);
     h.feed(Buffer.concat([Buffer.from([0xaa, 0x30]), encodeLengthCrc16(Buffer.from('late'))]));
     await sleep(100);
     expect(h.frames).toEqual(['late']);
@@ -109,7 +106,7 @@ describe('length-crc16 framer', () => {
   });
 
   it('drops frames announcing more than max_length', async () => {
-    const h = harness((o) => new LengthCrc16Framer({ ...o, stallMs: 1000 }), 4);
+    const h = harness((o) => new LengthCrc16Framer({ ...o, frameTimeoutMs: 1000 }), 4);
     h.feed(encodeLengthCrc16(Buffer.from('toolong')), encodeLengthCrc16(Buffer.from('ok')));
     await sleep(0);
     expect(h.frames).toEqual(['ok']);

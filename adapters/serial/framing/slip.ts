@@ -1,5 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import type { FramerOptions } from './types.js';
+import { StaleTimer } from './stale-timer.js';
+import type { PartialFramerOptions } from './types.js';
 
 // RFC 1055 bytes.
 const END = 0xc0;
@@ -10,7 +11,9 @@ const ESC_ESC = 0xdd;
 /**
  * SLIP decoder with a cap. @serialport/parser-slip-encoder's SlipDecoder has no maximum and
  * silently passes bad escapes through; here an over-long frame is dropped as 'too_long' and a
- * bad escape drops the frame as 'framing'. Either way we resynchronise at the next END.
+ * bad escape drops the frame as 'framing'. Either way we resynchronise at the next END, or
+ * after frameTimeoutMs without a byte: a partial frame left by line noise is then dropped as
+ * 'stale_partial', so a device that sends no leading END still gets its next frame through whole.
  * Empty frames (END END, or a leading END some devices send) are ignored.
  */
 export class SlipFramer extends Transform {
@@ -18,10 +21,12 @@ export class SlipFramer extends Transform {
   private len = 0;
   private escaped = false;
   private bad: 'too_long' | 'framing' | null = null;
+  private readonly stale: StaleTimer;
 
-  constructor(private readonly opts: FramerOptions) {
+  constructor(private readonly opts: PartialFramerOptions) {
     super({ readableObjectMode: true });
     this.frame = Buffer.alloc(opts.maxLength);
+    this.stale = new StaleTimer(opts.frameTimeoutMs, () => this.dropStale(), opts.clock);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
@@ -47,21 +52,39 @@ export class SlipFramer extends Transform {
       if (this.len >= this.opts.maxLength) this.bad = 'too_long';
       else this.frame[this.len++] = b;
     }
+    this.stale.touch(this.len > 0 || this.escaped || this.bad !== null);
     cb();
+  }
+
+  private dropStale(): void {
+    if (this.destroyed) return;
+    // Counted once: a frame already known bad keeps its reason; a merely unfinished one is stale.
+    this.opts.onDrop(this.bad ?? 'stale_partial', Buffer.from(this.frame.subarray(0, this.len)));
+    this.reset();
   }
 
   private end_(): void {
     const bytes = Buffer.from(this.frame.subarray(0, this.len));
     if (this.bad) this.opts.onDrop(this.bad, bytes);
     else if (bytes.length > 0) this.push(bytes);
+    this.reset();
+  }
+
+  private reset(): void {
     this.len = 0;
     this.escaped = false;
     this.bad = null;
   }
 
   override _flush(cb: TransformCallback): void {
-    this.len = 0; // unfinished frame at close: never complete
+    this.stale.cancel();
+    this.reset(); // unfinished frame at close: never complete
     cb();
+  }
+
+  override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
+    this.stale.cancel();
+    cb(err);
   }
 }
 
