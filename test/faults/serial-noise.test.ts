@@ -141,6 +141,29 @@ http: { enabled: false }
     );
   });
 
+  it('noise that ends mid-line, then a pause: the next line, sent without a leading newline, reaches the broker once', async () => {
+    const noisy = ends.get('noisy')!;
+    const noise = random(29);
+    for (let i = 0; i < 8; i++) await noisy.write(noise(1024));
+    await noisy.write(Buffer.from('::\xff ::u:  t: ', 'latin1')); // the tail the issue saw glued to the reading
+    await sleep(1000); // past the default frame_timeout (300ms at 9600 baud)
+    const seen = sub.messages.length;
+    await noisy.write('temp:21 humi:40\n');
+    await sub.waitForCount(seen + 2, 10_000);
+    await sleep(500);
+    const after = sub.messages.slice(seen).map((m) => `${m.topic}=${m.payload}`);
+    expect(after).toEqual(['sensors/noisy/temp=21', 'sensors/noisy/humi=40']);
+    expect(await metrics()).toMatch(
+      /fieldgate_serial_frames_dropped_total\{port="serial:noisy",reason="stale_partial"\} [1-9]/,
+    );
+    // Seconds of noise on this port over the whole file: the operator hears of it once (rate-limited).
+    const warned = logs.filter(
+      (l) => l.msg === 'line noise or wrong baud rate on noisy (configured 9600 baud)',
+    );
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatchObject({ level: 40, port: 'noisy', baud: 9600 });
+  });
+
   it("neither a rule nor its heartbeats can publish onto the gateway's own status topic", async () => {
     const status = await Subscriber.connect(broker.url, 'fieldgate/gwn/status', { qos: 1 });
     try {
