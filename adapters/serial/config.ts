@@ -93,7 +93,13 @@ export const serialPortConfigSchema = z
   .superRefine((c, ctx) => {
     if (c.format === 'csv' && !c.columns)
       ctx.addIssue({ code: 'custom', path: ['columns'], message: 'format: csv needs columns: [name, ...]' });
-    if (c.frame_timeout !== undefined) {
+    if (c.frame_timeout !== undefined && c.framing === 'idle-timeout')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['frame_timeout'],
+        message: 'frame_timeout applies to line, slip and length-crc16; idle-timeout frames end after `idle`',
+      });
+    else if (c.frame_timeout !== undefined) {
       const floor = Math.max(MIN_FRAME_TIMEOUT_MS, MIN_FRAME_TIMEOUT_CHARS * characterTimeMs(c));
       if (c.frame_timeout < floor)
         ctx.addIssue({

@@ -5,9 +5,9 @@ import { settleGroup } from './ack.js';
 import type { SerialConfigView } from './compiled.js';
 import type { SerialCounters } from './counters.js';
 import { createDecoder } from './decode/index.js';
-import { createNoiseMeter } from './noise.js';
 import { frameText } from './decode/types.js';
 import { type DropReason, hexPreview } from './framing/types.js';
+import { createNoiseMeter } from './noise.js';
 import { deviceOf, toReadings } from './to-readings.js';
 
 const NOISE_LOG_INTERVAL_MS = 10 * 60_000;

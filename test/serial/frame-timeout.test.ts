@@ -38,6 +38,9 @@ describe('frame_timeout', () => {
       'serial.0.frame_timeout',
     );
     expect(problems('  - { name: s, path: /dev/ttyUSB0, baud: 300, frame_timeout: 100ms }')).toEqual([]);
+    expect(
+      problems('  - { name: s, path: /dev/ttyUSB0, framing: idle-timeout, frame_timeout: 1s }')[0]?.message,
+    ).toMatch(/idle-timeout frames end after `idle`/);
     expect(problems('  - { name: s, path: /dev/ttyUSB0, frame_timeout: banana }')[0]?.path).toBe(
       'serial.0.frame_timeout',
     );
