@@ -98,7 +98,12 @@ export class Observability {
     });
     const serial = [...adapters.values()].filter((a): a is SerialAdapter => a instanceof SerialAdapter);
     metrics.setSerialSource(() =>
-      serial.map((a) => ({ port: a.name, state: a.state$.value, dropped: a.counters.dropped })),
+      serial.map((a) => ({
+        port: a.name,
+        state: a.state$.value,
+        dropped: a.counters.dropped,
+        noise: a.counters.noise,
+      })),
     );
     const mqttsn = [...adapters.values()].find((a): a is MqttSnAdapter => a instanceof MqttSnAdapter);
     if (mqttsn) {

@@ -29,6 +29,8 @@ export interface SerialPortState {
   state: string;
   /** Monotonic frame drop counts by reason (too_long, crc, framing, unparsable, ...). */
   dropped?: Readonly<Record<string, number>>;
+  /** Undecodable bytes since start, and the bursts of them that were logged as line noise. */
+  noise?: Readonly<{ bytes: number; bursts: number }>;
 }
 
 /** What /health says now (for the health gauges). */
@@ -336,6 +338,30 @@ export class Metrics {
           this.reset();
           for (const p of ports)
             for (const [reason, n] of Object.entries(p.dropped ?? {})) this.inc({ port: p.port, reason }, n);
+        });
+      },
+    });
+    new Counter<'port'>({
+      name: `${P}serial_noise_bytes_total`,
+      help: 'Bytes that made no frame (dropped as too_long, crc, framing, stale_partial, unparsable): line noise or a wrong baud rate.',
+      labelNames: ['port'],
+      registers,
+      collect() {
+        pull('serial', serialSource(), (ports) => {
+          this.reset();
+          for (const p of ports) if (p.noise) this.inc({ port: p.port }, p.noise.bytes);
+        });
+      },
+    });
+    new Counter<'port'>({
+      name: `${P}serial_noise_bursts_total`,
+      help: 'Bursts of undecodable bytes past the line-noise threshold (each logged once as "line noise or wrong baud rate").',
+      labelNames: ['port'],
+      registers,
+      collect() {
+        pull('serial', serialSource(), (ports) => {
+          this.reset();
+          for (const p of ports) if (p.noise) this.inc({ port: p.port }, p.noise.bursts);
         });
       },
     });

@@ -162,6 +162,12 @@ http: { enabled: false }
     );
     expect(warned).toHaveLength(1);
     expect(warned[0]).toMatchObject({ level: 40, port: 'noisy', baud: 9600 });
+    // The operator's dashboard sees the same: undecodable bytes and the logged burst, per port.
+    const text = await metrics();
+    expect(
+      Number(/fieldgate_serial_noise_bytes_total\{port="serial:noisy"\} (\d+)/.exec(text)?.[1]),
+    ).toBeGreaterThan(4096);
+    expect(text).toMatch(/fieldgate_serial_noise_bursts_total\{port="serial:noisy"\} [1-9]/);
   });
 
   it("neither a rule nor its heartbeats can publish onto the gateway's own status topic", async () => {
