@@ -201,7 +201,13 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
         await this.multicast.start();
       } catch (e) {
         await this.socket.close().catch(() => undefined);
-        throw e;
+        const on = mc.interface ? `on interface ${mc.interface}` : 'on the default interface';
+        throw new Error(
+          `mqttsn.multicast: cannot join ${mc.group}:${mc.port} ${on}: ${(e as Error).message}`,
+          {
+            cause: e,
+          },
+        );
       }
       const { group, port: groupPort } = mc;
       this.groupAnswer = new GroupAnswer(() =>

@@ -90,6 +90,16 @@ describe('load-time checks of values that used to fail only at run time', () => 
         message: expect.stringMatching(/listen port/),
       }),
     ]);
+    expect(
+      problems([
+        ...head,
+        'mqttsn:',
+        "  listen: '[::]:1884'",
+        '  multicast: { group: 225.1.1.1, port: 10000 }',
+      ]),
+    ).toEqual([
+      expect.objectContaining({ path: 'mqttsn.multicast', message: expect.stringMatching(/IPv4 listen/) }),
+    ]);
     expect(sn('  multicast: { group: 225.1.1.1, port: 10000, ttl: 4 }')).toEqual([
       expect.objectContaining({ path: expect.stringMatching(/^mqttsn\.multicast/) }),
     ]);

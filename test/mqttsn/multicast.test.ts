@@ -107,6 +107,16 @@ describe('mqttsn: multicast discovery on loopback', () => {
     await waitFor(() => dev!.of('gwinfo').length > before, 'GWINFO for a later search', 3000);
   });
 
+  it('an interface address this host does not have: start fails and says which group and interface', async () => {
+    const port = await freeUdpPort();
+    // 192.0.2.1 (TEST-NET-1) is on no interface here: the join fails before anything is sent.
+    await expect(startGateway({ multicast: { group: GROUP, port, interface: '192.0.2.1' } })).rejects.toThrow(
+      new RegExp(
+        `mqttsn\\.multicast: cannot join ${GROUP.replaceAll('.', '\\.')}:${port} on interface 192\\.0\\.2\\.1`,
+      ),
+    );
+  });
+
   it('only SEARCHGW is acted on from the group: a PUBLISH or CONNECT sent there is ignored', async () => {
     const port = await freeUdpPort();
     h = await startGateway({
