@@ -23,7 +23,7 @@ import { dispatch } from './dispatch.js';
 import { endSession, sweep } from './liveness.js';
 import { type Peer, peerKey, unusableSource } from './peer.js';
 import { persistSession, restoreSessions } from './persist.js';
-import { GroupAnswer, MulticastListener } from './multicast.js';
+import { MulticastDiscovery } from './multicast.js';
 import { AddressPins } from './pinning.js';
 import { Qos2Ids } from './qos2-ids.js';
 import { ReplyLimit } from './reply-limit.js';
@@ -90,8 +90,7 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
   private readonly decodeOptions: { maxSize: number };
   /** Device events of the sessions restored at start (the rest come from Stats). */
   private readonly restored = new Subject<DeviceEvent>();
-  private multicast: MulticastListener | undefined;
-  private groupAnswer: GroupAnswer | undefined;
+  private readonly discovery: MulticastDiscovery | undefined;
 
   constructor(opts: MqttSnAdapterOptions) {
     this.name = opts.name ?? 'mqttsn';
@@ -164,6 +163,12 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
       subscriptionsChanged: () => this.publishSubscriptions(),
       track: (task, what) => void this.track(task, what),
     };
+    this.discovery =
+      cfg.multicast &&
+      new MulticastDiscovery(cfg.multicast, cfg.gateway_id, cfg.max_packet_size, this.ctx.send, {
+        received: () => this.statsBox.counters.rx++,
+        error: (err) => log.warn({ err }, 'mqttsn multicast socket error'),
+      });
   }
 
   async start(): Promise<void> {
@@ -189,33 +194,11 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
     this.publishSubscriptions();
     const { host, port } = this.ctx.cfg.listen;
     const bound = await this.socket.bind(host, port);
-    const mc = this.ctx.cfg.multicast;
-    if (mc) {
-      try {
-        this.socket.setMulticast(mc.interface);
-        this.multicast = new MulticastListener(
-          mc,
-          (msg, rinfo) => this.onGroupDatagram(msg, rinfo),
-          (err) => this.ctx.log.warn({ err }, 'mqttsn multicast socket error'),
-        );
-        await this.multicast.start();
-      } catch (e) {
-        await this.socket.close().catch(() => undefined);
-        const on = mc.interface ? `on interface ${mc.interface}` : 'on the default interface';
-        throw new Error(
-          `mqttsn.multicast: cannot join ${mc.group}:${mc.port} ${on}: ${(e as Error).message}`,
-          {
-            cause: e,
-          },
-        );
-      }
-      const { group, port: groupPort } = mc;
-      this.groupAnswer = new GroupAnswer(() =>
-        this.sendPacket(
-          { address: group, port: groupPort },
-          { type: 'gwinfo', gwId: this.ctx.cfg.gateway_id },
-        ),
-      );
+    try {
+      await this.discovery?.start(this.socket);
+    } catch (e) {
+      await this.socket.close().catch(() => undefined);
+      throw e;
     }
     this.running = true;
     this.timers.push(setInterval(() => this.guard(() => sweep(this.ctx), 'liveness sweep'), SWEEP_MS));
@@ -224,7 +207,12 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
     );
     if (this.ctx.cfg.advertise > 0) this.startAdvertising();
     this.ctx.log.info(
-      { address: bound.address, port: bound.port, restored: this.sessions.size, multicast: mc ?? null },
+      {
+        address: bound.address,
+        port: bound.port,
+        restored: this.sessions.size,
+        multicast: this.ctx.cfg.multicast ?? null,
+      },
       'mqttsn listening',
     );
   }
@@ -232,8 +220,7 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
   async stop(): Promise<void> {
     this.running = false;
     for (const t of this.timers.splice(0)) clearInterval(t);
-    this.groupAnswer?.stop();
-    await this.multicast?.close();
+    await this.discovery?.stop();
     // Fail every exchange in flight: undelivered QoS 1/2 downlinks go back to the inbox (tracked below).
     for (const s of this.sessions.values()) {
       s.state = 'offline';
@@ -328,17 +315,6 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
     } catch (e) {
       this.handlerFailed(e, 'datagram', from);
     }
-  }
-
-  /**
-   * A datagram sent to the discovery group: SEARCHGW is answered with GWINFO to the group; everything
-   * else is ignored (our own ADVERTISE and GWINFO loop back; nothing else is meant for a group).
-   */
-  private onGroupDatagram(buf: Buffer, rinfo: RemoteInfo): void {
-    if (!this.running || unusableSource(rinfo.address, rinfo.port)) return;
-    this.statsBox.counters.rx++;
-    const r = decode(buf, this.decodeOptions);
-    if (r.ok && r.packet.type === 'searchgw') this.guard(() => this.groupAnswer?.request(), 'searchgw');
   }
 
   /** The client id a device-trouble drop is about: given, or the session bound to the peer (not for downlinks). */
@@ -458,10 +434,9 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
     // Rounded up, at least 1 s: a duration of 0 tells devices the gateway is gone at once.
     const duration = Math.min(0xffff, Math.max(1, Math.ceil(this.ctx.cfg.advertise / 1000)));
     const packet = { type: 'advertise', gwId: this.ctx.cfg.gateway_id, duration } as const;
-    const mc = this.ctx.cfg.multicast;
     const advertise = () => {
       this.sendPacket({ address: host, port }, packet);
-      if (mc) this.sendPacket({ address: mc.group, port: mc.port }, packet);
+      this.discovery?.advertise(packet);
     };
     advertise();
     this.timers.push(setInterval(() => this.guard(advertise, 'advertise'), this.ctx.cfg.advertise));
