@@ -116,6 +116,7 @@ export class Observability {
           if (e.kind === 'drop') {
             metrics.dropped('mqttsn', e.reason);
             this.board.dropped(e.reason);
+            if (e.device !== undefined) this.board.deviceProblem(mqttsn.name, e.device, e.reason);
           } else this.lost.state(e.clientId, e.state, Date.now());
         }),
       );

@@ -18,12 +18,15 @@ import { Acl } from './acl.js';
 import { decode, encode, type Packet } from './codec/index.js';
 import type { MqttsnConfig } from './config.js';
 import type { Ctx } from './context.js';
+import { DEVICE_TROUBLE, DeviceWarnings } from './device-warnings.js';
 import { dispatch } from './dispatch.js';
 import { endSession, sweep } from './liveness.js';
 import { type Peer, peerKey, unusableSource } from './peer.js';
 import { persistSession, restoreSessions } from './persist.js';
+import { MulticastDiscovery } from './multicast.js';
 import { AddressPins } from './pinning.js';
 import { Qos2Ids } from './qos2-ids.js';
+import { ReplyLimit } from './reply-limit.js';
 import { routeTo } from './route.js';
 import type { SessionState } from './session.js';
 import { SessionTable } from './session-table.js';
@@ -51,6 +54,8 @@ export class CommandNotDeliveredError extends Error {
 
 /** Liveness check period: keep-alive loss is noticed within this of 1.5 x the keep-alive. */
 const SWEEP_MS = 250;
+/** DISCONNECTs to senders with no session, per second over all peers (one per peer per 1-2 s). */
+const NO_SESSION_REPLIES_PER_S = 200;
 /** How often expired QoS 2 msgId rows are deleted. */
 const QOS2_PURGE_MS = 15 * 60e3;
 /** Drops worth a (rate-limited) warning: someone is probing, misconfigured or being refused. */
@@ -85,6 +90,7 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
   private readonly decodeOptions: { maxSize: number };
   /** Device events of the sessions restored at start (the rest come from Stats). */
   private readonly restored = new Subject<DeviceEvent>();
+  private readonly discovery: MulticastDiscovery | undefined;
 
   constructor(opts: MqttSnAdapterOptions) {
     this.name = opts.name ?? 'mqttsn';
@@ -106,6 +112,7 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
       (err) => this.ctx.drop('send-error', undefined, String(err)),
     );
     const refusals = throttledLog(log);
+    const warnings = new DeviceWarnings(log);
     this.ctx = {
       name: this.name,
       cfg,
@@ -127,6 +134,7 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
         2 * cfg.max_inflight_per_client,
       ),
       refusals,
+      replies: new ReplyLimit(NO_SESSION_REPLIES_PER_S),
       now: () => Date.now(),
       send: (peer, p) => this.sendPacket(peer, p),
       emit: (r) => {
@@ -136,8 +144,16 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
           log.error({ err: e }, 'mqttsn readings subscriber threw');
         }
       },
-      drop: (reason, peer, detail) => {
+      drop: (reason, peer, detail, device) => {
         const key = peer ? peerKey(peer) : undefined;
+        if (DEVICE_TROUBLE.has(reason)) {
+          const id = this.troubleDevice(reason, peer, device);
+          this.statsBox.drop(reason, key, detail, id);
+          // A downlink that failed because its session ended or slept is not the device's doing.
+          if (id !== undefined || reason !== 'delivery-failed') warnings.report(reason, id, key, detail);
+          else log.debug({ reason, peer: key, detail }, 'mqttsn drop');
+          return;
+        }
         this.statsBox.drop(reason, key, detail);
         if (WARN_REASONS.has(reason))
           refusals(reason, { reason, peer: key, detail }, `mqttsn refused: ${reason}`);
@@ -147,6 +163,12 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
       subscriptionsChanged: () => this.publishSubscriptions(),
       track: (task, what) => void this.track(task, what),
     };
+    this.discovery =
+      cfg.multicast &&
+      new MulticastDiscovery(cfg.multicast, cfg.gateway_id, cfg.max_packet_size, this.ctx.send, {
+        received: () => this.statsBox.counters.rx++,
+        error: (err) => log.warn({ err }, 'mqttsn multicast socket error'),
+      });
   }
 
   async start(): Promise<void> {
@@ -172,6 +194,12 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
     this.publishSubscriptions();
     const { host, port } = this.ctx.cfg.listen;
     const bound = await this.socket.bind(host, port);
+    try {
+      await this.discovery?.start(this.socket);
+    } catch (e) {
+      await this.socket.close().catch(() => undefined);
+      throw e;
+    }
     this.running = true;
     this.timers.push(setInterval(() => this.guard(() => sweep(this.ctx), 'liveness sweep'), SWEEP_MS));
     this.timers.push(
@@ -179,7 +207,12 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
     );
     if (this.ctx.cfg.advertise > 0) this.startAdvertising();
     this.ctx.log.info(
-      { address: bound.address, port: bound.port, restored: this.sessions.size },
+      {
+        address: bound.address,
+        port: bound.port,
+        restored: this.sessions.size,
+        multicast: this.ctx.cfg.multicast ?? null,
+      },
       'mqttsn listening',
     );
   }
@@ -187,6 +220,7 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
   async stop(): Promise<void> {
     this.running = false;
     for (const t of this.timers.splice(0)) clearInterval(t);
+    await this.discovery?.stop();
     // Fail every exchange in flight: undelivered QoS 1/2 downlinks go back to the inbox (tracked below).
     for (const s of this.sessions.values()) {
       s.state = 'offline';
@@ -281,6 +315,16 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
     } catch (e) {
       this.handlerFailed(e, 'datagram', from);
     }
+  }
+
+  /** The client id a device-trouble drop is about: given, or the session bound to the peer (not for downlinks). */
+  private troubleDevice(
+    reason: DropReason,
+    peer: Peer | null | undefined,
+    device?: string,
+  ): string | undefined {
+    if (device !== undefined || reason === 'delivery-failed' || !peer) return device;
+    return this.sessions.byPeer(peer)?.clientId;
   }
 
   private handleDatagram(buf: Buffer, from: Peer): void {
@@ -389,11 +433,11 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
     }
     // Rounded up, at least 1 s: a duration of 0 tells devices the gateway is gone at once.
     const duration = Math.min(0xffff, Math.max(1, Math.ceil(this.ctx.cfg.advertise / 1000)));
-    const advertise = () =>
-      this.sendPacket(
-        { address: host, port },
-        { type: 'advertise', gwId: this.ctx.cfg.gateway_id, duration },
-      );
+    const packet = { type: 'advertise', gwId: this.ctx.cfg.gateway_id, duration } as const;
+    const advertise = () => {
+      this.sendPacket({ address: host, port }, packet);
+      this.discovery?.advertise(packet);
+    };
     advertise();
     this.timers.push(setInterval(() => this.guard(advertise, 'advertise'), this.ctx.cfg.advertise));
   }

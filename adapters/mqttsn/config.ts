@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { TOPIC_PROBLEM_TEXT, topicNameProblem } from '../../contracts/topic.js';
 import { bytes, duration, listenAddress } from '../../contracts/units.js';
 import { aclSchema } from './acl.js';
+import { multicastSchema } from './multicast-config.js';
 import { clientsSchema } from './pinning.js';
 
 /**
@@ -32,6 +33,8 @@ export const mqttsnConfigSchema = z
     advertise: duration().default(0),
     /** Where ADVERTISE goes (broadcast address of the sensor network). */
     advertise_to: listenAddress().default({ host: '255.255.255.255', port: 1884 }),
+    /** Multicast discovery: join this group, answer SEARCHGW sent to it, ADVERTISE to it too. */
+    multicast: multicastSchema,
     /** Datagrams longer than this are dropped before decoding. */
     max_packet_size: z.number().int().min(64).max(65535).default(4096),
     /** Topic registrations kept per client (REGISTER and gateway-side). */
@@ -95,6 +98,17 @@ export const mqttsnConfigSchema = z
     /** Downlink retry interval and count (T_retry / N_retry). */
     retry_interval: duration().default(10_000),
     retry_count: z.number().int().min(0).default(3),
+  })
+  .superRefine((c, ctx) => {
+    // A socket on the listen port would receive the group's datagrams too, and answer them twice.
+    if (c.multicast && c.listen.host.includes(':'))
+      ctx.addIssue({ code: 'custom', path: ['multicast'], message: 'needs an IPv4 listen address' });
+    if (c.multicast && c.multicast.port === c.listen.port)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['multicast', 'port'],
+        message: 'must differ from the listen port',
+      });
   })
   .prefault({ enabled: false });
 export type MqttsnConfig = z.output<typeof mqttsnConfigSchema>;

@@ -8,6 +8,7 @@ import type { MqttsnConfig } from './config.js';
 import type { Peer } from './peer.js';
 import type { AddressPins } from './pinning.js';
 import type { Qos2Ids } from './qos2-ids.js';
+import type { ReplyLimit } from './reply-limit.js';
 import type { Session } from './session.js';
 import type { SessionTable } from './session-table.js';
 import type { DropReason, Stats } from './stats.js';
@@ -33,13 +34,16 @@ export interface Ctx {
   readonly qos2: Qos2Ids;
   /** Rate-limited warnings for refusals and suspicious events. */
   readonly refusals: ThrottledLog;
+  /** Bounds DISCONNECTs sent to senders with no session (per peer and in all). */
+  readonly replies: ReplyLimit;
   /** Memory held by every device's in-memory downlink queue together (bytes, estimated), and its cap. */
   readonly downlinkMemory: { used: number; readonly max: number };
   now(): number;
   /** Encode and send; wraps in the forwarder encapsulation when the peer came through one. */
   send(peer: Peer, p: Packet): void;
   emit(r: Reading): void;
-  drop(reason: DropReason, peer: Peer | null | undefined, detail?: string): void;
+  /** Counted and logged; `device` (client id) when known, for the per-device warnings and status page. */
+  drop(reason: DropReason, peer: Peer | null | undefined, detail?: string, device?: string): void;
   /**
    * Write what changed in a clean-session=false session (registrations, subscriptions, will, state),
    * or delete a clean session's stored state. Resolves once committed; failures are also logged.

@@ -171,7 +171,15 @@ export class DownlinkQueue {
         this.bytes -= job.bytes;
         job.mem.used -= job.bytes;
         if (r === 'delivered') ctx.stats.counters.delivered++;
-        else ctx.drop('delivery-failed', s.peer, `${s.clientId} ${job.msg.topic}: ${r}`);
+        // Still connected: the device itself did not take it (named, for the warning and status page);
+        // otherwise the session ended or went to sleep and the message waits in the inbox.
+        else
+          ctx.drop(
+            'delivery-failed',
+            s.peer,
+            `${s.clientId} ${job.msg.topic}: ${r}`,
+            s.online ? s.clientId : undefined,
+          );
         job.done(r);
       }
     } finally {

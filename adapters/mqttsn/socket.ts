@@ -34,6 +34,18 @@ export class UdpSocket {
     this.sock?.setBroadcast(on);
   }
 
+  /**
+   * Multicast sends (ADVERTISE, GWINFO to the discovery group) leave by this interface, reach the link
+   * only (TTL 1), and loop back to listeners on this host (devices or tools on the gateway's machine).
+   */
+  setMulticast(iface: string | undefined): void {
+    const s = this.sock?.socket;
+    if (!s) return;
+    if (iface) s.setMulticastInterface(iface);
+    s.setMulticastTTL(1);
+    s.setMulticastLoopback(true);
+  }
+
   address(): AddressInfo | undefined {
     return this.sock?.address();
   }

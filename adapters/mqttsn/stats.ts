@@ -44,7 +44,8 @@ export function deviceState(s: LifecycleState): DeviceState {
 }
 
 export type MqttSnEvent =
-  | { kind: 'drop'; reason: DropReason; peer?: string; detail?: string }
+  /** `device`: the client id, when the drop is that device's doing (status page, per device). */
+  | { kind: 'drop'; reason: DropReason; peer?: string; detail?: string; device?: string }
   | { kind: 'state'; clientId: string; state: LifecycleState };
 
 export interface MqttSnCounters {
@@ -70,9 +71,9 @@ export class Stats {
   };
   readonly events$ = new Subject<MqttSnEvent>();
 
-  drop(reason: DropReason, peer?: string, detail?: string): void {
+  drop(reason: DropReason, peer?: string, detail?: string, device?: string): void {
     this.counters.drops[reason] = (this.counters.drops[reason] ?? 0) + 1;
-    if (this.events$.observed) this.events$.next({ kind: 'drop', reason, peer, detail });
+    if (this.events$.observed) this.events$.next({ kind: 'drop', reason, peer, detail, device });
   }
 
   state(clientId: string, state: LifecycleState): void {

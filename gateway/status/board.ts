@@ -72,6 +72,11 @@ export class StatusBoard {
     if (reading) this.devices.dropped(reading.source, reading.device, Date.now());
   }
 
+  /** An adapter named a device that misbehaves (not taking its messages, out of state, oversize). */
+  deviceProblem(source: string, device: string, reason: string, at = Date.now()): void {
+    this.devices.problem(source, device, reason, at);
+  }
+
   upstream(e: UpstreamEvent, now = Date.now()): void {
     if (e.type === 'delivered-batch') this.rateOut.add(now, e.rows.length);
     else if (e.type === 'connected') this.uplink = { connected: true, since: now };

@@ -22,7 +22,7 @@ td.payload{font-family:ui-monospace,Menlo,Consolas,monospace;max-width:22rem;ove
 svg{width:100%;height:90px;display:block}.legend{font-size:.8rem;color:var(--mute)}.legend b{font-weight:600}
 .in{color:#2b6cb0}.out{color:var(--ok)}ul.logs{list-style:none;margin:0;padding:0;font-size:.85rem}
 ul.logs li{padding:.25rem 0;border-bottom:1px solid var(--line);overflow-wrap:anywhere}.lvl-warn{color:var(--warn);font-weight:600}
-.lvl-error,.lvl-fatal{color:var(--bad);font-weight:600}.muted{color:var(--mute)}#stale{display:none;color:#ffd2cf}
+.lvl-error,.lvl-fatal{color:var(--bad);font-weight:600}td.problem{color:var(--warn);font-weight:600}.muted{color:var(--mute)}#stale{display:none;color:#ffd2cf}
 @media (max-width:600px){main{padding:.5rem;gap:.5rem}thead{display:none}table,tbody{display:block}
 #devices tr{display:block;padding:.4rem 0;border-bottom:1px solid var(--line)}#devices td{display:inline-block;border:0;padding:.1rem .6rem .1rem 0}
 #devices td:first-child{font-weight:600}#devices td.payload,#devices td.topic{display:block;max-width:none}
@@ -62,9 +62,12 @@ function render(st, dv) {
   const rows = dv.devices.map((d) => { const tr = el("tr"); tr.dataset.device = d.id;
     const st = el("td"); st.append(pill(d.state));
     const seen = el("td", d.last_seen ? ago(d.last_seen, now) : "never"), msgs = el("td", d.messages, "num"), drops = el("td", d.drops, "num");
-    seen.dataset.label = "seen"; msgs.dataset.label = "msgs"; drops.dataset.label = "drops";
-    tr.append(el("td", d.id), el("td", d.transport), st, seen, msgs, el("td", d.last_topic ?? "", "topic"), el("td", d.last_payload ?? "", "payload"), drops); return tr; });
-  $("devices").replaceChildren(...(rows.length ? rows : [(() => { const tr = el("tr"); const td = el("td", "no devices yet", "muted"); td.colSpan = 8; tr.append(td); return tr; })()]));
+    const probs = Object.entries(d.problems || {}).map(([k, v]) => k + " " + v).join(", ");
+    const prob = el("td", probs, probs ? "problem" : undefined);
+    if (d.last_problem) prob.title = "last: " + d.last_problem.reason + ", " + ago(d.last_problem.at, now);
+    seen.dataset.label = "seen"; msgs.dataset.label = "msgs"; drops.dataset.label = "drops"; prob.dataset.label = "problems";
+    tr.append(el("td", d.id), el("td", d.transport), st, seen, msgs, el("td", d.last_topic ?? "", "topic"), el("td", d.last_payload ?? "", "payload"), drops, prob); return tr; });
+  $("devices").replaceChildren(...(rows.length ? rows : [(() => { const tr = el("tr"); const td = el("td", "no devices yet", "muted"); td.colSpan = 9; tr.append(td); return tr; })()]));
   const logs = st.logs.map((l) => { const li = el("li"); li.append(el("span", l.level, "lvl-" + l.level), " ", el("span", ago(l.time, now), "muted"), " ", l.part ? el("span", "[" + l.part + "] ", "muted") : "", l.msg, l.detail ? el("span", " — " + l.detail, "muted") : ""); return li; });
   $("logs").replaceChildren(...(logs.length ? logs : [el("li", "no warnings or errors", "muted")]));
 }
@@ -86,7 +89,7 @@ const HTML = `<!doctype html>
 <section><h2>Outbox</h2><div id="outbox"></div></section>
 <section><h2>Messages per second (10 min)</h2><svg id="chart" viewBox="0 0 600 90" preserveAspectRatio="none" role="img" aria-label="messages in and out per second"></svg><div class="legend" id="legend"></div></section>
 <section class="wide"><h2>Devices</h2><div class="legend" id="devcount"></div><div class="scroll"><table>
-<thead><tr><th>device</th><th>transport</th><th>state</th><th>last seen</th><th>msgs</th><th>last topic</th><th>payload</th><th>drops</th></tr></thead>
+<thead><tr><th>device</th><th>transport</th><th>state</th><th>last seen</th><th>msgs</th><th>last topic</th><th>payload</th><th>drops</th><th>problems</th></tr></thead>
 <tbody id="devices"></tbody></table></div></section>
 <section class="wide"><h2>Recent warnings and errors</h2><ul class="logs" id="logs"></ul></section>
 </main><script>${JS}</script></body></html>

@@ -17,6 +17,14 @@ export interface DeviceRow {
   last_payload: string | null;
   /** Readings of this device the gateway refused (loop guard, invalid topic, …). */
   drops: number;
+  /**
+   * What the device did wrong, counted by reason since start: downlinks it did not take
+   * (delivery-failed), packets its session state does not allow (out-of-state), datagrams over
+   * max_packet_size (oversize). Empty for a device that behaves.
+   */
+  problems: Record<string, number>;
+  /** The latest of those, or null. */
+  last_problem: { reason: string; at: number } | null;
 }
 
 export const PREVIEW_CHARS = 120;
@@ -73,11 +81,19 @@ export class DeviceRegistry {
     this.row(source, device, now).drops++;
   }
 
+  /** The device misbehaved (the adapter names it): counted by reason, the latest kept. */
+  problem(source: string, device: string, reason: string, at: number): void {
+    const row = this.row(source, device, at);
+    row.problems[reason] = (row.problems[reason] ?? 0) + 1;
+    row.last_problem = { reason, at };
+  }
+
   list(): DeviceRow[] {
     return [...this.recency]
       .map(
         ({ head, headLength, payloadLength, ...r }): DeviceRow => ({
           ...r,
+          problems: { ...r.problems },
           // last_topic is set by the first reading: before it, no payload either.
           last_payload:
             r.last_topic === null
@@ -124,6 +140,8 @@ export class DeviceRegistry {
         headLength: 0,
         payloadLength: 0,
         drops: 0,
+        problems: {},
+        last_problem: null,
       };
       devices.set(id, row);
     }

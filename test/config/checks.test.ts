@@ -70,4 +70,49 @@ describe('load-time checks of values that used to fail only at run time', () => 
     expect(code).toBe(1);
     expect(out).toMatch(/line 6: mqttsn\.predefined_topics\.7: .*wildcard/);
   });
+
+  it('refuses an mqttsn.multicast group that is not multicast, a bad interface, and the listen port', () => {
+    const sn = (...lines: string[]) => problems([...head, 'mqttsn:', '  listen: 0.0.0.0:1884', ...lines]);
+    expect(sn('  multicast: { group: 225.1.1.1, port: 10000, interface: 192.168.7.2 }')).toEqual([]);
+    expect(sn('  multicast: { group: 239.255.0.1, port: 10000 }')).toEqual([]);
+    const notGroup = sn('  multicast: { group: 192.168.1.10, port: 10000 }');
+    expect(notGroup).toEqual([expect.objectContaining({ path: 'mqttsn.multicast.group' })]);
+    expect(notGroup[0]!.message).toMatch(/multicast address \(224\.0\.0\.0 to 239\.255\.255\.255\)/);
+    expect(sn('  multicast: { group: ff02::1, port: 10000 }')).toEqual([
+      expect.objectContaining({ path: 'mqttsn.multicast.group' }),
+    ]);
+    expect(sn('  multicast: { group: 225.1.1.1, port: 10000, interface: eth0 }')).toEqual([
+      expect.objectContaining({ path: 'mqttsn.multicast.interface' }),
+    ]);
+    expect(sn('  multicast: { group: 225.1.1.1, port: 1884 }')).toEqual([
+      expect.objectContaining({
+        path: 'mqttsn.multicast.port',
+        message: expect.stringMatching(/listen port/),
+      }),
+    ]);
+    expect(
+      problems([
+        ...head,
+        'mqttsn:',
+        "  listen: '[::]:1884'",
+        '  multicast: { group: 225.1.1.1, port: 10000 }',
+      ]),
+    ).toEqual([
+      expect.objectContaining({ path: 'mqttsn.multicast', message: expect.stringMatching(/IPv4 listen/) }),
+    ]);
+    expect(sn('  multicast: { group: 225.1.1.1, port: 10000, ttl: 4 }')).toEqual([
+      expect.objectContaining({ path: expect.stringMatching(/^mqttsn\.multicast/) }),
+    ]);
+  });
+
+  it('fieldgate check reports a non-multicast group with its key path', async () => {
+    const file = join(tmpDir(), 'mc.yaml');
+    writeFileSync(
+      file,
+      [...head, 'mqttsn:', '  multicast:', '    group: 10.0.0.1', '    port: 10000'].join('\n'),
+    );
+    const { code, out } = await runCli(['check', '-c', file]);
+    expect(code).toBe(1);
+    expect(out).toMatch(/line 6: mqttsn\.multicast\.group: .*multicast address/);
+  });
 });

@@ -114,6 +114,8 @@ http: { listen: 127.0.0.1:${await freePort()}, auth: { password_file: ${password
         last_topic: null,
         last_payload: null,
         drops: 0,
+        problems: {},
+        last_problem: null,
       },
     ]);
   });

@@ -133,6 +133,15 @@ http: { listen: 127.0.0.1:${await freePort()} }
     }
   });
 
+  it("shows a device's problems next to it (here: a packet its session state does not allow)", async () => {
+    const c = await device('leaky-valve');
+    await c.send({ type: 'puback', topicId: 1, msgId: 777, returnCode: 0 }); // acks nothing the gateway sent
+    await expect
+      .poll(() => row('leaky-valve').locator('td.problem').textContent(), { timeout: 2000 })
+      .toBe('out-of-state 1');
+    expect(problems).toEqual([]);
+  });
+
   it('shows the uplink down within 2 s of the broker stopping', async () => {
     await broker.stop();
     const stoppedAt = Date.now();

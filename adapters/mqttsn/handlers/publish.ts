@@ -2,6 +2,7 @@ import { isValidTopicName } from '../../../contracts/topic.js';
 import type { QoS, Reading, StoreOutcome } from '../../types.js';
 import { type PacketOf, ReturnCode, shortIdToName, TopicIdType } from '../codec/index.js';
 import type { Ctx } from '../context.js';
+import { answerAsleep, answerNoSession } from '../out-of-state.js';
 import { allowed, type Peer } from '../peer.js';
 import { QOS2_RECEIVED, qos2Key } from '../qos2-ids.js';
 import { type Session, UPLINK_RECEIVED, UPLINK_SETTLING } from '../session.js';
@@ -137,8 +138,17 @@ export function onPublish(ctx: Ctx, peer: Peer, p: PacketOf<'publish'>, s: Sessi
     onQosMinusOne(ctx, peer, p, s);
     return;
   }
-  if (!s?.online) {
-    ctx.drop('out-of-state', peer, 'PUBLISH without connection');
+  if (!s || s.state === 'offline') {
+    answerNoSession(ctx, peer, 'PUBLISH');
+    return;
+  }
+  // A sleeper may publish QoS 0 as it is (the spec's and Paho's reading); QoS 1/2 wants an ack.
+  if (s.state === 'asleep' && p.flags.qos !== 0) {
+    answerAsleep(ctx, peer, s, `QoS ${p.flags.qos} PUBLISH`);
+    return;
+  }
+  if (s.state === 'will-topic' || s.state === 'will-msg') {
+    ctx.drop('out-of-state', peer, `${s.clientId}: PUBLISH during CONNECT`, s.clientId);
     return;
   }
   const topic = resolveTopic(ctx, s, p.flags.topicIdType, p.topicId);

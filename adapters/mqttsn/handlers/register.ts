@@ -1,6 +1,7 @@
 import { topicNameProblem, topicPreview } from '../../../contracts/topic.js';
 import { type PacketOf, ReturnCode } from '../codec/index.js';
 import type { Ctx } from '../context.js';
+import { answerAsleep, answerNoSession } from '../out-of-state.js';
 import type { Peer } from '../peer.js';
 import type { Session } from '../session.js';
 
@@ -11,8 +12,16 @@ export function onRegister(
   p: PacketOf<'register'>,
   s: Session | undefined,
 ): Promise<void> | void {
-  if (!s?.online) {
-    ctx.drop('out-of-state', peer, 'REGISTER');
+  if (!s || s.state === 'offline') {
+    answerNoSession(ctx, peer, 'REGISTER');
+    return;
+  }
+  if (s.state === 'asleep') {
+    answerAsleep(ctx, peer, s, 'REGISTER');
+    return;
+  }
+  if (!s.online) {
+    ctx.drop('out-of-state', peer, `${s.clientId}: REGISTER during CONNECT`, s.clientId);
     return;
   }
   const regack = (topicId: number, rc: number) =>

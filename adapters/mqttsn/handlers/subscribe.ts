@@ -1,6 +1,7 @@
 import type { QoS } from '../../types.js';
 import { flags, type PacketOf, ReturnCode, shortIdToName, TopicIdType } from '../codec/index.js';
 import type { Ctx } from '../context.js';
+import { answerAsleep, answerNoSession } from '../out-of-state.js';
 import type { Peer } from '../peer.js';
 import type { Session } from '../session.js';
 import { isWildcard, validFilter } from '../topic-filter.js';
@@ -33,8 +34,16 @@ export function onSubscribe(
   p: PacketOf<'subscribe'>,
   s: Session | undefined,
 ): Promise<void> | void {
-  if (!s?.online) {
-    ctx.drop('out-of-state', peer, 'SUBSCRIBE');
+  if (!s || s.state === 'offline') {
+    answerNoSession(ctx, peer, 'SUBSCRIBE');
+    return;
+  }
+  if (s.state === 'asleep') {
+    answerAsleep(ctx, peer, s, 'SUBSCRIBE');
+    return;
+  }
+  if (!s.online) {
+    ctx.drop('out-of-state', peer, `${s.clientId}: SUBSCRIBE during CONNECT`, s.clientId);
     return;
   }
   const qos: QoS = p.flags.qos === 1 || p.flags.qos === 2 ? p.flags.qos : 0;
@@ -90,8 +99,16 @@ export function onUnsubscribe(
   p: PacketOf<'unsubscribe'>,
   s: Session | undefined,
 ): void {
-  if (!s?.online) {
-    ctx.drop('out-of-state', peer, 'UNSUBSCRIBE');
+  if (!s || s.state === 'offline') {
+    answerNoSession(ctx, peer, 'UNSUBSCRIBE');
+    return;
+  }
+  if (s.state === 'asleep') {
+    answerAsleep(ctx, peer, s, 'UNSUBSCRIBE');
+    return;
+  }
+  if (!s.online) {
+    ctx.drop('out-of-state', peer, `${s.clientId}: UNSUBSCRIBE during CONNECT`, s.clientId);
     return;
   }
   const filter = filterOf(ctx, s, p);
