@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { haEntitySchema } from '../../contracts/ha.js';
 import { TOPIC_PROBLEM_TEXT, topicNameProblem } from '../../contracts/topic.js';
 import { duration } from '../../contracts/units.js';
-import { FIELD_NAME, FIELD_NAME_HINT } from '../serial/decode/field-names.js';
+import { FIELD_NAME, FIELD_NAME_HINT } from '../../contracts/field-name.js';
 
 const name = z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected letters, digits, _ . or -');
 const qos = z.union([z.literal(0), z.literal(1), z.literal(2)]);

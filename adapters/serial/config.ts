@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { TOPIC_PROBLEM_TEXT, topicNameProblem } from '../../contracts/topic.js';
 import { haFieldsSchema } from '../../contracts/ha.js';
 import { duration } from '../../contracts/units.js';
-import { FIELD_NAME, FIELD_NAME_HINT } from './decode/field-names.js';
+import { FIELD_NAME, FIELD_NAME_HINT } from '../../contracts/field-name.js';
 import { characterTimeMs, MIN_FRAME_TIMEOUT_CHARS, MIN_FRAME_TIMEOUT_MS } from './frame-timeout.js';
 
 const fieldName = z.string().regex(FIELD_NAME, FIELD_NAME_HINT);

@@ -1,5 +1,3 @@
-import type { SerialPortConfig } from './config.js';
-
 /** Default gap after which a partial frame is stale, at common baud rates. */
 export const DEFAULT_FRAME_TIMEOUT_MS = 300;
 /** At slow baud rates the default is stretched to this many character times. */
@@ -8,7 +6,13 @@ export const FRAME_TIMEOUT_CHARS = 32;
 export const MIN_FRAME_TIMEOUT_CHARS = 3;
 export const MIN_FRAME_TIMEOUT_MS = 10;
 
-type LineSettings = Pick<SerialPortConfig, 'baud' | 'data_bits' | 'parity' | 'stop_bits'>;
+/** The port's line settings (as in its config; structural, so config.ts can use this file). */
+interface LineSettings {
+  baud: number;
+  data_bits: number;
+  parity: string;
+  stop_bits: number;
+}
 
 /** Time on the wire for one character: start bit, data bits, parity bit if any, stop bits. */
 export function characterTimeMs(c: LineSettings): number {

@@ -1,5 +1,5 @@
 import type { QoS, Reading } from '../types.js';
-import { isPlausibleName } from './decode/field-names.js';
+import { isPlausibleName } from '../../contracts/field-name.js';
 import type { Decoded } from './decode/index.js';
 import { type Template, topicLevel, valueText } from './template.js';
 

@@ -1,12 +1,4 @@
-import type { SerialPortConfig } from '../config.js';
-
-/**
- * Serial line noise is the common case, not an attack: a garbage key (`te\x13mp`) would become a new
- * topic per frame. Field names must look like field names: ASCII letters, digits, `_`, `-`, `.`,
- * at most 64 characters. The same rule applies to a device id read from a frame (device_field).
- */
-export const FIELD_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
-export const FIELD_NAME_HINT = 'expected letters, digits, _ . or - (at most 64 characters)';
+import { isPlausibleName } from '../../../contracts/field-name.js';
 
 export type FieldDropReason = 'bad_field_name' | 'unlisted_field';
 export interface FieldDrop {
@@ -14,16 +6,20 @@ export interface FieldDrop {
   reason: FieldDropReason;
 }
 
-export function isPlausibleName(name: string): boolean {
-  return FIELD_NAME.test(name);
+/** What of a port's config decides which fields pass (structural: config.ts is not imported back). */
+export interface ScreenedPort {
+  fields?: readonly string[] | undefined;
+  device_field?: string | undefined;
+  ack?: { seq_field: string } | undefined;
+  topic: string;
 }
 
 /**
- * The frame's fields a port accepts: plausible names, and when the port lists `fields`, only those
+ * The frame's fields a port accepts: plausible names (contracts/field-name.ts), and when the port lists `fields`, only those
  * (plus the fields its config reads: device_field, ack.seq_field, {placeholders} of the topic).
  */
 export function fieldScreen(
-  config: Pick<SerialPortConfig, 'fields' | 'device_field' | 'ack' | 'topic'>,
+  config: ScreenedPort,
 ): (fields: Record<string, unknown>) => { fields: Record<string, unknown>; dropped: FieldDrop[] } {
   const listed = config.fields && new Set(config.fields);
   if (listed) {
