@@ -1,4 +1,4 @@
-import { compileTemplate, type Template, topicLevel } from '../serial/template.js';
+import { compileTopicTemplate, type TopicTemplate, topicLevel } from '../../contracts/topic-template.js';
 import type { QoS, Reading } from '../types.js';
 import type { PointValue } from './value.js';
 
@@ -7,7 +7,7 @@ export interface ReadingContext {
   source: string;
   bus: string;
   device: string;
-  topic: Template;
+  topic: TopicTemplate;
   qos: QoS;
   retain: boolean;
 }
@@ -20,7 +20,7 @@ export function readingContext(
   qos: QoS,
   retain: boolean,
 ): ReadingContext {
-  return { source, bus, device, topic: compileTemplate(topic), qos, retain };
+  return { source, bus, device, topic: compileTopicTemplate(topic), qos, retain };
 }
 
 /**

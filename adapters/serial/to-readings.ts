@@ -1,14 +1,14 @@
 import type { QoS, Reading } from '../types.js';
 import { isPlausibleName } from '../../contracts/field-name.js';
 import type { Decoded } from './decode/index.js';
-import { type Template, topicLevel, valueText } from './template.js';
+import { type TopicTemplate, topicLevel, valueText } from '../../contracts/topic-template.js';
 
 export interface FanOutContext {
   /** Adapter instance, "serial:<port>". */
   source: string;
   /** Port name: the device id unless the frame carries one. */
   port: string;
-  topic: Template;
+  topic: TopicTemplate;
   qos: QoS;
   retain: boolean;
   /** Frame field naming the device (multi-drop buses, radio bridges). */

@@ -1,5 +1,5 @@
 import { pointTopic } from '../../adapters/modbus/readings.js';
-import { compileTemplate, type Template, topicLevel } from '../../adapters/serial/template.js';
+import { compileTopicTemplate, type TopicTemplate, topicLevel } from '../../contracts/topic-template.js';
 import type { Reading } from '../../adapters/types.js';
 import type { HaEntity } from '../../contracts/ha.js';
 import type { Config } from '../config/schema.js';
@@ -22,7 +22,7 @@ export interface HaSource {
 
 /** Serial ports with `ha:` (one set of fields for every device of the port). */
 function serialSource(port: Config['serial'][number], ha: Record<string, HaEntity>): HaSource {
-  const template: Template = compileTemplate(port.topic);
+  const template: TopicTemplate = compileTopicTemplate(port.topic);
   const fields = Object.keys(ha);
   return {
     entity: (_device, field) => ha[field],
@@ -47,13 +47,13 @@ function serialSource(port: Config['serial'][number], ha: Record<string, HaEntit
 
 /** Modbus buses whose points have `ha:`; each device has its own points (and maybe its own topic). */
 function modbusSource(bus: Config['modbus'][number]): HaSource | undefined {
-  const devices = new Map<string, { topic: Template; ha: Map<string, HaEntity> }>();
+  const devices = new Map<string, { topic: TopicTemplate; ha: Map<string, HaEntity> }>();
   for (const d of bus.devices) {
     const ha = new Map<string, HaEntity>();
     for (const p of d.points)
       if (p.ha)
         ha.set(p.name, p.unit !== undefined && p.ha.unit === undefined ? { ...p.ha, unit: p.unit } : p.ha);
-    if (ha.size > 0) devices.set(d.name, { topic: compileTemplate(d.topic ?? bus.topic), ha });
+    if (ha.size > 0) devices.set(d.name, { topic: compileTopicTemplate(d.topic ?? bus.topic), ha });
   }
   if (devices.size === 0) return undefined;
   const perPoint = (device: string) => devices.get(device)?.topic.names.has('point') === true;

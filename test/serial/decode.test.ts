@@ -5,7 +5,7 @@ import { decodeJson } from '../../adapters/serial/decode/json.js';
 import { decodeKv } from '../../adapters/serial/decode/kv.js';
 import { encodeRaw } from '../../adapters/serial/decode/raw.js';
 import { unescapeBytes } from '../../adapters/serial/escapes.js';
-import { compileTemplate } from '../../adapters/serial/template.js';
+import { compileTopicTemplate } from '../../contracts/topic-template.js';
 import { type FanOutContext, toReadings } from '../../adapters/serial/to-readings.js';
 import { serialPortConfigSchema } from '../../adapters/serial/config.js';
 
@@ -66,7 +66,7 @@ describe('escapes and templates', () => {
     expect(unescapeBytes('\n')).toEqual(b('\n'));
   });
   it('renders placeholders and reports missing ones', () => {
-    const t = compileTemplate('a/{x}/{y}');
+    const t = compileTopicTemplate('a/{x}/{y}');
     expect(t.render((n) => ({ x: 1, y: 'b' })[n])).toBe('a/1/b');
     expect(t.render((n) => ({ x: 1 })[n as 'x'])).toBeUndefined();
   });
@@ -76,7 +76,7 @@ describe('topic fan-out', () => {
   const ctx = (topic: string, extra: Partial<FanOutContext> = {}): FanOutContext => ({
     source: 'serial:w',
     port: 'w',
-    topic: compileTemplate(topic),
+    topic: compileTopicTemplate(topic),
     qos: 1,
     retain: false,
     ...extra,

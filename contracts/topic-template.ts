@@ -1,14 +1,15 @@
 /**
- * `sensors/{device}/{field}`: literal text with {name} placeholders, compiled once per port.
+ * `sensors/{device}/{field}`: literal text with {name} placeholders, compiled once per source (a
+ * serial port, a Modbus point, a discovery topic). Values only: rules have their own, richer template.
  * A placeholder whose value is missing makes render() return undefined, so the caller can drop
  * and count the frame instead of publishing to a half-filled topic.
  */
-export interface Template {
+export interface TopicTemplate {
   readonly names: ReadonlySet<string>;
   render(lookup: (name: string) => unknown, clean?: (text: string) => string): string | undefined;
 }
 
-export function compileTemplate(source: string): Template {
+export function compileTopicTemplate(source: string): TopicTemplate {
   const parts = source.split(/\{([A-Za-z0-9_.-]+)\}/);
   const names = new Set(parts.filter((_, i) => i % 2 === 1));
   return {
