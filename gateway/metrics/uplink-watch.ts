@@ -52,7 +52,9 @@ export class UplinkWatch {
     this.prune(now);
     const out: string[] = [];
     if (!this.everConnected)
-      out.push(`uplink has never connected since start${this.lastFailure ? ` (last: ${this.lastFailure})` : ''}`);
+      out.push(
+        `uplink has never connected since start${this.lastFailure ? ` (last: ${this.lastFailure})` : ''}`,
+      );
     const n = this.disconnects.length;
     if (n >= this.cfg.flap_disconnects)
       out.push(`uplink flapping: ${n} disconnects in the last ${secs(this.cfg.flap_window)}`);

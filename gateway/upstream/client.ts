@@ -148,7 +148,9 @@ export class UpstreamClient {
 
   /** Why this run speaks MQTT 3.1.1 though 5 was configured (undefined when it does not). */
   get protocolFallback(): { reason: string; at: number } | undefined {
-    return this.protocol === 4 && this.fallback ? { reason: this.fallback.reason, at: this.fallback.at } : undefined;
+    return this.protocol === 4 && this.fallback
+      ? { reason: this.fallback.reason, at: this.fallback.at }
+      : undefined;
   }
 
   /** Begin connecting; resolves at once (the broker may be down). */

@@ -52,23 +52,37 @@ function decodeAck(
   malformed: MalformedHandler,
 ): void {
   const len = end - start;
-  if (len < 2) return malformed(`${cmd} of ${len} bytes has no packet id`);
+  if (len < 2) {
+    malformed(`${cmd} of ${len} bytes has no packet id`);
+    return;
+  }
   const id = (buf[start]! << 8) | buf[start + 1]!;
-  if (id === 0) return malformed(`${cmd} with packet id 0`);
+  if (id === 0) {
+    malformed(`${cmd} with packet id 0`);
+    return;
+  }
   // MQTT 3.1.1 acks are exactly 2 bytes; extra bytes are ignored there, as mqtt-packet did.
-  if (len === 2 || !v5) return ack(cmd, id, 0);
+  if (len === 2 || !v5) {
+    ack(cmd, id, 0);
+    return;
+  }
   const reason = buf[start + 2]!;
   if (len > 3) {
     let props = 0;
     let k = start + 3;
     for (let shift = 0; ; shift += 7) {
-      if (k >= end || shift > 21) return malformed(`${cmd} with a bad property length`, id);
+      if (k >= end || shift > 21) {
+        malformed(`${cmd} with a bad property length`, id);
+        return;
+      }
       const b = buf[k++]!;
       props += (b & 0x7f) * 2 ** shift;
       if ((b & 0x80) === 0) break;
     }
-    if (k + props !== end)
-      return malformed(`${cmd} property length ${props} does not match its ${end - k} bytes`, id);
+    if (k + props !== end) {
+      malformed(`${cmd} property length ${props} does not match its ${end - k} bytes`, id);
+      return;
+    }
   }
   ack(cmd, id, reason);
 }
