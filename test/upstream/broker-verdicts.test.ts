@@ -86,6 +86,36 @@ describe('broker verdicts on single messages', () => {
     await broker.stop();
   });
 
+  it('a PUBCOMP with a failure code ends the exchange with its outcome unknown: the row is set aside, the rest flow', async () => {
+    const broker = await Mosquitto.start();
+    const proxy = await MqttProxy.start(broker.port);
+    const store = openTestStore();
+    proxy.replace = (dir, p) => {
+      if (dir !== 'down' || p.cmd !== 'pubcomp') return undefined;
+      const sent = proxy
+        .packets('up', 'publish')
+        .reverse()
+        .find((x) => x.cmd === 'publish' && x.messageId === p.messageId);
+      if (sent?.cmd !== 'publish' || sent.topic !== 'pc/bad') return undefined;
+      return Buffer.from([0x70, 3, p.messageId! >> 8, p.messageId! & 0xff, 0x80]);
+    };
+    const { client, events } = makeClient(store, { url: proxy.url });
+    await client.start();
+    await nextEvent(client.events$, 'connected');
+    await store.outbox.enqueue([
+      msg('a', 'pc/a', 'a:1', 2),
+      msg('bad', 'pc/bad', 'bad', 2),
+      msg('a', 'pc/a', 'a:2', 2),
+    ]);
+    await waitFor(() => store.outbox.stats().rows === 0 && store.outbox.setAsideCount() === 1, 'settled');
+    expect(events.find((e) => e.type === 'set-aside')).toMatchObject({ reason: 'unspecified_error' });
+    expect(events.filter((e) => e.type === 'disconnected')).toEqual([]);
+    await client.stop();
+    store.close();
+    await proxy.close();
+    await broker.stop();
+  });
+
   it('a malformed ack for one row closes the connection, but twice at most: then that row is set aside and the rest flow', async () => {
     const broker = await Mosquitto.start();
     const proxy = await MqttProxy.start(broker.port);
