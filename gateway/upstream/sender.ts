@@ -7,6 +7,8 @@ import type { Delivered } from './events.js';
 import { InFlightWindow, RELEASED, SENT } from './inflight-window.js';
 import type { PacketIds } from './packet-ids.js';
 import { PoisonProbe } from './poison-probe.js';
+import { pastFullQos2Window } from './qos2-pass.js';
+import { Qos2Watch } from './qos2-watch.js';
 import { PublishEncoder } from './publish-packet.js';
 import { RateLimit } from './rate.js';
 import { ackAccepts, publishFailure, reason5, reasonName } from './reasons.js';
@@ -93,7 +95,7 @@ export class Sender {
    */
   private tail = false;
   private unwritten = 0;
-  /** Rows in `ahead` that wait behind a full QoS 2 window (see around()). */
+  /** Rows in `ahead` that wait behind a full QoS 2 window (pastFullQos2Window). */
   private held = 0;
   private resending = false;
   /** Set by stop(): acks are still processed, but no new rows are taken. */
@@ -112,10 +114,8 @@ export class Sender {
   private readonly retry = new RefusalRetry(() => this.pump());
 
   private readonly completions: Completions;
-  /** QoS 2 rows in flight on this connection: packet id -> when sent (a stuck one is reported). */
-  private readonly q2Since = new Map<number, number>();
-  /** Rows already reported as stuck (by row id), so each is logged once. */
-  private readonly stuckLogged = new Set<number>();
+  /** QoS 2 rows in flight and how long they have waited (a stuck one is reported). */
+  private readonly q2Watch: Qos2Watch;
   /** Copies of QoS 2 rows sent as QoS 1 (fit): their PUBACK is a downgraded delivery. */
   private lowered = new WeakSet<OutboxRow>();
 
@@ -127,6 +127,7 @@ export class Sender {
       pending: this.pending,
     });
     this.rate = new RateLimit(o.maxRate);
+    this.q2Watch = new Qos2Watch(o.logger, o.stuckAfterMs ?? STUCK_AFTER_MS);
     this.encoder = new PublishEncoder(4, 0, 0);
   }
 
@@ -145,9 +146,7 @@ export class Sender {
    * lasts (MQTT allows no resend on a live connection).
    */
   qos2Waiting(now = Date.now()): { count: number; oldestMs: number } {
-    let oldest = now;
-    for (const at of this.q2Since.values()) if (at < oldest) oldest = at;
-    return { count: this.q2Since.size, oldestMs: now - oldest };
+    return this.q2Watch.waiting(now);
   }
 
   /** From now on QoS 2 rows go to this broker as QoS 1 (it answered one with PUBACK). */
@@ -340,36 +339,19 @@ export class Sender {
 
   private clearWindow(): void {
     this.window.clear();
-    this.q2Since.clear();
-    this.stuckLogged.clear();
+    this.q2Watch.clear();
   }
 
   private hold(packetId: number, row: OutboxRow, state: typeof SENT | typeof RELEASED): void {
     this.window.set(packetId, row, state);
-    if (row.qos === 2) this.q2Since.set(packetId, Date.now());
+    if (row.qos === 2) this.q2Watch.sent(packetId);
     this.probe.sent();
   }
 
   /** Takes a row out of the window (acked, refused). */
   private unhold(packetId: number): void {
     this.window.delete(packetId);
-    this.q2Since.delete(packetId);
-  }
-
-  /** Logs each QoS 2 row that has waited stuckAfterMs for its PUBREC/PUBCOMP, once. */
-  private checkStuck(): void {
-    if (this.q2Since.size === 0) return;
-    const limit = this.o.stuckAfterMs ?? STUCK_AFTER_MS;
-    const now = Date.now();
-    for (const [packetId, at] of this.q2Since) {
-      const row = this.window.get(packetId);
-      if (!row || now - at < limit || this.stuckLogged.has(row.id)) continue;
-      this.stuckLogged.add(row.id);
-      this.o.logger.warn(
-        { id: row.id, device: row.device, topic: row.topic, packetId, waitedMs: now - at },
-        `upstream: a QoS 2 message has waited ${Math.round((now - at) / 1000)} s for the broker's ${this.window.state(packetId) === RELEASED ? 'PUBCOMP' : 'PUBREC'}: its device's later messages wait behind it until the connection ends; other devices' messages still flow`,
-      );
-    }
+    this.q2Watch.done(packetId);
   }
 
   /** Whether one more row of this QoS fits the windows now. */
@@ -381,7 +363,7 @@ export class Sender {
 
   /** Rows another process put back (`queue retry`) are read once the sender has caught up. */
   private rescan(): void {
-    this.checkStuck();
+    this.q2Watch.check(this.window);
     if (this.tail && this.ahead.length === 0) {
       this.tail = false;
       this.pump();
@@ -547,8 +529,13 @@ export class Sender {
         q2++;
       }
       let rows: OutboxRow[];
-      if (n < free && n < this.ahead.length) rows = this.around(n, free);
-      else {
+      if (n < free && n < this.ahead.length) {
+        // The QoS 2 window is full at ahead[n]: other devices' rows go past it.
+        const { out, kept } = pastFullQos2Window(this.ahead, n, free);
+        rows = out;
+        this.ahead = kept;
+        this.held = kept.length;
+      } else {
         this.held = 0;
         rows = this.ahead.length <= n ? this.ahead : this.ahead.slice(0, n);
         this.ahead = this.ahead.length <= n ? [] : this.ahead.slice(n);
@@ -557,27 +544,6 @@ export class Sender {
       this.rate.take(rows.length);
       this.send(conn, rows);
     }
-  }
-
-  /**
-   * The QoS 2 window is full at ahead[n]: the rows before it go, and after it every row of another
-   * device, up to `free`. A QoS 2 row waits, and so does every later row of its device (per device
-   * order); they stay in `ahead`, in id order, counted in `held`.
-   */
-  private around(n: number, free: number): OutboxRow[] {
-    const out = this.ahead.slice(0, n);
-    const kept: OutboxRow[] = [];
-    const waiting = new Set<string>();
-    for (let k = n; k < this.ahead.length; k++) {
-      const row = this.ahead[k]!;
-      const device = `${row.source}\0${row.device}`;
-      if (row.qos === 2) waiting.add(device);
-      if (out.length >= free || waiting.has(device)) kept.push(row);
-      else out.push(row);
-    }
-    this.ahead = kept;
-    this.held = kept.length;
-    return out;
   }
 
   /**
@@ -661,7 +627,7 @@ export class Sender {
         this.window.set(packetId, row, SENT);
         held = true;
         if (row.qos === 2) {
-          this.q2Since.set(packetId, Date.now());
+          this.q2Watch.sent(packetId);
           assignments ??= [];
           assignments.push({ id: row.id, packetId });
         }
