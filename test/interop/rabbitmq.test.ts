@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../gateway/gateway.js';
+import type { LogLine } from '../harness/gateway-process.js';
 import { freePort, freeUdpPort } from '../harness/ports.js';
 import { RabbitMq, rabbitmqInstalled } from '../harness/rabbitmq.js';
 import { cleanupTmpDirs } from '../harness/tmp.js';
@@ -20,6 +21,7 @@ if (!rabbitmqInstalled())
 describe('RabbitMQ 3.10 (rabbitmq_mqtt) with the default config', () => {
   let rabbit: RabbitMq | undefined;
   let gateway: Gateway;
+  let logs: LogLine[];
   let base: string;
   let snPort: number;
   /** /health before the broker was up. */
@@ -29,7 +31,7 @@ describe('RabbitMQ 3.10 (rabbitmq_mqtt) with the default config', () => {
     snPort = await freeUdpPort();
     const mqttPort = await freePort();
     // The gateway starts first, with nothing listening yet: /health must not say "ok".
-    ({ gateway } = await startStatusGateway(`
+    ({ gateway, logs } = await startStatusGateway(`
 gateway: { id: rmq, state_dir: state }
 upstream: { url: "mqtt://127.0.0.1:${mqttPort}", reconnect: { min: 100ms, max: 1s } }
 mqttsn:
@@ -78,6 +80,9 @@ availability: { enabled: false }
     expect(status.uplink.protocol).toBe('3.1.1');
     expect(status.uplink.protocol_fallback?.reason).toMatch(/closed before CONNACK|ECONNRESET|bad packet/);
     expect((await health()).status).toBe('ok');
+    const fallback = logs.filter((l) => /falling back to MQTT 3.1.1/.test(String(l.msg)));
+    expect(fallback).toHaveLength(1);
+    expect(fallback[0]).toMatchObject({ level: 40, reason: status.uplink.protocol_fallback?.reason });
   }, 120_000);
 
   it('QoS 0, 1 and 2 devices all deliver; QoS 2 is counted as downgraded; a QoS 1 device is never held up by QoS 2 rows', async () => {
@@ -113,6 +118,8 @@ availability: { enabled: false }
       expect(downgraded).toBe(N);
       expect(gateway.observability!.health().outbox.set_aside ?? 0).toBe(0);
       expect(await metric('fieldgate_upstream_reconnects_total')).toBe(0);
+      // Said once per connection, not once per message.
+      expect(logs.filter((l) => /answered a QoS 2 message with PUBACK/.test(String(l.msg)))).toHaveLength(1);
       expect((await health()).status).toBe('ok');
     } finally {
       for (const d of devs) await d.close();
