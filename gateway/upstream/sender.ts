@@ -389,7 +389,11 @@ export class Sender {
         // The exchange is over (no resend of a PUBREL answered), and its outcome unknown: kept.
         this.unhold(packetId);
         this.o.ids.release(packetId);
-        this.setAside(row, reasonName(reasonCode), `the broker failed its PUBCOMP: ${reason5(reasonCode)}`);
+        this.setAside(
+          row,
+          reasonName(reasonCode),
+          `the broker failed its PUBCOMP: ${reasonWithCode(reasonCode)}`,
+        );
         this.schedulePump();
         return true;
       }
@@ -454,7 +458,7 @@ export class Sender {
     const { action, reason } = publishFailure(code);
     if (action !== 'retry' || row.qos !== 2) this.o.ids.release(packetId);
     if (action === 'set-aside') {
-      this.setAside(row, reason, `the broker refused it: ${reason5(code)}`);
+      this.setAside(row, reason, `the broker refused it: ${reasonWithCode(code)}`);
       this.schedulePump();
       return;
     }
@@ -759,4 +763,11 @@ export class Sender {
     this.o.logger.error({ err }, `upstream: store ${what} failed; reconnecting to resync`);
     this.conn?.destroy(`store ${what} failed`); // a close of ours: no strike against the rows
   }
+}
+
+/** "packet too large (0x95)": the words and the code the broker sent. */
+function reasonWithCode(code: number): string {
+  const words = reason5(code);
+  const hex = `0x${code.toString(16)}`;
+  return words.includes(hex) ? words : `${words} (${hex})`;
 }
