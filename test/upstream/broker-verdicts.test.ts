@@ -40,9 +40,9 @@ describe('broker verdicts on single messages', () => {
     expect(sub.messages.map((m) => m.payload.toString()).sort()).toEqual(['small:1', 'small:2']);
     expect(events.filter((e) => e.type === 'disconnected' || e.type === 'reconnecting')).toEqual([]);
     expect(client.stats()).toMatchObject({ connected: true, reconnects: 0 });
-    expect(lines.some((l) => /set aside: the broker refused it: packet too large \(0x95\)/.test(String(l.msg)))).toBe(
-      true,
-    );
+    expect(
+      lines.some((l) => /set aside: the broker refused it: packet too large \(0x95\)/.test(String(l.msg))),
+    ).toBe(true);
     await client.stop();
     store.close();
     await sub.close();
