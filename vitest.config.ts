@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Other people's brokers (slow to boot): `npm run interop`, vitest.interop.config.ts.
+    exclude: [...configDefaults.exclude, 'test/interop/**'],
     // Integration tests start real mosquitto/socat processes; give them room on a 2-core box.
     testTimeout: 30_000,
     hookTimeout: 30_000,

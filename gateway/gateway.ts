@@ -95,6 +95,8 @@ export class Gateway {
       state: store.state,
       logger, // the client names its own part
       maxAgeMs: config.store.max_age,
+      // The same wait that makes /health say "QoS 2 stuck" logs the message that waits.
+      stuckAfterMs: config.http.health.stall_after,
     });
     this.upstream = upstream;
 

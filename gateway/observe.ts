@@ -70,6 +70,12 @@ export class Observability {
         return { ...store.outbox.stats(), setAside: store.outbox.setAsideCount() };
       },
       reconnects: () => this.parts?.upstream.stats().reconnects ?? 0,
+      protocol: () => {
+        const u = this.parts?.upstream;
+        if (!u) return { version: config.upstream.protocol, fallback: null };
+        const f = u.protocolFallback;
+        return { version: u.protocolVersion === 5 ? '5' : '3.1.1', fallback: f ?? null };
+      },
       ...(logRing && { logs: logRing }),
     });
   }
@@ -160,6 +166,9 @@ export class Observability {
           this.uplink.connected(now);
         } else if (e.type === 'disconnected') this.uplink.disconnected(now);
         else if (e.type === 'set-aside') metrics.setAside(e.reason);
+        else if (e.type === 'qos-downgraded') metrics.qosDowngraded(e.reason);
+        else if (e.type === 'refused') this.uplink.connectFailed(`broker refused: ${e.reason}`);
+        else if (e.type === 'connect-failed') this.uplink.connectFailed(e.reason);
         else if (e.type === 'inbound-dropped') metrics.dropped('upstream', e.reason);
         else if (e.type === 'publish-retry') metrics.publishRetry(e.reason);
         else if (e.type === 'expired') metrics.dropped('upstream', 'expired');
@@ -237,7 +246,8 @@ export class Observability {
     const listeners: Record<string, boolean> = {};
     for (const a of p.adapters.values()) if (a instanceof MqttSnAdapter) listeners[a.name] = isBound(a);
     const now = Date.now();
-    const connected = p.upstream.stats().connected;
+    const up = p.upstream.stats();
+    const connected = up.connected;
     const outbox = p.store.outbox.stats();
     return buildHealth({
       store: this.storeHealth(p.store),
@@ -245,7 +255,12 @@ export class Observability {
       upstreamConnected: connected,
       outbox: { ...outbox, setAside: p.store.outbox.setAsideCount() },
       inbox: { rows: p.store.inbox.count() },
-      degraded: this.uplink.reasons(now, { connected, rows: outbox.rows, oldestAt: outbox.oldestAt }),
+      degraded: this.uplink.reasons(now, {
+        connected,
+        rows: outbox.rows,
+        oldestAt: outbox.oldestAt,
+        qos2Waiting: up.qos2Waiting,
+      }),
       now,
     });
   }

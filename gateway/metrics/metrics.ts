@@ -109,6 +109,7 @@ export class Metrics {
   readonly upstreamReconnects: Counter;
   readonly outboxSetAside: Counter<'reason'>;
   readonly upstreamRetries: Counter<'reason'>;
+  readonly upstreamQosDowngraded: Counter<'reason'>;
   readonly commands: Counter<'target' | 'outcome'>;
   readonly e2eLatency: PlainHistogram;
   readonly storeCommit: PlainHistogram;
@@ -176,6 +177,12 @@ export class Metrics {
     this.upstreamRetries = new Counter({
       name: `${P}upstream_publish_retries_total`,
       help: 'PUBLISHes the broker refused for now (MQTT 5 reason: quota_exceeded, ...) and that are sent again later, by reason.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.upstreamQosDowngraded = new Counter({
+      name: `${P}upstream_qos_downgraded_total`,
+      help: 'QoS 2 messages the broker took at QoS 1, by reason: puback (it answered a QoS 2 PUBLISH with PUBACK), broker_maximum_qos (sent as QoS 1 to a broker that takes no more).',
       labelNames: ['reason'],
       registers,
     });
@@ -401,6 +408,9 @@ export class Metrics {
   }
   publishRetry(reason: string): void {
     this.upstreamRetries.inc({ reason });
+  }
+  qosDowngraded(reason: string): void {
+    this.upstreamQosDowngraded.inc({ reason });
   }
   setAside(reason: string): void {
     this.outboxSetAside.inc({ reason });

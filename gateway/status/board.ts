@@ -15,6 +15,10 @@ export interface StatusJson {
     broker: string;
     reconnects: number;
     last_error: { message: string; at: number } | null;
+    /** The MQTT version spoken (or tried next): "5", or "3.1.1" when configured or fallen back to. */
+    protocol: '5' | '3.1.1';
+    /** Why this run speaks 3.1.1 though 5 was configured (the broker did not take MQTT 5); else null. */
+    protocol_fallback: { reason: string; at: number } | null;
   };
   outbox: {
     rows: number;
@@ -40,6 +44,8 @@ export interface BoardSources {
   broker: () => string;
   outbox: () => OutboxStats & { setAside: number };
   reconnects: () => number;
+  /** The MQTT version spoken, and why 3.1.1 if the broker made us fall back. */
+  protocol?: () => { version: '5' | '3.1.1'; fallback: { reason: string; at: number } | null };
   logs?: LogRing;
 }
 
@@ -91,6 +97,7 @@ export class StatusBoard {
   status(now = Date.now()): StatusJson {
     const o = this.src.outbox();
     const c = this.devices.counts();
+    const p = this.src.protocol?.();
     return {
       gateway: {
         id: this.src.gatewayId,
@@ -105,6 +112,8 @@ export class StatusBoard {
         broker: this.src.broker(),
         reconnects: this.src.reconnects(),
         last_error: this.lastError,
+        protocol: p?.version ?? '5',
+        protocol_fallback: p?.fallback ?? null,
       },
       outbox: {
         rows: o.rows,

@@ -52,7 +52,7 @@ function render(st, dv) {
   $("gw").textContent = st.gateway.id;
   $("meta").textContent = "v" + st.gateway.version + " · up " + dur(st.gateway.uptime_s);
   const u = st.uplink;
-  dl($("uplink"), [["state", pill(u.state)], ["since", ago(u.since, now)], ["broker", u.broker], ["reconnects", u.reconnects], ["last error", u.last_error ? u.last_error.message + " (" + ago(u.last_error.at, now) + ")" : "none"]]);
+  dl($("uplink"), [["state", pill(u.state)], ["since", ago(u.since, now)], ["broker", u.broker], ["protocol", "MQTT " + u.protocol + (u.protocol_fallback ? " (fallback: " + u.protocol_fallback.reason + ")" : "")], ["reconnects", u.reconnects], ["last error", u.last_error ? u.last_error.message + " (" + ago(u.last_error.at, now) + ")" : "none"]]);
   const o = st.outbox, drops = Object.entries(o.dropped);
   dl($("outbox"), [["rows", o.rows], ["bytes", bytes(o.bytes)], ["oldest", o.rows ? dur(o.oldest_age_s) : "-"], ["drain rate", o.drain_per_s + " msg/s"], ["set aside", o.set_aside], ["dropped", drops.length ? drops.map(([k, v]) => k + ": " + v).join(", ") : "none"]]);
   const span = -Math.max(10, Math.min(600, st.gateway.uptime_s + 1)); // since start, at most 10 min

@@ -28,6 +28,8 @@ export interface UpstreamOptions {
   logger: Logger;
   /** store.max_age in ms: the Message Expiry Interval of a row without its own (MQTT 5). */
   maxAgeMs?: number;
+  /** A QoS 2 message waiting this long for PUBREC/PUBCOMP is logged (default 60 s). */
+  stuckAfterMs?: number;
 }
 
 const PROTOCOL: Record<UpstreamConfig['protocol'], ProtocolVersion> = { '3.1.1': 4, '5': 5 };
@@ -66,8 +68,18 @@ export class UpstreamClient {
   /** upstream.url as a list; `urlIndex` is the one in use or being tried. */
   private readonly urls: string[];
   private urlIndex = 0;
-  /** Protocol spoken: 5 until a broker says it does not know it (then 3.1.1 for good). */
+  /** Protocol spoken: 5 until a broker shows it does not know it (then 3.1.1 for the run). */
   private protocol: ProtocolVersion;
+  /**
+   * Why we fell back to 3.1.1, and whether that is settled: a fallback on a mere close (no CONNACK)
+   * is tried once; it holds for the run when 3.1.1 connects, and MQTT 5 is tried again if 3.1.1
+   * got no CONNACK either (a broker that closes every connection says nothing about versions).
+   */
+  private fallback: { reason: string; at: number; settled: boolean } | undefined;
+  /** Broker URLs that answered a QoS 2 PUBLISH with PUBACK: QoS 2 goes to them as QoS 1 (this run). */
+  private readonly qos1Only = new Set<string>();
+  /** The downgrade was logged on the current connection. */
+  private downgradeLogged = false;
   /** Assigned Client Identifier from an MQTT 5 broker (only when we sent none). */
   private assignedId: string | undefined;
   /** Incoming topic aliases of this connection (alias -> topic). */
@@ -97,7 +109,9 @@ export class UpstreamClient {
         this.expiredLog.add('expired', 1);
         this.events.next({ type: 'expired', ...e });
       },
+      onDowngraded: (e) => this.downgraded(e),
       maxAgeMs: opts.maxAgeMs ?? 0,
+      ...(opts.stuckAfterMs !== undefined && { stuckAfterMs: opts.stuckAfterMs }),
     });
     this.inbound = new Inbound(opts.state, this.log, (topic, bytes) => {
       this.dropLog.add('inbound_overload', 1);
@@ -130,6 +144,13 @@ export class UpstreamClient {
 
   get protocolVersion(): ProtocolVersion {
     return this.protocol;
+  }
+
+  /** Why this run speaks MQTT 3.1.1 though 5 was configured (undefined when it does not). */
+  get protocolFallback(): { reason: string; at: number } | undefined {
+    return this.protocol === 4 && this.fallback
+      ? { reason: this.fallback.reason, at: this.fallback.at }
+      : undefined;
   }
 
   /** Begin connecting; resolves at once (the broker may be down). */
@@ -178,9 +199,12 @@ export class UpstreamClient {
     oversizeDropped: number;
     /** The last connection dropped with rows in flight and no ack: sending one at a time. */
     probing: boolean;
+    /** QoS 2 messages awaiting PUBREC/PUBCOMP, and how long the oldest has waited (ms). */
+    qos2Waiting: { count: number; oldestMs: number };
   } {
     return {
       probing: this.sender.isProbing,
+      qos2Waiting: this.sender.qos2Waiting(),
       inflight: this.sender.inflight,
       reconnects: this.reconnects,
       connected: this.state$.value === 'connected',
@@ -238,6 +262,8 @@ export class UpstreamClient {
       conn = r.conn;
       sessionPresent = r.connack.sessionPresent;
       limits = brokerLimits(r.connack);
+      // A broker that took QoS 2 as QoS 1 earlier in this run gets QoS 1 (see downgraded()).
+      if (this.qos1Only.has(url) && limits.maximumQoS > 1) limits = { ...limits, maximumQoS: 1 };
       if (!limits.retainAvailable) this.status.retain = false;
     } catch (err) {
       this.connectFailed(err);
@@ -249,6 +275,8 @@ export class UpstreamClient {
     }
     this.conn = conn;
     this.lastFailure = '';
+    this.downgradeLogged = false;
+    if (this.fallback && this.protocol === 4) this.fallback.settled = true;
     this.backoff.reset();
     this.limits = limits;
     this.inAliases = new Map();
@@ -262,7 +290,7 @@ export class UpstreamClient {
     if (!sessionPresent) this.inbound.newSession(); // before any PUBLISH of this connection
     conn.onOversize((o) => this.oversize(conn, o));
     conn.onPacket((p) => this.dispatch(conn, p));
-    conn.onAck((cmd, id) => this.ack(cmd, id, 0));
+    conn.onAck((cmd, id, reasonCode) => this.ack(cmd, id, reasonCode));
     conn.onClose((reason) => {
       stopKeepAlive();
       this.lost(conn, reason);
@@ -285,6 +313,8 @@ export class UpstreamClient {
       {
         url: redactUrl(url),
         protocol: this.protocol === 5 ? '5' : '3.1.1',
+        ...(this.protocolFallback && { fallbackReason: this.protocolFallback.reason }),
+        ...(limits.maximumQoS < 2 && this.qos1Only.has(url) && { qos2SentAs: 1 }),
         clientId: this.clientId,
         sessionPresent,
         resent,
@@ -293,6 +323,23 @@ export class UpstreamClient {
       'upstream: connected',
     );
     this.events.next({ type: 'connected', sessionPresent, resent, url: redactUrl(url) });
+  }
+
+  /**
+   * A QoS 2 row delivered at QoS 1. On a PUBACK: logged once per connection, and this broker gets
+   * QoS 2 rows as QoS 1 for the rest of the run (it treats them so anyway).
+   */
+  private downgraded(e: { id: number; reason: 'puback' | 'broker_maximum_qos' }): void {
+    this.events.next({ type: 'qos-downgraded', ...e });
+    if (e.reason !== 'puback') return;
+    const url = this.urls[this.urlIndex]!;
+    this.qos1Only.add(url);
+    if (this.downgradeLogged) return;
+    this.downgradeLogged = true;
+    this.log.warn(
+      { url: redactUrl(url), id: e.id },
+      'upstream: the broker answered a QoS 2 message with PUBACK: it does not do QoS 2, and took it at QoS 1 (at least once, duplicates possible); QoS 2 messages go to it as QoS 1 for the rest of this run',
+    );
   }
 
   private dispatch(conn: Connection, p: Packet): void {
@@ -390,7 +437,7 @@ export class UpstreamClient {
     this.conn = null;
     // Only a drop by the broker or the network says something about the rows in flight: one we made
     // (keep-alive timeout, a store failure, a packet we will not take) is not their fault.
-    this.sender.detach(this.running && !conn.closedLocally);
+    this.sender.detach(this.running && !conn.closedLocally, this.running ? conn.suspect : undefined);
     this.subs.detach();
     this.status.detach();
     this.ids.clear();
@@ -405,20 +452,33 @@ export class UpstreamClient {
     this.state$.next('disconnected');
     if (!this.running) return;
     const e = err instanceof ConnectError ? err : new ConnectError(String(err), 'network');
-    if (e.kind === 'refused' && this.protocol === 5 && isUnsupportedProtocol(e.code ?? -1)) {
-      // Once, for good: this broker (or cluster) speaks 3.1.1 only. Retry at once.
+    const explicit = e.kind === 'refused' && isUnsupportedProtocol(e.code ?? -1);
+    if (this.protocol === 5 && (explicit || e.answeredWithoutConnack)) {
+      // RabbitMQ 3.x closes the socket on an MQTT 5 CONNECT without a word; others answer
+      // "unsupported protocol version" or garbage. Either way: try 3.1.1 at once.
+      const reason = explicit ? `CONNACK: ${connackReason(e.code!)}` : e.message;
       this.protocol = 4;
+      this.fallback = { reason, at: Date.now(), settled: explicit };
       this.log.warn(
-        { url: this.brokerUrl, code: e.code },
-        'upstream: broker does not support MQTT 5: falling back to MQTT 3.1.1',
+        { url: this.brokerUrl, code: e.code, reason },
+        `upstream: broker did not accept MQTT 5 (${reason}): falling back to MQTT 3.1.1 for this run`,
       );
-      this.events.next({ type: 'protocol-fallback', url: this.brokerUrl });
+      this.events.next({ type: 'protocol-fallback', url: this.brokerUrl, reason });
       if (this.clientId === '')
         this.log.error(
           'upstream: client_id is "" and MQTT 3.1.1 cannot assign one: every connection is a fresh session (QoS 1/2 commands in flight are lost on a reconnect); set upstream.client_id',
         );
       this.retry(0);
       return;
+    }
+    if (this.protocol === 4 && this.fallback && !this.fallback.settled && e.answeredWithoutConnack) {
+      // 3.1.1 got no CONNACK either: the close said nothing about versions. MQTT 5 next time.
+      this.protocol = PROTOCOL[this.opts.config.protocol];
+      this.fallback = undefined;
+      this.log.warn(
+        { url: this.brokerUrl, reason: e.message },
+        'upstream: MQTT 3.1.1 got no CONNACK either: back to MQTT 5 for the next attempt',
+      );
     }
     if (e.kind === 'refused' && e.code === 0x9a && this.status.retain) {
       // Retain not supported: our retained will was refused. The status goes unretained from now on.

@@ -2,7 +2,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import * as mqttPacket from 'mqtt-packet';
 import type { IConnackPacket, IConnectPacket, Packet } from 'mqtt-packet';
-import { type AckCmd, type Oversize, PacketFramer } from './framer.js';
+import { type AckHandler, type Oversize, PacketFramer } from './framer.js';
 import { describeError } from './reasons.js';
 import { tlsOptions } from './tls.js';
 import type { UpstreamConfig } from './config.js';
@@ -33,6 +33,12 @@ export class ConnectError extends Error {
   ) {
     super(message);
   }
+
+  /**
+   * The socket was up and our CONNECT sent when this went wrong (closed, reset, or an answer that
+   * is not a CONNACK): a broker that does not speak the protocol version we asked for does that.
+   */
+  answeredWithoutConnack = false;
 }
 
 /**
@@ -46,8 +52,10 @@ export class Connection {
   private early: Packet[] | undefined = [];
   private packetHandler: (p: Packet) => void = (p) => this.early?.push(p);
   /** Until onAck: an ack the framer decoded goes the parser's way, as a packet. */
-  private ackHandler: (cmd: AckCmd, messageId: number) => void = (cmd, messageId) =>
-    this.packetHandler({ cmd, messageId } as Packet);
+  private ackHandler: AckHandler = (cmd, messageId, reasonCode) =>
+    this.packetHandler({ cmd, messageId, reasonCode } as Packet);
+  /** The packet id of a malformed ack that ended this connection: the row it answered is suspect. */
+  private suspectId: number | undefined;
   private earlyOversize: Oversize[] | undefined = [];
   private oversizeHandler: (o: Oversize) => void = (o) => this.earlyOversize?.push(o);
   private closeHandlers: ((reason: string) => void)[] = [];
@@ -88,9 +96,11 @@ export class Connection {
       const conn = new Connection(socket, opts.protocolVersion);
       const parser = mqttPacket.parser({ protocolVersion: opts.protocolVersion });
       let settled = false;
+      let connectSent = false;
       const fail = (e: ConnectError) => {
         if (settled) return;
         settled = true;
+        e.answeredWithoutConnack = connectSent && e.kind === 'network';
         clearTimeout(timer);
         socket.destroy();
         reject(e);
@@ -122,13 +132,16 @@ export class Connection {
           if (!settled) fail(new ConnectError(`packet of ${o.bytes} bytes before CONNACK`, 'network'));
           else conn.oversizeHandler(o);
         },
-        (why) => {
+        (why, packetId) => {
           if (!settled) fail(new ConnectError(`bad packet from broker: ${why}`, 'network'));
-          else conn.destroy(`bad packet from broker: ${why}`);
+          else {
+            conn.suspectId = packetId;
+            conn.destroy(`bad packet from broker: ${why}`);
+          }
         },
-        (cmd, messageId) => {
+        (cmd, messageId, reasonCode) => {
           if (!settled) fail(new ConnectError(`expected CONNACK, got ${cmd}`, 'network'));
-          else conn.ackHandler(cmd, messageId);
+          else conn.ackHandler(cmd, messageId, reasonCode);
         },
         opts.protocolVersion === 5,
       );
@@ -146,7 +159,10 @@ export class Connection {
         if (!settled) fail(new ConnectError('connection closed before CONNACK', 'network'));
         else conn.noteClose('connection closed by broker');
       });
-      socket.once(secure ? 'secureConnect' : 'connect', () => conn.write(opts.connect));
+      socket.once(secure ? 'secureConnect' : 'connect', () => {
+        connectSent = true;
+        conn.write(opts.connect);
+      });
     });
   }
 
@@ -167,11 +183,16 @@ export class Connection {
   }
 
   /**
-   * PUBACK / PUBREC / PUBCOMP with reason 0 and no properties, decoded by the framer without
-   * mqtt-packet (the others, and every other packet, still come to onPacket).
+   * PUBACK / PUBREC / PUBCOMP, decoded by the framer without mqtt-packet, with whatever reason code
+   * the broker sent (every other packet still comes to onPacket).
    */
-  onAck(handler: (cmd: AckCmd, messageId: number) => void): void {
+  onAck(handler: AckHandler): void {
     this.ackHandler = handler;
+  }
+
+  /** The packet id of the malformed ack this connection was closed on, if that was why. */
+  get suspect(): number | undefined {
+    return this.suspectId;
   }
 
   /** A packet over maxPacketSize went by (skipped, never buffered). */

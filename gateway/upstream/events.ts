@@ -16,8 +16,13 @@ export type UpstreamEvent =
   | { type: 'connected'; sessionPresent: boolean; resent: number; url?: string }
   /** The connect failed: the next broker URL of upstream.url is tried (redacted URLs). */
   | { type: 'broker-move'; from: string; to: string }
-  /** The broker does not speak MQTT 5: 3.1.1 from now on. */
-  | { type: 'protocol-fallback'; url: string }
+  /** The broker did not take an MQTT 5 CONNECT (refused it, or closed with no CONNACK): 3.1.1 now. */
+  | { type: 'protocol-fallback'; url: string; reason: string }
+  /**
+   * A QoS 2 row was delivered at QoS 1: the broker answered it with PUBACK ('puback'), or it was
+   * sent as QoS 1 because the broker takes no more ('broker_maximum_qos').
+   */
+  | { type: 'qos-downgraded'; id: number; reason: 'puback' | 'broker_maximum_qos' }
   /** MQTT 5: a PUBACK/PUBREC refused a row with a reason that may pass; it is sent again later. */
   | { type: 'publish-retry'; id: number; reason: string }
   /** A row outlived its expiry (store.max_age or its rule's) before it could be sent: deleted. */

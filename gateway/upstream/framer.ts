@@ -9,6 +9,7 @@ export interface Oversize {
 }
 
 const PUBLISH = 3;
+const EMPTY = Buffer.alloc(0);
 
 export type AckCmd = 'puback' | 'pubrec' | 'pubcomp';
 
@@ -24,19 +25,66 @@ const ACKS: readonly (AckCmd | undefined)[] = [
   'pubcomp',
 ];
 
+/** What the framer decoded of an ack: its packet id and reason code (0 when absent). */
+export type AckHandler = (cmd: AckCmd, messageId: number, reasonCode: number) => void;
+
+/** Why an ack is malformed, with the packet id when it could be read (the row it answered). */
+export type MalformedHandler = (why: string, packetId?: number) => void;
+
+/** The ack type of a first byte, or undefined (flags must be 0). */
+function ackType(b0: number): AckCmd | undefined {
+  return (b0 & 0x0f) === 0 ? ACKS[b0 >> 4] : undefined;
+}
+
 /**
- * Size of a plain ack (reason 0, no properties) starting at `i`, whole in `chunk`; 0 if it is not
- * one. MQTT 5 may spell success as remaining length 2, or 3 / 4 with reason 0 and empty properties.
+ * An ack's variable header (`body`): packet id, then (MQTT 5) a reason code and a property list.
+ * Any reason code is passed on: judging it is the sender's job (mqtt-packet throws on codes outside
+ * the spec's list, e.g. mosquitto's 0x95 on a PUBACK, and a throw there dropped the connection).
+ * The properties (reason string, user properties) are checked for length and not read.
  */
-function plainAckSize(chunk: Buffer, i: number, v5: boolean): number {
-  const b0 = chunk[i]!;
-  if (i + 4 > chunk.length || (b0 & 0x0f) !== 0 || ACKS[b0 >> 4] === undefined) return 0;
-  const len = chunk[i + 1]!;
-  if (len === 2) return 4;
-  if (!v5) return 0;
-  if (len === 3 && i + 5 <= chunk.length && chunk[i + 4] === 0) return 5;
-  if (len === 4 && i + 6 <= chunk.length && chunk[i + 4] === 0 && chunk[i + 5] === 0) return 6;
-  return 0;
+function decodeAck(
+  cmd: AckCmd,
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  v5: boolean,
+  ack: AckHandler,
+  malformed: MalformedHandler,
+): void {
+  const len = end - start;
+  if (len < 2) {
+    malformed(`${cmd} of ${len} bytes has no packet id`);
+    return;
+  }
+  const id = (buf[start]! << 8) | buf[start + 1]!;
+  if (id === 0) {
+    malformed(`${cmd} with packet id 0`);
+    return;
+  }
+  // MQTT 3.1.1 acks are exactly 2 bytes; extra bytes are ignored there, as mqtt-packet did.
+  if (len === 2 || !v5) {
+    ack(cmd, id, 0);
+    return;
+  }
+  const reason = buf[start + 2]!;
+  if (len > 3) {
+    let props = 0;
+    let k = start + 3;
+    for (let shift = 0; ; shift += 7) {
+      if (k >= end || shift > 21) {
+        malformed(`${cmd} with a bad property length`, id);
+        return;
+      }
+      const b = buf[k++]!;
+      props += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) break;
+    }
+    if (k + props !== end) {
+      malformed(`${cmd} property length ${props} does not match its ${end - k} bytes`, id);
+      return;
+    }
+  }
+  ack(cmd, id, reason);
 }
 
 /**
@@ -60,44 +108,59 @@ export class PacketFramer {
   private vh: Buffer[] = [];
   private vhLen = 0;
   private vhNeed = 0;
+  /** The ack being gathered across chunks, and its body so far. */
+  private gathering: AckCmd | undefined;
+  private gathered: Buffer = EMPTY;
+  private gatheredLen = 0;
+  /** A malformed packet was seen: the rest of the stream is not read. */
+  private dead = false;
 
   constructor(
     private readonly maxBytes: number,
     private readonly pass: (bytes: Buffer) => void,
     private readonly oversize: (o: Oversize) => void,
-    private readonly malformed: (why: string) => void,
+    private readonly malformed: MalformedHandler,
     /**
-     * Fast path for the commonest packets, PUBACK/PUBREC/PUBCOMP with reason 0 and no properties
-     * (one per message sent): decoded here, never handed to mqtt-packet's parser, which buffers
-     * and builds a packet object for each. Anything else goes through the parser.
+     * PUBACK/PUBREC/PUBCOMP (one per message sent) are decoded here, never handed to mqtt-packet's
+     * parser, which buffers and builds a packet object for each and throws on reason codes outside
+     * the spec. An ack whole in one chunk is read in place; one split across chunks is gathered.
      */
-    private readonly ack?: (cmd: AckCmd, messageId: number) => void,
+    private readonly ack?: AckHandler,
     private readonly v5 = false,
   ) {}
 
   push(chunk: Buffer): void {
+    if (this.dead) return;
     let i = 0;
-    /** Start of this chunk's bytes still to pass on; -1 while skipping. */
-    let run = this.skipping ? -1 : 0;
+    /** Start of this chunk's bytes still to pass on; -1 while skipping or gathering an ack. */
+    let run = this.skipping || this.gathering ? -1 : 0;
     let hdrStart = 0;
     while (i < chunk.length) {
       if (this.body > 0) {
         const n = Math.min(this.body, chunk.length - i);
         if (this.skipping) this.capture(chunk.subarray(i, i + n));
+        else if (this.gathering) {
+          chunk.copy(this.gathered, this.gatheredLen, i, i + n);
+          this.gatheredLen += n;
+        }
         i += n;
         this.body -= n;
         if (this.body === 0 && this.skipping) {
           this.endSkip();
           run = i;
+        } else if (this.body === 0 && this.gathering) {
+          if (!this.endGather()) return;
+          run = i;
         }
         continue;
       }
       if (this.hdrLen === 0) {
-        const n = this.ack && run >= 0 ? plainAckSize(chunk, i, this.v5) : 0;
-        if (n > 0 && n <= this.maxBytes) {
+        const n = this.ack && run >= 0 ? this.wholeAck(chunk, i) : 0;
+        if (n > 0) {
           // What came before goes to the parser first: packets keep their order.
           if (i > run) this.pass(chunk.subarray(run, i));
-          this.ack!(ACKS[chunk[i]! >> 4]!, (chunk[i + 2]! << 8) | chunk[i + 3]!);
+          decodeAck(ACKS[chunk[i]! >> 4]!, chunk, i + 2, i + n, this.v5, this.ack!, this.bad);
+          if (this.dead) return;
           i += n;
           run = i;
           continue;
@@ -108,7 +171,7 @@ export class PacketFramer {
       if (this.hdrLen === 1) continue;
       if (this.hdr[this.hdrLen - 1]! & 0x80) {
         if (this.hdrLen === 5) {
-          this.malformed('remaining length longer than 4 bytes');
+          this.bad('remaining length longer than 4 bytes');
           return;
         }
         continue;
@@ -116,10 +179,26 @@ export class PacketFramer {
       let remaining = 0;
       for (let k = this.hdrLen - 1; k >= 1; k--) remaining = remaining * 128 + (this.hdr[k]! & 0x7f);
       const size = this.hdrLen + remaining;
+      const ack = this.ack ? ackType(this.hdr[0]!) : undefined;
       if (size > this.maxBytes) {
         if (run >= 0 && hdrStart > run) this.pass(chunk.subarray(run, hdrStart));
         run = -1;
         this.startSkip(size, remaining);
+      } else if (ack !== undefined) {
+        // An ack split across chunks: gathered here (it is small), its header bytes never passed.
+        if (run >= 0 && hdrStart > run) this.pass(chunk.subarray(run, hdrStart));
+        this.carried = 0;
+        this.hdrLen = 0;
+        this.gathering = ack;
+        this.gathered = Buffer.allocUnsafe(remaining);
+        this.gatheredLen = 0;
+        this.body = remaining;
+        run = -1;
+        if (remaining === 0) {
+          if (!this.endGather()) return;
+          run = i;
+        }
+        continue;
       } else if (this.carried > 0) {
         // The header began in an earlier chunk: pass those bytes before this chunk's.
         if (run >= 0 && hdrStart > run) this.pass(chunk.subarray(run, hdrStart));
@@ -136,6 +215,31 @@ export class PacketFramer {
     if (end > run) this.pass(chunk.subarray(run, end));
     if (this.hdrLen > 0) this.carried = this.hdrLen;
   }
+
+  /** Size of an ack starting at `i` and whole in `chunk` (one length byte); 0 if it is not one. */
+  private wholeAck(chunk: Buffer, i: number): number {
+    if (i + 2 > chunk.length || ackType(chunk[i]!) === undefined) return 0;
+    const len = chunk[i + 1]!;
+    if (len & 0x80 || i + 2 + len > chunk.length || 2 + len > this.maxBytes) return 0;
+    return 2 + len;
+  }
+
+  /** A gathered ack is complete: decode it. False if it was malformed (the stream stops). */
+  private endGather(): boolean {
+    const cmd = this.gathering!;
+    const body = this.gathered;
+    this.gathering = undefined;
+    this.gathered = EMPTY;
+    decodeAck(cmd, body, 0, this.gatheredLen, this.v5, this.ack!, this.bad);
+    return !this.dead;
+  }
+
+  /** A malformed packet: reported once, and nothing after it is read (the connection is closed). */
+  private readonly bad: MalformedHandler = (why, packetId) => {
+    if (this.dead) return;
+    this.dead = true;
+    this.malformed(why, packetId);
+  };
 
   private startSkip(size: number, remaining: number): void {
     this.first = this.hdr[0]!;

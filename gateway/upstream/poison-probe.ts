@@ -54,6 +54,21 @@ export class PoisonProbe {
   }
 
   /**
+   * The gateway closed the connection on a malformed ack for row `id`: a strike against that row,
+   * whatever else was acked (the ack names it). Returns true on its last strike (set it aside), so a
+   * broker that answers one row with garbage costs STRIKES reconnects, not a reconnect loop.
+   */
+  blame(id: number): boolean {
+    const n = (this.strikes.get(id) ?? 0) + 1;
+    if (n < STRIKES) {
+      this.strikes.set(id, n);
+      return false;
+    }
+    this.strikes.delete(id);
+    return true;
+  }
+
+  /**
    * The connection ended with `inflight` rows in flight. Returns the row id to set aside, if this
    * drop was its last strike; `onStart` is called when probing begins.
    */

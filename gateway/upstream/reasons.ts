@@ -69,14 +69,25 @@ export function isUnsupportedProtocol(code: number): boolean {
 }
 
 /**
- * What to do with a row whose PUBACK/PUBREC carries a failure reason (>= 0x80):
+ * Whether an ack's reason code says the message was taken: PUBACK/PUBREC 0x00 success or 0x10 no
+ * matching subscribers; PUBCOMP 0x00, or 0x92 packet identifier not found (the broker finished that
+ * exchange already, e.g. its PUBCOMP was lost with a connection). Anything else — a failure, or a
+ * value the spec does not list for that ack — is not a delivery.
+ */
+export function ackAccepts(cmd: 'puback' | 'pubrec' | 'pubcomp', code: number): boolean {
+  return code === 0 || (cmd === 'pubcomp' ? code === 0x92 : code === 0x10);
+}
+
+/**
+ * What to do with a row whose PUBACK/PUBREC does not accept it (see ackAccepts):
  * - 'retry': the broker may take it later (0x97 quota, 0x96 rate, 0x89 busy, a passing error):
  *   resend after a backoff (0.5 s doubling to 30 s, reset by the next accepted message).
  *   0x80 unspecified and 0x83 implementation specific are retried: mosquitto and EMQX use them
  *   for transient plugin/storage failures, and a row set aside is lost to the subscriber until an
  *   operator acts, while a retried one costs only bytes (the backoff keeps that small).
  * - 'set-aside': it never will (0x87 not authorized, 0x90 topic name invalid, 0x99 payload format
- *   invalid, 0x95 packet too large, and any other failure code).
+ *   invalid; 0x95 packet too large, which mosquitto 2.0 sends for message_size_limit although the
+ *   spec does not list it for PUBACK; and any other code, known or not, below 0x80 too).
  * Both are counted by reason name (the set-aside reason is the row's reason in `queue peek --dead`).
  */
 export function publishFailure(code: number): { action: 'retry' | 'set-aside'; reason: string } {

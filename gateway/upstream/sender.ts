@@ -7,9 +7,11 @@ import type { Delivered } from './events.js';
 import { InFlightWindow, RELEASED, SENT } from './inflight-window.js';
 import type { PacketIds } from './packet-ids.js';
 import { PoisonProbe } from './poison-probe.js';
+import { pastFullQos2Window } from './qos2-pass.js';
+import { Qos2Watch } from './qos2-watch.js';
 import { PublishEncoder } from './publish-packet.js';
 import { RateLimit } from './rate.js';
-import { publishFailure, reason5 } from './reasons.js';
+import { ackAccepts, publishFailure, reason5, reasonName } from './reasons.js';
 import { RefusalRetry } from './refusal-retry.js';
 
 export type { Delivered } from './events.js';
@@ -33,6 +35,13 @@ export interface SenderOptions {
   onExpired?: (e: { id: number }) => void;
   /** store.max_age in ms: a row's lifetime unless its rule set one (MQTT 5 Message Expiry). */
   maxAgeMs?: number;
+  /**
+   * A QoS 2 row was delivered at QoS 1: the broker answered its PUBLISH with PUBACK ('puback'), or
+   * it went out as QoS 1 because this broker takes no more ('broker_maximum_qos').
+   */
+  onDowngraded?: (e: { id: number; reason: 'puback' | 'broker_maximum_qos' }) => void;
+  /** A QoS 2 row has waited this long for PUBREC/PUBCOMP: logged once (default 60 s). */
+  stuckAfterMs?: number;
 }
 
 /** Topic aliases per connection at most (a gateway's topics are few; the broker may allow more). */
@@ -51,6 +60,7 @@ const MAX_AHEAD = 4 * READ_AHEAD;
 const WRITE_CHUNK = 64 * 1024;
 /** How often an idle sender looks for rows written by another process (`queue retry`). */
 const RESCAN_MS = 1000;
+const STUCK_AFTER_MS = 60_000;
 
 /**
  * The outbox pull loop for one connection at a time. Rows are taken in id order up to the
@@ -61,9 +71,10 @@ const RESCAN_MS = 1000;
  * ids, in id order together with the queued rows older than them, before new rows are pulled.
  * When the broker kept no session, nothing is in flight: those rows are sent again as new PUBLISHes.
  *
- * QoS 2 rows have a window of their own (maxInflightQos2): the pump stops at a QoS 2 row while it is
- * full, so no row overtakes an earlier one. A row the broker drops the connection on is found by the
- * PoisonProbe and set aside.
+ * QoS 2 rows have a window of their own (maxInflightQos2). While it is full, a QoS 2 row waits, and
+ * so do the later rows of its device (per device order); other devices' QoS 0/1 rows go past it: a
+ * broker that never answers one QoS 2 PUBLISH holds back only that device. A row the broker drops
+ * the connection on is found by the PoisonProbe and set aside.
  */
 export class Sender {
   private conn: Connection | null = null;
@@ -84,6 +95,8 @@ export class Sender {
    */
   private tail = false;
   private unwritten = 0;
+  /** Rows in `ahead` that wait behind a full QoS 2 window (pastFullQos2Window). */
+  private held = 0;
   private resending = false;
   /** Set by stop(): acks are still processed, but no new rows are taken. */
   private paused = false;
@@ -101,6 +114,10 @@ export class Sender {
   private readonly retry = new RefusalRetry(() => this.pump());
 
   private readonly completions: Completions;
+  /** QoS 2 rows in flight and how long they have waited (a stuck one is reported). */
+  private readonly q2Watch: Qos2Watch;
+  /** Copies of QoS 2 rows sent as QoS 1 (fit): their PUBACK is a downgraded delivery. */
+  private lowered = new WeakSet<OutboxRow>();
 
   constructor(private readonly o: SenderOptions) {
     this.completions = new Completions({
@@ -110,6 +127,7 @@ export class Sender {
       pending: this.pending,
     });
     this.rate = new RateLimit(o.maxRate);
+    this.q2Watch = new Qos2Watch(o.logger, o.stuckAfterMs ?? STUCK_AFTER_MS);
     this.encoder = new PublishEncoder(4, 0, 0);
   }
 
@@ -120,6 +138,20 @@ export class Sender {
 
   get inflight(): number {
     return this.window.size;
+  }
+
+  /**
+   * QoS 2 rows awaiting PUBREC/PUBCOMP on this connection, and how long the oldest has waited:
+   * a broker that never answers one holds a slot of the QoS 2 window for as long as the connection
+   * lasts (MQTT allows no resend on a live connection).
+   */
+  qos2Waiting(now = Date.now()): { count: number; oldestMs: number } {
+    return this.q2Watch.waiting(now);
+  }
+
+  /** From now on QoS 2 rows go to this broker as QoS 1 (it answered one with PUBACK). */
+  capQos(max: 0 | 1): void {
+    if (this.limits.maximumQoS > max) this.limits = { ...this.limits, maximumQoS: max };
   }
 
   /** Sending one row at a time since a connection dropped with no ack (the uplink flaps). */
@@ -149,6 +181,7 @@ export class Sender {
       );
     }
     this.clearWindow();
+    this.lowered = new WeakSet();
     this.resending = true;
     this.paused = false;
     this.probe.attached();
@@ -196,6 +229,7 @@ export class Sender {
     }
     this.cursor = last;
     this.ahead = [];
+    this.held = 0;
     this.tail = false;
     this.unwritten = 0;
     this.resending = false;
@@ -213,6 +247,7 @@ export class Sender {
   private restartAll(resumed: OutboxRow[]): number {
     const last = resumed.at(-1)?.id ?? 0;
     this.ahead = [...resumed, ...this.queuedBefore(last)].sort((a, b) => a.id - b.id);
+    this.held = 0;
     this.cursor = last;
     this.tail = false;
     this.unwritten = 0;
@@ -249,9 +284,11 @@ export class Sender {
   /**
    * The connection is gone: forget the window (rows stay 'sent'/'released' in the store).
    * `fault`: the broker or the network ended it (not our own stop): judge the rows in flight.
+   * `suspect`: the packet id of a malformed ack the gateway closed the connection on.
    */
-  detach(fault = true): void {
+  detach(fault = true, suspect?: number): void {
     if (fault) this.judge();
+    else if (suspect !== undefined) this.blame(suspect);
     this.gen++;
     this.conn = null;
     this.clearWindow();
@@ -280,6 +317,13 @@ export class Sender {
     if (row) this.setAside(row, 'broker_disconnect');
   }
 
+  /** A malformed ack named this packet id: a strike against its row (set aside on the last). */
+  private blame(packetId: number): void {
+    const row = this.window.get(packetId);
+    if (row && this.probe.blame(row.id))
+      this.setAside(row, 'malformed_ack', 'the broker answered it with a malformed ack repeatedly');
+  }
+
   private setAside(row: OutboxRow, reason: string, why?: string): void {
     this.o.logger.error(
       { id: row.id, device: row.device, topic: row.topic, qos: row.qos, reason },
@@ -295,11 +339,19 @@ export class Sender {
 
   private clearWindow(): void {
     this.window.clear();
+    this.q2Watch.clear();
   }
 
   private hold(packetId: number, row: OutboxRow, state: typeof SENT | typeof RELEASED): void {
     this.window.set(packetId, row, state);
+    if (row.qos === 2) this.q2Watch.sent(packetId);
     this.probe.sent();
+  }
+
+  /** Takes a row out of the window (acked, refused). */
+  private unhold(packetId: number): void {
+    this.window.delete(packetId);
+    this.q2Watch.done(packetId);
   }
 
   /** Whether one more row of this QoS fits the windows now. */
@@ -311,6 +363,7 @@ export class Sender {
 
   /** Rows another process put back (`queue retry`) are read once the sender has caught up. */
   private rescan(): void {
+    this.q2Watch.check(this.window);
     if (this.tail && this.ahead.length === 0) {
       this.tail = false;
       this.pump();
@@ -319,15 +372,39 @@ export class Sender {
 
   /**
    * PUBACK / PUBREC / PUBCOMP for a packet id; false when the id is not an outbox row's.
-   * `reasonCode` >= 0x80 on a PUBACK/PUBREC (MQTT 5): the broker refused the message.
+   * A reason code that is not a success for that ack (MQTT 5: a failure, or a value off the spec's
+   * list such as mosquitto's 0x95 on PUBACK) is the broker's verdict on this row alone.
    */
   handleAck(cmd: 'puback' | 'pubrec' | 'pubcomp', packetId: number, reasonCode = 0): boolean {
     const row = this.window.get(packetId);
     if (!row) return false;
     const state = this.window.state(packetId);
     this.probe.acked();
-    if (reasonCode >= 0x80 && cmd !== 'pubcomp' && state === SENT) {
-      this.refused(packetId, row, reasonCode);
+    if (reasonCode !== 0 && !ackAccepts(cmd, reasonCode)) {
+      if (cmd !== 'pubcomp' && state === SENT) {
+        this.refused(packetId, row, reasonCode);
+        return true;
+      }
+      if (cmd === 'pubcomp' && state === RELEASED) {
+        // The exchange is over (no resend of a PUBREL answered), and its outcome unknown: kept.
+        this.unhold(packetId);
+        this.o.ids.release(packetId);
+        this.setAside(
+          row,
+          reasonName(reasonCode),
+          `the broker failed its PUBCOMP: ${reasonWithCode(reasonCode)}`,
+        );
+        this.schedulePump();
+        return true;
+      }
+    }
+    if (cmd === 'puback' && row.qos === 2 && state === SENT) {
+      // The broker took a QoS 2 PUBLISH at QoS 1 (RabbitMQ does): delivered, at least once. Later
+      // QoS 2 rows go to it as QoS 1: it would treat them so anyway, and they then need no
+      // durable packet id and no place in the QoS 2 window.
+      this.o.onDowngraded?.({ id: row.id, reason: 'puback' });
+      this.capQos(1);
+      this.delivered(packetId, row);
       return true;
     }
     if (cmd === 'pubrec') {
@@ -341,13 +418,19 @@ export class Sender {
     }
     if ((cmd === 'puback') !== (row.qos === 1)) return true; // wrong ack for this QoS: ignore
     if (cmd === 'pubcomp' && state !== RELEASED) return true;
-    this.window.delete(packetId);
+    if (this.limits.maximumQoS < 2 && this.lowered.has(row))
+      this.o.onDowngraded?.({ id: row.id, reason: 'broker_maximum_qos' });
+    this.delivered(packetId, row);
+    return true;
+  }
+
+  private delivered(packetId: number, row: OutboxRow): void {
+    this.unhold(packetId);
     this.o.ids.release(packetId);
     this.schedulePump(); // first: its turn completes the row too (one immediate for both)
     this.completions.add(row, this.pumpTimer !== undefined);
     this.retry.delivered();
     this.probe.delivered();
-    return true;
   }
 
   /**
@@ -371,11 +454,11 @@ export class Sender {
    * that never will is set aside with the reason's name.
    */
   private refused(packetId: number, row: OutboxRow, code: number): void {
-    this.window.delete(packetId);
+    this.unhold(packetId);
     const { action, reason } = publishFailure(code);
     if (action !== 'retry' || row.qos !== 2) this.o.ids.release(packetId);
     if (action === 'set-aside') {
-      this.setAside(row, reason, `the broker refused it: ${reason5(code)}`);
+      this.setAside(row, reason, `the broker refused it: ${reasonWithCode(code)}`);
       this.schedulePump();
       return;
     }
@@ -431,24 +514,37 @@ export class Sender {
       }
       free = Math.min(free, allowed);
       if (free <= 0) return;
-      if (this.ahead.length < free && !this.tail) {
-        const want = Math.max(free, READ_AHEAD) - this.ahead.length;
+      // Rows held behind a full QoS 2 window do not count: read on for other devices' rows.
+      const have = this.ahead.length - this.held;
+      if (have < free && !this.tail && this.ahead.length < MAX_AHEAD) {
+        const want = Math.min(Math.max(free, READ_AHEAD) - have, MAX_AHEAD - this.ahead.length);
         const more = this.o.outbox.nextQueued(this.cursor, want);
         if (more.length > 0) this.cursor = more[more.length - 1]!.id;
         this.tail = more.length < want;
         this.ahead = this.ahead.length ? this.ahead.concat(more) : more;
       }
       if (this.ahead.length === 0) return;
-      // Stop at a QoS 2 row while the QoS 2 window is full: a later row never overtakes it.
+      // A QoS 2 row while the QoS 2 window is full waits (not sent as QoS 2: see fit()).
+      const q2Open = this.limits.maximumQoS === 2;
       let n = 0;
       for (let q2 = this.window.qos2; n < free && n < this.ahead.length; n++) {
-        if (this.ahead[n]!.qos !== 2) continue;
+        if (this.ahead[n]!.qos !== 2 || !q2Open) continue;
         if (q2 >= this.o.maxInflightQos2) break;
         q2++;
       }
-      if (n === 0) return;
-      const rows = this.ahead.length <= n ? this.ahead : this.ahead.slice(0, n);
-      this.ahead = this.ahead.length <= n ? [] : this.ahead.slice(n);
+      let rows: OutboxRow[];
+      if (n < free && n < this.ahead.length) {
+        // The QoS 2 window is full at ahead[n]: other devices' rows go past it.
+        const { out, kept } = pastFullQos2Window(this.ahead, n, free);
+        rows = out;
+        this.ahead = kept;
+        this.held = kept.length;
+      } else {
+        this.held = 0;
+        rows = this.ahead.length <= n ? this.ahead : this.ahead.slice(0, n);
+        this.ahead = this.ahead.length <= n ? [] : this.ahead.slice(n);
+      }
+      if (rows.length === 0) return;
       this.rate.take(rows.length);
       this.send(conn, rows);
     }
@@ -535,6 +631,7 @@ export class Sender {
         this.window.set(packetId, row, SENT);
         held = true;
         if (row.qos === 2) {
+          this.q2Watch.sent(packetId);
           assignments ??= [];
           assignments.push({ id: row.id, packetId });
         }
@@ -588,7 +685,13 @@ export class Sender {
   private fit(row: OutboxRow): OutboxRow {
     const { maximumQoS, retainAvailable } = this.limits;
     if (row.qos <= maximumQoS && (retainAvailable || !row.retain)) return row;
-    return { ...row, qos: Math.min(row.qos, maximumQoS) as 0 | 1 | 2, retain: row.retain && retainAvailable };
+    const fitted = {
+      ...row,
+      qos: Math.min(row.qos, maximumQoS) as 0 | 1 | 2,
+      retain: row.retain && retainAvailable,
+    };
+    if (row.qos === 2 && fitted.qos === 1) this.lowered.add(fitted);
+    return fitted;
   }
 
   /**
@@ -660,4 +763,11 @@ export class Sender {
     this.o.logger.error({ err }, `upstream: store ${what} failed; reconnecting to resync`);
     this.conn?.destroy(`store ${what} failed`); // a close of ours: no strike against the rows
   }
+}
+
+/** "packet too large (0x95)": the words and the code the broker sent. */
+function reasonWithCode(code: number): string {
+  const words = reason5(code);
+  const hex = `0x${code.toString(16)}`;
+  return words.includes(hex) ? words : `${words} (${hex})`;
 }

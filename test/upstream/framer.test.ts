@@ -181,9 +181,9 @@ describe('PacketFramer (pure: stream splitting)', () => {
           (w) => {
             throw new Error(w);
           },
-          (cmd, id) => {
+          (cmd, id, reason) => {
             fast++;
-            got.push(`${cmd} ${id} 0`);
+            got.push(`${cmd} ${id} ${reason}`);
           },
           version === 5,
         );
@@ -197,5 +197,41 @@ describe('PacketFramer (pure: stream splitting)', () => {
         expect(got.length - fast).toBeGreaterThan(500); // and the rest still reached the parser
       }
     }
+  });
+
+  it('passes any reason code on (0x95 and off-spec values too), whole or split at every byte; a bad property length is malformed, naming the packet id', () => {
+    const acks = [
+      Buffer.from([0x40, 3, 0x01, 0x02, 0x95]), // mosquitto 2.0: PUBACK 0x95 packet too large
+      Buffer.from([0x50, 3, 0x01, 0x03, 0x05]), // an off-spec code below 0x80
+      Buffer.from([0x70, 4, 0x01, 0x04, 0x92, 0]), // PUBCOMP: packet identifier not found
+      Buffer.from([0x40, 9, 0x01, 0x05, 0x87, 5, 0x1f, 0, 2, 0x68, 0x69]), // with a reason string
+    ];
+    const wire = Buffer.concat(acks);
+    for (let cut = 0; cut <= wire.length; cut++) {
+      const got: string[] = [];
+      const framer = new PacketFramer(
+        100,
+        () => got.push('parser'),
+        () => got.push('oversize'),
+        (w) => got.push(`malformed ${w}`),
+        (cmd, id, reason) => got.push(`${cmd} ${id} 0x${reason.toString(16)}`),
+        true,
+      );
+      framer.push(wire.subarray(0, cut));
+      framer.push(wire.subarray(cut));
+      expect(got).toEqual(['puback 258 0x95', 'pubrec 259 0x5', 'pubcomp 260 0x92', 'puback 261 0x87']);
+    }
+    const bad: [string, number | undefined][] = [];
+    const framer = new PacketFramer(
+      100,
+      () => {},
+      () => {},
+      (w, id) => bad.push([w, id]),
+      () => bad.push(['ack', undefined]),
+      true,
+    );
+    // Property length 9 with 1 byte of properties: a protocol error about packet id 7; nothing after it is read.
+    framer.push(Buffer.from([0x40, 5, 0, 7, 0x95, 9, 0, 0x40, 2, 0, 8]));
+    expect(bad).toEqual([['puback property length 9 does not match its 1 bytes', 7]]);
   });
 });

@@ -22,6 +22,13 @@ export class MqttProxy {
    * CONNACK return code 1 (unacceptable protocol version) and the connection closed, as 3.1.1 says.
    */
   only311 = false;
+  /**
+   * How a 3.1.1-only broker answers an MQTT 5 CONNECT other than by only311's CONNACK: 'close'
+   * closes the socket without a word (RabbitMQ 3.x), 'garbage' answers bytes that are no CONNACK.
+   */
+  on5: 'close' | 'garbage' | undefined;
+  /** Bytes to send instead of a packet (e.g. a malformed ack); undefined forwards it as it is. */
+  replace: ((dir: Direction, p: Packet) => Buffer | undefined) | undefined;
   /** While true, new client connections are closed at once (as if the broker were down). */
   refuse = false;
   private readonly sockets = new Set<Socket>();
@@ -106,11 +113,18 @@ export class MqttProxy {
           from.end(mqttPacket.generate({ cmd: 'connack', returnCode: 1, sessionPresent: false }));
           return;
         }
+        if (this.on5 && p.protocolVersion === 5) {
+          this.seen.push({ dir, packet: p });
+          if (this.on5 === 'close') from.destroy();
+          else from.end(Buffer.from('HTTP/1.1 400 Bad Request\r\n\r\n'));
+          to.destroy();
+          return;
+        }
       }
       this.seen.push({ dir, packet: p });
       if (this.drop?.(dir, p)) return;
       this.rewrite?.(p);
-      to.write(mqttPacket.generate(p, version));
+      to.write(this.replace?.(dir, p) ?? mqttPacket.generate(p, version));
     });
     parser.on('error', () => from.destroy());
     from.on('data', (b: Buffer) => {
