@@ -1,19 +1,22 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
 
 /**
- * JSONata evaluation off the main thread, with hard limits. An expression is data-driven: a payload
+ * JSONata evaluation in a child process, with hard limits. An expression is data-driven: a payload
  * can make it recurse, loop or allocate without bound, and a single built-in call (a regex that
- * backtracks, a huge $sort) never yields, so no in-thread check can stop it. In a worker a timer on
- * the main thread can (terminate), and V8's heap limit for the worker ends only the worker. Either
- * way the evaluation fails, the gateway carries on, and the next evaluation gets a fresh worker.
+ * backtracks, a huge $pad) never yields, so no in-thread check can stop it. A timer in the gateway
+ * can (SIGKILL), and the child's own V8 heap limit ends only the child. Either way the evaluation
+ * fails, the gateway carries on, and the next evaluation gets a fresh child.
+ *
+ * A process, not a worker thread: a worker's `resourceLimits` give V8 only 16 MiB of headroom to
+ * stop in, so one large allocation (`$pad("", 200000000)`) aborted the whole gateway.
  */
 export interface SandboxLimits {
-  /** Wall time for one evaluation; JSONata's own guard fails it at this point inside the worker. */
+  /** Wall time for one evaluation; JSONata's own guard fails it at this point inside the child. */
   maxMs: number;
   /** Evaluation depth (nested steps, recursion) at which JSONata's guard fails it. */
   maxDepth: number;
-  /** The worker's old-generation heap. */
+  /** The child's old-generation heap (V8 flag). */
   heapMb: number;
 }
 
@@ -26,28 +29,29 @@ interface Job {
 
 type Reply = { ready: true } | { value: unknown } | { error: string };
 
-/** Extra wall time past maxMs before the worker is killed: JSONata's guard normally fails it first. */
+/** Extra wall time past maxMs before the child is killed: JSONata's guard normally fails it first. */
 const KILL_GRACE_MS = 100;
 
 /**
- * The worker's code, evaluated as a script (not a module file): the same text runs under tsx, vitest
- * and the built package alike. It only compiles and evaluates; the source was checked at load.
+ * The child's code (`node -e`): the same text runs under tsx, vitest and the built package alike.
+ * It only compiles and evaluates; every source was checked at load in the gateway.
  */
-const WORKER_CODE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const jsonata = require(workerData.jsonata);
-const options = { timeout: workerData.maxMs, stack: workerData.maxDepth };
+const CHILD_CODE = `
+const [jsonataPath, maxMs, maxDepth] = process.argv.slice(1);
+const jsonata = require(jsonataPath);
+const options = { timeout: Number(maxMs), stack: Number(maxDepth) };
 const compiled = [];
-// Results go back by structured clone; functions and JSONata lambdas (objects that refer to their
-// environment) cannot, so they are left out, as JSON would leave out a function.
+// Results go back as JSON; functions and JSONata lambdas (objects that refer to their
+// environment) are left out, as JSON leaves out a function.
 const isFunction = (x) =>
   typeof x === 'function' || (x !== null && typeof x === 'object' && (x._jsonata_lambda || x._jsonata_function));
 const plain = (v) => {
   const s = JSON.stringify(v, (_k, x) => (isFunction(x) ? undefined : x));
   return s === undefined ? undefined : JSON.parse(s);
 };
+const send = (m) => process.send(m);
 let chain = Promise.resolve();
-parentPort.on('message', (m) => {
+process.on('message', (m) => {
   if (m.source !== undefined) {
     compiled[m.key] = jsonata(m.source, options);
     return;
@@ -58,47 +62,50 @@ parentPort.on('message', (m) => {
       value = await compiled[m.key].evaluate(m.input);
     } catch (err) {
       const error =
-        err && err.code === 'D1011' ? 'expression too deep (over ' + workerData.maxDepth + ' levels)'
-        : err && err.code === 'D1012' ? 'expression took over ' + workerData.maxMs + ' ms'
+        err && err.code === 'D1011' ? 'expression too deep (over ' + maxDepth + ' levels)'
+        : err && err.code === 'D1012' ? 'expression took over ' + maxMs + ' ms'
         : String((err && err.message) || err);
-      parentPort.postMessage({ error });
+      send({ error });
       return;
     }
     try {
-      parentPort.postMessage({ value });
-    } catch {
-      try {
-        parentPort.postMessage({ value: plain(value) });
-      } catch (err) {
-        parentPort.postMessage({ error: 'expression result cannot be passed on: ' + err.message });
-      }
+      send({ value: plain(value) });
+    } catch (err) {
+      send({ error: 'expression result cannot be passed on: ' + err.message });
     }
   });
 });
-parentPort.postMessage({ ready: true });
+// The gateway went away (stopped, crashed): so does this.
+process.on('disconnect', () => process.exit(0));
+send({ ready: true });
 `;
 
 export class ExpressionSandbox {
   private readonly keys = new Map<string, number>();
   private readonly sources: string[] = [];
   private readonly queue: Job[] = [];
-  private worker: Worker | undefined;
+  private child: ChildProcess | undefined;
   private ready = false;
   private active: Job | undefined;
   private timer: NodeJS.Timeout | undefined;
-  /** Workers ended by a limit (time or memory), for tests and the log. */
+  /** Children ended by a limit (time or memory) or a crash, for tests. */
   restarts = 0;
 
   constructor(private readonly limits: SandboxLimits) {}
 
-  /** A handle for `source` (compiled in the worker once per worker, whatever the number of rules using it). */
+  /** The child's pid while it runs (bench: its memory). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** A handle for `source` (compiled in the child once per child, whatever the number of rules using it). */
   register(source: string): number {
     let key = this.keys.get(source);
     if (key === undefined) {
       key = this.sources.length;
       this.sources.push(source);
       this.keys.set(source, key);
-      if (this.worker) this.worker.postMessage({ key, source });
+      if (this.child?.connected) this.child.send({ key, source });
     }
     return key;
   }
@@ -110,16 +117,16 @@ export class ExpressionSandbox {
     });
   }
 
-  /** One evaluation at a time: when the worker has to be killed, the one running is the culprit. */
+  /** One evaluation at a time: when the child has to be killed, the one running is the culprit. */
   private pump(): void {
     if (this.active || this.queue.length === 0) return;
-    const worker = this.worker ?? this.spawn();
-    worker.ref(); // an evaluation waiting keeps the process alive (`fieldgate rules test`)
+    const child = this.child ?? this.spawn();
+    hold(child, true); // an evaluation waiting keeps the process alive (`fieldgate rules test`)
     if (!this.ready) return;
     const job = this.queue.shift()!;
     this.active = job;
     try {
-      worker.postMessage({ key: job.key, input: job.input });
+      child.send({ key: job.key, input: job.input });
     } catch (err) {
       this.finish(undefined, new Error(`expression input cannot be passed on: ${(err as Error).message}`));
       return;
@@ -130,51 +137,51 @@ export class ExpressionSandbox {
     );
   }
 
-  private spawn(): Worker {
+  private spawn(): ChildProcess {
     const require = createRequire(import.meta.url);
-    const worker = new Worker(WORKER_CODE, {
-      eval: true,
-      workerData: {
-        jsonata: require.resolve('jsonata'),
-        maxMs: this.limits.maxMs,
-        maxDepth: this.limits.maxDepth,
-      },
-      resourceLimits: {
-        maxOldGenerationSizeMb: this.limits.heapMb,
-        maxYoungGenerationSizeMb: 4,
-        stackSizeMb: 4,
-      },
-      // Not the main process's V8 flags (heap sizes): resourceLimits are the worker's.
-      execArgv: [],
-      stdout: false,
-      stderr: false,
-    });
-    this.worker = worker;
+    const { maxMs, maxDepth, heapMb } = this.limits;
+    const child = spawn(
+      process.execPath,
+      [
+        `--max-old-space-size=${heapMb}`,
+        '--max-semi-space-size=1',
+        '-e',
+        CHILD_CODE,
+        require.resolve('jsonata'),
+        String(maxMs),
+        String(maxDepth),
+      ],
+      // V8's out-of-memory report would go to the journal on every attack; the result says it.
+      { stdio: ['ignore', 'ignore', 'ignore', 'ipc'], serialization: 'json' },
+    );
+    this.child = child;
     this.ready = false;
     this.sources.forEach((source, key) => {
-      worker.postMessage({ key, source });
+      child.send({ key, source });
     });
-    worker.on('message', (m: Reply) => {
-      if (worker !== this.worker) return;
+    child.on('message', (m: Reply) => {
+      if (child !== this.child) return;
       if ('ready' in m) {
         this.ready = true;
         this.pump();
       } else if ('error' in m) this.finish(undefined, new Error(m.error));
       else this.finish(m.value);
     });
-    worker.on('error', (err: Error & { code?: string }) => {
-      if (worker !== this.worker) return;
+    child.on('error', (err) => {
+      if (child === this.child) this.drop(`expression process failed: ${err.message}`);
+    });
+    child.on('exit', (code, signal) => {
+      if (child !== this.child) return;
+      // V8 aborts (SIGABRT, or 134 through a shell) when the heap limit is reached.
+      const oom = signal === 'SIGABRT' || code === 134;
       this.drop(
-        err.code === 'ERR_WORKER_OUT_OF_MEMORY'
-          ? `expression exceeded its ${this.limits.heapMb} MiB memory limit`
-          : `expression worker failed: ${err.message}`,
+        oom
+          ? `expression exceeded its ${heapMb} MiB memory limit`
+          : `expression process exited (${signal ?? code})`,
       );
     });
-    worker.on('exit', () => {
-      if (worker === this.worker) this.drop('expression worker exited');
-    });
-    worker.unref();
-    return worker;
+    hold(child, false);
+    return child;
   }
 
   private finish(value: unknown, error?: Error): void {
@@ -182,22 +189,22 @@ export class ExpressionSandbox {
     if (!job) return;
     clearTimeout(this.timer);
     this.active = undefined;
-    if (this.queue.length === 0) this.worker?.unref();
+    if (this.queue.length === 0 && this.child) hold(this.child, false);
     if (error) job.reject(error);
     else job.resolve(value);
     this.pump();
   }
 
-  /** Over time: the running evaluation fails, the worker goes, the queue moves to a new one. */
+  /** Over time: the running evaluation fails, the child goes, the queue moves to a new one. */
   private kill(reason: string): void {
-    const worker = this.worker;
+    const child = this.child;
     this.drop(reason);
-    void worker?.terminate();
+    child?.kill('SIGKILL');
   }
 
-  /** The worker is gone (killed, out of memory, crashed): fail what ran in it, start over for the rest. */
+  /** The child is gone (killed, out of memory, crashed): fail what ran in it, start over for the rest. */
   private drop(reason: string): void {
-    this.worker = undefined;
+    this.child = undefined;
     this.ready = false;
     if (!this.active) {
       this.pump();
@@ -205,5 +212,17 @@ export class ExpressionSandbox {
     }
     this.restarts++;
     this.finish(undefined, new Error(reason));
+  }
+}
+
+/** An idle child (and its IPC channel) must not keep the gateway's event loop alive. */
+function hold(child: ChildProcess, on: boolean): void {
+  const channel = child.channel as { ref(): void; unref(): void } | undefined;
+  if (on) {
+    child.ref();
+    channel?.ref();
+  } else {
+    child.unref();
+    channel?.unref();
   }
 }

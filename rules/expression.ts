@@ -12,10 +12,10 @@ function compile(source: string): jsonata.Expression {
 }
 
 /**
- * Every evaluation runs in a worker (expression-sandbox.ts): a runaway expression (deep recursion, an
+ * Every evaluation runs in a child process (expression-sandbox.ts): a runaway expression (deep recursion, an
  * endless loop, a payload-sized allocation) fails after MAX_MS or at its heap limit, whatever its
  * shape, and the gateway carries on. JSONata's own guard (time and depth, counted on every step of
- * the whole evaluation) fails most of them inside the worker first, without a restart.
+ * the whole evaluation) fails most of them inside the child first, without a restart.
  */
 const MAX_MS = 250;
 const MAX_DEPTH = 500;

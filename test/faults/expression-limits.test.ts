@@ -25,11 +25,13 @@ const UNIT_FLAGS = parseUnitLimits(readFileSync('systemd/fieldgate.service', 'ut
  */
 const RECURSE =
   "{ 'depth': ($f := function($n){ $n = 0 ? 0 : 1 + $f($n - 1) }; $f($number(payload))), 'device': device }";
+/** One allocation far past any sane heap: a worker thread's heap limit let it abort the whole process. */
+const ALLOCATE = "{ 'len': $length($pad('', $number(payload))), 'device': device }";
 /** A built-in that never yields (catastrophic regex backtracking): only a kill from outside stops it. */
 const BACKTRACK = "{ 'm': $contains(payload, /^(a+)+$/), 'device': device }";
 
 describe('expressions cannot take the process down (real gateway, unit flags)', () => {
-  it('a payload-driven recursion and a blocking regex fail their reading; the gateway carries on', async () => {
+  it('a payload-driven recursion, a blocking regex and a huge allocation fail their reading; the gateway carries on', async () => {
     expect(UNIT_FLAGS).toContain('--max-old-space-size=96');
     const broker = await Mosquitto.start();
     const sn = await freeUdpPort();
@@ -45,6 +47,7 @@ describe('expressions cannot take the process down (real gateway, unit flags)', 
         'rules:',
         `  - { match: "sensors/+device/n", transform: ${JSON.stringify(RECURSE)}, publish: "out/{device}/n" }`,
         `  - { match: "sensors/+device/re", transform: ${JSON.stringify(BACKTRACK)}, publish: "out/{device}/re" }`,
+        `  - { match: "sensors/+device/pad", transform: ${JSON.stringify(ALLOCATE)}, publish: "out/{device}/pad" }`,
       ].join('\n'),
     );
     const sub = await Subscriber.connect(broker.url, 'out/#');
@@ -60,6 +63,7 @@ describe('expressions cannot take the process down (real gateway, unit flags)', 
       };
       const n = await register('sensors/rec-1/n');
       const re = await register('sensors/rec-1/re');
+      const pad = await register('sensors/rec-1/pad');
       const publish = async (topicId: number, text: string) => {
         await c.send({
           type: 'publish',
@@ -73,19 +77,22 @@ describe('expressions cannot take the process down (real gateway, unit flags)', 
       const t0 = Date.now();
       await publish(n, '100000');
       await publish(re, `${'a'.repeat(40)}!`);
-      // Both failed in bounded time (depth guard; kill at the time limit), not after seconds.
+      await publish(pad, '200000000');
+      // All failed in bounded time (depth guard; kill at the time limit), not after seconds.
       expect(Date.now() - t0).toBeLessThan(5000);
       // Still alive, and expressions still work afterwards (a fresh worker after the kill).
       await publish(n, '3');
       await publish(re, 'aaa');
-      await sub.waitForCount(2, 10_000);
+      await publish(pad, '3');
+      await sub.waitForCount(3, 10_000);
       expect(sub.messages.map((m) => [m.topic, JSON.parse(m.payload.toString())])).toEqual([
         ['out/rec-1/n', { depth: 3, device: 'rec-1' }],
         ['out/rec-1/re', { m: true, device: 'rec-1' }],
+        ['out/rec-1/pad', { len: 3, device: 'rec-1' }],
       ]);
       const metrics = await (await fetch(`http://127.0.0.1:${http}/metrics`)).text();
       expect(metrics).toMatch(
-        /fieldgate_messages_dropped_total\{source="mqttsn",reason="transform_error"\} 2\b/,
+        /fieldgate_messages_dropped_total\{source="mqttsn",reason="transform_error"\} 3\b/,
       );
       expect(gw.stderr).not.toMatch(/heap out of memory|FATAL/);
     } finally {
