@@ -22,7 +22,7 @@ if (!canMount) console.warn('SKIP ProcSubset=pid run: needs root and unshare to 
 
 describe('ProcSubset=pid (unit)', () => {
   it.skipIf(!canMount)(
-    'the real gateway starts, takes a reading and publishes it with only /proc/<pid>',
+    'the real gateway starts, transforms a reading and publishes it with only /proc/<pid>',
     async () => {
       const broker = await Mosquitto.start();
       const sn = await freeUdpPort();
@@ -36,6 +36,8 @@ describe('ProcSubset=pid (unit)', () => {
           `upstream: { url: "mqtt://127.0.0.1:${broker.port}" }`,
           `mqttsn: { enabled: true, listen: "127.0.0.1:${sn}" }`,
           `http: { listen: "127.0.0.1:${http}" }`,
+          // Expressions run in a child process (the sandbox): it must start under the same /proc.
+          `rules: [{ match: "sensors/+device/t", transform: "{ 'c': $number(payload), 'd': device }" }]`,
         ].join('\n'),
       );
       const sub = await Subscriber.connect(broker.url, 'sensors/#');
@@ -72,7 +74,11 @@ describe('ProcSubset=pid (unit)', () => {
         } finally {
           await c.close();
         }
-        await waitFor(() => sub.messages.find((m) => m.topic === 'sensors/procdev/t'), 'reading upstream');
+        const m = await waitFor(
+          () => sub.messages.find((x) => x.topic === 'sensors/procdev/t'),
+          'reading upstream',
+        );
+        expect(JSON.parse(m.payload.toString())).toEqual({ c: 21.5, d: 'procdev' });
         expect(out).not.toMatch(/ENOENT|\/proc\//);
       } catch (err) {
         console.error(out);
