@@ -132,7 +132,9 @@ export class Gateway {
           { responseTopic: topicPreview(topic), reason },
           reason === 'loop_guard'
             ? "command's Response Topic refused: it is one of the gateway's own topics"
-            : "command's Response Topic refused: not under upstream.response_topics",
+            : reason === 'invalid_topic'
+              ? "command's Response Topic refused: not a valid topic name"
+              : "command's Response Topic refused: not under upstream.response_topics",
         );
       },
     });

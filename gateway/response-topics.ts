@@ -1,4 +1,4 @@
-import { filterMatches } from '../contracts/topic.js';
+import { filterMatches, isValidTopicName } from '../contracts/topic.js';
 
 /**
  * MQTT 5 request/response: a command's Response Topic is chosen by whoever published the command,
@@ -10,8 +10,9 @@ import { filterMatches } from '../contracts/topic.js';
 export function responseTopicScreen(
   allowed: () => { filters: readonly string[]; gateway: string },
   isOwnTopic: (topic: string) => boolean,
-): (topic: string) => 'response_topic' | 'loop_guard' | undefined {
+): (topic: string) => 'invalid_topic' | 'response_topic' | 'loop_guard' | undefined {
   return (topic) => {
+    if (!isValidTopicName(topic)) return 'invalid_topic'; // wildcards, NUL, too long
     const { filters, gateway } = allowed();
     if (!filters.some((f) => filterMatches(f.replaceAll('{gateway}', gateway), topic)))
       return 'response_topic';

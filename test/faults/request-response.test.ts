@@ -97,9 +97,13 @@ http: { enabled: false }
     await ask('d1', 'cmd/gw-other/door-3/unlock'); // another gateway's command topic
     await ask('d2', 'fieldgate/gwr/status'); // allowed prefix, but the gateway's own status topic
     await ask('d3', 'cmd/gwr/sn/d9'); // its own command filter, outside the allowed prefixes
+    await ask('d5', 'reply/+'); // under the prefix, but a wildcard is no topic name
     await ask('d4', 'reply/app-1'); // allowed
     await waitFor(() => got.some((m) => m.topic === 'reply/app-1'), 'the allowed answer');
-    await waitFor(() => ['d1', 'd2', 'd3'].every((d) => got.some((m) => m.topic === `res/${d}`)), 'results');
+    await waitFor(
+      () => ['d1', 'd2', 'd3', 'd5'].every((d) => got.some((m) => m.topic === `res/${d}`)),
+      'results',
+    );
     const topics = got.map((m) => m.topic);
     expect(topics).not.toContain('cmd/gw-other/door-3/unlock');
     expect(topics).not.toContain('cmd/gwr/sn/d9');
@@ -116,9 +120,12 @@ http: { enabled: false }
       /fieldgate_messages_dropped_total\{source="upstream",reason="response_topic"\} 2\b/,
     );
     expect(metrics).toMatch(/fieldgate_messages_dropped_total\{source="upstream",reason="loop_guard"\} 1\b/);
+    expect(metrics).toMatch(
+      /fieldgate_messages_dropped_total\{source="upstream",reason="invalid_topic"\} 1\b/,
+    );
     // Logged, rate-limited: one line per reason.
     const lines = logs.filter((l) => String(l.msg).startsWith("command's Response Topic refused"));
-    expect(lines.map((l) => l.reason).sort()).toEqual(['loop_guard', 'response_topic']);
+    expect(lines.map((l) => l.reason).sort()).toEqual(['invalid_topic', 'loop_guard', 'response_topic']);
     await gateway.stop();
     await app.endAsync();
     await watcher.endAsync();
