@@ -19,6 +19,10 @@ export interface DownlinkDeps {
   inbox: Inbox;
   logger: Logger;
   onCommand?: (command: Command, outcome: CommandOutcome) => void;
+  /** Why a request's Response Topic may not be published to (gateway/response-topics.ts), or undefined. */
+  screenResponseTopic?: (topic: string) => string | undefined;
+  /** A Response Topic was refused: the command still runs, its result goes to result_topic if any. */
+  onResponseTopicRefused?: (topic: string, reason: string) => void;
 }
 
 export function isSubscribing(a: Adapter): a is SubscribingAdapter {
@@ -85,7 +89,7 @@ export class Downlink {
     const { adapters, logger } = this.deps;
     const now = Date.now();
     // MQTT 5 request/response: results go to the request's Response Topic with its Correlation Data.
-    const request = { responseTopic: message.responseTopic, correlationData: message.correlationData };
+    const request: ResponseRequest = this.screen(message);
     const routed = await this.deps.rules().downlink(message.topic, message.payload, now, request);
     for (const e of routed.errors)
       logger.warn({ rule: e.rule, topic: message.topic }, `command rule: ${e.message}`);
@@ -105,6 +109,18 @@ export class Downlink {
     }
     for (const c of known) this.queues.kick(c.target, c.device);
     return { remembered };
+  }
+
+  /** The request's Response Topic and Correlation Data, or neither when the topic is refused. */
+  private screen(message: ResponseRequest): ResponseRequest {
+    const topic = message.responseTopic;
+    if (!topic) return {};
+    const refused = this.deps.screenResponseTopic?.(topic);
+    if (refused) {
+      this.deps.onResponseTopicRefused?.(topic, refused);
+      return {};
+    }
+    return { responseTopic: topic, correlationData: message.correlationData };
   }
 
   /** An adapter removed a command from its inbox with an outcome (drained after a wake or replug). */

@@ -17,8 +17,11 @@ import { isolate } from './lifecycle/isolate.js';
 import type { Logger } from './log.js';
 import { Observability } from './observe.js';
 import { currentSources, ownTopicGuard } from './own-topics.js';
+import { responseTopicScreen } from './response-topics.js';
 import { openStore } from './store/open.js';
 import type { Store } from '../contracts/store.js';
+import { throttledLog } from '../contracts/throttled-log.js';
+import { topicPreview } from '../contracts/topic.js';
 import { SubscriptionSet } from './subscriptions.js';
 import { UpstreamClient } from './upstream/client.js';
 import { redactUrl } from './upstream/url.js';
@@ -105,13 +108,37 @@ export class Gateway {
     observe.attach({ store, upstream, adapters: this.adapters });
     const { metrics } = observe;
 
+    const isOwnTopic = ownTopicGuard(
+      currentSources(
+        () => this.config,
+        () => this.rules,
+      ),
+    );
+    const downlinkLogger = logger.child({ part: 'downlink' });
+    const refusedResponse = throttledLog(downlinkLogger);
     const downlink = new Downlink({
       adapters: this.adapters,
       rules,
       outbox: store.outbox,
       inbox: store.inbox,
-      logger: logger.child({ part: 'downlink' }),
+      logger: downlinkLogger,
       onCommand: (c, outcome) => metrics.command(c.target, outcome),
+      screenResponseTopic: responseTopicScreen(
+        () => ({ filters: this.config.upstream.response_topics, gateway: this.config.gateway.id }),
+        isOwnTopic,
+      ),
+      onResponseTopicRefused: (topic, reason) => {
+        metrics.dropped('upstream', reason);
+        refusedResponse(
+          reason,
+          { responseTopic: topicPreview(topic), reason },
+          reason === 'loop_guard'
+            ? "command's Response Topic refused: it is one of the gateway's own topics"
+            : reason === 'invalid_topic'
+              ? "command's Response Topic refused: not a valid topic name"
+              : "command's Response Topic refused: not under upstream.response_topics",
+        );
+      },
     });
     this.downlink = downlink;
     const ha = config.homeassistant.enabled
@@ -149,12 +176,6 @@ export class Gateway {
     this.subscriptions.setRules(this.rules.subscriptions());
     if (ha) this.subscriptions.setOwn([{ topic: ha.birthTopic, qos: 1 }]);
 
-    const isOwnTopic = ownTopicGuard(
-      currentSources(
-        () => this.config,
-        () => this.rules,
-      ),
-    );
     const readings$ = merge(...[...this.adapters.values()].map((a) => isolate(a, { logger })));
     this.ingest = startIngest(readings$, {
       rules,

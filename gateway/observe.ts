@@ -192,6 +192,11 @@ export class Observability {
       health: () => this.health(),
       logger: this.logger,
       status: { status: () => this.board.status(), devices: () => this.board.deviceList() },
+      allowedHosts: http.allowed_hosts,
+      onForeignHost: (host) => {
+        this.metrics.dropped('http', 'foreign_host');
+        refused('foreign_host', { host }, 'http request refused: unknown Host (DNS rebinding?)');
+      },
       ...(authorize && {
         authorize,
         onUnauthorized: () => {

@@ -5,7 +5,14 @@ import type { CommandRuleConfig } from './config.js';
 import type { Problems } from './errors.js';
 import { decodePayload } from './input.js';
 import { isValidTopicName } from '../contracts/topic.js';
-import { checkTopicTemplate, compileTemplate, type Template, type TemplateContext } from './template.js';
+import {
+  checkTopicTemplate,
+  compileTemplate,
+  renderProblem,
+  type Template,
+  type TemplateContext,
+  type TopicValues,
+} from './template.js';
 import { compileTopicPattern, type TopicPattern } from './topic-pattern.js';
 
 /** Names a command template may use besides the subscribe pattern's captures. */
@@ -44,6 +51,9 @@ export interface DownlinkInput {
 }
 
 export class CompiledCommandRule {
+  /** Device, topic and result topic carry values as data: see TopicValues. */
+  private readonly topicValues: TopicValues;
+
   constructor(
     readonly index: number,
     readonly label: string,
@@ -56,7 +66,9 @@ export class CompiledCommandRule {
     private readonly ttl: number,
     private readonly resultTopic: Template | undefined,
     private readonly reportExpired: boolean,
-  ) {}
+  ) {
+    this.topicValues = { spans: new Set(['topic', ...(pattern.multiLevel ? [pattern.multiLevel] : [])]) };
+  }
 
   static compile(
     cfg: CommandRuleConfig,
@@ -124,20 +136,20 @@ export class CompiledCommandRule {
       fields: decoded.fields,
     };
     const id = newId();
-    const device = this.device.render(ctx);
+    const device = this.device.render(ctx, this.topicValues);
     if (device.ok) ctx.vars = { ...ctx.vars, device: device.text };
-    const result = this.resultTopic?.render(ctx);
+    const result = this.resultTopic?.render(ctx, this.topicValues);
     // The requester's Response Topic wins over result_topic: that is where it waits for the answer.
     const asked =
       request.responseTopic && isValidTopicName(request.responseTopic) ? request.responseTopic : undefined;
     const resultTopic = asked ?? (result?.ok && isValidTopicName(result.text) ? result.text : undefined);
     const correlationData = asked ? request.correlationData?.toString('base64') : undefined;
-    const target = this.topic.render(ctx);
+    const target = this.topic.render(ctx, this.topicValues);
     const body = await this.payload.build(input, ctx);
     const error = !device.ok
-      ? `{${device.missing}} has no value`
+      ? renderProblem(device)
       : !target.ok
-        ? `{${target.missing}} has no value`
+        ? renderProblem(target)
         : !body.ok
           ? body.error
           : undefined;

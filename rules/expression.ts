@@ -1,24 +1,26 @@
 import { createRequire } from 'node:module';
 import type jsonata from 'jsonata';
 import type { ConfigPath, Problems } from './errors.js';
+import { ExpressionSandbox } from './expression-sandbox.js';
 
 const require = createRequire(import.meta.url);
 let jsonataLib: typeof jsonata | undefined;
-/** Loaded on the first expression: rules without one never pay its ~6 MiB of RSS. */
+/** Loaded on the first expression (syntax check at load): rules without one never pay its ~6 MiB of RSS. */
 function compile(source: string): jsonata.Expression {
   jsonataLib ??= require('jsonata') as typeof jsonata;
   return jsonataLib(source);
 }
 
-/** A runaway expression (deep recursion, endless loop) must not stall the gateway: fail it instead. */
+/**
+ * Every evaluation runs in a child process (expression-sandbox.ts): a runaway expression (deep recursion, an
+ * endless loop, a payload-sized allocation) fails after MAX_MS or at its heap limit, whatever its
+ * shape, and the gateway carries on. JSONata's own guard (time and depth, counted on every step of
+ * the whole evaluation) fails most of them inside the child first, without a restart.
+ */
 const MAX_MS = 250;
 const MAX_DEPTH = 500;
-const GUARD = '__fieldgate_guard';
-
-interface Guard {
-  deadline: number;
-  depth: number;
-}
+const HEAP_MB = 32;
+let sandbox: ExpressionSandbox | undefined;
 
 export interface Expression {
   readonly source: string;
@@ -32,37 +34,18 @@ export function compileExpression(
   problems: Problems,
   path: ConfigPath,
 ): Expression | undefined {
-  let expr: jsonata.Expression;
   try {
-    expr = compile(source);
+    compile(source);
   } catch (err) {
     const e = err as { message?: string; position?: number };
     const at = typeof e.position === 'number' ? ` (at character ${e.position})` : '';
     problems.add(path, `JSONata: ${e.message ?? String(err)}${at}`);
     return undefined;
   }
-  // Hooks run on every evaluation step; the per-evaluation counters travel in a binding so
-  // concurrent evaluations of the same expression do not share them.
-  const check = (env: jsonata.Environment, delta: number) => {
-    const g = env.lookup(GUARD) as Guard | undefined;
-    if (!g || (env as { isParallelCall?: boolean }).isParallelCall) return;
-    g.depth += delta;
-    if (g.depth > MAX_DEPTH) throw new Error(`expression too deep (over ${MAX_DEPTH} levels)`);
-    if (Date.now() > g.deadline) throw new Error(`expression took over ${MAX_MS} ms`);
-  };
-  expr.assign(
-    Symbol.for('jsonata.__evaluate_entry') as unknown as string,
-    (_e: unknown, _i: unknown, env: jsonata.Environment) => check(env, 1),
-  );
-  expr.assign(
-    Symbol.for('jsonata.__evaluate_exit') as unknown as string,
-    (_e: unknown, _i: unknown, env: jsonata.Environment) => check(env, -1),
-  );
-  return {
-    source,
-    evaluate: (input) =>
-      expr.evaluate(input, { [GUARD]: { deadline: Date.now() + MAX_MS, depth: 0 } satisfies Guard }),
-  };
+  sandbox ??= new ExpressionSandbox({ maxMs: MAX_MS, maxDepth: MAX_DEPTH, heapMb: HEAP_MB });
+  const box = sandbox;
+  const key = box.register(source);
+  return { source, evaluate: (input) => box.evaluate(key, input) };
 }
 
 /** JSONata's $boolean(): false, 0, '', null, undefined, [], {} and functions are false. */

@@ -19,14 +19,35 @@ export interface TemplateContext {
   fields: Readonly<Record<string, unknown>>;
 }
 
-export type Rendered = { ok: true; text: string } | { ok: false; missing: string };
+/** `unsafe`: the value of `missing` is there but may not stand in a topic (see TopicValues). */
+export type Rendered = { ok: true; text: string } | { ok: false; missing: string; unsafe?: true };
+
+/**
+ * Rendering a topic or a device id (which ends up in topics): placeholder values carry data, not
+ * structure, so one containing '/', '+', '#' or NUL is refused rather than adding levels or
+ * wildcards (`{payload}` = `x/../other-device`). Names in `spans` may contain '/': a `#rest` capture
+ * and `{topic}` were matched as whole topics.
+ */
+export interface TopicValues {
+  spans: ReadonlySet<string>;
+}
 
 export interface Template {
   readonly source: string;
   /** The text when the template has no placeholder: the caller need not build a context. */
   readonly constant?: string;
-  render(ctx: TemplateContext): Rendered;
+  render(ctx: TemplateContext, topic?: TopicValues): Rendered;
 }
+
+/** Why a render failed, for logs and command results. */
+export function renderProblem(r: { missing: string; unsafe?: true }): string {
+  return r.unsafe
+    ? `{${r.missing}} has '/', '+', '#' or NUL in its value: refused (a value may not add topic levels or wildcards)`
+    : `{${r.missing}} has no value`;
+}
+
+const STRUCTURE = /[/+#\u0000]/;
+const WILDCARD = /[+#\u0000]/;
 
 type Part = string | { name: string } | { field: string[]; label: string };
 
@@ -58,10 +79,14 @@ export function compileTemplate(
   parts.push(source.slice(last));
   if (bad) return undefined;
   const constant = parts.length === 1 ? (parts[0] as string) : undefined;
-  return { source, ...(constant !== undefined && { constant }), render: (ctx) => render(parts, ctx) };
+  return {
+    source,
+    ...(constant !== undefined && { constant }),
+    render: (ctx, topic) => render(parts, ctx, topic),
+  };
 }
 
-function render(parts: Part[], ctx: TemplateContext): Rendered {
+function render(parts: Part[], ctx: TemplateContext, topic?: TopicValues): Rendered {
   let text = '';
   for (const part of parts) {
     if (typeof part === 'string') {
@@ -69,11 +94,15 @@ function render(parts: Part[], ctx: TemplateContext): Rendered {
     } else if ('name' in part) {
       const v = ctx.vars[part.name];
       if (v === undefined) return { ok: false, missing: part.name };
+      if (topic && (topic.spans.has(part.name) ? WILDCARD : STRUCTURE).test(v))
+        return { ok: false, missing: part.name, unsafe: true };
       text += v;
     } else {
       const v = dig(ctx.fields, part.field);
       if (v === undefined || v === null) return { ok: false, missing: part.label };
-      text += typeof v === 'object' ? JSON.stringify(v) : String(v);
+      const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
+      if (topic && STRUCTURE.test(s)) return { ok: false, missing: part.label, unsafe: true };
+      text += s;
     }
   }
   return { ok: true, text };

@@ -11,6 +11,8 @@ export interface TopicPattern {
   readonly filter: string;
   /** Names of the captures, in order. */
   readonly names: readonly string[];
+  /** The `#name` capture, if any: its value spans levels (it may contain '/'). */
+  readonly multiLevel?: string;
   /** Captures when the topic matches, else null. `#name` captures the rest joined by '/' ('' for none). */
   match(topic: string): Record<string, string> | null;
 }
@@ -60,10 +62,13 @@ export function compileTopicPattern(
   if (problems.list.length > before) return undefined;
 
   const filter = levels.map((l) => (l.kind === 'literal' ? l.text : l.kind)).join('/');
+  const last = levels.at(-1);
+  const multiLevel = last?.kind === '#' ? last.name : undefined;
   return {
     pattern,
     filter,
     names,
+    ...(multiLevel !== undefined && { multiLevel }),
     match: (topic) => matchLevels(levels, topic),
   };
 }

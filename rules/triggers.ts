@@ -4,7 +4,7 @@ import type { TriggerRuleConfig } from './config.js';
 import type { Problems } from './errors.js';
 import { compileExpression, errorMessage, type Expression, isTruthy } from './expression.js';
 import { type DecodedPayload, ruleInput } from './input.js';
-import { compileTemplate, type Template } from './template.js';
+import { compileTemplate, renderProblem, type Template, type TopicValues } from './template.js';
 import { compileSourcePattern, compileTopicPattern, type TopicPattern } from './topic-pattern.js';
 import { READING_NAMES, templateContext } from './uplink.js';
 
@@ -12,13 +12,16 @@ const SWEEP_MIN = 1024;
 
 /**
  * A local trigger: a reading that satisfies `when` produces a command for a device, without a round
- * trip through the broker. A trigger fires at most once per `cooldown` per target device.
+ * trip through the broker. A trigger fires at most once per `cooldown` per target: a serial port,
+ * or a device on an MQTT-SN or Modbus target.
  */
 export class CompiledTrigger {
-  /** Target device -> when it last fired. The trigger's only state. */
+  /** Target (see coolKey) -> when it last fired. The trigger's only state. */
   private fired = new Map<string, number>();
   /** Size at which cool-downs that have run out are swept (doubles with what stays). */
   private sweepAt = SWEEP_MIN;
+  /** Device and topic carry values as data: see TopicValues. */
+  private readonly topicValues: TopicValues;
 
   constructor(
     readonly index: number,
@@ -34,7 +37,9 @@ export class CompiledTrigger {
     private readonly qos: QoS,
     private readonly ttl: number,
     private readonly cooldown: number,
-  ) {}
+  ) {
+    this.topicValues = { spans: new Set(['topic', ...(pattern.multiLevel ? [pattern.multiLevel] : [])]) };
+  }
 
   static compile(
     cfg: TriggerRuleConfig,
@@ -91,15 +96,16 @@ export class CompiledTrigger {
       return { error: `when failed: ${errorMessage(err)}` };
     }
     const ctx = templateContext(reading, decoded, gateway, captures);
-    const device = this.device.render(ctx);
-    const topic = this.topic.render(ctx);
-    if (!device.ok || !topic.ok)
-      return { error: `{${device.ok ? (topic.ok ? '' : topic.missing) : device.missing}} has no value` };
-    const last = this.fired.get(device.text);
+    const device = this.device.render(ctx, this.topicValues);
+    if (!device.ok) return { error: renderProblem(device) };
+    const topic = this.topic.render(ctx, this.topicValues);
+    if (!topic.ok) return { error: renderProblem(topic) };
+    const target = this.coolKey(device.text);
+    const last = this.fired.get(target);
     if (last !== undefined && now - last < this.cooldown) return { cooling: true };
     const payload = await this.payload.build(input, ctx);
     if (!payload.ok) return { error: payload.error };
-    this.fired.set(device.text, now);
+    this.fired.set(target, now);
     if (this.fired.size >= this.sweepAt) this.sweep(now);
     return {
       command: {
@@ -112,6 +118,15 @@ export class CompiledTrigger {
         expiresAt: now + this.ttl,
       },
     };
+  }
+
+  /**
+   * What the cool-down protects: the thing that receives the command. A serial port is one device
+   * whatever `device` renders to (readings from t1, t2 and t3 must not switch one fan three times);
+   * on MQTT-SN and Modbus the device is the addressee.
+   */
+  private coolKey(device: string): string {
+    return this.to.startsWith('serial:') ? this.to : `${this.to}\u0000${device}`;
   }
 
   adopt(old: CompiledTrigger): void {

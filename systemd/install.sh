@@ -67,8 +67,13 @@ fi
 
 # 2. The app: package files, dist, bin and production node_modules only.
 #    Built in a staging dir, then swapped in only if it differs from what is installed.
-stage="$(mktemp -d "${TMPDIR:-/tmp}/fieldgate-app.XXXXXX")"
-trap 'rm -rf "$stage" "$stage.unit"' EXIT
+#    Everything temporary lives inside one private (0700) directory: a name next to it in a shared
+#    /tmp (such as "$stage.unit") could be planted in advance as a symlink, and root would write
+#    through it.
+work="$(mktemp -d "${TMPDIR:-/tmp}/fieldgate-install.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+stage="$work/app"
+mkdir "$stage"
 # Copies keep timestamps only: `cp -p` would keep the checkout owner's uid and mode bits, leaving
 # the installed code writable by whoever cloned it (or by the service user, if that was them).
 cp_app() { cp -R --preserve=timestamps "$@"; }
@@ -113,7 +118,7 @@ else
 fi
 
 # 3. The unit, with ExecStart's node path set to the node found here.
-unit_tmp="$stage.unit"
+unit_tmp="$work/fieldgate.service"
 sed "s#^ExecStart=/usr/bin/node #ExecStart=$NODE_BIN #" "$SRC/systemd/fieldgate.service" >"$unit_tmp"
 mkdir -p "$UNIT_DIR"
 if cmp -s "$unit_tmp" "$UNIT_DIR/fieldgate.service"; then

@@ -32,9 +32,28 @@ export function compileConfig(config: SerialPortConfig): SerialConfigView {
     },
     ...(config.ack && { ackTemplate: compileTopicTemplate(unescapeText(config.ack.template)) }),
     encodeAck: frameEncoder(config.ack?.framing ?? 'none', delimiter),
-    encodeCommand: frameEncoder(config.commands.framing, delimiter),
+    encodeCommand:
+      config.commands.framing === 'line'
+        ? oneLine(frameEncoder('line', delimiter), delimiter)
+        : frameEncoder(config.commands.framing, delimiter),
     ...(config.commands.reply_pattern !== undefined && {
       replyPattern: new RegExp(config.commands.reply_pattern),
     }),
+  };
+}
+
+/**
+ * A line-framed command is one line: a payload with a delimiter byte in it (a value such as
+ * `5\nFACTORY_RESET` rendered into `SET {payload}`) would reach the device as two commands. Refused,
+ * never stripped: the sender learns the command was not sent (outcome `rejected`).
+ */
+function oneLine(encode: (payload: Buffer) => Buffer, delimiter: Buffer): (payload: Buffer) => Buffer {
+  return (payload) => {
+    const at = payload.findIndex((b) => delimiter.includes(b));
+    if (at >= 0)
+      throw new Error(
+        `command refused: its payload contains the line delimiter (byte 0x${payload[at]!.toString(16).padStart(2, '0')} at ${at}); it would be sent as two commands`,
+      );
+    return encode(payload);
   };
 }

@@ -135,6 +135,8 @@ function resolveFiles(
       if (p) up.tls[k] = resolve(baseDir, p);
     }
   }
+  // Read later (at start), but the path is the file's, not the working directory's.
+  if (config.http.auth) config.http.auth.password_file = resolve(baseDir, config.http.auth.password_file);
   config.gateway.state_dir = resolve(baseDir, config.gateway.state_dir);
 }
 

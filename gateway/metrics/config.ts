@@ -25,6 +25,11 @@ export const httpConfigSchema = z
      * password_file: `user:password` lines, read at start.
      */
     auth: z.strictObject({ password_file: z.string().min(1) }).optional(),
+    /**
+     * Host names requests may be addressed to, besides IP literals, `localhost` and the listen host
+     * (a DNS-rebinding page sends its own name and is refused).
+     */
+    allowed_hosts: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, 'expected a host name')).default([]),
   })
   .superRefine((c, ctx) => {
     if (c.enabled && !c.auth && !isLoopback(c.listen.host))

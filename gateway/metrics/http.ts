@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Health, healthResponse } from './health.js';
+import { hostChecker } from './host-check.js';
 import type { Metrics } from './metrics.js';
 import { STATUS_PAGE, STATUS_PAGE_CSP } from '../status/page.js';
 
@@ -18,6 +19,10 @@ export interface HttpServerOptions {
   authorize?: (req: IncomingMessage) => boolean;
   /** Counts 401 answers (a refusal is counted). */
   onUnauthorized?: () => void;
+  /** Host names besides IP literals, `localhost` and `host` that requests may be addressed to (DNS rebinding). */
+  allowedHosts?: readonly string[];
+  /** A request addressed to an unknown Host name was refused (403). */
+  onForeignHost?: (host: string) => void;
 }
 
 export interface HttpServer {
@@ -29,8 +34,9 @@ export interface HttpServer {
 /** GET /metrics (Prometheus text) and GET /health (JSON, 200 or 503). Resolves once listening; rejects if the bind fails. */
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
   const host = opts.host ?? '127.0.0.1';
+  const hostAllowed = hostChecker(host, opts.allowedHosts ?? []);
   const server = createServer((req, res) => {
-    handle(req, res, opts).catch((err: unknown) => {
+    handle(req, res, opts, hostAllowed).catch((err: unknown) => {
       opts.logger?.warn({ err, url: req.url }, 'http request failed');
       if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
       else res.destroy();
@@ -67,7 +73,18 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   };
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, opts: HttpServerOptions): Promise<void> {
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  opts: HttpServerOptions,
+  hostAllowed: (host: string | undefined) => boolean,
+): Promise<void> {
+  // Before routing: a rebound page learns nothing, not even which paths exist.
+  if (!hostAllowed(req.headers.host)) {
+    opts.onForeignHost?.(String(req.headers.host).slice(0, 100));
+    send(res, 403, 'text/plain; charset=utf-8', 'unknown Host: add the name to http.allowed_hosts\n');
+    return;
+  }
   const path = (req.url ?? '/').split('?')[0];
   const statusRoutes = opts.status ? ['/', '/api/status', '/api/devices'] : [];
   if (path !== '/metrics' && path !== '/health' && !statusRoutes.includes(path!)) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TOPIC_PROBLEM_TEXT, topicFilterProblem } from '../../contracts/topic.js';
 import { bytes, duration } from '../../contracts/units.js';
 
 const brokerUrl = z
@@ -78,6 +79,22 @@ export const upstreamConfigSchema = z.strictObject({
       }),
     )
     .default([]),
+  /**
+   * Where a command's MQTT 5 Response Topic may point: topic filters (`{gateway}` allowed). The result
+   * is published with the gateway's own broker rights, so a requester must not pick any topic.
+   */
+  response_topics: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .superRefine((f, ctx) => {
+          const problem = topicFilterProblem(f.replaceAll('{gateway}', 'gw'));
+          if (problem)
+            ctx.addIssue({ code: 'custom', message: `not a topic filter: ${TOPIC_PROBLEM_TEXT[problem]}` });
+        }),
+    )
+    .default(['reply/#']),
 });
 export type UpstreamConfig = z.output<typeof upstreamConfigSchema>;
 

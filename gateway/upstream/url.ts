@@ -17,8 +17,26 @@ export function urlCredentials(url: string): { username?: string; password?: str
   return out;
 }
 
-/** The URL without its userinfo (credentials replaced by ***), safe to log. */
+/**
+ * The URL without its userinfo (replaced by ***), safe to log. Parsed, not matched: in
+ * `mqtt://fg:p@ss@host` the userinfo ends at the last '@' of the authority, as it does for the
+ * connection itself, so no part of a password with an '@' in it is shown.
+ */
 export function redactUrl(url: string): string {
-  // Textual, so even a URL that does not parse never leaks what is before the '@'.
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1***@');
+  let u: URL | undefined;
+  try {
+    u = new URL(url);
+  } catch {
+    // A URL that does not parse: cut at the last '@' before the path, still never the first.
+  }
+  if (u) {
+    if (!u.username && !u.password) return url;
+    return `${u.protocol}//***@${u.host}${u.pathname}${u.search}${u.hash}`;
+  }
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url)?.[0] ?? '';
+  const rest = url.slice(scheme.length);
+  const end = rest.search(/[/?#]/);
+  const authority = end < 0 ? rest : rest.slice(0, end);
+  const at = authority.lastIndexOf('@');
+  return at < 0 ? url : `${scheme}***@${rest.slice(at + 1)}`;
 }

@@ -88,6 +88,21 @@ describe('config loading', () => {
     expect(c.upstream.tls?.ca).toBe(join(dir, 'ca.pem'));
   });
 
+  it('resolves http.auth.password_file relative to the config file', () => {
+    const dir = tmpDir();
+    const file = join(dir, 'c.yaml');
+    writeFileSync(file, `${minimal}http: { auth: { password_file: http-passwords } }\n`);
+    expect(loadConfig(file, {}).http.auth?.password_file).toBe(join(dir, 'http-passwords'));
+  });
+
+  it('refuses a response_topics entry that is no topic filter and an allowed_hosts entry that is no name', () => {
+    const ps = problems(
+      `${minimal}  response_topics: ["reply/#/x"]\nhttp: { allowed_hosts: ["evil.example/x"] }\n`,
+    );
+    expect(ps.map((p) => p.path)).toEqual(['upstream.response_topics.0', 'http.allowed_hosts.0']);
+    expect(ps[0]!.message).toMatch(/not a topic filter/);
+  });
+
   it('runs semantic checks and maps their paths to lines', () => {
     const text = readFileSync('examples/fieldgate.yaml', 'utf8');
     expect(() =>

@@ -133,4 +133,31 @@ describe('downlink', () => {
       expect(commandResult(noResult!, 'delivered', 1)).toBeUndefined();
     });
   });
+  it('refuses a value that would add topic levels or wildcards to a topic or a device id', async () => {
+    const e = engine({
+      commands: [
+        {
+          subscribe: 'zone/+device/#rest',
+          to: 'mqttsn',
+          topic: 'cmd/{fields.zone}/{rest}', // a #rest capture may span levels; a payload field may not
+          result_topic: 'r/{device}',
+        },
+        { subscribe: 'to/+x', to: 'mqttsn', device: '{payload}', topic: 'cmd' },
+      ],
+    });
+    const ok = await e.downlink('zone/d1/a/b', Buffer.from('{"zone":"z1"}'), 0);
+    expect(ok.commands[0]).toMatchObject({ device: 'd1', topic: 'cmd/z1/a/b' });
+    for (const zone of ['z1/../other-device', 'z+', '#', 'a\u0000b']) {
+      const r = await e.downlink('zone/d1/a', Buffer.from(JSON.stringify({ zone })), 0);
+      expect(r.commands, zone).toEqual([]);
+      expect(r.errors[0]!.message).toMatch(
+        /\{fields\.zone\} has '\/', '\+', '#' or NUL in its value: refused/,
+      );
+      // Reported as rejected on the result topic, as any command that cannot be built.
+      expect(JSON.parse(text(r.results[0]!.payload))).toMatchObject({ outcome: 'rejected' });
+    }
+    const bad = await e.downlink('to/x', Buffer.from('dev-2/cmd'), 0);
+    expect(bad.commands).toEqual([]);
+    expect(bad.errors[0]!.message).toMatch(/\{payload\} has '\/'/);
+  });
 });

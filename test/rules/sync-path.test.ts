@@ -55,7 +55,7 @@ describe('rules: synchronous unless an expression looks at the reading', () => {
   it("one reading's errors and commands never show up in another's result (shared empty lists)", async () => {
     const e = engine({
       rules: [{ match: 'bad/#', filter: '$error("boom")' }],
-      triggers: [{ match: 'hot/#', when: 'payload > 30', to: 'serial:relay', topic: 'fan', payload: 'on' }],
+      triggers: [{ match: 'hot/#', when: 'payload > 30', to: 'mqttsn', topic: 'fan', payload: 'on' }],
     });
     const bad = await e.uplink(reading({ topic: 'bad/1' }), 0);
     expect(bad.errors).toHaveLength(1);

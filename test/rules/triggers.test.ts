@@ -46,7 +46,7 @@ describe('local triggers', () => {
     );
   });
 
-  it('cools down per trigger and per target device', async () => {
+  it('cools down per trigger and per serial port, whatever the topic capture', async () => {
     const e = fan();
     const hot = (room: string, now: number) =>
       e.uplink(reading({ topic: `sensors/${room}/temp`, payload: '35' }), now);
@@ -54,8 +54,25 @@ describe('local triggers', () => {
     const again = await hot('lab', 59_999);
     expect(again.commands).toEqual([]);
     expect(again.trace).toContainEqual({ rule: 'fan', outcome: 'cooldown' });
-    expect((await hot('hall', 30_000)).commands).toHaveLength(1); // other device: own cool-down
+    // Readings from t1, t2, t3 (the README's example) must not switch one port three times.
+    expect((await hot('hall', 30_000)).commands).toEqual([]);
+    expect((await hot('attic', 40_000)).commands).toEqual([]);
     expect((await hot('lab', 60_000)).commands).toHaveLength(1);
+  });
+
+  it('cools down per addressed device on MQTT-SN and Modbus targets', async () => {
+    for (const to of ['mqttsn', 'modbus:bus1']) {
+      const e = engine({
+        triggers: [
+          { match: 'sensors/+device/temp', when: 'payload > 30', to, payload: 'on', cooldown: '1m' },
+        ],
+      });
+      const hot = (device: string, now: number) =>
+        e.uplink(reading({ topic: `sensors/${device}/temp`, payload: '35' }), now);
+      expect((await hot('t1', 0)).commands, to).toHaveLength(1);
+      expect((await hot('t2', 1)).commands, to).toHaveLength(1); // another addressee
+      expect((await hot('t1', 2)).commands, to).toEqual([]);
+    }
   });
 
   it('builds the payload with JSONata when given transform, and fires alongside uplink rules', async () => {
@@ -76,6 +93,27 @@ describe('local triggers', () => {
     expect(text(r.commands[0]!.payload)).toBe('{"level":20}');
   });
 
+  it('refuses a device or topic value with topic structure in it', async () => {
+    const e = engine({
+      triggers: [
+        {
+          match: 'sensors/+device/temp',
+          when: 'true',
+          to: 'mqttsn',
+          device: '{fields.target}',
+          payload: 'on',
+        },
+      ],
+    });
+    const r = await e.uplink(reading({ topic: 'sensors/t1/temp', payload: '{"target":"fan/+"}' }), 0);
+    expect(r.commands).toEqual([]);
+    expect(r.errors[0]!.message).toMatch(
+      /\{fields\.target\} has '\/', '\+', '#' or NUL in its value: refused/,
+    );
+    const ok = await e.uplink(reading({ topic: 'sensors/t1/temp', payload: '{"target":"fan-1"}' }), 1);
+    expect(ok.commands[0]).toMatchObject({ device: 'fan-1' });
+  });
+
   it('does not start the cool-down when building the command failed', async () => {
     const e = engine({ triggers: [{ match: '#', when: 'true', to: 'mqttsn', payload: '{fields.level}' }] });
     const bad = await e.uplink(reading({ payload: '{}' }), 0);
@@ -92,7 +130,7 @@ describe('trigger state', () => {
       {
         match: 'sensors/+room/temp',
         when: 'payload > 30',
-        to: 'serial:relay',
+        to: 'mqttsn',
         device: 'fan-{room}',
         topic: 'fan/set',
         payload: 'on',

@@ -126,6 +126,31 @@ describe('uplink rules', () => {
       expect(r.dropped).toBe('filter_error');
       expect(r.errors[0]!.message).toMatch(/too deep|took over/);
     });
+
+    it('stops it inside object and array constructors too (every shape), and a regex that never yields', async () => {
+      const rec = '($f := function($n){ $n = 0 ? 0 : 1 + $f($n - 1) }; $f(payload))';
+      const e2 = engine({
+        rules: [
+          { match: 'o', transform: `{ 'a': ${rec}, 'b': 1 }` },
+          { match: 'a', transform: `[1, ${rec}]` },
+          { match: 'r', transform: "{ 'm': $contains(payload, /^(a+)+$/), 'n': 1 }" },
+        ],
+      });
+      for (const [topic, payload] of [
+        ['o', '100000'],
+        ['a', '100000'],
+        ['r', `${'a'.repeat(40)}!`],
+      ]) {
+        const t0 = Date.now();
+        const r = await e2.uplink(reading({ topic, payload: payload! }), 0);
+        expect(r.dropped, topic).toBe('transform_error');
+        expect(r.errors[0]!.message).toMatch(/too deep|took over 250 ms/);
+        expect(Date.now() - t0).toBeLessThan(3000);
+      }
+      // The next evaluation runs (after the worker that was killed for the regex).
+      const ok = await e2.uplink(reading({ topic: 'o', payload: '4' }), 0);
+      expect(ok.messages[0]!.payload.toString()).toBe('{"a":4,"b":1}');
+    });
   });
 
   describe('transform', () => {

@@ -15,7 +15,9 @@ describe('systemd/fieldgate.example.yaml', () => {
       enabled: true,
       listen: { host: '127.0.0.1', port: 9464 },
       health: { flap_disconnects: 3, flap_window: 300_000, stall_after: 120_000 },
+      allowed_hosts: [],
     });
+    expect(c.upstream.response_topics).toEqual(['reply/#']);
     expect(c.stats.topic).toBeUndefined();
   });
 
@@ -33,5 +35,6 @@ describe('systemd/fieldgate.example.yaml', () => {
     expect(c.serial[0]).toMatchObject({ name: 'weather', baud: 115200, framing: 'line', format: 'kv' });
     expect(c.rules).toHaveLength(1);
     expect(c.stats).toEqual({ topic: 'fieldgate/{gateway}/stats', interval: 60_000 });
+    expect(c.http.allowed_hosts).toEqual(['fieldgate.lan']);
   });
 });

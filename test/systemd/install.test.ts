@@ -199,6 +199,38 @@ describe('install.sh / uninstall.sh into a --prefix', () => {
     expect(lstatSync(join(app, 'bin/fieldgate.js')).mode & 0o444).toBe(0o444);
   });
 
+  it('writes nothing through a symlink planted next to its temporary directory', () => {
+    // A local user watching a shared /tmp sees the random name of the staging dir appear and plants
+    // a symlink at any name derived from it (the unit used to be written to "<dir>.unit"). A mktemp
+    // shim on PATH plays that user, without a race: it plants links as soon as the dir exists.
+    const shared = tmpDir('fieldgate-shared-tmp-');
+    const victim = join(tmpDir('fieldgate-victim-'), 'victim');
+    writeFileSync(victim, 'precious\n');
+    const bin = tmpDir('fieldgate-shim-');
+    const realMktemp = execFileSync('bash', ['-c', 'command -v mktemp'], { encoding: 'utf8' }).trim();
+    writeFileSync(
+      join(bin, 'mktemp'),
+      [
+        '#!/usr/bin/env bash',
+        `d="$(${realMktemp} "$@")" || exit 1`,
+        `for ext in unit service tmp new; do ln -s ${victim} "$d.$ext"; done`,
+        'echo "$d"',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
+    const dest = tmpDir('fieldgate-root-');
+    run('install.sh', fakeCheckout(), ['--prefix', dest], {
+      TMPDIR: shared,
+      PATH: `${bin}:${process.env.PATH}`,
+    });
+    expect(readFileSync(victim, 'utf8')).toBe('precious\n');
+    expect(readFileSync(join(dest, 'etc/systemd/system/fieldgate.service'), 'utf8')).toContain('[Service]');
+    // The shim ran (links planted), and the private directory itself is gone afterwards.
+    const left = readdirSync(shared);
+    expect(left.length).toBeGreaterThan(0);
+    expect(left.every((n) => lstatSync(join(shared, n)).isSymbolicLink())).toBe(true);
+  });
+
   it('refuses an unbuilt checkout with a clear message, writing nothing', () => {
     const bare = fakeCheckout();
     const target = tmpDir('fieldgate-root-');

@@ -53,6 +53,8 @@ describe('fieldgate.service', () => {
       ['UMask', '0077'],
       ['SystemCallArchitectures', 'native'],
       ['RestrictAddressFamilies', 'AF_INET AF_INET6 AF_UNIX AF_NETLINK'],
+      ['ProtectProc', 'invisible'],
+      ['ProcSubset', 'pid'], // test/systemd/proc-subset.test.ts runs the gateway that way
     ] as const) {
       expect(d.get(k), k).toEqual([v]);
     }
@@ -130,6 +132,32 @@ describe('fieldgate.service', () => {
     expect(out).toContain("Unknown key 'ProtectEverything'");
     expect(out).toContain('/nonexistent/node');
     expect(r.status).not.toBe(0);
+  });
+
+  it.skipIf(!has)('its suggested network and port allow-lists verify once uncommented (a drop-in)', () => {
+    // Site-specific (devices' subnet, broker, listen ports), so shipped commented; they must be right.
+    const suggested = text
+      .split('\n')
+      .filter((l) => /^#(IPAddress(Deny|Allow)|SocketBind(Deny|Allow))=/.test(l));
+    expect(suggested.map((l) => l.slice(1).split('=')[0])).toEqual([
+      'IPAddressDeny',
+      'IPAddressAllow',
+      'SocketBindDeny',
+      'SocketBindAllow',
+      'SocketBindAllow',
+    ]);
+    const dir = tmpDir();
+    const copy = join(dir, 'fieldgate.service');
+    writeFileSync(
+      copy,
+      text
+        .replace(/^ExecStart=\/usr\/bin\/node /m, `ExecStart=${process.execPath} `)
+        .replace(/^#(IPAddress|SocketBind)/gm, '$1'),
+    );
+    const r = spawnSync(ANALYZE, ['verify', copy], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(directives(readFileSync(copy, 'utf8')).get('SocketBindAllow')).toEqual(['udp:1884', 'tcp:9464']);
   });
 
   it.skipIf(!has)('the installed unit (node path rewritten) also verifies', () => {
