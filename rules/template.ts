@@ -46,7 +46,9 @@ export function renderProblem(r: { missing: string; unsafe?: true }): string {
     : `{${r.missing}} has no value`;
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is one of the characters refused
 const STRUCTURE = /[/+#\u0000]/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is one of the characters refused
 const WILDCARD = /[+#\u0000]/;
 
 type Part = string | { name: string } | { field: string[]; label: string };
