@@ -22,7 +22,9 @@ import { buildStats } from './metrics/stats.js';
 import { UplinkWatch } from './metrics/uplink-watch.js';
 import type { Store } from '../contracts/store.js';
 import { SystemdNotifier } from './systemd/notify.js';
+import type { ClockWatch } from './clock/watch.js';
 import type { UpstreamClient } from './upstream/index.js';
+import { waitingNow } from '../contracts/clock.js';
 
 interface Parts {
   store: Store;
@@ -46,9 +48,10 @@ export class Observability {
   private readonly lost = new LostDevices();
   private readonly uplink: UplinkWatch;
   private connectedBefore = false;
-  private readonly startedAt = Date.now();
+  private readonly startedAt = waitingNow();
   /** The status page's view (GET /, /api/status, /api/devices). */
   readonly board: StatusBoard;
+  private clock: ClockWatch | null = null;
 
   constructor(
     private readonly config: Config,
@@ -71,6 +74,7 @@ export class Observability {
       },
       reconnects: () => this.parts?.upstream.stats().reconnects ?? 0,
       ...(logRing && { logs: logRing }),
+      clock: () => this.clockStatus(),
     });
   }
 
@@ -78,6 +82,15 @@ export class Observability {
   readingDropped(r: Pick<Reading, 'source' | 'device'>, reason: string): void {
     this.metrics.dropped(r.source, reason);
     this.board.dropped(reason, 1, r);
+  }
+
+  /** The wall clock's sync state and steps, for /health, /api/status and the status page. */
+  setClock(clock: ClockWatch): void {
+    this.clock = clock;
+  }
+
+  private clockStatus() {
+    return this.clock?.status() ?? { synchronized: 'unknown' as const, steps: 0, last_step: null };
   }
 
   /** Hook metric sources and event streams; call after the parts exist, before they start. */
@@ -104,14 +117,14 @@ export class Observability {
     if (mqttsn) {
       metrics.setMqttsnSource(() => {
         const c = mqttsn.stats().clients;
-        return { active: c.active + c.awake, asleep: c.asleep, lost: this.lost.count(Date.now()) };
+        return { active: c.active + c.awake, asleep: c.asleep, lost: this.lost.count(waitingNow()) };
       });
       this.subs.push(
         mqttsn.events$.subscribe((e) => {
           if (e.kind === 'drop') {
             metrics.dropped('mqttsn', e.reason);
             this.board.dropped(e.reason);
-          } else this.lost.state(e.clientId, e.state, Date.now());
+          } else this.lost.state(e.clientId, e.state, waitingNow());
         }),
       );
     }
@@ -143,7 +156,7 @@ export class Observability {
         this.board.dropped(d.reason, d.count);
       }),
       upstream.events$.subscribe((e) => {
-        const now = Date.now();
+        const now = waitingNow();
         this.board.upstream(e, now);
         if (e.type === 'delivered-batch') {
           metrics.delivered(e.rows);
@@ -215,7 +228,7 @@ export class Observability {
 
   /** Unhealthy (503) until a later commit that wrote rows is durable (store.writeHealth().lastWriteAt). */
   markStoreFailed(error: string): void {
-    this.reportedStoreError = { error, at: Date.now() };
+    this.reportedStoreError = { error, at: waitingNow() };
   }
 
   health(): Health {
@@ -226,11 +239,11 @@ export class Observability {
         listeners: {},
         upstreamConnected: false,
         outbox: { rows: 0, bytes: 0, oldestAt: null },
-        now: Date.now(),
+        now: waitingNow(),
       });
     const listeners: Record<string, boolean> = {};
     for (const a of p.adapters.values()) if (a instanceof MqttSnAdapter) listeners[a.name] = isBound(a);
-    const now = Date.now();
+    const now = waitingNow();
     const connected = p.upstream.stats().connected;
     const outbox = p.store.outbox.stats();
     return buildHealth({
@@ -241,6 +254,8 @@ export class Observability {
       inbox: { rows: p.store.inbox.count() },
       degraded: this.uplink.reasons(now, { connected, rows: outbox.rows, oldestAt: outbox.oldestAt }),
       now,
+      // Not an error: ages and deadlines do not depend on it; times written into messages may.
+      extra: { clock: this.clockStatus() },
     });
   }
 
@@ -264,7 +279,7 @@ export class Observability {
   private async publishStats(topic: string, previous?: { snapshot: MetricsSnapshot; at: number }) {
     const store = this.parts?.store;
     if (!store) return undefined;
-    const now = Date.now();
+    const now = waitingNow();
     const snapshot = await takeSnapshot(this.metrics);
     const payload = buildStats(snapshot, this.health(), {
       gatewayId: this.config.gateway.id,

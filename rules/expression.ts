@@ -48,7 +48,7 @@ export function compileExpression(
     if (!g || (env as { isParallelCall?: boolean }).isParallelCall) return;
     g.depth += delta;
     if (g.depth > MAX_DEPTH) throw new Error(`expression too deep (over ${MAX_DEPTH} levels)`);
-    if (Date.now() > g.deadline) throw new Error(`expression took over ${MAX_MS} ms`);
+    if (performance.now() > g.deadline) throw new Error(`expression took over ${MAX_MS} ms`);
   };
   expr.assign(
     Symbol.for('jsonata.__evaluate_entry') as unknown as string,
@@ -61,7 +61,7 @@ export function compileExpression(
   return {
     source,
     evaluate: (input) =>
-      expr.evaluate(input, { [GUARD]: { deadline: Date.now() + MAX_MS, depth: 0 } satisfies Guard }),
+      expr.evaluate(input, { [GUARD]: { deadline: performance.now() + MAX_MS, depth: 0 } satisfies Guard }),
   };
 }
 

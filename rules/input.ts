@@ -1,3 +1,4 @@
+import { wallOf } from '../contracts/clock.js';
 import type { Reading } from '../adapters/types.js';
 
 /**
@@ -88,7 +89,8 @@ export function ruleInput(
     gateway,
     qos: reading.qos,
     retain: reading.retain,
-    receivedAt: reading.receivedAt,
+    // Readings carry waiting-clock time; a rule sees the wall time (right since the last clock step).
+    receivedAt: wallOf(reading.receivedAt),
     payload: decoded.value,
     fields: decoded.fields,
     captures,

@@ -30,6 +30,7 @@ import { SessionTable } from './session-table.js';
 import { UdpSocket } from './socket.js';
 import { type DropReason, deviceState, type MqttSnCounters, type MqttSnEvent, Stats } from './stats.js';
 import { PredefinedTopics } from './topic-registry.js';
+import { waitingNow } from '../../contracts/clock.js';
 
 export interface MqttSnAdapterOptions {
   config: MqttsnConfig;
@@ -95,7 +96,7 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
       this.restored,
       this.statsBox.events$.pipe(
         filter((e) => e.kind === 'state'),
-        map((e) => ({ source: this.name, device: e.clientId, state: deviceState(e.state), at: Date.now() })),
+        map((e) => ({ source: this.name, device: e.clientId, state: deviceState(e.state), at: waitingNow() })),
       ),
     );
     const cfg = opts.config;
@@ -122,12 +123,12 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
       qos2: new Qos2Ids(
         opts.state,
         (task, what) => void this.track(task, what),
-        () => Date.now(),
+        () => waitingNow(),
         // a device has at most max_inflight unreleased QoS 2 messages; twice that leaves room for a resend
         2 * cfg.max_inflight_per_client,
       ),
       refusals,
-      now: () => Date.now(),
+      now: () => waitingNow(),
       send: (peer, p) => this.sendPacket(peer, p),
       emit: (r) => {
         try {
@@ -164,7 +165,7 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
           source: this.name,
           device: s.clientId,
           state: s.state === 'active' ? 'online' : 'asleep',
-          at: Date.now(),
+          at: waitingNow(),
         });
     }
     this.pruneRestoredSubscriptions();
@@ -246,7 +247,7 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
   async send(command: Command): Promise<SendOutcome> {
     const s = command.target === this.name ? this.sessions.get(command.device) : undefined;
     if (!s) return 'unknown-device';
-    if (command.expiresAt !== undefined && command.expiresAt <= Date.now()) {
+    if (command.expiresAt !== undefined && command.expiresAt <= waitingNow()) {
       this.ctx.drop('expired', s.peer, `command ${command.id}`);
       throw new CommandNotDeliveredError(`command ${command.id} for ${command.device} expired`);
     }

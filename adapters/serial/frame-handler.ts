@@ -8,6 +8,7 @@ import { createDecoder } from './decode/index.js';
 import { frameText } from './decode/types.js';
 import { type DropReason, hexPreview } from './framing/types.js';
 import { deviceOf, toReadings } from './to-readings.js';
+import { waitingNow } from '../../contracts/clock.js';
 
 export interface FrameHandlerDeps {
   compiled: SerialConfigView;
@@ -55,7 +56,7 @@ export function createFrameHandler(d: FrameHandlerDeps) {
   };
 
   const isText = c.config.format !== 'raw';
-  const onFrame = (frame: Buffer, receivedAt = Date.now()) => {
+  const onFrame = (frame: Buffer, receivedAt = waitingNow()) => {
     if (isText && frameText(frame) === '') return; // blank line (CRLF, keep-alive newline): not a frame
     counters.frames++;
     if (d.takeReply(frame)) return;

@@ -19,7 +19,7 @@ export async function queueCommand(action: string, opts: QueueOptions): Promise<
     case 'stats': {
       const s = stats(dir);
       const age =
-        s.outbox.oldestAt === null ? '-' : `${Math.round((Date.now() - s.outbox.oldestAt) / 1000)}s`;
+        s.outbox.oldestAgeMs === null ? '-' : `${Math.round(s.outbox.oldestAgeMs / 1000)}s`;
       console.log(`store      ${s.path} (${s.fileBytes} bytes on disk, schema v${s.schemaVersion})`);
       console.log(
         `outbox     ${s.outbox.rows} rows, ${s.outbox.bytes} payload bytes, ${s.outbox.inflight} QoS 2 in flight, oldest ${age}`,

@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { PlainHistogram } from './plain-histogram.js';
+import { waitingNow } from '../../contracts/clock.js';
 
 /** What the gauges read at scrape time. OutboxStats from the store fits OutboxSource. */
 export interface OutboxSource {
@@ -108,6 +109,7 @@ export class Metrics {
   readonly outboxSetAside: Counter<'reason'>;
   readonly upstreamRetries: Counter<'reason'>;
   readonly commands: Counter<'target' | 'outcome'>;
+  readonly clockSteps: Counter<'direction'>;
   readonly e2eLatency: PlainHistogram;
   readonly storeCommit: PlainHistogram;
   readonly modbusRequests: Counter<'bus' | 'device'>;
@@ -128,7 +130,7 @@ export class Metrics {
   private readonly outCounts = new Map<string, number>();
 
   constructor(opts: MetricsOptions = {}) {
-    this.now = opts.now ?? Date.now;
+    this.now = opts.now ?? waitingNow;
     this.logger = opts.logger;
     const registers = [this.registry];
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
@@ -181,6 +183,12 @@ export class Metrics {
       name: `${P}commands_total`,
       help: 'Commands to devices, by target and outcome (sent, queued, expired, failed, ...).',
       labelNames: ['target', 'outcome'],
+      registers,
+    });
+    this.clockSteps = new Counter({
+      name: `${P}clock_steps_total`,
+      help: 'Wall-clock steps seen (wall minus monotonic time moved by more than a second), by direction.',
+      labelNames: ['direction'],
       registers,
     });
     // Observed per message / per commit: plain counts, exported on scrape.

@@ -1,3 +1,4 @@
+import { wallOf } from '../../contracts/clock.js';
 import type { Health } from './health.js';
 import type { MetricsSnapshot } from './snapshot.js';
 
@@ -47,7 +48,7 @@ export function buildStats(snap: MetricsSnapshot, health: Health, ctx: StatsCont
 
   const payload: StatsPayload = {
     gateway: ctx.gatewayId,
-    ts: new Date(ctx.now).toISOString(),
+    ts: new Date(wallOf(ctx.now)).toISOString(),
     uptime_seconds: Math.max(0, Math.round((ctx.now - ctx.startedAt) / 1000)),
     status: !health.serving ? 'unavailable' : health.degraded?.length ? 'degraded' : 'ok',
     upstream: snap.upstream,

@@ -2,6 +2,7 @@ import * as mqttPacket from 'mqtt-packet';
 import type { IPublishPacket } from 'mqtt-packet';
 import type { OutboxRow } from '../../contracts/store.js';
 import type { ProtocolVersion } from './connection.js';
+import { timeTrusted, waitingNow } from '../../contracts/clock.js';
 
 interface TopicEntry {
   /** 2-byte length + UTF-8 topic, as it goes on the wire. */
@@ -28,6 +29,11 @@ const EMPTY_TOPIC = Buffer.alloc(2);
 /** Larger payloads go through mqtt-packet (keeps the hand encoder's length arithmetic small). */
 const MAX_SIMPLE_PAYLOAD = 1 << 26;
 const MAX_EXPIRY_MS = 0xffffffff * 1000;
+/**
+ * MQTT 5 user property of a message whose reading was taken before the wall clock was known right
+ * (before NTP synchronized, or in an earlier run that was not): times written into it may be wrong.
+ */
+const UNSYNCHRONIZED = { time_quality: 'unsynchronized' } as const;
 
 function varIntSize(n: number): number {
   return n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4;
@@ -75,7 +81,7 @@ export class PublishEncoder {
     /** Default lifetime of a row (store.max_age); 0 = no expiry sent. */
     private readonly maxAgeMs: number,
     private readonly aliasMax: number,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = waitingNow,
   ) {}
 
   /** This encoder's clock (ms): read once per batch for expired(). */
@@ -112,7 +118,8 @@ export class PublishEncoder {
     const left = this.remainingMs(row);
     if (Number.isFinite(left)) props.messageExpiryInterval = Math.max(1, Math.ceil(left / 1000));
     const rp = row.properties as RowProperties | undefined;
-    if (rp?.user && Object.keys(rp.user).length > 0) props.userProperties = rp.user;
+    const user = timeTrusted(row.receivedAt) ? rp?.user : { ...rp?.user, ...UNSYNCHRONIZED };
+    if (user && Object.keys(user).length > 0) props.userProperties = user;
     if (rp?.contentType) props.contentType = rp.contentType;
     if (rp?.utf8 !== undefined) props.payloadFormatIndicator = rp.utf8;
     if (rp?.responseTopic) props.responseTopic = rp.responseTopic;
@@ -272,6 +279,7 @@ export class PublishEncoder {
   private simple(row: OutboxRow): boolean {
     if (row.payload.length > MAX_SIMPLE_PAYLOAD) return false;
     if (this.protocol !== 5) return true;
+    if (!timeTrusted(row.receivedAt)) return false; // carries the time_quality user property
     const rp = row.properties as RowProperties | undefined;
     if (rp !== undefined) {
       if (rp.contentType || rp.responseTopic || rp.correlationData) return false;
