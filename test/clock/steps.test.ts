@@ -1,0 +1,234 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { flags } from '../../adapters/mqttsn/codec/index.js';
+import { killAllGateways } from '../harness/gateway-process.js';
+import { Mosquitto } from '../harness/mosquitto.js';
+import { freePort, freeUdpPort } from '../harness/ports.js';
+import { publishTo, Subscriber } from '../harness/subscriber.js';
+import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
+import { sleep, waitFor } from '../harness/wait.js';
+import { SnClient } from '../mqttsn/client.js';
+import { FakeClock, http, metric, v5Subscriber } from './faketime.js';
+
+/**
+ * The real gateway process under libfaketime: only its wall clock steps (as NTP steps a Pi's clock
+ * that booted with an old time); its monotonic clock, the broker and the test run on true time.
+ */
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
+  await killAllGateways();
+});
+afterAll(() => cleanupTmpDirs());
+
+interface Setup {
+  dir: string;
+  clock: FakeClock;
+  broker: Mosquitto;
+  udp: number;
+  httpPort: number;
+  file: string;
+}
+
+async function setup(opts: { offset: string; synced: boolean; store?: string; extra?: string }): Promise<Setup> {
+  const dir = tmpDir();
+  const clock = new FakeClock(dir, opts.offset, opts.synced);
+  const broker = await Mosquitto.start({ persistence: true });
+  cleanups.push(() => broker.stop());
+  const udp = await freeUdpPort();
+  const httpPort = await freePort();
+  const file = join(dir, 'gw.yaml');
+  writeFileSync(
+    file,
+    `gateway: { id: clk, state_dir: state, stop_grace: 5s, ${clock.gatewayKeys()} }
+upstream: { url: "${broker.url}", keepalive: 5, reconnect: { min: 100ms, max: 300ms } }
+store: { durability: process-crash${opts.store ? `, ${opts.store}` : ''} }
+http: { listen: "127.0.0.1:${httpPort}" }
+mqttsn: { enabled: true, listen: "127.0.0.1:${udp}", predefined_topics: { 1: clk/q1, 2: clk/q2 } }
+${opts.extra ?? ''}`,
+  );
+  return { dir, clock, broker, udp, httpPort, file };
+}
+
+/** A device sends n readings on predefined topic `topicId` at `qos`, each acknowledged before the next. */
+async function sendReadings(udp: number, clientId: string, topicId: 1 | 2, qos: 1 | 2, n: number): Promise<void> {
+  const c = await SnClient.open(udp);
+  try {
+    expect((await c.connect(clientId)).returnCode).toBe(0);
+    for (let i = 1; i <= n; i++) {
+      await c.send({
+        type: 'publish',
+        flags: flags({ qos, topicIdType: 1 }),
+        topicId,
+        msgId: i,
+        data: Buffer.from(`${clientId}-${i}`),
+      });
+      if (qos === 1) {
+        expect((await c.expect('puback', 5000, (p) => p.msgId === i)).returnCode).toBe(0);
+      } else {
+        await c.expect('pubrec', 5000, (p) => p.msgId === i);
+        await c.send({ type: 'pubrel', msgId: i });
+        await c.expect('pubcomp', 5000, (p) => p.msgId === i);
+      }
+    }
+    await c.send({ type: 'disconnect' });
+  } finally {
+    await c.close();
+  }
+}
+
+function expectAll(payloads: string[], prefix: string, n: number): void {
+  const got = new Set(payloads.filter((p) => p.startsWith(`${prefix}-`)));
+  const missing = Array.from({ length: n }, (_, i) => `${prefix}-${i + 1}`).filter((p) => !got.has(p));
+  expect(missing).toEqual([]);
+}
+
+describe('a wall-clock step under the real gateway process', () => {
+  it('forward 35 days with the broker down: all 100 QoS 1 and 100 QoS 2 readings arrive, none dropped, the step is counted', async () => {
+    const s = await setup({ offset: '-35d', synced: false });
+    const sub = await v5Subscriber(s.broker.url, 'clk/#', 'clk-sub-1');
+    cleanups.push(() => sub.close());
+    await s.broker.stop();
+    const gw = s.clock.start(s.file);
+    await gw.waitForLog('fieldgate up', 20_000);
+    const health = JSON.parse(await http(s.httpPort, '/health')) as { status: string; clock: { synchronized: string } };
+    expect(health.clock.synchronized).toBe('unsynchronized');
+    expect(health.status).not.toBe('unavailable'); // not an error
+
+    await sendReadings(s.udp, 'q1dev', 1, 1, 100);
+    await sendReadings(s.udp, 'q2dev', 2, 2, 100);
+
+    s.clock.ntpSync();
+    const step = await gw.waitForLog(/^wall clock stepped/, 10_000);
+    expect(step.direction).toBe('forward');
+    expect(Number(step.stepS)).toBeGreaterThan(35 * 86400 - 60);
+    await sleep(1500); // the store's expiry runs at least once on the stepped clock
+    await s.broker.restart();
+    await sub.waitForCount(200, 30_000);
+    expectAll(
+      sub.messages.map((m) => m.payload),
+      'q1dev',
+      100,
+    );
+    expectAll(
+      sub.messages.map((m) => m.payload),
+      'q2dev',
+      100,
+    );
+    expect(sub.messages.filter((m) => m.payload.startsWith('q2dev-'))).toHaveLength(100); // exactly once
+    const metrics = await http(s.httpPort, '/metrics');
+    expect(metric(metrics, 'fieldgate_messages_dropped_total{source="store",reason="max_age"}')).toBe(0);
+    expect(metric(metrics, 'fieldgate_clock_steps_total{direction="forward"}')).toBe(1);
+    const status = JSON.parse(await http(s.httpPort, '/api/status')) as {
+      clock: { synchronized: string; steps: number; last_step: { step_s: number } | null };
+    };
+    expect(status.clock.synchronized).toBe('synchronized');
+    expect(status.clock.steps).toBe(1);
+    expect(status.clock.last_step?.step_s).toBeGreaterThan(35 * 86400 - 60);
+    // Their times were written while the clock was wrong: marked.
+    expect(sub.messages.every((m) => m.user.time_quality === 'unsynchronized')).toBe(true);
+  }, 90_000);
+
+  it('a restart between the readings and the step: rows of the earlier, unsynchronized run all arrive, marked', async () => {
+    const s = await setup({ offset: '-35d', synced: false });
+    const sub = await v5Subscriber(s.broker.url, 'clk/#', 'clk-sub-2');
+    cleanups.push(() => sub.close());
+    await s.broker.stop();
+    let gw = s.clock.start(s.file);
+    await gw.waitForLog('fieldgate up', 20_000);
+    await sendReadings(s.udp, 'q1dev', 1, 1, 100);
+    await sendReadings(s.udp, 'q2dev', 2, 2, 100);
+    gw.signal('SIGTERM');
+    expect((await gw.exited()).code).toBe(0);
+
+    gw = s.clock.start(s.file);
+    const up = await gw.waitForLog('fieldgate up', 20_000);
+    expect(up.backlog).toBeGreaterThanOrEqual(200); // and the devices' availability messages
+    // Stopped and started unsynchronized: the downtime is not counted, and it says so once.
+    expect(gw.lines.filter((l) => /^downtime not counted/.test(String(l.msg)))).toHaveLength(1);
+
+    s.clock.ntpSync();
+    await gw.waitForLog(/^wall clock stepped/, 10_000);
+    await sleep(1500);
+    await s.broker.restart();
+    await sub.waitForCount(200, 30_000);
+    const payloads = sub.messages.map((m) => m.payload);
+    expectAll(payloads, 'q1dev', 100);
+    expectAll(payloads, 'q2dev', 100);
+    expect(payloads.filter((p) => p.startsWith('q2dev-'))).toHaveLength(100);
+    const metrics = await http(s.httpPort, '/metrics');
+    expect(metric(metrics, 'fieldgate_messages_dropped_total{source="store",reason="max_age"}')).toBe(0);
+    expect(sub.messages.every((m) => m.user.time_quality === 'unsynchronized')).toBe(true);
+  }, 90_000);
+
+  it('backward one day: max_age and a command TTL still expire once the real time has passed', async () => {
+    const s = await setup({
+      offset: '+0',
+      synced: true,
+      store: 'max_age: 4s',
+      extra: `commands:
+  - subscribe: cmd/{gateway}/+device
+    to: mqttsn
+    topic: cmd
+    ttl: 3s
+    result_topic: res/{device}
+    report_expired: true`,
+    });
+    const sub = await Subscriber.connect(s.broker.url, 'res/#', { qos: 1, clientId: 'clk-sub-3', clean: false });
+    cleanups.push(() => sub.close());
+    const gw = s.clock.start(s.file);
+    await gw.waitForLog('fieldgate up', 20_000);
+    await waitFor(async () => (await http(s.httpPort, '/health')).includes('"upstream":"connected"'), 'uplink');
+
+    const sleeper = await SnClient.open(s.udp);
+    cleanups.push(() => sleeper.close());
+    expect((await sleeper.connect('sleeper3')).returnCode).toBe(0);
+    await sleeper.send({ type: 'disconnect', duration: 3600 });
+    await sleeper.expect('disconnect');
+    await publishTo(s.broker.url, 'cmd/clk/sleeper3', 'later', { qos: 1 });
+    await sub.waitForCount(1, 10_000, 'res/sleeper3'); // "queued"
+    const queuedAt = Date.now();
+
+    await s.broker.stop();
+    await sendReadings(s.udp, 'pub3', 1, 1, 1);
+    const readAt = Date.now();
+    s.clock.set('-1d');
+    const step = await gw.waitForLog(/^wall clock stepped/, 10_000);
+    expect(step.direction).toBe('backward');
+
+    const dropped = async () =>
+      metric(await http(s.httpPort, '/metrics'), 'fieldgate_messages_dropped_total{source="store",reason="max_age"}');
+    const expired = async () =>
+      metric(await http(s.httpPort, '/metrics'), 'fieldgate_commands_total{target="mqttsn",outcome="expired"}');
+    // The first row to go is the reading (or the device's availability message enqueued just before it).
+    await waitFor(async () => (await dropped()) >= 1, 'the reading dropped for max_age', 15_000);
+    expect(Date.now() - readAt).toBeGreaterThanOrEqual(3500); // not before its time either
+    await waitFor(async () => (await expired()) === 1, 'the command expired', 15_000);
+    expect(Date.now() - queuedAt).toBeGreaterThanOrEqual(2500);
+    expect(
+      metric(await http(s.httpPort, '/metrics'), 'fieldgate_clock_steps_total{direction="backward"}'),
+    ).toBe(1);
+  }, 90_000);
+
+  it('MQTT 5: after a step the message expiry is max_age minus the real wait, within 1 s', async () => {
+    const s = await setup({ offset: '-35d', synced: false, store: 'max_age: 60s' });
+    const sub = await v5Subscriber(s.broker.url, 'clk/#', 'clk-sub-5');
+    cleanups.push(() => sub.close());
+    await s.broker.stop();
+    const gw = s.clock.start(s.file);
+    await gw.waitForLog('fieldgate up', 20_000);
+    const sentAt = Date.now();
+    await sendReadings(s.udp, 'x5', 1, 1, 1);
+    await sleep(3000);
+    s.clock.ntpSync();
+    await gw.waitForLog(/^wall clock stepped/, 10_000);
+    await s.broker.restart();
+    await sub.waitForCount(1, 20_000);
+    const m = sub.messages[0]!;
+    const waitedS = (m.at - sentAt) / 1000;
+    expect(m.expiry).toBeDefined();
+    expect(Math.abs(m.expiry! - (60 - waitedS))).toBeLessThanOrEqual(1);
+  }, 60_000);
+});
