@@ -58,7 +58,12 @@ export function resumeWaitingClock(kv: KvState, syncedNow: boolean, logger: Logg
 
 /** Saves where the waiting clock stands (periodically, after a step, and at stop). */
 export function saveWaitingClock(kv: KvState, synced: boolean): Promise<void> {
-  const value: SavedClock = { w: waitingNow(), wall: Date.now(), synced, syncedSince: clockTrust.syncedSince };
+  const value: SavedClock = {
+    w: waitingNow(),
+    wall: Date.now(),
+    synced,
+    syncedSince: clockTrust.syncedSince,
+  };
   return kv.put(NAMESPACE, KEY, value);
 }
 

@@ -32,7 +32,12 @@ interface Setup {
   file: string;
 }
 
-async function setup(opts: { offset: string; synced: boolean; store?: string; extra?: string }): Promise<Setup> {
+async function setup(opts: {
+  offset: string;
+  synced: boolean;
+  store?: string;
+  extra?: string;
+}): Promise<Setup> {
   const dir = tmpDir();
   const clock = new FakeClock(dir, opts.offset, opts.synced);
   const broker = await Mosquitto.start({ persistence: true });
@@ -53,7 +58,13 @@ ${opts.extra ?? ''}`,
 }
 
 /** A device sends n readings on predefined topic `topicId` at `qos`, each acknowledged before the next. */
-async function sendReadings(udp: number, clientId: string, topicId: 1 | 2, qos: 1 | 2, n: number): Promise<void> {
+async function sendReadings(
+  udp: number,
+  clientId: string,
+  topicId: 1 | 2,
+  qos: 1 | 2,
+  n: number,
+): Promise<void> {
   const c = await SnClient.open(udp);
   try {
     expect((await c.connect(clientId)).returnCode).toBe(0);
@@ -93,7 +104,10 @@ describe('a wall-clock step under the real gateway process', () => {
     await s.broker.stop();
     const gw = s.clock.start(s.file);
     await gw.waitForLog('fieldgate up', 20_000);
-    const health = JSON.parse(await http(s.httpPort, '/health')) as { status: string; clock: { synchronized: string } };
+    const health = JSON.parse(await http(s.httpPort, '/health')) as {
+      status: string;
+      clock: { synchronized: string };
+    };
     expect(health.clock.synchronized).toBe('unsynchronized');
     expect(health.status).not.toBe('unavailable'); // not an error
 
@@ -176,11 +190,18 @@ describe('a wall-clock step under the real gateway process', () => {
     result_topic: res/{device}
     report_expired: true`,
     });
-    const sub = await Subscriber.connect(s.broker.url, 'res/#', { qos: 1, clientId: 'clk-sub-3', clean: false });
+    const sub = await Subscriber.connect(s.broker.url, 'res/#', {
+      qos: 1,
+      clientId: 'clk-sub-3',
+      clean: false,
+    });
     cleanups.push(() => sub.close());
     const gw = s.clock.start(s.file);
     await gw.waitForLog('fieldgate up', 20_000);
-    await waitFor(async () => (await http(s.httpPort, '/health')).includes('"upstream":"connected"'), 'uplink');
+    await waitFor(
+      async () => (await http(s.httpPort, '/health')).includes('"upstream":"connected"'),
+      'uplink',
+    );
 
     const sleeper = await SnClient.open(s.udp);
     cleanups.push(() => sleeper.close());
@@ -199,9 +220,15 @@ describe('a wall-clock step under the real gateway process', () => {
     expect(step.direction).toBe('backward');
 
     const dropped = async () =>
-      metric(await http(s.httpPort, '/metrics'), 'fieldgate_messages_dropped_total{source="store",reason="max_age"}');
+      metric(
+        await http(s.httpPort, '/metrics'),
+        'fieldgate_messages_dropped_total{source="store",reason="max_age"}',
+      );
     const expired = async () =>
-      metric(await http(s.httpPort, '/metrics'), 'fieldgate_commands_total{target="mqttsn",outcome="expired"}');
+      metric(
+        await http(s.httpPort, '/metrics'),
+        'fieldgate_commands_total{target="mqttsn",outcome="expired"}',
+      );
     // The first row to go is the reading (or the device's availability message enqueued just before it).
     await waitFor(async () => (await dropped()) >= 1, 'the reading dropped for max_age', 15_000);
     expect(Date.now() - readAt).toBeGreaterThanOrEqual(3500); // not before its time either
