@@ -8,7 +8,12 @@ import { freePort, freeUdpPort } from '../harness/ports.js';
 import { publishTo, Subscriber } from '../harness/subscriber.js';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
 import { sleep, waitFor } from '../harness/wait.js';
+import type { Packet } from '../../adapters/mqttsn/codec/index.js';
+import { encodeRegisters } from '../../adapters/modbus/codec.js';
+import { PtyPair } from '../harness/socat.js';
+import { SlaveModel, TcpSlave } from '../modbus/slave.js';
 import { SnClient } from '../mqttsn/client.js';
+import { Sensor } from '../serial/helpers.js';
 import { FakeClock, http, metric, v5Subscriber } from './faketime.js';
 
 /**
@@ -258,4 +263,175 @@ describe('a wall-clock step under the real gateway process', () => {
     expect(m.expiry).toBeDefined();
     expect(Math.abs(m.expiry! - (60 - waitedS))).toBeLessThanOrEqual(1);
   }, 60_000);
+
+  it('a sleeping device keeps its session and gets its TTL 1 h commands across a 35-day step', async () => {
+    const s = await setup({
+      offset: '-35d',
+      synced: false,
+      extra: `commands:
+  - subscribe: cmd/{gateway}/+device
+    to: mqttsn
+    topic: cmd
+    ttl: 1h`,
+    });
+    // The broker must have the gateway's subscription before the commands are published.
+    const gw = s.clock.start(s.file);
+    await gw.waitForLog('fieldgate up', 20_000);
+    await waitFor(
+      async () => (await http(s.httpPort, '/health')).includes('"upstream":"connected"'),
+      'uplink',
+    );
+    // The subscription_ttl of its traffic is 1 h too.
+    const dev = await SnClient.open(s.udp);
+    cleanups.push(() => dev.close());
+    expect((await dev.connect('s4dev', { cleanSession: false })).returnCode).toBe(0);
+    await dev.send({ type: 'subscribe', flags: flags({ qos: 1 }), msgId: 1, topic: 'down/s4' });
+    expect((await dev.expect('suback')).returnCode).toBe(0);
+    await dev.send({ type: 'disconnect', duration: 600 });
+    await dev.expect('disconnect');
+    await waitFor(
+      async () => (await http(s.httpPort, '/api/devices')).includes('"state":"asleep"'),
+      'the device asleep',
+    );
+    await publishTo(s.broker.url, 'down/s4', 'subscribed-msg', { qos: 1 });
+    await publishTo(s.broker.url, 'cmd/clk/s4dev', 'command-msg', { qos: 1 });
+    await waitFor(
+      async () =>
+        (JSON.parse(await http(s.httpPort, '/health')) as { inbox: { rows: number } }).inbox.rows === 2,
+      'both waiting in the inbox',
+    );
+
+    s.clock.ntpSync();
+    await gw.waitForLog(/^wall clock stepped/, 10_000);
+    await sleep(3000); // inbox expiry and the session sweeps run every second
+
+    await dev.send({ type: 'pingreq', clientId: 's4dev' });
+    const got: string[] = [];
+    for (let done = false; !done; ) {
+      const p = await nextPacket(dev.inbox);
+      if (!p) break;
+      if (p.type === 'register')
+        await dev.send({ type: 'regack', topicId: p.topicId, msgId: p.msgId, returnCode: 0 });
+      if (p.type === 'publish') {
+        got.push(p.data.toString());
+        if (p.flags.qos === 1)
+          await dev.send({ type: 'puback', topicId: p.topicId, msgId: p.msgId, returnCode: 0 });
+      }
+      if (p.type === 'pingresp') done = true;
+    }
+    expect(got.sort()).toEqual(['command-msg', 'subscribed-msg']);
+    const metrics = await http(s.httpPort, '/metrics');
+    expect(metric(metrics, 'fieldgate_commands_total{target="mqttsn",outcome="expired"}')).toBe(0);
+    expect(gw.lines.filter((l) => /expired/.test(String(l.msg)))).toEqual([]);
+  }, 90_000);
+
+  it('timers stay steady: serial, MQTT-SN and Modbus devices live through a step forward and back', async () => {
+    const pty = await PtyPair.open(tmpDir());
+    cleanups.push(() => pty.close());
+    const sensor = await Sensor.open(pty.sensor);
+    cleanups.push(() => sensor.close());
+    const model = new SlaveModel();
+    model.setRegisters(1, 3, 0, encodeRegisters(42, 'uint16', 'ABCD'));
+    const slave = await TcpSlave.start(model);
+    cleanups.push(() => slave.close());
+    const s = await setup({
+      offset: '+0',
+      synced: true,
+      extra: `serial:
+  - { name: tty, path: ${pty.device}, format: kv, topic: "ser/{device}/{field}", silence_timeout: 3s }
+modbus:
+  - name: plant
+    tcp: 127.0.0.1:${slave.port}
+    topic: mb/{device}/{point}
+    devices:
+      - { name: meter, unit: 1, poll: 500ms, points: [{ name: v, fc: 3, address: 0 }] }`,
+    });
+    const sub = await Subscriber.connect(s.broker.url, '#', { qos: 1 });
+    cleanups.push(() => sub.close());
+    const gw = s.clock.start(s.file);
+    await gw.waitForLog('fieldgate up', 20_000);
+    await waitFor(
+      async () => (await http(s.httpPort, '/health')).includes('"upstream":"connected"'),
+      'uplink',
+    );
+
+    // The MQTT-SN device: keep-alive 3 s, a will, a PINGREQ every second.
+    const sn = await SnClient.open(s.udp);
+    cleanups.push(() => sn.close());
+    await sn.send({
+      type: 'connect',
+      flags: flags({ will: true, cleanSession: true }),
+      protocolId: 1,
+      duration: 3,
+      clientId: 'sn6',
+    });
+    await sn.expect('willtopicreq');
+    await sn.send({ type: 'willtopic', flags: flags(), topic: 'will/sn6' });
+    await sn.expect('willmsgreq');
+    await sn.send({ type: 'willmsg', msg: Buffer.from('gone') });
+    expect((await sn.expect('connack')).returnCode).toBe(0);
+    let live = true;
+    const traffic = (async () => {
+      while (live) {
+        await sn.send({ type: 'pingreq' });
+        await sensor.write('t=1\n');
+        await sleep(1000);
+      }
+    })();
+    await waitFor(
+      () =>
+        sub.messages.some((m) => m.topic === 'mb/meter/v') &&
+        sub.messages.some((m) => m.topic === 'ser/tty/t'),
+      'serial and modbus readings upstream',
+      10_000,
+    );
+
+    s.clock.set('+35d');
+    await gw.waitForLog(/^wall clock stepped/, 10_000);
+    await sleep(4500); // past every timeout involved: keep-alives (3 s, 5 s), silence_timeout (3 s)
+    s.clock.set('+0');
+    await waitFor(
+      () => gw.lines.filter((l) => /^wall clock stepped/.test(String(l.msg))).length === 2,
+      'step back',
+      10_000,
+    );
+    const serialCount = () => sub.messages.filter((m) => m.topic === 'ser/tty/t').length;
+    const before = serialCount();
+    await sleep(4500);
+    expect(serialCount()).toBeGreaterThan(before); // readings kept flowing after the steps
+    live = false;
+    await traffic;
+
+    const metrics = await http(s.httpPort, '/metrics');
+    expect(metric(metrics, 'fieldgate_clock_steps_total{direction="forward"}')).toBe(1);
+    expect(metric(metrics, 'fieldgate_clock_steps_total{direction="backward"}')).toBe(1);
+    expect(metric(metrics, 'fieldgate_upstream_reconnects_total')).toBe(0);
+    expect(sub.messages.filter((m) => m.topic === 'will/sn6')).toEqual([]);
+    const states = sub.messages
+      .filter((m) => m.topic.endsWith('/availability'))
+      .map((m) => `${m.topic.split('/')[3]}:${m.payload.toString()}`);
+    expect(states.filter((x) => !x.endsWith(':online'))).toEqual([]);
+    const devices = JSON.parse(await http(s.httpPort, '/api/devices')) as {
+      devices: { id: string; state: string }[];
+    };
+    expect(devices.devices.map((d) => `${d.id}:${d.state}`).sort()).toEqual([
+      'meter:online',
+      'sn6:online',
+      'tty:online',
+    ]);
+    expect(
+      gw.lines.filter((l) => /upstream: (connect failed|disconnected|connection lost)/.test(String(l.msg))),
+    ).toEqual([]);
+  }, 90_000);
 });
+
+/** The next packet of any type from a client's buffer, or undefined after 3 s. */
+async function nextPacket(buf: Packet[]): Promise<Packet | undefined> {
+  const deadline = Date.now() + 3000;
+  while (Date.now() < deadline) {
+    const p = buf.shift();
+    if (p) return p;
+    await sleep(5);
+  }
+  return undefined;
+}
