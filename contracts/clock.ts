@@ -14,7 +14,8 @@
  * a step they are not: show or publish a time with wallOf(), never the raw value.
  */
 
-let shift = 0;
+/** Set so that the scale reads the wall clock at load (timeOrigin alone may be a millisecond off). */
+let shift = Date.now() - (performance.timeOrigin + performance.now());
 
 /** Waiting-clock ms now (an integer, never decreasing). */
 export function waitingNow(): number {
