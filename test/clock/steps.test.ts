@@ -10,6 +10,7 @@ import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
 import { sleep, waitFor } from '../harness/wait.js';
 import type { Packet } from '../../adapters/mqttsn/codec/index.js';
 import { encodeRegisters } from '../../adapters/modbus/codec.js';
+import { makeCerts } from '../harness/certs.js';
 import { PtyPair } from '../harness/socat.js';
 import { SlaveModel, TcpSlave } from '../modbus/slave.js';
 import { SnClient } from '../mqttsn/client.js';
@@ -431,6 +432,28 @@ default_route: { action: drop }`,
     expect(metric(metrics, 'fieldgate_clock_steps_total{direction="backward"}')).toBe(1);
     expect(steps(gw).map((l) => l.direction)).toEqual(['forward', 'backward']);
   }, 90_000);
+
+  it('a broker certificate refused as expired by an unsynchronized clock is logged as that, with a hint', async () => {
+    const certs = makeCerts(); // valid for two days from now
+    const broker = await Mosquitto.start({ tls: { cert: certs.serverCert, key: certs.serverKey } });
+    cleanups.push(() => broker.stop());
+    const dir = tmpDir();
+    const clock = new FakeClock(dir, '+5d', false);
+    const file = join(dir, 'gw.yaml');
+    writeFileSync(
+      file,
+      `gateway: { id: clk, state_dir: state, stop_grace: 5s, ${clock.gatewayKeys()} }
+upstream: { url: "${broker.url}", tls: { ca: "${certs.ca}" }, reconnect: { min: 100ms, max: 300ms } }
+store: { durability: process-crash }
+http: { enabled: false }`,
+    );
+    const gw = clock.start(file);
+    const failed = await gw.waitForLog('upstream: connect failed', 20_000);
+    expect(String(failed.reason)).toMatch(
+      /^TLS: broker certificate expired by this machine's clock \(.*\), which is not synchronized \(NTP\): the clock is probably wrong/,
+    );
+    expect(String(failed.reason)).toMatch(/CERT_HAS_EXPIRED/);
+  }, 60_000);
 });
 
 /** The next packet of any type from a client's buffer, or undefined after 3 s. */
