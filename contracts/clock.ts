@@ -17,24 +17,38 @@
 /** Set so that the scale reads the wall clock at load (timeOrigin alone may be a millisecond off). */
 let shift = Date.now() - (performance.timeOrigin + performance.now());
 
+function exactNow(): number {
+  return performance.timeOrigin + performance.now() + shift;
+}
+
 /** Waiting-clock ms now (an integer, never decreasing). */
 export function waitingNow(): number {
-  return Math.floor(performance.timeOrigin + performance.now() + shift);
+  return Math.floor(exactNow());
+}
+
+/** The offset last taken (see wallOffset). */
+let offset = 0;
+
+/**
+ * Wall minus waiting time (ms): it moves only when the wall clock steps (or slews a little).
+ * Date.now() is whole milliseconds and the monotonic clock is not, so the raw difference flickers by
+ * one; a change of one millisecond is not taken, so a time shown twice reads the same.
+ */
+export function wallOffset(): number {
+  const raw = Math.round(Date.now() - exactNow());
+  if (Math.abs(raw - offset) > 1) offset = raw;
+  return offset;
 }
 
 /** The wall time (ms since epoch) of waiting-clock time `w`, by today's offset between the two. */
 export function wallOf(w: number): number {
-  return w + (Date.now() - waitingNow());
-}
-
-/** Wall minus waiting time (ms): it moves only when the wall clock steps (or slews a little). */
-export function wallOffset(): number {
-  return Date.now() - waitingNow();
+  return w + wallOffset();
 }
 
 /** Continue the scale from a stored value: waitingNow() reads `w` now. Only the gateway's start calls it. */
 export function continueWaitingClock(w: number): void {
-  shift += w - waitingNow();
+  shift += w - exactNow();
+  offset = Math.round(Date.now() - exactNow());
 }
 
 /** What the gateway knows about its wall clock, for marking times it cannot vouch for. */

@@ -47,7 +47,10 @@ export function stats(dir: string): StoreFileStats {
         ...totals,
         oldestAt: oldest?.enqueued_at ?? null,
         // Rows carry waiting-clock times: the age is taken on the gateway's scale, not the wall clock's.
-        oldestAgeMs: oldest ? Math.max(0, estimateWaitingNow(db) - oldest.enqueued_at) : null, inflight, queued: totals.rows - inflight },
+        oldestAgeMs: oldest ? Math.max(0, estimateWaitingNow(db) - oldest.enqueued_at) : null,
+        inflight,
+        queued: totals.rows - inflight,
+      },
       inbox: { rows: count('SELECT count(*) AS n FROM inbox') },
       kv: { rows: count('SELECT count(*) AS n FROM kv') },
       setAside: setAsideStats(db),

@@ -16,6 +16,7 @@ import { resumeWaitingClock, saveWaitingClock } from '../../gateway/store/clock-
 import { PublishEncoder } from '../../gateway/upstream/publish-packet.js';
 import { describeError } from '../../gateway/upstream/reasons.js';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
+import { engine, reading } from '../rules/helpers.js';
 import { captureLogger, open } from '../store/helpers.js';
 
 const DAY = 86400e3;
@@ -178,6 +179,22 @@ describe('what the clock changes upstream', () => {
     expect(decode(enc.encode([{ row: row(now), packetId: 3 }], false)).properties?.userProperties).toEqual({
       time_quality: 'unsynchronized',
     });
+  });
+
+  it("rule expressions see a reading's time on the wall clock of now, and whether it can be vouched for", async () => {
+    const e = engine({
+      rules: [{ match: 'sensors/#', transform: '{"at": receivedAt, "ok": timeSynchronized}' }],
+    });
+    const w = waitingNow() - 60_000; // read a minute ago
+    stepWall(-35 * DAY); // and the clock stepped since
+    clockTrust.syncedSince = w - 1;
+    const run = await e.uplink(reading({ receivedAt: w }), waitingNow());
+    const body = JSON.parse(run.messages[0]!.payload.toString()) as { at: number; ok: boolean };
+    expect(Math.abs(body.at - (Date.now() - 60_000))).toBeLessThan(1000);
+    expect(body.ok).toBe(true);
+    clockTrust.syncedSince = null;
+    const marked = await e.uplink(reading({ receivedAt: w }), waitingNow());
+    expect((JSON.parse(marked.messages[0]!.payload.toString()) as { ok: boolean }).ok).toBe(false);
   });
 
   it('a certificate "expired" or "not yet valid" while unsynchronized is logged as the clock, with a hint', () => {
