@@ -136,6 +136,7 @@ function resolveFiles(
     }
   }
   config.gateway.state_dir = resolve(baseDir, config.gateway.state_dir);
+  config.gateway.clock_sync_file = resolve(baseDir, config.gateway.clock_sync_file);
 }
 
 function toProblems(issue: z.core.$ZodIssue, doc: Document, lines: LineCounter): ConfigProblem[] {
