@@ -6,7 +6,7 @@ import { waitingNow } from '../../contracts/clock.js';
 export interface OutboxSource {
   rows: number;
   bytes: number;
-  /** ms since epoch of the oldest row, null when empty. */
+  /** Waiting-clock ms of the oldest row, null when empty. */
   oldestAt: number | null;
 }
 export interface InboxSource {
@@ -390,7 +390,7 @@ export class Metrics {
   command(target: string, outcome: string): void {
     this.commands.inc({ target, outcome });
   }
-  /** receivedAt: ms since epoch when the reading arrived (OutboxMessage.receivedAt). */
+  /** receivedAt: waiting-clock ms when the reading arrived (OutboxMessage.receivedAt). */
   /** A batch of rows delivered upstream: counted by QoS, each one's end-to-end latency observed. */
   delivered(rows: readonly { qos: number; receivedAt: number }[], ackedAt = this.now()): void {
     let q0 = 0;

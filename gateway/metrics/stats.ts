@@ -4,11 +4,11 @@ import type { MetricsSnapshot } from './snapshot.js';
 
 export interface StatsContext {
   gatewayId: string;
-  /** ms since epoch. */
+  /** Waiting-clock ms (`ts` shows it on the wall clock). */
   now: number;
-  /** ms since epoch when the gateway started. */
+  /** Waiting-clock ms when the gateway started. */
   startedAt: number;
-  /** The snapshot published last time and when (ms since epoch): adds per-interval counts. */
+  /** The snapshot published last time and when (waiting-clock ms): adds per-interval counts. */
   previous?: { snapshot: MetricsSnapshot; at: number };
 }
 
