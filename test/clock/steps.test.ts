@@ -191,6 +191,31 @@ describe('a wall-clock step under the real gateway process', () => {
     expect(steps(gw)).toHaveLength(1);
   }, 90_000);
 
+  it('a restart with the clock synchronized at the stop and at the start counts the downtime in ages', async () => {
+    const s = await setup({ offset: '+0', synced: true, store: 'max_age: 10s' });
+    await s.broker.stop();
+    let gw = s.clock.start(s.file);
+    await gw.waitForLog('fieldgate up', 20_000);
+    await sendReadings(s.udp, 'r2', 1, 1, 1);
+    gw.signal('SIGTERM');
+    expect((await gw.exited()).code).toBe(0);
+    await sleep(8000); // down 8 s of the 10 s max_age
+    gw = s.clock.start(s.file);
+    await gw.waitForLog('fieldgate up', 20_000);
+    const startedAt = Date.now();
+    const dropped = async () =>
+      metric(
+        await http(s.httpPort, '/metrics'),
+        'fieldgate_messages_dropped_total{source="store",reason="max_age"}',
+      );
+    // Counted, the reading is past max_age 2 s after the start (seen at the next expiry pass, <= 5 s);
+    // not counted, it would live 10 s more.
+    await waitFor(async () => (await dropped()) >= 1, 'the reading dropped for max_age', 9000);
+    expect(Date.now() - startedAt).toBeLessThan(9000);
+    expect(gw.lines.filter((l) => /^downtime not counted/.test(String(l.msg)))).toEqual([]);
+    expect(Number((await gw.waitForLog('fieldgate up')).downtimeCountedMs)).toBeGreaterThan(7500);
+  }, 60_000);
+
   it('backward one day: max_age and a command TTL still expire once the real time has passed', async () => {
     const s = await setup({
       offset: '+0',
