@@ -59,12 +59,23 @@ export const clockTrust = {
    * message for a reading taken before it may be wrong (time_quality "unsynchronized").
    */
   syncedSince: 0 as number | null,
+  /**
+   * Waiting-clock time since which it maps to true time by today's offset: the start of the first
+   * run of an unbroken chain (each restart's downtime counted). A reading before it, from a run
+   * whose downtime could not be counted, cannot be corrected.
+   */
+  linkedSince: 0,
 };
 
-/** Whether a wall time written for a reading taken at waiting time `w` can be vouched for. */
+/** Whether a wall time written (now or earlier) for a reading taken at waiting time `w` can be vouched for. */
 export function timeTrusted(w: number): boolean {
   const since = clockTrust.syncedSince;
   return since !== null && w >= since;
+}
+
+/** Whether the wall time of a reading taken at waiting time `w`, written now (wallOf(w)), is right. */
+export function timeCorrectable(w: number): boolean {
+  return clockTrust.syncedSince !== null && w >= clockTrust.linkedSince;
 }
 
 export interface ClockStep {

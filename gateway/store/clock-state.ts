@@ -13,8 +13,9 @@ export interface SavedClock {
   /** Wall ms since epoch at the same moment. */
   wall: number;
   synced: boolean;
-  /** clockTrust.syncedSince at that moment. */
+  /** clockTrust.syncedSince and linkedSince at that moment. */
   syncedSince: number | null;
+  linkedSince?: number;
 }
 
 export interface ClockResume {
@@ -37,6 +38,7 @@ export function resumeWaitingClock(kv: KvState, syncedNow: boolean, logger: Logg
   if (!saved || typeof saved.w !== 'number' || typeof saved.wall !== 'number') {
     // First start: the scale starts at today's wall time, so rows of older versions (wall times) fit it.
     clockTrust.syncedSince = syncedNow ? 0 : null;
+    clockTrust.linkedSince = 0;
     return { countedMs: 0 };
   }
   const down = Date.now() - saved.wall;
@@ -46,8 +48,13 @@ export function resumeWaitingClock(kv: KvState, syncedNow: boolean, logger: Logg
   else if (down < 0) notCounted = 'the wall clock is behind the time the gateway last ran';
   const countedMs = notCounted === undefined ? down : 0;
   continueWaitingClock(saved.w + countedMs);
-  if (notCounted === undefined) clockTrust.syncedSince = saved.syncedSince;
-  else clockTrust.syncedSince = syncedNow ? waitingNow() : null;
+  if (notCounted === undefined) {
+    clockTrust.syncedSince = saved.syncedSince;
+    clockTrust.linkedSince = saved.linkedSince ?? 0;
+  } else {
+    clockTrust.syncedSince = syncedNow ? waitingNow() : null;
+    clockTrust.linkedSince = waitingNow();
+  }
   if (notCounted !== undefined)
     logger.warn(
       { lastRunWall: new Date(saved.wall).toISOString(), wallNow: new Date().toISOString(), wallGapMs: down },
@@ -63,6 +70,7 @@ export function saveWaitingClock(kv: KvState, synced: boolean): Promise<void> {
     wall: Date.now(),
     synced,
     syncedSince: clockTrust.syncedSince,
+    linkedSince: clockTrust.linkedSince,
   };
   return kv.put(NAMESPACE, KEY, value);
 }

@@ -277,8 +277,16 @@ describe('a wall-clock step under the real gateway process', () => {
     expect(steps(gw)[0]).toMatchObject({ direction: 'backward' });
   }, 90_000);
 
-  it('MQTT 5: after a step the message expiry is max_age minus the real wait, within 1 s', async () => {
-    const s = await setup({ offset: '-35d', synced: false, store: 'max_age: 60s' });
+  it('MQTT 5: after a step the message expiry is max_age minus the real wait, within 1 s; a time_field is the true time', async () => {
+    const s = await setup({
+      offset: '-35d',
+      synced: false,
+      store: 'max_age: 60s',
+      extra: `rules:
+  - match: clk/q1
+    transform: '{"v": payload}'
+    time_field: at`,
+    });
     const sub = await v5Subscriber(s.broker.url, 'clk/#', 'clk-sub-5');
     cleanups.push(() => sub.close());
     await s.broker.stop();
@@ -295,6 +303,11 @@ describe('a wall-clock step under the real gateway process', () => {
     const waitedS = (m.at - sentAt) / 1000;
     expect(m.expiry).toBeDefined();
     expect(Math.abs(m.expiry! - (60 - waitedS))).toBeLessThanOrEqual(1);
+    // Read 35 days "before" by the clock of then; the time written at send is the corrected one.
+    const body = JSON.parse(m.payload) as { v: string; at: number };
+    expect(body.v).toBe('x5-1');
+    expect(Math.abs(body.at - sentAt)).toBeLessThan(2000);
+    expect(m.user.time_quality).toBeUndefined();
     expect(steps(gw)).toHaveLength(1);
   }, 60_000);
 
