@@ -87,6 +87,7 @@ export class Observability {
   /** The wall clock's sync state and steps, for /health, /api/status and the status page. */
   setClock(clock: ClockWatch): void {
     this.clock = clock;
+    this.metrics.setClockSource(() => clock.status().synchronized);
   }
 
   private clockStatus() {

@@ -122,6 +122,7 @@ export class Metrics {
   private mqttsnSource: (() => MqttsnDeviceCounts) | undefined;
   private serialSource: (() => SerialPortState[]) | undefined;
   private healthSource: (() => HealthSource) | undefined;
+  private clockSource: (() => 'synchronized' | 'unsynchronized' | 'unknown') | undefined;
   private readonly now: () => number;
   private readonly logger: MetricsOptions['logger'];
   private readonly warnedSources = new Set<string>();
@@ -253,6 +254,14 @@ export class Metrics {
         },
       });
 
+    gauge(
+      'clock_synchronized',
+      'Whether the wall clock is synchronized (NTP): 1 yes, 0 no, -1 cannot tell (no systemd).',
+      (g) =>
+        pull('clock', this.clockSource, (s) =>
+          g.set(s === 'synchronized' ? 1 : s === 'unsynchronized' ? 0 : -1),
+        ),
+    );
     gauge('outbox_rows', 'Messages waiting in the outbox.', (g) =>
       pull('outbox', this.outboxSource, (s) => g.set(s.rows)),
     );
@@ -366,6 +375,10 @@ export class Metrics {
   }
   setHealthSource(fn: () => HealthSource): void {
     this.healthSource = fn;
+  }
+
+  setClockSource(fn: () => 'synchronized' | 'unsynchronized' | 'unknown'): void {
+    this.clockSource = fn;
   }
 
   messageIn(source: string, n = 1): void {

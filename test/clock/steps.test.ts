@@ -124,6 +124,7 @@ describe('a wall-clock step under the real gateway process', () => {
     };
     expect(health.clock.synchronized).toBe('unsynchronized');
     expect(health.status).not.toBe('unavailable'); // not an error
+    expect(metric(await http(s.httpPort, '/metrics'), 'fieldgate_clock_synchronized')).toBe(0);
 
     await sendReadings(s.udp, 'q1dev', 1, 1, 100);
     await sendReadings(s.udp, 'q2dev', 2, 2, 100);
@@ -147,6 +148,7 @@ describe('a wall-clock step under the real gateway process', () => {
     expect(metric(metrics, 'fieldgate_messages_dropped_total{source="store",reason="max_age"}')).toBe(0);
     expect(metric(metrics, 'fieldgate_clock_steps_total{direction="forward"}')).toBe(1);
     expect(steps(gw)).toHaveLength(1);
+    expect(metric(metrics, 'fieldgate_clock_synchronized')).toBe(1);
     expect(steps(gw)[0]).toMatchObject({ direction: 'forward' });
     expect(Number(steps(gw)[0]!.stepS)).toBeGreaterThan(35 * 86400 - 60);
     const status = JSON.parse(await http(s.httpPort, '/api/status')) as {
