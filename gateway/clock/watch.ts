@@ -19,6 +19,12 @@ const CHECK_MS = 1000;
  * unsynchronized clock, up to this much of the last run is not counted (rows wait that much longer).
  */
 export const SAVE_MS = 60_000;
+/**
+ * While synchronized, a save only keeps the stored wall/waiting pair from drifting (NTP slews the
+ * wall clock, at most 0.5 ms/s): the downtime is measured from that pair, so an older one is as good.
+ * Steps and sync changes are saved at once anyway. Fewer commits: the SD card is written less.
+ */
+const SYNCED_SAVE_MS = 10 * 60_000;
 
 export interface ClockWatchDeps {
   probe: SyncProbe;
@@ -37,6 +43,7 @@ export class ClockWatch {
   private steps = 0;
   private lastStep: (ClockStep & { at: number }) | null = null;
   private probing: Promise<void> | undefined;
+  private saved: { at: number; trusted: boolean } | undefined;
 
   constructor(private readonly deps: ClockWatchDeps) {}
 
@@ -93,6 +100,7 @@ export class ClockWatch {
       'wall clock stepped: ages, deadlines and timers are not affected; times shown from now on use the new clock',
     );
     // A step is how NTP's first synchronization looks: learn the new state and save it at once.
+    this.saved = undefined;
     void this.refresh();
   }
 
@@ -101,6 +109,9 @@ export class ClockWatch {
       .probe()
       .then((state) => {
         this.follow(state);
+        const last = this.saved;
+        const trusted = this.deps.probe.trusted;
+        if (last && trusted && last.trusted && waitingNow() - last.at < SYNCED_SAVE_MS) return;
         return this.save();
       })
       .catch((err: unknown) => this.deps.logger.warn({ err }, 'clock state not saved'))
@@ -126,8 +137,12 @@ export class ClockWatch {
   }
 
   private save(): Promise<void> {
-    return saveWaitingClock(this.deps.kv, this.deps.probe.trusted).catch((err: unknown) =>
-      this.deps.logger.warn({ err }, 'clock state not saved'),
+    const trusted = this.deps.probe.trusted;
+    return saveWaitingClock(this.deps.kv, trusted).then(
+      () => {
+        this.saved = { at: waitingNow(), trusted };
+      },
+      (err: unknown) => this.deps.logger.warn({ err }, 'clock state not saved'),
     );
   }
 }
