@@ -12,6 +12,8 @@ import {
 } from '../../contracts/clock.js';
 import type { OutboxRow } from '../../contracts/store.js';
 import { SyncProbe } from '../../gateway/clock/sync-probe.js';
+import { ClockWatch } from '../../gateway/clock/watch.js';
+import { waitFor } from '../harness/wait.js';
 import { resumeWaitingClock, saveWaitingClock } from '../../gateway/store/clock-state.js';
 import { PublishEncoder } from '../../gateway/upstream/publish-packet.js';
 import { describeError } from '../../gateway/upstream/reasons.js';
@@ -108,6 +110,35 @@ describe('continued across restarts (the store keeps it)', () => {
       'the wall clock is not synchronized now',
     );
     expect(clockTrust.syncedSince).toBeNull();
+    store.close();
+  });
+});
+
+describe('the clock watch', () => {
+  it('logs and counts a step once, saves the clock at once, and says what it saw', async () => {
+    const { store } = open(tmpDir());
+    const probe = new SyncProbe('always', '/nonexistent');
+    await probe.probe();
+    const { logger, lines } = captureLogger();
+    const steps: string[] = [];
+    const watch = new ClockWatch({ probe, kv: store.state, logger, onStep: (d) => steps.push(d) });
+    watch.start();
+    const saved = () => store.state.get<{ w: number; wall: number; synced: boolean }>('clock', 'waiting');
+    await waitFor(() => saved(), 'the first save');
+    expect(saved()!.synced).toBe(true);
+    stepWall(35 * DAY);
+    watch.check();
+    watch.check();
+    expect(steps).toEqual(['forward']);
+    const logged = lines.filter((l) => /^wall clock stepped/.test(l.msg));
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({ direction: 'forward' });
+    expect(Number(logged[0]!.stepS)).toBeCloseTo(35 * 86400, -1);
+    await waitFor(() => saved()!.wall > Date.now() - 5000, 'saved with the new wall time');
+    const status = watch.status();
+    expect(status).toMatchObject({ synchronized: 'synchronized', steps: 1 });
+    expect(status.last_step!.step_s).toBeCloseTo(35 * 86400, -1);
+    await watch.stop();
     store.close();
   });
 });
