@@ -49,7 +49,7 @@ export function resumeWaitingClock(kv: KvState, syncedNow: boolean, logger: Logg
   const countedMs = notCounted === undefined ? down : 0;
   continueWaitingClock(saved.w + countedMs);
   if (notCounted === undefined) {
-    clockTrust.syncedSince = saved.syncedSince;
+    clockTrust.syncedSince = saved.syncedSince ?? waitingNow();
     clockTrust.linkedSince = saved.linkedSince ?? 0;
   } else {
     clockTrust.syncedSince = syncedNow ? waitingNow() : null;
