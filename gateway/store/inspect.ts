@@ -58,6 +58,14 @@ export function stats(dir: string): StoreFileStats {
   });
 }
 
+/**
+ * Wall minus waiting-clock time as the running (or last) gateway had it, estimated from its last
+ * save: rows carry waiting-clock times, which `queue peek` shows on the wall clock.
+ */
+export function wallOffsetEstimate(dir: string): number {
+  return withDb(dir, true, (db) => Date.now() - estimateWaitingNow(db));
+}
+
 export function peek(dir: string, opts: { limit: number; from: 'outbox' }): OutboxRow[];
 export function peek(dir: string, opts: { limit: number; from: 'inbox' }): InboxRow[];
 export function peek(

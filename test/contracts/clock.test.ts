@@ -15,6 +15,7 @@ import { SyncProbe } from '../../gateway/clock/sync-probe.js';
 import { ClockWatch } from '../../gateway/clock/watch.js';
 import { waitFor } from '../harness/wait.js';
 import { resumeWaitingClock, saveWaitingClock } from '../../gateway/store/clock-state.js';
+import { stats, wallOffsetEstimate } from '../../gateway/store/inspect.js';
 import { PublishEncoder } from '../../gateway/upstream/publish-packet.js';
 import { describeError } from '../../gateway/upstream/reasons.js';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
@@ -140,6 +141,37 @@ describe('the clock watch', () => {
     expect(status.last_step!.step_s).toBeCloseTo(35 * 86400, -1);
     await watch.stop();
     store.close();
+  });
+});
+
+describe('the queue CLI beside a gateway whose waiting clock is behind the wall clock', () => {
+  it("takes ages on the gateway's scale and shows times on the wall clock", async () => {
+    const dir = tmpDir();
+    const { store } = open(dir);
+    // The gateway ran unsynchronized 35 days behind, then NTP stepped the clock: its scale stayed.
+    await store.state.put('clock', 'waiting', {
+      w: Date.now() - 35 * DAY,
+      wall: Date.now(),
+      synced: true,
+      syncedSince: 0,
+    });
+    continueWaitingClock(Date.now() - 35 * DAY - 5000);
+    await store.outbox.enqueue([
+      {
+        source: 's',
+        device: 'd',
+        topic: 't',
+        payload: Buffer.from('x'),
+        qos: 1,
+        retain: false,
+        receivedAt: waitingNow(),
+      },
+    ]);
+    store.close();
+    expect(Math.abs(wallOffsetEstimate(dir) - 35 * DAY)).toBeLessThan(1000);
+    const age = stats(dir).outbox.oldestAgeMs!;
+    expect(age).toBeGreaterThan(4000);
+    expect(age).toBeLessThan(7000);
   });
 });
 
