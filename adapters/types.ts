@@ -25,7 +25,7 @@ export interface Reading {
   payload: Buffer;
   qos: QoS;
   retain: boolean;
-  /** ms since epoch, when the bytes arrived. */
+  /** Waiting-clock ms (contracts/clock.ts: never steps; wallOf() shows it), when the bytes arrived. */
   receivedAt: number;
   /** Decoded payload fields when the adapter parsed them (serial kv/json/csv), for rules. */
   fields?: Record<string, unknown>;
@@ -53,7 +53,7 @@ export interface Command {
   topic: string;
   payload: Buffer;
   qos: QoS;
-  /** ms since epoch after which the command is dropped (and counted) instead of delivered. */
+  /** Waiting-clock ms after which the command is dropped (and counted) instead of delivered. */
   expiresAt?: number;
   /** Opaque to adapters: stored with the command when it waits in the inbox (InboxPut.meta). */
   meta?: Record<string, unknown>;
@@ -106,7 +106,7 @@ export interface DeviceEvent {
   /** Same id as Reading.device. */
   device: string;
   state: DeviceState;
-  /** ms since epoch. */
+  /** Waiting-clock ms. */
   at: number;
 }
 

@@ -11,7 +11,7 @@ export interface OutboxMessage {
   retain: boolean;
   /** MQTT 5 properties later; stored as JSON. */
   properties?: Record<string, unknown>;
-  /** ms since epoch when the reading arrived (end-to-end latency starts here). */
+  /** Waiting-clock ms (contracts/clock.ts) when the reading arrived: ages, expiry and latency start here. */
   receivedAt: number;
 }
 
@@ -31,7 +31,7 @@ export interface OutboxRow extends OutboxMessage {
 export interface OutboxStats {
   rows: number;
   bytes: number;
-  /** enqueue time (ms) of the oldest row, null when empty. */
+  /** enqueue time (waiting-clock ms) of the oldest row, null when empty. */
   oldestAt: number | null;
   inflight: number;
 }
@@ -213,7 +213,7 @@ export interface StoredWill {
 
 /** The session row of one clean-session=false device (what is not a registration or subscription). */
 export interface DeviceSessionMeta {
-  /** ms since epoch of the last state change; for an offline session, when it went offline. */
+  /** Waiting-clock ms of the last state change; for an offline session, when it went offline. */
   lastSeen: number;
   /** Connected or asleep at the last write (restored as such, so a missed keep-alive still fires the will). */
   live: boolean;
@@ -260,9 +260,9 @@ export interface WriteHealth {
   ok: boolean;
   /** Why not ok: the last storage error (SQLITE_FULL, I/O error, failed fsync). */
   error?: string;
-  /** ms since epoch of the first failure of the current spell. */
+  /** Waiting-clock ms of the first failure of the current spell. */
   since?: number;
-  /** ms since epoch of the last durable commit whose ops wrote rows. */
+  /** Waiting-clock ms of the last durable commit whose ops wrote rows. */
   lastWriteAt?: number;
   /** Writes (ops) failed by a storage error since the store opened. */
   errors: number;

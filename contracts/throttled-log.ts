@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { waitingNow } from './clock.js';
 
 /** Logs `msg` unless a line of the same key went out less than an interval ago (see throttledLog). */
 export type ThrottledLog = (
@@ -16,7 +17,7 @@ export type ThrottledLog = (
 export function throttledLog(
   logger: Logger,
   intervalMs = 10_000,
-  now: () => number = Date.now,
+  now: () => number = waitingNow,
   defaultLevel: 'warn' | 'error' = 'warn',
 ): ThrottledLog {
   const last = new Map<string, { at: number; held: number }>();

@@ -10,6 +10,7 @@ import type { Logger } from './log.js';
 import type { Inbox, InboxOutcome, InboxRow, KvEntry, Outbox, OutboxMessage } from '../contracts/store.js';
 import { DeviceQueues } from './downlink/device-queues.js';
 import { fromInboxRow, toSpoolRow } from './downlink/spool.js';
+import { waitingNow } from '../contracts/clock.js';
 
 export interface DownlinkDeps {
   adapters: ReadonlyMap<string, Adapter>;
@@ -72,7 +73,7 @@ export class Downlink {
     const command = this.awaitingReply.get(reply.commandId);
     if (!command) return;
     this.awaitingReply.delete(reply.commandId);
-    const result = commandReply(command, reply, Date.now());
+    const result = commandReply(command, reply, waitingNow());
     if (result) await this.enqueue([result]);
   }
 
@@ -87,7 +88,7 @@ export class Downlink {
     remember?: KvEntry,
   ): Promise<{ remembered: boolean }> {
     const { adapters, logger } = this.deps;
-    const now = Date.now();
+    const now = waitingNow();
     // MQTT 5 request/response: results go to the request's Response Topic with its Correlation Data.
     const request: ResponseRequest = this.screen(message);
     const routed = await this.deps.rules().downlink(message.topic, message.payload, now, request);
@@ -128,7 +129,7 @@ export class Downlink {
     const command = fromInboxRow(row);
     this.deps.onCommand?.(command, outcome);
     if (command.resultTopic && outcome === 'delivered') this.remember(command);
-    const result = this.deps.rules().commandResult(command, outcome, Date.now());
+    const result = this.deps.rules().commandResult(command, outcome, waitingNow());
     if (result) await this.enqueue([result]);
   }
 
@@ -171,14 +172,14 @@ export class Downlink {
     this.deps.onCommand?.(command, outcome);
     // Remembered before any await: a fast device can answer while the result is being stored.
     if (command.resultTopic && (outcome === 'delivered' || outcome === 'queued')) this.remember(command);
-    const result = this.deps.rules().commandResult(command, outcome, Date.now());
+    const result = this.deps.rules().commandResult(command, outcome, waitingNow());
     if (result) await this.enqueue([result]);
     return outcome;
   }
 
   /** Commands that expired in the inbox: count them, and report them where the rule asked. */
   async handleExpired(rows: InboxRow[]): Promise<void> {
-    const now = Date.now();
+    const now = waitingNow();
     const results: OutboxMessage[] = [];
     for (const row of rows) {
       const command = fromInboxRow(row); // spool rows too: reported for the adapter they were meant for

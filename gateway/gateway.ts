@@ -27,6 +27,10 @@ import { UpstreamClient } from './upstream/client.js';
 import { redactUrl } from './upstream/url.js';
 import type { LogRing } from './status/log-ring.js';
 import { brokerUrls } from './upstream/config.js';
+import { SyncProbe } from './clock/sync-probe.js';
+import { ClockWatch } from './clock/watch.js';
+import { resumeWaitingClock } from './store/clock-state.js';
+import { waitingNow } from '../contracts/clock.js';
 
 export interface GatewayOptions {
   config: Config;
@@ -58,6 +62,7 @@ export class Gateway {
   private downlink: Downlink | null = null;
   private availability: AvailabilityPublisher | null = null;
   private readonly logRing: LogRing | undefined;
+  private clock: ClockWatch | null = null;
 
   constructor(opts: GatewayOptions) {
     this.config = opts.config;
@@ -70,6 +75,8 @@ export class Gateway {
     logger.info({ id: config.gateway.id, stateDir: config.gateway.state_dir }, 'fieldgate starting');
 
     this.unlock = lockStateDir(config.gateway.state_dir);
+    const syncProbe = new SyncProbe(config.gateway.clock_sync, config.gateway.clock_sync_file);
+    await syncProbe.probe();
     const store = openStore({
       dir: config.gateway.state_dir,
       durability: config.store.durability,
@@ -77,6 +84,8 @@ export class Gateway {
       logger: logger.child({ part: 'store' }),
     });
     this.store = store;
+    // Before anything reads an age (the store's first expiry runs on the next turn of the loop).
+    const resumed = resumeWaitingClock(store.state, syncProbe.trusted, logger.child({ part: 'clock' }));
     const backlog = store.outbox.stats();
     logger.info({ rows: backlog.rows, bytes: backlog.bytes, inbox: store.inbox.count() }, 'store open');
 
@@ -107,6 +116,14 @@ export class Gateway {
     this.observe = observe;
     observe.attach({ store, upstream, adapters: this.adapters });
     const { metrics } = observe;
+    this.clock = new ClockWatch({
+      probe: syncProbe,
+      kv: store.state,
+      logger: logger.child({ part: 'clock' }),
+      onStep: (direction) => metrics.clockSteps.inc({ direction }),
+    });
+    observe.setClock(this.clock);
+    this.clock.start();
 
     const isOwnTopic = ownTopicGuard(
       currentSources(
@@ -151,7 +168,7 @@ export class Gateway {
           route: async (r) => {
             const run = await compileRules(this.config, { gatewayId: this.config.gateway.id }).uplink(
               r,
-              Date.now(),
+              waitingNow(),
             );
             // The trace names the rule behind each published message, in order.
             const rules = run.trace.filter((t) => t.outcome === 'published').map((t) => t.rule);
@@ -218,7 +235,7 @@ export class Gateway {
     this.every(1000, () => {
       // Heartbeats repeat messages the rules published: they pass the same check as ingest.
       const due = rules()
-        .tick(Date.now())
+        .tick(waitingNow())
         .filter((m) => {
           const refused = refusalOf(m.topic, isOwnTopic);
           if (refused) metrics.dropped(m.source, refused.reason);
@@ -237,6 +254,8 @@ export class Gateway {
         adapters: [...this.adapters.keys()],
         upstream: brokerUrls(config.upstream).map(redactUrl),
         backlog: backlog.rows,
+        clock: syncProbe.state,
+        downtimeCountedMs: resumed.countedMs,
       },
       'fieldgate up',
     );
@@ -265,6 +284,8 @@ export class Gateway {
     for (const s of this.replies.splice(0)) s.unsubscribe();
     this.subscriptions?.close();
     await this.attempt('stop upstream', () => this.upstream?.stop());
+    await this.attempt('save the waiting clock', () => this.clock?.stop());
+    this.clock = null;
     await this.attempt('close store', () => this.store?.close());
     this.unlock?.();
     this.unlock = null;

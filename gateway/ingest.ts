@@ -4,6 +4,7 @@ import type { Logger } from './log.js';
 import { type Outbox, OutboxFullError, type OutboxMessage } from '../contracts/store.js';
 import { type TopicProblem, topicNameProblem, topicPreview } from '../contracts/topic.js';
 import { throttledLog } from '../contracts/throttled-log.js';
+import { waitingNow } from '../contracts/clock.js';
 
 /** What the rules made of one reading. */
 export interface UplinkOutput {
@@ -63,7 +64,7 @@ export function startIngest(readings$: Observable<Reading>, deps: IngestDeps): S
   const { outbox, logger } = deps;
   const warn = throttledLog(logger);
   // A full disk refuses every reading of every device: one line per 10 s says so (the metrics count all).
-  const storeError = throttledLog(logger, 10_000, Date.now, 'error');
+  const storeError = throttledLog(logger, 10_000, waitingNow, 'error');
   /** Readings that arrived while an earlier one was still being evaluated, oldest at `head`. */
   let waiting: (Reading | undefined)[] = [];
   let head = 0;
@@ -84,7 +85,7 @@ export function startIngest(readings$: Observable<Reading>, deps: IngestDeps): S
     busy = true;
     let out: UplinkOutput | Promise<UplinkOutput>;
     try {
-      out = deps.rules().uplink(reading, Date.now());
+      out = deps.rules().uplink(reading, waitingNow());
     } catch (err) {
       out = ruleFailed(reading, err);
     }

@@ -4,14 +4,11 @@ import { MqttSnAdapter } from '../adapters/mqttsn/index.js';
 import { LostDevices } from '../adapters/mqttsn/stats.js';
 import { SerialAdapter } from '../adapters/serial/index.js';
 import type { Adapter, Reading } from '../adapters/types.js';
-import { deviceEvents } from './availability.js';
+import { waitingNow } from '../contracts/clock.js';
+import type { Store } from '../contracts/store.js';
 import { throttledLog } from '../contracts/throttled-log.js';
-import { loadBasicAuth } from './status/auth.js';
-import { StatusBoard } from './status/board.js';
-import type { LogRing } from './status/log-ring.js';
-import { brokerUrls } from './upstream/config.js';
-import { redactUrl } from './upstream/url.js';
-import { version } from './version.js';
+import { deviceEvents } from './availability.js';
+import type { ClockWatch } from './clock/watch.js';
 import type { Config } from './config/schema.js';
 import type { Logger } from './log.js';
 import { buildHealth, type Health } from './metrics/health.js';
@@ -20,9 +17,14 @@ import { Metrics } from './metrics/metrics.js';
 import { type MetricsSnapshot, takeSnapshot } from './metrics/snapshot.js';
 import { buildStats } from './metrics/stats.js';
 import { UplinkWatch } from './metrics/uplink-watch.js';
-import type { Store } from '../contracts/store.js';
+import { loadBasicAuth } from './status/auth.js';
+import { StatusBoard } from './status/board.js';
+import type { LogRing } from './status/log-ring.js';
 import { SystemdNotifier } from './systemd/notify.js';
+import { brokerUrls } from './upstream/config.js';
 import type { UpstreamClient } from './upstream/index.js';
+import { redactUrl } from './upstream/url.js';
+import { version } from './version.js';
 
 interface Parts {
   store: Store;
@@ -46,9 +48,10 @@ export class Observability {
   private readonly lost = new LostDevices();
   private readonly uplink: UplinkWatch;
   private connectedBefore = false;
-  private readonly startedAt = Date.now();
+  private readonly startedAt = waitingNow();
   /** The status page's view (GET /, /api/status, /api/devices). */
   readonly board: StatusBoard;
+  private clock: ClockWatch | null = null;
 
   constructor(
     private readonly config: Config,
@@ -77,6 +80,7 @@ export class Observability {
         return { version: u.protocolVersion === 5 ? '5' : '3.1.1', fallback: f ?? null };
       },
       ...(logRing && { logs: logRing }),
+      clock: () => this.clockStatus(),
     });
   }
 
@@ -84,6 +88,16 @@ export class Observability {
   readingDropped(r: Pick<Reading, 'source' | 'device'>, reason: string): void {
     this.metrics.dropped(r.source, reason);
     this.board.dropped(reason, 1, r);
+  }
+
+  /** The wall clock's sync state and steps, for /health, /api/status and the status page. */
+  setClock(clock: ClockWatch): void {
+    this.clock = clock;
+    this.metrics.setClockSource(() => clock.status().synchronized);
+  }
+
+  private clockStatus() {
+    return this.clock?.status() ?? { synchronized: 'unknown' as const, steps: 0, last_step: null };
   }
 
   /** Hook metric sources and event streams; call after the parts exist, before they start. */
@@ -115,7 +129,7 @@ export class Observability {
     if (mqttsn) {
       metrics.setMqttsnSource(() => {
         const c = mqttsn.stats().clients;
-        return { active: c.active + c.awake, asleep: c.asleep, lost: this.lost.count(Date.now()) };
+        return { active: c.active + c.awake, asleep: c.asleep, lost: this.lost.count(waitingNow()) };
       });
       this.subs.push(
         mqttsn.events$.subscribe((e) => {
@@ -123,7 +137,7 @@ export class Observability {
             metrics.dropped('mqttsn', e.reason);
             this.board.dropped(e.reason);
             if (e.device !== undefined) this.board.deviceProblem(mqttsn.name, e.device, e.reason);
-          } else this.lost.state(e.clientId, e.state, Date.now());
+          } else this.lost.state(e.clientId, e.state, waitingNow());
         }),
       );
     }
@@ -155,7 +169,7 @@ export class Observability {
         this.board.dropped(d.reason, d.count);
       }),
       upstream.events$.subscribe((e) => {
-        const now = Date.now();
+        const now = waitingNow();
         this.board.upstream(e, now);
         if (e.type === 'delivered-batch') {
           metrics.delivered(e.rows);
@@ -235,7 +249,7 @@ export class Observability {
 
   /** Unhealthy (503) until a later commit that wrote rows is durable (store.writeHealth().lastWriteAt). */
   markStoreFailed(error: string): void {
-    this.reportedStoreError = { error, at: Date.now() };
+    this.reportedStoreError = { error, at: waitingNow() };
   }
 
   health(): Health {
@@ -246,11 +260,11 @@ export class Observability {
         listeners: {},
         upstreamConnected: false,
         outbox: { rows: 0, bytes: 0, oldestAt: null },
-        now: Date.now(),
+        now: waitingNow(),
       });
     const listeners: Record<string, boolean> = {};
     for (const a of p.adapters.values()) if (a instanceof MqttSnAdapter) listeners[a.name] = isBound(a);
-    const now = Date.now();
+    const now = waitingNow();
     const up = p.upstream.stats();
     const connected = up.connected;
     const outbox = p.store.outbox.stats();
@@ -267,6 +281,8 @@ export class Observability {
         qos2Waiting: up.qos2Waiting,
       }),
       now,
+      // Not an error: ages and deadlines do not depend on it; times written into messages may.
+      extra: { clock: this.clockStatus() },
     });
   }
 
@@ -290,7 +306,7 @@ export class Observability {
   private async publishStats(topic: string, previous?: { snapshot: MetricsSnapshot; at: number }) {
     const store = this.parts?.store;
     if (!store) return undefined;
-    const now = Date.now();
+    const now = waitingNow();
     const snapshot = await takeSnapshot(this.metrics);
     const payload = buildStats(snapshot, this.health(), {
       gatewayId: this.config.gateway.id,

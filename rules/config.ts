@@ -52,6 +52,13 @@ export const uplinkRuleSchema = z.strictObject({
    * older than this is not sent (counted as dropped, reason 'expired').
    */
   expiry: duration().optional(),
+  /**
+   * Sets this field of a JSON object payload to the reading's time when the message is sent, not
+   * when it is built: so the time is right after a clock step (a Pi without RTC before NTP).
+   */
+  time_field: z.string().min(1).optional(),
+  /** time_field as ms since epoch, or an ISO 8601 string. */
+  time_format: z.enum(['ms', 'iso']).default('ms'),
   /** MQTT 5 Content Type; text/* and application/json also set the Payload Format Indicator (UTF-8). */
   content_type: z.string().min(1).optional(),
 });

@@ -1,3 +1,4 @@
+import { wallOf } from '../contracts/clock.js';
 import type { Command, QoS, SendOutcome } from '../adapters/types.js';
 import type { OutboxMessage } from '../contracts/store.js';
 import { compilePayload, type PayloadBuilder } from './command-payload.js';
@@ -253,7 +254,7 @@ function resultMessage(
     source,
     device,
     topic,
-    payload: Buffer.from(JSON.stringify({ ...body, at: now })),
+    payload: Buffer.from(JSON.stringify({ ...body, at: wallOf(now) })), // `now` is waiting-clock time
     qos,
     retain: false,
     receivedAt: now,

@@ -2,6 +2,7 @@ import type { Command, QoS } from '../adapters/types.js';
 import type { OutboxMessage } from '../contracts/store.js';
 import type { RuleEngine } from './compile.js';
 import type { TraceEntry } from './uplink.js';
+import { waitingNow, wallOf } from '../contracts/clock.js';
 
 /** `fieldgate rules test`: a reading from --source/--topic/--payload, or --upstream for the downlink. */
 export type DryRunInput =
@@ -32,7 +33,7 @@ export interface DryRunResult {
  */
 export async function dryRun(engine: RuleEngine, input: DryRunInput): Promise<DryRunResult> {
   const payload = Buffer.isBuffer(input.payload) ? input.payload : Buffer.from(input.payload, 'utf8');
-  const now = input.now ?? Date.now();
+  const now = input.now ?? waitingNow();
   if (input.direction === 'downlink') {
     const r = await engine.downlink(input.topic, payload, now);
     return {
@@ -85,7 +86,7 @@ export function formatDryRun(r: DryRunResult): string {
     lines.push(`publish ${m.topic} qos=${m.qos}${m.retain ? ' retain' : ''} ${m.payload.toString('utf8')}`);
   }
   for (const c of r.commands) {
-    const exp = c.expiresAt === undefined ? '' : ` expires=${new Date(c.expiresAt).toISOString()}`;
+    const exp = c.expiresAt === undefined ? '' : ` expires=${new Date(wallOf(c.expiresAt)).toISOString()}`;
     lines.push(
       `command ${c.target} device=${c.device} topic=${c.topic} qos=${c.qos}${exp} ${c.payload.toString('utf8')}`,
     );

@@ -1,8 +1,9 @@
+import { timeTrusted, wallOf } from '../contracts/clock.js';
 import type { Reading } from '../adapters/types.js';
 
 /**
  * What filters, transforms and `when` conditions see (JSONata input), e.g. `payload.temp > 30`:
- *   topic, device, source, gateway, qos, retain, receivedAt,
+ *   topic, device, source, gateway, qos, retain, receivedAt (wall ms), timeSynchronized,
  *   payload  - the payload parsed as JSON when it parses (so "21.5" is a number), else the text,
  *   fields   - the adapter's decoded fields, else the payload when it is a JSON object, else {},
  *   captures - the named wildcards of the matched pattern.
@@ -15,6 +16,8 @@ export interface RuleInput {
   qos: number;
   retain: boolean;
   receivedAt: number;
+  /** false when receivedAt was read from a clock not (yet) synchronized: it may be wrong. */
+  timeSynchronized: boolean;
   payload: unknown;
   fields: Record<string, unknown>;
   captures: Record<string, string>;
@@ -88,7 +91,9 @@ export function ruleInput(
     gateway,
     qos: reading.qos,
     retain: reading.retain,
-    receivedAt: reading.receivedAt,
+    // Readings carry waiting-clock time; a rule sees the wall time (right since the last clock step).
+    receivedAt: wallOf(reading.receivedAt),
+    timeSynchronized: timeTrusted(reading.receivedAt),
     payload: decoded.value,
     fields: decoded.fields,
     captures,

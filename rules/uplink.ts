@@ -32,6 +32,8 @@ export interface CompiledUplinkRule {
   readonly properties?: ReadonlyMap<string, Template>;
   readonly expiryMs?: number;
   readonly contentType?: string;
+  /** time_field: written into the payload when the message is sent (gateway/upstream/stamp.ts). */
+  readonly stamp?: { field: string; iso: boolean };
 }
 
 /** Why a reading produced no message. Stable short codes: fit for a metric label. */
@@ -92,6 +94,7 @@ export function compileUplinkRule(
     properties: properties as Map<string, Template> | undefined,
     expiryMs: cfg.expiry,
     contentType: cfg.content_type,
+    ...(cfg.time_field !== undefined && { stamp: { field: cfg.time_field, iso: cfg.time_format === 'iso' } }),
     index,
     label: cfg.name ?? `rules.${index}`,
     key: cfg.name ?? `${cfg.source}|${cfg.match}|${cfg.publish ?? ''}`,
@@ -248,6 +251,7 @@ function messageProperties(
     if (Object.keys(user).length > 0) out.user = user;
   }
   if (rule.expiryMs !== undefined) out.expiryMs = rule.expiryMs;
+  if (rule.stamp) out.stamp = rule.stamp;
   if (rule.contentType) {
     out.contentType = rule.contentType;
     if (/^text\/|^application\/json\b/.test(rule.contentType)) out.utf8 = true;

@@ -13,6 +13,7 @@ import { Scheduler } from './scheduler.js';
 import { type ModbusCounters, type ModbusStat, newCounters } from './stats.js';
 import { ModbusSerialTransport, type Transport } from './transport.js';
 import type { WriteTarget } from './write-command.js';
+import { waitingNow } from '../../contracts/clock.js';
 
 export interface ModbusAdapterOptions {
   /** One entry of `modbus:` (parsed, defaults applied). */
@@ -94,7 +95,7 @@ export class ModbusAdapter implements DeviceReportingAdapter {
       onState: (device, state) => {
         if (state === 'online') this.logger.info({ device, state }, 'modbus device answers');
         else this.logger.warn({ device, state }, 'modbus device not answering; polled again with backoff');
-        this.devicesOut.next({ source: this.name, device, state, at: Date.now() });
+        this.devicesOut.next({ source: this.name, device, state, at: waitingNow() });
         if (state === 'online') this.commands.drain(device);
       },
     });

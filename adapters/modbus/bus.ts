@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Subject } from 'rxjs';
 import type { ModbusCounters, ModbusStat } from './stats.js';
 import { ModbusRequestError, type Transport } from './transport.js';
+import { waitingNow } from '../../contracts/clock.js';
 
 export interface BusOptions {
   /** "rs485a": the metrics label. */
@@ -72,7 +73,7 @@ export class Bus {
     this.o.stats.next({ type: 'error', bus: this.o.bus, device, reason: err.reason });
     // A noisy bus fails many times a second: log each (device, reason) at most once a minute.
     const key = `${device}\0${err.reason}`;
-    const now = Date.now();
+    const now = waitingNow();
     if ((this.logged.get(key) ?? 0) + 60_000 > now) return;
     if (this.logged.size > 1000) this.logged.clear();
     this.logged.set(key, now);

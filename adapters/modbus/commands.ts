@@ -10,6 +10,7 @@ import {
   parseWriteCommand,
   type WriteTarget,
 } from './write-command.js';
+import { waitingNow } from '../../contracts/clock.js';
 
 export class CommandExpiredError extends Error {
   override readonly name = 'CommandExpiredError';
@@ -48,7 +49,7 @@ export class ModbusCommands {
       if (this.d.inbox.deviceTotals(this.d.target, name).rows > 0) this.backlog.add(name);
   }
 
-  async send(cmd: Command, now = Date.now()): Promise<SendOutcome> {
+  async send(cmd: Command, now = waitingNow()): Promise<SendOutcome> {
     if (cmd.expiresAt !== undefined && cmd.expiresAt <= now) {
       throw new CommandExpiredError(`command ${cmd.id} expired before delivery`);
     }

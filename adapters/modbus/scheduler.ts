@@ -3,6 +3,7 @@ import { decodeRead } from './decode-read.js';
 import type { ReadPlan } from './planner.js';
 import { ModbusRequestError } from './transport.js';
 import type { PointValue } from './value.js';
+import { waitingNow } from '../../contracts/clock.js';
 
 export interface PolledDevice {
   name: string;
@@ -64,7 +65,7 @@ export class Scheduler {
   private readonly now: () => number;
 
   constructor(private readonly deps: SchedulerDeps) {
-    this.now = deps.now ?? Date.now;
+    this.now = deps.now ?? waitingNow;
     const t = this.now();
     this.runs = deps.devices.map((d) => ({
       d,

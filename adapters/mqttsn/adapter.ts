@@ -2,6 +2,7 @@ import type { RemoteInfo } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { BehaviorSubject, filter, map, merge, type Observable, Subject } from 'rxjs';
+import { waitingNow } from '../../contracts/clock.js';
 import type { DeviceSessionStore, Inbox, KvState } from '../../contracts/store.js';
 import { throttledLog } from '../../contracts/throttled-log.js';
 import type {
@@ -21,9 +22,9 @@ import type { Ctx } from './context.js';
 import { DEVICE_TROUBLE, DeviceWarnings } from './device-warnings.js';
 import { dispatch } from './dispatch.js';
 import { endSession, sweep } from './liveness.js';
+import { MulticastDiscovery } from './multicast.js';
 import { type Peer, peerKey, unusableSource } from './peer.js';
 import { persistSession, restoreSessions } from './persist.js';
-import { MulticastDiscovery } from './multicast.js';
 import { AddressPins } from './pinning.js';
 import { Qos2Ids } from './qos2-ids.js';
 import { ReplyLimit } from './reply-limit.js';
@@ -101,7 +102,12 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
       this.restored,
       this.statsBox.events$.pipe(
         filter((e) => e.kind === 'state'),
-        map((e) => ({ source: this.name, device: e.clientId, state: deviceState(e.state), at: Date.now() })),
+        map((e) => ({
+          source: this.name,
+          device: e.clientId,
+          state: deviceState(e.state),
+          at: waitingNow(),
+        })),
       ),
     );
     const cfg = opts.config;
@@ -129,13 +135,13 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
       qos2: new Qos2Ids(
         opts.state,
         (task, what) => void this.track(task, what),
-        () => Date.now(),
+        () => waitingNow(),
         // a device has at most max_inflight unreleased QoS 2 messages; twice that leaves room for a resend
         2 * cfg.max_inflight_per_client,
       ),
       refusals,
       replies: new ReplyLimit(NO_SESSION_REPLIES_PER_S),
-      now: () => Date.now(),
+      now: () => waitingNow(),
       send: (peer, p) => this.sendPacket(peer, p),
       emit: (r) => {
         try {
@@ -186,7 +192,7 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
           source: this.name,
           device: s.clientId,
           state: s.state === 'active' ? 'online' : 'asleep',
-          at: Date.now(),
+          at: waitingNow(),
         });
     }
     this.pruneRestoredSubscriptions();
@@ -280,7 +286,7 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
   async send(command: Command): Promise<SendOutcome> {
     const s = command.target === this.name ? this.sessions.get(command.device) : undefined;
     if (!s) return 'unknown-device';
-    if (command.expiresAt !== undefined && command.expiresAt <= Date.now()) {
+    if (command.expiresAt !== undefined && command.expiresAt <= waitingNow()) {
       this.ctx.drop('expired', s.peer, `command ${command.id}`);
       throw new CommandNotDeliveredError(`command ${command.id} for ${command.device} expired`);
     }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { waitingNow } from '../../contracts/clock.js';
 import type { DropReason } from './stats.js';
 
 /** Drops that say a device is misbehaving: warned about by device, and shown next to it on the status page. */
@@ -34,7 +35,7 @@ export class DeviceWarnings {
 
   constructor(
     private readonly log: Logger,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = waitingNow,
   ) {}
 
   report(reason: DropReason, device: string | undefined, peer: string | undefined, detail?: string): void {

@@ -1,4 +1,5 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { waitingNow } from '../../contracts/clock.js';
 import { decode, type Packet } from './codec/index.js';
 import type { MulticastConfig } from './multicast-config.js';
 import { type Peer, unusableSource } from './peer.js';
@@ -90,7 +91,7 @@ export class GroupAnswer {
   constructor(
     private readonly answer: () => void,
     private readonly intervalMs = 1000,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = waitingNow,
   ) {}
 
   request(): void {

@@ -1,3 +1,4 @@
+import { waitingNow } from '../../contracts/clock.js';
 /**
  * Bounds answers the gateway sends unasked-for (DISCONNECT to a sender with no session): at most one
  * per peer per one to two seconds, and at most `perSecond` in all. A spoofed source cannot turn the
@@ -11,7 +12,7 @@ export class ReplyLimit {
 
   constructor(
     private readonly perSecond: number,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = waitingNow,
   ) {}
 
   /** True when an answer to `key` may go now (and it is counted). */

@@ -11,6 +11,7 @@ import { createFrameHandler } from './frame-handler.js';
 import { createFramer } from './framing/index.js';
 import { type PortState, ReopeningPort } from './port.js';
 import { SerialPresence } from './presence.js';
+import { waitingNow } from '../../contracts/clock.js';
 
 export interface SerialAdapterOptions {
   /** One entry of `serial:` in the config (parsed, defaults applied). */
@@ -91,7 +92,7 @@ export class SerialAdapter implements DeviceReportingAdapter {
     });
     this.subs.push(
       this.port.state$.subscribe((state) => {
-        this.presence.port(state, Date.now());
+        this.presence.port(state, waitingNow());
         this.framer?.destroy();
         this.framer = null;
         if (state !== 'open') return;
@@ -108,7 +109,7 @@ export class SerialAdapter implements DeviceReportingAdapter {
     const silence = this.opts.config.silence_timeout;
     if (silence !== undefined) {
       // Checked a few times per timeout so "lost" is late by at most a quarter of it (and at most 1 s).
-      this.sweepTimer = setInterval(() => this.presence.sweep(Date.now()), Math.min(1000, silence / 4));
+      this.sweepTimer = setInterval(() => this.presence.sweep(waitingNow()), Math.min(1000, silence / 4));
       this.sweepTimer.unref();
     }
   }

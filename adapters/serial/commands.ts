@@ -4,6 +4,7 @@ import type { Inbox } from '../../contracts/store.js';
 import type { Command, SendOutcome } from '../types.js';
 import type { SerialCounters } from './counters.js';
 import { frameText } from './decode/types.js';
+import { waitingNow } from '../../contracts/clock.js';
 
 /** The device's answer to a command (request/response ports), or that none came in time. */
 export interface CommandReply {
@@ -58,7 +59,7 @@ export class CommandQueue {
 
   constructor(private readonly d: CommandQueueDeps) {}
 
-  send(cmd: Command, now = Date.now()): Promise<SendOutcome> {
+  send(cmd: Command, now = waitingNow()): Promise<SendOutcome> {
     if (cmd.expiresAt !== undefined && cmd.expiresAt <= now) {
       this.d.counters.expired++;
       this.d.logger.info(

@@ -9,6 +9,7 @@ import { frameText } from './decode/types.js';
 import { type DropReason, hexPreview } from './framing/types.js';
 import { createNoiseMeter } from './noise.js';
 import { deviceOf, toReadings } from './to-readings.js';
+import { waitingNow } from '../../contracts/clock.js';
 
 const NOISE_LOG_INTERVAL_MS = 10 * 60_000;
 
@@ -75,7 +76,7 @@ export function createFrameHandler(d: FrameHandlerDeps) {
   };
 
   const isText = c.config.format !== 'raw';
-  const onFrame = (frame: Buffer, receivedAt = Date.now()) => {
+  const onFrame = (frame: Buffer, receivedAt = waitingNow()) => {
     if (isText && frameText(frame) === '') return; // blank line (CRLF, keep-alive newline): not a frame
     counters.frames++;
     if (d.takeReply(frame)) return;

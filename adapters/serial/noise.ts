@@ -1,3 +1,4 @@
+import { waitingNow } from '../../contracts/clock.js';
 import type { DropReason } from './framing/types.js';
 
 /** Drops that mean bytes arrived that make no frame: line noise, or a baud rate the device does not use. */
@@ -27,7 +28,7 @@ export interface NoiseBurst {
 export function createNoiseMeter(
   onBytes: (n: number) => void,
   onBurst: (burst: NoiseBurst) => void,
-  now: () => number = Date.now,
+  now: () => number = waitingNow,
 ) {
   let windowStart = Number.NEGATIVE_INFINITY;
   let drops = 0;

@@ -1,6 +1,14 @@
 import { createInterface } from 'node:readline/promises';
 import { loadConfig } from '../config/load.js';
-import { peek, peekSetAside, purge, purgeSetAside, retrySetAside, stats } from '../store/inspect.js';
+import {
+  peek,
+  peekSetAside,
+  purge,
+  purgeSetAside,
+  retrySetAside,
+  stats,
+  wallOffsetEstimate,
+} from '../store/inspect.js';
 
 interface QueueOptions {
   config: string;
@@ -19,7 +27,7 @@ export async function queueCommand(action: string, opts: QueueOptions): Promise<
     case 'stats': {
       const s = stats(dir);
       const age =
-        s.outbox.oldestAt === null ? '-' : `${Math.round((Date.now() - s.outbox.oldestAt) / 1000)}s`;
+        s.outbox.oldestAgeMs === null ? '-' : `${Math.round(s.outbox.oldestAgeMs / 1000)}s`;
       console.log(`store      ${s.path} (${s.fileBytes} bytes on disk, schema v${s.schemaVersion})`);
       console.log(
         `outbox     ${s.outbox.rows} rows, ${s.outbox.bytes} payload bytes, ${s.outbox.inflight} QoS 2 in flight, oldest ${age}`,
@@ -32,16 +40,17 @@ export async function queueCommand(action: string, opts: QueueOptions): Promise<
       return 0;
     }
     case 'peek': {
+      const offset = wallOffsetEstimate(dir);
       if (opts.dead) {
         for (const row of peekSetAside(dir, { limit: Number(opts.limit) })) {
           const { payload, ...rest } = row;
-          console.log(JSON.stringify({ ...rest, payload: preview(payload) }));
+          console.log(JSON.stringify({ ...onWallClock(rest, offset), payload: preview(payload) }));
         }
         return 0;
       }
       for (const row of peek(dir, { limit: Number(opts.limit), from: which })) {
         const { payload, ...rest } = row;
-        console.log(JSON.stringify({ ...rest, payload: preview(payload) }));
+        console.log(JSON.stringify({ ...onWallClock(rest, offset), payload: preview(payload) }));
       }
       return 0;
     }
@@ -88,4 +97,13 @@ async function confirm(question: string): Promise<boolean> {
   } finally {
     rl.close();
   }
+}
+
+/** Rows keep waiting-clock times (they never step); shown as ms since epoch on today's wall clock. */
+const TIMES = ['receivedAt', 'createdAt', 'expiresAt', 'setAsideAt'] as const;
+
+function onWallClock<T extends object>(row: T, offset: number): T {
+  const out = { ...row } as Record<string, unknown>;
+  for (const k of TIMES) if (typeof out[k] === 'number') out[k] = (out[k] as number) + offset;
+  return out as T;
 }

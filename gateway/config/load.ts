@@ -138,6 +138,7 @@ function resolveFiles(
   // Read later (at start), but the path is the file's, not the working directory's.
   if (config.http.auth) config.http.auth.password_file = resolve(baseDir, config.http.auth.password_file);
   config.gateway.state_dir = resolve(baseDir, config.gateway.state_dir);
+  config.gateway.clock_sync_file = resolve(baseDir, config.gateway.clock_sync_file);
 }
 
 function toProblems(issue: z.core.$ZodIssue, doc: Document, lines: LineCounter): ConfigProblem[] {

@@ -23,6 +23,13 @@ export const gatewaySectionSchema = z.strictObject({
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   /** How long a stop may take before the process exits anyway. */
   stop_grace: duration().default(10_000),
+  /**
+   * How to tell whether the wall clock is synchronized (gateway/clock/sync-probe.ts): auto (the flag
+   * file, else timedatectl), file (the flag file alone), always (a trusted RTC), never.
+   */
+  clock_sync: z.enum(['auto', 'file', 'always', 'never']).default('auto'),
+  /** Exists while the clock is synchronized (systemd-timesyncd creates it at its first sync). */
+  clock_sync_file: z.string().min(1).default('/run/systemd/timesync/synchronized'),
 });
 
 export const configSchema = z.strictObject({

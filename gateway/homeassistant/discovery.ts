@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import { throttledLog } from '../../contracts/throttled-log.js';
 import { type GatewayIds, gatewayEntity, type Measurement, measurementEntity } from './payload.js';
 import { type HaSource, haSources } from './sources.js';
+import { waitingNow } from '../../contracts/clock.js';
 
 const NS = 'homeassistant';
 const INDEX = 'entities';
@@ -227,7 +228,7 @@ export class HomeAssistantDiscovery {
 
   private async publish(list: { topic: string; payload: string }[]): Promise<void> {
     if (!list.length) return;
-    const now = Date.now();
+    const now = waitingNow();
     await this.deps.enqueue(
       list.map((m) => ({
         source: 'gateway',

@@ -47,7 +47,7 @@ export interface HealthInputs {
   inbox?: { rows: number };
   /** Degraded reasons (UplinkWatch): reported with HTTP 200. */
   degraded?: string[];
-  /** ms since epoch. */
+  /** Waiting-clock ms (outbox ages are taken on it). */
   now: number;
   /** Passed through to the JSON (version, uptime...). */
   extra?: Record<string, unknown>;

@@ -1,11 +1,12 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { PlainHistogram } from './plain-histogram.js';
+import { waitingNow } from '../../contracts/clock.js';
 
 /** What the gauges read at scrape time. OutboxStats from the store fits OutboxSource. */
 export interface OutboxSource {
   rows: number;
   bytes: number;
-  /** ms since epoch of the oldest row, null when empty. */
+  /** Waiting-clock ms of the oldest row, null when empty. */
   oldestAt: number | null;
 }
 export interface InboxSource {
@@ -111,6 +112,7 @@ export class Metrics {
   readonly upstreamRetries: Counter<'reason'>;
   readonly upstreamQosDowngraded: Counter<'reason'>;
   readonly commands: Counter<'target' | 'outcome'>;
+  readonly clockSteps: Counter<'direction'>;
   readonly e2eLatency: PlainHistogram;
   readonly storeCommit: PlainHistogram;
   readonly modbusRequests: Counter<'bus' | 'device'>;
@@ -123,6 +125,7 @@ export class Metrics {
   private mqttsnSource: (() => MqttsnDeviceCounts) | undefined;
   private serialSource: (() => SerialPortState[]) | undefined;
   private healthSource: (() => HealthSource) | undefined;
+  private clockSource: (() => 'synchronized' | 'unsynchronized' | 'unknown') | undefined;
   private readonly now: () => number;
   private readonly logger: MetricsOptions['logger'];
   private readonly warnedSources = new Set<string>();
@@ -131,7 +134,7 @@ export class Metrics {
   private readonly outCounts = new Map<string, number>();
 
   constructor(opts: MetricsOptions = {}) {
-    this.now = opts.now ?? Date.now;
+    this.now = opts.now ?? waitingNow;
     this.logger = opts.logger;
     const registers = [this.registry];
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
@@ -190,6 +193,12 @@ export class Metrics {
       name: `${P}commands_total`,
       help: 'Commands to devices, by target and outcome (sent, queued, expired, failed, ...).',
       labelNames: ['target', 'outcome'],
+      registers,
+    });
+    this.clockSteps = new Counter({
+      name: `${P}clock_steps_total`,
+      help: 'Wall-clock steps seen (wall minus monotonic time moved by more than a second), by direction.',
+      labelNames: ['direction'],
       registers,
     });
     // Observed per message / per commit: plain counts, exported on scrape.
@@ -254,6 +263,14 @@ export class Metrics {
         },
       });
 
+    gauge(
+      'clock_synchronized',
+      'Whether the wall clock is synchronized (NTP): 1 yes, 0 no, -1 cannot tell (no systemd).',
+      (g) =>
+        pull('clock', this.clockSource, (s) =>
+          g.set(s === 'synchronized' ? 1 : s === 'unsynchronized' ? 0 : -1),
+        ),
+    );
     gauge('outbox_rows', 'Messages waiting in the outbox.', (g) =>
       pull('outbox', this.outboxSource, (s) => g.set(s.rows)),
     );
@@ -393,6 +410,10 @@ export class Metrics {
     this.healthSource = fn;
   }
 
+  setClockSource(fn: () => 'synchronized' | 'unsynchronized' | 'unknown'): void {
+    this.clockSource = fn;
+  }
+
   messageIn(source: string, n = 1): void {
     this.inCounts.set(source, (this.inCounts.get(source) ?? 0) + n);
   }
@@ -418,7 +439,7 @@ export class Metrics {
   command(target: string, outcome: string): void {
     this.commands.inc({ target, outcome });
   }
-  /** receivedAt: ms since epoch when the reading arrived (OutboxMessage.receivedAt). */
+  /** receivedAt: waiting-clock ms when the reading arrived (OutboxMessage.receivedAt). */
   /** A batch of rows delivered upstream: counted by QoS, each one's end-to-end latency observed. */
   delivered(rows: readonly { qos: number; receivedAt: number }[], ackedAt = this.now()): void {
     let q0 = 0;

@@ -1,13 +1,14 @@
+import { wallOf } from '../../contracts/clock.js';
 import type { Health } from './health.js';
 import type { MetricsSnapshot } from './snapshot.js';
 
 export interface StatsContext {
   gatewayId: string;
-  /** ms since epoch. */
+  /** Waiting-clock ms (`ts` shows it on the wall clock). */
   now: number;
-  /** ms since epoch when the gateway started. */
+  /** Waiting-clock ms when the gateway started. */
   startedAt: number;
-  /** The snapshot published last time and when (ms since epoch): adds per-interval counts. */
+  /** The snapshot published last time and when (waiting-clock ms): adds per-interval counts. */
   previous?: { snapshot: MetricsSnapshot; at: number };
 }
 
@@ -47,7 +48,7 @@ export function buildStats(snap: MetricsSnapshot, health: Health, ctx: StatsCont
 
   const payload: StatsPayload = {
     gateway: ctx.gatewayId,
-    ts: new Date(ctx.now).toISOString(),
+    ts: new Date(wallOf(ctx.now)).toISOString(),
     uptime_seconds: Math.max(0, Math.round((ctx.now - ctx.startedAt) / 1000)),
     status: !health.serving ? 'unavailable' : health.degraded?.length ? 'degraded' : 'ok',
     upstream: snap.upstream,

@@ -1,13 +1,20 @@
 import type { DeviceEvent, Reading } from '../../adapters/types.js';
+import { waitingNow, wallOf } from '../../contracts/clock.js';
 import type { OutboxStats } from '../../contracts/store.js';
+import type { ClockStatus } from '../clock/watch.js';
 import type { UpstreamEvent } from '../upstream/events.js';
 import type { LogEvent, LogRing } from './log-ring.js';
 import { RateSeries } from './rate-series.js';
-import { type DeviceRow, DeviceRegistry } from './registry.js';
+import { DeviceRegistry, type DeviceRow } from './registry.js';
 
-/** GET /api/status (documented in the README). Times are ms since epoch, ages and rates in seconds. */
+/**
+ * GET /api/status (documented in the README). Times are ms since epoch (wall clock, as it reads now:
+ * kept on the waiting clock and converted when shown, so a clock step moves them with it), ages and
+ * rates in seconds.
+ */
 export interface StatusJson {
   gateway: { id: string; version: string; started_at: number; uptime_s: number; now: number };
+  clock: ClockStatus;
   uplink: {
     state: 'connected' | 'disconnected';
     since: number;
@@ -47,6 +54,7 @@ export interface BoardSources {
   /** The MQTT version spoken, and why 3.1.1 if the broker made us fall back. */
   protocol?: () => { version: '5' | '3.1.1'; fallback: { reason: string; at: number } | null };
   logs?: LogRing;
+  clock?: () => ClockStatus;
 }
 
 /**
@@ -58,9 +66,9 @@ export class StatusBoard {
   private readonly rateIn = new RateSeries();
   private readonly rateOut = new RateSeries();
   private readonly drops = new Map<string, number>();
-  private uplink: { connected: boolean; since: number } = { connected: false, since: Date.now() };
+  private uplink: { connected: boolean; since: number } = { connected: false, since: waitingNow() };
   private lastError: { message: string; at: number } | null = null;
-  private readonly startedAt = Date.now();
+  private readonly startedAt = waitingNow();
 
   constructor(private readonly src: BoardSources) {}
 
@@ -75,15 +83,15 @@ export class StatusBoard {
 
   dropped(reason: string, n = 1, reading?: { source: string; device: string }): void {
     this.drops.set(reason, (this.drops.get(reason) ?? 0) + n);
-    if (reading) this.devices.dropped(reading.source, reading.device, Date.now());
+    if (reading) this.devices.dropped(reading.source, reading.device, waitingNow());
   }
 
   /** An adapter named a device that misbehaves (not taking its messages, out of state, oversize). */
-  deviceProblem(source: string, device: string, reason: string, at = Date.now()): void {
+  deviceProblem(source: string, device: string, reason: string, at = waitingNow()): void {
     this.devices.problem(source, device, reason, at);
   }
 
-  upstream(e: UpstreamEvent, now = Date.now()): void {
+  upstream(e: UpstreamEvent, now = waitingNow()): void {
     if (e.type === 'delivered-batch') this.rateOut.add(now, e.rows.length);
     else if (e.type === 'connected') this.uplink = { connected: true, since: now };
     else if (e.type === 'disconnected') {
@@ -94,7 +102,7 @@ export class StatusBoard {
       this.lastError = { message: `connect failed: ${e.reason}`, at: now };
   }
 
-  status(now = Date.now()): StatusJson {
+  status(now = waitingNow()): StatusJson {
     const o = this.src.outbox();
     const c = this.devices.counts();
     const p = this.src.protocol?.();
@@ -102,18 +110,19 @@ export class StatusBoard {
       gateway: {
         id: this.src.gatewayId,
         version: this.src.version,
-        started_at: this.startedAt,
+        started_at: wallOf(this.startedAt),
         uptime_s: Math.round((now - this.startedAt) / 1000),
-        now,
+        now: wallOf(now),
       },
+      clock: this.src.clock?.() ?? { synchronized: 'unknown', steps: 0, last_step: null },
       uplink: {
         state: this.uplink.connected ? 'connected' : 'disconnected',
-        since: this.uplink.since,
+        since: wallOf(this.uplink.since),
         broker: this.src.broker(),
         reconnects: this.src.reconnects(),
-        last_error: this.lastError,
+        last_error: this.lastError && { ...this.lastError, at: wallOf(this.lastError.at) },
         protocol: p?.version ?? '5',
-        protocol_fallback: p?.fallback ?? null,
+        protocol_fallback: p?.fallback ? { ...p.fallback, at: wallOf(p.fallback.at) } : null,
       },
       outbox: {
         rows: o.rows,
@@ -125,12 +134,18 @@ export class StatusBoard {
       },
       rates: { in: this.rateIn.values(now), out: this.rateOut.values(now) },
       devices: { total: c.online + c.asleep + c.offline + c.lost, ...c },
-      logs: this.src.logs?.recent() ?? [],
+      logs: (this.src.logs?.recent() ?? []).map((l) => ({ ...l, time: wallOf(l.time) })),
     };
   }
 
   deviceList(): { devices: DeviceRow[] } {
-    return { devices: this.devices.list() };
+    return {
+      devices: this.devices.list().map((d) => ({
+        ...d,
+        state_since: wallOf(d.state_since),
+        last_seen: d.last_seen === null ? null : wallOf(d.last_seen),
+      })),
+    };
   }
 }
 

@@ -1,7 +1,8 @@
 import type { LoggerOptions } from 'pino';
+import { waitingNow } from '../../contracts/clock.js';
 
 export interface LogEvent {
-  /** ms since epoch. */
+  /** Waiting-clock ms (contracts/clock.ts); the status board shows it as wall time. */
   time: number;
   level: 'warn' | 'error' | 'fatal';
   msg: string;
@@ -62,7 +63,7 @@ function toEvent(level: LogEvent['level'], args: unknown[], bindings?: Record<st
     : String(first);
   const part = [bindings?.part, bindings?.adapter].filter((v) => typeof v === 'string').join(' ');
   const detail = obj && describe(obj instanceof Error ? { err: obj } : obj);
-  return { time: Date.now(), level, msg: clip(msg, 300), ...(part && { part }), ...(detail && { detail }) };
+  return { time: waitingNow(), level, msg: clip(msg, 300), ...(part && { part }), ...(detail && { detail }) };
 }
 
 /** A short text for the page from the usual fields of a log object; never whole objects. */

@@ -50,7 +50,9 @@ function chart(rin, rout) {
 function render(st, dv) {
   const now = st.gateway.now;
   $("gw").textContent = st.gateway.id;
-  $("meta").textContent = "v" + st.gateway.version + " · up " + dur(st.gateway.uptime_s);
+  const k = st.clock, step = k.last_step;
+  $("meta").textContent = "v" + st.gateway.version + " · up " + dur(st.gateway.uptime_s) + " · clock " + (k.synchronized === "unsynchronized" ? "NOT synchronized" : k.synchronized)
+    + (step ? " · last step " + (step.step_s > 0 ? "+" : "-") + dur(Math.abs(Math.round(step.step_s))) + " " + ago(step.at, now) : "");
   const u = st.uplink;
   dl($("uplink"), [["state", pill(u.state)], ["since", ago(u.since, now)], ["broker", u.broker], ["protocol", "MQTT " + u.protocol + (u.protocol_fallback ? " (fallback: " + u.protocol_fallback.reason + ")" : "")], ["reconnects", u.reconnects], ["last error", u.last_error ? u.last_error.message + " (" + ago(u.last_error.at, now) + ")" : "none"]]);
   const o = st.outbox, drops = Object.entries(o.dropped);

@@ -8,6 +8,7 @@ import type {
   StoredWill,
 } from '../../contracts/store.js';
 import type { GroupCommit } from './group-commit.js';
+import { waitingNow } from '../../contracts/clock.js';
 
 interface SessionDbRow {
   client_id: string;
@@ -123,7 +124,7 @@ export class SqliteDeviceSessions implements DeviceSessionStore {
     const meta = patch.meta;
     return this.commit.submit(() => {
       if (meta) this.writeMeta(target, clientId, meta);
-      else this.stmt.ensure.run(target, clientId, Date.now());
+      else this.stmt.ensure.run(target, clientId, waitingNow());
       if (patch.will !== undefined) {
         const w = patch.will;
         this.stmt.setWill.run(

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { waitingNow } from '../../contracts/clock.js';
 
 interface Tally {
   pending: number;
@@ -27,7 +28,7 @@ export class DropLog {
       this.tallies.set(reason, t);
     }
     t.pending += count;
-    const wait = t.lastLoggedAt + this.intervalMs - Date.now();
+    const wait = t.lastLoggedAt + this.intervalMs - waitingNow();
     if (wait <= 0) this.write(reason, t);
     else t.timer ??= setTimeout(() => this.write(reason, t), wait).unref();
   }
@@ -41,9 +42,9 @@ export class DropLog {
     clearTimeout(t.timer);
     t.timer = undefined;
     if (t.pending === 0) return;
-    const since = Number.isFinite(t.lastLoggedAt) ? Date.now() - t.lastLoggedAt : undefined;
+    const since = Number.isFinite(t.lastLoggedAt) ? waitingNow() - t.lastLoggedAt : undefined;
     this.logger.warn({ reason, count: t.pending, sinceMs: since }, this.message);
     t.pending = 0;
-    t.lastLoggedAt = Date.now();
+    t.lastLoggedAt = waitingNow();
   }
 }

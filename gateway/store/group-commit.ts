@@ -3,6 +3,7 @@ import type { Database, Statement } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { Subject } from 'rxjs';
 import { StoreClosedError, type WriteHealth } from '../../contracts/store.js';
+import { waitingNow } from '../../contracts/clock.js';
 
 /** What the owner of the flush does around the queued ops, inside and after the transaction. */
 export interface FlushHooks {
@@ -293,14 +294,14 @@ export class GroupCommit {
     if (!this.failure) this.logger.error({ error }, 'store writes failing: unhealthy until a write commits');
     this.failure = {
       error,
-      since: this.failure?.since ?? Date.now(),
+      since: this.failure?.since ?? waitingNow(),
       seq: Math.max(seq, this.failure?.seq ?? 0),
     };
   }
 
   /** A commit that wrote rows is durable: only one made after the last failure clears it. */
   private wroteOk(seq: number): void {
-    this.lastWriteAt = Date.now();
+    this.lastWriteAt = waitingNow();
     if (!this.failure || seq <= this.failure.seq) return;
     const failedFor = this.lastWriteAt - this.failure.since;
     this.failure = undefined;

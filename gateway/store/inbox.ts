@@ -13,6 +13,7 @@ import {
   type KvEntry,
 } from '../../contracts/store.js';
 import type { SqliteKvState } from './kv-state.js';
+import { waitingNow } from '../../contracts/clock.js';
 
 interface DbRow {
   id: number;
@@ -99,7 +100,7 @@ export class SqliteInbox implements Inbox {
     return this.commit.submit(() => {
       // In the transaction: the totals include every put committed or queued before this one.
       if (limits) this.refuseIfFull(cmd, size, limits);
-      return this.insert(cmd, Date.now());
+      return this.insert(cmd, waitingNow());
     });
   }
 
@@ -109,7 +110,7 @@ export class SqliteInbox implements Inbox {
       return Promise.reject(new Error('inbox: putAll with remember needs the kv state'));
     return this.commit.submit(
       () => {
-        const now = Date.now();
+        const now = waitingNow();
         const ids = cmds.map((c) => this.insert(c, now));
         if (remember) this.kv!.putInFlush(remember);
         return ids;
@@ -168,7 +169,7 @@ export class SqliteInbox implements Inbox {
   }
 
   pending(target: string, device: string, limit = 100): InboxRow[] {
-    const now = Date.now();
+    const now = waitingNow();
     const expired = this.stmt.expiredOf.all(target, device, now).map((r) => r.id);
     if (expired.length > 0) {
       this.commit
@@ -185,7 +186,7 @@ export class SqliteInbox implements Inbox {
     });
   }
 
-  async expire(now = Date.now()): Promise<InboxRow[]> {
+  async expire(now = waitingNow()): Promise<InboxRow[]> {
     const rows = await this.commit.submit(() => this.stmt.expire.all(now).map(toInboxRow));
     this.countExpired(rows);
     return rows;

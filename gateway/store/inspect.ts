@@ -1,3 +1,4 @@
+import { estimateWaitingNow } from './clock-state.js';
 import { existsSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { dbPath } from './database.js';
@@ -16,7 +17,7 @@ export interface StoreFileStats {
   /** Bytes of fieldgate.db plus its -wal. */
   fileBytes: number;
   schemaVersion: number;
-  outbox: OutboxStats & { queued: number };
+  outbox: OutboxStats & { queued: number; oldestAgeMs: number | null };
   inbox: { rows: number };
   kv: { rows: number };
   /** Rows set aside (the broker would not take them), by reason. */
@@ -42,12 +43,27 @@ export function stats(dir: string): StoreFileStats {
       path,
       fileBytes: statSync(path).size + (existsSync(`${path}-wal`) ? statSync(`${path}-wal`).size : 0),
       schemaVersion: schemaVersion(db),
-      outbox: { ...totals, oldestAt: oldest?.enqueued_at ?? null, inflight, queued: totals.rows - inflight },
+      outbox: {
+        ...totals,
+        oldestAt: oldest?.enqueued_at ?? null,
+        // Rows carry waiting-clock times: the age is taken on the gateway's scale, not the wall clock's.
+        oldestAgeMs: oldest ? Math.max(0, estimateWaitingNow(db) - oldest.enqueued_at) : null,
+        inflight,
+        queued: totals.rows - inflight,
+      },
       inbox: { rows: count('SELECT count(*) AS n FROM inbox') },
       kv: { rows: count('SELECT count(*) AS n FROM kv') },
       setAside: setAsideStats(db),
     };
   });
+}
+
+/**
+ * Wall minus waiting-clock time as the running (or last) gateway had it, estimated from its last
+ * save: rows carry waiting-clock times, which `queue peek` shows on the wall clock.
+ */
+export function wallOffsetEstimate(dir: string): number {
+  return withDb(dir, true, (db) => Date.now() - estimateWaitingNow(db));
 }
 
 export function peek(dir: string, opts: { limit: number; from: 'outbox' }): OutboxRow[];
@@ -104,7 +120,7 @@ export function retrySetAside(dir: string): number {
   return withDb(dir, false, (db) =>
     db
       .transaction(() => {
-        const now = Date.now();
+        const now = estimateWaitingNow(db);
         // outbox_totals has no trigger (schema v5): this transaction keeps it right itself.
         const back = db
           .prepare('SELECT count(*) AS n, total(length(payload)) AS bytes FROM outbox_dead')

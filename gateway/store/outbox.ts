@@ -19,6 +19,7 @@ import {
   type OutboxStats,
   type SetAsideReason,
 } from '../../contracts/store.js';
+import { waitingNow } from '../../contracts/clock.js';
 
 /** Largest multi-row INSERT: 9 parameters a row stays far below SQLite's variable limit. */
 const BATCH_ROWS_MAX = 256;
@@ -176,7 +177,7 @@ export class SqliteOutbox implements Outbox, FlushHooks {
       .submit(
         () => {
           if (this.limits.overflow === 'reject-new') this.refuseIfFull(messages);
-          const now = Date.now();
+          const now = waitingNow();
           let bytes = 0;
           const rows = messages.map((m): OutboxRow => {
             bytes += m.payload.length;
@@ -261,7 +262,7 @@ export class SqliteOutbox implements Outbox, FlushHooks {
 
   /** Sets batch.firstId. Throws (the batch fails alone, in its savepoint) if the ids were not consecutive. */
   private insertRows(batch: InsertBatch): void {
-    const now = Date.now();
+    const now = waitingNow();
     const { messages } = batch;
     let next = 0;
     for (let at = 0; at < messages.length; ) {
@@ -316,7 +317,7 @@ export class SqliteOutbox implements Outbox, FlushHooks {
   private refuseIfFull(messages: OutboxMessage[]): void {
     const bytes = messages.reduce((sum, m) => sum + m.payload.length, 0);
     if (!this.limiter.wouldOverflow(messages.length, bytes)) return;
-    this.expire(Date.now());
+    this.expire(waitingNow());
     if (!this.limiter.wouldOverflow(messages.length, bytes)) return;
     for (const m of messages)
       this.pendingRefusals.set(m.source, (this.pendingRefusals.get(m.source) ?? 0) + 1);
@@ -375,7 +376,7 @@ export class SqliteOutbox implements Outbox, FlushHooks {
 
   setAside(id: number, reason: SetAsideReason): Promise<boolean> {
     return this.commit.submit(() => {
-      if (this.stmt.setAside.run(reason, Date.now(), id).changes === 0) return false;
+      if (this.stmt.setAside.run(reason, waitingNow(), id).changes === 0) return false;
       const sizes = this.stmt.deleteRange.all(id, id);
       const over = this.stmt.deadCount.get()!.n - MAX_SET_ASIDE_ROWS;
       if (over > 0) this.countDrop('set_aside_full', this.stmt.deadTrim.run(over).changes);
@@ -404,7 +405,7 @@ export class SqliteOutbox implements Outbox, FlushHooks {
    */
   begin(): void {
     this.totals.load();
-    const now = Date.now();
+    const now = waitingNow();
     if (this.moreToExpire || now - this.expiredAt >= this.expireEvery) this.expire(now);
   }
 

@@ -1,6 +1,7 @@
 import type { IConnectPacket, Packet } from 'mqtt-packet';
 import type { Logger } from 'pino';
 import { BehaviorSubject, type Observable, Subject, type Subscription } from 'rxjs';
+import { waitingNow } from '../../contracts/clock.js';
 import type { KvState, Outbox } from '../../contracts/store.js';
 import { Backoff } from '../lifecycle/backoff.js';
 import { DropLog } from '../store/drop-log.js';
@@ -458,7 +459,7 @@ export class UpstreamClient {
       // "unsupported protocol version" or garbage. Either way: try 3.1.1 at once.
       const reason = explicit ? `CONNACK: ${connackReason(e.code!)}` : e.message;
       this.protocol = 4;
-      this.fallback = { reason, at: Date.now(), settled: explicit };
+      this.fallback = { reason, at: waitingNow(), settled: explicit };
       this.log.warn(
         { url: this.brokerUrl, code: e.code, reason },
         `upstream: broker did not accept MQTT 5 (${reason}): falling back to MQTT 3.1.1 for this run`,

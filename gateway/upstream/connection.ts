@@ -6,6 +6,7 @@ import { type AckHandler, type Oversize, PacketFramer } from './framer.js';
 import { describeError } from './reasons.js';
 import { tlsOptions } from './tls.js';
 import type { UpstreamConfig } from './config.js';
+import { waitingNow } from '../../contracts/clock.js';
 
 // mqtt-packet would otherwise build 65,536 two-byte Buffers (about 6 MiB of heap, held for good) on its
 // first write; the hot PUBLISH path is encoded by hand (publish-packet.ts), the rest is rare.
@@ -46,8 +47,8 @@ export class ConnectError extends Error {
  * It knows nothing about outboxes or sessions; it moves packets and reports close once.
  */
 export class Connection {
-  lastReceived = Date.now();
-  lastSent = Date.now();
+  lastReceived = waitingNow();
+  lastSent = waitingNow();
   /** Packets that arrive right behind CONNACK, before onPacket is set (a session's queued messages). */
   private early: Packet[] | undefined = [];
   private packetHandler: (p: Packet) => void = (p) => this.early?.push(p);
@@ -147,7 +148,7 @@ export class Connection {
       );
       socket.on('data', (chunk: Buffer) => {
         // Once per read, not per packet: a read holds many acks under load.
-        conn.lastReceived = Date.now();
+        conn.lastReceived = waitingNow();
         framer.push(chunk);
       });
       socket.on('error', (err) => {
@@ -216,14 +217,14 @@ export class Connection {
   /** Queue a packet; mqtt-packet writes its parts corked, flushed on the next tick. */
   write(p: Packet): boolean {
     if (!this.open) return false;
-    this.lastSent = Date.now();
+    this.lastSent = waitingNow();
     return mqttPacket.writeToStream(p, this.socket, this.writeOpts);
   }
 
   /** Bytes already encoded (the sender's PUBLISH batches): one write, in order with write(). */
   writeBytes(bytes: Buffer): boolean {
     if (!this.open) return false;
-    this.lastSent = Date.now();
+    this.lastSent = waitingNow();
     return this.socket.write(bytes);
   }
 

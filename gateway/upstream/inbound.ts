@@ -2,6 +2,7 @@ import type { IPublishPacket } from 'mqtt-packet';
 import type { Logger } from 'pino';
 import type { KvEntry, KvState } from '../../contracts/store.js';
 import type { Connection } from './connection.js';
+import { waitingNow } from '../../contracts/clock.js';
 
 export interface InboundMessage {
   topic: string;
@@ -121,7 +122,7 @@ export class Inbound {
     const payload = typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload;
     const m: InboundMessage = { topic: p.topic, payload, qos: p.qos, retain: p.retain };
     const remember: KvEntry | undefined =
-      p.qos === 2 ? { namespace: QOS2_NAMESPACE, key, value: { topic: p.topic, at: Date.now() } } : undefined;
+      p.qos === 2 ? { namespace: QOS2_NAMESPACE, key, value: { topic: p.topic, at: waitingNow() } } : undefined;
     if (remember) m.remember = remember;
     if (p.properties?.responseTopic) m.responseTopic = p.properties.responseTopic;
     if (p.properties?.correlationData) m.correlationData = p.properties.correlationData;

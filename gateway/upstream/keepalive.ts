@@ -1,4 +1,5 @@
 import type { Connection } from './connection.js';
+import { waitingNow } from '../../contracts/clock.js';
 
 /**
  * Keep-alive for one connection. PINGREQ when nothing has been received for
@@ -17,7 +18,7 @@ export function startKeepAlive(
   const timer = setInterval(
     () => {
       if (!conn.open) return;
-      const now = Date.now();
+      const now = waitingNow();
       const silent = now - conn.lastReceived;
       if (silent >= 1.25 * k) {
         onDead(`no packet from broker for ${silent} ms (keepalive ${keepaliveS} s)`);

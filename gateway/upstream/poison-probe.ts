@@ -1,3 +1,4 @@
+import { waitingNow } from '../../contracts/clock.js';
 /** Disconnects with a row alone in flight and no ack before that row is set aside. */
 const STRIKES = 2;
 /**
@@ -38,7 +39,7 @@ export class PoisonProbe {
   }
 
   sent(): void {
-    this.sentAt = Date.now();
+    this.sentAt = waitingNow();
   }
 
   /** Any ack (also a refusal) for a row in flight: the broker reads what we send. */
@@ -75,7 +76,7 @@ export class PoisonProbe {
   dropped(inflight: readonly { id: number }[], onStart: () => void): number | undefined {
     if (this.progress || inflight.length === 0) return undefined;
     let guilty: number | undefined;
-    if (this.active && inflight.length === 1 && Date.now() - this.sentAt <= STRIKE_MS) {
+    if (this.active && inflight.length === 1 && waitingNow() - this.sentAt <= STRIKE_MS) {
       const id = inflight[0]!.id;
       const n = (this.strikes.get(id) ?? 0) + 1;
       if (n >= STRIKES) {

@@ -2,6 +2,8 @@ import * as mqttPacket from 'mqtt-packet';
 import type { IPublishPacket } from 'mqtt-packet';
 import type { OutboxRow } from '../../contracts/store.js';
 import type { ProtocolVersion } from './connection.js';
+import { timeCorrectable, timeTrusted, waitingNow } from '../../contracts/clock.js';
+import { type Stamp, stampedPayload } from './stamp.js';
 
 interface TopicEntry {
   /** 2-byte length + UTF-8 topic, as it goes on the wire. */
@@ -28,6 +30,11 @@ const EMPTY_TOPIC = Buffer.alloc(2);
 /** Larger payloads go through mqtt-packet (keeps the hand encoder's length arithmetic small). */
 const MAX_SIMPLE_PAYLOAD = 1 << 26;
 const MAX_EXPIRY_MS = 0xffffffff * 1000;
+/**
+ * MQTT 5 user property of a message whose reading was taken before the wall clock was known right
+ * (before NTP synchronized, or in an earlier run that was not): times written into it may be wrong.
+ */
+const UNSYNCHRONIZED = { time_quality: 'unsynchronized' } as const;
 
 function varIntSize(n: number): number {
   return n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4;
@@ -55,6 +62,17 @@ export interface RowProperties {
   responseTopic?: string;
   /** base64 */
   correlationData?: string;
+  /** A rule's time_field: the reading's time is written into the JSON payload when it is sent. */
+  stamp?: Stamp;
+}
+
+/**
+ * Whether the times in a row's message can be vouched for: a time_field is written at send time
+ * (right for any reading of an unbroken chain of runs once the clock is synchronized); times built
+ * into the payload at ingest are right only for readings taken while it was synchronized.
+ */
+function timesTrusted(row: OutboxRow, rp: RowProperties | undefined): boolean {
+  return rp?.stamp ? timeCorrectable(row.receivedAt) : timeTrusted(row.receivedAt);
 }
 
 /**
@@ -75,7 +93,7 @@ export class PublishEncoder {
     /** Default lifetime of a row (store.max_age); 0 = no expiry sent. */
     private readonly maxAgeMs: number,
     private readonly aliasMax: number,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = waitingNow,
   ) {}
 
   /** This encoder's clock (ms): read once per batch for expired(). */
@@ -98,10 +116,11 @@ export class PublishEncoder {
   }
 
   packet(row: OutboxRow, packetId: number, dup: boolean, alias = true): IPublishPacket {
+    const rp = row.properties as RowProperties | undefined;
     const p: IPublishPacket = {
       cmd: 'publish',
       topic: row.topic,
-      payload: row.payload,
+      payload: rp?.stamp ? stampedPayload(row, rp.stamp) : row.payload,
       qos: row.qos,
       retain: row.retain,
       dup,
@@ -111,8 +130,8 @@ export class PublishEncoder {
     const props: NonNullable<IPublishPacket['properties']> = {};
     const left = this.remainingMs(row);
     if (Number.isFinite(left)) props.messageExpiryInterval = Math.max(1, Math.ceil(left / 1000));
-    const rp = row.properties as RowProperties | undefined;
-    if (rp?.user && Object.keys(rp.user).length > 0) props.userProperties = rp.user;
+    const user = timesTrusted(row, rp) ? rp?.user : { ...rp?.user, ...UNSYNCHRONIZED };
+    if (user && Object.keys(user).length > 0) props.userProperties = user;
     if (rp?.contentType) props.contentType = rp.contentType;
     if (rp?.utf8 !== undefined) props.payloadFormatIndicator = rp.utf8;
     if (rp?.responseTopic) props.responseTopic = rp.responseTopic;
@@ -271,8 +290,10 @@ export class PublishEncoder {
   /** Whether the hand encoder covers this row (else mqtt-packet encodes it). */
   private simple(row: OutboxRow): boolean {
     if (row.payload.length > MAX_SIMPLE_PAYLOAD) return false;
-    if (this.protocol !== 5) return true;
     const rp = row.properties as RowProperties | undefined;
+    if (rp?.stamp) return false; // its payload is built at send time
+    if (this.protocol !== 5) return true;
+    if (!timesTrusted(row, rp)) return false; // carries the time_quality user property
     if (rp !== undefined) {
       if (rp.contentType || rp.responseTopic || rp.correlationData) return false;
       if (rp.user && Object.keys(rp.user).length > 0) return false;
@@ -294,6 +315,9 @@ export class PublishEncoder {
    */
   maxSize(row: OutboxRow): number {
     let n = 2 + Buffer.byteLength(row.topic) + row.payload.length + (row.qos > 0 ? 2 : 0);
+    // time_field: the field, escaped at worst, and an ISO time or ms number (re-encoding never grows the rest).
+    const stamp = (row.properties as RowProperties | undefined)?.stamp;
+    if (stamp) n += 6 * Buffer.byteLength(stamp.field) + 40;
     if (this.protocol === 5) {
       n += 4 + 5 + 3; // property length, expiry, alias
       if (row.properties) n += Buffer.byteLength(JSON.stringify(row.properties)) + 16;

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { waitingNow } from '../../contracts/clock.js';
 import { type InFlightWindow, RELEASED } from './inflight-window.js';
 
 /**
@@ -19,7 +20,7 @@ export class Qos2Watch {
   ) {}
 
   sent(packetId: number): void {
-    this.since.set(packetId, Date.now());
+    this.since.set(packetId, waitingNow());
   }
 
   /** Acked, refused or set aside: no longer waiting. */
@@ -34,7 +35,7 @@ export class Qos2Watch {
   }
 
   /** How many wait, and how long the oldest has (ms). */
-  waiting(now = Date.now()): { count: number; oldestMs: number } {
+  waiting(now = waitingNow()): { count: number; oldestMs: number } {
     let oldest = now;
     for (const at of this.since.values()) if (at < oldest) oldest = at;
     return { count: this.since.size, oldestMs: now - oldest };
@@ -43,7 +44,7 @@ export class Qos2Watch {
   /** Log each row that has waited stuckAfterMs, once. */
   check(window: InFlightWindow): void {
     if (this.since.size === 0) return;
-    const now = Date.now();
+    const now = waitingNow();
     for (const [packetId, at] of this.since) {
       const row = window.get(packetId);
       if (!row || now - at < this.stuckAfterMs || this.logged.has(row.id)) continue;

@@ -1,7 +1,8 @@
+import { waitingNow } from '../../contracts/clock.js';
 /** Token bucket for the optional drain rate cap (max_rate msg/s; 0 = unlimited). */
 export class RateLimit {
   private tokens: number;
-  private last = Date.now();
+  private last = waitingNow();
   private readonly burst: number;
 
   constructor(private readonly perSecond: number) {
@@ -12,7 +13,7 @@ export class RateLimit {
   /** How many messages may go now (Infinity when unlimited). */
   available(): number {
     if (this.perSecond <= 0) return Number.POSITIVE_INFINITY;
-    const now = Date.now();
+    const now = waitingNow();
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.perSecond) / 1000);
     this.last = now;
     return Math.floor(this.tokens);

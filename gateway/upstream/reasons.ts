@@ -1,3 +1,4 @@
+import { clockTrust } from '../../contracts/clock.js';
 /** MQTT 3.1.1 CONNACK return codes in words (MQTT 5 reason codes can be added beside them). */
 const CONNACK_3_1_1: Record<number, string> = {
   1: 'unacceptable protocol version',
@@ -126,5 +127,22 @@ export function describeError(err: unknown): { reason: string; tls: boolean } {
   const tls =
     code !== undefined && (TLS_CODES.has(code) || code.startsWith('ERR_SSL_') || code.includes('CERT'));
   const msg = e instanceof Error ? e.message : String(err);
+  const clock = code === undefined ? undefined : clockHint(code);
+  if (clock) return { reason: clock, tls };
   return { reason: tls ? `TLS: ${msg}${code && !msg.includes(code) ? ` (${code})` : ''}` : msg, tls };
+}
+
+/**
+ * A certificate refused as expired or not yet valid while the wall clock is not synchronized is most
+ * likely this machine's clock (a Pi without RTC boots with an old time), not the certificate.
+ */
+function clockHint(code: string): string | undefined {
+  if (code !== 'CERT_NOT_YET_VALID' && code !== 'CERT_HAS_EXPIRED') return undefined;
+  if (clockTrust.syncedSince !== null) return undefined;
+  const what = code === 'CERT_NOT_YET_VALID' ? 'not yet valid' : 'expired';
+  return (
+    `TLS: broker certificate ${what} by this machine's clock (${new Date().toISOString()}), which is not ` +
+    `synchronized (NTP): the clock is probably wrong, not the certificate. Check that NTP can reach a ` +
+    `server; fake-hwclock or an RTC keeps the time closer across power cuts (${code})`
+  );
 }

@@ -1,4 +1,5 @@
 import type { OutboxRow } from '../../contracts/store.js';
+import { waitingNow } from '../../contracts/clock.js';
 
 /** Backoff after a broker refusal that may pass later (MQTT 5 quota exceeded, server busy, ...). */
 const RETRY_MIN_MS = 500;
@@ -33,8 +34,8 @@ export class RefusalRetry {
   add(row: OutboxRow, packetId?: number): void {
     if (packetId !== undefined) this.ids.set(row.id, packetId);
     this.rows.push(row);
-    if (this.at > Date.now()) return;
-    this.at = Date.now() + this.delay;
+    if (this.at > waitingNow()) return;
+    this.at = waitingNow() + this.delay;
     this.delay = Math.min(RETRY_MAX_MS, this.delay * 2);
     clearTimeout(this.timer);
     this.timer = undefined;
@@ -51,7 +52,7 @@ export class RefusalRetry {
    * else the refused rows now due (maybe none), handed over once.
    */
   take(): OutboxRow[] | 'wait' {
-    if (this.at > Date.now()) {
+    if (this.at > waitingNow()) {
       this.arm();
       return 'wait';
     }
@@ -80,7 +81,7 @@ export class RefusalRetry {
     this.timer ??= setTimeout(() => {
       this.timer = undefined;
       this.wake();
-    }, this.at - Date.now());
+    }, this.at - waitingNow());
     this.timer.unref();
   }
 }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { waitingNow } from '../../contracts/clock.js';
 import type { Outbox, OutboxRow } from '../../contracts/store.js';
 import { type BrokerLimits, NO_LIMITS } from './broker-limits.js';
 import { Completions } from './completions.js';
@@ -7,9 +8,9 @@ import type { Delivered } from './events.js';
 import { InFlightWindow, RELEASED, SENT } from './inflight-window.js';
 import type { PacketIds } from './packet-ids.js';
 import { PoisonProbe } from './poison-probe.js';
+import { PublishEncoder } from './publish-packet.js';
 import { pastFullQos2Window } from './qos2-pass.js';
 import { Qos2Watch } from './qos2-watch.js';
-import { PublishEncoder } from './publish-packet.js';
 import { RateLimit } from './rate.js';
 import { ackAccepts, publishFailure, reason5, reasonName } from './reasons.js';
 import { RefusalRetry } from './refusal-retry.js';
@@ -145,7 +146,7 @@ export class Sender {
    * a broker that never answers one holds a slot of the QoS 2 window for as long as the connection
    * lasts (MQTT allows no resend on a live connection).
    */
-  qos2Waiting(now = Date.now()): { count: number; oldestMs: number } {
+  qos2Waiting(now = waitingNow()): { count: number; oldestMs: number } {
     return this.q2Watch.waiting(now);
   }
 

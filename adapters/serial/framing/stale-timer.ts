@@ -1,3 +1,5 @@
+import { waitingNow } from '../../../contracts/clock.js';
+
 /** Timers and time as the framers use them; tests hand in a fake one to step time by hand. */
 export interface Clock {
   now(): number;
@@ -6,7 +8,7 @@ export interface Clock {
 }
 
 export const systemClock: Clock = {
-  now: () => Date.now(),
+  now: waitingNow,
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };
