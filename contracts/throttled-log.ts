@@ -5,7 +5,7 @@ export type ThrottledLog = (
   key: string,
   fields: Record<string, unknown>,
   msg: string,
-  level?: 'warn' | 'error',
+  level?: 'info' | 'warn' | 'error',
 ) => void;
 
 /**
@@ -17,7 +17,7 @@ export function throttledLog(
   logger: Logger,
   intervalMs = 10_000,
   now: () => number = Date.now,
-  defaultLevel: 'warn' | 'error' = 'warn',
+  defaultLevel: 'info' | 'warn' | 'error' = 'warn',
 ): ThrottledLog {
   const last = new Map<string, { at: number; held: number }>();
   return (key, fields, msg, level = defaultLevel) => {

@@ -17,7 +17,7 @@ import type {
 import { Acl } from './acl.js';
 import { decode, encode, type Packet } from './codec/index.js';
 import type { MqttsnConfig } from './config.js';
-import type { Ctx } from './context.js';
+import type { Ctx, Reserved } from './context.js';
 import { dispatch } from './dispatch.js';
 import { endSession, sweep } from './liveness.js';
 import { type Peer, peerKey, unusableSource } from './peer.js';
@@ -27,6 +27,8 @@ import { Qos2Ids } from './qos2-ids.js';
 import { routeTo } from './route.js';
 import type { SessionState } from './session.js';
 import { SessionTable } from './session-table.js';
+import { StateBudget } from './state-budget.js';
+import { subscriptionRefusal } from './sub-policy.js';
 import { UdpSocket } from './socket.js';
 import { type DropReason, deviceState, type MqttSnCounters, type MqttSnEvent, Stats } from './stats.js';
 import { PredefinedTopics } from './topic-registry.js';
@@ -42,7 +44,15 @@ export interface MqttSnAdapterOptions {
   logger?: Logger;
   /** Adapter instance name (Reading.source, Command.target, inbox target). */
   name?: string;
+  /**
+   * Client ids and subscription filters that belong to the gateway or other adapters (its id, serial
+   * and Modbus device names; its command, status and availability topics). Asked per CONNECT and
+   * SUBSCRIBE, so it may change (SIGHUP); it should hand back the same object until it does.
+   */
+  reserved?: () => Reserved;
 }
+
+const NOTHING_RESERVED: Reserved = { clientIds: new Set(), filters: [] };
 
 /** A command the adapter could neither deliver nor queue (expired, over budget, refused by the device). */
 export class CommandNotDeliveredError extends Error {
@@ -75,7 +85,7 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
   private readonly readings = new Subject<Reading>();
   private readonly subs = new BehaviorSubject<ReadonlyMap<string, QoS>>(new Map());
   private readonly statsBox = new Stats();
-  private readonly sessions = new SessionTable();
+  private readonly sessions: SessionTable;
   private readonly ctx: Ctx;
   private readonly socket: UdpSocket;
   private readonly tasks = new Set<Promise<unknown>>();
@@ -106,6 +116,8 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
       (err) => this.ctx.drop('send-error', undefined, String(err)),
     );
     const refusals = throttledLog(log);
+    this.sessions = new SessionTable(new StateBudget(cfg));
+    const reserved = opts.reserved ?? (() => NOTHING_RESERVED);
     this.ctx = {
       name: this.name,
       cfg,
@@ -127,6 +139,8 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
         2 * cfg.max_inflight_per_client,
       ),
       refusals,
+      lifecycle: throttledLog(log, undefined, undefined, 'info'),
+      reserved,
       now: () => Date.now(),
       send: (peer, p) => this.sendPacket(peer, p),
       emit: (r) => {
@@ -229,6 +243,9 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
     // Subscription traffic that has to wait for its device expires after subscription_ttl.
     const expiresAt = this.ctx.now() + this.ctx.cfg.subscription_ttl;
     for (const [s, granted] of this.sessions.match(topic)) {
+      // Only through a subscription the device may hold now (the ACL and reserved topics, checked
+      // again: what the gateway subscribes to for its own commands must not reach a device).
+      if (subscriptionRefusal(this.ctx, s.clientId, topic)) continue;
       const qos = Math.min(granted, message.qos) as QoS;
       const task = routeTo(
         this.ctx,
@@ -355,17 +372,18 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
   }
 
   /**
-   * Subscriptions saved before the ACL changed (or existed) must not keep receiving what the ACL now
-   * refuses: they are dropped at start, counted and logged, and the session is saved again.
+   * Subscriptions saved before the ACL changed (or existed), or that a newer gateway refuses (reserved
+   * topics, no acl), must not keep receiving what is now refused: they are dropped at start, counted and logged, and the session is saved again.
    */
   private pruneRestoredSubscriptions(): void {
     for (const s of this.sessions.values()) {
       let pruned = false;
       for (const f of [...s.subs.keys()]) {
-        if (this.ctx.acl.maySubscribe(s.clientId, f)) continue;
+        const why = subscriptionRefusal(this.ctx, s.clientId, f);
+        if (!why) continue;
         this.sessions.unsubscribe(s, f); // the topic tree too, not only the session's map
         pruned = true;
-        this.ctx.drop('acl-denied', undefined, `${s.clientId}: restored subscription ${f}`);
+        this.ctx.drop(why, undefined, `${s.clientId}: restored subscription ${f}`);
       }
       if (pruned) this.ctx.persist(s);
     }

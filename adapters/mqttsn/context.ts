@@ -33,6 +33,10 @@ export interface Ctx {
   readonly qos2: Qos2Ids;
   /** Rate-limited warnings for refusals and suspicious events. */
   readonly refusals: ThrottledLog;
+  /** Rate-limited info lines for connect, sleep, wake, disconnect and lost (a remote party causes them). */
+  readonly lifecycle: ThrottledLog;
+  /** Client ids and subscription filters devices may not take (the gateway's own and other sources'). */
+  reserved(): Reserved;
   /** Memory held by every device's in-memory downlink queue together (bytes, estimated), and its cap. */
   readonly downlinkMemory: { used: number; readonly max: number };
   now(): number;
@@ -48,4 +52,10 @@ export interface Ctx {
   subscriptionsChanged(): void;
   /** Run a background task that stop() waits for; its errors are logged, never thrown. */
   track(task: Promise<unknown>, what: string): void;
+}
+
+/** What belongs to the gateway or to another adapter: never a device's client id or subscription. */
+export interface Reserved {
+  readonly clientIds: ReadonlySet<string>;
+  readonly filters: readonly string[];
 }

@@ -2,6 +2,7 @@ import type { QoS } from '../types.js';
 import { flags, type Packet, type PacketType, shortNameToId, TopicIdType } from './codec/index.js';
 import type { Ctx } from './context.js';
 import type { Session, Waiter } from './session.js';
+import { topicCost } from './state-budget.js';
 
 export interface DownMsg {
   topic: string;
@@ -61,8 +62,14 @@ async function topicRef(ctx: Ctx, s: Session, topic: string): Promise<Ref | 'fai
   if (short !== undefined) return { type: TopicIdType.SHORT, id: short };
   const pre = ctx.predefined.idOf(s.clientId, topic);
   if (pre !== undefined) return { type: TopicIdType.PREDEFINED, id: pre };
+  // A registration the gateway makes counts like the device's own: no budget, no message.
+  if (ctx.sessions.budget.over(s, topicCost(topic), s.source)) {
+    ctx.drop('state-budget', s.peer, `${s.clientId}: no room to register ${topic}`);
+    return 'rejected';
+  }
   const id = s.topics.assign(topic);
   if (id === undefined) return 'rejected';
+  ctx.sessions.settle(s);
   const msgId = s.nextMsgId();
   const ack = await request(
     ctx,
@@ -76,6 +83,7 @@ async function topicRef(ctx: Ctx, s: Session, topic: string): Promise<Ref | 'fai
     return { type: TopicIdType.NORMAL, id };
   }
   s.topics.forget(id);
+  ctx.sessions.settle(s);
   return ack ? 'rejected' : 'failed';
 }
 
@@ -102,6 +110,7 @@ async function deliverOne(ctx: Ctx, s: Session, m: DownMsg): Promise<DownResult>
     // The device lost our registration (e.g. it restarted): register again next time.
     if (ack.returnCode === 2 && ref.type === TopicIdType.NORMAL) {
       s.topics.forget(ref.id);
+      ctx.sessions.settle(s);
       ctx.persist(s);
     }
     return 'rejected';

@@ -1,6 +1,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { QoS } from '../../adapters/types.js';
 import type {
+  DeviceSessionFootprint,
   DeviceSessionMeta,
   DeviceSessionPatch,
   DeviceSessionRow,
@@ -32,10 +33,50 @@ function parsePeer(json: string | null): Record<string, unknown> | null {
   }
 }
 
+interface FootprintDbRow {
+  client_id: string;
+  last_seen: number;
+  live: number;
+  peer: string | null;
+  topics: number;
+  topic_bytes: number;
+  subs: number;
+  sub_bytes: number;
+  will_bytes: number | null;
+}
+
+/** Per session: counts and UTF-8 byte sums of what it holds, without reading a single name. */
+const FOOTPRINTS_SQL = `
+  SELECT s.client_id, s.last_seen, s.live, s.peer,
+    coalesce(t.n, 0) AS topics, coalesce(t.b, 0) AS topic_bytes,
+    coalesce(u.n, 0) AS subs, coalesce(u.b, 0) AS sub_bytes,
+    CASE WHEN s.will_topic IS NULL THEN NULL
+      ELSE length(CAST(s.will_topic AS BLOB)) + coalesce(length(s.will_msg), 0) END AS will_bytes
+  FROM device_session s
+  LEFT JOIN (SELECT client_id, count(*) AS n, sum(length(CAST(name AS BLOB))) AS b
+             FROM device_topic WHERE target = @target GROUP BY client_id) t ON t.client_id = s.client_id
+  LEFT JOIN (SELECT client_id, count(*) AS n, sum(length(CAST(filter AS BLOB))) AS b
+             FROM device_sub WHERE target = @target GROUP BY client_id) u ON u.client_id = s.client_id
+  WHERE s.target = @target
+  ORDER BY s.last_seen, s.client_id`;
+
+const toFootprint = (r: FootprintDbRow): DeviceSessionFootprint => ({
+  clientId: r.client_id,
+  lastSeen: r.last_seen,
+  live: r.live === 1,
+  peer: parsePeer(r.peer),
+  topics: r.topics,
+  topicBytes: r.topic_bytes,
+  subs: r.subs,
+  subBytes: r.sub_bytes,
+  willBytes: r.will_bytes,
+});
+
 /** MQTT-SN clean-session=false sessions as rows (device_session, device_topic, device_sub). */
 export class SqliteDeviceSessions implements DeviceSessionStore {
   private readonly stmt: {
     sessions: Statement<[string], SessionDbRow>;
+    footprints: Statement<[{ target: string }], FootprintDbRow>;
     topics: Statement<[string], { client_id: string; topic_id: number; name: string }>;
     subs: Statement<[string], { client_id: string; filter: string; qos: number }>;
     upsertMeta: Statement<unknown[]>;
@@ -56,6 +97,7 @@ export class SqliteDeviceSessions implements DeviceSessionStore {
   ) {
     this.stmt = {
       sessions: db.prepare('SELECT * FROM device_session WHERE target = ? ORDER BY last_seen, client_id'),
+      footprints: db.prepare(FOOTPRINTS_SQL),
       topics: db.prepare('SELECT client_id, topic_id, name FROM device_topic WHERE target = ?'),
       subs: db.prepare('SELECT client_id, filter, qos FROM device_sub WHERE target = ?'),
       upsertMeta: db.prepare(
@@ -88,9 +130,11 @@ export class SqliteDeviceSessions implements DeviceSessionStore {
   }
 
   /** Oldest first (by last_seen); registrations and subscriptions without a session row are ignored. */
-  list(target: string): DeviceSessionRow[] {
+  list(target: string, choose?: (all: DeviceSessionFootprint[]) => ReadonlySet<string>): DeviceSessionRow[] {
+    const chosen = choose?.(this.stmt.footprints.all({ target }).map(toFootprint));
     const byId = new Map<string, DeviceSessionRow>();
-    for (const r of this.stmt.sessions.all(target)) {
+    for (const r of this.stmt.sessions.iterate(target)) {
+      if (chosen && !chosen.has(r.client_id)) continue;
       const will: StoredWill | null =
         r.will_topic === null
           ? null

@@ -37,6 +37,8 @@ export async function startGateway(
     });
   const cfg = mqttsnConfigSchema.parse({
     listen: '127.0.0.1:0',
+    // Most tests subscribe without an acl; the tests of the default (denied) set it false.
+    open_subscriptions: true,
     retry_interval: '300ms',
     retry_count: 2,
     ...config,
