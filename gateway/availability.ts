@@ -73,6 +73,7 @@ export class AvailabilityPublisher {
   }
 
   private publish(e: DeviceEvent): void {
+    if (e.unlisted) return; // only configured devices: a retained topic per invented id would pile up
     const { config, gatewayId, outbox, onDropped } = this.opts;
     const topic = availabilityTopic(config.topic, gatewayId, e.device);
     if (!topic) {

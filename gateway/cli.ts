@@ -25,11 +25,11 @@ program
   .description('validate a config file and print every problem with its key path and line')
   .requiredOption('-c, --config <file>', 'YAML config file')
   .action(async (opts: { config: string }) => {
-    const [{ checkCommand }, { configChecks }] = await Promise.all([
+    const [{ checkCommand }, { configChecks, configWarnings }] = await Promise.all([
       import('./cli/check.js'),
       import('./config/checks.js'),
     ]);
-    process.exitCode = checkCommand(opts.config, configChecks);
+    process.exitCode = checkCommand(opts.config, configChecks, configWarnings);
   });
 
 program

@@ -8,6 +8,7 @@ import type {
   Command,
   DeviceEvent,
   DeviceReportingAdapter,
+  DeviceState,
   DownlinkMessage,
   QoS,
   Reading,
@@ -19,7 +20,7 @@ import { decode, encode, type Packet } from './codec/index.js';
 import type { MqttsnConfig } from './config.js';
 import type { Ctx, Reserved } from './context.js';
 import { dispatch } from './dispatch.js';
-import { endSession, sweep } from './liveness.js';
+import { endSession, isProtected, sweep } from './liveness.js';
 import { type Peer, peerKey, unusableSource } from './peer.js';
 import { persistSession, restoreSessions } from './persist.js';
 import { AddressPins } from './pinning.js';
@@ -105,7 +106,7 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
       this.restored,
       this.statsBox.events$.pipe(
         filter((e) => e.kind === 'state'),
-        map((e) => ({ source: this.name, device: e.clientId, state: deviceState(e.state), at: Date.now() })),
+        map((e) => this.deviceEvent(e.clientId, deviceState(e.state))),
       ),
     );
     const cfg = opts.config;
@@ -174,12 +175,7 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
       // Connected or asleep when the gateway stopped: it is one of ours from the start (status page,
       // availability), not only once it next speaks; its keep-alive decides from here.
       if (s.state === 'active' || s.state === 'asleep')
-        this.restored.next({
-          source: this.name,
-          device: s.clientId,
-          state: s.state === 'active' ? 'online' : 'asleep',
-          at: Date.now(),
-        });
+        this.restored.next(this.deviceEvent(s.clientId, s.state === 'active' ? 'online' : 'asleep'));
     }
     this.pruneRestoredSubscriptions();
     this.ctx.qos2.load();
@@ -279,6 +275,12 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
     if (r === 'dropped')
       throw new CommandNotDeliveredError(`command ${command.id} for ${command.device} dropped`);
     return r;
+  }
+
+  private deviceEvent(clientId: string, state: DeviceState): DeviceEvent {
+    const e: DeviceEvent = { source: this.name, device: clientId, state, at: Date.now() };
+    if (!isProtected(this.ctx, clientId)) e.unlisted = true;
+    return e;
   }
 
   /** The dispatch boundary: nothing a datagram causes may throw out of the socket's callback. */
