@@ -78,4 +78,18 @@ program
     process.exitCode = await queueCommand(action, opts);
   });
 
+program
+  .command('sessions')
+  .description('list or purge the stored MQTT-SN device sessions (clean-session=false devices)')
+  .argument('<action>', 'list | purge (the gateway must be stopped)')
+  .requiredOption('-c, --config <file>', 'YAML config file (for state_dir)')
+  .option('--id <clientId...>', 'purge these client ids')
+  .option('--source <address>', 'purge every session last seen at this IP address')
+  .option('--json', 'list as JSON lines')
+  .option('-y, --yes', 'purge without asking')
+  .action(async (action: string, opts) => {
+    const { sessionsCommand } = await import('./cli/sessions.js');
+    process.exitCode = await sessionsCommand(action, opts);
+  });
+
 await program.parseAsync(process.argv);

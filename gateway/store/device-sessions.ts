@@ -9,6 +9,7 @@ import type {
   StoredWill,
 } from '../../contracts/store.js';
 import type { GroupCommit } from './group-commit.js';
+import { withDb } from './cli-open.js';
 
 interface SessionDbRow {
   client_id: string;
@@ -209,4 +210,70 @@ export class SqliteDeviceSessions implements DeviceSessionStore {
       m.peer === null ? null : JSON.stringify(m.peer),
     );
   }
+}
+
+/** A stored device session as `fieldgate sessions list` shows it. */
+export interface StoredSessionInfo {
+  target: string;
+  clientId: string;
+  lastSeen: number;
+  live: boolean;
+  /** The address it was last seen at, if stored. */
+  address: string | null;
+  topics: number;
+  subs: number;
+  /** UTF-8 bytes of its registrations, subscriptions and will together. */
+  bytes: number;
+}
+
+const addressOf = (peer: string | null): string | null => {
+  const a = parsePeer(peer)?.address;
+  return typeof a === 'string' ? a.replace(/^::ffff:(?=\d+\.)/i, '') : null;
+};
+
+/** Every stored MQTT-SN session of every adapter, largest first (what to purge is usually on top). */
+export function listStoredSessions(dir: string): StoredSessionInfo[] {
+  return withDb(dir, true, (db) => {
+    const targets = db.prepare('SELECT DISTINCT target FROM device_session').pluck().all() as string[];
+    const rows = targets.flatMap((target) =>
+      (db.prepare(FOOTPRINTS_SQL).all({ target }) as FootprintDbRow[]).map((r) => ({
+        target,
+        clientId: r.client_id,
+        lastSeen: r.last_seen,
+        live: r.live === 1,
+        address: addressOf(r.peer),
+        topics: r.topics,
+        subs: r.subs,
+        bytes: r.topic_bytes + r.sub_bytes + (r.will_bytes ?? 0),
+      })),
+    );
+    return rows.sort((a, b) => b.bytes - a.bytes || a.clientId.localeCompare(b.clientId));
+  });
+}
+
+/**
+ * Deletes stored sessions (with their registrations and subscriptions) by client id or by the
+ * address they were last seen at; returns the client ids deleted. For a stopped gateway: a running
+ * one keeps its sessions in memory and would write them back.
+ */
+export function purgeStoredSessions(dir: string, sel: { ids?: readonly string[]; address?: string }): string[] {
+  const ids = new Set(sel.ids ?? []);
+  return withDb(dir, false, (db) =>
+    db
+      .transaction(() => {
+        const all = db.prepare('SELECT target, client_id, peer FROM device_session').all() as {
+          target: string;
+          client_id: string;
+          peer: string | null;
+        }[];
+        const hit = all.filter(
+          (r) => ids.has(r.client_id) || (sel.address !== undefined && addressOf(r.peer) === sel.address),
+        );
+        for (const r of hit)
+          for (const table of ['device_session', 'device_topic', 'device_sub'])
+            db.prepare(`DELETE FROM ${table} WHERE target = ? AND client_id = ?`).run(r.target, r.client_id);
+        return hit.map((r) => r.client_id);
+      })
+      .immediate(),
+  );
 }
