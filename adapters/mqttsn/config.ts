@@ -38,8 +38,9 @@ export const mqttsnConfigSchema = z
     max_topics_per_client: z.number().int().positive().default(1024),
     /**
      * Longest topic name or filter (UTF-8 bytes) a device may REGISTER, SUBSCRIBE to or set as its will
-     * topic. Sensor topics are short (`sensors/<id>/<field>`); embedded MQTT-SN stacks size their topic
-     * buffers at 64-100 bytes. Without it a device could make the gateway keep 64 KiB per registration.
+     * topic. Sensor topics are short (`sensors/<id>/<field>`, 20-60 bytes); embedded MQTT-SN clients
+     * hold a whole packet in 32-256 bytes. Without it a device could make the gateway keep 64 KiB per
+     * registration.
      */
     max_topic_length: z.number().int().min(8).max(65535).default(128),
     // --- what devices make the gateway keep (sessions, registrations, subscriptions, wills), in bytes ---
