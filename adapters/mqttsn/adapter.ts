@@ -131,7 +131,12 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
       devices: opts.devices,
       acl: new Acl(cfg.acl),
       pins: new AddressPins(cfg.clients),
-      downlinkMemory: { used: 0, max: cfg.max_downlink_memory },
+      downlinkMemory: {
+        used: 0,
+        max: cfg.max_downlink_memory,
+        bySource: new Map(),
+        maxPerSource: cfg.max_queued_bytes_per_source,
+      },
       qos2: new Qos2Ids(
         opts.state,
         (task, what) => void this.track(task, what),

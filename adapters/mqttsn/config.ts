@@ -108,6 +108,8 @@ export const mqttsnConfigSchema = z
      * it a message for a connected device is dropped and counted (queue-full), not buffered.
      */
     max_downlink_memory: bytes().default(32 * 1024 * 1024),
+    /** The same for every device at one source address together (a host inventing client ids). */
+    max_queued_bytes_per_source: bytes().default(4 * 1024 * 1024),
     /** Publish/subscribe topic ACLs per client id pattern; absent = allow all. */
     acl: aclSchema,
     /** Per client id settings: { sensor-7: { address: 10.0.3.7 } } pins the id to an address. */

@@ -38,7 +38,7 @@ export interface Ctx {
   /** Client ids and subscription filters devices may not take (the gateway's own and other sources'). */
   reserved(): Reserved;
   /** Memory held by every device's in-memory downlink queue together (bytes, estimated), and its cap. */
-  readonly downlinkMemory: { used: number; readonly max: number };
+  readonly downlinkMemory: DownlinkMemory;
   now(): number;
   /** Encode and send; wraps in the forwarder encapsulation when the peer came through one. */
   send(peer: Peer, p: Packet): void;
@@ -58,4 +58,12 @@ export interface Ctx {
 export interface Reserved {
   readonly clientIds: ReadonlySet<string>;
   readonly filters: readonly string[];
+}
+
+/** Bytes held by in-memory downlink queues: in total and per source address (the device's host). */
+export interface DownlinkMemory {
+  used: number;
+  readonly max: number;
+  readonly bySource: Map<string, number>;
+  readonly maxPerSource: number;
 }

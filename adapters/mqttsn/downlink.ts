@@ -1,6 +1,6 @@
 import type { QoS } from '../types.js';
 import { flags, type Packet, type PacketType, shortNameToId, TopicIdType } from './codec/index.js';
-import type { Ctx } from './context.js';
+import type { Ctx, DownlinkMemory } from './context.js';
 import type { Session, Waiter } from './session.js';
 import { topicCost } from './state-budget.js';
 
@@ -129,7 +129,18 @@ interface Job {
   msg: DownMsg;
   bytes: number;
   done: (r: DownResult) => void;
-  mem: { used: number };
+  mem: DownlinkMemory;
+  /** The source address the bytes were counted against. */
+  source: string | undefined;
+}
+
+/** Give a job's bytes back to the totals it was counted in. */
+function releaseJob(j: Job): void {
+  j.mem.used -= j.bytes;
+  if (j.source === undefined) return;
+  const left = (j.mem.bySource.get(j.source) ?? 0) - j.bytes;
+  if (left > 0) j.mem.bySource.set(j.source, left);
+  else j.mem.bySource.delete(j.source);
 }
 
 /** One downlink exchange at a time per device (MQTT-SN devices handle one in flight), in order. */
@@ -139,21 +150,26 @@ export class DownlinkQueue {
   bytes = 0;
 
   /**
-   * undefined when a bound would be exceeded: this device's queued messages or bytes, or the memory
-   * of every device's queue together (a device that never acks must not grow the process).
+   * undefined when a bound would be exceeded: this device's queued messages or bytes, those of every
+   * device at its source address, or the memory of every device's queue together (devices that never
+   * ack must not grow the process).
    */
   push(ctx: Ctx, s: Session, msg: DownMsg): Promise<DownResult> | undefined {
     const bytes = msg.payload.length + msg.topic.length + JOB_OVERHEAD;
     const mem = ctx.downlinkMemory;
+    const source = s.source;
+    const atSource = source === undefined ? 0 : (mem.bySource.get(source) ?? 0);
     if (
       this.jobs.length >= ctx.cfg.max_queued_messages_per_client ||
       this.bytes + bytes > ctx.cfg.max_queued_bytes_per_client ||
+      atSource + bytes > mem.maxPerSource ||
       mem.used + bytes > mem.max
     )
       return undefined;
     this.bytes += bytes;
     mem.used += bytes;
-    const p = new Promise<DownResult>((done) => this.jobs.push({ msg, bytes, done, mem }));
+    if (source !== undefined) mem.bySource.set(source, atSource + bytes);
+    const p = new Promise<DownResult>((done) => this.jobs.push({ msg, bytes, done, mem, source }));
     void this.run(ctx, s);
     return p;
   }
@@ -161,7 +177,7 @@ export class DownlinkQueue {
   failAll(): void {
     for (const j of this.jobs.splice(0)) {
       this.bytes -= j.bytes;
-      j.mem.used -= j.bytes;
+      releaseJob(j);
       j.done('failed');
     }
   }
@@ -178,7 +194,7 @@ export class DownlinkQueue {
           ctx.log.error({ err: e, clientId: s.clientId }, 'mqttsn downlink failed');
         }
         this.bytes -= job.bytes;
-        job.mem.used -= job.bytes;
+        releaseJob(job);
         if (r === 'delivered') ctx.stats.counters.delivered++;
         else ctx.drop('delivery-failed', s.peer, `${s.clientId} ${job.msg.topic}: ${r}`);
         job.done(r);
