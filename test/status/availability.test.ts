@@ -133,10 +133,11 @@ http: { enabled: false }
     expect(values('node-a').at(-1)).toBe('asleep');
   });
 
-  it('an MQTT-SN client id naming a serial device or the gateway is refused: their availability stays', async () => {
+  it('an MQTT-SN client id naming a serial device (port or frame id) or the gateway is refused: their availability stays', async () => {
     await until('plain', 'online');
+    expect(values('th1').length).toBeGreaterThan(0); // a serial frame device (device_field) seen before
     const before = { plain: values('plain').length, bench: values('bench').length };
-    for (const id of ['plain', 'bench', 'gw-av']) {
+    for (const id of ['plain', 'bench', 'gw-av', 'th1']) {
       const c = await SnClient.open(snPort);
       clients.push(c);
       // CONNACK rc 3: 'plain' disconnecting would otherwise publish the serial port offline.
