@@ -130,14 +130,26 @@ function toSession(ctx: Ctx, row: DeviceSessionRow): Session {
  */
 export function restoreSessions(ctx: Ctx): Session[] {
   const cutoff = ctx.now() - ctx.cfg.session_expiry;
-  const dropped: { clientId: string; why: 'session-expired' | 'session-over-budget'; detail: string }[] = [];
+  const dropped: {
+    clientId: string;
+    why: 'session-expired' | 'session-over-budget' | 'reserved-client-id';
+    detail: string;
+  }[] = [];
+  const reserved = ctx.reserved().clientIds;
   const choose = (all: DeviceSessionFootprint[]): ReadonlySet<string> => {
     const budget = new StateBudget(ctx.cfg);
     const chosen = new Set<string>();
     const order = all
       .filter((f) => {
-        if (f.live || f.lastSeen >= cutoff) return true;
-        dropped.push({ clientId: f.clientId, why: 'session-expired', detail: f.clientId });
+        // Stored before its id was reserved (a serial device or the gateway took that name): not restored.
+        if (reserved.has(f.clientId))
+          dropped.push({
+            clientId: f.clientId,
+            why: 'reserved-client-id',
+            detail: `stored session ${f.clientId}`,
+          });
+        else if (f.live || f.lastSeen >= cutoff) return true;
+        else dropped.push({ clientId: f.clientId, why: 'session-expired', detail: f.clientId });
         return false;
       })
       .sort(

@@ -105,4 +105,33 @@ describe('mqttsn: per-device state is bounded in bytes', () => {
     h = undefined;
     store.close();
   });
+
+  it('a stored session whose client id is now reserved (a serial device took the name) is not restored', async () => {
+    const store = openStore({
+      dir: tmpDir('fieldgate-snbudget-'),
+      durability: 'process-crash',
+      limits: storeConfigSchema.parse({}),
+      logger: pino({ level: 'silent' }),
+    });
+    const meta = { lastSeen: Date.now(), live: false, keepAliveMs: 0, sleepMs: 0, peer: null };
+    await store.devices.update('mqttsn', 'weather', { meta, putSubs: [['cmd/weather/#', 1]] });
+    await store.devices.update('mqttsn', 'node-1', { meta });
+    const reserved = { clientIds: new Set(['weather', 'gw1']), filters: [] };
+    h = await startGateway({}, { store, reserved: () => reserved });
+    expect(h.gw.stats().drops['reserved-client-id']).toBe(1);
+    expect(h.gw.stats().clients.offline).toBe(1);
+    const c = await h.client();
+    expect((await c.connect('weather')).returnCode).toBe(ReturnCode.NOT_SUPPORTED);
+    await waitFor(
+      () =>
+        store.devices
+          .list('mqttsn')
+          .map((r) => r.clientId)
+          .join() === 'node-1',
+      'reserved session deleted from the store',
+    );
+    await h.close();
+    h = undefined;
+    store.close();
+  });
 });
