@@ -34,7 +34,9 @@ describe('MQTT-SN stateful flood through the real UDP socket (`npm run fuzz -- -
     expect(r.flood.connectRefused).toBeGreaterThan(0);
     expect(r.exit).toEqual({ code: 0, signal: null });
     expect(r.hwmKb).toBeLessThan(unit.memoryMaxKb!);
-    expect(r.restoredAfterRestart).toBe(r.flood.connects);
+    // Every kept session comes back (one whose CONNACK was lost on the way may be among them).
+    expect(r.restoredAfterRestart).toBeGreaterThanOrEqual(r.flood.connects);
+    expect(r.restoredAfterRestart).toBeLessThanOrEqual(r.flood.connects + r.flood.connectUnanswered);
     expect(r.restartHwmKb).toBeLessThan(unit.memoryMaxKb!);
     expect(r.restartExit).toEqual({ code: 0, signal: null });
   }, 120_000);

@@ -18,6 +18,8 @@ import { hwmKb } from './proc.js';
 export interface FloodCounts {
   connects: number;
   connectRefused: number;
+  /** CONNECTs that got no CONNACK in time (the gateway may still have made the session). */
+  connectUnanswered: number;
   registered: number;
   /** REGACK "congestion": a state budget (or the registry) is full. */
   congestion: number;
@@ -62,8 +64,9 @@ async function floodClient(
   open.push(c);
   {
     const ack = await c.connect(client, { cleanSession: false, duration: 600 }).catch(() => undefined);
+    if (!ack) n.connectUnanswered++;
     if (ack?.returnCode !== ReturnCode.ACCEPTED) {
-      n.connectRefused++;
+      if (ack) n.connectRefused++;
       return;
     }
     n.connects++;
@@ -98,6 +101,7 @@ export async function stateFlood(plan: FloodPlan): Promise<FloodCounts> {
   const n: FloodCounts = {
     connects: 0,
     connectRefused: 0,
+    connectUnanswered: 0,
     registered: 0,
     congestion: 0,
     notSupported: 0,

@@ -42,7 +42,7 @@ describe('mqttsn: a REGISTER flood cannot exhaust memory or crash-loop the gatew
       topicBytes: 4000,
       prefix: 'big',
     });
-    expect(big).toMatchObject({ connects: 4, registered: 0, notSupported: 256 });
+    expect(big).toMatchObject({ connects: 4, registered: 0, notSupported: 256, connectUnanswered: 0 });
     // Then the longest allowed names (128 bytes), ids invented until the address is refused.
     const long = await stateFlood({
       port: udpPort,
@@ -56,6 +56,7 @@ describe('mqttsn: a REGISTER flood cannot exhaust memory or crash-loop the gatew
     expect(kept).toBeLessThanOrEqual(512 * 1024);
     expect(kept).toBeGreaterThan(400 * 1024);
     expect(long.connectRefused).toBeGreaterThan(0); // the source's budget refuses new sessions too
+    expect(long.connectUnanswered).toBe(0); // one client at a time: nothing lost on loopback
     expect(long.congestion).toBeGreaterThan(0);
     expect(hwmKb(gw.pid)).toBeLessThan(unit.memoryMaxKb!);
     gw.signal('SIGTERM');
