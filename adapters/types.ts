@@ -108,6 +108,11 @@ export interface DeviceEvent {
   state: DeviceState;
   /** Waiting-clock ms. */
   at: number;
+  /**
+   * A device nobody configured (an MQTT-SN client id not named in the config): shown on the status
+   * page, but it gets no retained availability topic (any host could create those by the hundred).
+   */
+  unlisted?: boolean;
 }
 
 /** An adapter that knows when its devices come and go (connect/sleep/lost, port open/closed, poll timeouts). */

@@ -230,6 +230,22 @@ export interface DeviceSessionRow extends DeviceSessionMeta {
   subs: [filter: string, qos: QoS][];
 }
 
+/** What a stored session holds, measured without loading it (restore picks within its budgets). */
+export interface DeviceSessionFootprint {
+  clientId: string;
+  lastSeen: number;
+  live: boolean;
+  peer: Record<string, unknown> | null;
+  topics: number;
+  /** UTF-8 bytes of the registered names together. */
+  topicBytes: number;
+  subs: number;
+  /** UTF-8 bytes of the subscription filters together. */
+  subBytes: number;
+  /** Will topic and message bytes; null when there is no will. */
+  willBytes: number | null;
+}
+
 /** One atomic change to a device's stored session: only what changed is written. */
 export interface DeviceSessionPatch {
   meta?: DeviceSessionMeta;
@@ -248,7 +264,11 @@ export interface DeviceSessionPatch {
  * costs one row write, not a rewrite of the session.
  */
 export interface DeviceSessionStore {
-  list(target: string): DeviceSessionRow[];
+  /**
+   * Oldest first. With `choose`, every session's footprint is measured first and only the sessions
+   * it returns are loaded: a store holding more than the adapter may restore never enters memory.
+   */
+  list(target: string, choose?: (all: DeviceSessionFootprint[]) => ReadonlySet<string>): DeviceSessionRow[];
   /** Creates the session row when missing (patch.meta is then required for its fields). */
   update(target: string, clientId: string, patch: DeviceSessionPatch): Promise<void>;
   /** Deletes the session with its registrations, subscriptions and will. */

@@ -6,7 +6,7 @@ export type ThrottledLog = (
   key: string,
   fields: Record<string, unknown>,
   msg: string,
-  level?: 'warn' | 'error',
+  level?: 'info' | 'warn' | 'error',
 ) => void;
 
 /**
@@ -18,7 +18,7 @@ export function throttledLog(
   logger: Logger,
   intervalMs = 10_000,
   now: () => number = waitingNow,
-  defaultLevel: 'warn' | 'error' = 'warn',
+  defaultLevel: 'info' | 'warn' | 'error' = 'warn',
 ): ThrottledLog {
   const last = new Map<string, { at: number; held: number }>();
   return (key, fields, msg, level = defaultLevel) => {

@@ -1,5 +1,6 @@
 import { merge, type Observable, type Subscription } from 'rxjs';
 import { z } from 'zod';
+import type { MqttsnConfig } from '../adapters/mqttsn/index.js';
 import type { Adapter, DeviceEvent, DeviceReportingAdapter, DeviceState } from '../adapters/types.js';
 import type { Outbox } from '../contracts/store.js';
 import type { Logger } from './log.js';
@@ -29,6 +30,23 @@ export function availabilityTopic(template: string, gatewayId: string, device: s
   // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is not allowed in a topic
   if (!device || /[/+#\u0000]/.test(device)) return undefined;
   return template.replaceAll('{gateway}', gatewayId).replaceAll('{device}', device);
+}
+
+/**
+ * Does this reading's device get an availability topic? Every device but an MQTT-SN client id nobody
+ * configured (the adapter marks those `unlisted`; the same rule, from the config, for readings).
+ */
+export function hasAvailability(
+  mqttsn: Pick<MqttsnConfig, 'clients' | 'client_topics' | 'allow'>,
+  source: string,
+  device: string,
+): boolean {
+  if (source !== 'mqttsn') return true;
+  return (
+    Object.hasOwn(mqttsn.clients, device) ||
+    Object.hasOwn(mqttsn.client_topics, device) ||
+    mqttsn.allow.includes(device)
+  );
 }
 
 export const reportsDevices = (a: Adapter): a is DeviceReportingAdapter =>
@@ -73,6 +91,7 @@ export class AvailabilityPublisher {
   }
 
   private publish(e: DeviceEvent): void {
+    if (e.unlisted) return; // only configured devices: a retained topic per invented id would pile up
     const { config, gatewayId, outbox, onDropped } = this.opts;
     const topic = availabilityTopic(config.topic, gatewayId, e.device);
     if (!topic) {

@@ -25,11 +25,11 @@ program
   .description('validate a config file and print every problem with its key path and line')
   .requiredOption('-c, --config <file>', 'YAML config file')
   .action(async (opts: { config: string }) => {
-    const [{ checkCommand }, { configChecks }] = await Promise.all([
+    const [{ checkCommand }, { configChecks, configWarnings }] = await Promise.all([
       import('./cli/check.js'),
       import('./config/checks.js'),
     ]);
-    process.exitCode = checkCommand(opts.config, configChecks);
+    process.exitCode = checkCommand(opts.config, configChecks, configWarnings);
   });
 
 program
@@ -76,6 +76,20 @@ program
   .action(async (action: string, opts) => {
     const { queueCommand } = await import('./cli/queue.js');
     process.exitCode = await queueCommand(action, opts);
+  });
+
+program
+  .command('sessions')
+  .description('list or purge the stored MQTT-SN device sessions (clean-session=false devices)')
+  .argument('<action>', 'list | purge (the gateway must be stopped)')
+  .requiredOption('-c, --config <file>', 'YAML config file (for state_dir)')
+  .option('--id <clientId...>', 'purge these client ids')
+  .option('--source <address>', 'purge every session last seen at this IP address')
+  .option('--json', 'list as JSON lines')
+  .option('-y, --yes', 'purge without asking')
+  .action(async (action: string, opts) => {
+    const { sessionsCommand } = await import('./cli/sessions.js');
+    process.exitCode = await sessionsCommand(action, opts);
   });
 
 await program.parseAsync(process.argv);

@@ -16,7 +16,7 @@ import { lockStateDir } from './lifecycle/instance-lock.js';
 import { isolate } from './lifecycle/isolate.js';
 import type { Logger } from './log.js';
 import { Observability } from './observe.js';
-import { currentSources, ownTopicGuard } from './own-topics.js';
+import { currentSources, ownFilters, ownTopicGuard } from './own-topics.js';
 import { responseTopicScreen } from './response-topics.js';
 import { openStore } from './store/open.js';
 import type { Store } from '../contracts/store.js';
@@ -98,7 +98,18 @@ export class Gateway {
         ?.handleDrained(row, outcome)
         .catch((err) => logger.warn({ err }, 'command result not reported'));
     });
-    this.adapters = buildAdapters(config, { inbox, state: store.state, devices: store.devices, logger });
+    this.adapters = buildAdapters(config, {
+      inbox,
+      state: store.state,
+      devices: store.devices,
+      logger,
+      ownTopics: ownFilters(
+        currentSources(
+          () => this.config,
+          () => this.rules,
+        ),
+      ),
+    });
 
     const upstream = new UpstreamClient({
       config: config.upstream,

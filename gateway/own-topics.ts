@@ -92,3 +92,17 @@ function isFirstLevel(topic: string, level: string): boolean {
     topic.startsWith(level) && (topic.length === level.length || topic.charCodeAt(level.length) === 0x2f)
   );
 }
+
+/** ownTopicFilters of the current config and rules, computed again only when one is swapped (SIGHUP). */
+export function ownFilters(current: () => OwnTopicSources | undefined): () => readonly string[] {
+  let seen: OwnTopicSources | undefined;
+  let filters: readonly string[] = [];
+  return () => {
+    const now = current();
+    if (now && now !== seen) {
+      filters = ownTopicFilters(now);
+      seen = now;
+    }
+    return filters;
+  };
+}

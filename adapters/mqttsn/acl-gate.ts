@@ -3,10 +3,11 @@ import type { Ctx } from './context.js';
 import type { Peer } from './peer.js';
 import type { Session } from './session.js';
 import { filterOf } from './handlers/subscribe.js';
+import { subscriptionRefusal } from './sub-policy.js';
 import { validTopicName } from './topic-filter.js';
 
 /**
- * mqttsn.acl for the packets whose handlers do not check it themselves: REGISTER (a topic the device
+ * mqttsn.acl (and, for SUBSCRIBE, the reserved filters: sub-policy.ts) for the packets whose handlers do not check it themselves: REGISTER (a topic the device
  * will publish on), SUBSCRIBE, and will topics (the gateway publishes the will on the device's behalf).
  * A refused packet is answered with rc 3 "not supported" (rc 2 would make the device register again
  * and retry forever), counted and logged; true means the handler must not run. PUBLISH is checked in
@@ -23,8 +24,9 @@ export function aclRefused(ctx: Ctx, peer: Peer, p: Packet, s: Session | undefin
       return true;
     case 'subscribe': {
       const filter = s.online ? filterOf(ctx, s, p) : undefined;
-      if (filter === undefined || ctx.acl.maySubscribe(s.clientId, filter)) return false;
-      denied(ctx, peer, s, `SUBSCRIBE ${filter}`);
+      const why = filter === undefined ? undefined : subscriptionRefusal(ctx, s.clientId, filter);
+      if (!why) return false;
+      ctx.drop(why, peer, `${s.clientId}: SUBSCRIBE ${filter}`);
       const qos = p.flags.qos === 1 || p.flags.qos === 2 ? p.flags.qos : 0;
       ctx.send(peer, {
         type: 'suback',

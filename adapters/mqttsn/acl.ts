@@ -124,10 +124,14 @@ export class Acl {
     }));
   }
 
-  /** May this client publish (or REGISTER) this concrete topic name (as the device sent it)? */
-  mayPublish(clientId: string, topic: string): boolean {
+  /**
+   * May this client publish (or REGISTER) this concrete topic name (as the device sent it)?
+   * `anonymous`: the id is the sender's address (QoS -1 without a connection), which anyone on the
+   * network can send from: `{client}` never allows it, and every `{client}` deny applies.
+   */
+  mayPublish(clientId: string, topic: string, anonymous = false): boolean {
     if (this.rules.length === 0) return this.defaultAllow;
-    const list = this.expanded(clientId).publish;
+    const list = this.expanded(clientId, anonymous).publish;
     if (list.length === 0) return this.defaultAllow; // no rule for this client: no split per message
     const t = levels(topic);
     for (const f of list) if (matchesLevels(f.levels, t)) return f.allow;
@@ -146,22 +150,30 @@ export class Acl {
     return this.defaultAllow;
   }
 
-  private expanded(clientId: string): Record<Op, Expanded> {
-    const hit = this.cache.get(clientId);
+  private expanded(clientId: string, anonymous = false): Record<Op, Expanded> {
+    // NUL cannot occur in a connected client id (refused at CONNECT): the two kinds never share a key.
+    const key = anonymous ? `\0${clientId}` : clientId;
+    const hit = this.cache.get(key);
     if (hit) return hit;
     if (this.cache.size >= CACHE_MAX) this.cache.clear();
-    const list = (op: Op) => [...this.filters(clientId, op)].map((f) => ({ ...f, levels: levels(f.filter) }));
+    const list = (op: Op) =>
+      [...this.filters(clientId, op, anonymous)].map((f) => ({ ...f, levels: levels(f.filter) }));
     const e = { publish: list('publish'), subscribe: list('subscribe') };
-    this.cache.set(clientId, e);
+    this.cache.set(key, e);
     return e;
   }
 
-  private *filters(clientId: string, op: Op): Generator<{ filter: string; allow: boolean }> {
+  private *filters(
+    clientId: string,
+    op: Op,
+    anonymous: boolean,
+  ): Generator<{ filter: string; allow: boolean }> {
     for (const r of this.rules) {
       if (!r.clients.some((re) => re.test(clientId))) continue;
       for (const f of r[op]) {
         if (!f.includes('{client}')) yield { filter: f, allow: r.allow };
-        else if (topicSafe(clientId)) yield { filter: f.replaceAll('{client}', clientId), allow: r.allow };
+        else if (topicSafe(clientId) && !anonymous)
+          yield { filter: f.replaceAll('{client}', clientId), allow: r.allow };
         // A sender whose id cannot stand in a topic gets no allow from {client}, and every deny.
         else if (!r.allow) yield { filter: f.replaceAll('{client}', '+'), allow: false };
       }

@@ -9,6 +9,7 @@ import type {
   Command,
   DeviceEvent,
   DeviceReportingAdapter,
+  DeviceState,
   DownlinkMessage,
   QoS,
   Reading,
@@ -18,10 +19,10 @@ import type {
 import { Acl } from './acl.js';
 import { decode, encode, type Packet } from './codec/index.js';
 import type { MqttsnConfig } from './config.js';
-import type { Ctx } from './context.js';
+import type { Ctx, Reserved } from './context.js';
 import { DEVICE_TROUBLE, DeviceWarnings } from './device-warnings.js';
 import { dispatch } from './dispatch.js';
-import { endSession, sweep } from './liveness.js';
+import { endSession, isProtected, sweep } from './liveness.js';
 import { MulticastDiscovery } from './multicast.js';
 import { type Peer, peerKey, unusableSource } from './peer.js';
 import { persistSession, restoreSessions } from './persist.js';
@@ -31,6 +32,8 @@ import { ReplyLimit } from './reply-limit.js';
 import { routeTo } from './route.js';
 import type { SessionState } from './session.js';
 import { SessionTable } from './session-table.js';
+import { StateBudget } from './state-budget.js';
+import { subscriptionRefusal } from './sub-policy.js';
 import { UdpSocket } from './socket.js';
 import { type DropReason, deviceState, type MqttSnCounters, type MqttSnEvent, Stats } from './stats.js';
 import { PredefinedTopics } from './topic-registry.js';
@@ -46,7 +49,15 @@ export interface MqttSnAdapterOptions {
   logger?: Logger;
   /** Adapter instance name (Reading.source, Command.target, inbox target). */
   name?: string;
+  /**
+   * Client ids and subscription filters that belong to the gateway or other adapters (its id, serial
+   * and Modbus device names; its command, status and availability topics). Asked per CONNECT and
+   * SUBSCRIBE, so it may change (SIGHUP); it should hand back the same object until it does.
+   */
+  reserved?: () => Reserved;
 }
+
+const NOTHING_RESERVED: Reserved = { clientIds: new Set(), filters: [] };
 
 /** A command the adapter could neither deliver nor queue (expired, over budget, refused by the device). */
 export class CommandNotDeliveredError extends Error {
@@ -81,7 +92,7 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
   private readonly readings = new Subject<Reading>();
   private readonly subs = new BehaviorSubject<ReadonlyMap<string, QoS>>(new Map());
   private readonly statsBox = new Stats();
-  private readonly sessions = new SessionTable();
+  private readonly sessions: SessionTable;
   private readonly ctx: Ctx;
   private readonly socket: UdpSocket;
   private readonly tasks = new Set<Promise<unknown>>();
@@ -102,12 +113,7 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
       this.restored,
       this.statsBox.events$.pipe(
         filter((e) => e.kind === 'state'),
-        map((e) => ({
-          source: this.name,
-          device: e.clientId,
-          state: deviceState(e.state),
-          at: waitingNow(),
-        })),
+        map((e) => this.deviceEvent(e.clientId, deviceState(e.state))),
       ),
     );
     const cfg = opts.config;
@@ -119,6 +125,8 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
     );
     const refusals = throttledLog(log);
     const warnings = new DeviceWarnings(log);
+    this.sessions = new SessionTable(new StateBudget(cfg));
+    const reserved = opts.reserved ?? (() => NOTHING_RESERVED);
     this.ctx = {
       name: this.name,
       cfg,
@@ -131,7 +139,12 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
       devices: opts.devices,
       acl: new Acl(cfg.acl),
       pins: new AddressPins(cfg.clients),
-      downlinkMemory: { used: 0, max: cfg.max_downlink_memory },
+      downlinkMemory: {
+        used: 0,
+        max: cfg.max_downlink_memory,
+        bySource: new Map(),
+        maxPerSource: cfg.max_queued_bytes_per_source,
+      },
       qos2: new Qos2Ids(
         opts.state,
         (task, what) => void this.track(task, what),
@@ -141,6 +154,8 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
       ),
       refusals,
       replies: new ReplyLimit(NO_SESSION_REPLIES_PER_S),
+      lifecycle: throttledLog(log, undefined, undefined, 'info'),
+      reserved,
       now: () => waitingNow(),
       send: (peer, p) => this.sendPacket(peer, p),
       emit: (r) => {
@@ -188,12 +203,7 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
       // Connected or asleep when the gateway stopped: it is one of ours from the start (status page,
       // availability), not only once it next speaks; its keep-alive decides from here.
       if (s.state === 'active' || s.state === 'asleep')
-        this.restored.next({
-          source: this.name,
-          device: s.clientId,
-          state: s.state === 'active' ? 'online' : 'asleep',
-          at: waitingNow(),
-        });
+        this.restored.next(this.deviceEvent(s.clientId, s.state === 'active' ? 'online' : 'asleep'));
     }
     this.pruneRestoredSubscriptions();
     this.ctx.qos2.load();
@@ -269,6 +279,9 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
     // Subscription traffic that has to wait for its device expires after subscription_ttl.
     const expiresAt = this.ctx.now() + this.ctx.cfg.subscription_ttl;
     for (const [s, granted] of this.sessions.match(topic)) {
+      // Only through a subscription the device may hold now (the ACL and reserved topics, checked
+      // again: what the gateway subscribes to for its own commands must not reach a device).
+      if (subscriptionRefusal(this.ctx, s.clientId, topic)) continue;
       const qos = Math.min(granted, message.qos) as QoS;
       const task = routeTo(
         this.ctx,
@@ -302,6 +315,12 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
     if (r === 'dropped')
       throw new CommandNotDeliveredError(`command ${command.id} for ${command.device} dropped`);
     return r;
+  }
+
+  private deviceEvent(clientId: string, state: DeviceState): DeviceEvent {
+    const e: DeviceEvent = { source: this.name, device: clientId, state, at: waitingNow() };
+    if (!isProtected(this.ctx, clientId)) e.unlisted = true;
+    return e;
   }
 
   /** The dispatch boundary: nothing a datagram causes may throw out of the socket's callback. */
@@ -405,17 +424,18 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
   }
 
   /**
-   * Subscriptions saved before the ACL changed (or existed) must not keep receiving what the ACL now
-   * refuses: they are dropped at start, counted and logged, and the session is saved again.
+   * Subscriptions saved before the ACL changed (or existed), or that a newer gateway refuses (reserved
+   * topics, no acl), must not keep receiving what is now refused: they are dropped at start, counted and logged, and the session is saved again.
    */
   private pruneRestoredSubscriptions(): void {
     for (const s of this.sessions.values()) {
       let pruned = false;
       for (const f of [...s.subs.keys()]) {
-        if (this.ctx.acl.maySubscribe(s.clientId, f)) continue;
+        const why = subscriptionRefusal(this.ctx, s.clientId, f);
+        if (!why) continue;
         this.sessions.unsubscribe(s, f); // the topic tree too, not only the session's map
         pruned = true;
-        this.ctx.drop('acl-denied', undefined, `${s.clientId}: restored subscription ${f}`);
+        this.ctx.drop(why, undefined, `${s.clientId}: restored subscription ${f}`);
       }
       if (pruned) this.ctx.persist(s);
     }

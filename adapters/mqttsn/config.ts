@@ -39,6 +39,26 @@ export const mqttsnConfigSchema = z
     max_packet_size: z.number().int().min(64).max(65535).default(4096),
     /** Topic registrations kept per client (REGISTER and gateway-side). */
     max_topics_per_client: z.number().int().positive().default(1024),
+    /**
+     * Longest topic name or filter (UTF-8 bytes) a device may REGISTER, SUBSCRIBE to or set as its will
+     * topic. Sensor topics are short (`sensors/<id>/<field>`, 20-60 bytes); embedded MQTT-SN clients
+     * hold a whole packet in 32-256 bytes. Without it a device could make the gateway keep 64 KiB per
+     * registration.
+     */
+    max_topic_length: z.number().int().min(8).max(65535).default(128),
+    // --- what devices make the gateway keep (sessions, registrations, subscriptions, wills), in bytes ---
+    /** One device's session state: registrations, subscriptions and will, plus the session itself. */
+    max_state_bytes_per_client: bytes().default(64 * 1024),
+    /** Session state of every client id one source address holds (an address that invents ids). */
+    max_state_bytes_per_source: bytes().default(512 * 1024),
+    /** Session state of every device together; restored sessions beyond it are dropped at start. */
+    max_state_bytes: bytes().default(16 * 1024 * 1024),
+    /**
+     * Without an `acl`, may devices subscribe at all? Off by default: a device subscription makes the
+     * gateway subscribe upstream with its own broker account. `fieldgate check` warns when it is on
+     * without an acl.
+     */
+    open_subscriptions: z.boolean().default(false),
     /** Global predefined topic ids: { 1: sensors/common }. */
     predefined_topics: topicIdMap.default({}),
     /** Per-client predefined topic ids: { clientId: { 2: topic } }. */
@@ -91,6 +111,8 @@ export const mqttsnConfigSchema = z
      * it a message for a connected device is dropped and counted (queue-full), not buffered.
      */
     max_downlink_memory: bytes().default(32 * 1024 * 1024),
+    /** The same for every device at one source address together (a host inventing client ids). */
+    max_queued_bytes_per_source: bytes().default(4 * 1024 * 1024),
     /** Publish/subscribe topic ACLs per client id pattern; absent = allow all. */
     acl: aclSchema,
     /** Per client id settings: { sensor-7: { address: 10.0.3.7 } } pins the id to an address. */

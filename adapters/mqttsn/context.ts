@@ -36,8 +36,12 @@ export interface Ctx {
   readonly refusals: ThrottledLog;
   /** Bounds DISCONNECTs sent to senders with no session (per peer and in all). */
   readonly replies: ReplyLimit;
+  /** Rate-limited info lines for connect, sleep, wake, disconnect and lost (a remote party causes them). */
+  readonly lifecycle: ThrottledLog;
+  /** Client ids and subscription filters devices may not take (the gateway's own and other sources'). */
+  reserved(): Reserved;
   /** Memory held by every device's in-memory downlink queue together (bytes, estimated), and its cap. */
-  readonly downlinkMemory: { used: number; readonly max: number };
+  readonly downlinkMemory: DownlinkMemory;
   now(): number;
   /** Encode and send; wraps in the forwarder encapsulation when the peer came through one. */
   send(peer: Peer, p: Packet): void;
@@ -52,4 +56,18 @@ export interface Ctx {
   subscriptionsChanged(): void;
   /** Run a background task that stop() waits for; its errors are logged, never thrown. */
   track(task: Promise<unknown>, what: string): void;
+}
+
+/** What belongs to the gateway or to another adapter: never a device's client id or subscription. */
+export interface Reserved {
+  readonly clientIds: ReadonlySet<string>;
+  readonly filters: readonly string[];
+}
+
+/** Bytes held by in-memory downlink queues: in total and per source address (the device's host). */
+export interface DownlinkMemory {
+  used: number;
+  readonly max: number;
+  readonly bySource: Map<string, number>;
+  readonly maxPerSource: number;
 }

@@ -1,7 +1,8 @@
 import type { QoS } from '../types.js';
 import { flags, type Packet, type PacketType, shortNameToId, TopicIdType } from './codec/index.js';
-import type { Ctx } from './context.js';
+import type { Ctx, DownlinkMemory } from './context.js';
 import type { Session, Waiter } from './session.js';
+import { topicCost } from './state-budget.js';
 
 export interface DownMsg {
   topic: string;
@@ -61,8 +62,14 @@ async function topicRef(ctx: Ctx, s: Session, topic: string): Promise<Ref | 'fai
   if (short !== undefined) return { type: TopicIdType.SHORT, id: short };
   const pre = ctx.predefined.idOf(s.clientId, topic);
   if (pre !== undefined) return { type: TopicIdType.PREDEFINED, id: pre };
+  // A registration the gateway makes counts like the device's own: no budget, no message.
+  if (ctx.sessions.budget.over(s, topicCost(topic), s.source)) {
+    ctx.drop('state-budget', s.peer, `${s.clientId}: no room to register ${topic}`);
+    return 'rejected';
+  }
   const id = s.topics.assign(topic);
   if (id === undefined) return 'rejected';
+  ctx.sessions.settle(s);
   const msgId = s.nextMsgId();
   const ack = await request(
     ctx,
@@ -76,6 +83,7 @@ async function topicRef(ctx: Ctx, s: Session, topic: string): Promise<Ref | 'fai
     return { type: TopicIdType.NORMAL, id };
   }
   s.topics.forget(id);
+  ctx.sessions.settle(s);
   return ack ? 'rejected' : 'failed';
 }
 
@@ -102,6 +110,7 @@ async function deliverOne(ctx: Ctx, s: Session, m: DownMsg): Promise<DownResult>
     // The device lost our registration (e.g. it restarted): register again next time.
     if (ack.returnCode === 2 && ref.type === TopicIdType.NORMAL) {
       s.topics.forget(ref.id);
+      ctx.sessions.settle(s);
       ctx.persist(s);
     }
     return 'rejected';
@@ -120,7 +129,18 @@ interface Job {
   msg: DownMsg;
   bytes: number;
   done: (r: DownResult) => void;
-  mem: { used: number };
+  mem: DownlinkMemory;
+  /** The source address the bytes were counted against. */
+  source: string | undefined;
+}
+
+/** Give a job's bytes back to the totals it was counted in. */
+function releaseJob(j: Job): void {
+  j.mem.used -= j.bytes;
+  if (j.source === undefined) return;
+  const left = (j.mem.bySource.get(j.source) ?? 0) - j.bytes;
+  if (left > 0) j.mem.bySource.set(j.source, left);
+  else j.mem.bySource.delete(j.source);
 }
 
 /** One downlink exchange at a time per device (MQTT-SN devices handle one in flight), in order. */
@@ -130,21 +150,26 @@ export class DownlinkQueue {
   bytes = 0;
 
   /**
-   * undefined when a bound would be exceeded: this device's queued messages or bytes, or the memory
-   * of every device's queue together (a device that never acks must not grow the process).
+   * undefined when a bound would be exceeded: this device's queued messages or bytes, those of every
+   * device at its source address, or the memory of every device's queue together (devices that never
+   * ack must not grow the process).
    */
   push(ctx: Ctx, s: Session, msg: DownMsg): Promise<DownResult> | undefined {
     const bytes = msg.payload.length + msg.topic.length + JOB_OVERHEAD;
     const mem = ctx.downlinkMemory;
+    const source = s.source;
+    const atSource = source === undefined ? 0 : (mem.bySource.get(source) ?? 0);
     if (
       this.jobs.length >= ctx.cfg.max_queued_messages_per_client ||
       this.bytes + bytes > ctx.cfg.max_queued_bytes_per_client ||
+      atSource + bytes > mem.maxPerSource ||
       mem.used + bytes > mem.max
     )
       return undefined;
     this.bytes += bytes;
     mem.used += bytes;
-    const p = new Promise<DownResult>((done) => this.jobs.push({ msg, bytes, done, mem }));
+    if (source !== undefined) mem.bySource.set(source, atSource + bytes);
+    const p = new Promise<DownResult>((done) => this.jobs.push({ msg, bytes, done, mem, source }));
     void this.run(ctx, s);
     return p;
   }
@@ -152,7 +177,7 @@ export class DownlinkQueue {
   failAll(): void {
     for (const j of this.jobs.splice(0)) {
       this.bytes -= j.bytes;
-      j.mem.used -= j.bytes;
+      releaseJob(j);
       j.done('failed');
     }
   }
@@ -169,7 +194,7 @@ export class DownlinkQueue {
           ctx.log.error({ err: e, clientId: s.clientId }, 'mqttsn downlink failed');
         }
         this.bytes -= job.bytes;
-        job.mem.used -= job.bytes;
+        releaseJob(job);
         if (r === 'delivered') ctx.stats.counters.delivered++;
         // Still connected: the device itself did not take it (named, for the warning and status page);
         // otherwise the session ended or went to sleep and the message waits in the inbox.

@@ -18,10 +18,15 @@ export function endSession(ctx: Ctx, s: Session, how: 'lost' | 'disconnect'): vo
     });
   }
   ctx.stats.state(s.clientId, how);
-  ctx.log.info({ clientId: s.clientId, will: how === 'lost' && !!s.will?.topic }, `mqttsn client ${how}`);
+  ctx.lifecycle(
+    how,
+    { clientId: s.clientId, will: how === 'lost' && !!s.will?.topic },
+    `mqttsn client ${how}`,
+  );
   s.will = null;
   s.pendingWill = null;
   s.uplink.clear();
+  ctx.sessions.settle(s);
   if (s.cleanSession) {
     ctx.sessions.remove(s);
     ctx.subscriptionsChanged();
@@ -63,14 +68,32 @@ export function forgetSession(ctx: Ctx, s: Session, why: 'session-evicted' | 'se
   }
 }
 
-/** The table is full: the session offline longest gives way. False when every session is live. */
-function evictOldestOffline(ctx: Ctx): boolean {
+/**
+ * Configured devices (pinned, named in `clients`, `client_topics` or `allow`) are never evicted to
+ * make room: an unknown id must not push out a device the operator listed.
+ */
+export function isProtected(ctx: Ctx, clientId: string): boolean {
+  const c = ctx.cfg;
+  return (
+    ctx.pins.isPinned(clientId) ||
+    Object.hasOwn(c.clients, clientId) ||
+    Object.hasOwn(c.client_topics, clientId) ||
+    c.allow.includes(clientId)
+  );
+}
+
+/** The table is full: the unprotected session offline longest gives way. False when there is none. */
+export function evictOldestOffline(ctx: Ctx): boolean {
   for (const s of ctx.sessions.offline()) {
+    if (isProtected(ctx, s.clientId)) continue;
     forgetSession(ctx, s, 'session-evicted');
     return true;
   }
   return false;
 }
+
+/** How long a session must be silent to count as idle: a sleeper is not idle inside its sleep. */
+const idleAfter = (s: Session, after: number) => (s.state === 'asleep' ? Math.max(after, s.sleepMs) : after);
 
 /** Live sessions silent at least evict_idle_after, the longest silent last; rebuilt at most once a second. */
 const idleCandidates = new WeakMap<Ctx, { builtAt: number; queue: Session[] }>();
@@ -87,14 +110,18 @@ function evictIdleLive(ctx: Ctx): boolean {
   let c = idleCandidates.get(ctx);
   if (!c || (c.queue.length === 0 && now - c.builtAt >= 1000)) {
     const queue = [...ctx.sessions.values()]
-      .filter((s) => s.state !== 'offline' && now - s.lastSeen >= after)
+      .filter(
+        (s) =>
+          s.state !== 'offline' && now - s.lastSeen >= idleAfter(s, after) && !isProtected(ctx, s.clientId),
+      )
       .sort((a, b) => b.lastSeen - a.lastSeen);
     c = { builtAt: now, queue };
     idleCandidates.set(ctx, c);
   }
   for (let s = c.queue.pop(); s; s = c.queue.pop()) {
     // Heard from since the scan, or already gone: not a candidate any more.
-    if (ctx.sessions.get(s.clientId) !== s || s.state === 'offline' || now - s.lastSeen < after) continue;
+    if (ctx.sessions.get(s.clientId) !== s || s.state === 'offline' || now - s.lastSeen < idleAfter(s, after))
+      continue;
     ctx.drop('session-evicted', s.peer, `${s.clientId}: silent ${Math.round((now - s.lastSeen) / 1000)} s`);
     if (s.peer) ctx.send(s.peer, { type: 'disconnect' });
     endSession(ctx, s, 'disconnect'); // no will: the device is not known to be gone

@@ -1,8 +1,11 @@
-import type { DeviceSessionPatch, DeviceSessionRow } from '../../contracts/store.js';
+import type { DeviceSessionFootprint, DeviceSessionPatch, DeviceSessionRow } from '../../contracts/store.js';
 import type { QoS } from '../types.js';
 import type { Ctx } from './context.js';
+import { isProtected } from './liveness.js';
 import type { Peer } from './peer.js';
+import { plainAddress } from './pinning.js';
 import { Session, type Will } from './session.js';
+import { ENTRY_BYTES, SESSION_BYTES, StateBudget, subCost } from './state-budget.js';
 
 /** Peer as stored: JSON, the forwarder node id in hex. */
 function peerToJson(p: Peer | null): Record<string, unknown> | null {
@@ -51,7 +54,8 @@ export function persistSession(ctx: Ctx, s: Session): Promise<void> {
     live,
     keepAliveMs: s.keepAliveMs,
     sleepMs: s.sleepMs,
-    peer: live ? peerToJson(s.peer) : null,
+    // Offline: only the host it was last seen at, so its state still counts against that source at restore.
+    peer: live ? peerToJson(s.peer) : s.source ? { address: s.source } : null,
   };
   const sig = JSON.stringify({ ...meta, lastSeen: live ? 0 : meta.lastSeen });
   if (full || sig !== st.meta) patch.meta = meta;
@@ -93,8 +97,13 @@ function toSession(ctx: Ctx, row: DeviceSessionRow): Session {
   s.keepAliveMs = row.keepAliveMs;
   s.sleepMs = row.sleepMs;
   s.topics.restore(row.topics);
-  for (const [f, qos] of row.subs) if ([0, 1, 2].includes(qos)) s.subs.set(f, { qos: qos as QoS });
+  for (const [f, qos] of row.subs)
+    if ([0, 1, 2].includes(qos) && !s.subs.has(f)) {
+      s.subs.set(f, { qos: qos as QoS });
+      s.subBytes += subCost(f);
+    }
   s.will = row.will;
+  s.source = typeof row.peer?.address === 'string' ? plainAddress(row.peer.address) : undefined;
   const st = s.stored;
   for (const [id, name] of s.topics.entries()) st.topics.set(id, name);
   for (const [f, sub] of s.subs) st.subs.set(f, sub.qos);
@@ -115,19 +124,78 @@ function toSession(ctx: Ctx, row: DeviceSessionRow): Session {
 
 /**
  * Sessions saved by a previous run, oldest first. Offline ones past mqttsn.session_expiry are deleted
- * (counted) instead of restored.
+ * (counted) instead of restored, and so is a session whose restore would exceed a state budget
+ * (max_state_bytes*): what a device stored can never make the gateway run out of memory at start, so a
+ * restart always comes up. Configured devices are admitted first, then the most recently seen.
  */
 export function restoreSessions(ctx: Ctx): Session[] {
-  const out: Session[] = [];
   const cutoff = ctx.now() - ctx.cfg.session_expiry;
-  for (const row of ctx.devices.list(ctx.name)) {
-    const s = toSession(ctx, row);
-    if (s.state === 'offline' && s.offlineSince < cutoff) {
-      ctx.drop('session-expired', null, s.clientId);
-      ctx.track(ctx.devices.remove(ctx.name, s.clientId), 'session expiry');
-      continue;
+  const dropped: {
+    clientId: string;
+    why: 'session-expired' | 'session-over-budget' | 'reserved-client-id';
+    detail: string;
+  }[] = [];
+  const reserved = ctx.reserved().clientIds;
+  const choose = (all: DeviceSessionFootprint[]): ReadonlySet<string> => {
+    const budget = new StateBudget(ctx.cfg);
+    const chosen = new Set<string>();
+    const order = all
+      .filter((f) => {
+        // Stored before its id was reserved (a serial device or the gateway took that name): not restored.
+        if (reserved.has(f.clientId))
+          dropped.push({
+            clientId: f.clientId,
+            why: 'reserved-client-id',
+            detail: `stored session ${f.clientId}`,
+          });
+        else if (f.live || f.lastSeen >= cutoff) return true;
+        else dropped.push({ clientId: f.clientId, why: 'session-expired', detail: f.clientId });
+        return false;
+      })
+      .sort(
+        (a, b) =>
+          Number(isProtected(ctx, b.clientId)) - Number(isProtected(ctx, a.clientId)) ||
+          b.lastSeen - a.lastSeen,
+      );
+    for (const f of order) {
+      const cost = footprintCost(f);
+      const source = typeof f.peer?.address === 'string' ? plainAddress(f.peer.address) : undefined;
+      const over = budget.over(undefined, cost, source);
+      if (over) {
+        dropped.push({
+          clientId: f.clientId,
+          why: 'session-over-budget',
+          detail: `${f.clientId}: ${cost} bytes, ${over} budget`,
+        });
+        continue;
+      }
+      budget.settle({ clientId: f.clientId, stateBytes: () => cost }, source);
+      chosen.add(f.clientId);
     }
-    out.push(s);
+    return chosen;
+  };
+  const out = ctx.devices.list(ctx.name, choose).map((row) => toSession(ctx, row));
+  for (const d of dropped) {
+    ctx.drop(d.why, null, d.detail);
+    ctx.track(ctx.devices.remove(ctx.name, d.clientId), d.why);
   }
+  const over = dropped.filter((d) => d.why === 'session-over-budget').length;
+  if (over > 0)
+    ctx.log.warn(
+      { dropped: over, restored: out.length },
+      'mqttsn stored sessions over the state budget dropped at start (fieldgate sessions list shows what is stored)',
+    );
   return out;
+}
+
+/** What a stored session will cost once restored (state-budget.ts, from its measured rows). */
+function footprintCost(f: DeviceSessionFootprint): number {
+  return (
+    SESSION_BYTES +
+    f.topics * ENTRY_BYTES +
+    f.topicBytes +
+    f.subs * ENTRY_BYTES +
+    2 * f.subBytes +
+    (f.willBytes === null ? 0 : ENTRY_BYTES + f.willBytes)
+  );
 }

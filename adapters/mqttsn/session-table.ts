@@ -2,6 +2,7 @@ import type { QoS } from '../types.js';
 import type { Peer } from './peer.js';
 import { PeerMap } from './peer-map.js';
 import type { Session } from './session.js';
+import { type StateBudget, sourceOf, subCost } from './state-budget.js';
 import { TopicTree } from './topic-tree.js';
 
 /**
@@ -16,6 +17,9 @@ export class SessionTable {
   private readonly offlineById = new Map<string, Session>();
   private readonly tree = new TopicTree<Session>();
 
+  /** `budget` is charged what each session holds (state-budget.ts): settle() after every change. */
+  constructor(readonly budget: StateBudget) {}
+
   get(clientId: string): Session | undefined {
     return this.byId.get(clientId);
   }
@@ -27,6 +31,12 @@ export class SessionTable {
   add(s: Session): void {
     this.byId.set(s.clientId, s);
     if (s.state === 'offline') this.markOffline(s, s.offlineSince);
+    this.settle(s);
+  }
+
+  /** Charge the session what it holds now (after a registration, will or subscription changed). */
+  settle(s: Session): void {
+    if (this.byId.get(s.clientId) === s) this.budget.settle(s, s.source);
   }
 
   /** Point the session at a (possibly new) address; whoever held that address loses it. */
@@ -36,6 +46,8 @@ export class SessionTable {
     if (other && other !== s) other.peer = null;
     this.byPeerKey.set(peer, s);
     s.peer = peer;
+    s.source = sourceOf(peer);
+    this.settle(s); // its state now counts against this address
   }
 
   unbind(s: Session): void {
@@ -48,6 +60,7 @@ export class SessionTable {
     for (const f of s.subs.keys()) this.tree.remove(f, s);
     if (this.offlineById.get(s.clientId) === s) this.offlineById.delete(s.clientId);
     if (this.byId.get(s.clientId) === s) this.byId.delete(s.clientId);
+    this.budget.release(s);
   }
 
   /** The session went offline at `at` (clean-session=false: kept for its subscriptions). */
@@ -69,13 +82,17 @@ export class SessionTable {
   }
 
   subscribe(s: Session, filter: string, qos: QoS): void {
+    if (!s.subs.has(filter)) s.subBytes += subCost(filter);
     s.subs.set(filter, { qos });
     this.tree.add(filter, s, qos);
+    this.settle(s);
   }
 
   unsubscribe(s: Session, filter: string): boolean {
     if (!s.subs.delete(filter)) return false;
+    s.subBytes -= subCost(filter);
     this.tree.remove(filter, s);
+    this.settle(s);
     return true;
   }
 

@@ -2,6 +2,7 @@ import type { QoS } from '../types.js';
 import type { Packet, PacketType } from './codec/index.js';
 import { DownlinkQueue } from './downlink.js';
 import type { Peer } from './peer.js';
+import { SESSION_BYTES, willCost } from './state-budget.js';
 import { TopicRegistry } from './topic-registry.js';
 
 /**
@@ -44,6 +45,10 @@ const ACKED_MEMORY = 16;
 export class Session {
   state: SessionState = 'offline';
   peer: Peer | null = null;
+  /** The host it was last bound from: its state counts against that source's budget, also offline. */
+  source: string | undefined;
+  /** What the subscriptions cost (state-budget.ts subCost, summed; kept by SessionTable). */
+  subBytes = 0;
   cleanSession = true;
   /** Rows for this client exist in the device session store. */
   persisted = false;
@@ -84,6 +89,11 @@ export class Session {
     do this.msgId = this.msgId >= 0xffff ? 1 : this.msgId + 1;
     while (this.waiters.has(this.msgId));
     return this.msgId;
+  }
+
+  /** What this session makes the gateway keep (state-budget.ts). */
+  stateBytes(): number {
+    return SESSION_BYTES + this.topics.bytes + this.subBytes + willCost(this.will ?? this.pendingWill);
   }
 
   inflightUp(): number {

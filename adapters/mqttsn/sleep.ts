@@ -10,7 +10,7 @@ export function sleep(ctx: Ctx, s: Session, durationS: number): void {
   s.lastSeen = ctx.now();
   void ctx.persist(s); // asleep: restored as a sleeper after a restart
   ctx.stats.state(s.clientId, 'sleep');
-  ctx.log.info({ clientId: s.clientId, duration: durationS }, 'mqttsn client asleep');
+  ctx.lifecycle('sleep', { clientId: s.clientId, duration: durationS }, 'mqttsn client asleep');
 }
 
 /**
@@ -50,7 +50,7 @@ export async function wake(ctx: Ctx, s: Session, peer: Peer): Promise<void> {
   s.state = 'awake';
   s.lastSeen = ctx.now();
   ctx.stats.state(s.clientId, 'wake');
-  ctx.log.info({ clientId: s.clientId }, 'mqttsn client awake');
+  ctx.lifecycle('wake', { clientId: s.clientId }, 'mqttsn client awake');
   try {
     await drainInbox(ctx, s);
   } finally {

@@ -28,7 +28,13 @@ export type DropReason =
   | 'bad-source' // source port 0, unspecified, broadcast or multicast source address
   | 'acl-denied' // mqttsn.acl refused a PUBLISH, REGISTER, SUBSCRIBE or will topic
   | 'address-pinned' // CONNECT / PINGREQ for a pinned client id from another address
-  | 'unsafe-client-id'; // client id with / + # or control characters
+  | 'unsafe-client-id' // client id with / + # or control characters
+  // what devices make the gateway keep, in bytes; identities
+  | 'state-budget' // a session, registration, subscription or will beyond a max_state_bytes* budget
+  | 'session-over-budget' // a stored session dropped at start: restoring it would exceed a budget
+  | 'topic-too-long' // REGISTER, SUBSCRIBE or will topic longer than max_topic_length
+  | 'reserved-client-id' // CONNECT with the gateway id or another adapter's device name
+  | 'reserved-filter'; // SUBSCRIBE to $SYS, $share, $queue or the gateway's own topics
 
 export type LifecycleState = 'connect' | 'sleep' | 'wake' | 'disconnect' | 'lost';
 

@@ -1,8 +1,12 @@
+import { topicCost } from './state-budget.js';
+
 /** Per-client normal topic ids (REGISTER from either side), 1..0xFFFE; 0 and 0xFFFF are reserved. */
 export class TopicRegistry {
   private readonly byId = new Map<number, string>();
   private readonly byName = new Map<string, number>();
   private next = 1;
+  /** What the registrations cost (state-budget.ts topicCost, summed). */
+  bytes = 0;
 
   constructor(private readonly max: number) {}
 
@@ -24,6 +28,7 @@ export class TopicRegistry {
     this.next = id >= 0xfffe ? 1 : id + 1;
     this.byId.set(id, name);
     this.byName.set(name, id);
+    this.bytes += topicCost(name);
     return id;
   }
 
@@ -32,6 +37,7 @@ export class TopicRegistry {
     if (name === undefined) return;
     this.byId.delete(id);
     this.byName.delete(name);
+    this.bytes -= topicCost(name);
   }
 
   get size(): number {
@@ -45,7 +51,9 @@ export class TopicRegistry {
   restore(entries: readonly [number, string][]): void {
     for (const [id, name] of entries) {
       if (!Number.isInteger(id) || id < 1 || id > 0xfffe || typeof name !== 'string') continue;
+      if (this.byId.has(id)) this.forget(id);
       this.byId.set(id, name);
+      this.bytes += topicCost(name);
       this.byName.set(name, id);
       if (id >= this.next) this.next = id >= 0xfffe ? 1 : id + 1;
     }

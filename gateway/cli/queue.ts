@@ -89,7 +89,8 @@ function preview(payload: Buffer): string {
   return shown.length > 120 ? `${shown.slice(0, 117)}...` : shown;
 }
 
-async function confirm(question: string): Promise<boolean> {
+/** Asks on a terminal; without one (a script, systemd) the answer is no: use --yes. */
+export async function confirm(question: string): Promise<boolean> {
   if (!process.stdin.isTTY) return false;
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {

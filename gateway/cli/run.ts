@@ -1,6 +1,6 @@
 import { config as rxjsConfig } from 'rxjs';
 import { ConfigError, loadConfig } from '../config/load.js';
-import { configChecks } from '../config/checks.js';
+import { configChecks, configWarnings } from '../config/checks.js';
 import { Gateway } from '../gateway.js';
 import { createLogger } from '../log.js';
 import { LogRing } from '../status/log-ring.js';
@@ -19,6 +19,8 @@ export async function runCommand(file: string, logLevel?: string): Promise<numbe
   }
   const logRing = new LogRing();
   const logger = createLogger(logLevel ?? config.gateway.log_level, { ring: logRing });
+  for (const w of configWarnings.flatMap((check) => check(config)))
+    logger.warn({ path: w.path.join('.') }, `config: ${w.message}`);
   const gateway = new Gateway({ config, logger, configFile: file, logRing });
 
   process.on('uncaughtException', (err) => {

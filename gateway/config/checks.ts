@@ -96,3 +96,22 @@ export const configChecks: SemanticCheck[] = [
   emptyClientIdNeedsMqtt5,
   modbusPortsFree,
 ];
+
+/**
+ * Devices may subscribe without an acl (opt-in): each device subscription is one the gateway makes
+ * upstream with its own broker account, so a device reads whatever that account may read.
+ */
+const openSubscriptionsWithoutAcl: SemanticCheck = (config) => {
+  const sn = config.mqttsn;
+  if (!sn?.enabled || !sn.open_subscriptions || sn.acl) return [];
+  return [
+    {
+      path: ['mqttsn', 'open_subscriptions'],
+      message:
+        "on without an acl: any device may subscribe to whatever the gateway's broker account can read (except $-topics and the gateway's own); add mqttsn.acl",
+    },
+  ];
+};
+
+/** Not errors: `check` prints them and `run` logs them, and the config still loads. */
+export const configWarnings: SemanticCheck[] = [openSubscriptionsWithoutAcl];

@@ -1,7 +1,7 @@
 import type { Reading } from '../../adapters/types.js';
 import type { HaEntity } from '../../contracts/ha.js';
 import type { KvState, OutboxMessage } from '../../contracts/store.js';
-import { availabilityTopic } from '../availability.js';
+import { availabilityTopic, hasAvailability } from '../availability.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { throttledLog } from '../../contracts/throttled-log.js';
@@ -136,6 +136,8 @@ export class HomeAssistantDiscovery {
           valueTemplate: '{{ value }}',
           object: m.topic,
           name: m.topic.split('/').at(-1)!,
+          // An unconfigured MQTT-SN id gets no availability topic: HA would show it unavailable.
+          availability: hasAvailability(this.deps.config.mqttsn, r.source, r.device),
         });
       }
     };
@@ -183,6 +185,8 @@ export class HomeAssistantDiscovery {
       object: string;
       name: string;
       binary?: { on: string; off: string };
+      /** The device has an availability topic (default true). */
+      availability?: boolean;
     },
   ): Promise<void> {
     const { availability } = this.deps.config;
@@ -194,9 +198,10 @@ export class HomeAssistantDiscovery {
       stateTopic: how.stateTopic,
       valueTemplate: how.valueTemplate,
       ...(how.binary && { binary: how.binary }),
-      ...(availability.enabled && {
-        availabilityTopic: availabilityTopic(availability.topic, this.ids.gatewayId, device),
-      }),
+      ...(availability.enabled &&
+        how.availability !== false && {
+          availabilityTopic: availabilityTopic(availability.topic, this.ids.gatewayId, device),
+        }),
     };
     const e = measurementEntity(this.deps.config.homeassistant.prefix, this.ids, m);
     const config = JSON.stringify(e.config);

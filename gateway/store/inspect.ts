@@ -1,9 +1,10 @@
 import { estimateWaitingNow } from './clock-state.js';
 import { existsSync, statSync } from 'node:fs';
-import Database from 'better-sqlite3';
+import type { Database } from 'better-sqlite3';
+import { withDb } from './cli-open.js';
 import { dbPath } from './database.js';
 import { toInboxRow } from './inbox.js';
-import { SCHEMA_VERSION, schemaVersion } from './migrations.js';
+import { schemaVersion } from './migrations.js';
 import { toOutboxRow } from './outbox.js';
 import type { InboxRow, OutboxRow, OutboxStats } from '../../contracts/store.js';
 
@@ -85,7 +86,7 @@ export function peek(
   });
 }
 
-function setAsideStats(db: Database.Database): StoreFileStats['setAside'] {
+function setAsideStats(db: Database): StoreFileStats['setAside'] {
   const byReason: Record<string, number> = {};
   let rows = 0;
   const all = db.prepare('SELECT reason, count(*) AS n FROM outbox_dead GROUP BY reason').all() as {
@@ -159,20 +160,4 @@ export function purge(dir: string, opts: { which: PurgeWhich }): { outbox: numbe
       })
       .immediate(),
   );
-}
-
-function withDb<T>(dir: string, readonly: boolean, use: (db: Database.Database) => T): T {
-  const db = new Database(dbPath(dir), { readonly, fileMustExist: true });
-  try {
-    db.pragma('busy_timeout = 5000');
-    const version = schemaVersion(db);
-    if (version !== SCHEMA_VERSION) {
-      throw new Error(
-        `store schema version ${version}, this fieldgate reads ${SCHEMA_VERSION}: run the gateway once`,
-      );
-    }
-    return use(db);
-  } finally {
-    db.close();
-  }
 }

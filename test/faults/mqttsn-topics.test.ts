@@ -38,6 +38,7 @@ mqttsn:
   listen: 127.0.0.1:${port}
   topic_prefix: ""
   qos_minus_one: { enabled: true }
+  open_subscriptions: true # devices subscribe without an acl here
 commands:
   - subscribe: cmd/{gateway}/+device/#
     to: mqttsn

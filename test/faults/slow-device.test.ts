@@ -29,6 +29,7 @@ upstream: { url: ${broker.url}, reconnect: { min: 100ms, max: 400ms } }
 mqttsn:
   enabled: true
   listen: 127.0.0.1:${port}
+  open_subscriptions: true # devices subscribe without an acl here
 commands:
   - subscribe: cmd/{gateway}/+device
     to: mqttsn

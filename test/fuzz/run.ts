@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { cleanupTmpDirs } from '../harness/tmp.js';
 import { randomSeed } from './prng.js';
 import { runFuzz } from './scenario.js';
+import { runStateFlood } from './state-flood.js';
 import { unitLimits } from './unit-limits.js';
 import { summary, verdict } from './verdict.js';
 
@@ -20,6 +21,35 @@ function arg(name: string, def: number): number {
   const v = Number(process.argv[i + 1]);
   if (!Number.isFinite(v) || v < 0) throw new Error(`--${name} wants a number, got ${process.argv[i + 1]}`);
   return v;
+}
+
+if (process.argv.includes('--state')) {
+  // The stateful attack instead: kept sessions x long registrations from many source addresses.
+  const built = !process.argv.includes('--tsx');
+  if (built) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  const unit = unitLimits();
+  const r = await runStateFlood({
+    sources: arg('sources', 64),
+    clientsPerSource: arg('clients', 16),
+    registersPerClient: arg('registers', 1024),
+    topicBytes: arg('topic-bytes', 128),
+    node: { flags: unit.nodeFlags, env: unit.env, built },
+    log: (l) => console.log(l),
+  });
+  if (!process.env.FUZZ_KEEP) cleanupTmpDirs();
+  console.log(JSON.stringify(r, null, 2));
+  const ok =
+    r.exit?.code === 0 &&
+    r.restartExit?.code === 0 &&
+    r.hwmKb < (unit.memoryMaxKb ?? Number.POSITIVE_INFINITY) &&
+    r.restartHwmKb < (unit.memoryMaxKb ?? Number.POSITIVE_INFINITY) &&
+    r.restoredAfterRestart !== undefined &&
+    r.restoredAfterRestart >= r.flood.connects &&
+    r.restoredAfterRestart <= r.flood.connects + r.flood.connectUnanswered;
+  console.log(
+    `${ok ? 'PASSED' : 'FAILED'}: VmHWM ${r.hwmKb} kB, after restart ${r.restartHwmKb} kB, MemoryMax ${unit.memoryMaxKb} kB`,
+  );
+  process.exit(ok ? 0 : 1);
 }
 
 const seed = arg('seed', randomSeed()) >>> 0;

@@ -28,6 +28,7 @@ mqttsn:
   listen: 127.0.0.1:${port}
   predefined_topics: { 5: sn/predef }
   qos_minus_one: { enabled: true }
+  open_subscriptions: true # devices subscribe without an acl here
 rules:
   - match: sn/q2/#
     qos: 2

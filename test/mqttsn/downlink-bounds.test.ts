@@ -49,4 +49,26 @@ describe('mqttsn downlink queues of connected devices are bounded', () => {
     expect(refused).toBeGreaterThan(sent - 60);
     await waitFor(() => h!.gw.stats().clients.active === 8, 'all sinks still connected');
   });
+
+  it('per source address: silent subscribers on one host stop at its share, another host still gets its messages', async () => {
+    h = await startGateway({ max_queued_bytes_per_source: '16KiB', retry_interval: '10s' });
+    for (let d = 1; d <= 4; d++) await silentSubscriber(h, `local${d}`); // 127.0.0.1
+    const other = await h.client(undefined, '127.0.0.2');
+    await other.connect('remote', { duration: 3600 });
+    await other.send({ type: 'subscribe', flags: flags({ qos: 1 }), msgId: 1, topic: 'x/#' });
+    expect((await other.expect('suback')).returnCode).toBe(0);
+    const before = h.gw.stats().drops['queue-full'] ?? 0;
+    for (let i = 0; i < 10; i++)
+      await h.gw.deliver({ topic: 'x/big', payload: Buffer.alloc(1024), qos: 0, retain: false });
+    // 127.0.0.1 holds at most 16 KiB (12 messages of 1 KiB + topic + 256) over its 4 devices; the
+    // other host's 10 fit in its own share.
+    const refused = (h.gw.stats().drops['queue-full'] ?? 0) - before;
+    expect(refused).toBe(4 * 10 - 12);
+    // The device on the other host answers, so its messages flow: it got every one of them.
+    const reg = await other.expect('register', 3000);
+    await other.send({ type: 'regack', topicId: reg.topicId, msgId: reg.msgId, returnCode: 0 });
+    let got = 0;
+    for (let i = 0; i < 10; i++) if (await other.expect('publish', 3000).catch(() => undefined)) got++;
+    expect(got).toBe(10);
+  });
 });

@@ -136,14 +136,27 @@ describe('mqttsn security: topic ACLs through UDP', () => {
     expect(denied()).toBe(2);
   });
 
-  it('QoS -1 (when enabled) is checked too, with the sender address as its client id', async () => {
+  it('QoS -1 (when enabled) is checked too: its address-derived id never matches {client} as a permission', async () => {
     h = await startGateway({
       qos_minus_one: { enabled: true },
-      predefined_topics: { 5: 'cmd/gw/d2/open', 6: 'sensors/127.0.0.1/beacon' },
-      acl: SAFE_ACL,
+      predefined_topics: {
+        5: 'cmd/gw/d2/open',
+        6: 'sensors/127.0.0.1/beacon',
+        7: 'alarm/127.0.0.1/x',
+        8: 'alarm/other/x',
+        9: 'beacons/b1',
+      },
+      acl: {
+        rules: [
+          // A {client} deny applies to an anonymous sender whatever it names, not only its own IP.
+          { clients: '*', action: 'deny', publish: ['alarm/{client}/#'] },
+          { clients: '*', publish: ['sensors/{client}/#', 'alarm/#'] },
+          { clients: '127.0.0.*', publish: ['beacons/#'] },
+        ],
+      },
     });
     const c = await h.client();
-    for (const id of [5, 6])
+    for (const id of [5, 6, 7, 8, 9])
       await c.send({
         type: 'publish',
         flags: flags({ qos: -1, topicIdType: 1 }),
@@ -151,8 +164,10 @@ describe('mqttsn security: topic ACLs through UDP', () => {
         msgId: 0,
         data: Buffer.from('b'),
       });
-    expect((await h.reading(1)).topic).toBe('sensors/127.0.0.1/beacon');
-    await waitFor(() => denied() === 1, 'QoS -1 refusal counted');
+    // Anyone on the LAN can send from that address: `sensors/{client}` is no permission for it, and
+    // `alarm/{client}` denies every alarm topic; a rule naming the sender's addresses still admits it.
+    expect((await h.reading(1)).topic).toBe('beacons/b1');
+    await waitFor(() => denied() === 4, 'QoS -1 refusals counted');
     await sleep(50);
     expect(h.readings).toHaveLength(1);
   });

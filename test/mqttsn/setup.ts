@@ -1,5 +1,6 @@
 import pino, { type Logger } from 'pino';
 import { MqttSnAdapter } from '../../adapters/mqttsn/adapter.js';
+import type { Reserved } from '../../adapters/mqttsn/context.js';
 import { mqttsnConfigSchema } from '../../adapters/mqttsn/config.js';
 import type { DeviceEvent, Reading, StoreOutcome } from '../../adapters/types.js';
 import { storeConfigSchema } from '../../gateway/store/config.js';
@@ -25,7 +26,7 @@ export interface Harness {
 /** A started adapter on 127.0.0.1:<free port> with a real SQLite store in a temp dir. */
 export async function startGateway(
   config: Record<string, unknown> = {},
-  opts: { autoSettle?: StoreOutcome | null; store?: Store; logger?: Logger } = {},
+  opts: { autoSettle?: StoreOutcome | null; store?: Store; logger?: Logger; reserved?: () => Reserved } = {},
 ): Promise<Harness> {
   const store =
     opts.store ??
@@ -37,6 +38,8 @@ export async function startGateway(
     });
   const cfg = mqttsnConfigSchema.parse({
     listen: '127.0.0.1:0',
+    // Most tests subscribe without an acl; the tests of the default (denied) set it false.
+    open_subscriptions: true,
     retry_interval: '300ms',
     retry_count: 2,
     ...config,
@@ -47,6 +50,7 @@ export async function startGateway(
     state: store.state,
     devices: store.devices,
     logger: opts.logger ?? pino({ level: 'silent' }),
+    reserved: opts.reserved,
   });
   const readings: Reading[] = [];
   const devices: DeviceEvent[] = [];

@@ -62,7 +62,8 @@ async function register(c: SnClient, name: string, msgId: number) {
 
 describe('mqttsn: a device cannot fill the session table', () => {
   it('5,000 clean-session=false CONNECTs with distinct ids: a new device still connects, also after a restart', async () => {
-    const h = await gateway({}, sharedStore()); // default max_clients: 5000
+    // default max_clients: 5000; one test address holds them all, so its source budget is raised
+    const h = await gateway({ max_state_bytes_per_source: '64MiB' }, sharedStore());
     const flood = await h.client();
     // Each CONNECT from the same address ends the previous id's session: it stays, offline.
     for (let i = 0; i < 5000; i++) {
@@ -74,7 +75,7 @@ describe('mqttsn: a device cannot fill the session table', () => {
     expect(h.gw.stats().drops['session-evicted']).toBe(1);
     expect(h.gw.stats().clients.offline).toBe(4998);
 
-    const h2 = await restart(h);
+    const h2 = await restart(h, { max_state_bytes_per_source: '64MiB' });
     expect(h2.gw.stats().clients.offline).toBe(4998); // restored
     const dev2 = await h2.client();
     expect((await dev2.connect('real2', { cleanSession: false })).returnCode).toBe(ReturnCode.ACCEPTED);
@@ -223,7 +224,7 @@ describe('mqttsn: per-device state is bounded and stored as rows', () => {
 
   it('a REGISTER writes one row, not the session: WAL bytes per 4 KB REGISTER stay near the name size', async () => {
     const dir = tmpDir('fieldgate-snwal-');
-    const h = await gateway({}, sharedStore(dir));
+    const h = await gateway({ max_topic_length: 4096, max_state_bytes_per_client: '1MiB' }, sharedStore(dir));
     const c = await h.client();
     await c.connect('wal', { cleanSession: false });
     const name = (i: number) => `t/${String(i).padStart(3, '0')}/${'x'.repeat(4000)}`;

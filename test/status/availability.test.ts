@@ -34,7 +34,7 @@ describe('per-device availability topics', () => {
     ({ gateway } = await startStatusGateway(`
 gateway: { id: gw-av, state_dir: state }
 upstream: { url: ${broker.url}, reconnect: { min: 100ms, max: 400ms } }
-mqttsn: { enabled: true, listen: 127.0.0.1:${snPort} }
+mqttsn: { enabled: true, listen: 127.0.0.1:${snPort}, clients: { node-a: {}, node-b: {}, node-c: {} } }
 serial:
   - { name: bench, path: ${pty.device}, format: kv, device_field: id, topic: "bench/{device}/{field}", silence_timeout: 1s }
   - { name: plain, path: ${plain.device}, reopen: { min: 50ms, max: 200ms } }
@@ -131,5 +131,43 @@ http: { enabled: false }
     const row = gateway.observability?.board.deviceList().devices.find((d) => d.id === 'evil');
     expect(row?.drops).toBe(1);
     expect(values('node-a').at(-1)).toBe('asleep');
+  });
+
+  it('an MQTT-SN client id naming a serial device (port or frame id) or the gateway is refused: their availability stays', async () => {
+    await until('plain', 'online');
+    expect(values('th1').length).toBeGreaterThan(0); // a serial frame device (device_field) seen before
+    const before = { plain: values('plain').length, bench: values('bench').length };
+    for (const id of ['plain', 'bench', 'gw-av', 'th1']) {
+      const c = await SnClient.open(snPort);
+      clients.push(c);
+      // CONNACK rc 3: 'plain' disconnecting would otherwise publish the serial port offline.
+      expect((await c.connect(id)).returnCode).toBe(3);
+      await c.send({ type: 'disconnect' });
+    }
+    await device('node-c'); // its online goes through the same outbox: a barrier for what came before
+    await until('node-c', 'online');
+    expect(values('plain')).toHaveLength(before.plain);
+    expect(values('plain').at(-1)).toBe('online');
+    expect(values('bench')).toHaveLength(before.bench);
+    expect(sub.messages.filter((m) => m.topic === `${AV}/gw-av/availability`)).toHaveLength(0);
+  });
+
+  it('client ids nobody configured get no retained availability topic (200 fresh ids leave none)', async () => {
+    for (let i = 0; i < 200; i++) {
+      const c = await device(`fresh-${i}`);
+      await c.send({ type: 'disconnect' });
+      await c.expect('disconnect');
+    }
+    const c = await device('node-c');
+    await c.send({ type: 'disconnect' });
+    await until('node-c', 'offline'); // published after every fresh id's events were handled
+    expect(sub.messages.filter((m) => m.topic.includes('/fresh-'))).toHaveLength(0);
+    const late = await Subscriber.connect(broker.url, `${AV}/+/availability`, { qos: 1 });
+    try {
+      const got = await late.waitForCount(4);
+      expect(got.filter((m) => m.topic.includes('/fresh-'))).toHaveLength(0);
+    } finally {
+      await late.close();
+    }
   });
 });

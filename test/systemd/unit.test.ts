@@ -42,6 +42,15 @@ describe('fieldgate.service', () => {
     expect(d.get('StateDirectory')).toEqual(['fieldgate']);
   });
 
+  it('never gives up restarting: no start limit, and RestartSec paces a crash loop', () => {
+    // systemd's default (5 starts in 10 s) or any StartLimitBurst ends a crash loop in "failed" for good.
+    expect(d.get('StartLimitIntervalSec')).toEqual(['0']);
+    expect(d.get('StartLimitBurst') ?? []).toEqual([]);
+    expect(d.get('StartLimitAction') ?? []).toEqual([]);
+    expect(['on-failure', 'always']).toContain(d.get('Restart')?.at(-1));
+    expect(Number(d.get('RestartSec')?.at(-1))).toBeGreaterThanOrEqual(1);
+  });
+
   it('is hardened without hiding the ttys or breaking the V8 JIT', () => {
     for (const [k, v] of [
       ['ProtectSystem', 'strict'],

@@ -2,11 +2,13 @@ import type { PacketOf } from '../codec/index.js';
 import { ReturnCode } from '../codec/index.js';
 import type { Ctx } from '../context.js';
 import { forgetQos2 } from './publish.js';
-import { endSession, makeRoom } from '../liveness.js';
+import { endSession, evictOldestOffline, makeRoom } from '../liveness.js';
 import { allowed, type Peer } from '../peer.js';
 import { topicSafeClientId, warnIfMoved } from '../pinning.js';
 import { Session } from '../session.js';
+import { SESSION_BYTES, sourceOf } from '../state-budget.js';
 import { drainInbox } from '../sleep.js';
+import type { DropReason } from '../stats.js';
 
 const MAX_CLIENT_ID_BYTES = 23; // spec 5.3.1; longer ids are refused rather than truncated
 
@@ -15,7 +17,16 @@ export function onConnect(ctx: Ctx, peer: Peer, p: PacketOf<'connect'>, atPeer: 
   const id = p.clientId;
   const refuse = (
     rc: number,
-    reason: 'rejected' | 'not-allowed' | 'max-clients' | 'unsafe-client-id' | 'address-pinned',
+    reason: Extract<
+      DropReason,
+      | 'rejected'
+      | 'not-allowed'
+      | 'max-clients'
+      | 'unsafe-client-id'
+      | 'address-pinned'
+      | 'reserved-client-id'
+      | 'state-budget'
+    >,
   ) => {
     ctx.drop(reason, peer, `CONNECT ${id}`);
     ctx.send(peer, { type: 'connack', returnCode: rc });
@@ -37,6 +48,11 @@ export function onConnect(ctx: Ctx, peer: Peer, p: PacketOf<'connect'>, atPeer: 
     refuse(ReturnCode.NOT_SUPPORTED, 'address-pinned');
     return;
   }
+  // The gateway's id and other adapters' device names: their availability and command topics.
+  if (ctx.reserved().clientIds.has(id)) {
+    refuse(ReturnCode.NOT_SUPPORTED, 'reserved-client-id');
+    return;
+  }
   warnIfMoved(ctx, id, peer, 'CONNECT');
   if (p.flags.cleanSession) forgetQos2(ctx, id); // also when the session itself is long gone
 
@@ -48,6 +64,10 @@ export function onConnect(ctx: Ctx, peer: Peer, p: PacketOf<'connect'>, atPeer: 
   // longest gives way (counted, logged); then a live one silent for evict_idle_after.
   if (!s && ctx.sessions.size >= ctx.cfg.max_clients && !makeRoom(ctx)) {
     refuse(ReturnCode.CONGESTION, 'max-clients');
+    return;
+  }
+  if (!s && !roomForSession(ctx, peer)) {
+    refuse(ReturnCode.CONGESTION, 'state-budget');
     return;
   }
   if (s && p.flags.cleanSession) {
@@ -83,14 +103,32 @@ export function onConnect(ctx: Ctx, peer: Peer, p: PacketOf<'connect'>, atPeer: 
 export function accept(ctx: Ctx, s: Session): void {
   s.state = 'active';
   s.pendingWill = null;
+  ctx.sessions.settle(s);
   // Session state and will (clean-session=false), or delete what an earlier connection kept.
   void ctx.persist(s);
   if (s.peer) ctx.send(s.peer, { type: 'connack', returnCode: ReturnCode.ACCEPTED });
   ctx.stats.state(s.clientId, 'connect');
-  ctx.log.info(
+  ctx.lifecycle(
+    'connect',
     { clientId: s.clientId, cleanSession: s.cleanSession, keepAlive: s.keepAliveMs / 1000, will: !!s.will },
     'mqttsn client connected',
   );
   ctx.subscriptionsChanged();
   if (ctx.inbox.pending(ctx.name, s.clientId, 1).length > 0) ctx.track(drainInbox(ctx, s), 'inbox drain');
+}
+
+/** Evictions one CONNECT may cause to fit the total state budget (the rest wait for expiry). */
+const MAX_EVICTIONS = 8;
+
+/**
+ * A new session fits this source's and the total state budget. Offline sessions give way to the total
+ * (not to a source's own budget: an address that fills its share is refused, not served).
+ */
+function roomForSession(ctx: Ctx, peer: Peer): boolean {
+  const source = sourceOf(peer);
+  for (let i = 0; ; i++) {
+    const over = ctx.sessions.budget.over(undefined, SESSION_BYTES, source);
+    if (!over) return true;
+    if (over !== 'total' || i >= MAX_EVICTIONS || !evictOldestOffline(ctx)) return false;
+  }
 }

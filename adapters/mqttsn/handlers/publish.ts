@@ -41,7 +41,7 @@ function onQosMinusOne(ctx: Ctx, peer: Peer, p: PacketOf<'publish'>, s: Session 
   // Without a client id the device is known by its address (and forwarder node id); ports are ephemeral.
   const device =
     s?.clientId ?? (peer.forward ? `${peer.address}#${peer.forward.nodeId.toString('hex')}` : peer.address);
-  if (!ctx.acl.mayPublish(device, topic)) {
+  if (!ctx.acl.mayPublish(device, topic, s === undefined)) {
     ctx.drop('acl-denied', peer, `${device}: QoS -1 PUBLISH ${topic}`);
     return;
   }

@@ -4,6 +4,8 @@ import type { Ctx } from '../context.js';
 import { answerAsleep, answerNoSession } from '../out-of-state.js';
 import type { Peer } from '../peer.js';
 import type { Session } from '../session.js';
+import { refusedForSize, tooLong } from '../state-limits.js';
+import { topicCost } from '../state-budget.js';
 
 /** REGISTER from a device: the topic id it will publish with (the same id again for a known name). */
 export function onRegister(
@@ -38,6 +40,11 @@ export function onRegister(
     return;
   }
   const known = s.topics.idOf(p.topicName) !== undefined;
+  if (!known && refusedForSize(ctx, peer, s, p.topicName, topicCost(p.topicName))) {
+    // Too long: "not supported" (it never will be). Over a budget: "congestion", room may come.
+    regack(0, tooLong(ctx, p.topicName) ? ReturnCode.NOT_SUPPORTED : ReturnCode.CONGESTION);
+    return;
+  }
   const id = s.topics.assign(p.topicName);
   if (id === undefined) {
     ctx.drop('queue-full', peer, `${s.clientId}: topic registry full`);
@@ -45,11 +52,13 @@ export function onRegister(
     return;
   }
   if (known) return regack(id, ReturnCode.ACCEPTED);
+  ctx.sessions.settle(s);
   // REGACK only once the registration is stored: the device will publish with this id after a restart.
   return ctx.persist(s).then(
     () => regack(id, ReturnCode.ACCEPTED),
     () => {
       s.topics.forget(id);
+      ctx.sessions.settle(s);
       ctx.drop('store-error', peer, `${s.clientId} REGISTER ${p.topicName}`);
       regack(0, ReturnCode.CONGESTION);
     },

@@ -4,6 +4,8 @@ import type { Ctx } from '../context.js';
 import { answerAsleep, answerNoSession } from '../out-of-state.js';
 import type { Peer } from '../peer.js';
 import type { Session } from '../session.js';
+import { subCost, topicCost } from '../state-budget.js';
+import { refusedForSize, tooLong } from '../state-limits.js';
 import { isWildcard, validFilter } from '../topic-filter.js';
 
 /** The MQTT filter a SUBSCRIBE/UNSUBSCRIBE names, by topic id type; undefined when invalid or unknown. */
@@ -62,6 +64,15 @@ export function onSubscribe(
     suback(0, ReturnCode.NOT_SUPPORTED);
     return;
   }
+  if (!s.subs.has(filter)) {
+    const concrete = p.flags.topicIdType === TopicIdType.NORMAL && !isWildcard(filter);
+    const registers = concrete && s.topics.idOf(filter) === undefined;
+    const extra = subCost(filter) + (registers ? topicCost(filter) : 0);
+    if (refusedForSize(ctx, peer, s, filter, extra)) {
+      suback(0, tooLong(ctx, filter) ? ReturnCode.NOT_SUPPORTED : ReturnCode.CONGESTION);
+      return;
+    }
+  }
   let topicId = 0;
   let newId: number | undefined;
   if (p.flags.topicIdType === TopicIdType.PREDEFINED) topicId = p.topic as number;
@@ -86,6 +97,7 @@ export function onSubscribe(
       if (before) ctx.sessions.subscribe(s, filter, before.qos);
       else ctx.sessions.unsubscribe(s, filter);
       if (newId !== undefined) s.topics.forget(newId);
+      ctx.sessions.settle(s);
       ctx.subscriptionsChanged();
       ctx.drop('store-error', peer, `${s.clientId} SUBSCRIBE ${filter}`);
       suback(0, ReturnCode.CONGESTION);

@@ -2,6 +2,8 @@ import { type PacketOf, ReturnCode } from '../codec/index.js';
 import type { Ctx } from '../context.js';
 import type { Peer } from '../peer.js';
 import type { Session } from '../session.js';
+import { willCost } from '../state-budget.js';
+import { refusedForSize, tooLong } from '../state-limits.js';
 import { validTopicName } from '../topic-filter.js';
 import { accept } from './connect.js';
 
@@ -24,21 +26,32 @@ export function onWillTopic(ctx: Ctx, peer: Peer, p: PacketOf<'willtopic'>, s: S
   }
   if (!validTopicName(p.topic)) {
     ctx.drop('invalid-topic', peer, `will topic ${p.topic}`);
-    if (s.cleanSession) {
-      s.state = 'offline';
-      ctx.sessions.remove(s);
-    } else {
-      // A kept session stays kept (its stored rows and the table agree), offline.
-      ctx.sessions.unbind(s);
-      ctx.sessions.markOffline(s, ctx.now());
-      void ctx.persist(s);
-    }
-    ctx.send(peer, { type: 'connack', returnCode: ReturnCode.NOT_SUPPORTED });
+    refuseConnect(ctx, peer, s, ReturnCode.NOT_SUPPORTED);
+    return;
+  }
+  if (refusedForSize(ctx, peer, s, p.topic, willCost({ topic: p.topic }))) {
+    refuseConnect(ctx, peer, s, tooLong(ctx, p.topic) ? ReturnCode.NOT_SUPPORTED : ReturnCode.CONGESTION);
     return;
   }
   s.pendingWill = { topic: p.topic, qos: willQos(p.flags.qos), retain: p.flags.retain };
   s.state = 'will-msg';
+  ctx.sessions.settle(s);
   ctx.send(peer, { type: 'willmsgreq' });
+}
+
+/** The will exchange failed: CONNACK with `rc`; a kept session stays kept (rows and table agree), offline. */
+function refuseConnect(ctx: Ctx, peer: Peer, s: Session, rc: number): void {
+  s.pendingWill = null;
+  if (s.cleanSession) {
+    s.state = 'offline';
+    ctx.sessions.remove(s);
+  } else {
+    ctx.sessions.unbind(s);
+    ctx.sessions.markOffline(s, ctx.now());
+    ctx.sessions.settle(s);
+    void ctx.persist(s);
+  }
+  ctx.send(peer, { type: 'connack', returnCode: rc });
 }
 
 /** WILLMSG ends the will exchange: CONNACK. */
@@ -49,6 +62,11 @@ export function onWillMsg(ctx: Ctx, peer: Peer, p: PacketOf<'willmsg'>, s: Sessi
   }
   if (s?.state !== 'will-msg' || !s.pendingWill) {
     ctx.drop('out-of-state', peer, 'WILLMSG');
+    return;
+  }
+  if (ctx.sessions.budget.over(s, p.msg.length, s.source)) {
+    ctx.drop('state-budget', peer, `${s.clientId}: will message of ${p.msg.length} bytes`);
+    refuseConnect(ctx, peer, s, ReturnCode.CONGESTION);
     return;
   }
   s.will = { ...s.pendingWill, msg: p.msg };
@@ -71,6 +89,12 @@ export function onWillTopicUpd(
     ctx.send(peer, { type: 'willtopicresp', returnCode: ReturnCode.NOT_SUPPORTED });
     return;
   } else {
+    const extra = willCost({ topic: p.topic, msg: s.will?.msg }) - willCost(s.will);
+    if (refusedForSize(ctx, peer, s, p.topic, extra)) {
+      const rc = tooLong(ctx, p.topic) ? ReturnCode.NOT_SUPPORTED : ReturnCode.CONGESTION;
+      ctx.send(peer, { type: 'willtopicresp', returnCode: rc });
+      return;
+    }
     s.will = {
       msg: s.will?.msg ?? Buffer.alloc(0),
       topic: p.topic,
@@ -88,6 +112,7 @@ function respondWhenStored(
   s: Session,
   type: 'willtopicresp' | 'willmsgresp',
 ): Promise<void> {
+  ctx.sessions.settle(s);
   return ctx.persist(s).then(
     () => ctx.send(peer, { type, returnCode: ReturnCode.ACCEPTED }),
     () => {
@@ -106,6 +131,12 @@ export function onWillMsgUpd(
 ): Promise<void> | void {
   if (!s?.online) {
     ctx.drop('out-of-state', peer, 'WILLMSGUPD');
+    return;
+  }
+  const extra = p.msg.length - (s.will?.msg.length ?? 0) + (s.will ? 0 : willCost({ topic: '' }));
+  if (extra > 0 && ctx.sessions.budget.over(s, extra, s.source)) {
+    ctx.drop('state-budget', peer, `${s.clientId}: will message of ${p.msg.length} bytes`);
+    ctx.send(peer, { type: 'willmsgresp', returnCode: ReturnCode.CONGESTION });
     return;
   }
   s.will = s.will ? { ...s.will, msg: p.msg } : { topic: '', qos: 0, retain: false, msg: p.msg };
