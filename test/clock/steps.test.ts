@@ -57,7 +57,7 @@ async function setup(opts: {
 upstream: { url: "${broker.url}", keepalive: 5, reconnect: { min: 100ms, max: 300ms } }
 store: { durability: process-crash${opts.store ? `, ${opts.store}` : ''} }
 http: { listen: "127.0.0.1:${httpPort}" }
-mqttsn: { enabled: true, listen: "127.0.0.1:${udp}", predefined_topics: { 1: clk/q1, 2: clk/q2 } }
+mqttsn: { enabled: true, listen: "127.0.0.1:${udp}", open_subscriptions: true, predefined_topics: { 1: clk/q1, 2: clk/q2 } }
 ${opts.extra ?? ''}`,
   );
   return { dir, clock, broker, udp, httpPort, file };

@@ -39,6 +39,7 @@ mqttsn:
   max_packet_size: 64
   retry_interval: 200ms
   retry_count: 1
+  open_subscriptions: true # the device subscribes; no acl in this test
 http: { listen: 127.0.0.1:${await freePort()} }
 `));
     base = httpBase(gateway);
