@@ -9,8 +9,6 @@ import { serialDescriptor } from './serial/descriptor.js';
  */
 export const adapterDescriptors = [serialDescriptor, modbusDescriptor, mqttsnDescriptor] as const;
 
-export type AdapterKey = (typeof adapterDescriptors)[number]['key'];
-
 type Descriptors = (typeof adapterDescriptors)[number];
 /** The adapter sections of the config schema, by key. */
 export type AdapterConfigShape = { [D in Descriptors as D['key']]: D['schema'] };

@@ -63,6 +63,12 @@ describe('config checks that every adapter kind takes part in', () => {
     ]);
   });
 
+  it('two serial entries cannot open one port (each would hold the other off)', () => {
+    expect(
+      problems([...head, 'serial:', ...serial('a', '/dev/ttyUSB0'), ...serial('b', '/dev/ttyUSB0')]),
+    ).toEqual([{ path: 'serial.1.path', message: '/dev/ttyUSB0 is already used by serial port "a"' }]);
+  });
+
   it('a Modbus bus cannot open a port a serial entry or another bus opens', () => {
     const found = problems([
       ...head,
