@@ -42,6 +42,33 @@ module.exports = {
       to: { path: '^adapters/[^/]+/', pathNot: '^adapters/$1/' },
     },
     {
+      name: 'only-the-registry-names-an-adapter',
+      comment:
+        'Outside adapters/, a concrete adapter folder is reached through adapters/registry.ts (its descriptor), so a ' +
+        'new adapter is one folder and one line there. Exception: `fieldgate ports` uses the serial port lister alone, ' +
+        'to list OS devices (serial and Modbus RTU paths) without loading every adapter.',
+      severity: 'error',
+      from: { pathNot: ['^adapters/', '^test/', '^bench/'] },
+      to: {
+        path: '^adapters/[^/]+/',
+        pathNot: '^adapters/serial/list-ports\\.ts$',
+      },
+    },
+    {
+      name: 'only-the-registry-names-an-adapter-ports-cli',
+      comment: 'The serial port lister is for `fieldgate ports` only.',
+      severity: 'error',
+      from: { pathNot: ['^adapters/', '^test/', '^bench/', '^gateway/cli/ports\\.ts$'] },
+      to: { path: '^adapters/serial/list-ports\\.ts$' },
+    },
+    {
+      name: 'adapter-contracts-name-no-adapter',
+      comment: 'The files beside the adapter folders (types, descriptor) are what adapters share; only the registry lists them.',
+      severity: 'error',
+      from: { path: '^adapters/[^/]+\\.ts$', pathNot: '^adapters/registry\\.ts$' },
+      to: { path: '^adapters/[^/]+/' },
+    },
+    {
       name: 'only-the-store-touches-sqlite',
       severity: 'error',
       from: { pathNot: '^(gateway/store/|test/|bench/)' },

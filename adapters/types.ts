@@ -59,6 +59,17 @@ export interface Command {
   meta?: Record<string, unknown>;
 }
 
+/** A device's answer to a command, or its absence (serial reply_pattern): reported on the result topic. */
+export interface CommandReply {
+  commandId: string;
+  device: string;
+  status: 'ok' | 'timeout';
+  /** The reply frame as text (trimmed). */
+  reply?: string;
+  /** Named groups of reply_pattern, e.g. (?<value>\d+). */
+  groups?: Record<string, string>;
+}
+
 export type SendOutcome =
   | 'delivered' // written to the device (and acked where the protocol acks)
   | 'queued' // device asleep/unplugged: the command waits in the durable inbox

@@ -1,78 +1,80 @@
-import { ModbusAdapter } from '../adapters/modbus/index.js';
-import { MqttSnAdapter } from '../adapters/mqttsn/index.js';
-import { SerialAdapter } from '../adapters/serial/index.js';
-import type { Reserved } from '../adapters/mqttsn/index.js';
+import type { AdapterDeps, Reserved } from '../adapters/descriptor.js';
+import { adapterKinds } from '../adapters/registry.js';
 import type { Adapter } from '../adapters/types.js';
 import { reportsDevices } from './availability.js';
 import type { Config } from './config/schema.js';
-import type { Logger } from './log.js';
-import type { DeviceSessionStore, Inbox, KvState } from '../contracts/store.js';
 
-/** One adapter per serial port and per Modbus bus, plus the MQTT-SN gateway when enabled; keyed by adapter name. */
+/**
+ * Every configured adapter instance, kind by kind in registry order; keyed by adapter name.
+ * `ownTopics`: the gateway's own topic filters (commands, status, availability), current after a reload.
+ */
 export function buildAdapters(
   config: Config,
-  deps: {
-    inbox: Inbox;
-    state: KvState;
-    devices: DeviceSessionStore;
-    logger: Logger;
-    /** The gateway's own topic filters (commands, status, availability), current after a reload. */
-    ownTopics?: () => readonly string[];
-  },
+  deps: Omit<AdapterDeps, 'reserved'> & { ownTopics?: () => readonly string[] },
 ): Map<string, Adapter> {
   const adapters = new Map<string, Adapter>();
-  for (const port of config.serial) {
-    const a = new SerialAdapter({ config: port, inbox: deps.inbox, logger: deps.logger });
-    adapters.set(a.name, a);
-  }
-  for (const bus of config.modbus) {
-    const a = new ModbusAdapter({ config: bus, inbox: deps.inbox, logger: deps.logger });
-    adapters.set(a.name, a);
-  }
-  if (config.mqttsn.enabled) {
-    const a = new MqttSnAdapter({
-      config: config.mqttsn,
-      inbox: deps.inbox,
-      state: deps.state,
-      devices: deps.devices,
-      logger: deps.logger.child({ adapter: 'mqttsn' }),
-      name: 'mqttsn',
-      reserved: reservedForDevices(config, deps.ownTopics ?? (() => []), [...adapters.values()]),
-    });
-    adapters.set(a.name, a);
-  }
+  const reserved = new ReservedNames(config, deps.ownTopics ?? (() => []));
+  for (const kind of adapterKinds)
+    for (const a of kind.build(config[kind.key as keyof Config], {
+      ...deps,
+      reserved: reserved.for(kind.key),
+    })) {
+      adapters.set(a.name, a);
+      reserved.watch(kind.key, a);
+    }
   return adapters;
 }
 
-/** Device ids other adapters reported (serial `device_field` ids): at most this many are kept. */
+/** Device ids other adapters reported (serial `device_field` ids): at most this many are kept per kind. */
 const SEEN_MAX = 10_000;
 
 /**
- * What an MQTT-SN device may not claim: the gateway's id, the serial and Modbus device names, and the
- * device ids the other adapters have reported so far (a serial frame's `device_field` id): their
+ * What a device may not claim: the gateway's id, the serial and Modbus device names, and the device
+ * ids that adapters of another kind have reported so far (a serial frame's `device_field` id): their
  * availability and command topics are keyed by that name alone. And the gateway's own topics as
- * subscriptions. The same object until the own topics change.
+ * subscriptions.
  */
-function reservedForDevices(
-  config: Config,
-  ownTopics: () => readonly string[],
-  others: Adapter[],
-): () => Reserved {
-  const clientIds = new Set([
-    config.gateway.id,
-    ...config.serial.map((p) => p.name),
-    ...config.modbus.flatMap((b) => b.devices.map((d) => d.name)),
-  ]);
-  // Hot streams: subscribing starts nothing; they complete when their adapter stops.
-  for (const a of others)
-    if (reportsDevices(a))
-      a.devices$.subscribe((e) => {
-        if (clientIds.size < SEEN_MAX) clientIds.add(e.device);
-      });
-  let last: Reserved = { clientIds, filters: [] };
-  return () => {
-    const filters = ownTopics();
-    if (filters !== last.filters) last = { clientIds, filters };
-    return last;
-  };
+class ReservedNames {
+  private readonly configured: string[];
+  /** Per adapter kind: the names its devices may not take. */
+  private readonly byKind = new Map<string, { ids: Set<string>; last: Reserved }>();
+
+  constructor(
+    config: Config,
+    private readonly ownTopics: () => readonly string[],
+  ) {
+    this.configured = [
+      config.gateway.id,
+      ...config.serial.map((p) => p.name),
+      ...config.modbus.flatMap((b) => b.devices.map((d) => d.name)),
+    ];
+  }
+
+  /** The getter for one kind: the same object until the own topics change. */
+  for(kind: string): () => Reserved {
+    const entry = this.entry(kind);
+    return () => {
+      const filters = this.ownTopics();
+      if (filters !== entry.last.filters) entry.last = { clientIds: entry.ids, filters };
+      return entry.last;
+    };
+  }
+
+  /** Ids an adapter reports are reserved against every other kind (hot streams: subscribing starts nothing). */
+  watch(kind: string, a: Adapter): void {
+    if (!reportsDevices(a)) return;
+    a.devices$.subscribe((e) => {
+      for (const [k, { ids }] of this.byKind) if (k !== kind && ids.size < SEEN_MAX) ids.add(e.device);
+    });
+  }
+
+  private entry(kind: string) {
+    let e = this.byKind.get(kind);
+    if (!e) {
+      const ids = new Set(this.configured);
+      e = { ids, last: { clientIds: ids, filters: [] } };
+      this.byKind.set(kind, e);
+    }
+    return e;
+  }
 }

@@ -1,5 +1,5 @@
 import { catchError, EMPTY, merge, type Subscription } from 'rxjs';
-import { SerialAdapter } from '../adapters/serial/index.js';
+import { adapterDescriptors, adapterKinds } from '../adapters/registry.js';
 import type { Adapter } from '../adapters/types.js';
 import { compileRules, type RuleEngine } from '../rules/index.js';
 import { AvailabilityPublisher, deviceEvents } from './availability.js';
@@ -194,8 +194,10 @@ export class Gateway {
       return downlink.handleUpstream(m, m.remember);
     });
     for (const a of this.adapters.values()) {
-      if (a instanceof SerialAdapter)
-        this.replies.push(a.replies$.subscribe((r) => void downlink.handleReply(r)));
+      for (const kind of adapterKinds) {
+        const replies$ = kind.replies?.(a);
+        if (replies$) this.replies.push(replies$.subscribe((r) => void downlink.handleReply(r)));
+      }
     }
     this.replies.push(store.inbox.expired$.subscribe((rows) => void downlink.handleExpired(rows)));
     this.subscriptions = new SubscriptionSet([...this.adapters.values()], (filters) =>
@@ -321,9 +323,7 @@ export class Gateway {
         'gateway',
         'upstream',
         'store',
-        'mqttsn',
-        'serial',
-        'modbus',
+        ...adapterDescriptors.map((d) => d.key),
         'http',
         'availability',
         'homeassistant',

@@ -1,8 +1,5 @@
 import type { Subscription } from 'rxjs';
-import { ModbusAdapter } from '../adapters/modbus/index.js';
-import { MqttSnAdapter } from '../adapters/mqttsn/index.js';
-import { LostDevices } from '../adapters/mqttsn/stats.js';
-import { SerialAdapter } from '../adapters/serial/index.js';
+import { adapterKinds } from '../adapters/registry.js';
 import type { Adapter, Reading } from '../adapters/types.js';
 import { waitingNow } from '../contracts/clock.js';
 import type { Store } from '../contracts/store.js';
@@ -45,7 +42,9 @@ export class Observability {
   private parts: Parts | null = null;
   /** A store failure reported by a caller (markStoreFailed); the store's own tracking clears it. */
   private reportedStoreError: { error: string; at: number } | undefined;
-  private readonly lost = new LostDevices();
+  /** Each adapter kind's metrics, declared once; fed from the instances in attach(). */
+  private readonly adapterMetrics: { watch(adapters: readonly Adapter[]): () => void }[];
+  private readonly unwatch: (() => void)[] = [];
   private readonly uplink: UplinkWatch;
   private connectedBefore = false;
   private readonly startedAt = waitingNow();
@@ -60,6 +59,7 @@ export class Observability {
   ) {
     // process_* / nodejs_* only where /metrics serves them: their GC observer runs on every GC.
     this.metrics = new Metrics({ defaultMetrics: config.http.enabled });
+    this.adapterMetrics = adapterKinds.flatMap((k) => k.metrics?.(this.metrics.sink) ?? []);
     this.notifier = new SystemdNotifier({ logger });
     this.uplink = new UplinkWatch(config.http.health);
     this.board = new StatusBoard({
@@ -116,40 +116,16 @@ export class Observability {
       const status = !h.serving ? 'unavailable' : h.degraded?.length ? 'degraded' : 'ok';
       return { status, storeOk: this.storeHealth(store).ok, storeWriteErrors: store.writeHealth().errors };
     });
-    const serial = [...adapters.values()].filter((a): a is SerialAdapter => a instanceof SerialAdapter);
-    metrics.setSerialSource(() =>
-      serial.map((a) => ({
-        port: a.name,
-        state: a.state$.value,
-        dropped: a.counters.dropped,
-        noise: a.counters.noise,
-      })),
-    );
-    const mqttsn = [...adapters.values()].find((a): a is MqttSnAdapter => a instanceof MqttSnAdapter);
-    if (mqttsn) {
-      metrics.setMqttsnSource(() => {
-        const c = mqttsn.stats().clients;
-        return { active: c.active + c.awake, asleep: c.asleep, lost: this.lost.count(waitingNow()) };
-      });
-      this.subs.push(
-        mqttsn.events$.subscribe((e) => {
-          if (e.kind === 'drop') {
-            metrics.dropped('mqttsn', e.reason);
-            this.board.dropped(e.reason);
-            if (e.device !== undefined) this.board.deviceProblem(mqttsn.name, e.device, e.reason);
-          } else this.lost.state(e.clientId, e.state, waitingNow());
-        }),
-      );
-    }
-    for (const a of adapters.values()) {
-      if (!(a instanceof ModbusAdapter)) continue;
-      this.subs.push(
-        a.stats$.subscribe((s) => {
-          if (s.type === 'request') metrics.modbusRequest(s.bus, s.device, s.ms / 1000);
-          else metrics.modbusError(s.bus, s.device, s.reason);
-        }),
-      );
-    }
+    const all = [...adapters.values()];
+    for (const m of this.adapterMetrics) this.unwatch.push(m.watch(all));
+    const report = {
+      dropped: (source: string, reason: string, device?: string) => {
+        metrics.dropped(source, reason);
+        this.board.dropped(reason);
+        if (device !== undefined) this.board.deviceProblem(source, device, reason);
+      },
+    };
+    for (const kind of adapterKinds) if (kind.observe) this.unwatch.push(kind.observe(all, report));
     // One subscription per adapter, no merge: one operator less per reading, and an adapter whose
     // stream fails does not end the counting of the others (the failure is logged where ingest isolates it).
     const reading = (r: Reading) => {
@@ -263,7 +239,11 @@ export class Observability {
         now: waitingNow(),
       });
     const listeners: Record<string, boolean> = {};
-    for (const a of p.adapters.values()) if (a instanceof MqttSnAdapter) listeners[a.name] = isBound(a);
+    for (const a of p.adapters.values())
+      for (const kind of adapterKinds) {
+        const bound = kind.listening?.(a);
+        if (bound !== undefined) listeners[a.name] = bound;
+      }
     const now = waitingNow();
     const up = p.upstream.stats();
     const connected = up.connected;
@@ -299,6 +279,7 @@ export class Observability {
     await this.notifier.stopping();
     clearInterval(this.statsTimer);
     for (const s of this.subs.splice(0)) s.unsubscribe();
+    for (const stop of this.unwatch.splice(0)) stop();
     await this.http?.close();
     this.http = null;
   }
@@ -325,13 +306,5 @@ export class Observability {
     };
     await store.outbox.enqueue([msg]).catch((err) => this.logger.warn({ err }, 'stats message not stored'));
     return { snapshot, at: now };
-  }
-}
-
-function isBound(a: MqttSnAdapter): boolean {
-  try {
-    return a.address().port > 0;
-  } catch {
-    return false; // dgram throws when the socket is not bound
   }
 }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { DeviceSessionStore, Inbox, KvState } from '../../contracts/store.js';
 import type { ThrottledLog } from '../../contracts/throttled-log.js';
+import type { Reserved } from '../descriptor.js';
 import type { Reading } from '../types.js';
 import type { Acl } from './acl.js';
 import type { Packet } from './codec/index.js';
@@ -59,10 +60,7 @@ export interface Ctx {
 }
 
 /** What belongs to the gateway or to another adapter: never a device's client id or subscription. */
-export interface Reserved {
-  readonly clientIds: ReadonlySet<string>;
-  readonly filters: readonly string[];
-}
+export type { Reserved };
 
 /** Bytes held by in-memory downlink queues: in total and per source address (the device's host). */
 export interface DownlinkMemory {

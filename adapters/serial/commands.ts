@@ -1,21 +1,12 @@
 import type { Logger } from 'pino';
 import { Subject } from 'rxjs';
 import type { Inbox } from '../../contracts/store.js';
-import type { Command, SendOutcome } from '../types.js';
+import type { Command, CommandReply, SendOutcome } from '../types.js';
 import type { SerialCounters } from './counters.js';
 import { frameText } from './decode/types.js';
 import { waitingNow } from '../../contracts/clock.js';
 
-/** The device's answer to a command (request/response ports), or that none came in time. */
-export interface CommandReply {
-  commandId: string;
-  device: string;
-  status: 'ok' | 'timeout';
-  /** The reply frame as text (trimmed). */
-  reply?: string;
-  /** Named groups of reply_pattern, e.g. (?<value>\d+). */
-  groups?: Record<string, string>;
-}
+export type { CommandReply };
 
 const MAX_REMEMBERED = 10_000;
 

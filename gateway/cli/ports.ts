@@ -1,4 +1,4 @@
-import { listSerialPorts } from '../../adapters/serial/index.js';
+import { listSerialPorts } from '../../adapters/serial/list-ports.js';
 
 /** `fieldgate ports`: candidates for `serial[].path`, by-id names first (they survive replugging). */
 export async function portsCommand(json: boolean): Promise<number> {

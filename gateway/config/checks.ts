@@ -1,5 +1,7 @@
+import { adapterKinds } from '../../adapters/registry.js';
 import { compileRules, RulesCompileError } from '../../rules/index.js';
 import type { SemanticCheck } from './load.js';
+import type { Config } from './schema.js';
 
 /** Rules compile at load (JSONata syntax, templates, patterns): `check` and `run` both report their lines. */
 const rulesCompile: SemanticCheck = (config) => {
@@ -15,10 +17,9 @@ const rulesCompile: SemanticCheck = (config) => {
 /** Command/trigger targets must name an adapter that exists. */
 const targetsExist: SemanticCheck = (config) => {
   // Only meaningful when the sections it compares are valid themselves.
-  if (!config.serial || !config.mqttsn || !config.commands || !config.triggers) return [];
-  const known = new Set(config.serial.map((p) => `serial:${p.name}`));
-  if (config.mqttsn.enabled) known.add('mqttsn');
-  for (const bus of config.modbus ?? []) known.add(`modbus:${bus.name}`);
+  const sections = adapterKinds.map((kind) => ({ kind, section: sectionOf(config, kind.key) }));
+  if (sections.some((s) => s.section === undefined) || !config.commands || !config.triggers) return [];
+  const known = new Set(sections.flatMap(({ kind, section }) => kind.targets(section)));
   const problems: ReturnType<SemanticCheck> = [];
   for (const [section, rules] of [
     ['commands', config.commands],
@@ -31,20 +32,16 @@ const targetsExist: SemanticCheck = (config) => {
       }
     });
   }
-  const names = new Set<string>();
-  config.serial?.forEach((p, i) => {
-    if (names.has(p.name))
-      problems.push({ path: ['serial', i, 'name'], message: `duplicate serial port name "${p.name}"` });
-    names.add(p.name);
-  });
-  const buses = new Set<string>();
-  config.modbus?.forEach((b, i) => {
-    if (buses.has(b.name))
-      problems.push({ path: ['modbus', i, 'name'], message: `duplicate modbus bus name "${b.name}"` });
-    buses.add(b.name);
-  });
   return problems;
 };
+
+/** Each adapter section's own cross-entry checks (duplicate names), with its key in front of the paths. */
+const adapterSections: SemanticCheck = (config) =>
+  adapterKinds.flatMap((kind) => {
+    const section = sectionOf(config, kind.key);
+    if (section === undefined || !kind.check) return [];
+    return kind.check(section).map((p) => ({ path: [kind.key, ...p.path], message: p.message }));
+  });
 
 /** A tls block only applies to mqtts:// URLs: with mqtt:// it would be silently ignored (plain TCP). */
 const tlsNeedsMqtts: SemanticCheck = (config) => {
@@ -75,26 +72,34 @@ const emptyClientIdNeedsMqtt5: SemanticCheck = (config) => {
   ];
 };
 
-/** Two adapters cannot share one serial port: a Modbus bus on a port a `serial:` entry also opens. */
-const modbusPortsFree: SemanticCheck = (config) => {
-  const taken = new Map((config.serial ?? []).map((p) => [p.path, `serial port "${p.name}"`]));
+/** Two adapter instances cannot share one device file (a Modbus bus on a port a `serial:` entry opens). */
+const deviceFilesFree: SemanticCheck = (config) => {
+  const taken = new Map<string, string>();
   const problems: ReturnType<SemanticCheck> = [];
-  config.modbus?.forEach((b, i) => {
-    if (b.path === undefined) return;
-    const other = taken.get(b.path);
-    if (other)
-      problems.push({ path: ['modbus', i, 'path'], message: `${b.path} is already used by ${other}` });
-    taken.set(b.path, `modbus bus "${b.name}"`);
-  });
+  for (const kind of adapterKinds) {
+    const section = sectionOf(config, kind.key);
+    if (section === undefined || !kind.opens) continue;
+    for (const o of kind.opens(section)) {
+      const other = taken.get(o.file);
+      if (other)
+        problems.push({ path: [kind.key, ...o.path], message: `${o.file} is already used by ${other}` });
+      else taken.set(o.file, o.owner);
+    }
+  }
   return problems;
 };
+
+function sectionOf(config: Partial<Config>, key: string): unknown {
+  return config[key as keyof Config];
+}
 
 export const configChecks: SemanticCheck[] = [
   rulesCompile,
   targetsExist,
+  adapterSections,
   tlsNeedsMqtts,
   emptyClientIdNeedsMqtt5,
-  modbusPortsFree,
+  deviceFilesFree,
 ];
 
 /**

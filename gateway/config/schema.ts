@@ -1,7 +1,5 @@
 import { z } from 'zod';
-import { modbusConfigSchema } from '../../adapters/modbus/config.js';
-import { mqttsnConfigSchema } from '../../adapters/mqttsn/config.js';
-import { serialConfigSchema } from '../../adapters/serial/config.js';
+import { adapterConfigShape } from '../../adapters/registry.js';
 import {
   commandsConfigSchema,
   defaultRouteSchema,
@@ -36,9 +34,8 @@ export const configSchema = z.strictObject({
   gateway: gatewaySectionSchema,
   upstream: upstreamConfigSchema,
   store: storeConfigSchema,
-  mqttsn: mqttsnConfigSchema,
-  serial: serialConfigSchema,
-  modbus: modbusConfigSchema,
+  // One section per adapter kind (config.serial, config.modbus, config.mqttsn, ...).
+  ...adapterConfigShape(),
   rules: rulesConfigSchema,
   default_route: defaultRouteSchema,
   commands: commandsConfigSchema,

@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { MetricSink } from '../../contracts/metric-sink.js';
 import { PlainHistogram } from './plain-histogram.js';
 import { waitingNow } from '../../contracts/clock.js';
 
@@ -18,20 +19,6 @@ export interface UpstreamSource {
   inflight: number;
   /** upstream.url entries (credentials redacted) and the one in use or being tried. */
   brokers?: { urls: string[]; current: string };
-}
-export interface MqttsnDeviceCounts {
-  active: number;
-  asleep: number;
-  lost: number;
-}
-/** One entry per configured port; state is the adapter's word for it (open, closed, reopening...). */
-export interface SerialPortState {
-  port: string;
-  state: string;
-  /** Monotonic frame drop counts by reason (too_long, crc, framing, unparsable, ...). */
-  dropped?: Readonly<Record<string, number>>;
-  /** Undecodable bytes since start, and the bursts of them that were logged as line noise. */
-  noise?: Readonly<{ bytes: number; bursts: number }>;
 }
 
 /** What /health says now (for the health gauges). */
@@ -82,9 +69,6 @@ export const STORE_COMMIT_BUCKETS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 ];
 
-/** Seconds: one Modbus request/response (9600 baud: ~10 ms for a short read; timeouts ~0.5 s). */
-export const MODBUS_RTT_BUCKETS = [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
-
 const P = 'fieldgate_';
 const QOS_LABEL = ['0', '1', '2'];
 
@@ -115,15 +99,12 @@ export class Metrics {
   readonly clockSteps: Counter<'direction'>;
   readonly e2eLatency: PlainHistogram;
   readonly storeCommit: PlainHistogram;
-  readonly modbusRequests: Counter<'bus' | 'device'>;
-  readonly modbusErrors: Counter<'bus' | 'device' | 'reason'>;
-  readonly modbusRoundTrip: Histogram<'bus' | 'device'>;
+  /** Where adapters contribute their own metrics (adapters/registry.ts). */
+  readonly sink: MetricSink;
 
   private outboxSource: (() => OutboxSource) | undefined;
   private inboxSource: (() => InboxSource) | undefined;
   private upstreamSource: (() => UpstreamSource) | undefined;
-  private mqttsnSource: (() => MqttsnDeviceCounts) | undefined;
-  private serialSource: (() => SerialPortState[]) | undefined;
   private healthSource: (() => HealthSource) | undefined;
   private clockSource: (() => 'synchronized' | 'unsynchronized' | 'unknown') | undefined;
   private readonly now: () => number;
@@ -215,26 +196,6 @@ export class Metrics {
       registers,
     );
 
-    this.modbusRequests = new Counter({
-      name: `${P}modbus_requests_total`,
-      help: 'Modbus requests sent (polls and writes, retries included), by bus and device.',
-      labelNames: ['bus', 'device'],
-      registers,
-    });
-    this.modbusErrors = new Counter({
-      name: `${P}modbus_errors_total`,
-      help: 'Failed Modbus requests, by bus, device and reason (timeout, crc, short_frame, exception_<name>, ...).',
-      labelNames: ['bus', 'device', 'reason'],
-      registers,
-    });
-    this.modbusRoundTrip = new Histogram({
-      name: `${P}modbus_round_trip_seconds`,
-      help: 'Modbus request to response (or to timeout), by bus and device.',
-      labelNames: ['bus', 'device'],
-      buckets: MODBUS_RTT_BUCKETS,
-      registers,
-    });
-
     const pull = <T>(name: string, source: (() => T) | undefined, apply: (v: T) => void): void => {
       if (!source) return;
       try {
@@ -301,28 +262,6 @@ export class Metrics {
     gauge('upstream_inflight', 'QoS 1/2 messages sent upstream and not yet acknowledged.', (g) =>
       pull('upstream', this.upstreamSource, (s) => g.set(s.inflight)),
     );
-    gauge<'state'>(
-      'mqttsn_devices',
-      'MQTT-SN clients by state.',
-      (g) =>
-        pull('mqttsn', this.mqttsnSource, (s) => {
-          g.set({ state: 'active' }, s.active);
-          g.set({ state: 'asleep' }, s.asleep);
-          g.set({ state: 'lost' }, s.lost);
-        }),
-      ['state'],
-    );
-    gauge<'port' | 'state'>(
-      'serial_ports',
-      'Serial ports: 1 for the state each port is in now.',
-      (g) =>
-        pull('serial', this.serialSource, (ports) => {
-          // reset() so a port that left a state stops being reported in it.
-          g.reset();
-          for (const p of ports) g.set({ port: p.port, state: p.state }, 1);
-        }),
-      ['port', 'state'],
-    );
     gauge<'status'>(
       'health_status',
       'What /health answers now: 1 for the current status (ok, degraded, unavailable), 0 for the others.',
@@ -350,45 +289,55 @@ export class Metrics {
         });
       },
     });
-    const serialSource = () => this.serialSource;
-    new Counter<'port' | 'reason'>({
-      name: `${P}serial_frames_dropped_total`,
-      help: 'Serial frames dropped before becoming readings, by port and reason (too_long, crc, framing, unparsable, missing_field, ...).',
-      labelNames: ['port', 'reason'],
-      registers,
-      collect() {
-        // The adapters keep monotonic counts; mirror them (reset + inc: a Counter has no set).
-        pull('serial', serialSource(), (ports) => {
-          this.reset();
-          for (const p of ports)
-            for (const [reason, n] of Object.entries(p.dropped ?? {})) this.inc({ port: p.port, reason }, n);
+
+    // Adapters' own metrics, declared by their descriptors through this (the same registry and guards).
+    this.sink = {
+      counter: (def) => {
+        const c = new Counter({
+          ...def,
+          name: `${P}${def.name}`,
+          labelNames: [...(def.labelNames ?? [])],
+          registers,
         });
+        return { inc: (labels, n = 1) => c.inc(labels, n) };
       },
-    });
-    new Counter<'port'>({
-      name: `${P}serial_noise_bytes_total`,
-      help: 'Bytes that made no frame (dropped as too_long, crc, framing, stale_partial, unparsable): line noise or a wrong baud rate.',
-      labelNames: ['port'],
-      registers,
-      collect() {
-        pull('serial', serialSource(), (ports) => {
-          this.reset();
-          for (const p of ports) if (p.noise) this.inc({ port: p.port }, p.noise.bytes);
+      histogram: (def) => {
+        const h = new Histogram({
+          ...def,
+          name: `${P}${def.name}`,
+          labelNames: [...(def.labelNames ?? [])],
+          buckets: [...def.buckets],
+          registers,
         });
+        return { observe: (labels, v) => h.observe(labels, v) };
       },
-    });
-    new Counter<'port'>({
-      name: `${P}serial_noise_bursts_total`,
-      help: 'Bursts of undecodable bytes past the line-noise threshold (each logged once as "line noise or wrong baud rate").',
-      labelNames: ['port'],
-      registers,
-      collect() {
-        pull('serial', serialSource(), (ports) => {
-          this.reset();
-          for (const p of ports) if (p.noise) this.inc({ port: p.port }, p.noise.bursts);
-        });
+      pulled: (def) => {
+        const { name, help, type, read } = def;
+        const labelNames = [...(def.labelNames ?? [])];
+        // reset() first: a sample no longer read stops being exported (a Counter has no set: reset, then inc).
+        const collect = (m: Gauge<string> | Counter<string>) =>
+          pull(name, read, (samples) => {
+            const next = [...samples];
+            m.reset();
+            for (const s of next) m instanceof Gauge ? m.set(s.labels, s.value) : m.inc(s.labels, s.value);
+          });
+        const opts = { name: `${P}${name}`, help, labelNames, registers };
+        if (type === 'gauge')
+          new Gauge({
+            ...opts,
+            collect() {
+              collect(this);
+            },
+          });
+        else
+          new Counter({
+            ...opts,
+            collect() {
+              collect(this);
+            },
+          });
       },
-    });
+    };
   }
 
   setOutboxSource(fn: () => OutboxSource): void {
@@ -399,12 +348,6 @@ export class Metrics {
   }
   setUpstreamSource(fn: () => UpstreamSource): void {
     this.upstreamSource = fn;
-  }
-  setMqttsnSource(fn: () => MqttsnDeviceCounts): void {
-    this.mqttsnSource = fn;
-  }
-  setSerialSource(fn: () => SerialPortState[]): void {
-    this.serialSource = fn;
   }
   setHealthSource(fn: () => HealthSource): void {
     this.healthSource = fn;
@@ -458,14 +401,6 @@ export class Metrics {
   }
   observeStoreCommit(seconds: number): void {
     this.storeCommit.observe(seconds);
-  }
-
-  modbusRequest(bus: string, device: string, seconds: number): void {
-    this.modbusRequests.inc({ bus, device });
-    this.modbusRoundTrip.observe({ bus, device }, seconds);
-  }
-  modbusError(bus: string, device: string, reason: string): void {
-    this.modbusErrors.inc({ bus, device, reason });
   }
 
   /** Prometheus text exposition (runs the gauge callbacks). */

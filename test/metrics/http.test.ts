@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Health } from '../../gateway/metrics/health.js';
 import { type HttpServer, startHttpServer } from '../../gateway/metrics/http.js';
-import { Metrics, type SerialPortState } from '../../gateway/metrics/metrics.js';
+import { mqttsnMetrics } from '../../adapters/mqttsn/metrics.js';
+import { type SerialPortState, serialMetrics } from '../../adapters/serial/metrics.js';
+import { Metrics } from '../../gateway/metrics/metrics.js';
 
 const servers: HttpServer[] = [];
 afterEach(async () => {
@@ -42,8 +44,8 @@ describe('GET /metrics over real HTTP', () => {
     m.setOutboxSource(() => outbox);
     m.setUpstreamSource(() => upstream);
     m.setInboxSource(() => ({ rows: 2 }));
-    m.setMqttsnSource(() => ({ active: 3, asleep: 1, lost: 0 }));
-    m.setSerialSource(() => ports);
+    mqttsnMetrics(m.sink, () => ({ active: 3, asleep: 1, lost: 0 }));
+    serialMetrics(m.sink, () => ports);
     const { get } = await serve(m, () => okHealth());
 
     let r = await get('/metrics');

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Health } from '../../gateway/metrics/health.js';
+import { mqttsnMetrics } from '../../adapters/mqttsn/metrics.js';
+import { serialMetrics } from '../../adapters/serial/metrics.js';
 import { Metrics } from '../../gateway/metrics/metrics.js';
 import { takeSnapshot } from '../../gateway/metrics/snapshot.js';
 import { buildStats } from '../../gateway/metrics/stats.js';
@@ -17,8 +19,8 @@ describe('stats payload', () => {
     m.setOutboxSource(() => ({ rows: 2, bytes: 20, oldestAt: now - 5000 }));
     m.setUpstreamSource(() => ({ connected: true, inflight: 1 }));
     m.setInboxSource(() => ({ rows: 1 }));
-    m.setMqttsnSource(() => ({ active: 4, asleep: 2, lost: 1 }));
-    m.setSerialSource(() => [
+    mqttsnMetrics(m.sink, () => ({ active: 4, asleep: 2, lost: 1 }));
+    serialMetrics(m.sink, () => [
       { port: 'weather', state: 'open' },
       { port: 'meter', state: 'closed' },
     ]);
