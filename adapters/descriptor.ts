@@ -64,6 +64,11 @@ export interface AdapterDescriptor<K extends string = string, S extends z.ZodTyp
   observe?(adapters: readonly Adapter[], report: AdapterReport): () => void;
   /** Whether `adapter` must be listening for the gateway to serve (/health), when that applies. */
   listening?(adapter: Adapter): boolean | undefined;
+  /**
+   * Whether `device` of instance `source` gets a retained availability topic (default: yes). A kind
+   * whose devices name themselves (MQTT-SN client ids) says no for the ones nobody configured.
+   */
+  hasAvailability?(section: z.output<S>, source: string, device: string): boolean;
   /** The points each instance knows from the section, by instance name (Reading.source). */
   points?(section: z.output<S>): Map<string, PointCatalogue>;
 }

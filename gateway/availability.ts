@@ -1,10 +1,11 @@
 import { merge, type Observable, type Subscription } from 'rxjs';
 import { z } from 'zod';
-import type { MqttsnConfig } from '../adapters/mqttsn/index.js';
+import { adapterKinds } from '../adapters/registry.js';
 import type { Adapter, DeviceEvent, DeviceReportingAdapter, DeviceState } from '../adapters/types.js';
 import type { Outbox } from '../contracts/store.js';
-import type { Logger } from './log.js';
 import { throttledLog } from '../contracts/throttled-log.js';
+import type { Config } from './config/schema.js';
+import type { Logger } from './log.js';
 
 export const availabilityConfigSchema = z
   .strictObject({
@@ -33,20 +34,23 @@ export function availabilityTopic(template: string, gatewayId: string, device: s
 }
 
 /**
- * Does this reading's device get an availability topic? Every device but an MQTT-SN client id nobody
- * configured (the adapter marks those `unlisted`; the same rule, from the config, for readings).
+ * Does this reading's device get an availability topic? Every device, unless its adapter kind says
+ * otherwise (an MQTT-SN client id nobody configured: the adapter marks those `unlisted`; the same
+ * rule, from the config, for readings).
  */
-export function hasAvailability(
-  mqttsn: Pick<MqttsnConfig, 'clients' | 'client_topics' | 'allow'>,
-  source: string,
-  device: string,
-): boolean {
-  if (source !== 'mqttsn') return true;
-  return (
-    Object.hasOwn(mqttsn.clients, device) ||
-    Object.hasOwn(mqttsn.client_topics, device) ||
-    mqttsn.allow.includes(device)
-  );
+export function hasAvailability(config: Config, source: string, device: string): boolean {
+  for (const kind of adapterKinds) {
+    const section = config[kind.key as keyof Config];
+    if ((kind.targets as (s: unknown) => string[])(section).includes(source))
+      return (
+        (kind.hasAvailability as ((s: unknown, src: string, d: string) => boolean) | undefined)?.(
+          section,
+          source,
+          device,
+        ) ?? true
+      );
+  }
+  return true;
 }
 
 export const reportsDevices = (a: Adapter): a is DeviceReportingAdapter =>

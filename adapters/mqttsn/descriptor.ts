@@ -27,6 +27,10 @@ export const mqttsnDescriptor = describeAdapter({
         ]
       : [],
   targets: (config) => (config.enabled ? ['mqttsn'] : []),
+  hasAvailability: (config, _source, device) =>
+    Object.hasOwn(config.clients, device) ||
+    Object.hasOwn(config.client_topics, device) ||
+    config.allow.includes(device),
   metrics: (sink) => {
     let counts: (() => { active: number; asleep: number; lost: number }) | undefined;
     mqttsnMetrics(sink, () => counts?.());

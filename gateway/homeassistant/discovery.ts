@@ -1,13 +1,13 @@
 import type { Reading } from '../../adapters/types.js';
+import { waitingNow } from '../../contracts/clock.js';
 import type { HaEntity } from '../../contracts/ha.js';
 import type { KvState, OutboxMessage } from '../../contracts/store.js';
+import { throttledLog } from '../../contracts/throttled-log.js';
 import { availabilityTopic, hasAvailability } from '../availability.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import { throttledLog } from '../../contracts/throttled-log.js';
 import { type GatewayIds, gatewayEntity, type Measurement, measurementEntity } from './payload.js';
 import { type HaSource, haSources } from './sources.js';
-import { waitingNow } from '../../contracts/clock.js';
 
 const NS = 'homeassistant';
 const INDEX = 'entities';
@@ -137,7 +137,7 @@ export class HomeAssistantDiscovery {
           object: m.topic,
           name: m.topic.split('/').at(-1)!,
           // An unconfigured MQTT-SN id gets no availability topic: HA would show it unavailable.
-          availability: hasAvailability(this.deps.config.mqttsn, r.source, r.device),
+          availability: hasAvailability(this.deps.config, r.source, r.device),
         });
       }
     };

@@ -1,13 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { mqttsnConfigSchema } from '../../adapters/mqttsn/config.js';
 import { hasAvailability } from '../../gateway/availability.js';
+import { configSchema } from '../../gateway/config/schema.js';
 
 describe('hasAvailability: which devices get an availability topic (and HA entities one to follow)', () => {
-  const sn = mqttsnConfigSchema.parse({
-    enabled: true,
-    clients: { 'door-3': { address: '10.0.0.3' }, 'meter-1': {} },
-    client_topics: { 'valve-2': { 5: 'v/2' } },
-    allow: ['pump-1', '10.0.0.9'],
+  const sn = configSchema.parse({
+    gateway: { id: 'gw' },
+    upstream: { url: 'mqtt://127.0.0.1:1883' },
+    mqttsn: {
+      enabled: true,
+      clients: { 'door-3': { address: '10.0.0.3' }, 'meter-1': {} },
+      client_topics: { 'valve-2': { 5: 'v/2' } },
+      allow: ['pump-1', '10.0.0.9'],
+    },
+    serial: [{ name: 'weather', path: '/dev/ttyUSB0', topic: 'sensors/{device}/{field}' }],
   });
 
   it('MQTT-SN client ids only when configured; every other source always', () => {
