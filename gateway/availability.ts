@@ -1,10 +1,8 @@
 import { merge, type Observable, type Subscription } from 'rxjs';
 import { z } from 'zod';
-import { adapterKinds } from '../adapters/registry.js';
 import type { Adapter, DeviceEvent, DeviceReportingAdapter, DeviceState } from '../adapters/types.js';
 import type { Outbox } from '../contracts/store.js';
 import { throttledLog } from '../contracts/throttled-log.js';
-import type { Config } from './config/schema.js';
 import type { Logger } from './log.js';
 
 export const availabilityConfigSchema = z
@@ -31,26 +29,6 @@ export function availabilityTopic(template: string, gatewayId: string, device: s
   // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is not allowed in a topic
   if (!device || /[/+#\u0000]/.test(device)) return undefined;
   return template.replaceAll('{gateway}', gatewayId).replaceAll('{device}', device);
-}
-
-/**
- * Does this reading's device get an availability topic? Every device, unless its adapter kind says
- * otherwise (an MQTT-SN client id nobody configured: the adapter marks those `unlisted`; the same
- * rule, from the config, for readings).
- */
-export function hasAvailability(config: Config, source: string, device: string): boolean {
-  for (const kind of adapterKinds) {
-    const section = config[kind.key as keyof Config];
-    if ((kind.targets as (s: unknown) => string[])(section).includes(source))
-      return (
-        (kind.hasAvailability as ((s: unknown, src: string, d: string) => boolean) | undefined)?.(
-          section,
-          source,
-          device,
-        ) ?? true
-      );
-  }
-  return true;
 }
 
 export const reportsDevices = (a: Adapter): a is DeviceReportingAdapter =>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hasAvailability } from '../../gateway/availability.js';
+import { hasAvailability } from '../../gateway/availability-listed.js';
 import { configSchema } from '../../gateway/config/schema.js';
 
 describe('hasAvailability: which devices get an availability topic (and HA entities one to follow)', () => {
