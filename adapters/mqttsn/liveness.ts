@@ -1,5 +1,4 @@
 import type { Ctx } from './context.js';
-import { forgetQos2 } from './handlers/publish.js';
 import type { Session } from './session.js';
 
 /** The session is over: emit its will if it had one, keep it only for a clean-session=false device. */
@@ -51,7 +50,7 @@ export function forgetSession(ctx: Ctx, s: Session, why: 'session-evicted' | 'se
   ctx.track(ctx.persist(s), why);
   const traffic = ctx.inbox.removeDeviceTraffic(ctx.name, s.clientId);
   if (traffic) ctx.track(traffic, why);
-  forgetQos2(ctx, s.clientId);
+  ctx.qos2.forgetClient(s.clientId);
   if (s.subs.size > 0) ctx.subscriptionsChanged();
   ctx.drop(why, null, s.clientId);
   const now = ctx.now();

@@ -1,7 +1,6 @@
 import type { PacketOf } from '../codec/index.js';
 import { ReturnCode } from '../codec/index.js';
 import type { Ctx } from '../context.js';
-import { forgetQos2 } from './publish.js';
 import { endSession, evictOldestOffline, makeRoom } from '../liveness.js';
 import { allowed, type Peer } from '../peer.js';
 import { topicSafeClientId, warnIfMoved } from '../pinning.js';
@@ -54,7 +53,9 @@ export function onConnect(ctx: Ctx, peer: Peer, p: PacketOf<'connect'>, atPeer: 
     return;
   }
   warnIfMoved(ctx, id, peer, 'CONNECT');
-  if (p.flags.cleanSession) forgetQos2(ctx, id); // also when the session itself is long gone
+  // Clean session: forget the QoS 2 ids an earlier clean-session=false connection left, also when the
+  // session itself is long gone.
+  if (p.flags.cleanSession) ctx.qos2.forgetClient(id);
 
   // Another client id on this address: that device is gone (its address was reused).
   if (atPeer && atPeer.clientId !== id && atPeer.state !== 'offline') endSession(ctx, atPeer, 'disconnect');
@@ -74,7 +75,7 @@ export function onConnect(ctx: Ctx, peer: Peer, p: PacketOf<'connect'>, atPeer: 
     s.abort();
     s.cleanSession = true;
     void ctx.persist(s); // deletes what an earlier clean-session=false connection kept
-    forgetQos2(ctx, id);
+    ctx.qos2.forgetClient(id);
     ctx.sessions.remove(s);
     s = undefined;
   }

@@ -53,11 +53,6 @@ function storedBeforeRestart(ctx: Ctx, s: Session, msgId: number): boolean {
   return ctx.qos2.has(s.clientId, msgId);
 }
 
-/** Clean session: forget the QoS 2 ids an earlier clean-session=false connection left. */
-export function forgetQos2(ctx: Ctx, clientId: string): void {
-  ctx.qos2.forgetClient(clientId);
-}
-
 function emitReading(ctx: Ctx, device: string, topic: string, p: PacketOf<'publish'>, qos: QoS): void {
   ctx.stats.counters.readings++;
   // One shape for every reading without an ack (settle and remember present, undefined).
