@@ -1,12 +1,13 @@
+import { warnIfMoved } from '../client-moved.js';
 import type { PacketOf } from '../codec/index.js';
 import { ReturnCode } from '../codec/index.js';
 import type { Ctx } from '../context.js';
 import { endSession, evictOldestOffline, makeRoom } from '../liveness.js';
 import { allowed, type Peer } from '../peer.js';
-import { topicSafeClientId, warnIfMoved } from '../pinning.js';
+import { topicSafeClientId } from '../pinning.js';
 import { Session } from '../session.js';
-import { SESSION_BYTES, sourceOf } from '../state-budget.js';
 import { drainInbox } from '../sleep.js';
+import { SESSION_BYTES, sourceOf } from '../state-budget.js';
 import type { DropReason } from '../stats.js';
 
 const MAX_CLIENT_ID_BYTES = 23; // spec 5.3.1; longer ids are refused rather than truncated

@@ -1,7 +1,7 @@
+import { warnIfMoved } from '../client-moved.js';
 import type { PacketOf } from '../codec/index.js';
 import type { Ctx } from '../context.js';
 import type { Peer } from '../peer.js';
-import { warnIfMoved } from '../pinning.js';
 import type { Session } from '../session.js';
 import { wake } from '../sleep.js';
 
