@@ -1,7 +1,6 @@
 import type { MqttsnConfig } from './config.js';
 import { plainAddress } from './pinning.js';
 import type { Peer } from './peer.js';
-import type { Will } from './session.js';
 
 /*
  * What a device can make the gateway keep, in bytes: per client id, per source address and in total.
@@ -17,7 +16,8 @@ export const ENTRY_BYTES = 160;
 const utf8 = (s: string) => Buffer.byteLength(s);
 export const topicCost = (name: string) => ENTRY_BYTES + utf8(name);
 export const subCost = (filter: string) => ENTRY_BYTES + 2 * utf8(filter);
-export const willCost = (w: (Pick<Will, 'topic'> & { msg?: Buffer }) | null | undefined) =>
+/** A will, or the topic of one still being set up (session.ts Will, by shape: the session imports this file). */
+export const willCost = (w: { topic: string; msg?: Buffer } | null | undefined) =>
   w ? ENTRY_BYTES + utf8(w.topic) + (w.msg?.length ?? 0) : 0;
 
 /** The source a session counts against: its host (a forwarder's nodes are one host), or none yet. */
