@@ -6,6 +6,7 @@ import type { Reading } from '../types.js';
 import type { Acl } from './acl.js';
 import type { Packet } from './codec/index.js';
 import type { MqttsnConfig } from './config.js';
+import type { DownlinkMemory } from './downlink-queue.js';
 import type { Peer } from './peer.js';
 import type { AddressPins } from './pinning.js';
 import type { Qos2Ids } from './qos2-ids.js';
@@ -61,11 +62,3 @@ export interface Ctx {
 
 /** What belongs to the gateway or to another adapter: never a device's client id or subscription. */
 export type { Reserved };
-
-/** Bytes held by in-memory downlink queues: in total and per source address (the device's host). */
-export interface DownlinkMemory {
-  used: number;
-  readonly max: number;
-  readonly bySource: Map<string, number>;
-  readonly maxPerSource: number;
-}

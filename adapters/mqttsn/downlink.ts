@@ -1,21 +1,8 @@
-import type { QoS } from '../types.js';
 import { flags, type Packet, type PacketType, shortNameToId, TopicIdType } from './codec/index.js';
-import type { Ctx, DownlinkMemory } from './context.js';
+import type { Ctx } from './context.js';
+import type { DownMsg, DownResult, QueueTarget } from './downlink-queue.js';
 import type { Session, Waiter } from './session.js';
 import { topicCost } from './state-budget.js';
-
-export interface DownMsg {
-  topic: string;
-  payload: Buffer;
-  qos: QoS;
-  retain: boolean;
-  /** Set for commands: kept with the inbox row so the gateway can report their fate. */
-  commandId?: string;
-  meta?: Record<string, unknown>;
-}
-
-/** delivered: written (QoS 0) or acked; rejected: the device answered with an error code; failed: no answer. */
-export type DownResult = 'delivered' | 'rejected' | 'failed';
 
 /**
  * Sends `build(dup)` and waits for a reply of an expected type with this msgId, retransmitting every
@@ -120,95 +107,29 @@ async function deliverOne(ctx: Ctx, s: Session, m: DownMsg): Promise<DownResult>
 }
 
 /**
- * What a queued message costs beyond its payload and topic (job, promise, closures): counted so that
- * a flood of empty messages is bounded too.
+ * Queues `msg` for a connected device (see DownlinkQueue.push for the bounds); undefined when full.
+ * Resolves once the device took it, refused it, or the exchange failed.
  */
-const JOB_OVERHEAD = 256;
-
-interface Job {
-  msg: DownMsg;
-  bytes: number;
-  done: (r: DownResult) => void;
-  mem: DownlinkMemory;
-  /** The source address the bytes were counted against. */
-  source: string | undefined;
-}
-
-/** Give a job's bytes back to the totals it was counted in. */
-function releaseJob(j: Job): void {
-  j.mem.used -= j.bytes;
-  if (j.source === undefined) return;
-  const left = (j.mem.bySource.get(j.source) ?? 0) - j.bytes;
-  if (left > 0) j.mem.bySource.set(j.source, left);
-  else j.mem.bySource.delete(j.source);
-}
-
-/** One downlink exchange at a time per device (MQTT-SN devices handle one in flight), in order. */
-export class DownlinkQueue {
-  private jobs: Job[] = [];
-  private running = false;
-  bytes = 0;
-
-  /**
-   * undefined when a bound would be exceeded: this device's queued messages or bytes, those of every
-   * device at its source address, or the memory of every device's queue together (devices that never
-   * ack must not grow the process).
-   */
-  push(ctx: Ctx, s: Session, msg: DownMsg): Promise<DownResult> | undefined {
-    const bytes = msg.payload.length + msg.topic.length + JOB_OVERHEAD;
-    const mem = ctx.downlinkMemory;
-    const source = s.source;
-    const atSource = source === undefined ? 0 : (mem.bySource.get(source) ?? 0);
-    if (
-      this.jobs.length >= ctx.cfg.max_queued_messages_per_client ||
-      this.bytes + bytes > ctx.cfg.max_queued_bytes_per_client ||
-      atSource + bytes > mem.maxPerSource ||
-      mem.used + bytes > mem.max
-    )
-      return undefined;
-    this.bytes += bytes;
-    mem.used += bytes;
-    if (source !== undefined) mem.bySource.set(source, atSource + bytes);
-    const p = new Promise<DownResult>((done) => this.jobs.push({ msg, bytes, done, mem, source }));
-    void this.run(ctx, s);
-    return p;
-  }
-
-  failAll(): void {
-    for (const j of this.jobs.splice(0)) {
-      this.bytes -= j.bytes;
-      releaseJob(j);
-      j.done('failed');
-    }
-  }
-
-  private async run(ctx: Ctx, s: Session): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    try {
-      for (let job = this.jobs.shift(); job; job = this.jobs.shift()) {
-        let r: DownResult = 'failed';
-        try {
-          r = await deliverOne(ctx, s, job.msg);
-        } catch (e) {
-          ctx.log.error({ err: e, clientId: s.clientId }, 'mqttsn downlink failed');
-        }
-        this.bytes -= job.bytes;
-        releaseJob(job);
-        if (r === 'delivered') ctx.stats.counters.delivered++;
-        // Still connected: the device itself did not take it (named, for the warning and status page);
-        // otherwise the session ended or went to sleep and the message waits in the inbox.
-        else
-          ctx.drop(
-            'delivery-failed',
-            s.peer,
-            `${s.clientId} ${job.msg.topic}: ${r}`,
-            s.online ? s.clientId : undefined,
-          );
-        job.done(r);
-      }
-    } finally {
-      this.running = false;
-    }
-  }
+export function queueDownlink(ctx: Ctx, s: Session, msg: DownMsg): Promise<DownResult> | undefined {
+  const target: QueueTarget = {
+    source: s.source,
+    maxMessages: ctx.cfg.max_queued_messages_per_client,
+    maxBytes: ctx.cfg.max_queued_bytes_per_client,
+    memory: ctx.downlinkMemory,
+    deliver: (m) => deliverOne(ctx, s, m),
+    crashed: (e) => ctx.log.error({ err: e, clientId: s.clientId }, 'mqttsn downlink failed'),
+    settled: (m, r) => {
+      if (r === 'delivered') ctx.stats.counters.delivered++;
+      // Still connected: the device itself did not take it (named, for the warning and status page);
+      // otherwise the session ended or went to sleep and the message waits in the inbox.
+      else
+        ctx.drop(
+          'delivery-failed',
+          s.peer,
+          `${s.clientId} ${m.topic}: ${r}`,
+          s.online ? s.clientId : undefined,
+        );
+    },
+  };
+  return s.downlink.push(target, msg);
 }

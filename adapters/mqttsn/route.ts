@@ -1,7 +1,8 @@
 import { InboxFullError } from '../../contracts/store.js';
 import type { SendOutcome } from '../types.js';
 import type { Ctx } from './context.js';
-import type { DownMsg } from './downlink.js';
+import { queueDownlink } from './downlink.js';
+import type { DownMsg } from './downlink-queue.js';
 import type { Session } from './session.js';
 
 export type RouteOutcome = SendOutcome | 'dropped';
@@ -60,7 +61,7 @@ export async function routeTo(
   queueQos0 = false,
 ): Promise<RouteOutcome> {
   if (s.state === 'active') {
-    const p = s.downlink.push(ctx, s, m);
+    const p = queueDownlink(ctx, s, m);
     if (!p) {
       ctx.drop('queue-full', s.peer, `${s.clientId}: downlink budget`);
       return 'dropped';

@@ -1,6 +1,6 @@
 import type { QoS } from '../types.js';
 import type { Packet, PacketType } from './codec/index.js';
-import { DownlinkQueue } from './downlink.js';
+import { DownlinkQueue } from './downlink-queue.js';
 import type { Peer } from './peer.js';
 import { SESSION_BYTES, willCost } from './state-budget.js';
 import { TopicRegistry } from './topic-registry.js';

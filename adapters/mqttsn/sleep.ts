@@ -1,4 +1,5 @@
 import type { Ctx } from './context.js';
+import { queueDownlink } from './downlink.js';
 import type { Peer } from './peer.js';
 import type { Session } from './session.js';
 
@@ -28,7 +29,7 @@ export async function drainInbox(ctx: Ctx, s: Session): Promise<void> {
       for (const row of rows) {
         if (!s.online || done.has(row.id)) return;
         done.add(row.id);
-        const p = s.downlink.push(ctx, s, {
+        const p = queueDownlink(ctx, s, {
           topic: row.topic,
           payload: row.payload,
           qos: row.qos,
