@@ -1,5 +1,5 @@
 /**
- * What an expression costs per reading: the README's `transform` shape evaluated N times in a row
+ * What an expression costs per reading: the `transform` shape of docs/configuration.md evaluated N times in a row
  * (as the uplink does, one reading at a time), in this thread with JSONata's own guard versus in
  * the sandbox child process (rules/expression-sandbox.ts), and the child's memory.
  * `node --max-semi-space-size=2 --max-old-space-size=96 --import tsx bench/expression-cost.ts`;

@@ -1,6 +1,6 @@
 /**
  * npm run bench [-- --only mqttsn,drain,cold,wire]; BENCH_QUICK=1 for small N.
- * Prints figures and issue 18's targets as PASS/MISS lines; never asserts timings (they depend on the
+ * Prints figures and the performance targets as PASS/MISS lines; never asserts timings (they depend on the
  * machine and its load). The MQTT-SN and drain suites measure one gateway process (bench/rig.ts) run
  * with the node flags and environment of systemd/fieldgate.service.
  */
@@ -54,7 +54,7 @@ try {
     try {
       for (const s of rigWanted) await rigSuites[s]!(rig);
       const { hwm } = rig.gw.rss();
-      // Only a run through every case and the full drain is the peak the issue asks about.
+      // Only a run through every case and the full drain is the peak the memory target is about.
       if (rigWanted.length === Object.keys(rigSuites).length) results.peakMiB = hwm;
       const cap = unit.memoryMax
         ? ` of MemoryMax ${fmt(unit.memoryMax / 2 ** 20)} MiB`

@@ -1,10 +1,10 @@
 /**
- * Bytes the store allocates per enqueued row (issue 18 round 2): bench/store-micro's rounds (K
+ * Bytes the store allocates per enqueued row: bench/store-micro's rounds (K
  * single-message enqueueThen calls, one group commit, complete() of the previous round) under V8's
  * sampling heap profiler, started after a warm-up and stopped after a fixed number of rows, so the
  * figure does not depend on the box's speed. Prints bytes/row in all and the top functions (self).
  *   BENCH_STORE_K (20), BENCH_STORE_ROUNDS (5000), BENCH_STORE_DURABILITY (power-loss),
- *   ALLOC_OUT (optional: where to write the .heapprofile for /work/tools/alloc-sum.mjs)
+ *   ALLOC_OUT (optional: where to write the .heapprofile, e.g. for Chrome DevTools' Memory tab)
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';

@@ -1,6 +1,6 @@
 /**
- * Issue 18's targets as PASS/MISS lines, beside the reference figures the issue quotes (Paho's C++
- * MQTT-SN gateway, measured there, not here). The suites fill `results`; run.ts prints them last.
+ * The performance targets as PASS/MISS lines, beside quoted reference figures (Paho's C++
+ * MQTT-SN gateway, measured elsewhere, not here). The suites fill `results`; run.ts prints them last.
  */
 import { fmt } from './util.js';
 
@@ -33,7 +33,7 @@ export function printTargets(): void {
     v === undefined || Number.isNaN(v) ? ([undefined, notHere] as const) : ([ok(v), show(v)] as const);
   const pl = (v: number | undefined) => (powerLoss ? v : undefined);
 
-  console.log('\nIssue 18 targets (this run; power-loss cases only)');
+  console.log('\nPerformance targets (this run; power-loss cases only)');
   const out: string[] = [];
   let [ok, got] = check(
     pl(r.cpuQos1.get(20)),
@@ -67,7 +67,7 @@ export function printTargets(): void {
   if (!powerLoss) console.log(`  (durability ${r.durability}: the CPU and ratio targets are for power-loss)`);
 
   console.log(
-    '\nReference, QUOTED from issue 18 (not measured here): Eclipse Paho MQTT-SN gateway (C++, keeps nothing on disk),',
+    '\nReference, QUOTED (not measured here): Eclipse Paho MQTT-SN gateway (C++, keeps nothing on disk),',
   );
   console.log('same 2-core box, 20 devices, one QoS 1 message outstanding each:');
   console.log(

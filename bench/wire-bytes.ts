@@ -1,5 +1,5 @@
 /**
- * Bytes on the wire per message (issue 15, for cellular users who pay per byte): a typical sensor
+ * Bytes on the wire per message (for cellular users who pay per byte): a typical sensor
  * reading, QoS 1, through a byte-counting TCP relay between the real client and a real mosquitto,
  * with MQTT 3.1.1, MQTT 5 (Message Expiry Interval from store.max_age, as the gateway sends it)
  * and MQTT 5 with topic aliases. Both directions (PUBLISH up, PUBACK down), connection setup excluded; a subscriber is

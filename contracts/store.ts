@@ -70,8 +70,8 @@ export interface Outbox {
    */
   enqueue(messages: OutboxMessage[], opts?: { remember?: KvEntry }): Promise<number[]>;
   /**
-   * enqueue() for the hot ingest path, without a promise per call (issue 18: two promises and their
-   * microtasks per reading): `done(undefined, ids)` once committed (and fsynced under power-loss),
+   * enqueue() for the hot ingest path, without a promise per call (two promises and their
+   * microtasks per reading cost CPU per message): `done(undefined, ids)` once committed (and fsynced under power-loss),
    * `done(err, undefined)` when refused or failed (OutboxFullError under reject-new). Never called
    * synchronously; calls of one event-loop turn are answered in call order. Same rules as enqueue().
    */

@@ -185,7 +185,7 @@ export function startIngest(readings$: Observable<Reading>, deps: IngestDeps): S
       settle(reading, refused ? 'refused' : 'filtered');
       return;
     }
-    // enqueueThen: one callback per reading instead of enqueue's promise and .then's (issue 18).
+    // enqueueThen: one callback per reading instead of enqueue's promise and .then's (CPU per message).
     outbox.enqueueThen(messages, reading.remember && { remember: reading.remember }, (err, ids) => {
       if (ids) settle(reading, 'stored');
       else if (err instanceof OutboxFullError) {

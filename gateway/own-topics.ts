@@ -15,7 +15,7 @@ export interface OwnTopicSources {
  * Topics this gateway owns: the filters it takes commands from (command rules, `upstream.subscribe`),
  * its status topic and stats topic, and `fieldgate/{gateway}/devices/+/availability` (reserved).
  * A device publishing there would command other devices through the broker or overwrite the
- * gateway's retained status (issue 13). MQTT-SN device subscriptions are not in the list:
+ * gateway's retained status. MQTT-SN device subscriptions are not in the list:
  * device-to-device traffic through the broker is ordinary pub/sub.
  */
 export function ownTopicFilters({ config, rules }: OwnTopicSources): string[] {

@@ -80,6 +80,8 @@ cp_app() { cp -R --preserve=timestamps "$@"; }
 for f in package.json package-lock.json README.md LICENSE; do
   if [[ -f "$SRC/$f" ]]; then cp_app "$SRC/$f" "$stage/"; fi
 done
+# The README links into docs/ (configuration, operations, security): install them beside it.
+if [[ -d "$SRC/docs" ]]; then cp_app "$SRC/docs" "$stage/"; fi
 cp_app "$SRC/bin" "$SRC/dist" "$stage/"
 mkdir -p "$stage/node_modules"
 # npm lists the production dependency tree (offline); copy each top-level package

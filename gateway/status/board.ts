@@ -8,7 +8,7 @@ import { RateSeries } from './rate-series.js';
 import { DeviceRegistry, type DeviceRow } from './registry.js';
 
 /**
- * GET /api/status (documented in the README). Times are ms since epoch (wall clock, as it reads now:
+ * GET /api/status (documented in docs/operations.md). Times are ms since epoch (wall clock, as it reads now:
  * kept on the waiting clock and converted when shown, so a clock step moves them with it), ages and
  * rates in seconds.
  */

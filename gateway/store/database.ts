@@ -49,7 +49,7 @@ function openValidated(path: string): Database.Database {
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000'); // the CLI may hold the write lock briefly (purge)
     db.pragma('journal_size_limit = 67108864'); // shrink the WAL back after a large burst
-    // Page cache 2 MiB, not better-sqlite3's 16 MiB (issue 18, a Pi Zero 2 has 512 MB in all): the hot
+    // Page cache 2 MiB, not better-sqlite3's 16 MiB (a Pi Zero 2 has 512 MB in all): the hot
     // path touches the tail of the table and its three indexes and the head the sender reads, a few
     // dozen pages. Measured (bench/store-micro.ts): peak RSS draining 200k rows 188 -> 175 MiB, CPU
     // per row unchanged. mmap stays off and temp_store on file (SQLite's defaults): neither pays here.

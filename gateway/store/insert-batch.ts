@@ -4,7 +4,7 @@ import type { OutboxMessage, OutboxRow } from '../../contracts/store.js';
 export type EnqueueDone = (err: unknown, ids: number[] | undefined) => void;
 
 /**
- * Single-message enqueues gathered for one flush (issue 18: bytes per message). Parallel arrays
+ * Single-message enqueues gathered for one flush (bytes per message). Parallel arrays
  * instead of an entry object per message; the properties' JSON array exists only once a message
  * of the batch has properties (rare on the hot path).
  */

@@ -170,7 +170,7 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX outbox_queued_qos0 ON outbox (id) WHERE state = 'queued' AND qos = 0;
   `,
   `
-  -- v5 (issue 18): outbox_totals is no longer kept by a trigger UPDATE per inserted and per deleted
+  -- v5 (CPU per message): outbox_totals is no longer kept by a trigger UPDATE per inserted and per deleted
   -- row: the writers add what each statement did and write the sum once per transaction
   -- (outbox-totals.ts; the CLI's retry and purge likewise). The counts the triggers kept are exact,
   -- so they carry over as they are.

@@ -31,7 +31,7 @@ const BATCH_ROWS_MAX = 256;
  */
 const EXACT_ROWS_MAX = 32;
 
-/** Options of the hot ops, built once (issue 18: not an object per call). */
+/** Options of the hot ops, built once (not an object per call: bytes per message). */
 const SINGLE_STATEMENT = { atomic: false } as const;
 /** Lazy: a half-done complete only resends acknowledged rows, so it needs no savepoint either. */
 const LAZY_DELETE = { lazy: true, atomic: false } as const;

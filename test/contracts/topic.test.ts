@@ -42,7 +42,7 @@ describe('topicNameProblem', () => {
     ['a/\uD800', 'invalid_utf8'], // lone high surrogate
     ['a/\uDC00b', 'invalid_utf8'], // lone low surrogate
     ['a\u0000b', 'null_char'],
-    ['te\u0013mp', 'control_char'], // the line noise from issue 12
+    ['te\u0013mp', 'control_char'], // line noise seen on a real serial line
     ['a\u001F', 'control_char'],
     ['a\u007F', 'control_char'],
     ['a\u0085', 'control_char'],

@@ -47,7 +47,7 @@ commands:
     device: heater
     payload: "SET {payload}"
     result_topic: res/heater
-triggers:                     # the README's example
+triggers:                     # the example in docs/configuration.md
   - match: sensors/+device/temp
     when: "$number(payload) > 30"
     to: serial:fan

@@ -11,7 +11,7 @@ import { SnClient } from '../mqttsn/client.js';
 import { Sensor } from '../serial/helpers.js';
 
 /**
- * Issue 12 item 6: a command that waited in the inbox (sleeping MQTT-SN device, unplugged serial
+ * A command that waited in the inbox (sleeping MQTT-SN device, unplugged serial
  * port) reports `queued`, then `delivered` on its result topic once it is delivered.
  */
 describe('results of commands delivered later from the inbox', () => {

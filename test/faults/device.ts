@@ -4,7 +4,7 @@ import { SnClient } from '../mqttsn/client.js';
 /**
  * A connected MQTT-SN device on real UDP that records the commands it receives (payloads in arrival
  * order, resends by the gateway counted once) and acks them while `acking` is on. Off: it stays
- * connected and silent, never acking (the slow device of issue 12).
+ * connected and silent, never acking (a slow device).
  */
 export class CommandDevice {
   readonly got: string[] = [];

@@ -19,7 +19,7 @@ afterAll(async () => {
 const UNIT_FLAGS = parseUnitLimits(readFileSync('systemd/fieldgate.service', 'utf8')).nodeFlags;
 
 /**
- * The README's `transform` shape (an object constructor with 2+ entries) around a recursion whose
+ * The `transform` shape of docs/configuration.md (an object constructor with 2+ entries) around a recursion whose
  * depth the payload picks. JSONata flags such constructors as parallel, and the depth/time guard
  * used to skip every step while that flag was set: payload 100000 aborted the process out of memory.
  */

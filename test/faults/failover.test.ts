@@ -7,7 +7,7 @@ import { listen, makeClient, msg, nextEvent, openTestStore } from '../upstream/h
 
 afterAll(cleanupTmpDirs);
 
-describe('broker failover (issue 15)', () => {
+describe('broker failover', () => {
   it('the first of two brokers dies while 10 devices stream QoS 1 and 2: the client moves on and every message arrives', async () => {
     // Two independent brokers (not bridged): what one cluster node loses, the other never had.
     const [a, b] = await Promise.all([Mosquitto.start(), Mosquitto.start()]);

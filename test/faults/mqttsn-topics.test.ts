@@ -14,7 +14,7 @@ const SHORT = 2; // topic id type: short topic name in the id field
 const shortId = (a: number, b: number) => (a << 8) | b;
 
 /**
- * Issue 12 item 2 and issue 13 item 2, through real UDP, the whole gateway and a real mosquitto:
+ * Bad topics and the loop guard, through real UDP, the whole gateway and a real mosquitto:
  * a bad topic never reaches the outbox (so it cannot stall the uplink), the device is told, and a
  * device cannot publish onto the gateway's own command/status topics.
  */

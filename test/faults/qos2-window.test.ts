@@ -48,7 +48,7 @@ async function drain(
   return { payloads: sub.messages.map((m) => m.payload.toString()), brokerLog: broker.output };
 }
 
-describe('QoS 2 window (issue 12 item 1)', () => {
+describe('QoS 2 window: within what the broker keeps awaiting release', () => {
   it('a 5,000-row QoS 2 backlog reaches a subscriber of a default mosquitto exactly once, in order', async () => {
     const { payloads, brokerLog } = await drain(10);
     // The subscriber kept up: mosquitto dropped nothing for it (max_queued_messages).

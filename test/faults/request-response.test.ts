@@ -8,7 +8,7 @@ import { waitFor } from '../harness/wait.js';
 
 afterAll(cleanupTmpDirs);
 
-describe('MQTT 5 request/response for commands (issue 15)', () => {
+describe('MQTT 5 request/response for commands', () => {
   it("a command's result answers the request's Response Topic with its Correlation Data", async () => {
     const broker = await Mosquitto.start();
     const port = await freeUdpPort();

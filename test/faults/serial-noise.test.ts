@@ -29,7 +29,7 @@ function random(seed: number): (n: number) => Buffer {
 }
 
 /**
- * Issue 12 item 2, serial side: line noise on a `format: kv` port through a real pty, the whole
+ * Bad topics, serial side: line noise on a `format: kv` port through a real pty, the whole
  * gateway and a real mosquitto. Garbage keys must not become topics, the uplink must not reconnect,
  * and the next real reading must arrive.
  */
@@ -103,7 +103,7 @@ http: { enabled: false }
     const end = Date.now() + NOISE_MS;
     while (Date.now() < end) {
       for (const name of ['noisy', 'listed'] as const) await ends.get(name)!.write(noise(4096));
-      // Line noise of the kind the issue saw: a control character inside a key; an unlisted field.
+      // Line noise of the kind seen in the field: a control character inside a key; an unlisted field.
       await ends.get('noisy')!.write('\nte\u0013mp:21.5 humi:40\n');
       await ends.get('listed')!.write('\nvbat:3.1 temp:5\n');
       bytes += 4096;
@@ -145,7 +145,7 @@ http: { enabled: false }
     const noisy = ends.get('noisy')!;
     const noise = random(29);
     for (let i = 0; i < 8; i++) await noisy.write(noise(1024));
-    await noisy.write(Buffer.from('::\xff ::u:  t: ', 'latin1')); // the tail the issue saw glued to the reading
+    await noisy.write(Buffer.from('::\xff ::u:  t: ', 'latin1')); // the tail seen glued to a reading in the field
     await sleep(1000); // past the default frame_timeout (300ms at 9600 baud)
     const seen = sub.messages.length;
     await noisy.write('temp:21 humi:40\n');

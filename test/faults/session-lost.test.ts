@@ -7,7 +7,7 @@ import { MqttProxy } from '../upstream/proxy.js';
 
 afterAll(cleanupTmpDirs);
 
-describe('the broker lost its session (issue 12 item 3)', () => {
+describe('the broker lost its session: unfinished rows are sent again', () => {
   it('QoS 2 rows in flight when a broker without persistence restarts all reach a subscriber', async () => {
     const broker = await Mosquitto.start(); // no persistence: a restart forgets every session
     const proxy = await MqttProxy.start(broker.port);

@@ -20,7 +20,7 @@ afterAll(async () => {
   cleanupTmpDirs();
 });
 
-describe('a row the broker will not take is set aside (issue 12 item 2, sender)', () => {
+describe('a row the broker will not take is set aside (sender)', () => {
   it('bad topics written straight into the outbox do not stop the 500 rows behind them; queue CLI retries and purges them', async () => {
     const broker = await Mosquitto.start();
     const sub = await listen(broker.url, 'ok/#', { qos: 1 });

@@ -11,7 +11,7 @@ import { waitFor } from '../harness/wait.js';
 import { CommandDevice } from './device.js';
 
 /**
- * Issue 12 item 4: a connected MQTT-SN device that never acks must delay only its own commands.
+ * A connected MQTT-SN device that never acks must delay only its own commands.
  * Real mosquitto (default settings), real UDP devices, the whole gateway in this process.
  */
 describe('one slow device does not stall the commands of the others', () => {

@@ -11,7 +11,7 @@ import { hwmKb } from './proc.js';
 /**
  * The stateful attack: many source addresses (127.0.0.x: loopback answers the whole /8, so each is
  * another host to the gateway), each opening clean-session=false sessions that REGISTER as many long
- * topics as they are let, under the README's recommended ACL. What the gateway keeps is bounded by
+ * topics as they are let, under the recommended ACL of docs/security.md. What the gateway keeps is bounded by
  * its state budgets; the process must stay under the unit's MemoryMax= and come up again on restart.
  */
 
@@ -122,7 +122,7 @@ export async function stateFlood(plan: FloodPlan): Promise<FloodCounts> {
   return n;
 }
 
-/** The recommended ACL of the README, and room for the flood. */
+/** The recommended ACL of docs/security.md, and room for the flood. */
 export function floodGatewayConfig(o: { udpPort: number; stateDir: string; mqttsn?: string }): string {
   return `gateway: { id: gw1, state_dir: ${o.stateDir}, stop_grace: 5s }
 upstream: { url: "mqtt://127.0.0.1:1", reconnect: { min: 1s, max: 5s } }

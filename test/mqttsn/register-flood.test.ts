@@ -33,7 +33,7 @@ describe('mqttsn: a REGISTER flood cannot exhaust memory or crash-loop the gatew
 
     const gw = start();
     await gw.waitForLog('mqttsn listening', 30_000);
-    // The issue's attack: 4 KB topic names. Each is refused for good ("not supported"), nothing kept.
+    // The attack: 4 KB topic names. Each is refused for good ("not supported"), nothing kept.
     const big = await stateFlood({
       port: udpPort,
       sources: ['127.0.0.1'],

@@ -11,7 +11,7 @@ import { waitFor } from '../harness/wait.js';
 import { SnClient } from './client.js';
 
 /**
- * Issue 13 item 2 through the whole gateway and a real mosquitto: with the default command route and no
+ * Command injection, through the whole gateway and a real mosquitto: with the default command route and no
  * topic_prefix, a device publishing on another device's command topic used to command it.
  */
 describe('mqttsn security end to end: the ACL stops command injection', () => {

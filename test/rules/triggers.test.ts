@@ -54,7 +54,7 @@ describe('local triggers', () => {
     const again = await hot('lab', 59_999);
     expect(again.commands).toEqual([]);
     expect(again.trace).toContainEqual({ rule: 'fan', outcome: 'cooldown' });
-    // Readings from t1, t2, t3 (the README's example) must not switch one port three times.
+    // Readings from t1, t2, t3 (the example in docs/configuration.md) must not switch one port three times.
     expect((await hot('hall', 30_000)).commands).toEqual([]);
     expect((await hot('attic', 40_000)).commands).toEqual([]);
     expect((await hot('lab', 60_000)).commands).toHaveLength(1);

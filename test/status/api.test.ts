@@ -11,7 +11,7 @@ import { httpBase, startStatusGateway } from './gateway.js';
 
 const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
 
-/** GET /api/status and /api/devices (the README documents their shape) and basic auth from a password file. */
+/** GET /api/status and /api/devices (docs/operations.md documents their shape) and basic auth from a password file. */
 describe('status JSON API and auth', () => {
   let broker: Mosquitto;
   let gateway: Gateway;

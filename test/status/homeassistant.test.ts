@@ -9,7 +9,7 @@ import { Sensor } from '../serial/helpers.js';
 import { startStatusGateway } from './gateway.js';
 
 /**
- * The documented discovery schema (README, Home Assistant section): what every sensor config must
+ * The documented discovery schema (docs/operations.md, Home Assistant): what every sensor config must
  * carry for HA to create the entity under the gateway and follow its availability.
  */
 function checkSensorConfig(c: Record<string, unknown>): void {

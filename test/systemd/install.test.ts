@@ -39,6 +39,8 @@ function fakeCheckout(): string {
       devDependencies: { devpkg: '1.0.0' },
     }),
   );
+  write('README.md', '# fieldgate\n');
+  write('docs/operations.md', '# Operations\n');
   write('bin/fieldgate.js', "import('../dist/gateway/cli.js');\n");
   write('dist/gateway/cli.js', "console.log('cli');\n");
   write(
@@ -98,8 +100,10 @@ describe('install.sh / uninstall.sh into a --prefix', () => {
     expect(Object.keys(t).filter((p) => !p.endsWith('/'))).toEqual([
       'etc/fieldgate/fieldgate.yaml',
       'etc/systemd/system/fieldgate.service',
+      'opt/fieldgate/README.md',
       'opt/fieldgate/bin/fieldgate.js',
       'opt/fieldgate/dist/gateway/cli.js',
+      'opt/fieldgate/docs/operations.md',
       'opt/fieldgate/node_modules/@scope/dep/package.json',
       'opt/fieldgate/node_modules/prodpkg/index.js',
       'opt/fieldgate/node_modules/prodpkg/node_modules/nested/package.json',

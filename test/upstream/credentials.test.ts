@@ -15,7 +15,7 @@ afterAll(async () => {
 
 const PASSWORD = 'p@ss:w/rd-s3cret';
 
-describe('credentials in upstream.url (issue 13 item 7)', () => {
+describe('credentials in upstream.url', () => {
   it('redacts and decodes userinfo (pure)', () => {
     expect(redactUrl('mqtts://gw:secret@broker:8883')).toBe('mqtts://***@broker:8883');
     expect(redactUrl('mqtt://broker:1883')).toBe('mqtt://broker:1883');

@@ -8,7 +8,7 @@ import { makeClient, nextEvent, openTestStore } from './helpers.js';
 
 afterAll(cleanupTmpDirs);
 
-describe('upstream.max_packet_size (issue 12 item 5)', () => {
+describe('upstream.max_packet_size', () => {
   it('drops a 2 MiB message from a real broker unbuffered, acks it so it never comes back, and keeps the connection', async () => {
     const broker = await Mosquitto.start();
     const dir = tmpDir('fieldgate-max-packet-');

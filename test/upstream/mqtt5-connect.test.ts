@@ -7,7 +7,7 @@ import { MqttProxy } from './proxy.js';
 
 afterAll(cleanupTmpDirs);
 
-describe('MQTT 5 connect, fallback and refused publishes (issue 15)', () => {
+describe('MQTT 5 connect, fallback and refused publishes', () => {
   it('a 3.1.1-only broker: falls back to 3.1.1 once, logs it once, and stays on 3.1.1 across reconnects', async () => {
     const broker = await Mosquitto.start();
     const proxy = await MqttProxy.start(broker.port);

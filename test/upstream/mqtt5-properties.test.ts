@@ -8,7 +8,7 @@ import { makeClient, openTestStore } from './helpers.js';
 
 afterAll(cleanupTmpDirs);
 
-describe('MQTT 5 properties from rules (issue 15)', () => {
+describe('MQTT 5 properties from rules', () => {
   it('user properties, content type, payload format and the remaining expiry reach an MQTT 5 subscriber', async () => {
     const broker = await Mosquitto.start();
     const got: mqtt.IPublishPacket[] = [];

@@ -10,7 +10,7 @@ import { MqttProxy } from './proxy.js';
 
 afterAll(cleanupTmpDirs);
 
-describe('upstream MQTT 5 (issue 15)', () => {
+describe('upstream MQTT 5', () => {
   it("honours the broker's Receive Maximum: 2,000 QoS 2 drain through a broker allowing 5 in flight, 0 lost", async () => {
     // max_inflight_messages is what mosquitto announces as its Receive Maximum to MQTT 5 clients.
     const broker = await Mosquitto.start({ extra: ['max_inflight_messages 5', 'max_queued_messages 1000'] });
