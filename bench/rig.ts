@@ -21,7 +21,7 @@ export interface Rig {
 }
 
 /** Resolves once the gateway's retained status says online (its upstream connection is up). */
-async function upstreamOnline(url: string, topic: string): Promise<void> {
+export async function upstreamOnline(url: string, topic: string): Promise<void> {
   const c = await mqtt.connectAsync(url, { clientId: 'bench-status', reconnectPeriod: 0 });
   try {
     const online = new Promise<void>((r) =>
