@@ -50,6 +50,7 @@ export function openStore(opts: OpenStoreOptions): Store {
       if (closed) return;
       closed = true;
       clearInterval(expiry);
+      outbox.closing = true;
       try {
         commit.close();
       } finally {

@@ -6,7 +6,7 @@ import { DropLog } from './drop-log.js';
 import type { SqliteKvState } from './kv-state.js';
 import type { FlushHooks, GroupCommit } from './group-commit.js';
 import { LimitEnforcer, type OutboxLimits } from './limits.js';
-import { OutboxTotals, sumSizes } from './outbox-totals.js';
+import { OutboxTotals, ROW_COST_SQL, rowCost, sumSizes } from './outbox-totals.js';
 import { type EnqueueDone, InsertBatch, rowOf } from './insert-batch.js';
 import {
   type DeliveryState,
@@ -20,7 +20,7 @@ import {
   type SetAsideReason,
 } from '../../contracts/store.js';
 
-/** Largest multi-row INSERT: 9 parameters a row stays far below SQLite's variable limit. */
+/** Largest multi-row INSERT: 10 parameters a row stays far below SQLite's variable limit. */
 const BATCH_ROWS_MAX = 256;
 /**
  * Batches up to this many rows get a statement of their exact size: one INSERT per flush instead of
@@ -97,6 +97,8 @@ export class SqliteOutbox implements Outbox, FlushHooks {
   /** insertRows in a SAVEPOINT (better-sqlite3 nests a transaction function that way). */
   private readonly savepoint: (batch: InsertBatch) => void;
   private moreToExpire = false;
+  /** The store is closing: the last flush writes the totals back, marked clean (no count at next start). */
+  closing = false;
   private expiredAt = 0;
   /** A tenth of max_age, at most a second: rows outlive max_age by at most that. */
   private readonly expireEvery: number;
@@ -106,10 +108,9 @@ export class SqliteOutbox implements Outbox, FlushHooks {
     inflight: Statement<[], DbRow>;
     markSent: Statement<[number, number]>;
     markReleased: Statement<[number]>;
-    /** Deletes a run of consecutive ids; returns each deleted row's payload size (for the totals). */
+    /** Deletes a run of consecutive ids; returns each deleted row's cost (for the totals). */
     deleteRange: Statement<[number, number], number>;
     requeue: Statement<[]>;
-    totals: Statement<[], { rows: number; bytes: number }>;
     oldest: Statement<[], { enqueued_at: number }>;
     inflightCount: Statement<[], { n: number }>;
     setAside: Statement<[SetAsideReason, number, number]>;
@@ -125,24 +126,24 @@ export class SqliteOutbox implements Outbox, FlushHooks {
     private readonly logger: Logger,
   ) {
     this.totals = new OutboxTotals(db);
+    if (this.totals.open().counted) logger.info('outbox totals counted at start (the last stop was not clean)');
     this.savepoint = db.transaction((batch: InsertBatch) => this.insertRows(batch));
     this.limiter = new LimitEnforcer(db, limits, this.totals);
     this.expireEvery = Math.min(1000, limits.max_age / 10);
     this.dropLog = new DropLog(logger, 'outbox messages dropped');
     this.stmt = {
       insert: db.prepare(
-        `INSERT INTO outbox (source, device, topic, payload, qos, retain, properties, received_at, enqueued_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO outbox (id, source, device, topic, payload, qos, retain, properties, received_at, enqueued_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       nextQueued: db.prepare(`SELECT * FROM outbox WHERE state = 'queued' AND id > ? ORDER BY id LIMIT ?`),
       inflight: db.prepare(`SELECT * FROM outbox WHERE state <> 'queued' ORDER BY id`),
       markSent: db.prepare(`UPDATE outbox SET state = 'sent', packet_id = ? WHERE id = ?`),
       markReleased: db.prepare(`UPDATE outbox SET state = 'released' WHERE id = ? AND state <> 'queued'`),
       deleteRange: db
-        .prepare('DELETE FROM outbox WHERE id BETWEEN ? AND ? RETURNING length(payload)')
+        .prepare(`DELETE FROM outbox WHERE id BETWEEN ? AND ? RETURNING ${ROW_COST_SQL}`)
         .pluck() as Statement<[number, number], number>,
       requeue: db.prepare(`UPDATE outbox SET state = 'queued', packet_id = NULL WHERE state <> 'queued'`),
-      totals: db.prepare('SELECT rows, bytes FROM outbox_totals'),
       oldest: db.prepare('SELECT enqueued_at FROM outbox ORDER BY id LIMIT 1'),
       inflightCount: db.prepare(`SELECT count(*) AS n FROM outbox WHERE state <> 'queued'`),
       setAside: db.prepare(
@@ -178,20 +179,23 @@ export class SqliteOutbox implements Outbox, FlushHooks {
           if (this.limits.overflow === 'reject-new') this.refuseIfFull(messages);
           const now = Date.now();
           let bytes = 0;
+          let id = this.totals.takeIds(messages.length);
           const rows = messages.map((m): OutboxRow => {
-            bytes += m.payload.length;
-            const id = this.stmt.insert.run(
+            const properties = m.properties === undefined ? null : JSON.stringify(m.properties);
+            bytes += rowCost(m, properties);
+            this.stmt.insert.run(
+              id,
               m.source,
               m.device,
               m.topic,
               m.payload,
               m.qos,
               m.retain ? 1 : 0,
-              m.properties === undefined ? null : JSON.stringify(m.properties),
+              properties,
               m.receivedAt,
               now,
-            ).lastInsertRowid as number;
-            return rowOf(m, id);
+            );
+            return rowOf(m, id++);
           });
           if (remember) this.kv.putInFlush(remember);
           // Only once every statement of the op succeeded: a failed op's rows are rolled back.
@@ -240,30 +244,31 @@ export class SqliteOutbox implements Outbox, FlushHooks {
   }
 
   /**
-   * Runs in the flush: the batch's rows in arrival order, ids consecutive (AUTOINCREMENT, one writer).
+   * Runs in the flush: the batch's rows in arrival order, ids consecutive (taken from the totals).
    * All or nothing, like the one statement of a small batch: a batch of several statements runs in a
    * savepoint, so a later chunk's failure cannot leave earlier rows stored behind rejected callers.
    */
   private insertBatch(batch: InsertBatch): void {
     if (this.batch === batch) this.batch = undefined;
+    batch.firstId = this.totals.takeIds(batch.length);
     if (batch.length > EXACT_ROWS_MAX) this.savepoint(batch);
     else this.insertRows(batch);
     const { messages, firstId } = batch;
     let bytes = 0;
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i]!;
-      bytes += m.payload.length;
+      bytes += rowCost(m, batch.properties(i));
       this.addedInFlush.push(rowOf(m, firstId + i));
     }
     this.totals.add(messages.length, bytes);
     batch.inserted();
   }
 
-  /** Sets batch.firstId. Throws (the batch fails alone, in its savepoint) if the ids were not consecutive. */
+  /** Inserts the batch's rows with ids batch.firstId, firstId + 1, ... (all or nothing: see insertBatch). */
   private insertRows(batch: InsertBatch): void {
     const now = Date.now();
     const { messages } = batch;
-    let next = 0;
+    let id = batch.firstId;
     for (let at = 0; at < messages.length; ) {
       const left = messages.length - at;
       let n = left;
@@ -275,6 +280,7 @@ export class SqliteOutbox implements Outbox, FlushHooks {
       let p = 0;
       for (let i = at; i < at + n; i++) {
         const m = messages[i]!;
+        params[p++] = id++;
         params[p++] = m.source;
         params[p++] = m.device;
         params[p++] = m.topic;
@@ -285,16 +291,11 @@ export class SqliteOutbox implements Outbox, FlushHooks {
         params[p++] = m.receivedAt;
         params[p++] = now;
       }
-      let last: number;
       try {
-        last = Number(stmt.run(params).lastInsertRowid);
+        stmt.run(params);
       } finally {
         params.fill(null);
       }
-      const first = last - n + 1;
-      if (at === 0) batch.firstId = first;
-      else if (first !== next) throw new Error(`outbox ids not consecutive: ${first} after ${next - 1}`);
-      next = last + 1;
       at += n;
     }
   }
@@ -303,10 +304,10 @@ export class SqliteOutbox implements Outbox, FlushHooks {
     let insert = this.insertMany.get(n);
     if (!insert) {
       const stmt = this.db.prepare(
-        `INSERT INTO outbox (source, device, topic, payload, qos, retain, properties, received_at, enqueued_at)
-         VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+        `INSERT INTO outbox (id, source, device, topic, payload, qos, retain, properties, received_at, enqueued_at)
+         VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
       );
-      insert = { stmt, params: new Array<unknown>(n * 9).fill(null) };
+      insert = { stmt, params: new Array<unknown>(n * 10).fill(null) };
       this.insertMany.set(n, insert);
     }
     return insert;
@@ -314,7 +315,10 @@ export class SqliteOutbox implements Outbox, FlushHooks {
 
   /** reject-new: expire aged rows first (they may free the room), then refuse what does not fit. */
   private refuseIfFull(messages: OutboxMessage[]): void {
-    const bytes = messages.reduce((sum, m) => sum + m.payload.length, 0);
+    const bytes = messages.reduce(
+      (sum, m) => sum + rowCost(m, m.properties === undefined ? null : JSON.stringify(m.properties)),
+      0,
+    );
     if (!this.limiter.wouldOverflow(messages.length, bytes)) return;
     this.expire(Date.now());
     if (!this.limiter.wouldOverflow(messages.length, bytes)) return;
@@ -389,10 +393,10 @@ export class SqliteOutbox implements Outbox, FlushHooks {
   }
 
   stats(): OutboxStats {
-    const t = this.stmt.totals.get()!;
+    this.totals.load(); // what the CLI changed since the last flush (a read; outside any flush)
     return {
-      rows: t.rows,
-      bytes: t.bytes,
+      rows: this.totals.rows,
+      bytes: this.totals.bytes,
       oldestAt: this.stmt.oldest.get()?.enqueued_at ?? null,
       inflight: this.stmt.inflightCount.get()!.n,
     };
@@ -418,6 +422,7 @@ export class SqliteOutbox implements Outbox, FlushHooks {
   end(): void {
     if (this.limits.overflow === 'drop-oldest') this.trim();
     this.totals.persist();
+    if (this.closing) this.totals.close();
   }
 
   private trim(): void {
