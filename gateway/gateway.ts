@@ -70,6 +70,7 @@ export class Gateway {
     const store = openStore({
       dir: config.gateway.state_dir,
       durability: config.store.durability,
+      commitIntervalMs: config.store.commit_interval,
       limits: config.store,
       logger: logger.child({ part: 'store' }),
     });
@@ -87,6 +88,12 @@ export class Gateway {
         .catch((err) => logger.warn({ err }, 'command result not reported'));
     });
     this.adapters = buildAdapters(config, { inbox, state: store.state, devices: store.devices, logger });
+    const adapters = [...this.adapters.values()];
+    store.setSenders?.(() => {
+      let n = 0;
+      for (const a of adapters) n += a.senders?.() ?? 0;
+      return n;
+    });
 
     const upstream = new UpstreamClient({
       config: config.upstream,

@@ -86,6 +86,24 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
   /** Device events of the sessions restored at start (the rest come from Stats). */
   private readonly restored = new Subject<DeviceEvent>();
 
+  private onlineCount = 0;
+  private onlineCountedAt = Number.NEGATIVE_INFINITY;
+
+  /**
+   * Clients online (connected or awake): each may send a QoS 1/2 PUBLISH. Counted at most every
+   * 50 ms (asked per reading): a client that came or went since only moves a commit a little.
+   */
+  senders(): number {
+    const now = performance.now();
+    if (now - this.onlineCountedAt >= 50) {
+      let n = 0;
+      for (const s of this.sessions.values()) if (s.online) n++;
+      this.onlineCount = n;
+      this.onlineCountedAt = now;
+    }
+    return this.onlineCount;
+  }
+
   constructor(opts: MqttSnAdapterOptions) {
     this.name = opts.name ?? 'mqttsn';
     this.readings$ = this.readings.asObservable();

@@ -15,6 +15,8 @@ export class InsertBatch {
   private json: (string | null)[] | undefined;
   /** Id of the batch's first row once inserted; the rest follow it (one writer; the store assigns them). */
   firstId = 0;
+  /** Entries whose device waits on the ack (counted by the group commit's window). */
+  waits = 0;
 
   get length(): number {
     return this.messages.length;

@@ -32,6 +32,8 @@ const EXACT_ROWS_MAX = 32;
 
 /** Options of the hot ops, built once (issue 18: not an object per call). */
 const SINGLE_STATEMENT = { atomic: false } as const;
+/** The same for a reading whose ack may wait for the commit window. */
+const WINDOWED_STATEMENT = { atomic: false, window: true } as const;
 /** Lazy: a half-done complete only resends acknowledged rows, so it needs no savepoint either. */
 const LAZY_DELETE = { lazy: true, atomic: false } as const;
 
@@ -165,14 +167,20 @@ export class SqliteOutbox implements Outbox, FlushHooks {
     );
   }
 
-  enqueueThen(messages: OutboxMessage[], opts: { remember?: KvEntry } | undefined, done: EnqueueDone): void {
+  enqueueThen(
+    messages: OutboxMessage[],
+    opts: { remember?: KvEntry; wait?: boolean } | undefined,
+    done: EnqueueDone,
+  ): void {
+    const wait = opts?.wait === true;
     // reject-new checks room per enqueue and `remember` needs a savepoint with its row: per-op path.
     if (messages.length === 1 && opts?.remember === undefined && this.limits.overflow === 'drop-oldest') {
-      this.enqueueBatched(messages[0]!, done);
+      this.enqueueBatched(messages[0]!, wait, done);
       return;
     }
     this.batch = undefined;
     const remember = opts?.remember;
+    const answered = wait ? this.answered(done) : done;
     this.commit
       .submit(
         () => {
@@ -203,16 +211,25 @@ export class SqliteOutbox implements Outbox, FlushHooks {
           for (const row of rows) this.addedInFlush.push(row);
           return rows.map((r) => r.id);
         },
-        { atomic: messages.length > 1 || remember !== undefined },
+        { atomic: messages.length > 1 || remember !== undefined, window: wait },
       )
       .then(
-        (ids) => call(done, undefined, ids, this.logger),
-        (err: unknown) => call(done, err, undefined, this.logger),
+        (ids) => call(answered, undefined, ids, this.logger),
+        (err: unknown) => call(answered, err, undefined, this.logger),
       );
+    if (wait) this.commit.noteWaiting(1);
+  }
+
+  /** `done`, which also tells the group commit that one waiting reading was answered. */
+  private answered(done: EnqueueDone): EnqueueDone {
+    return (err, ids) => {
+      this.commit.noteWaiting(-1);
+      done(err, ids);
+    };
   }
 
   /** No promise per message: the batch's one op settles every entry in arrival order. */
-  private enqueueBatched(message: OutboxMessage, done: EnqueueDone): void {
+  private enqueueBatched(message: OutboxMessage, wait: boolean, done: EnqueueDone): void {
     let properties: string | null = null;
     try {
       if (message.properties !== undefined) properties = JSON.stringify(message.properties);
@@ -223,24 +240,33 @@ export class SqliteOutbox implements Outbox, FlushHooks {
     }
     if (this.batch) {
       this.batch.add(message, properties, done);
+      // A reading that does not wait (QoS 0/-1) asks for the commit now, the batch with it.
+      if (wait) {
+        this.batch.waits++;
+        this.commit.noteWaiting(1);
+      } else this.commit.schedule();
       return;
     }
     const batch = new InsertBatch();
     batch.add(message, properties, done);
+    if (wait) batch.waits++;
     this.batch = batch;
     this.commit
-      .submit(() => this.insertBatch(batch), SINGLE_STATEMENT)
+      .submit(() => this.insertBatch(batch), wait ? WINDOWED_STATEMENT : SINGLE_STATEMENT)
       .then(
         () => {
+          if (batch.waits > 0) this.commit.noteWaiting(-batch.waits);
           const { dones, firstId } = batch;
           for (let i = 0; i < dones.length; i++) call(dones[i]!, undefined, [firstId + i], this.logger);
         },
         // The statement or the whole commit failed: no row of the batch was kept.
         (err: unknown) => {
           if (this.batch === batch) this.batch = undefined; // e.g. the store closed before the flush
+          if (batch.waits > 0) this.commit.noteWaiting(-batch.waits);
           for (const d of batch.dones) call(d, err, undefined, this.logger);
         },
       );
+    if (wait) this.commit.noteWaiting(1);
   }
 
   /**
@@ -365,6 +391,10 @@ export class SqliteOutbox implements Outbox, FlushHooks {
         this.deleted(this.stmt.deleteRange.all(first, last));
       }
     }, LAZY_DELETE);
+  }
+
+  flushCompletions(): void {
+    this.commit.flushLazy();
   }
 
   private deleted(sizes: number[]): void {
