@@ -1,3 +1,4 @@
+import { DiskWriteRate } from './metrics/disk-writes.js';
 import type { Subscription } from 'rxjs';
 import { ModbusAdapter } from '../adapters/modbus/index.js';
 import { MqttSnAdapter } from '../adapters/mqttsn/index.js';
@@ -59,6 +60,7 @@ export class Observability {
     this.metrics = new Metrics({ defaultMetrics: config.http.enabled });
     this.notifier = new SystemdNotifier({ logger });
     this.uplink = new UplinkWatch(config.http.health);
+    const diskWrites = new DiskWriteRate();
     this.board = new StatusBoard({
       gatewayId: config.gateway.id,
       version: version(),
@@ -70,6 +72,7 @@ export class Observability {
         return { ...store.outbox.stats(), setAside: store.outbox.setAsideCount() };
       },
       reconnects: () => this.parts?.upstream.stats().reconnects ?? 0,
+      diskWritesPerDay: () => diskWrites.perDay(),
       ...(logRing && { logs: logRing }),
     });
   }

@@ -26,6 +26,11 @@ export interface StatusJson {
     /** Messages dropped since start, by reason (store limits, refused readings, …). */
     dropped: Record<string, number>;
   };
+  /**
+   * Bytes the process wrote to disk per day at the rate of the last hour (or since start); null
+   * where the io counters are not readable. SD-card wear: see the README's "SD cards".
+   */
+  disk: { written_per_day: number | null };
   /** Messages per second, one value per second, oldest first, the last 10 minutes. */
   rates: { in: number[]; out: number[] };
   devices: { total: number; online: number; asleep: number; offline: number; lost: number };
@@ -41,6 +46,8 @@ export interface BoardSources {
   outbox: () => OutboxStats & { setAside: number };
   reconnects: () => number;
   logs?: LogRing;
+  /** Disk bytes written per day at the recent rate (undefined: unknown). */
+  diskWritesPerDay?: () => number | undefined;
 }
 
 /**
@@ -86,6 +93,7 @@ export class StatusBoard {
   status(now = Date.now()): StatusJson {
     const o = this.src.outbox();
     const c = this.devices.counts();
+    const perDay = this.src.diskWritesPerDay?.();
     return {
       gateway: {
         id: this.src.gatewayId,
@@ -109,6 +117,7 @@ export class StatusBoard {
         set_aside: o.setAside,
         dropped: Object.fromEntries(this.drops),
       },
+      disk: { written_per_day: perDay === undefined ? null : Math.round(perDay) },
       rates: { in: this.rateIn.values(now), out: this.rateOut.values(now) },
       devices: { total: c.online + c.asleep + c.offline + c.lost, ...c },
       logs: this.src.logs?.recent() ?? [],
