@@ -47,7 +47,14 @@ export async function startRig(inflight: number): Promise<Rig> {
   try {
     sub = await CountingSubscriber.start(broker.url, 'bench/#', true);
     progress('rig: broker and subscriber up');
-    gw = await BenchGateway.start({ brokerUrl: broker.url, inflight, durability: DURABILITY });
+    // BENCH_STORE_EXTRA: store keys to try, e.g. "commit_interval: 0".
+    const storeExtra = process.env.BENCH_STORE_EXTRA;
+    gw = await BenchGateway.start({
+      brokerUrl: broker.url,
+      inflight,
+      durability: DURABILITY,
+      ...(storeExtra && { storeExtra }),
+    });
     await upstreamOnline(broker.url, 'fieldgate/bench/status');
     progress('rig: gateway up');
     return { broker, sub, gw, inflight };

@@ -42,6 +42,14 @@ const walFdatasync = (fd: number, cb: (err: NodeJS.ErrnoException | null) => voi
 const MAX_SYNCS = 2;
 
 /**
+ * Readings waiting in one flush that close the window at once, however many devices could still
+ * send: a commit of this many already costs ~200 B a reading, and a burst from many devices (some
+ * of them gone without a DISCONNECT, still counted online until their keep-alive runs out) keeps
+ * its pace instead of one commit per window.
+ */
+const FULL_BATCH = 64;
+
+/**
  * Longest a lazy op (deleting acknowledged rows) waits for a flush when nothing else asks for one.
  * Long enough that at one reading a second the delete rides in the next reading's commit instead of
  * a commit (and WAL frames) of its own; flushLazy() cuts it short where someone waits for them.
@@ -125,6 +133,8 @@ export class GroupCommit {
   private windowTimer: NodeJS.Timeout | undefined;
   /** Readings whose ack waits on a commit (queued, or committed and waiting for the fsync). */
   private waiting = 0;
+  /** Of those, the ones queued for the next flush. */
+  private queuedWaiting = 0;
   /** How many sources could send a reading now; unset: no window (every op flushes at once). */
   private senders: (() => number) | undefined;
 
@@ -185,8 +195,15 @@ export class GroupCommit {
   /** A reading whose ack waits on the next commit was queued (+1) or answered (-1). */
   noteWaiting(delta: number): void {
     this.waiting += delta;
-    if (delta <= 0 || this.closed || this.scheduled) return;
-    if (this.windowMs <= 0 || this.senders === undefined || this.waiting >= this.senders()) {
+    if (delta <= 0) return;
+    this.queuedWaiting += delta;
+    if (this.closed || this.scheduled) return;
+    if (
+      this.windowMs <= 0 ||
+      this.senders === undefined ||
+      this.queuedWaiting >= FULL_BATCH ||
+      this.waiting >= this.senders()
+    ) {
       clearTimeout(this.windowTimer);
       this.windowTimer = undefined;
       this.schedule();
@@ -242,6 +259,7 @@ export class GroupCommit {
     this.lazyTimer = undefined;
     clearTimeout(this.windowTimer);
     this.windowTimer = undefined;
+    this.queuedWaiting = 0;
     const ops = this.queue;
     this.queue = [];
     const started = performance.now();

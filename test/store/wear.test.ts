@@ -150,6 +150,16 @@ describe('commit window (store.commit_interval)', () => {
     store.close();
   });
 
+  it('commits at once once 64 readings wait, however many devices are counted online', async () => {
+    const { store, commits } = windowed(tmpDir(), 5000, 10_000);
+    await sleep(50);
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: 64 }, (_, i) => enqueueThen(store, msg(`d${i}`, i), true)));
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(commits()).toBe(1);
+    store.close();
+  });
+
   it('a QoS 0 reading never waits', async () => {
     const { store } = windowed(tmpDir(), 5000, 10);
     const t0 = performance.now();
