@@ -59,7 +59,15 @@ export const wearRows: WearRow[] = [];
 
 async function wearCase(brokerUrl: string, durability: string, k: number, ms: number, warm: number) {
   const stateDir = join(tmpDir('fieldgate-bench-wear-'), 'state');
-  const gw = await BenchGateway.start({ brokerUrl, inflight: 32, durability, id: 'wear', stateDir });
+  const storeExtra = process.env.BENCH_STORE_EXTRA; // e.g. "commit_interval: 1s"
+  const gw = await BenchGateway.start({
+    brokerUrl,
+    inflight: 32,
+    durability,
+    id: 'wear',
+    stateDir,
+    ...(storeExtra && { storeExtra }),
+  });
   try {
     await upstreamOnline(brokerUrl, 'fieldgate/wear/status');
     const blk = blockStatFile(stateDir);

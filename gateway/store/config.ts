@@ -21,7 +21,7 @@ export const storeConfigSchema = z
           .min(0)
           .max(5000, 'at most 5s: a longer wait runs into MQTT-SN devices resending (Tretry, 10-15 s)'),
       )
-      .default(500),
+      .default(750),
   })
   .prefault({});
 export type StoreConfig = z.output<typeof storeConfigSchema>;

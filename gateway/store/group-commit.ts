@@ -214,6 +214,15 @@ export class GroupCommit {
       }, this.windowMs);
   }
 
+  /**
+   * The periodic flush (age expiry): not when only lazy ops are queued, which would then commit
+   * alone (WAL frames for a delete that can wait); their own timer runs the hooks within LAZY_MS.
+   */
+  tick(): void {
+    if (this.queue.length > 0 && this.lazyTimer !== undefined && this.queue.every((op) => op.lazy)) return;
+    this.schedule();
+  }
+
   /** Lazy ops go with the next flush now (someone waits for them: a reconnect, a stop). */
   flushLazy(): void {
     if (this.lazyTimer !== undefined) this.schedule();

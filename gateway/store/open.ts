@@ -38,7 +38,7 @@ export function openStore(opts: OpenStoreOptions): Store {
   commit.setHooks(outbox);
   const inbox = new SqliteInbox(db, commit, logger, state);
   const devices = new SqliteDeviceSessions(db, commit);
-  const expiry = setInterval(() => commit.schedule(), opts.expireEveryMs ?? 5000).unref();
+  const expiry = setInterval(() => commit.tick(), opts.expireEveryMs ?? 5000).unref();
   commit.schedule(); // expire what aged while the gateway was down
   let closed = false;
 

@@ -24,7 +24,7 @@ describe('config loading', () => {
     expect(c.gateway.id).toBe('example-gw');
     expect(c.store.max_bytes).toBe(256 * 1024 * 1024);
     expect(c.store.max_age).toBe(7 * 86400e3);
-    expect(c.store.commit_interval).toBe(500);
+    expect(c.store.commit_interval).toBe(750);
     expect(c.upstream.clean_session).toBe(false);
     expect(c.mqttsn.listen).toEqual({ host: '127.0.0.1', port: 1884 });
   });
