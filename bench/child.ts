@@ -185,10 +185,15 @@ class Device {
     this.retries = 0;
   }
 
-  close(): void {
+  /** DISCONNECT, sent before the socket closes (a client left online would skew the next case). */
+  close(): Promise<void> {
     clearTimeout(this.retry);
-    this.tx({ type: 'disconnect' });
-    this.sock.close();
+    return new Promise((done) =>
+      this.sock.send(encode({ type: 'disconnect' }), this.gwPort, '127.0.0.1', () => {
+        this.sock.close();
+        done();
+      }),
+    );
   }
 }
 
@@ -226,21 +231,21 @@ async function sn(port: number, { k, qos, ms, warm, rate }: Load): Promise<void>
   const t0 = performance.now();
   const { pace, start } = pacing(k, rate);
   await Promise.all(devices.map((d, i) => d.run(qos, t0 + ms, lat, pace, start(i))));
-  const r = finish(devices, lat, t0, c0, warmAcked);
+  const r = await finish(devices, lat, t0, c0, warmAcked);
   await send(r);
 }
 
 /** Closes the devices and sums up their run since t0 / c0 (CPU). */
-function finish(
+async function finish(
   devices: Device[],
   lat: number[],
   t0: number,
   c0: NodeJS.CpuUsage,
   warmAcked: number,
-): LoadResult {
+): Promise<LoadResult> {
   const elapsed = performance.now() - t0;
   const c = process.cpuUsage(c0);
-  for (const d of devices) d.close();
+  await Promise.all(devices.map((d) => d.close()));
   return {
     acked: devices.reduce((s, d) => s + d.acked, 0),
     ms: elapsed,
@@ -277,7 +282,7 @@ async function snWear(port: number, k: number, ms: number, warm: number): Promis
   }, warm);
   await Promise.all(runs);
   clearTimeout(marker);
-  await send(finish(devices, lat, tm, c0, 0));
+  await send(await finish(devices, lat, tm, c0, 0));
 }
 
 /** K devices send n QoS 1 messages in all, as fast as acked (filling the outbox while the broker is down). */
@@ -289,7 +294,7 @@ async function snFill(port: number, k: number, n: number): Promise<void> {
   const budget = { left: n };
   const lat: number[] = [];
   await Promise.all(devices.map((d) => d.run(1, Number.POSITIVE_INFINITY, lat, 0, t0, budget)));
-  const r = finish(devices, lat, t0, c0, 0);
+  const r = await finish(devices, lat, t0, c0, 0);
   await send(r);
 }
 
