@@ -56,9 +56,11 @@ export class OutboxTotals {
   private deltaRows = 0;
   private deltaBytes = 0;
   private nextIdNow = 1;
+  /** The id ceiling as this flush may have raised it, and as committed. */
   private ceiling = 0;
-  /** outbox_totals as last read or written by us: a difference was made by someone else (the CLI). */
-  private seen: TotalsRow = { rows: 0, bytes: 0, clean: 0, id_ceiling: 0 };
+  private committedCeiling = 0;
+  /** outbox_totals' counts as last read or written by us: a difference was made by the CLI. */
+  private seen = { rows: 0, bytes: 0 };
   private readonly read: Statement<[], TotalsRow>;
   private readonly count: Statement<[], { rows: number; bytes: number }>;
   private readonly maxId: Statement<[], { id: number }>;
@@ -91,7 +93,8 @@ export class OutboxTotals {
         this.bytesNow = bytes;
         this.nextIdNow = Math.max(t.id_ceiling, this.maxId.get()!.id) + 1;
         this.ceiling = this.nextIdNow - 1 + ID_BLOCK;
-        this.seen = { rows, bytes, clean: 0, id_ceiling: this.ceiling };
+        this.committedCeiling = this.ceiling;
+        this.seen = { rows, bytes };
         this.writeAll.run(rows, bytes, 0, this.ceiling);
         return { counted };
       })
@@ -102,17 +105,23 @@ export class OutboxTotals {
   load(): void {
     this.deltaRows = 0;
     this.deltaBytes = 0;
+    this.refresh();
+  }
+
+  /** Applies what another process (the CLI) wrote to outbox_totals since we last looked (a read). */
+  refresh(): void {
     const t = this.read.get()!;
     const s = this.seen;
-    if (t.rows === s.rows && t.bytes === s.bytes && t.id_ceiling === s.id_ceiling) return;
-    this.rowsNow += t.rows - s.rows;
-    this.bytesNow += t.bytes - s.bytes;
-    if (t.id_ceiling !== s.id_ceiling) {
+    if (t.rows !== s.rows || t.bytes !== s.bytes) {
+      this.rowsNow += t.rows - s.rows;
+      this.bytesNow += t.bytes - s.bytes;
+      this.seen = { rows: t.rows, bytes: t.bytes };
+    }
+    if (t.id_ceiling !== this.committedCeiling) {
       // The CLI's retry took ids above our ceiling: continue above its.
       this.nextIdNow = Math.max(this.nextIdNow, t.id_ceiling + 1);
-      this.ceiling = t.id_ceiling;
+      this.ceiling = this.committedCeiling = t.id_ceiling;
     }
-    this.seen = t;
   }
 
   get rows(): number {
@@ -134,7 +143,6 @@ export class OutboxTotals {
     if (last > this.ceiling) {
       this.ceiling = last + ID_BLOCK;
       this.writeCeiling.run(this.ceiling);
-      this.seen = { ...this.seen, id_ceiling: this.ceiling };
     }
     this.nextIdNow = last + 1;
     return first;
@@ -148,6 +156,7 @@ export class OutboxTotals {
 
   /** In the flush's transaction, last: the flush's changes count from now on (nothing written). */
   persist(): void {
+    this.committedCeiling = this.ceiling;
     this.rowsNow += this.deltaRows;
     this.bytesNow += this.deltaBytes;
     this.deltaRows = 0;
@@ -155,13 +164,13 @@ export class OutboxTotals {
   }
 
   /**
-   * The transaction rolled back: nothing it did counts. Ids taken stay taken (a ceiling write rolled
-   * back is redone by the next takeIds: `seen` is re-read at the next load()).
+   * The transaction rolled back: nothing it did counts. Ids taken stay taken (never handed out
+   * twice); a ceiling write rolled back is redone by the next takeIds that passes it.
    */
   discard(): void {
     this.deltaRows = 0;
     this.deltaBytes = 0;
-    this.seen = { ...this.seen, id_ceiling: -1 };
+    this.ceiling = this.committedCeiling;
   }
 
   /** In the last flush before close: the exact counts, marked clean, so the next start needs no count. */

@@ -434,7 +434,7 @@ export class SqliteOutbox implements Outbox, FlushHooks {
   }
 
   stats(): OutboxStats {
-    this.totals.load(); // what the CLI changed since the last flush (a read; outside any flush)
+    this.totals.refresh(); // what the CLI changed since the last flush (a read)
     return {
       rows: this.totals.rows,
       bytes: this.totals.bytes,
