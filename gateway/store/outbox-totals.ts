@@ -47,7 +47,9 @@ interface TotalsRow {
  *   max(id) + 1, reusing the id of a deleted last row: the upstream sender's cursor ("rows after
  *   id N") would then skip the new row. So the store assigns ids, below a ceiling reserved in
  *   outbox_totals ID_BLOCK at a time (one write per ID_BLOCK rows) and raised by the CLI's retry,
- *   which takes its ids above it. A restart continues above the ceiling.
+ *   which takes its ids above it. A restart continues above the ceiling. So no row ever gets the id
+ *   of another, live or gone: a QoS 2 row's packet id and PUBREL state (kept in the row) and every
+ *   id the sender holds (cursor, window, completions) always mean that one row.
  */
 export class OutboxTotals {
   private rowsNow = 0;
