@@ -86,6 +86,11 @@ export interface Adapter {
   /** Closes everything; resolves when no more readings will be emitted. */
   stop(): Promise<void>;
   send(command: Command): Promise<SendOutcome>;
+  /**
+   * How many of its devices could send a reading whose ack waits on the store, now. Once that many
+   * readings wait, the store commits at once instead of waiting out its commit window. Absent: 0.
+   */
+  senders?(): number;
 }
 
 /** A message from the upstream broker, handed down to an adapter whose devices subscribed to it. */

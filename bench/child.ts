@@ -6,6 +6,8 @@
  *   snfill <port> <k> <n>       K MQTT-SN devices send n QoS 1 messages in all, then report
  *   sn <port> <k> <qos> <ms> <warm> [rate]    K MQTT-SN devices, one QoS 1/2 PUBLISH outstanding each
  *   mqtt <url> <k> <qos> <ms> <warm> [rate]   K MQTT.js clients, one publish outstanding each
+ *   snwear <port> <k> <ms> <warm>  K MQTT-SN devices, each one QoS 1 reading of a few bytes a second,
+ *                               at a random phase of its own (the wear case)
  * With a rate (msg/s, all devices together) each device sends on a fixed schedule instead of as soon
  * as its last message was acked: ack latency under a load that does not saturate the machine.
  * Both run the same load for <warm> ms first, unmeasured: JIT and caches warm on both sides (the
@@ -33,6 +35,8 @@ const RETRY_MS = 1000;
 /** Resolves once the message is handed to the IPC channel (exiting earlier would lose it). */
 const send = (m: unknown) => new Promise<void>((r) => process.send?.(m, () => r()));
 const payload = (i: number, k: number) => Buffer.from(`d${k}:${i}:`.padEnd(64, 'x'));
+/** A sensor reading's size: a few bytes, as a temperature or a counter. */
+const reading = (i: number) => Buffer.from(`t=${20 + (i % 10)}.5`);
 
 async function sub(url: string, filter: string, persistent: boolean): Promise<void> {
   let count = 0;
@@ -64,6 +68,8 @@ class Device {
   private topicId = 0;
   private msgId = 0;
   private sentAt = 0;
+  /** Readings of a few bytes instead of the 64-byte load payload. */
+  small = false;
   /** Resends the last packet (DUP) when no answer came: UDP may drop, real devices retry too. */
   private retry: NodeJS.Timeout | undefined;
   acked = 0;
@@ -148,11 +154,12 @@ class Device {
       const publish = () => {
         this.msgId = (this.msgId % 65535) + 1;
         this.sentAt = performance.now();
-        const data = payload(this.msgId, this.k);
+        const data = this.small ? reading(this.msgId) : payload(this.msgId, this.k);
         this.tx({ type: 'publish', flags: flags({ qos }), topicId: this.topicId, msgId: this.msgId, data });
       };
       this.handler = (p) => {
         if (p.type === 'puback' && p.msgId === this.msgId) {
+          clearTimeout(this.retry); // answered: a paced device must not resend it while it waits
           if (p.returnCode !== 0) this.errors++;
           else {
             lat.push(performance.now() - this.sentAt);
@@ -163,6 +170,7 @@ class Device {
           lat.push(performance.now() - this.sentAt);
           this.tx({ type: 'pubrel', msgId: this.msgId });
         } else if (p.type === 'pubcomp' && p.msgId === this.msgId) {
+          clearTimeout(this.retry);
           this.acked++;
           next();
         }
@@ -177,10 +185,15 @@ class Device {
     this.retries = 0;
   }
 
-  close(): void {
+  /** DISCONNECT, sent before the socket closes (a client left online would skew the next case). */
+  close(): Promise<void> {
     clearTimeout(this.retry);
-    this.tx({ type: 'disconnect' });
-    this.sock.close();
+    return new Promise((done) =>
+      this.sock.send(encode({ type: 'disconnect' }), this.gwPort, '127.0.0.1', () => {
+        this.sock.close();
+        done();
+      }),
+    );
   }
 }
 
@@ -218,21 +231,21 @@ async function sn(port: number, { k, qos, ms, warm, rate }: Load): Promise<void>
   const t0 = performance.now();
   const { pace, start } = pacing(k, rate);
   await Promise.all(devices.map((d, i) => d.run(qos, t0 + ms, lat, pace, start(i))));
-  const r = finish(devices, lat, t0, c0, warmAcked);
+  const r = await finish(devices, lat, t0, c0, warmAcked);
   await send(r);
 }
 
 /** Closes the devices and sums up their run since t0 / c0 (CPU). */
-function finish(
+async function finish(
   devices: Device[],
   lat: number[],
   t0: number,
   c0: NodeJS.CpuUsage,
   warmAcked: number,
-): LoadResult {
+): Promise<LoadResult> {
   const elapsed = performance.now() - t0;
   const c = process.cpuUsage(c0);
-  for (const d of devices) d.close();
+  await Promise.all(devices.map((d) => d.close()));
   return {
     acked: devices.reduce((s, d) => s + d.acked, 0),
     ms: elapsed,
@@ -244,6 +257,34 @@ function finish(
   };
 }
 
+/**
+ * The wear case: K devices, each sending one QoS 1 reading of a few bytes every second from a random
+ * phase of its own (devices report independently, not in lock-step), for warm + ms.
+ */
+async function snWear(port: number, k: number, ms: number, warm: number): Promise<void> {
+  const devices = Array.from({ length: k }, (_, i) => new Device(i, port));
+  for (const d of devices) {
+    d.small = true;
+    await d.setup();
+  }
+  const t0 = performance.now();
+  const lat: number[] = [];
+  let c0 = process.cpuUsage();
+  let tm = t0;
+  const runs = devices.map((d) => d.run(1, t0 + warm + ms, lat, 1000, t0 + Math.random() * 1000));
+  // The warm-up's latencies and counts are left out: cleared when it ends.
+  const marker = setTimeout(() => {
+    tm = performance.now();
+    c0 = process.cpuUsage();
+    lat.length = 0;
+    for (const d of devices) d.resetCounts();
+    void send({ measuring: true });
+  }, warm);
+  await Promise.all(runs);
+  clearTimeout(marker);
+  await send(await finish(devices, lat, tm, c0, 0));
+}
+
 /** K devices send n QoS 1 messages in all, as fast as acked (filling the outbox while the broker is down). */
 async function snFill(port: number, k: number, n: number): Promise<void> {
   const devices = Array.from({ length: k }, (_, i) => new Device(i, port));
@@ -253,7 +294,7 @@ async function snFill(port: number, k: number, n: number): Promise<void> {
   const budget = { left: n };
   const lat: number[] = [];
   await Promise.all(devices.map((d) => d.run(1, Number.POSITIVE_INFINITY, lat, 0, t0, budget)));
-  const r = finish(devices, lat, t0, c0, 0);
+  const r = await finish(devices, lat, t0, c0, 0);
   await send(r);
 }
 
@@ -316,6 +357,7 @@ const load: Load = {
 if (mode === 'sub') await sub(a!, b!, c === 'persistent');
 else if (mode === 'snfill') await snFill(Number(a), Number(b), Number(c));
 else if (mode === 'sn') await sn(Number(a), load);
+else if (mode === 'snwear') await snWear(Number(a), Number(b), Number(c), Number(d));
 else if (mode === 'mqtt') await direct(a!, load);
 else throw new Error(`unknown mode ${mode}`);
 if (mode !== 'sub') process.exit(0);

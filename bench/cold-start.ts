@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { decode, encode, flags } from '../adapters/mqttsn/codec/index.js';
 import { dbPath } from '../gateway/store/database.js';
 import { openStore } from '../gateway/store/open.js';
+import { ROW_COST_SQL } from '../gateway/store/outbox-totals.js';
 import { freePort } from '../test/harness/ports.js';
 import { tmpDir } from '../test/harness/tmp.js';
 import { BenchGateway } from './gateway-proc.js';
@@ -15,7 +16,7 @@ import { fmt, progress, QUICK, silent, sleep, startPhase, table } from './util.j
 
 const LIMITS = { max_rows: 10_000_000, max_bytes: 1e10, max_age: 86400e3, overflow: 'drop-oldest' as const };
 
-/** Fills the outbox with n QoS 1 rows in one transaction, and outbox_totals with their count. */
+/** Fills the outbox with n QoS 1 rows in one transaction, and outbox_totals with their count (as a clean stop). */
 function fillBySql(dir: string, n: number): void {
   openStore({ dir, durability: 'power-loss', limits: LIMITS, logger: silent }).close(); // creates the schema
   const db = new Database(dbPath(dir));
@@ -25,8 +26,11 @@ function fillBySql(dir: string, n: number): void {
      INSERT INTO outbox (source, device, topic, payload, qos, retain, received_at, enqueued_at)
      SELECT 'bench', 'd' || (i % 8), 'bench/cold/d' || (i % 8), zeroblob(64), 1, 0, ?, ? FROM seq`,
   ).run(n, now, now);
-  // No trigger keeps outbox_totals (schema v5): a writer by SQL keeps it itself.
-  db.prepare('UPDATE outbox_totals SET rows = rows + ?, bytes = bytes + ?').run(n, n * 64);
+  // As a clean stop leaves it: the counts written back, so the start does not count the table.
+  db.prepare(
+    `UPDATE outbox_totals SET rows = (SELECT count(*) FROM outbox), clean = 1,
+       bytes = (SELECT coalesce(sum(${ROW_COST_SQL}), 0) FROM outbox), id_ceiling = (SELECT max(id) FROM outbox)`,
+  ).run();
   db.pragma('wal_checkpoint(TRUNCATE)');
   db.close();
 }

@@ -21,7 +21,7 @@ export interface Rig {
 }
 
 /** Resolves once the gateway's retained status says online (its upstream connection is up). */
-async function upstreamOnline(url: string, topic: string): Promise<void> {
+export async function upstreamOnline(url: string, topic: string): Promise<void> {
   const c = await mqtt.connectAsync(url, { clientId: 'bench-status', reconnectPeriod: 0 });
   try {
     const online = new Promise<void>((r) =>
@@ -47,7 +47,14 @@ export async function startRig(inflight: number): Promise<Rig> {
   try {
     sub = await CountingSubscriber.start(broker.url, 'bench/#', true);
     progress('rig: broker and subscriber up');
-    gw = await BenchGateway.start({ brokerUrl: broker.url, inflight, durability: DURABILITY });
+    // BENCH_STORE_EXTRA: store keys to try, e.g. "commit_interval: 0".
+    const storeExtra = process.env.BENCH_STORE_EXTRA;
+    gw = await BenchGateway.start({
+      brokerUrl: broker.url,
+      inflight,
+      durability: DURABILITY,
+      ...(storeExtra && { storeExtra }),
+    });
     await upstreamOnline(broker.url, 'fieldgate/bench/status');
     progress('rig: gateway up');
     return { broker, sub, gw, inflight };

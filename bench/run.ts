@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --only mqttsn,drain,cold,wire]; BENCH_QUICK=1 for small N.
+ * npm run bench [-- --only mqttsn,drain,cold,wire,wear] (or BENCH_CASES=wear); BENCH_QUICK=1 for small N.
  * Prints figures and the performance targets as PASS/MISS lines; never asserts timings (they depend on the
  * machine and its load). The MQTT-SN and drain suites measure one gateway process (bench/rig.ts) run
  * with the node flags and environment of systemd/fieldgate.service.
@@ -14,15 +14,20 @@ import { mqttsnBench } from './mqttsn.js';
 import { DURABILITY, type Rig, startRig, stopRig } from './rig.js';
 import { printTargets, results } from './targets.js';
 import { fmt, progress, QUICK, sleep } from './util.js';
+import { wearBench } from './wear.js';
 import { wireBytesBench } from './wire-bytes.js';
 
 /** In this order, through the one gateway process of the rig. */
 const rigSuites: Record<string, (rig: Rig) => Promise<void>> = { mqttsn: mqttsnBench, drain: drainBench };
 /** Each with a setup of its own (cold start spawns its own gateway process, wire bytes runs the client in-process). */
-const plainSuites: Record<string, () => Promise<void>> = { cold: coldStartBench, wire: wireBytesBench };
+const plainSuites: Record<string, () => Promise<void>> = {
+  cold: coldStartBench,
+  wire: wireBytesBench,
+  wear: wearBench,
+};
 const suites = { ...rigSuites, ...plainSuites };
 const i = process.argv.indexOf('--only');
-const only = i >= 0 ? process.argv[i + 1]?.split(',') : undefined;
+const only = (i >= 0 ? process.argv[i + 1] : process.env.BENCH_CASES)?.split(',');
 const bad = only?.filter((s) => !(s in suites));
 if (bad?.length)
   throw new Error(`unknown suite(s) ${bad.join(', ')}; expected ${Object.keys(suites).join('|')}`);

@@ -74,10 +74,12 @@ export interface Outbox {
    * microtasks per reading cost CPU per message): `done(undefined, ids)` once committed (and fsynced under power-loss),
    * `done(err, undefined)` when refused or failed (OutboxFullError under reject-new). Never called
    * synchronously; calls of one event-loop turn are answered in call order. Same rules as enqueue().
+   * `wait`: a device's ack waits on this reading, so its commit may wait for the commit window
+   * (store.commit_interval) to gather more; without it (QoS 0/-1) the commit goes at once.
    */
   enqueueThen(
     messages: OutboxMessage[],
-    opts: { remember?: KvEntry } | undefined,
+    opts: { remember?: KvEntry; wait?: boolean } | undefined,
     done: (err: unknown, ids: number[] | undefined) => void,
   ): void;
   /** Oldest rows in state 'queued' with id > afterId, in id order (rowid range from afterId, never a full scan). */
@@ -91,8 +93,13 @@ export interface Outbox {
   markSent(assignments: { id: number; packetId: number }[]): Promise<void>;
   /** Durably record that PUBREL is about to be written for this QoS 2 row. */
   markReleased(id: number): Promise<void>;
-  /** Broker acknowledged (PUBACK/PUBCOMP) or QoS 0 written: delete. */
+  /**
+   * Broker acknowledged (PUBACK/PUBCOMP) or QoS 0 written: delete. The delete rides with the next
+   * commit (or commits within a couple of seconds): losing it in a crash only resends the rows.
+   */
   complete(ids: number[]): Promise<void>;
+  /** Completes still waiting for a commit go with the next one now (someone awaits them). */
+  flushCompletions?(): void;
   /** Back to 'queued' (e.g. clean-session connect lost the broker's state). */
   requeueInflight(): Promise<void>;
   /**
@@ -300,5 +307,11 @@ export interface Store {
    * wrote rows is durable: an empty or read-only commit (periodic expiry) proves nothing.
    */
   writeHealth(): WriteHealth;
+  /**
+   * How many sources could send a reading now (e.g. MQTT-SN clients online). With it, a commit
+   * waits up to store.commit_interval to gather more readings, and goes at once when every one of
+   * them is waiting on an ack. Unset: every commit goes at once.
+   */
+  setSenders?(senders: () => number): void;
   close(): void;
 }

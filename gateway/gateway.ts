@@ -80,6 +80,7 @@ export class Gateway {
     const store = openStore({
       dir: config.gateway.state_dir,
       durability: config.store.durability,
+      commitIntervalMs: config.store.commit_interval,
       limits: config.store,
       logger: logger.child({ part: 'store' }),
     });
@@ -109,6 +110,12 @@ export class Gateway {
           () => this.rules,
         ),
       ),
+    });
+    const adapters = [...this.adapters.values()];
+    store.setSenders?.(() => {
+      let n = 0;
+      for (const a of adapters) n += a.senders?.() ?? 0;
+      return n;
     });
 
     const upstream = new UpstreamClient({

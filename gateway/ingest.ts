@@ -38,6 +38,9 @@ export interface IngestDeps {
   isOwnTopic?: (topic: string) => boolean;
 }
 
+/** Enqueue options of a reading whose ack waits on its commit: one object, not one per reading. */
+const WAIT = { wait: true } as const;
+
 /** Why ingest itself refused a message the rules produced (counted via onDropped). */
 export type RefusedReason = 'invalid_topic' | 'loop_guard';
 
@@ -186,7 +189,9 @@ export function startIngest(readings$: Observable<Reading>, deps: IngestDeps): S
       return;
     }
     // enqueueThen: one callback per reading instead of enqueue's promise and .then's (CPU per message).
-    outbox.enqueueThen(messages, reading.remember && { remember: reading.remember }, (err, ids) => {
+    // A reading with an ack to give (QoS 1/2) may wait for the commit window; QoS 0/-1 never waits.
+    const opts = reading.settle === undefined ? undefined : reading.remember ? { remember: reading.remember, wait: true } : WAIT;
+    outbox.enqueueThen(messages, opts, (err, ids) => {
       if (ids) settle(reading, 'stored');
       else if (err instanceof OutboxFullError) {
         // Counted once, by the store (dropped$ reject_new, with this reading's source).

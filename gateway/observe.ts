@@ -1,3 +1,4 @@
+import { DiskWriteRate } from './metrics/disk-writes.js';
 import type { Subscription } from 'rxjs';
 import { adapterKinds } from '../adapters/registry.js';
 import type { Adapter, Reading } from '../adapters/types.js';
@@ -62,6 +63,7 @@ export class Observability {
     this.adapterMetrics = adapterKinds.flatMap((k) => k.metrics?.(this.metrics.sink) ?? []);
     this.notifier = new SystemdNotifier({ logger });
     this.uplink = new UplinkWatch(config.http.health);
+    const diskWrites = new DiskWriteRate();
     this.board = new StatusBoard({
       gatewayId: config.gateway.id,
       version: version(),
@@ -79,6 +81,7 @@ export class Observability {
         const f = u.protocolFallback;
         return { version: u.protocolVersion === 5 ? '5' : '3.1.1', fallback: f ?? null };
       },
+      diskWritesPerDay: () => diskWrites.perDay(),
       ...(logRing && { logs: logRing }),
       clock: () => this.clockStatus(),
     });

@@ -81,6 +81,9 @@ const WARN_REASONS: ReadonlySet<DropReason> = new Set<DropReason>([
 ]);
 
 /** MQTT-SN v1.2 aggregating gateway on one UDP socket. One start()/stop() per instance: stop() completes the streams. */
+/** A client heard from within this long counts as one that could send now (see senders()). */
+const SENDER_RECENT_MS = 10_000;
+
 export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter {
   readonly name: string;
   readonly readings$: Observable<Reading>;
@@ -103,6 +106,28 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
   /** Device events of the sessions restored at start (the rest come from Stats). */
   private readonly restored = new Subject<DeviceEvent>();
   private readonly discovery: MulticastDiscovery | undefined;
+
+  private onlineCount = 0;
+  private onlineCountedAt = Number.NEGATIVE_INFINITY;
+
+  /**
+   * Clients that could send a QoS 1/2 PUBLISH now: online (connected or awake) and heard from in
+   * the last SENDER_RECENT_MS. A device gone without a DISCONNECT stays online until its keep-alive
+   * runs out (minutes); counted, it would hold every commit for the whole window. A device quiet for
+   * longer than that is not waited for: when it does send, its reading commits with what is there.
+   * Counted at most every 50 ms (asked per reading).
+   */
+  senders(): number {
+    const at = performance.now();
+    if (at - this.onlineCountedAt >= 50) {
+      const since = this.ctx.now() - SENDER_RECENT_MS;
+      let n = 0;
+      for (const s of this.sessions.values()) if (s.online && s.lastSeen >= since) n++;
+      this.onlineCount = n;
+      this.onlineCountedAt = at;
+    }
+    return this.onlineCount;
+  }
 
   constructor(opts: MqttSnAdapterOptions) {
     this.name = opts.name ?? 'mqttsn';

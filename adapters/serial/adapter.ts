@@ -42,6 +42,11 @@ export class SerialAdapter implements DeviceReportingAdapter {
   private sweepTimer: NodeJS.Timeout | undefined;
   private started = false;
 
+  /** A port with acks configured is one sender (its device may send more while it waits). */
+  senders(): number {
+    return this.opts.config.ack ? 1 : 0;
+  }
+
   constructor(private readonly opts: SerialAdapterOptions) {
     this.name = `serial:${opts.config.name}`;
     this.logger = opts.logger.child({ adapter: this.name });

@@ -30,7 +30,7 @@ export async function queueCommand(action: string, opts: QueueOptions): Promise<
         s.outbox.oldestAgeMs === null ? '-' : `${Math.round(s.outbox.oldestAgeMs / 1000)}s`;
       console.log(`store      ${s.path} (${s.fileBytes} bytes on disk, schema v${s.schemaVersion})`);
       console.log(
-        `outbox     ${s.outbox.rows} rows, ${s.outbox.bytes} payload bytes, ${s.outbox.inflight} QoS 2 in flight, oldest ${age}`,
+        `outbox     ${s.outbox.rows} rows, ${s.outbox.bytes} bytes (max_bytes counts these), ${s.outbox.inflight} QoS 2 in flight, oldest ${age}`,
       );
       console.log(`inbox      ${s.inbox.rows} commands waiting for devices`);
       const reasons = Object.entries(s.setAside.byReason).map(([r, n]) => `${n} ${r}`);

@@ -1,3 +1,4 @@
+import { processBytesWritten } from './disk-writes.js';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { MetricSink } from '../../contracts/metric-sink.js';
 import { PlainHistogram } from './plain-histogram.js';
@@ -287,6 +288,16 @@ export class Metrics {
           this.reset();
           this.inc(h.storeWriteErrors);
         });
+      },
+    });
+    new Counter({
+      name: `${P}store_bytes_written_total`,
+      help: 'Bytes the gateway process made the disk write (write_bytes of /proc/self/io: store WAL, database, logs to files). SD-card wear: divide its rate by readings in.',
+      registers,
+      collect() {
+        const bytes = processBytesWritten();
+        this.reset();
+        if (bytes !== undefined) this.inc(bytes);
       },
     });
 

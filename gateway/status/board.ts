@@ -37,6 +37,11 @@ export interface StatusJson {
     /** Messages dropped since start, by reason (store limits, refused readings, …). */
     dropped: Record<string, number>;
   };
+  /**
+   * Bytes the process wrote to disk per day at the rate of the last hour (or since start); null
+   * where the io counters are not readable. SD-card wear: see the README's "SD cards".
+   */
+  disk: { written_per_day: number | null };
   /** Messages per second, one value per second, oldest first, the last 10 minutes. */
   rates: { in: number[]; out: number[] };
   devices: { total: number; online: number; asleep: number; offline: number; lost: number };
@@ -55,6 +60,8 @@ export interface BoardSources {
   protocol?: () => { version: '5' | '3.1.1'; fallback: { reason: string; at: number } | null };
   logs?: LogRing;
   clock?: () => ClockStatus;
+  /** Disk bytes written per day at the recent rate (undefined: unknown). */
+  diskWritesPerDay?: () => number | undefined;
 }
 
 /**
@@ -106,6 +113,7 @@ export class StatusBoard {
     const o = this.src.outbox();
     const c = this.devices.counts();
     const p = this.src.protocol?.();
+    const perDay = this.src.diskWritesPerDay?.();
     return {
       gateway: {
         id: this.src.gatewayId,
@@ -132,6 +140,7 @@ export class StatusBoard {
         set_aside: o.setAside,
         dropped: Object.fromEntries(this.drops),
       },
+      disk: { written_per_day: perDay === undefined ? null : Math.round(perDay) },
       rates: { in: this.rateIn.values(now), out: this.rateOut.values(now) },
       devices: { total: c.online + c.asleep + c.offline + c.lost, ...c },
       logs: (this.src.logs?.recent() ?? []).map((l) => ({ ...l, time: wallOf(l.time) })),

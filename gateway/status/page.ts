@@ -35,7 +35,7 @@ const $ = (id) => document.getElementById(id);
 function el(tag, text, cls) { const e = document.createElement(tag); if (text !== undefined) e.textContent = String(text); if (cls) e.className = cls; return e; }
 function ago(ms, now) { const s = Math.max(0, Math.round((now - ms) / 1000)); if (s < 60) return s + " s ago"; if (s < 3600) return Math.floor(s / 60) + " min ago"; if (s < 86400) return Math.floor(s / 3600) + " h ago"; return Math.floor(s / 86400) + " d ago"; }
 function dur(s) { if (s < 60) return s + " s"; if (s < 3600) return Math.floor(s / 60) + " min"; if (s < 86400) return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min"; return Math.floor(s / 86400) + " d " + Math.floor((s % 86400) / 3600) + " h"; }
-function bytes(n) { return n < 1024 ? n + " B" : n < 1048576 ? (n / 1024).toFixed(1) + " KiB" : (n / 1048576).toFixed(1) + " MiB"; }
+function bytes(n) { return n < 1024 ? n + " B" : n < 1048576 ? (n / 1024).toFixed(1) + " KiB" : n < 1073741824 ? (n / 1048576).toFixed(1) + " MiB" : (n / 1073741824).toFixed(2) + " GiB"; }
 function pill(text) { return el("span", text, "pill " + text); }
 function dl(target, pairs) { const d = el("dl"); for (const [k, v] of pairs) { d.append(el("dt", k)); const dd = el("dd"); if (v instanceof Node) dd.append(v); else dd.textContent = String(v); d.append(dd); } target.replaceChildren(d); }
 function chart(rin, rout) {
@@ -56,7 +56,7 @@ function render(st, dv) {
   const u = st.uplink;
   dl($("uplink"), [["state", pill(u.state)], ["since", ago(u.since, now)], ["broker", u.broker], ["protocol", "MQTT " + u.protocol + (u.protocol_fallback ? " (fallback: " + u.protocol_fallback.reason + ")" : "")], ["reconnects", u.reconnects], ["last error", u.last_error ? u.last_error.message + " (" + ago(u.last_error.at, now) + ")" : "none"]]);
   const o = st.outbox, drops = Object.entries(o.dropped);
-  dl($("outbox"), [["rows", o.rows], ["bytes", bytes(o.bytes)], ["oldest", o.rows ? dur(o.oldest_age_s) : "-"], ["drain rate", o.drain_per_s + " msg/s"], ["set aside", o.set_aside], ["dropped", drops.length ? drops.map(([k, v]) => k + ": " + v).join(", ") : "none"]]);
+  dl($("outbox"), [["rows", o.rows], ["bytes", bytes(o.bytes)], ["oldest", o.rows ? dur(o.oldest_age_s) : "-"], ["drain rate", o.drain_per_s + " msg/s"], ["set aside", o.set_aside], ["disk writes", st.disk.written_per_day === null ? "-" : bytes(st.disk.written_per_day) + " per day"], ["dropped", drops.length ? drops.map(([k, v]) => k + ": " + v).join(", ") : "none"]]);
   const span = -Math.max(10, Math.min(600, st.gateway.uptime_s + 1)); // since start, at most 10 min
   chart(st.rates.in.slice(span), st.rates.out.slice(span));
   const c = st.devices;

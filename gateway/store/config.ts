@@ -9,6 +9,19 @@ export const storeConfigSchema = z
     max_bytes: bytes().default(256 * 1024 * 1024),
     max_age: duration().default(7 * 86400e3),
     overflow: z.enum(['drop-oldest', 'reject-new']).default('drop-oldest'),
+    /**
+     * Longest a device's ack may wait for the commit that makes its reading durable, so one commit
+     * (one fsync, a few 4 KiB pages) carries many readings: SD-card wear. It closes early once every
+     * device that could send is waiting on an ack; QoS 0/-1 readings never wait. 0: commit at once.
+     */
+    commit_interval: duration()
+      .pipe(
+        z
+          .number()
+          .min(0)
+          .max(5000, 'at most 5s: a longer wait runs into MQTT-SN devices resending (Tretry, 10-15 s)'),
+      )
+      .default(750),
   })
   .prefault({});
 export type StoreConfig = z.output<typeof storeConfigSchema>;

@@ -42,8 +42,20 @@ const walFdatasync = (fd: number, cb: (err: NodeJS.ErrnoException | null) => voi
  */
 const MAX_SYNCS = 2;
 
-/** Longest a lazy op waits for a flush when nothing else asks for one. */
-const LAZY_MS = 10;
+/**
+ * Readings waiting in one flush that close the window at once, however many devices could still
+ * send: a commit of this many already costs ~200 B a reading, and a burst from many devices (some
+ * of them gone without a DISCONNECT, still counted online until their keep-alive runs out) keeps
+ * its pace instead of one commit per window.
+ */
+const FULL_BATCH = 64;
+
+/**
+ * Longest a lazy op (deleting acknowledged rows) waits for a flush when nothing else asks for one.
+ * Long enough that at one reading a second the delete rides in the next reading's commit instead of
+ * a commit (and WAL frames) of its own; flushLazy() cuts it short where someone waits for them.
+ */
+const LAZY_MS = 2000;
 
 export interface SubmitOptions {
   /**
@@ -57,6 +69,12 @@ export interface SubmitOptions {
    * skip the SAVEPOINT/RELEASE pair.
    */
   atomic?: boolean;
+  /**
+   * The op's ack may wait for the commit window (store.commit_interval): it does not ask for a flush
+   * itself. The caller counts its waiting readings with noteWaiting(), which flushes as the window
+   * closes or as soon as every source that could still send is waiting.
+   */
+  window?: boolean;
 }
 
 interface PendingOp {
@@ -112,6 +130,14 @@ export class GroupCommit {
   private lastWriteAt: number | undefined;
   private flushSeq = 0;
   private writeErrors = 0;
+  /** Closes the commit window: the flush for ops queued with `window` at most windowMs after the first. */
+  private windowTimer: NodeJS.Timeout | undefined;
+  /** Readings whose ack waits on a commit (queued, or committed and waiting for the fsync). */
+  private waiting = 0;
+  /** Of those, the ones queued for the next flush. */
+  private queuedWaiting = 0;
+  /** How many sources could send a reading now; unset: no window (every op flushes at once). */
+  private senders: (() => number) | undefined;
 
   /**
    * `syncWal`: the -wal path to make commits durable against power loss. SQLite's own
@@ -125,6 +151,8 @@ export class GroupCommit {
     db: Database,
     private readonly logger: Logger,
     private readonly syncWal?: string,
+    /** store.commit_interval: how long an ack may wait for a commit that gathers more readings. */
+    private readonly windowMs = 0,
   ) {
     if (SKIP_WAL_FSYNC && syncWal !== undefined)
       logger.warn(
@@ -156,6 +184,51 @@ export class GroupCommit {
     this.hooks = hooks;
   }
 
+  /**
+   * `senders()`: how many sources could send a reading now (e.g. MQTT-SN clients online). Once as
+   * many readings wait on an ack, waiting longer gathers nothing (an MQTT-SN v1.2 device has one
+   * QoS 1/2 message in flight): the commit goes at once, so a burst keeps its throughput.
+   */
+  setSenders(senders: () => number): void {
+    this.senders = senders;
+  }
+
+  /** A reading whose ack waits on the next commit was queued (+1) or answered (-1). */
+  noteWaiting(delta: number): void {
+    this.waiting += delta;
+    if (delta <= 0) return;
+    this.queuedWaiting += delta;
+    if (this.closed || this.scheduled) return;
+    if (
+      this.windowMs <= 0 ||
+      this.senders === undefined ||
+      this.queuedWaiting >= FULL_BATCH ||
+      this.waiting >= this.senders()
+    ) {
+      clearTimeout(this.windowTimer);
+      this.windowTimer = undefined;
+      this.schedule();
+    } else
+      this.windowTimer ??= setTimeout(() => {
+        this.windowTimer = undefined;
+        this.schedule();
+      }, this.windowMs);
+  }
+
+  /**
+   * The periodic flush (age expiry): not when only lazy ops are queued, which would then commit
+   * alone (WAL frames for a delete that can wait); their own timer runs the hooks within LAZY_MS.
+   */
+  tick(): void {
+    if (this.queue.length > 0 && this.lazyTimer !== undefined && this.queue.every((op) => op.lazy)) return;
+    this.schedule();
+  }
+
+  /** Lazy ops go with the next flush now (someone waits for them: a reconnect, a stop). */
+  flushLazy(): void {
+    if (this.lazyTimer !== undefined) this.schedule();
+  }
+
   /** Queue `run` (synchronous SQLite work) for the next flush; resolves with its result after COMMIT. */
   submit<T>(run: () => T, opts: SubmitOptions = {}): Promise<T> {
     if (this.closed) return Promise.reject(new StoreClosedError('store is closed'));
@@ -167,8 +240,9 @@ export class GroupCommit {
         resolve: resolve as (v: never) => void,
         reject,
       });
-      if (!opts.lazy) this.schedule();
-      else if (!this.scheduled) this.lazyTimer ??= setTimeout(() => this.flush(), LAZY_MS);
+      if (opts.lazy) {
+        if (!this.scheduled) this.lazyTimer ??= setTimeout(() => this.flush(), LAZY_MS);
+      } else if (!opts.window) this.schedule();
     });
   }
 
@@ -193,6 +267,9 @@ export class GroupCommit {
     this.flushAfterSync = false;
     clearTimeout(this.lazyTimer);
     this.lazyTimer = undefined;
+    clearTimeout(this.windowTimer);
+    this.windowTimer = undefined;
+    this.queuedWaiting = 0;
     const ops = this.queue;
     this.queue = [];
     const started = performance.now();
@@ -221,7 +298,9 @@ export class GroupCommit {
     if (diskError) this.writeFailed(diskError.value, seq, diskErrors);
     // A read-only or empty commit proves nothing; with power-loss, proof waits for the fsync.
     else if (wrote && this.syncWal === undefined) this.wroteOk(seq);
-    if (this.syncWal === undefined || ops.length === 0) {
+    // No op that needs durability changed a row (lazy deletes of acknowledged rows, a read, expiry):
+    // no fsync of its own, once every earlier commit is durable (it may rely on them).
+    if (this.syncWal === undefined || ops.length === 0 || (!wrote && this.unsynced.length === 0)) {
       this.hooks.committed?.();
       if (ops.length > 0) this.commits$.next({ ms: performance.now() - started, ops: ops.length });
       settle(results);

@@ -56,6 +56,7 @@ export class SqliteInbox implements Inbox {
     remove: Statement<[number]>;
     removeExpired: Statement<[number], DbRow>;
     expire: Statement<[number], DbRow>;
+    anyExpired: Statement<[number], unknown>;
     count: Statement<[], { n: number }>;
     devices: Statement<[string, string], { target: string; device: string }>;
     totals: Statement<[], { rows: number; bytes: number }>;
@@ -86,6 +87,7 @@ export class SqliteInbox implements Inbox {
       // Re-checked at delete time so a row is counted once even if pending() saw it twice.
       removeExpired: db.prepare('DELETE FROM inbox WHERE id = ? AND expires_at IS NOT NULL RETURNING *'),
       expire: db.prepare('DELETE FROM inbox WHERE expires_at <= ? RETURNING *'),
+      anyExpired: db.prepare('SELECT 1 FROM inbox WHERE expires_at <= ? LIMIT 1'),
       count: db.prepare('SELECT rows AS n FROM inbox_totals'),
       totals: db.prepare('SELECT rows, bytes FROM inbox_totals'),
       deviceTotals: db.prepare('SELECT rows, bytes FROM inbox_device_totals WHERE target = ? AND device = ?'),
@@ -187,6 +189,8 @@ export class SqliteInbox implements Inbox {
   }
 
   async expire(now = waitingNow()): Promise<InboxRow[]> {
+    // Checked by a read first: a write op every second would be a commit (and WAL pages) of its own.
+    if (this.stmt.anyExpired.get(now) === undefined) return [];
     const rows = await this.commit.submit(() => this.stmt.expire.all(now).map(toInboxRow));
     this.countExpired(rows);
     return rows;

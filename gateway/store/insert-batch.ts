@@ -13,8 +13,10 @@ export class InsertBatch {
   readonly dones: EnqueueDone[] = [];
   /** JSON of each message's properties, serialised at enqueue (a throw refuses that message alone). */
   private json: (string | null)[] | undefined;
-  /** Id of the batch's first row once inserted; the rest follow it (one writer, AUTOINCREMENT). */
+  /** Id of the batch's first row once inserted; the rest follow it (one writer; the store assigns them). */
   firstId = 0;
+  /** Entries whose device waits on the ack (counted by the group commit's window). */
+  waits = 0;
 
   get length(): number {
     return this.messages.length;

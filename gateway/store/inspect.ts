@@ -6,6 +6,7 @@ import { dbPath } from './database.js';
 import { toInboxRow } from './inbox.js';
 import { schemaVersion } from './migrations.js';
 import { toOutboxRow } from './outbox.js';
+import { ROW_COST_SQL } from './outbox-totals.js';
 import type { InboxRow, OutboxRow, OutboxStats } from '../../contracts/store.js';
 
 /*
@@ -30,10 +31,10 @@ export type SetAsideRow = Omit<OutboxRow, 'state' | 'packetId'> & { reason: stri
 
 export function stats(dir: string): StoreFileStats {
   return withDb(dir, true, (db) => {
-    const totals = db.prepare('SELECT rows, bytes FROM outbox_totals').get() as {
-      rows: number;
-      bytes: number;
-    };
+    // Counted: a running gateway keeps its totals in memory, not in outbox_totals.
+    const totals = db
+      .prepare(`SELECT count(*) AS rows, coalesce(sum(${ROW_COST_SQL}), 0) AS bytes FROM outbox`)
+      .get() as { rows: number; bytes: number };
     const count = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
     const inflight = count(`SELECT count(*) AS n FROM outbox WHERE state <> 'queued'`);
     const oldest = db.prepare('SELECT enqueued_at FROM outbox ORDER BY id LIMIT 1').get() as
@@ -122,19 +123,34 @@ export function retrySetAside(dir: string): number {
     db
       .transaction(() => {
         const now = estimateWaitingNow(db);
-        // outbox_totals has no trigger (schema v5): this transaction keeps it right itself.
+        // The gateway keeps its totals in memory: it applies what this adds to outbox_totals at its
+        // next commit. New ids go above every id used or reserved (the gateway's ceiling), so its
+        // sender, which reads rows after the last id it saw, finds them.
         const back = db
-          .prepare('SELECT count(*) AS n, total(length(payload)) AS bytes FROM outbox_dead')
+          .prepare(`SELECT count(*) AS n, coalesce(sum(${ROW_COST_SQL}), 0) AS bytes FROM outbox_dead`)
           .get() as { n: number; bytes: number };
+        const base = (
+          db
+            .prepare(
+              `SELECT max(id_ceiling, coalesce((SELECT max(id) FROM outbox), 0),
+                 coalesce((SELECT max(id) FROM outbox_dead), 0)) AS id FROM outbox_totals`,
+            )
+            .get() as { id: number }
+        ).id;
         const moved = db
           .prepare(
-            `INSERT INTO outbox (source, device, topic, payload, qos, retain, properties, received_at, enqueued_at)
-             SELECT source, device, topic, payload, qos, retain, properties, received_at, ?
+            `INSERT INTO outbox (id, source, device, topic, payload, qos, retain, properties, received_at, enqueued_at)
+             SELECT ? + row_number() OVER (ORDER BY id), source, device, topic, payload, qos, retain, properties,
+               received_at, ?
              FROM outbox_dead ORDER BY id`,
           )
-          .run(now).changes;
+          .run(base, now).changes;
         db.prepare('DELETE FROM outbox_dead').run();
-        db.prepare('UPDATE outbox_totals SET rows = rows + ?, bytes = bytes + ?').run(moved, back.bytes);
+        db.prepare('UPDATE outbox_totals SET rows = rows + ?, bytes = bytes + ?, id_ceiling = ?').run(
+          moved,
+          back.bytes,
+          base + moved,
+        );
         return moved;
       })
       .immediate(),
@@ -153,9 +169,15 @@ export function purge(dir: string, opts: { which: PurgeWhich }): { outbox: numbe
   return withDb(dir, false, (db) =>
     db
       .transaction(() => {
-        const outbox = opts.which === 'inbox' ? 0 : db.prepare('DELETE FROM outbox').run().changes;
-        // outbox_totals has no trigger (schema v5): an empty outbox counts nothing.
-        if (opts.which !== 'inbox') db.prepare('UPDATE outbox_totals SET rows = 0, bytes = 0').run();
+        let outbox = 0;
+        if (opts.which !== 'inbox') {
+          // Subtracted, not zeroed: a running gateway applies the difference to its own totals.
+          const gone = db
+            .prepare(`SELECT count(*) AS n, coalesce(sum(${ROW_COST_SQL}), 0) AS bytes FROM outbox`)
+            .get() as { n: number; bytes: number };
+          outbox = db.prepare('DELETE FROM outbox').run().changes;
+          db.prepare('UPDATE outbox_totals SET rows = rows - ?, bytes = bytes - ?').run(gone.n, gone.bytes);
+        }
         return { outbox, inbox: opts.which === 'outbox' ? 0 : db.prepare('DELETE FROM inbox').run().changes };
       })
       .immediate(),

@@ -1,7 +1,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { StoreConfig } from './config.js';
 import type { DropReason } from '../../contracts/store.js';
-import { type OutboxTotals, sumSizes } from './outbox-totals.js';
+import { type OutboxTotals, ROW_COST_SQL, sumSizes } from './outbox-totals.js';
 
 export type OutboxLimits = Pick<StoreConfig, 'max_rows' | 'max_bytes' | 'max_age' | 'overflow'>;
 
@@ -33,28 +33,28 @@ export class LimitEnforcer {
     private readonly totals: OutboxTotals,
   ) {
     this.oldestQueued = db.prepare(
-      `SELECT id, length(payload) AS size, enqueued_at FROM outbox WHERE state = 'queued' ORDER BY id LIMIT ?`,
+      `SELECT id, ${ROW_COST_SQL} AS size, enqueued_at FROM outbox WHERE state = 'queued' ORDER BY id LIMIT ?`,
     );
     this.deleteQueuedUpTo = db
-      .prepare(`DELETE FROM outbox WHERE state = 'queued' AND id <= ? RETURNING length(payload)`)
+      .prepare(`DELETE FROM outbox WHERE state = 'queued' AND id <= ? RETURNING ${ROW_COST_SQL}`)
       .pluck() as Statement<[number], number>;
     this.deleteOldestQueued = db.prepare(
       `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE state = 'queued' ORDER BY id LIMIT ?)
-       RETURNING id, length(payload) AS size`,
+       RETURNING id, ${ROW_COST_SQL} AS size`,
     );
     this.deleteQueuedUpToReturning = db.prepare(
-      `DELETE FROM outbox WHERE state = 'queued' AND id <= ? RETURNING id, length(payload) AS size`,
+      `DELETE FROM outbox WHERE state = 'queued' AND id <= ? RETURNING id, ${ROW_COST_SQL} AS size`,
     );
     // These use the partial index outbox_queued_qos0: no scan of a QoS 1/2 backlog to find none.
     this.oldestQueuedQos0 = db.prepare(
-      `SELECT id, length(payload) AS size FROM outbox WHERE state = 'queued' AND qos = 0 ORDER BY id LIMIT ?`,
+      `SELECT id, ${ROW_COST_SQL} AS size FROM outbox WHERE state = 'queued' AND qos = 0 ORDER BY id LIMIT ?`,
     );
     this.deleteOldestQueuedQos0 = db.prepare(
       `DELETE FROM outbox WHERE id IN
-         (SELECT id FROM outbox WHERE state = 'queued' AND qos = 0 ORDER BY id LIMIT ?) RETURNING id, length(payload) AS size`,
+         (SELECT id FROM outbox WHERE state = 'queued' AND qos = 0 ORDER BY id LIMIT ?) RETURNING id, ${ROW_COST_SQL} AS size`,
     );
     this.deleteQos0UpTo = db.prepare(
-      `DELETE FROM outbox WHERE state = 'queued' AND qos = 0 AND id <= ? RETURNING id, length(payload) AS size`,
+      `DELETE FROM outbox WHERE state = 'queued' AND qos = 0 AND id <= ? RETURNING id, ${ROW_COST_SQL} AS size`,
     );
   }
 

@@ -182,6 +182,41 @@ export const MIGRATIONS: readonly string[] = [
   -- insert plus its delete cost ~1 us less per row (bench/store-micro.ts).
   DROP INDEX outbox_queued;
   `,
+  `
+  -- v6 (SD-card wear): a hot commit writes the outbox pages and nothing else.
+  -- No AUTOINCREMENT: it rewrote sqlite_sequence in every commit that inserted. The store assigns
+  -- ids itself (outbox-totals.ts): strictly increasing, never reused, also across restarts and the
+  -- CLI's retry, from a ceiling reserved in outbox_totals a block at a time.
+  CREATE TABLE outbox_v6 (
+    id          INTEGER PRIMARY KEY,
+    source      TEXT    NOT NULL,
+    device      TEXT    NOT NULL,
+    topic       TEXT    NOT NULL,
+    payload     BLOB    NOT NULL,
+    qos         INTEGER NOT NULL CHECK (qos IN (0, 1, 2)),
+    retain      INTEGER NOT NULL CHECK (retain IN (0, 1)),
+    properties  TEXT,
+    received_at INTEGER NOT NULL,
+    enqueued_at INTEGER NOT NULL,
+    state       TEXT    NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'sent', 'released')),
+    packet_id   INTEGER
+  );
+  INSERT INTO outbox_v6 SELECT id, source, device, topic, payload, qos, retain, properties, received_at,
+    enqueued_at, state, packet_id FROM outbox;
+  ALTER TABLE outbox_totals ADD COLUMN id_ceiling INTEGER NOT NULL DEFAULT 0;
+  UPDATE outbox_totals SET id_ceiling = max(
+    coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0),
+    coalesce((SELECT max(id) FROM outbox), 0),
+    coalesce((SELECT max(id) FROM outbox_dead), 0));
+  DROP TABLE outbox;
+  ALTER TABLE outbox_v6 RENAME TO outbox;
+  CREATE INDEX outbox_inflight ON outbox (id) WHERE state <> 'queued';
+  CREATE INDEX outbox_queued_qos0 ON outbox (id) WHERE state = 'queued' AND qos = 0;
+  -- The totals live in memory and are no longer written per commit: the row holds them as of the
+  -- last clean stop (clean = 1) or start, plus what the CLI changed since. clean = 0 (a crash, or
+  -- this upgrade, whose byte count now includes topic, device and properties): count at start.
+  ALTER TABLE outbox_totals ADD COLUMN clean INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

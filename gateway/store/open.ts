@@ -13,6 +13,8 @@ export interface OpenStoreOptions {
   /** State directory; created if missing. The database is dir/fieldgate.db. */
   dir: string;
   durability: StoreConfig['durability'];
+  /** store.commit_interval (ms): how long an ack may wait for a commit that gathers more readings. */
+  commitIntervalMs?: number;
   /** A StoreConfig fits here (its durability is ignored in favour of the option above). */
   limits: OutboxLimits;
   /** Give it a child naming the part (e.g. { part: 'store' }); the store adds no bindings. */
@@ -29,13 +31,14 @@ export function openStore(opts: OpenStoreOptions): Store {
     db,
     logger,
     opts.durability === 'power-loss' ? `${dbPath(opts.dir)}-wal` : undefined,
+    opts.commitIntervalMs ?? 0,
   );
   const state = new SqliteKvState(db, commit);
   const outbox = new SqliteOutbox(db, commit, opts.limits, state, logger);
   commit.setHooks(outbox);
   const inbox = new SqliteInbox(db, commit, logger, state);
   const devices = new SqliteDeviceSessions(db, commit);
-  const expiry = setInterval(() => commit.schedule(), opts.expireEveryMs ?? 5000).unref();
+  const expiry = setInterval(() => commit.tick(), opts.expireEveryMs ?? 5000).unref();
   commit.schedule(); // expire what aged while the gateway was down
   let closed = false;
 
@@ -46,10 +49,12 @@ export function openStore(opts: OpenStoreOptions): Store {
     devices,
     commits$: commit.commits$.asObservable(),
     writeHealth: () => commit.writeHealth(),
+    setSenders: (senders) => commit.setSenders(senders),
     close() {
       if (closed) return;
       closed = true;
       clearInterval(expiry);
+      outbox.closing = true;
       try {
         commit.close();
       } finally {

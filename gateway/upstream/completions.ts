@@ -3,7 +3,9 @@ import type { Outbox, OutboxRow } from '../../contracts/store.js';
 
 /**
  * Rows the broker acknowledged (or QoS 0 rows written), gathered over one event-loop turn and
- * completed in the store with ONE complete() call; they are reported delivered once it committed.
+ * completed in the store with ONE complete() call. They are reported delivered at once: the broker
+ * has them. The delete waits for the store's next commit (up to a couple of seconds: it costs no
+ * commit of its own), and losing it only resends rows the broker already has.
  * The caller flushes from its own turn when it has one scheduled, else this schedules one.
  */
 export class Completions {
@@ -35,13 +37,12 @@ export class Completions {
     this.rows = [];
     const ids = new Array<number>(rows.length);
     for (let i = 0; i < rows.length; i++) ids[i] = rows[i]!.id;
-    // One reaction for the bookkeeping and the outcome: this runs once per ack turn.
     const p = this.o.outbox.complete(ids);
     this.o.pending.add(p);
+    this.o.onDelivered(rows); // a row is a Delivered: no object per message
     p.then(
       () => {
         this.o.pending.delete(p);
-        this.o.onDelivered(rows); // a row is a Delivered: no object per message
       },
       (err) => {
         this.o.pending.delete(p);

@@ -603,6 +603,7 @@ export class Sender {
   /** Wait until every store write this sender started has settled (bounded by the caller). */
   async settle(): Promise<void> {
     this.completions.flush();
+    this.o.outbox.flushCompletions?.(); // deletes wait for the next commit: not this long
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 

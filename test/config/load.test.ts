@@ -24,6 +24,7 @@ describe('config loading', () => {
     expect(c.gateway.id).toBe('example-gw');
     expect(c.store.max_bytes).toBe(256 * 1024 * 1024);
     expect(c.store.max_age).toBe(7 * 86400e3);
+    expect(c.store.commit_interval).toBe(750);
     expect(c.upstream.clean_session).toBe(false);
     expect(c.mqttsn.listen).toEqual({ host: '127.0.0.1', port: 1884 });
   });
@@ -55,6 +56,13 @@ describe('config loading', () => {
     expect(ps).toHaveLength(4);
     expect(ps.find((p) => p.path === 'upstream.keepalvie')?.message).toMatch(/unknown key/);
     expect(ps.find((p) => p.path === 'serial.0.baud')?.message).toMatch(/expected number/);
+  });
+
+  it('bounds store.commit_interval: a duration, at most 5s', () => {
+    const ps = problems(`${minimal}store:\n  commit_interval: 10s\n`);
+    expect(ps.map((p) => p.path)).toEqual(['store.commit_interval']);
+    expect(ps[0]!.message).toMatch(/at most 5s/);
+    expect(parseConfig(`${minimal}store:\n  commit_interval: 0\n`, 'test.yaml', {}).store.commit_interval).toBe(0);
   });
 
   it('names a missing required section', () => {

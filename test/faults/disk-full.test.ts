@@ -13,13 +13,14 @@ import {
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { flags } from '../../adapters/mqttsn/codec/index.js';
+import type { Store } from '../../contracts/store.js';
 import type { Gateway } from '../../gateway/gateway.js';
 import type { LogLine } from '../harness/gateway-process.js';
 import { Mosquitto } from '../harness/mosquitto.js';
 import { freePort, freeUdpPort } from '../harness/ports.js';
 import { Subscriber } from '../harness/subscriber.js';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
-import { waitFor } from '../harness/wait.js';
+import { sleep, waitFor } from '../harness/wait.js';
 import { SnClient } from '../mqttsn/client.js';
 import { startGateway } from '../gateway/start.js';
 
@@ -179,11 +180,16 @@ http: { listen: "127.0.0.1:${httpPort}" }
       expect(lines).toBeGreaterThanOrEqual(1);
       expect(lines).toBeLessThan(await enqueueFailures());
 
-      // Commits that write nothing (the 1 s inbox expiry) go on; they must not clear the failure,
-      // and the watchdog must stay unfed all that time (one ping already under way may land).
+      // Commits that write nothing (a delete of nothing; the periodic expiries read before they
+      // write) must not clear the failure, and the watchdog must stay unfed all that time (one ping
+      // already under way may land).
       const pingsWhenFull = pings();
       const c0 = await commits();
+      const store = (gateway as unknown as { store: Store }).store;
+      await store.state.delete('test', 'nothing');
+      await store.state.delete('test', 'nothing');
       await waitFor(async () => (await commits()) >= c0 + 2, 'two empty commits while full', 5000);
+      await sleep(1500); // and a periodic expiry or two
       h = await health();
       expect(h.code).toBe(503);
       expect(gateway!.observability!.health().serving).toBe(false);

@@ -4,6 +4,7 @@ import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { storeConfigSchema } from '../../gateway/store/config.js';
 import { openStore } from '../../gateway/store/open.js';
+import { ROW_OVERHEAD } from '../../gateway/store/outbox-totals.js';
 import { killAllGateways, runCli } from '../harness/gateway-process.js';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
 
@@ -38,7 +39,11 @@ describe('fieldgate queue', () => {
 
     const stats = await runCli(['queue', 'stats', '-c', file]);
     expect(stats.code).toBe(0);
-    expect(stats.out).toMatch(/outbox\s+3 rows, 6 payload bytes, 0 QoS 2 in flight/);
+    // Each row: 'serial:w', 'w', 't/N', 'vN' and the overhead (what max_bytes counts).
+    const bytes = 3 * (8 + 1 + 3 + 2 + ROW_OVERHEAD);
+    expect(stats.out).toMatch(
+      new RegExp(`outbox\\s+3 rows, ${bytes} bytes \\(max_bytes counts these\\), 0 QoS 2 in flight`),
+    );
 
     const peek = await runCli(['queue', 'peek', '-c', file, '-n', '2']);
     const rows = peek.out

@@ -93,6 +93,11 @@ http: { listen: 127.0.0.1:${await freePort()}, auth: { password_file: ${password
       set_aside: 0,
       dropped: {},
     });
+    // Disk writes per day from /proc/self/io (Linux): the store wrote at start, so more than nothing.
+    expect(s.disk.written_per_day).toBeGreaterThan(0);
+    const metrics = await (await fetch(`${base}/metrics`, { headers: auth })).text();
+    const written = /^fieldgate_store_bytes_written_total (\d+)/m.exec(metrics);
+    expect(Number(written?.[1])).toBeGreaterThan(0);
     expect(s.rates.in).toHaveLength(600);
     expect(s.rates.out).toHaveLength(600);
     expect(s.devices).toEqual({ total: 1, online: 1, asleep: 0, offline: 0, lost: 0 });

@@ -4,7 +4,7 @@ import { InboxFullError, type InboxPut, type OutboxRow } from '../../contracts/s
 import { dbPath } from '../../gateway/store/database.js';
 import { MIGRATIONS } from '../../gateway/store/migrations.js';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
-import { dropTotals, msg, open } from './helpers.js';
+import { cost, dropTotals, msg, open } from './helpers.js';
 
 afterEach(cleanupTmpDirs);
 
@@ -165,13 +165,14 @@ describe('drop-oldest and QoS 0', () => {
   });
 
   it('a QoS 0 row that only QoS 1 rows could make room for is itself dropped, and never announced', async () => {
-    const { store } = open(tmpDir(), { max_rows: 100_000, max_bytes: 10_000 });
+    const tenRows = 10 * cost(msg('d', 0, 1000));
+    const { store } = open(tmpDir(), { max_rows: 100_000, max_bytes: tenRows });
     const dropped = dropTotals(store);
     const added: OutboxRow[] = [];
     store.outbox.added$.subscribe((rows) => added.push(...rows));
     for (let i = 0; i < 10; i++) await store.outbox.enqueue([msg('d', i, 1000)]);
     await store.outbox.enqueue([q0(99, 500)]);
-    expect(store.outbox.stats()).toMatchObject({ rows: 10, bytes: 10_000 });
+    expect(store.outbox.stats()).toMatchObject({ rows: 10, bytes: tenRows });
     expect(store.outbox.nextQueued(0, 20).every((r) => r.qos === 1)).toBe(true);
     expect(added.filter((r) => r.qos === 0)).toEqual([]);
     expect(dropped).toEqual({ max_bytes: 1 });

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { QoS } from '../../adapters/types.js';
 import { OutboxFullError, StoreClosedError } from '../../contracts/store.js';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
-import { msg, open } from './helpers.js';
+import { cost, msg, open } from './helpers.js';
 
 afterEach(cleanupTmpDirs);
 
@@ -61,7 +61,7 @@ describe('group commit', () => {
     await expect(broken).rejects.toMatchObject({ code: 'SQLITE_CONSTRAINT_CHECK' });
     await Promise.all([before, after]);
     expect(store.outbox.nextQueued(0, 10).map((r) => r.device)).toEqual(['a', 'c']);
-    expect(store.outbox.stats()).toMatchObject({ rows: 2, bytes: 2 });
+    expect(store.outbox.stats()).toMatchObject({ rows: 2, bytes: cost(msg('a', 0)) + cost(msg('c', 3)) });
     expect(added).toBe(1);
     store.close();
   });

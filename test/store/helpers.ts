@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { openStore } from '../../gateway/store/open.js';
 import type { OutboxLimits } from '../../gateway/store/limits.js';
+import { rowCost } from '../../gateway/store/outbox-totals.js';
 import type { OutboxMessage, Store } from '../../contracts/store.js';
 
 export interface LogLine {
@@ -78,4 +79,9 @@ export async function enqueueRange(
     results.push(...(await Promise.allSettled(calls)));
   }
   return results;
+}
+
+/** What a message without properties counts against max_bytes (its row's cost on disk). */
+export function cost(m: OutboxMessage): number {
+  return rowCost(m, null);
 }

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { peek, purge, stats } from '../../gateway/store/inspect.js';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
-import { msg, open } from './helpers.js';
+import { cost, msg, open } from './helpers.js';
 
 afterEach(cleanupTmpDirs);
 
@@ -25,7 +25,8 @@ describe('inspect (CLI) beside a running store', () => {
     const s = stats(dir);
     expect(s.path).toBe(join(dir, 'fieldgate.db'));
     expect(s.fileBytes).toBeGreaterThan(0);
-    expect(s.outbox).toMatchObject({ rows: 3, bytes: 60, inflight: 1, queued: 2 });
+    const bytes = cost(msg('a', 0, 10)) + cost(msg('a', 1, 20)) + cost(msg('b', 2, 30));
+    expect(s.outbox).toMatchObject({ rows: 3, bytes, inflight: 1, queued: 2 });
     expect(s.inbox.rows).toBe(1);
     expect(s.kv.rows).toBe(1);
 
@@ -37,7 +38,7 @@ describe('inspect (CLI) beside a running store', () => {
     expect(peek(dir, { limit: 10, from: 'inbox' }).map((r) => r.payload.toString())).toEqual(['x']);
 
     expect(purge(dir, { which: 'outbox' })).toEqual({ outbox: 3, inbox: 0 });
-    // The running store sees the purge, and its counters stayed right (triggers).
+    // The running store sees the purge, and its in-memory counters follow it.
     expect(store.outbox.stats()).toMatchObject({ rows: 0, bytes: 0, inflight: 0 });
     await store.outbox.enqueue([msg('a', 3)]);
     expect(stats(dir).outbox.rows).toBe(1);

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { OutboxFullError } from '../../contracts/store.js';
 import { sleep } from '../harness/wait.js';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
-import { dropTotals, enqueueRange, msg, open } from './helpers.js';
+import { cost, dropTotals, enqueueRange, msg, open } from './helpers.js';
 
 afterEach(cleanupTmpDirs);
 
@@ -21,12 +21,13 @@ describe('outbox limits', () => {
   });
 
   it('drop-oldest keeps max_bytes within 1%', async () => {
-    const { store } = open(tmpDir(), { max_bytes: 100_000 });
+    const max = 1000 * cost(msg('d', 0, 100)); // a row costs its payload, topic, device, source and overhead
+    const { store } = open(tmpDir(), { max_bytes: max });
     const dropped = dropTotals(store);
     await enqueueRange(store, 'd', 0, 1500, 100, 100);
     const { bytes, rows } = store.outbox.stats();
-    expect(bytes).toBeLessThanOrEqual(100_000);
-    expect(bytes).toBeGreaterThanOrEqual(99_000);
+    expect(bytes).toBeLessThanOrEqual(max);
+    expect(bytes).toBeGreaterThanOrEqual(max * 0.99);
     expect(rows).toBe(1000);
     expect(dropped).toEqual({ max_bytes: 500 });
     store.close();
@@ -47,12 +48,13 @@ describe('outbox limits', () => {
   });
 
   it('reject-new refuses past max_bytes', async () => {
-    const { store } = open(tmpDir(), { max_bytes: 10_000, overflow: 'reject-new' });
+    const max = cost(msg('d', 0, 9_000)) + cost(msg('d', 2, 1_000));
+    const { store } = open(tmpDir(), { max_bytes: max, overflow: 'reject-new' });
     const dropped = dropTotals(store);
     await store.outbox.enqueue([msg('d', 0, 9_000)]);
     await expect(store.outbox.enqueue([msg('d', 1, 1_001)])).rejects.toBeInstanceOf(OutboxFullError);
     await store.outbox.enqueue([msg('d', 2, 1_000)]);
-    expect(store.outbox.stats().bytes).toBe(10_000);
+    expect(store.outbox.stats().bytes).toBe(max);
     expect(dropped).toEqual({ reject_new: 1 });
     store.close();
   });

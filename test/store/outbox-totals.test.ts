@@ -3,10 +3,11 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { purge, retrySetAside, stats } from '../../gateway/store/inspect.js';
 import { MIGRATIONS } from '../../gateway/store/migrations.js';
+import { ROW_COST_SQL, ROW_OVERHEAD } from '../../gateway/store/outbox-totals.js';
 import type { Store } from '../../contracts/store.js';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
 import { waitFor } from '../harness/wait.js';
-import { msg, open } from './helpers.js';
+import { cost, msg, open } from './helpers.js';
 
 afterEach(cleanupTmpDirs);
 
@@ -14,7 +15,7 @@ afterEach(cleanupTmpDirs);
 function counted(dir: string): { rows: number; bytes: number } {
   const db = new Database(join(dir, 'fieldgate.db'), { readonly: true });
   try {
-    return db.prepare('SELECT count(*) AS rows, total(length(payload)) AS bytes FROM outbox').get() as {
+    return db.prepare(`SELECT count(*) AS rows, coalesce(sum(${ROW_COST_SQL}), 0) AS bytes FROM outbox`).get() as {
       rows: number;
       bytes: number;
     };
@@ -28,7 +29,7 @@ function totalsOf(store: Store): { rows: number; bytes: number } {
   return { rows, bytes };
 }
 
-describe('outbox totals without triggers (schema v5)', () => {
+describe('outbox totals in memory (schema v6)', () => {
   it('has no trigger on the outbox: the totals are kept by the writers', () => {
     const dir = tmpDir();
     open(dir).store.close();
@@ -54,7 +55,9 @@ describe('outbox totals without triggers (schema v5)', () => {
     `);
     v4.close();
     const { store } = open(dir);
-    expect(totalsOf(store)).toEqual({ rows: 40, bytes: (50 * 51) / 2 - (10 * 11) / 2 });
+    // Counted at the first start (the byte count now includes topic, device and source).
+    const perRow = 'old'.length + 'dev'.length + 'sensors/old'.length + ROW_OVERHEAD;
+    expect(totalsOf(store)).toEqual({ rows: 40, bytes: (50 * 51) / 2 - (10 * 11) / 2 + 40 * perRow });
     const [id] = await store.outbox.enqueue([msg('new', 0, 5)]);
     await store.outbox.complete([11, 12, 13, id!]);
     expect(totalsOf(store)).toEqual(counted(dir));
@@ -99,13 +102,18 @@ describe('outbox totals without triggers (schema v5)', () => {
   it('stay exact when the CLI puts set-aside rows back and purges beside the running store', async () => {
     const dir = tmpDir();
     const { store } = open(dir, { max_rows: 5 });
-    const ids = (await store.outbox.enqueue([msg('a', 0, 100), msg('a', 1, 200), msg('a', 2, 300)])).slice();
+    const three = [msg('a', 0, 100), msg('a', 1, 200), msg('a', 2, 300)];
+    const [c0, c1, c2] = three.map(cost) as [number, number, number];
+    const ids = (await store.outbox.enqueue(three)).slice();
     await store.outbox.setAside(ids[1]!, 'broker_disconnect');
-    expect(totalsOf(store)).toEqual({ rows: 2, bytes: 400 });
+    expect(totalsOf(store)).toEqual({ rows: 2, bytes: c0 + c2 });
 
     expect(retrySetAside(dir)).toBe(1);
-    expect(totalsOf(store)).toEqual({ rows: 3, bytes: 600 });
-    expect(stats(dir).outbox).toMatchObject({ rows: 3, bytes: 600 });
+    expect(totalsOf(store)).toEqual({ rows: 3, bytes: c0 + c1 + c2 });
+    expect(stats(dir).outbox).toMatchObject({ rows: 3, bytes: c0 + c1 + c2 });
+    // The row put back has an id above every id the store used: its sender finds it after its cursor.
+    const back = store.outbox.nextQueued(ids[2]!, 10);
+    expect(back.map((r) => r.payload.length)).toEqual([200]);
     // The store's next flush starts from the CLI's counts: max_rows 5 trims to exactly 5.
     await Promise.all([0, 1, 2, 3].map((i) => store.outbox.enqueue([msg('b', i, 1)])));
     expect(totalsOf(store)).toEqual(counted(dir));
@@ -114,21 +122,21 @@ describe('outbox totals without triggers (schema v5)', () => {
     expect(purge(dir, { which: 'outbox' }).outbox).toBe(5);
     expect(totalsOf(store)).toEqual({ rows: 0, bytes: 0 });
     await store.outbox.enqueue([msg('c', 0, 50)]);
-    expect(totalsOf(store)).toEqual({ rows: 1, bytes: 50 });
+    expect(totalsOf(store)).toEqual({ rows: 1, bytes: cost(msg('c', 0, 50)) });
     expect(totalsOf(store)).toEqual(counted(dir));
     store.close();
   });
 
   it('stay exact through drop-oldest trims by rows and by bytes and max_age expiry', async () => {
     const dir = tmpDir();
-    const { store } = open(dir, { max_rows: 10, max_bytes: 500, max_age: 60_000 });
+    const { store } = open(dir, { max_rows: 10, max_bytes: 1200, max_age: 60_000 });
     for (let burst = 0; burst < 5; burst++)
       await Promise.all(
         Array.from({ length: 8 }, (_, i) => store.outbox.enqueue([msg('a', burst * 8 + i, 20 + i * 10)])),
       );
     expect(totalsOf(store)).toEqual(counted(dir));
     expect(totalsOf(store).rows).toBeLessThanOrEqual(10);
-    expect(totalsOf(store).bytes).toBeLessThanOrEqual(500);
+    expect(totalsOf(store).bytes).toBeLessThanOrEqual(1200);
     store.close();
 
     // Reopen with a max_age every row is past: flushes expire them all (deleted by age, counted out).

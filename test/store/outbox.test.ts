@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
-import { msg, open } from './helpers.js';
+import { cost, msg, open } from './helpers.js';
 
 afterEach(cleanupTmpDirs);
 
@@ -91,12 +91,13 @@ describe('outbox', () => {
     });
     const before = Date.now();
     const ids = await store.outbox.enqueue([msg('d', 0, 100), msg('d', 1, 50)]);
+    const [c0, c1] = [cost(msg('d', 0, 100)), cost(msg('d', 1, 50))];
     expect(added).toBe(1);
     const s = store.outbox.stats();
-    expect(s).toMatchObject({ rows: 2, bytes: 150, inflight: 0 });
+    expect(s).toMatchObject({ rows: 2, bytes: c0 + c1, inflight: 0 });
     expect(s.oldestAt!).toBeGreaterThanOrEqual(before);
     await store.outbox.complete([ids[0]!]);
-    expect(store.outbox.stats()).toMatchObject({ rows: 1, bytes: 50 });
+    expect(store.outbox.stats()).toMatchObject({ rows: 1, bytes: c1 });
     expect(added).toBe(1);
     store.close();
   });

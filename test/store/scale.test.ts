@@ -2,7 +2,8 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
-import { msg, open } from './helpers.js';
+import { ROW_COST_SQL, ROW_OVERHEAD } from '../../gateway/store/outbox-totals.js';
+import { cost, msg, open } from './helpers.js';
 
 afterAll(cleanupTmpDirs);
 
@@ -12,15 +13,19 @@ describe('store at scale', () => {
     let commits = 0;
     store.commits$.subscribe(() => commits++);
     const started = performance.now();
+    let bytes = 0;
     for (let burst = 0; burst < 100; burst++) {
       const calls = [];
-      for (let i = 0; i < 1000; i++)
-        calls.push(store.outbox.enqueue([msg(`dev${i % 50}`, burst * 1000 + i, 64)]));
+      for (let i = 0; i < 1000; i++) {
+        const m = msg(`dev${i % 50}`, burst * 1000 + i, 64);
+        bytes += cost(m);
+        calls.push(store.outbox.enqueue([m]));
+      }
       await Promise.all(calls);
     }
     const ms = performance.now() - started;
     console.log(`enqueue 100k (power-loss, bursts of 1000): ${ms.toFixed(0)} ms, ${commits} commits`);
-    expect(store.outbox.stats()).toMatchObject({ rows: 100_000, bytes: 6_400_000 });
+    expect(store.outbox.stats()).toMatchObject({ rows: 100_000, bytes });
     expect(commits).toBe(100);
     store.close();
   });
@@ -36,8 +41,8 @@ describe('store at scale', () => {
       INSERT INTO outbox (source, device, topic, payload, qos, retain, received_at, enqueued_at)
       SELECT 'bulk', 'dev' || (i % 100), 'sensors/bulk', zeroblob(32), 1, 0, i, ${Date.now()} FROM n;
       UPDATE outbox SET state = 'sent', packet_id = 1 WHERE id = 1;
-      -- No trigger keeps outbox_totals (schema v5): a writer by SQL keeps it itself.
-      UPDATE outbox_totals SET rows = (SELECT count(*) FROM outbox), bytes = (SELECT total(length(payload)) FROM outbox);
+      -- As a clean stop leaves them: the counts written back, clean = 1 (the start does not count).
+      UPDATE outbox_totals SET rows = (SELECT count(*) FROM outbox), bytes = (SELECT total(${ROW_COST_SQL}) FROM outbox), clean = 1;
     `);
     raw.close();
     console.log(`built 1M rows in ${(performance.now() - built).toFixed(0)} ms`);
@@ -50,7 +55,10 @@ describe('store at scale', () => {
     const ms = performance.now() - started;
     console.log(`openStore + nextQueued + stats + inflight with 1M rows: ${ms.toFixed(1)} ms`);
     expect(first.map((r) => r.id)).toEqual(Array.from({ length: 100 }, (_, i) => i + 2));
-    expect(stats).toMatchObject({ rows: 1_000_000, bytes: 32_000_000, inflight: 1 });
+    // Each row: 32-byte payload, 'bulk', 'sensors/bulk', 'devN' (N < 100) and the overhead.
+    const devBytes = 10 * 4 + 90 * 5;
+    const bytes = 1_000_000 * (32 + 4 + 12 + ROW_OVERHEAD) + 10_000 * devBytes;
+    expect(stats).toMatchObject({ rows: 1_000_000, bytes, inflight: 1 });
     expect(inflight.map((r) => r.id)).toEqual([1]);
     expect(store.outbox.nextQueued(999_990, 100).map((r) => r.id)).toEqual(
       Array.from({ length: 10 }, (_, i) => 999_991 + i),
