@@ -89,7 +89,7 @@ export const mqttsnConfigSchema = z
       .int()
       .positive()
       .default(1024 * 1024),
-    // --- per-device state bounds (issue 13 items 4, 5) ---
+    // --- per-device state bounds (what one device may make the gateway keep) ---
     /**
      * A clean-session=false session that stays offline this long is deleted with its registrations,
      * subscriptions and queued subscription traffic. max_clients counts connected and sleeping

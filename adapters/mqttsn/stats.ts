@@ -19,7 +19,7 @@ export type DropReason =
   | 'expired'
   | 'handler-error'
   | 'send-error'
-  // per-device state bounds (issue 13 items 4, 5)
+  // per-device state bounds (what one device may make the gateway keep)
   | 'session-evicted' // an offline (or long-silent live) session gave way to a new device (table full)
   | 'session-expired' // offline longer than session_expiry
   | 'subscription-limit' // SUBSCRIBE beyond max_subscriptions_per_client
