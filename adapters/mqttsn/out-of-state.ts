@@ -26,3 +26,20 @@ export function answerAsleep(ctx: Ctx, peer: Peer, s: Session, what: string): vo
   if (ctx.replies.allow(peerKey(peer))) ctx.send(peer, { type: 'disconnect' });
   endSession(ctx, s, 'disconnect');
 }
+
+/**
+ * The session a REGISTER, SUBSCRIBE or UNSUBSCRIBE may act on: online. Otherwise the sender is answered
+ * (no session, asleep) or the packet dropped (in the middle of CONNECT), and undefined returned.
+ */
+export function onlineSession(
+  ctx: Ctx,
+  peer: Peer,
+  s: Session | undefined,
+  what: string,
+): Session | undefined {
+  if (!s || s.state === 'offline') answerNoSession(ctx, peer, what);
+  else if (s.state === 'asleep') answerAsleep(ctx, peer, s, what);
+  else if (!s.online) ctx.drop('out-of-state', peer, `${s.clientId}: ${what} during CONNECT`, s.clientId);
+  else return s;
+  return undefined;
+}

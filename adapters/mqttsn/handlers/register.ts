@@ -1,31 +1,21 @@
 import { topicNameProblem, topicPreview } from '../../../contracts/topic.js';
 import { type PacketOf, ReturnCode } from '../codec/index.js';
 import type { Ctx } from '../context.js';
-import { answerAsleep, answerNoSession } from '../out-of-state.js';
+import { onlineSession } from '../out-of-state.js';
 import type { Peer } from '../peer.js';
 import type { Session } from '../session.js';
-import { refusedForSize, tooLong } from '../state-limits.js';
 import { topicCost } from '../state-budget.js';
+import { refusedForSize, tooLong } from '../state-limits.js';
 
 /** REGISTER from a device: the topic id it will publish with (the same id again for a known name). */
 export function onRegister(
   ctx: Ctx,
   peer: Peer,
   p: PacketOf<'register'>,
-  s: Session | undefined,
+  session: Session | undefined,
 ): Promise<void> | void {
-  if (!s || s.state === 'offline') {
-    answerNoSession(ctx, peer, 'REGISTER');
-    return;
-  }
-  if (s.state === 'asleep') {
-    answerAsleep(ctx, peer, s, 'REGISTER');
-    return;
-  }
-  if (!s.online) {
-    ctx.drop('out-of-state', peer, `${s.clientId}: REGISTER during CONNECT`, s.clientId);
-    return;
-  }
+  const s = onlineSession(ctx, peer, session, 'REGISTER');
+  if (!s) return;
   const regack = (topicId: number, rc: number) =>
     ctx.send(peer, { type: 'regack', topicId, msgId: p.msgId, returnCode: rc });
   // A name the broker would refuse is never registered: "not supported", so the device does not retry it.

@@ -1,7 +1,7 @@
 import type { QoS } from '../../types.js';
 import { flags, type PacketOf, ReturnCode, shortIdToName, TopicIdType } from '../codec/index.js';
 import type { Ctx } from '../context.js';
-import { answerAsleep, answerNoSession } from '../out-of-state.js';
+import { onlineSession } from '../out-of-state.js';
 import type { Peer } from '../peer.js';
 import type { Session } from '../session.js';
 import { subCost, topicCost } from '../state-budget.js';
@@ -34,20 +34,10 @@ export function onSubscribe(
   ctx: Ctx,
   peer: Peer,
   p: PacketOf<'subscribe'>,
-  s: Session | undefined,
+  session: Session | undefined,
 ): Promise<void> | void {
-  if (!s || s.state === 'offline') {
-    answerNoSession(ctx, peer, 'SUBSCRIBE');
-    return;
-  }
-  if (s.state === 'asleep') {
-    answerAsleep(ctx, peer, s, 'SUBSCRIBE');
-    return;
-  }
-  if (!s.online) {
-    ctx.drop('out-of-state', peer, `${s.clientId}: SUBSCRIBE during CONNECT`, s.clientId);
-    return;
-  }
+  const s = onlineSession(ctx, peer, session, 'SUBSCRIBE');
+  if (!s) return;
   const qos: QoS = p.flags.qos === 1 || p.flags.qos === 2 ? p.flags.qos : 0;
   const suback = (topicId: number, rc: number) =>
     ctx.send(peer, { type: 'suback', flags: flags({ qos }), topicId, msgId: p.msgId, returnCode: rc });
@@ -109,20 +99,10 @@ export function onUnsubscribe(
   ctx: Ctx,
   peer: Peer,
   p: PacketOf<'unsubscribe'>,
-  s: Session | undefined,
+  session: Session | undefined,
 ): void {
-  if (!s || s.state === 'offline') {
-    answerNoSession(ctx, peer, 'UNSUBSCRIBE');
-    return;
-  }
-  if (s.state === 'asleep') {
-    answerAsleep(ctx, peer, s, 'UNSUBSCRIBE');
-    return;
-  }
-  if (!s.online) {
-    ctx.drop('out-of-state', peer, `${s.clientId}: UNSUBSCRIBE during CONNECT`, s.clientId);
-    return;
-  }
+  const s = onlineSession(ctx, peer, session, 'UNSUBSCRIBE');
+  if (!s) return;
   const filter = filterOf(ctx, s, p);
   if (filter !== undefined && ctx.sessions.unsubscribe(s, filter)) {
     void ctx.persist(s);
