@@ -70,6 +70,14 @@ export interface CommandReply {
   groups?: Record<string, string>;
 }
 
+/**
+ * send() rejects with this for a command whose expiresAt has passed: the gateway reports it as
+ * 'expired' (any other rejection is 'rejected'); neither is retried.
+ */
+export class CommandExpiredError extends Error {
+  override readonly name = 'CommandExpiredError';
+}
+
 export type SendOutcome =
   | 'delivered' // written to the device (and acked where the protocol acks)
   | 'queued' // device asleep/unplugged: the command waits in the durable inbox

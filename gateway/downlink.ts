@@ -1,4 +1,10 @@
-import type { Adapter, Command, DownlinkMessage, SubscribingAdapter } from '../adapters/types.js';
+import {
+  type Adapter,
+  type Command,
+  CommandExpiredError,
+  type DownlinkMessage,
+  type SubscribingAdapter,
+} from '../adapters/types.js';
 import {
   type CommandOutcome,
   commandReply,
@@ -156,9 +162,7 @@ export class Downlink {
         outcome = await adapter.send(command);
       } catch (err) {
         // Adapters reject commands that expired or that the device refused; neither is retried.
-        outcome = /expired/i.test(`${(err as Error).name} ${(err as Error).message}`)
-          ? 'expired'
-          : 'rejected';
+        outcome = err instanceof CommandExpiredError ? 'expired' : 'rejected';
         logger.warn(
           { err, target: command.target, device: command.device, outcome },
           'command not delivered',

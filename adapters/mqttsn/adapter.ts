@@ -16,6 +16,7 @@ import type {
   SendOutcome,
   SubscribingAdapter,
 } from '../types.js';
+import { CommandExpiredError } from '../types.js';
 import { Acl } from './acl.js';
 import { decode, encode, type Packet } from './codec/index.js';
 import type { MqttsnConfig } from './config.js';
@@ -59,7 +60,7 @@ export interface MqttSnAdapterOptions {
 
 const NOTHING_RESERVED: Reserved = { clientIds: new Set(), filters: [] };
 
-/** A command the adapter could neither deliver nor queue (expired, over budget, refused by the device). */
+/** A command the adapter could neither deliver nor queue (over budget, refused by the device). */
 export class CommandNotDeliveredError extends Error {
   override readonly name = 'CommandNotDeliveredError';
 }
@@ -326,7 +327,7 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
     if (!s) return 'unknown-device';
     if (command.expiresAt !== undefined && command.expiresAt <= waitingNow()) {
       this.ctx.drop('expired', s.peer, `command ${command.id}`);
-      throw new CommandNotDeliveredError(`command ${command.id} for ${command.device} expired`);
+      throw new CommandExpiredError(`command ${command.id} for ${command.device} expired`);
     }
     const msg = {
       topic: command.topic,
