@@ -1,11 +1,6 @@
 // The rules engine's public surface: what the gateway and the CLI import.
-export {
-  compileRules,
-  RuleEngine,
-  type DownlinkResult,
-  type RuleEngineOptions,
-  type UplinkResult,
-} from './compile.js';
+export { compileRules, type RuleEngineOptions } from './compile.js';
+export { type DownlinkResult, RuleEngine, type UplinkResult } from './engine.js';
 export type { RulesConfig } from './config.js';
 export {
   commandReply,
