@@ -22,7 +22,7 @@ import { openStore } from './store/open.js';
 import type { Store } from '../contracts/store.js';
 import { throttledLog } from '../contracts/throttled-log.js';
 import { topicPreview } from '../contracts/topic.js';
-import { SubscriptionSet } from './subscriptions.js';
+import { SubscriptionSet } from './subscription-set.js';
 import { UpstreamClient } from './upstream/client.js';
 import { redactUrl } from './upstream/url.js';
 import type { LogRing } from './status/log-ring.js';
