@@ -121,6 +121,10 @@ export interface SubscribingAdapter extends Adapter {
   deliver(message: DownlinkMessage): Promise<void>;
 }
 
+export function isSubscribing(a: Adapter): a is SubscribingAdapter {
+  return 'subscriptions$' in a && 'deliver' in a;
+}
+
 /** A device's availability as its adapter sees it (retained availability topics, the status page). */
 export type DeviceState = 'online' | 'offline' | 'asleep' | 'lost';
 

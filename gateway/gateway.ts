@@ -9,7 +9,7 @@ import { version } from './version.js';
 import { configChecks } from './config/checks.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
-import { Downlink } from './downlink.js';
+import { Downlink } from './downlink/router.js';
 import { ReportingInbox } from './downlink/reporting-inbox.js';
 import { refusalOf, startIngest } from './ingest.js';
 import { lockStateDir } from './lifecycle/instance-lock.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RulesConfig } from './config.js';
-import { CompiledCommandRule } from './downlink.js';
+import { CompiledCommandRule } from './command-rules.js';
 import { RuleEngine } from './engine.js';
 import { Problems } from './errors.js';
 import { CompiledTrigger } from './triggers.js';

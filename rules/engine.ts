@@ -6,7 +6,7 @@ import {
   commandResult,
   type ResponseRequest,
   type RoutedCommand,
-} from './downlink.js';
+} from './command-rules.js';
 import { type DecodedPayload, decodePayload } from './input.js';
 import type { CompiledTrigger } from './triggers.js';
 import {
@@ -154,7 +154,7 @@ export class RuleEngine {
     return this.rules.flatMap((rule) => rule.report?.due(now) ?? []);
   }
 
-  /** Result/ack message for a command's final outcome (see downlink.ts commandResult). */
+  /** Result/ack message for a command's final outcome (see command-rules.ts commandResult). */
   commandResult(command: RoutedCommand, outcome: CommandOutcome, now: number): OutboxMessage | undefined {
     return commandResult(command, outcome, now);
   }

@@ -8,7 +8,7 @@ export {
   type CommandOutcome,
   type ResponseRequest,
   type RoutedCommand,
-} from './downlink.js';
+} from './command-rules.js';
 export { dryRun, type DryRunInput, type DryRunResult, formatDryRun } from './dry-run.js';
 export { type ConfigPath, type RuleProblem, RulesCompileError } from './errors.js';
 export type { DropReason, TraceEntry } from './uplink.js';

@@ -1,7 +1,7 @@
 import { InboxFullError } from '../../contracts/store.js';
 import type { SendOutcome } from '../types.js';
 import type { Ctx } from './context.js';
-import { queueDownlink } from './downlink.js';
+import { queueDownlink } from './device-exchange.js';
 import type { DownMsg } from './downlink-queue.js';
 import type { Session } from './session.js';
 

@@ -4,7 +4,7 @@ import { CommandExpiredError as ModbusExpired } from '../../adapters/modbus/comm
 import { CommandExpiredError as SerialExpired } from '../../adapters/serial/commands.js';
 import { type Adapter, type Command, CommandExpiredError } from '../../adapters/types.js';
 import type { Inbox, Outbox } from '../../contracts/store.js';
-import { Downlink } from '../../gateway/downlink.js';
+import { Downlink } from '../../gateway/downlink/router.js';
 import type { CommandOutcome, RuleEngine } from '../../rules/index.js';
 
 /** The outcome of a command whose send() rejected comes from the error's type, not its wording. */
