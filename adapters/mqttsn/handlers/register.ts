@@ -23,7 +23,7 @@ export function onRegister(
     return;
   }
   if (!s.online) {
-    ctx.drop('out-of-state', peer, `${s.clientId}: REGISTER during CONNECT`, s.clientId);
+    ctx.drop('out_of_state', peer, `${s.clientId}: REGISTER during CONNECT`, s.clientId);
     return;
   }
   const regack = (topicId: number, rc: number) =>
@@ -32,7 +32,7 @@ export function onRegister(
   const problem = p.rawName ? 'invalid_utf8' : topicNameProblem(p.topicName);
   if (problem) {
     ctx.drop(
-      'invalid-topic',
+      'invalid_topic',
       peer,
       `${s.clientId} REGISTER ${problem}: ${JSON.stringify(topicPreview(p.topicName))}`,
     );
@@ -47,7 +47,7 @@ export function onRegister(
   }
   const id = s.topics.assign(p.topicName);
   if (id === undefined) {
-    ctx.drop('queue-full', peer, `${s.clientId}: topic registry full`);
+    ctx.drop('queue_full', peer, `${s.clientId}: topic registry full`);
     regack(0, ReturnCode.CONGESTION);
     return;
   }
@@ -59,7 +59,7 @@ export function onRegister(
     () => {
       s.topics.forget(id);
       ctx.sessions.settle(s);
-      ctx.drop('store-error', peer, `${s.clientId} REGISTER ${p.topicName}`);
+      ctx.drop('store_error', peer, `${s.clientId} REGISTER ${p.topicName}`);
       regack(0, ReturnCode.CONGESTION);
     },
   );
