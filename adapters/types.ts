@@ -70,6 +70,14 @@ export interface CommandReply {
   groups?: Record<string, string>;
 }
 
+/**
+ * send() rejects with this for a command whose expiresAt has passed: the gateway reports it as
+ * 'expired' (any other rejection is 'rejected'); neither is retried.
+ */
+export class CommandExpiredError extends Error {
+  override readonly name = 'CommandExpiredError';
+}
+
 export type SendOutcome =
   | 'delivered' // written to the device (and acked where the protocol acks)
   | 'queued' // device asleep/unplugged: the command waits in the durable inbox
@@ -111,6 +119,10 @@ export interface SubscribingAdapter extends Adapter {
   readonly subscriptions$: Observable<ReadonlyMap<string, QoS>>;
   /** Route one upstream message to every device subscribed to a matching filter (durable inbox for sleepers). */
   deliver(message: DownlinkMessage): Promise<void>;
+}
+
+export function isSubscribing(a: Adapter): a is SubscribingAdapter {
+  return 'subscriptions$' in a && 'deliver' in a;
 }
 
 /** A device's availability as its adapter sees it (retained availability topics, the status page). */

@@ -1,6 +1,6 @@
 import type { Command, QoS } from '../adapters/types.js';
 import type { OutboxMessage } from '../contracts/store.js';
-import type { RuleEngine } from './compile.js';
+import type { RuleEngine } from './engine.js';
 import type { TraceEntry } from './uplink.js';
 import { waitingNow, wallOf } from '../contracts/clock.js';
 

@@ -1,11 +1,6 @@
 // The rules engine's public surface: what the gateway and the CLI import.
-export {
-  compileRules,
-  RuleEngine,
-  type DownlinkResult,
-  type RuleEngineOptions,
-  type UplinkResult,
-} from './compile.js';
+export { compileRules, type RuleEngineOptions } from './compile.js';
+export { type DownlinkResult, RuleEngine, type UplinkResult } from './engine.js';
 export type { RulesConfig } from './config.js';
 export {
   commandReply,
@@ -13,7 +8,7 @@ export {
   type CommandOutcome,
   type ResponseRequest,
   type RoutedCommand,
-} from './downlink.js';
+} from './command-rules.js';
 export { dryRun, type DryRunInput, type DryRunResult, formatDryRun } from './dry-run.js';
 export { type ConfigPath, type RuleProblem, RulesCompileError } from './errors.js';
 export type { DropReason, TraceEntry } from './uplink.js';

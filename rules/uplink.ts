@@ -312,22 +312,45 @@ export function runUplink(
     run: { messages: NONE, commands: NONE, dropped: undefined, errors: NONE, trace: NONE },
     matched: false,
   };
-  for (let i = 0; i < rules.length; i++) {
+  const waiting = runFrom(0, st, rules, reading, decoded, gateway, now);
+  if (waiting) return continueAsync(waiting, st, rules, defaultRoute, reading, decoded, gateway, now);
+  return finishRun(st, defaultRoute, reading, decoded, gateway);
+}
+
+/** A rule whose expression is being evaluated: its index, and its result to come. */
+interface Waiting {
+  at: number;
+  result: Promise<RuleResult>;
+}
+
+/**
+ * The one loop over the rules: from index `from`, synchronously, until the run stops (undefined) or
+ * a matching rule has to wait for JSONata (that rule, to be recorded once its result comes).
+ */
+function runFrom(
+  from: number,
+  st: RunState,
+  rules: readonly CompiledUplinkRule[],
+  reading: Reading,
+  decoded: DecodedPayload,
+  gateway: string,
+  now: number,
+): Waiting | undefined {
+  for (let i = from; i < rules.length; i++) {
     const rule = rules[i]!;
     if (!rule.source(reading.source)) continue;
     const captures = rule.pattern.match(reading.topic);
     if (!captures) continue;
     const r = applyRule(rule, reading, decoded, captures, gateway, now);
-    if (r instanceof Promise)
-      return continueAsync(r, i, st, rules, defaultRoute, reading, decoded, gateway, now);
-    if (record(st, rule, r)) break;
+    if (r instanceof Promise) return { at: i, result: r };
+    if (record(st, rule, r)) return undefined;
   }
-  return finishRun(st, defaultRoute, reading, decoded, gateway);
+  return undefined;
 }
 
+/** The run from the first rule that had to wait: each wait recorded, then the same loop goes on. */
 async function continueAsync(
-  pending: Promise<RuleResult>,
-  at: number,
+  first: Waiting,
   st: RunState,
   rules: readonly CompiledUplinkRule[],
   defaultRoute: DefaultRoute,
@@ -336,13 +359,10 @@ async function continueAsync(
   gateway: string,
   now: number,
 ): Promise<UplinkRun> {
-  if (record(st, rules[at]!, await pending)) return finishRun(st, defaultRoute, reading, decoded, gateway);
-  for (let i = at + 1; i < rules.length; i++) {
-    const rule = rules[i]!;
-    if (!rule.source(reading.source)) continue;
-    const captures = rule.pattern.match(reading.topic);
-    if (!captures) continue;
-    if (record(st, rule, await applyRule(rule, reading, decoded, captures, gateway, now))) break;
+  let waiting: Waiting | undefined = first;
+  while (waiting) {
+    const stop = record(st, rules[waiting.at]!, await waiting.result);
+    waiting = stop ? undefined : runFrom(waiting.at + 1, st, rules, reading, decoded, gateway, now);
   }
   return finishRun(st, defaultRoute, reading, decoded, gateway);
 }

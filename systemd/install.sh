@@ -45,7 +45,7 @@ did() { say "$*"; changed=1; }
 case "$NODE_BIN" in
   /home/*|/root/*) echo "install.sh: node at $NODE_BIN is under a home directory, which ProtectHome=yes hides from the service; install a system Node.js (e.g. /usr/bin/node) or set NODE_BIN=" >&2; exit 1 ;;
 esac
-if [[ ! -f "$SRC/dist/gateway/cli.js" ]]; then
+if [[ ! -f "$SRC/dist/gateway/cli/main.js" ]]; then
   echo "install.sh: $SRC/dist is missing; run 'npm ci && npm run build' in $SRC first" >&2
   exit 1
 fi

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Inbox, InboxRow } from '../../contracts/store.js';
-import type { Command, SendOutcome } from '../types.js';
+import { CommandExpiredError, type Command, type SendOutcome } from '../types.js';
 import type { Scheduler } from './scheduler.js';
 import type { ModbusCounters } from './stats.js';
 import { ModbusRequestError } from './transport.js';
@@ -12,9 +12,7 @@ import {
 } from './write-command.js';
 import { waitingNow } from '../../contracts/clock.js';
 
-export class CommandExpiredError extends Error {
-  override readonly name = 'CommandExpiredError';
-}
+export { CommandExpiredError };
 
 export interface CommandsDeps {
   /** "modbus:<bus>": the inbox target. */

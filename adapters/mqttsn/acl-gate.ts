@@ -64,5 +64,5 @@ export function aclRefused(ctx: Ctx, peer: Peer, p: Packet, s: Session | undefin
 
 /** Counted and logged (a module function: aclRefused runs for every datagram, PUBLISH included). */
 function denied(ctx: Ctx, peer: Peer, s: Session, what: string): void {
-  ctx.drop('acl-denied', peer, `${s.clientId}: ${what}`);
+  ctx.drop('acl_denied', peer, `${s.clientId}: ${what}`);
 }

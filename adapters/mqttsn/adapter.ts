@@ -16,6 +16,7 @@ import type {
   SendOutcome,
   SubscribingAdapter,
 } from '../types.js';
+import { CommandExpiredError } from '../types.js';
 import { Acl } from './acl.js';
 import { decode, encode, type Packet } from './codec/index.js';
 import type { MqttsnConfig } from './config.js';
@@ -59,7 +60,7 @@ export interface MqttSnAdapterOptions {
 
 const NOTHING_RESERVED: Reserved = { clientIds: new Set(), filters: [] };
 
-/** A command the adapter could neither deliver nor queue (expired, over budget, refused by the device). */
+/** A command the adapter could neither deliver nor queue (over budget, refused by the device). */
 export class CommandNotDeliveredError extends Error {
   override readonly name = 'CommandNotDeliveredError';
 }
@@ -72,12 +73,12 @@ const NO_SESSION_REPLIES_PER_S = 200;
 const QOS2_PURGE_MS = 15 * 60e3;
 /** Drops worth a (rate-limited) warning: someone is probing, misconfigured or being refused. */
 const WARN_REASONS: ReadonlySet<DropReason> = new Set<DropReason>([
-  'bad-source',
-  'acl-denied',
-  'address-pinned',
-  'unsafe-client-id',
-  'not-allowed',
-  'send-error',
+  'bad_source',
+  'acl_denied',
+  'address_pinned',
+  'unsafe_client_id',
+  'not_allowed',
+  'send_error',
 ]);
 
 /** MQTT-SN v1.2 aggregating gateway on one UDP socket. One start()/stop() per instance: stop() completes the streams. */
@@ -146,7 +147,7 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
     const log = opts.logger ?? pino({ level: 'silent' });
     this.socket = new UdpSocket(
       (msg, rinfo) => this.onDatagram(msg, rinfo),
-      (err) => this.ctx.drop('send-error', undefined, String(err)),
+      (err) => this.ctx.drop('send_error', undefined, String(err)),
     );
     const refusals = throttledLog(log);
     const warnings = new DeviceWarnings(log);
@@ -196,7 +197,7 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
           const id = this.troubleDevice(reason, peer, device);
           this.statsBox.drop(reason, key, detail, id);
           // A downlink that failed because its session ended or slept is not the device's doing.
-          if (id !== undefined || reason !== 'delivery-failed') warnings.report(reason, id, key, detail);
+          if (id !== undefined || reason !== 'delivery_failed') warnings.report(reason, id, key, detail);
           else log.debug({ reason, peer: key, detail }, 'mqttsn drop');
           return;
         }
@@ -326,7 +327,7 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
     if (!s) return 'unknown-device';
     if (command.expiresAt !== undefined && command.expiresAt <= waitingNow()) {
       this.ctx.drop('expired', s.peer, `command ${command.id}`);
-      throw new CommandNotDeliveredError(`command ${command.id} for ${command.device} expired`);
+      throw new CommandExpiredError(`command ${command.id} for ${command.device} expired`);
     }
     const msg = {
       topic: command.topic,
@@ -356,7 +357,7 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
     // A reply to port 0 throws in dgram.send, possibly later from a retry timer: never let one in.
     const bad = unusableSource(rinfo.address, rinfo.port);
     if (bad) {
-      this.ctx.drop('bad-source', from, bad);
+      this.ctx.drop('bad_source', from, bad);
       return;
     }
     // try/catch in place of guard(): no closure per datagram (the same for dispatch below).
@@ -373,7 +374,7 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
     peer: Peer | null | undefined,
     device?: string,
   ): string | undefined {
-    if (device !== undefined || reason === 'delivery-failed' || !peer) return device;
+    if (device !== undefined || reason === 'delivery_failed' || !peer) return device;
     return this.sessions.byPeer(peer)?.clientId;
   }
 
@@ -409,10 +410,10 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
   /** A handler threw: counted, logged (rate-limited, with its stack), and it stops there. */
   private handlerFailed(e: unknown, what: string, peer?: Peer): void {
     try {
-      this.statsBox.drop('handler-error', peer && peerKey(peer), what);
+      this.statsBox.drop('handler_error', peer && peerKey(peer), what);
       this.ctx.refusals(
-        'handler-error',
-        { reason: 'handler-error', err: e, what },
+        'handler_error',
+        { reason: 'handler_error', err: e, what },
         'mqttsn handler failed',
         'error',
       );
@@ -426,7 +427,7 @@ export class MqttSnAdapter implements SubscribingAdapter, DeviceReportingAdapter
     try {
       buf = encode(peer.forward ? { type: 'encapsulated', ...peer.forward, packet: p } : p);
     } catch (e) {
-      this.ctx.drop('send-error', peer, String(e));
+      this.ctx.drop('send_error', peer, String(e));
       return;
     }
     this.statsBox.counters.tx++;

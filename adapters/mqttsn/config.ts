@@ -108,7 +108,7 @@ export const mqttsnConfigSchema = z
     /**
      * Memory for messages waiting in connected devices' in-memory downlink queues, all devices
      * together (per device: max_queued_messages_per_client and max_queued_bytes_per_client). Beyond
-     * it a message for a connected device is dropped and counted (queue-full), not buffered.
+     * it a message for a connected device is dropped and counted (queue_full), not buffered.
      */
     max_downlink_memory: bytes().default(32 * 1024 * 1024),
     /** The same for every device at one source address together (a host inventing client ids). */

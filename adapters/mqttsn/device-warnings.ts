@@ -4,14 +4,14 @@ import type { DropReason } from './stats.js';
 
 /** Drops that say a device is misbehaving: warned about by device, and shown next to it on the status page. */
 export const DEVICE_TROUBLE: ReadonlySet<DropReason> = new Set<DropReason>([
-  'delivery-failed',
-  'out-of-state',
+  'delivery_failed',
+  'out_of_state',
   'oversize',
 ]);
 
 const MESSAGES: Partial<Record<DropReason, string>> = {
-  'delivery-failed': 'mqttsn device is not taking its messages (no ack after retries, or refused)',
-  'out-of-state': 'mqttsn device sends packets its session state does not allow',
+  'delivery_failed': 'mqttsn device is not taking its messages (no ack after retries, or refused)',
+  'out_of_state': 'mqttsn device sends packets its session state does not allow',
   oversize: 'mqttsn device sends datagrams over max_packet_size (dropped)',
 };
 

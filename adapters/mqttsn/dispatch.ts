@@ -51,6 +51,6 @@ export function dispatch(ctx: Ctx, peer: Peer, p: Packet): Promise<void> | void 
       return onSearchgw(ctx, peer, p);
     default:
       // Gateway-to-client types (CONNACK, ADVERTISE, GWINFO from another gateway, ...) and PINGRESP.
-      return ctx.drop('out-of-state', peer, `unexpected ${p.type}`);
+      return ctx.drop('out_of_state', peer, `unexpected ${p.type}`);
   }
 }

@@ -22,7 +22,7 @@ export interface DownlinkMemory {
 }
 
 /**
- * What a queue needs from the device and adapter around it (downlink.ts builds it): the bounds, the
+ * What a queue needs from the device and adapter around it (device-exchange.ts builds it): the bounds, the
  * exchange itself and where outcomes go. Passed in, so the queue (held by each Session) imports neither.
  */
 export interface QueueTarget {

@@ -44,7 +44,7 @@ const forgetLog = new WeakMap<Ctx, { at: number; count: number }>();
  * Deletes an offline clean-session=false session for good: its rows, its queued subscription traffic
  * (commands stay until their own expiry) and its QoS 2 ids. Counted; logged rate-limited.
  */
-export function forgetSession(ctx: Ctx, s: Session, why: 'session-evicted' | 'session-expired'): void {
+export function forgetSession(ctx: Ctx, s: Session, why: 'session_evicted' | 'session_expired'): void {
   ctx.sessions.remove(s);
   s.cleanSession = true;
   ctx.track(ctx.persist(s), why);
@@ -85,7 +85,7 @@ export function isProtected(ctx: Ctx, clientId: string): boolean {
 export function evictOldestOffline(ctx: Ctx): boolean {
   for (const s of ctx.sessions.offline()) {
     if (isProtected(ctx, s.clientId)) continue;
-    forgetSession(ctx, s, 'session-evicted');
+    forgetSession(ctx, s, 'session_evicted');
     return true;
   }
   return false;
@@ -121,7 +121,7 @@ function evictIdleLive(ctx: Ctx): boolean {
     // Heard from since the scan, or already gone: not a candidate any more.
     if (ctx.sessions.get(s.clientId) !== s || s.state === 'offline' || now - s.lastSeen < idleAfter(s, after))
       continue;
-    ctx.drop('session-evicted', s.peer, `${s.clientId}: silent ${Math.round((now - s.lastSeen) / 1000)} s`);
+    ctx.drop('session_evicted', s.peer, `${s.clientId}: silent ${Math.round((now - s.lastSeen) / 1000)} s`);
     if (s.peer) ctx.send(s.peer, { type: 'disconnect' });
     endSession(ctx, s, 'disconnect'); // no will: the device is not known to be gone
     return true;
@@ -147,7 +147,7 @@ export function sweep(ctx: Ctx): void {
   for (const s of [...ctx.sessions.values()]) {
     if (s.state === 'will-topic' || s.state === 'will-msg') {
       if (now - s.connectStartedAt > connectTimeout) {
-        ctx.drop('out-of-state', s.peer, `${s.clientId}: will exchange timed out`);
+        ctx.drop('out_of_state', s.peer, `${s.clientId}: will exchange timed out`);
         if (s.cleanSession) {
           s.state = 'offline';
           ctx.sessions.remove(s);
@@ -169,5 +169,5 @@ export function sweep(ctx: Ctx): void {
     if (s.offlineSince >= cutoff) break;
     expired.push(s);
   }
-  for (const s of expired) forgetSession(ctx, s, 'session-expired');
+  for (const s of expired) forgetSession(ctx, s, 'session_expired');
 }

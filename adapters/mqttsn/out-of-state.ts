@@ -10,7 +10,7 @@ import type { Session } from './session.js';
  * and rate-limited per peer and in all (ReplyLimit), so a spoofed source gets little.
  */
 export function answerNoSession(ctx: Ctx, peer: Peer, what: string): void {
-  ctx.drop('out-of-state', peer, `${what} without a connection`);
+  ctx.drop('out_of_state', peer, `${what} without a connection`);
   if (ctx.replies.allow(peerKey(peer))) ctx.send(peer, { type: 'disconnect' });
 }
 
@@ -22,7 +22,7 @@ export function answerNoSession(ctx: Ctx, peer: Peer, what: string): void {
  * session keeps its subscriptions and queued messages). The device connects again and resends.
  */
 export function answerAsleep(ctx: Ctx, peer: Peer, s: Session, what: string): void {
-  ctx.drop('out-of-state', peer, `${s.clientId}: ${what} while asleep`, s.clientId);
+  ctx.drop('out_of_state', peer, `${s.clientId}: ${what} while asleep`, s.clientId);
   if (ctx.replies.allow(peerKey(peer))) ctx.send(peer, { type: 'disconnect' });
   endSession(ctx, s, 'disconnect');
 }
@@ -39,7 +39,7 @@ export function onlineSession(
 ): Session | undefined {
   if (!s || s.state === 'offline') answerNoSession(ctx, peer, what);
   else if (s.state === 'asleep') answerAsleep(ctx, peer, s, what);
-  else if (!s.online) ctx.drop('out-of-state', peer, `${s.clientId}: ${what} during CONNECT`, s.clientId);
+  else if (!s.online) ctx.drop('out_of_state', peer, `${s.clientId}: ${what} during CONNECT`, s.clientId);
   else return s;
   return undefined;
 }

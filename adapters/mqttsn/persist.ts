@@ -132,7 +132,7 @@ export function restoreSessions(ctx: Ctx): Session[] {
   const cutoff = ctx.now() - ctx.cfg.session_expiry;
   const dropped: {
     clientId: string;
-    why: 'session-expired' | 'session-over-budget' | 'reserved-client-id';
+    why: 'session_expired' | 'session_over_budget' | 'reserved_client_id';
     detail: string;
   }[] = [];
   const reserved = ctx.reserved().clientIds;
@@ -145,11 +145,11 @@ export function restoreSessions(ctx: Ctx): Session[] {
         if (reserved.has(f.clientId))
           dropped.push({
             clientId: f.clientId,
-            why: 'reserved-client-id',
+            why: 'reserved_client_id',
             detail: `stored session ${f.clientId}`,
           });
         else if (f.live || f.lastSeen >= cutoff) return true;
-        else dropped.push({ clientId: f.clientId, why: 'session-expired', detail: f.clientId });
+        else dropped.push({ clientId: f.clientId, why: 'session_expired', detail: f.clientId });
         return false;
       })
       .sort(
@@ -164,7 +164,7 @@ export function restoreSessions(ctx: Ctx): Session[] {
       if (over) {
         dropped.push({
           clientId: f.clientId,
-          why: 'session-over-budget',
+          why: 'session_over_budget',
           detail: `${f.clientId}: ${cost} bytes, ${over} budget`,
         });
         continue;
@@ -179,7 +179,7 @@ export function restoreSessions(ctx: Ctx): Session[] {
     ctx.drop(d.why, null, d.detail);
     ctx.track(ctx.devices.remove(ctx.name, d.clientId), d.why);
   }
-  const over = dropped.filter((d) => d.why === 'session-over-budget').length;
+  const over = dropped.filter((d) => d.why === 'session_over_budget').length;
   if (over > 0)
     ctx.log.warn(
       { dropped: over, restored: out.length },

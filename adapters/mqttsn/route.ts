@@ -1,7 +1,7 @@
 import { InboxFullError } from '../../contracts/store.js';
 import type { SendOutcome } from '../types.js';
 import type { Ctx } from './context.js';
-import { queueDownlink } from './downlink.js';
+import { queueDownlink } from './device-exchange.js';
 import type { DownMsg } from './downlink-queue.js';
 import type { Session } from './session.js';
 
@@ -40,7 +40,7 @@ export async function queueInInbox(
     );
   } catch (e) {
     if (!(e instanceof InboxFullError)) throw e;
-    ctx.drop('inbox-full', s.peer, `${s.clientId}: ${e.scope === 'device' ? 'device' : 'inbox'} budget`);
+    ctx.drop('inbox_full', s.peer, `${s.clientId}: ${e.scope === 'device' ? 'device' : 'inbox'} budget`);
     return 'dropped';
   }
   ctx.stats.counters.queued++;
@@ -63,7 +63,7 @@ export async function routeTo(
   if (s.state === 'active') {
     const p = queueDownlink(ctx, s, m);
     if (!p) {
-      ctx.drop('queue-full', s.peer, `${s.clientId}: downlink budget`);
+      ctx.drop('queue_full', s.peer, `${s.clientId}: downlink budget`);
       return 'dropped';
     }
     const r = await p;

@@ -1,5 +1,5 @@
 import type { Ctx } from './context.js';
-import { queueDownlink } from './downlink.js';
+import { queueDownlink } from './device-exchange.js';
 import type { Peer } from './peer.js';
 import type { Session } from './session.js';
 

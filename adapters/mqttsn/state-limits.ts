@@ -13,7 +13,7 @@ export const tooLong = (ctx: Ctx, topic: string) => Buffer.byteLength(topic) > c
 export function refusedForSize(ctx: Ctx, peer: Peer, s: Session, topic: string, extra: number): boolean {
   if (tooLong(ctx, topic)) {
     ctx.drop(
-      'topic-too-long',
+      'topic_too_long',
       peer,
       `${s.clientId}: ${Buffer.byteLength(topic)} bytes > ${ctx.cfg.max_topic_length}: ${JSON.stringify(topicPreview(topic))}`,
     );
@@ -21,6 +21,6 @@ export function refusedForSize(ctx: Ctx, peer: Peer, s: Session, topic: string, 
   }
   const over = ctx.sessions.budget.over(s, extra, s.source);
   if (!over) return false;
-  ctx.drop('state-budget', peer, `${s.clientId}: ${over} budget full`);
+  ctx.drop('state_budget', peer, `${s.clientId}: ${over} budget full`);
   return true;
 }

@@ -6,35 +6,35 @@ export type DropReason =
   | 'truncated'
   | 'malformed'
   | 'oversize'
-  | 'unknown-type'
-  | 'out-of-state' // valid packet, wrong time or unknown sender
-  | 'not-allowed'
-  | 'invalid-topic'
+  | 'unknown_type'
+  | 'out_of_state' // valid packet, wrong time or unknown sender
+  | 'not_allowed'
+  | 'invalid_topic'
   | 'duplicate'
-  | 'inflight-limit'
-  | 'queue-full'
-  | 'max-clients'
+  | 'inflight_limit'
+  | 'queue_full'
+  | 'max_clients'
   | 'rejected' // bad CONNECT (protocol id, client id)
-  | 'delivery-failed' // downlink not acked after retries
+  | 'delivery_failed' // downlink not acked after retries
   | 'expired'
-  | 'handler-error'
-  | 'send-error'
+  | 'handler_error'
+  | 'send_error'
   // per-device state bounds (what one device may make the gateway keep)
-  | 'session-evicted' // an offline (or long-silent live) session gave way to a new device (table full)
-  | 'session-expired' // offline longer than session_expiry
-  | 'subscription-limit' // SUBSCRIBE beyond max_subscriptions_per_client
-  | 'inbox-full' // inbox bound (whole inbox or this device) reached: message not queued
-  | 'store-error' // a state write failed: the device was answered with an error
-  | 'bad-source' // source port 0, unspecified, broadcast or multicast source address
-  | 'acl-denied' // mqttsn.acl refused a PUBLISH, REGISTER, SUBSCRIBE or will topic
-  | 'address-pinned' // CONNECT / PINGREQ for a pinned client id from another address
-  | 'unsafe-client-id' // client id with / + # or control characters
+  | 'session_evicted' // an offline (or long-silent live) session gave way to a new device (table full)
+  | 'session_expired' // offline longer than session_expiry
+  | 'subscription_limit' // SUBSCRIBE beyond max_subscriptions_per_client
+  | 'inbox_full' // inbox bound (whole inbox or this device) reached: message not queued
+  | 'store_error' // a state write failed: the device was answered with an error
+  | 'bad_source' // source port 0, unspecified, broadcast or multicast source address
+  | 'acl_denied' // mqttsn.acl refused a PUBLISH, REGISTER, SUBSCRIBE or will topic
+  | 'address_pinned' // CONNECT / PINGREQ for a pinned client id from another address
+  | 'unsafe_client_id' // client id with / + # or control characters
   // what devices make the gateway keep, in bytes; identities
-  | 'state-budget' // a session, registration, subscription or will beyond a max_state_bytes* budget
-  | 'session-over-budget' // a stored session dropped at start: restoring it would exceed a budget
-  | 'topic-too-long' // REGISTER, SUBSCRIBE or will topic longer than max_topic_length
-  | 'reserved-client-id' // CONNECT with the gateway id or another adapter's device name
-  | 'reserved-filter'; // SUBSCRIBE to $SYS, $share, $queue or the gateway's own topics
+  | 'state_budget' // a session, registration, subscription or will beyond a max_state_bytes* budget
+  | 'session_over_budget' // a stored session dropped at start: restoring it would exceed a budget
+  | 'topic_too_long' // REGISTER, SUBSCRIBE or will topic longer than max_topic_length
+  | 'reserved_client_id' // CONNECT with the gateway id or another adapter's device name
+  | 'reserved_filter'; // SUBSCRIBE to $SYS, $share, $queue or the gateway's own topics
 
 export type LifecycleState = 'connect' | 'sleep' | 'wake' | 'disconnect' | 'lost';
 

@@ -13,10 +13,10 @@ export function subscriptionRefusal(
   ctx: Ctx,
   clientId: string,
   filter: string,
-): 'reserved-filter' | 'acl-denied' | undefined {
+): 'reserved_filter' | 'acl_denied' | undefined {
   const upstream = ctx.cfg.topic_prefix + filter;
-  if (filter.startsWith('$') || upstream.startsWith('$')) return 'reserved-filter';
-  for (const own of ctx.reserved().filters) if (intersects(own, upstream)) return 'reserved-filter';
-  if (!ctx.cfg.acl && !ctx.cfg.open_subscriptions) return 'acl-denied';
-  return ctx.acl.maySubscribe(clientId, filter) ? undefined : 'acl-denied';
+  if (filter.startsWith('$') || upstream.startsWith('$')) return 'reserved_filter';
+  for (const own of ctx.reserved().filters) if (intersects(own, upstream)) return 'reserved_filter';
+  if (!ctx.cfg.acl && !ctx.cfg.open_subscriptions) return 'acl_denied';
+  return ctx.acl.maySubscribe(clientId, filter) ? undefined : 'acl_denied';
 }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { Subject } from 'rxjs';
 import type { Inbox } from '../../contracts/store.js';
-import type { Command, CommandReply, SendOutcome } from '../types.js';
+import { CommandExpiredError, type Command, type CommandReply, type SendOutcome } from '../types.js';
 import type { SerialCounters } from './counters.js';
 import { frameText } from './decode/types.js';
 import { waitingNow } from '../../contracts/clock.js';
@@ -10,9 +10,7 @@ export type { CommandReply };
 
 const MAX_REMEMBERED = 10_000;
 
-export class CommandExpiredError extends Error {
-  override readonly name = 'CommandExpiredError';
-}
+export { CommandExpiredError };
 
 export interface CommandQueueDeps {
   /** "serial:<name>": the inbox target. */

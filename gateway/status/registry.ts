@@ -19,7 +19,7 @@ export interface DeviceRow {
   drops: number;
   /**
    * What the device did wrong, counted by reason since start: downlinks it did not take
-   * (delivery-failed), packets its session state does not allow (out-of-state), datagrams over
+   * (delivery_failed), packets its session state does not allow (out_of_state), datagrams over
    * max_packet_size (oversize). Empty for a device that behaves.
    */
   problems: Record<string, number>;

@@ -129,7 +129,7 @@ http: { enabled: false }
     expect(got.map((m) => m.payload.toString())).toEqual(Array.from({ length: 50 }, (_, i) => String(i + 1)));
     await sub.waitForCount(1, 5000, 'ok');
     expect(await reconnects()).toBe(before);
-    expect(await dropped('invalid-topic')).toBeGreaterThanOrEqual(bad.length + 4 + 3);
+    expect(await dropped('invalid_topic')).toBeGreaterThanOrEqual(bad.length + 4 + 3);
     expect(sub.messages.map((m) => m.payload.toString())).not.toContain('junk');
   });
 

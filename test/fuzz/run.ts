@@ -12,7 +12,7 @@ import { summary, verdict } from './verdict.js';
  * `--tame` leaves out topics the broker refuses, to explore past the known uplink stall.
  * The gateway runs as the service does: the compiled CLI (built first) with the node flags of
  * systemd/fieldgate.service, and its peak RSS must stay under the unit's MemoryMax=.
- * `--tsx` runs gateway/cli.ts through tsx instead (no build; tsx adds its own loader heap).
+ * `--tsx` runs gateway/cli/main.ts through tsx instead (no build; tsx adds its own loader heap).
  * Exit code 0 when every check in verdict.ts held, 1 otherwise.
  */
 function arg(name: string, def: number): number {

@@ -120,7 +120,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   o.log?.(`state: ${dir}`);
   const gw = GatewayProcess.start(['run', '-c', file, '-l', 'info'], o.node?.env ?? {}, report.node);
   log(
-    `gateway: ${report.node.built ? 'bin/fieldgate.js' : 'tsx gateway/cli.ts'} ${report.node.flags.join(' ')}`,
+    `gateway: ${report.node.built ? 'bin/fieldgate.js' : 'tsx gateway/cli/main.ts'} ${report.node.flags.join(' ')}`,
   );
   let exited = false;
   let stopping = false;

@@ -62,7 +62,7 @@ export class GatewayProcess {
     env: NodeJS.ProcessEnv = {},
     node: { flags?: string[]; built?: boolean } = {},
   ): GatewayProcess {
-    const script = node.built ? ['bin/fieldgate.js'] : ['--import', 'tsx', 'gateway/cli.ts'];
+    const script = node.built ? ['bin/fieldgate.js'] : ['--import', 'tsx', 'gateway/cli/main.ts'];
     const proc = trackChild(
       spawn(process.execPath, [...(node.flags ?? []), ...script, ...args], {
         stdio: ['ignore', 'pipe', 'pipe'],

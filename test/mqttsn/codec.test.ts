@@ -117,7 +117,7 @@ describe('mqttsn codec: malformed input', () => {
     ['0300', 'truncated'], // ADVERTISE missing fields
     ['021700', 'malformed'], // trailing byte
     ['0019', 'malformed'], // zero length
-    ['0203', 'unknown-type'],
+    ['0203', 'unknown_type'],
     ['0101', 'truncated'],
     ['01000217', 'malformed'], // long length below header
     ['04fe01aa', 'truncated'], // encapsulation without inner packet

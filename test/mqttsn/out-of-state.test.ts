@@ -56,7 +56,7 @@ describe('mqttsn: a device that sends in the wrong state gets an answer', () => 
       expect(c.inbox, p.type).toEqual([]); // nothing else: no PUBACK, REGACK, SUBACK
     }
     expect(h.readings).toHaveLength(0);
-    expect(h.gw.stats().drops['out-of-state']).toBe(packets.length);
+    expect(h.gw.stats().drops['out_of_state']).toBe(packets.length);
   });
 
   it('GatewayTester: a PUBLISH after the device DISCONNECTed gets DISCONNECT; connected again, it publishes', async () => {
@@ -134,7 +134,7 @@ describe('mqttsn: a device that sends in the wrong state gets an answer', () => 
     for (let i = 0; i < 50; i++) await noisy.send(publish(1, 1, i + 1));
     await other.send(publish(1, 1, 1));
     await other.expect('disconnect');
-    await waitFor(() => h!.gw.stats().drops['out-of-state'] === 51, 'every datagram counted');
+    await waitFor(() => h!.gw.stats().drops['out_of_state'] === 51, 'every datagram counted');
     await sleep(100);
     const answers = noisy.inbox.filter((p) => p.type === 'disconnect').length;
     expect(answers).toBeGreaterThanOrEqual(1);
@@ -187,15 +187,15 @@ describe('mqttsn: devices that misbehave are named at warn, rate-limited', () =>
     }
     // 300 ms x (1 + 2 retries) each, one after the other; the device never acks.
     await waitFor(
-      () => (h!.gw.stats().drops['delivery-failed'] ?? 0) >= 2,
+      () => (h!.gw.stats().drops['delivery_failed'] ?? 0) >= 2,
       'both downlinks given up',
       10_000,
     );
-    const warns = warnsAbout(lines, 'delivery-failed');
+    const warns = warnsAbout(lines, 'delivery_failed');
     expect(warns).toHaveLength(1); // the second within the minute is counted, not logged
     expect(warns[0]).toMatchObject({ device: 'deaf-1', count: 1 });
     expect(warns[0]!.msg).toMatch(/not taking its messages/);
-    expect(events.filter((e) => e.kind === 'drop' && e.reason === 'delivery-failed')).toEqual([
+    expect(events.filter((e) => e.kind === 'drop' && e.reason === 'delivery_failed')).toEqual([
       expect.objectContaining({ device: 'deaf-1' }),
       expect.objectContaining({ device: 'deaf-1' }),
     ]);
@@ -211,7 +211,7 @@ describe('mqttsn: devices that misbehave are named at warn, rate-limited', () =>
       Buffer.concat([Buffer.from([100, 0x0c, 0x00, 0x00, 0x01, 0x00, 0x01]), Buffer.alloc(93)]),
     );
     await waitFor(() => warnsAbout(lines, 'oversize').length === 1, 'oversize warning');
-    expect(warnsAbout(lines, 'out-of-state')).toEqual([expect.objectContaining({ device: 'loud-1' })]);
+    expect(warnsAbout(lines, 'out_of_state')).toEqual([expect.objectContaining({ device: 'loud-1' })]);
     expect(warnsAbout(lines, 'oversize')).toEqual([expect.objectContaining({ device: 'loud-1' })]);
   });
 
@@ -223,7 +223,7 @@ describe('mqttsn: devices that misbehave are named at warn, rate-limited', () =>
       await c.send(publish(1, 1, 1));
       await c.expect('disconnect');
     }
-    const warns = warnsAbout(lines, 'out-of-state');
+    const warns = warnsAbout(lines, 'out_of_state');
     expect(warns).toHaveLength(1);
     expect(warns[0]).toMatchObject({ device: null, peer: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
   });

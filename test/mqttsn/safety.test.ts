@@ -17,7 +17,7 @@ afterEach(async () => {
 afterAll(cleanupTmpDirs);
 
 describe('mqttsn over UDP: robustness', () => {
-  it('counts malformed, truncated, oversize and out-of-state datagrams and keeps answering', async () => {
+  it('counts malformed, truncated, oversize and out_of_state datagrams and keeps answering', async () => {
     h = await startGateway({ max_packet_size: 512 });
     const c = await h.client();
     await c.sendRaw(Buffer.from('0516', 'hex')); // truncated
@@ -31,9 +31,9 @@ describe('mqttsn over UDP: robustness', () => {
     expect(d).toMatchObject({
       truncated: 1,
       malformed: 1,
-      'unknown-type': 1,
+      'unknown_type': 1,
       oversize: 1,
-      'out-of-state': 1,
+      'out_of_state': 1,
     });
   });
 
@@ -60,7 +60,7 @@ describe('mqttsn over UDP: robustness', () => {
     const probe = await h.client();
     expect((await probe.connect('after-storm')).returnCode).toBe(0);
     const s = h.gw.stats();
-    expect(s.drops['handler-error'] ?? 0).toBe(0);
+    expect(s.drops['handler_error'] ?? 0).toBe(0);
     expect(s.rx).toBeGreaterThan(1000);
     expect(s.clients.active + s.clients['will-topic'] + s.clients['will-msg']).toBeLessThanOrEqual(50);
   });

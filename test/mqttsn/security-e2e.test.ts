@@ -95,8 +95,8 @@ http: { enabled: false }
       await victim.send({ type: 'puback', topicId: cmd.topicId, msgId: cmd.msgId, returnCode: 0 });
     expect(victim.inbox.filter((p) => p.type === 'publish')).toEqual([]);
     const metrics = await gateway.observability!.metrics.text();
-    expect(metrics).toMatch(/fieldgate_messages_dropped_total\{source="mqttsn",reason="acl-denied"\} 3/);
-    expect(logs.some((l) => l.level === 40 && l.msg === 'mqttsn refused: acl-denied')).toBe(true);
+    expect(metrics).toMatch(/fieldgate_messages_dropped_total\{source="mqttsn",reason="acl_denied"\} 3/);
+    expect(logs.some((l) => l.level === 40 && l.msg === 'mqttsn refused: acl_denied')).toBe(true);
     await victim.close();
     await evil.close();
   });

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { Reading } from '../../adapters/types.js';
-import { compileRules, type RuleEngine } from '../../rules/compile.js';
+import { compileRules } from '../../rules/compile.js';
+import type { RuleEngine } from '../../rules/engine.js';
 import {
   commandsConfigSchema,
   defaultRouteSchema,

@@ -55,7 +55,7 @@ http: { listen: 127.0.0.1:${await freePort()} }
   const devices = async (): Promise<Row[]> =>
     ((await (await fetch(`${base}/api/devices`)).json()) as { devices: Row[] }).devices;
 
-  it('counts delivery-failed, out-of-state and oversize next to the device, and warns naming it', async () => {
+  it('counts delivery_failed, out_of_state and oversize next to the device, and warns naming it', async () => {
     const deaf = await SnClient.open(snPort);
     const good = await SnClient.open(snPort);
     try {
@@ -79,7 +79,7 @@ http: { listen: 127.0.0.1:${await freePort()} }
       const row = await waitFor(
         async () => {
           const d = (await devices()).find((r) => r.id === 'deaf-dev');
-          return d?.problems['delivery-failed'] && d.problems.oversize && d.problems['out-of-state']
+          return d?.problems['delivery_failed'] && d.problems.oversize && d.problems['out_of_state']
             ? d
             : null;
         },
@@ -92,7 +92,7 @@ http: { listen: 127.0.0.1:${await freePort()} }
         problems: {},
         last_problem: null,
       });
-      for (const reason of ['delivery-failed', 'out-of-state', 'oversize'])
+      for (const reason of ['delivery_failed', 'out_of_state', 'oversize'])
         expect(
           logs.filter((l) => l.level === 40 && l.reason === reason && l.device === 'deaf-dev'),
           reason,

@@ -138,7 +138,7 @@ http: { listen: 127.0.0.1:${await freePort()} }
     await c.send({ type: 'puback', topicId: 1, msgId: 777, returnCode: 0 }); // acks nothing the gateway sent
     await expect
       .poll(() => row('leaky-valve').locator('td.problem').textContent(), { timeout: 2000 })
-      .toBe('out-of-state 1');
+      .toBe('out_of_state 1');
     expect(problems).toEqual([]);
   });
 

@@ -41,8 +41,8 @@ function fakeCheckout(): string {
   );
   write('README.md', '# fieldgate\n');
   write('docs/operations.md', '# Operations\n');
-  write('bin/fieldgate.js', "import('../dist/gateway/cli.js');\n");
-  write('dist/gateway/cli.js', "console.log('cli');\n");
+  write('bin/fieldgate.js', "import('../dist/gateway/cli/main.js');\n");
+  write('dist/gateway/cli/main.js', "console.log('cli');\n");
   write(
     'node_modules/prodpkg/package.json',
     '{"name":"prodpkg","version":"1.0.0","dependencies":{"nested":"1.0.0"}}',
@@ -102,7 +102,7 @@ describe('install.sh / uninstall.sh into a --prefix', () => {
       'etc/systemd/system/fieldgate.service',
       'opt/fieldgate/README.md',
       'opt/fieldgate/bin/fieldgate.js',
-      'opt/fieldgate/dist/gateway/cli.js',
+      'opt/fieldgate/dist/gateway/cli/main.js',
       'opt/fieldgate/docs/operations.md',
       'opt/fieldgate/node_modules/@scope/dep/package.json',
       'opt/fieldgate/node_modules/prodpkg/index.js',
@@ -149,11 +149,11 @@ describe('install.sh / uninstall.sh into a --prefix', () => {
   });
 
   it('an update replaces the app, still keeping the config (DESTDIR form)', () => {
-    writeFileSync(join(src, 'dist/gateway/cli.js'), "console.log('cli v2');\n");
+    writeFileSync(join(src, 'dist/gateway/cli/main.js'), "console.log('cli v2');\n");
     const out = run('install.sh', src, [], { DESTDIR: root });
     expect(out).toContain('installed app');
     expect(out).toContain('kept existing config');
-    expect(readFileSync(join(root, 'opt/fieldgate/dist/gateway/cli.js'), 'utf8')).toContain('v2');
+    expect(readFileSync(join(root, 'opt/fieldgate/dist/gateway/cli/main.js'), 'utf8')).toContain('v2');
     expect(readFileSync(join(root, 'etc/fieldgate/fieldgate.yaml'), 'utf8')).toContain(
       '# edited by the operator',
     );

@@ -48,7 +48,7 @@ describe('ProcSubset=pid (unit)', () => {
           [
             ...['--mount', '--pid', '--fork', '--kill-child', 'sh', '-c', PROC_PID_ONLY],
             ...[process.execPath, '--max-semi-space-size=2', '--max-old-space-size=96'],
-            ...['--import', 'tsx', 'gateway/cli.ts', 'run', '-c', file],
+            ...['--import', 'tsx', 'gateway/cli/main.ts', 'run', '-c', file],
           ],
           { stdio: ['ignore', 'pipe', 'pipe'] },
         ),

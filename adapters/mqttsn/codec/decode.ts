@@ -2,7 +2,7 @@ import { decodeUtf8 } from '../../../contracts/topic.js';
 import { decodeFlags } from './flags.js';
 import { MsgType, type Packet } from './packets.js';
 
-export type DecodeErrorReason = 'truncated' | 'oversize' | 'malformed' | 'unknown-type';
+export type DecodeErrorReason = 'truncated' | 'oversize' | 'malformed' | 'unknown_type';
 export type DecodeResult =
   | { ok: true; packet: Packet }
   | { ok: false; reason: DecodeErrorReason; detail: string };
@@ -208,7 +208,7 @@ function body(type: number, r: Reader): Packet {
     case MsgType.WILLMSGRESP:
       return { type: 'willmsgresp', returnCode: r.u8() };
     default:
-      throw new Bad('unknown-type', `message type 0x${type.toString(16).padStart(2, '0')}`);
+      throw new Bad('unknown_type', `message type 0x${type.toString(16).padStart(2, '0')}`);
   }
 }
 

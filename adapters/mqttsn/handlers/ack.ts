@@ -12,7 +12,7 @@ export function onAck(
 ): void {
   const w = s?.waiters.get(p.msgId);
   if (!w?.expect.includes(p.type)) {
-    ctx.drop('out-of-state', peer, `unexpected ${p.type} ${p.msgId}`);
+    ctx.drop('out_of_state', peer, `unexpected ${p.type} ${p.msgId}`);
     return;
   }
   w.resolve(p);

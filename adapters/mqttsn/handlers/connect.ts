@@ -20,12 +20,12 @@ export function onConnect(ctx: Ctx, peer: Peer, p: PacketOf<'connect'>, atPeer: 
     reason: Extract<
       DropReason,
       | 'rejected'
-      | 'not-allowed'
-      | 'max-clients'
-      | 'unsafe-client-id'
-      | 'address-pinned'
-      | 'reserved-client-id'
-      | 'state-budget'
+      | 'not_allowed'
+      | 'max_clients'
+      | 'unsafe_client_id'
+      | 'address_pinned'
+      | 'reserved_client_id'
+      | 'state_budget'
     >,
   ) => {
     ctx.drop(reason, peer, `CONNECT ${id}`);
@@ -37,20 +37,20 @@ export function onConnect(ctx: Ctx, peer: Peer, p: PacketOf<'connect'>, atPeer: 
     return;
   }
   if (!topicSafeClientId(id)) {
-    refuse(ReturnCode.NOT_SUPPORTED, 'unsafe-client-id');
+    refuse(ReturnCode.NOT_SUPPORTED, 'unsafe_client_id');
     return;
   }
   if (!allowed(ctx.cfg.allow, peer, id)) {
-    refuse(ReturnCode.NOT_SUPPORTED, 'not-allowed');
+    refuse(ReturnCode.NOT_SUPPORTED, 'not_allowed');
     return;
   }
   if (!ctx.pins.admits(id, peer)) {
-    refuse(ReturnCode.NOT_SUPPORTED, 'address-pinned');
+    refuse(ReturnCode.NOT_SUPPORTED, 'address_pinned');
     return;
   }
   // The gateway's id and other adapters' device names: their availability and command topics.
   if (ctx.reserved().clientIds.has(id)) {
-    refuse(ReturnCode.NOT_SUPPORTED, 'reserved-client-id');
+    refuse(ReturnCode.NOT_SUPPORTED, 'reserved_client_id');
     return;
   }
   warnIfMoved(ctx, id, peer, 'CONNECT');
@@ -65,11 +65,11 @@ export function onConnect(ctx: Ctx, peer: Peer, p: PacketOf<'connect'>, atPeer: 
   // max_clients bounds the table. Offline clean-session=false sessions hold no device: the one offline
   // longest gives way (counted, logged); then a live one silent for evict_idle_after.
   if (!s && ctx.sessions.size >= ctx.cfg.max_clients && !makeRoom(ctx)) {
-    refuse(ReturnCode.CONGESTION, 'max-clients');
+    refuse(ReturnCode.CONGESTION, 'max_clients');
     return;
   }
   if (!s && !roomForSession(ctx, peer)) {
-    refuse(ReturnCode.CONGESTION, 'state-budget');
+    refuse(ReturnCode.CONGESTION, 'state_budget');
     return;
   }
   if (s && p.flags.cleanSession) {

@@ -8,7 +8,7 @@ import { sleep } from '../sleep.js';
 /** DISCONNECT with a duration puts the device to sleep; without, ends the session (no will). Both acked. */
 export function onDisconnect(ctx: Ctx, peer: Peer, p: PacketOf<'disconnect'>, s: Session | undefined): void {
   if (!s || s.state === 'offline') {
-    ctx.drop('out-of-state', peer, 'DISCONNECT');
+    ctx.drop('out_of_state', peer, 'DISCONNECT');
     return;
   }
   ctx.send(peer, { type: 'disconnect' });

@@ -18,9 +18,9 @@ export function onPingreq(
   if (p.clientId === undefined) return ctx.send(peer, { type: 'pingresp' });
   const s = ctx.sessions.get(p.clientId);
   if (!s || s.state === 'offline' || (atPeer && atPeer !== s))
-    return ctx.drop('out-of-state', peer, `PINGREQ ${p.clientId}`);
+    return ctx.drop('out_of_state', peer, `PINGREQ ${p.clientId}`);
   // A pinned sleeper's queue goes only to its own address: no PINGRESP, nothing delivered, no rebinding.
-  if (!ctx.pins.admits(s.clientId, peer)) return ctx.drop('address-pinned', peer, `PINGREQ ${p.clientId}`);
+  if (!ctx.pins.admits(s.clientId, peer)) return ctx.drop('address_pinned', peer, `PINGREQ ${p.clientId}`);
   warnIfMoved(ctx, s.clientId, peer, 'PINGREQ');
   s.lastSeen = ctx.now();
   if (s.state === 'asleep') return wake(ctx, s, peer);

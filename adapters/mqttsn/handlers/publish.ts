@@ -29,20 +29,20 @@ export function resolveTopic(ctx: Ctx, s: Session | undefined, type: number, id:
  */
 function onQosMinusOne(ctx: Ctx, peer: Peer, p: PacketOf<'publish'>, s: Session | undefined): void {
   if (!ctx.cfg.qos_minus_one.enabled || !allowed(ctx.cfg.qos_minus_one.allow, peer)) {
-    ctx.drop('not-allowed', peer, 'QoS -1 PUBLISH');
+    ctx.drop('not_allowed', peer, 'QoS -1 PUBLISH');
     return;
   }
   const type = p.flags.topicIdType;
   const topic = type === TopicIdType.NORMAL ? undefined : resolveTopic(ctx, s, type, p.topicId);
   if (topic === undefined) {
-    ctx.drop('invalid-topic', peer, `QoS -1 topic id ${p.topicId} type ${type}`);
+    ctx.drop('invalid_topic', peer, `QoS -1 topic id ${p.topicId} type ${type}`);
     return;
   }
   // Without a client id the device is known by its address (and forwarder node id); ports are ephemeral.
   const device =
     s?.clientId ?? (peer.forward ? `${peer.address}#${peer.forward.nodeId.toString('hex')}` : peer.address);
   if (!ctx.acl.mayPublish(device, topic, s === undefined)) {
-    ctx.drop('acl-denied', peer, `${device}: QoS -1 PUBLISH ${topic}`);
+    ctx.drop('acl_denied', peer, `${device}: QoS -1 PUBLISH ${topic}`);
     return;
   }
   emitReading(ctx, device, topic, p, 0);
@@ -143,19 +143,19 @@ export function onPublish(ctx: Ctx, peer: Peer, p: PacketOf<'publish'>, s: Sessi
     return;
   }
   if (s.state === 'will-topic' || s.state === 'will-msg') {
-    ctx.drop('out-of-state', peer, `${s.clientId}: PUBLISH during CONNECT`, s.clientId);
+    ctx.drop('out_of_state', peer, `${s.clientId}: PUBLISH during CONNECT`, s.clientId);
     return;
   }
   const topic = resolveTopic(ctx, s, p.flags.topicIdType, p.topicId);
   if (topic === undefined) {
-    ctx.drop('invalid-topic', peer, `${s.clientId}: topic id ${p.topicId} type ${p.flags.topicIdType}`);
+    ctx.drop('invalid_topic', peer, `${s.clientId}: topic id ${p.topicId} type ${p.flags.topicIdType}`);
     puback(ctx, peer, p, ReturnCode.INVALID_TOPIC_ID);
     return;
   }
   const qos = p.flags.qos;
   if (!ctx.acl.mayPublish(s.clientId, topic)) {
     // rc 3 "not supported", not 2: "invalid topic id" makes a device REGISTER again and retry forever.
-    ctx.drop('acl-denied', peer, `${s.clientId}: PUBLISH ${topic}`);
+    ctx.drop('acl_denied', peer, `${s.clientId}: PUBLISH ${topic}`);
     if (qos > 0) puback(ctx, peer, p, ReturnCode.NOT_SUPPORTED);
     return;
   }
@@ -183,7 +183,7 @@ export function onPublish(ctx: Ctx, peer: Peer, p: PacketOf<'publish'>, s: Sessi
     s.uplink.delete(p.msgId); // a new message reusing an acked id
   }
   if (s.inflightUp() >= ctx.cfg.max_inflight_per_client) {
-    ctx.drop('inflight-limit', peer, s.clientId);
+    ctx.drop('inflight_limit', peer, s.clientId);
     puback(ctx, peer, p, ReturnCode.CONGESTION);
     return;
   }
@@ -230,12 +230,12 @@ function onSettled(
 /** PUBREL for an uplink QoS 2 message: PUBCOMP (also for an unknown id: our PUBCOMP was lost). */
 export function onPubrel(ctx: Ctx, peer: Peer, p: PacketOf<'pubrel'>, s: Session | undefined): void {
   if (!s?.online) {
-    ctx.drop('out-of-state', peer, 'PUBREL');
+    ctx.drop('out_of_state', peer, 'PUBREL');
     return;
   }
   const u = s.uplink.get(p.msgId);
   if (u?.state === 'settling') {
-    ctx.drop('out-of-state', peer, `${s.clientId} PUBREL before PUBREC`);
+    ctx.drop('out_of_state', peer, `${s.clientId} PUBREL before PUBREC`);
     return;
   }
   if (u) s.uplink.delete(p.msgId);

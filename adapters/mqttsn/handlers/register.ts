@@ -22,7 +22,7 @@ export function onRegister(
   const problem = p.rawName ? 'invalid_utf8' : topicNameProblem(p.topicName);
   if (problem) {
     ctx.drop(
-      'invalid-topic',
+      'invalid_topic',
       peer,
       `${s.clientId} REGISTER ${problem}: ${JSON.stringify(topicPreview(p.topicName))}`,
     );
@@ -37,7 +37,7 @@ export function onRegister(
   }
   const id = s.topics.assign(p.topicName);
   if (id === undefined) {
-    ctx.drop('queue-full', peer, `${s.clientId}: topic registry full`);
+    ctx.drop('queue_full', peer, `${s.clientId}: topic registry full`);
     regack(0, ReturnCode.CONGESTION);
     return;
   }
@@ -49,7 +49,7 @@ export function onRegister(
     () => {
       s.topics.forget(id);
       ctx.sessions.settle(s);
-      ctx.drop('store-error', peer, `${s.clientId} REGISTER ${p.topicName}`);
+      ctx.drop('store_error', peer, `${s.clientId} REGISTER ${p.topicName}`);
       regack(0, ReturnCode.CONGESTION);
     },
   );

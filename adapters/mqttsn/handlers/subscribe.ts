@@ -43,14 +43,14 @@ export function onSubscribe(
     ctx.send(peer, { type: 'suback', flags: flags({ qos }), topicId, msgId: p.msgId, returnCode: rc });
   const filter = filterOf(ctx, s, p);
   if (filter === undefined) {
-    ctx.drop('invalid-topic', peer, `${s.clientId} SUBSCRIBE ${String(p.topic)}`);
+    ctx.drop('invalid_topic', peer, `${s.clientId} SUBSCRIBE ${String(p.topic)}`);
     suback(0, ReturnCode.INVALID_TOPIC_ID);
     return;
   }
   // A new filter past the per-device limit: refused for good ("not supported"), not "congestion",
   // which would have the device retry the same SUBSCRIBE after T_WAIT forever.
   if (!s.subs.has(filter) && s.subs.size >= ctx.cfg.max_subscriptions_per_client) {
-    ctx.drop('subscription-limit', peer, `${s.clientId} SUBSCRIBE ${filter}`);
+    ctx.drop('subscription_limit', peer, `${s.clientId} SUBSCRIBE ${filter}`);
     suback(0, ReturnCode.NOT_SUPPORTED);
     return;
   }
@@ -70,7 +70,7 @@ export function onSubscribe(
     const known = s.topics.idOf(filter);
     const id = s.topics.assign(filter);
     if (id === undefined) {
-      ctx.drop('queue-full', peer, `${s.clientId}: topic registry full`);
+      ctx.drop('queue_full', peer, `${s.clientId}: topic registry full`);
       suback(0, ReturnCode.CONGESTION);
       return;
     }
@@ -89,7 +89,7 @@ export function onSubscribe(
       if (newId !== undefined) s.topics.forget(newId);
       ctx.sessions.settle(s);
       ctx.subscriptionsChanged();
-      ctx.drop('store-error', peer, `${s.clientId} SUBSCRIBE ${filter}`);
+      ctx.drop('store_error', peer, `${s.clientId} SUBSCRIBE ${filter}`);
       suback(0, ReturnCode.CONGESTION);
     },
   );

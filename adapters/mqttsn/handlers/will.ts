@@ -16,7 +16,7 @@ export function onWillTopic(ctx: Ctx, peer: Peer, p: PacketOf<'willtopic'>, s: S
     return;
   }
   if (s?.state !== 'will-topic') {
-    ctx.drop('out-of-state', peer, 'WILLTOPIC');
+    ctx.drop('out_of_state', peer, 'WILLTOPIC');
     return;
   }
   if (!p.flags) {
@@ -25,7 +25,7 @@ export function onWillTopic(ctx: Ctx, peer: Peer, p: PacketOf<'willtopic'>, s: S
     return;
   }
   if (!validTopicName(p.topic)) {
-    ctx.drop('invalid-topic', peer, `will topic ${p.topic}`);
+    ctx.drop('invalid_topic', peer, `will topic ${p.topic}`);
     refuseConnect(ctx, peer, s, ReturnCode.NOT_SUPPORTED);
     return;
   }
@@ -61,11 +61,11 @@ export function onWillMsg(ctx: Ctx, peer: Peer, p: PacketOf<'willmsg'>, s: Sessi
     return;
   }
   if (s?.state !== 'will-msg' || !s.pendingWill) {
-    ctx.drop('out-of-state', peer, 'WILLMSG');
+    ctx.drop('out_of_state', peer, 'WILLMSG');
     return;
   }
   if (ctx.sessions.budget.over(s, p.msg.length, s.source)) {
-    ctx.drop('state-budget', peer, `${s.clientId}: will message of ${p.msg.length} bytes`);
+    ctx.drop('state_budget', peer, `${s.clientId}: will message of ${p.msg.length} bytes`);
     refuseConnect(ctx, peer, s, ReturnCode.CONGESTION);
     return;
   }
@@ -81,7 +81,7 @@ export function onWillTopicUpd(
   s: Session | undefined,
 ): Promise<void> | void {
   if (!s?.online) {
-    ctx.drop('out-of-state', peer, 'WILLTOPICUPD');
+    ctx.drop('out_of_state', peer, 'WILLTOPICUPD');
     return;
   }
   if (!p.flags) s.will = null;
@@ -116,7 +116,7 @@ function respondWhenStored(
   return ctx.persist(s).then(
     () => ctx.send(peer, { type, returnCode: ReturnCode.ACCEPTED }),
     () => {
-      ctx.drop('store-error', peer, `${s.clientId} ${type}`);
+      ctx.drop('store_error', peer, `${s.clientId} ${type}`);
       ctx.send(peer, { type, returnCode: ReturnCode.CONGESTION });
     },
   );
@@ -130,12 +130,12 @@ export function onWillMsgUpd(
   s: Session | undefined,
 ): Promise<void> | void {
   if (!s?.online) {
-    ctx.drop('out-of-state', peer, 'WILLMSGUPD');
+    ctx.drop('out_of_state', peer, 'WILLMSGUPD');
     return;
   }
   const extra = p.msg.length - (s.will?.msg.length ?? 0) + (s.will ? 0 : willCost({ topic: '' }));
   if (extra > 0 && ctx.sessions.budget.over(s, extra, s.source)) {
-    ctx.drop('state-budget', peer, `${s.clientId}: will message of ${p.msg.length} bytes`);
+    ctx.drop('state_budget', peer, `${s.clientId}: will message of ${p.msg.length} bytes`);
     ctx.send(peer, { type: 'willmsgresp', returnCode: ReturnCode.CONGESTION });
     return;
   }

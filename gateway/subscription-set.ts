@@ -1,6 +1,5 @@
 import { combineLatest, of, type Subscription, startWith } from 'rxjs';
-import type { Adapter, QoS } from '../adapters/types.js';
-import { isSubscribing } from './downlink.js';
+import { type Adapter, isSubscribing, type QoS } from '../adapters/types.js';
 
 type Filters = ReadonlyMap<string, QoS>;
 

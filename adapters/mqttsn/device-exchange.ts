@@ -51,7 +51,7 @@ async function topicRef(ctx: Ctx, s: Session, topic: string): Promise<Ref | 'fai
   if (pre !== undefined) return { type: TopicIdType.PREDEFINED, id: pre };
   // A registration the gateway makes counts like the device's own: no budget, no message.
   if (ctx.sessions.budget.over(s, topicCost(topic), s.source)) {
-    ctx.drop('state-budget', s.peer, `${s.clientId}: no room to register ${topic}`);
+    ctx.drop('state_budget', s.peer, `${s.clientId}: no room to register ${topic}`);
     return 'rejected';
   }
   const id = s.topics.assign(topic);
@@ -124,7 +124,7 @@ export function queueDownlink(ctx: Ctx, s: Session, msg: DownMsg): Promise<DownR
       // otherwise the session ended or went to sleep and the message waits in the inbox.
       else
         ctx.drop(
-          'delivery-failed',
+          'delivery_failed',
           s.peer,
           `${s.clientId} ${m.topic}: ${r}`,
           s.online ? s.clientId : undefined,

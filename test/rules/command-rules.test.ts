@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { commandResult } from '../../rules/downlink.js';
+import { commandResult } from '../../rules/command-rules.js';
 import { engine, text } from './helpers.js';
 
 const cmds = () =>

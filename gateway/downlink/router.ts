@@ -1,16 +1,22 @@
-import type { Adapter, Command, DownlinkMessage, SubscribingAdapter } from '../adapters/types.js';
+import {
+  type Adapter,
+  type Command,
+  CommandExpiredError,
+  type DownlinkMessage,
+  isSubscribing,
+} from '../../adapters/types.js';
 import {
   type CommandOutcome,
   commandReply,
   type ResponseRequest,
   type RoutedCommand,
   type RuleEngine,
-} from '../rules/index.js';
-import type { Logger } from './log.js';
-import type { Inbox, InboxOutcome, InboxRow, KvEntry, Outbox, OutboxMessage } from '../contracts/store.js';
-import { DeviceQueues } from './downlink/device-queues.js';
-import { fromInboxRow, toSpoolRow } from './downlink/spool.js';
-import { waitingNow } from '../contracts/clock.js';
+} from '../../rules/index.js';
+import type { Logger } from '../log.js';
+import type { Inbox, InboxOutcome, InboxRow, KvEntry, Outbox, OutboxMessage } from '../../contracts/store.js';
+import { DeviceQueues } from './device-queues.js';
+import { fromInboxRow, toSpoolRow } from './spool.js';
+import { waitingNow } from '../../contracts/clock.js';
 
 export interface DownlinkDeps {
   adapters: ReadonlyMap<string, Adapter>;
@@ -24,10 +30,6 @@ export interface DownlinkDeps {
   screenResponseTopic?: (topic: string) => string | undefined;
   /** A Response Topic was refused: the command still runs, its result goes to result_topic if any. */
   onResponseTopicRefused?: (topic: string, reason: string) => void;
-}
-
-export function isSubscribing(a: Adapter): a is SubscribingAdapter {
-  return 'subscriptions$' in a && 'deliver' in a;
 }
 
 /** Commands awaiting a device reply are remembered this long at most (bounded memory). */
@@ -156,9 +158,7 @@ export class Downlink {
         outcome = await adapter.send(command);
       } catch (err) {
         // Adapters reject commands that expired or that the device refused; neither is retried.
-        outcome = /expired/i.test(`${(err as Error).name} ${(err as Error).message}`)
-          ? 'expired'
-          : 'rejected';
+        outcome = err instanceof CommandExpiredError ? 'expired' : 'rejected';
         logger.warn(
           { err, target: command.target, device: command.device, outcome },
           'command not delivered',

@@ -1,5 +1,5 @@
 import { Command as Cli } from 'commander';
-import { version } from './version.js';
+import { version } from '../version.js';
 
 // Each subcommand's module is imported when it runs: `run` does not load the serial port lister,
 // the store inspector or the dry-run formatter, and `check` does not load the gateway.
@@ -16,7 +16,7 @@ program
   .option('-l, --log-level <level>', 'override gateway.log_level (fatal|error|warn|info|debug|trace)')
   .action(async (opts: { config: string; logLevel?: string }) => {
     // Exit explicitly: a library handle left open must not keep a stopped gateway alive under systemd.
-    const { runCommand } = await import('./cli/run.js');
+    const { runCommand } = await import('./run.js');
     process.exit(await runCommand(opts.config, opts.logLevel));
   });
 
@@ -26,8 +26,8 @@ program
   .requiredOption('-c, --config <file>', 'YAML config file')
   .action(async (opts: { config: string }) => {
     const [{ checkCommand }, { configChecks, configWarnings }] = await Promise.all([
-      import('./cli/check.js'),
-      import('./config/checks.js'),
+      import('./check.js'),
+      import('../config/checks.js'),
     ]);
     process.exitCode = checkCommand(opts.config, configChecks, configWarnings);
   });
@@ -37,7 +37,7 @@ program
   .description('list serial ports (works without udev: falls back to /dev/serial/by-id and /dev/tty*)')
   .option('--json', 'print JSON')
   .action(async (opts: { json?: boolean }) => {
-    const { portsCommand } = await import('./cli/ports.js');
+    const { portsCommand } = await import('./ports.js');
     process.exitCode = await portsCommand(opts.json === true);
   });
 
@@ -60,7 +60,7 @@ program
   .requiredOption('--payload <payload>', 'payload text')
   .option('--upstream', 'treat it as a message from the upstream broker (downlink/command rules)')
   .action(async (opts) => {
-    const { rulesTestCommand } = await import('./cli/rules-test.js');
+    const { rulesTestCommand } = await import('./rules-test.js');
     process.exitCode = await rulesTestCommand(opts);
   });
 
@@ -74,7 +74,7 @@ program
   .option('-n, --limit <n>', 'rows to peek', '20')
   .option('-y, --yes', 'purge without asking')
   .action(async (action: string, opts) => {
-    const { queueCommand } = await import('./cli/queue.js');
+    const { queueCommand } = await import('./queue.js');
     process.exitCode = await queueCommand(action, opts);
   });
 
@@ -88,7 +88,7 @@ program
   .option('--json', 'list as JSON lines')
   .option('-y, --yes', 'purge without asking')
   .action(async (action: string, opts) => {
-    const { sessionsCommand } = await import('./cli/sessions.js');
+    const { sessionsCommand } = await import('./sessions.js');
     process.exitCode = await sessionsCommand(action, opts);
   });
 
