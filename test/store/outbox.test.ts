@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitingNow } from '../../contracts/clock.js';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
 import { cost, msg, open } from './helpers.js';
 
@@ -89,7 +90,7 @@ describe('outbox', () => {
       // Woken only after COMMIT: the rows are already readable.
       expect(store.outbox.nextQueued(0, 10).length).toBeGreaterThan(0);
     });
-    const before = Date.now();
+    const before = waitingNow(); // the store's times are on the waiting clock, which may run a millisecond apart from Date.now
     const ids = await store.outbox.enqueue([msg('d', 0, 100), msg('d', 1, 50)]);
     const [c0, c1] = [cost(msg('d', 0, 100)), cost(msg('d', 1, 50))];
     expect(added).toBe(1);
