@@ -61,6 +61,12 @@ const MAX_AHEAD = 4 * READ_AHEAD;
 const WRITE_CHUNK = 64 * 1024;
 /** How often an idle sender looks for rows written by another process (`queue retry`). */
 const RESCAN_MS = 1000;
+/**
+ * While the QoS 2 window is full, how often the rows behind it are scanned for other devices' rows
+ * that may go past (pastFullQos2Window). Once per pump, that scan of up to MAX_AHEAD rows cost more
+ * than the rest of the sender when every device sends QoS 2 (a busy, not a stuck, window).
+ */
+const PASS_SCAN_MS = 50;
 const STUCK_AFTER_MS = 60_000;
 
 /**
@@ -106,6 +112,9 @@ export class Sender {
   /** Batches on writeChain not yet written (waiting for their markSent commit). */
   private waiting = 0;
   private rateTimer: NodeJS.Timeout | undefined;
+  /** Next pass-scan while the QoS 2 window stays full (PASS_SCAN_MS), and when the last one ran. */
+  private passTimer: NodeJS.Timeout | undefined;
+  private passScanAt = Number.NEGATIVE_INFINITY;
   private waitingDrain = false;
   private pumpTimer: NodeJS.Immediate | undefined;
   private readonly rate: RateLimit;
@@ -301,6 +310,8 @@ export class Sender {
     this.waitingDrain = false;
     if (this.rateTimer) clearTimeout(this.rateTimer);
     this.rateTimer = undefined;
+    clearTimeout(this.passTimer);
+    this.passTimer = undefined;
     clearInterval(this.rescanTimer);
     this.rescanTimer = undefined;
   }
@@ -534,13 +545,19 @@ export class Sender {
         q2++;
       }
       let rows: OutboxRow[];
-      if (n < free && n < this.ahead.length) {
+      const full = n < free && n < this.ahead.length;
+      const sinceScan = full ? performance.now() - this.passScanAt : 0;
+      if (full && sinceScan >= PASS_SCAN_MS) {
         // The QoS 2 window is full at ahead[n]: other devices' rows go past it.
+        this.passScanAt = performance.now();
         const { out, kept } = pastFullQos2Window(this.ahead, n, free);
         rows = out;
         this.ahead = kept;
         this.held = kept.length;
       } else {
+        // Between scans only the rows before the full window go; a timer makes sure the next scan
+        // comes even if no ack does (a broker that never answers a QoS 2 row).
+        if (full) this.passTimer ??= setTimeout(this.passTurn, PASS_SCAN_MS - sinceScan);
         this.held = 0;
         rows = this.ahead.length <= n ? this.ahead : this.ahead.slice(0, n);
         this.ahead = this.ahead.length <= n ? [] : this.ahead.slice(n);
@@ -593,6 +610,10 @@ export class Sender {
   // No arrow inside pump(): one there makes every call allocate a context for `this`.
   private readonly drained = (): void => {
     this.waitingDrain = false;
+    this.pump();
+  };
+  private readonly passTurn = (): void => {
+    this.passTimer = undefined;
     this.pump();
   };
   private readonly rateTurn = (): void => {
