@@ -1,9 +1,9 @@
-import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openStore } from '../../gateway/store/open.js';
 import { OutboxFullError, type OutboxMessage, type Store } from '../../contracts/store.js';
+import { openStore } from '../../gateway/store/open.js';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
 import { sleep, waitFor } from '../harness/wait.js';
 import { captureLogger, DEFAULT_LIMITS, dropTotals, msg, open } from './helpers.js';
@@ -147,6 +147,29 @@ describe('commit window (store.commit_interval)', () => {
     await Promise.all([enqueueThen(store, msg('a', 0), true), enqueueThen(store, msg('b', 1), true)]);
     expect(performance.now() - t0).toBeLessThan(2000);
     expect(commits()).toBe(1);
+    store.close();
+  });
+
+  it('a window that fills at once means a busy gateway: commits skip the window for a second, then it is back', async () => {
+    const { store, commits } = windowed(tmpDir(), 5000, 2);
+    await sleep(50);
+    // Both devices at once: the window fills the moment it opens.
+    await Promise.all([enqueueThen(store, msg('a', 0), true), enqueueThen(store, msg('b', 1), true)]);
+    // One device alone would wait for the other (5 s) in a quiet window; busy, it commits at once.
+    let t0 = performance.now();
+    await enqueueThen(store, msg('a', 2), true);
+    expect(performance.now() - t0).toBeLessThan(1000);
+    // A second later the window is back: a lone reading waits for the other device again.
+    await sleep(1100);
+    const before = commits();
+    t0 = performance.now();
+    const lone = enqueueThen(store, msg('a', 3), true);
+    await sleep(300);
+    expect(commits()).toBe(before);
+    await enqueueThen(store, msg('b', 4), true); // the other device: the window fills, both commit
+    await lone;
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(commits()).toBe(before + 1);
     store.close();
   });
 
