@@ -53,6 +53,13 @@ export function reason5(code: number): string {
   return REASON_5.get(code) ?? `reason code 0x${code.toString(16)}`;
 }
 
+/** "packet too large (0x95)": the words and the code the broker sent. */
+export function reasonWithCode(code: number): string {
+  const words = reason5(code);
+  const hex = `0x${code.toString(16)}`;
+  return words.includes(hex) ? words : `${words} (${hex})`;
+}
+
 /** Refusals that retrying soon will not fix: back off long (see Backoff.long). */
 export function isConfigRefusal(code: number): boolean {
   return (

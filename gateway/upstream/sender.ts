@@ -1,6 +1,16 @@
 import type { Logger } from 'pino';
 import { waitingNow } from '../../contracts/clock.js';
 import type { Outbox, OutboxRow } from '../../contracts/store.js';
+import {
+  ackAction,
+  DELIVERED,
+  PUBCOMP_FAILED,
+  PUBREL_AGAIN,
+  REFUSED,
+  RELEASE,
+  TAKEN_AT_QOS1,
+} from './acks.js';
+import { BrokerFit } from './broker-fit.js';
 import { type BrokerLimits, NO_LIMITS } from './broker-limits.js';
 import { Completions } from './completions.js';
 import type { Connection } from './connection.js';
@@ -9,11 +19,12 @@ import { InFlightWindow, RELEASED, SENT } from './inflight-window.js';
 import type { PacketIds } from './packet-ids.js';
 import { PoisonProbe } from './poison-probe.js';
 import { PublishEncoder } from './publish-packet.js';
-import { pastFullQos2Window } from './qos2-pass.js';
 import { Qos2Watch } from './qos2-watch.js';
 import { RateLimit } from './rate.js';
-import { ackAccepts, publishFailure, reason5, reasonName } from './reasons.js';
+import { ReadAhead } from './read-ahead.js';
+import { publishFailure, reason5, reasonName, reasonWithCode } from './reasons.js';
 import { RefusalRetry } from './refusal-retry.js';
+import { planResume, ResumeQueue, resendAsNew } from './resume.js';
 
 export type { Delivered } from './events.js';
 
@@ -49,24 +60,10 @@ export interface SenderOptions {
 const MAX_ALIASES = 1024;
 /** Rows taken from the outbox but not yet written (mostly QoS 0): bounds memory per pump. */
 const MAX_UNWRITTEN = 1024;
-/**
- * Queued rows read ahead in one query. Acks free a few window slots at a time; one SELECT per
- * refill cost more than the rest of a message's path. A row dropped by the limits while read
- * ahead may still be published (it was counted as dropped): never a loss.
- */
-const READ_AHEAD = 256;
-/** Most rows held in memory ahead of the window; beyond that new rows are left to be read back. */
-const MAX_AHEAD = 4 * READ_AHEAD;
 /** Payload bytes encoded into one Buffer at most (a single larger row is one Buffer of its own). */
 const WRITE_CHUNK = 64 * 1024;
 /** How often an idle sender looks for rows written by another process (`queue retry`). */
 const RESCAN_MS = 1000;
-/**
- * While the QoS 2 window is full, how often the rows behind it are scanned for other devices' rows
- * that may go past (pastFullQos2Window). Once per pump, that scan of up to MAX_AHEAD rows cost more
- * than the rest of the sender when every device sends QoS 2 (a busy, not a stuck, window).
- */
-const PASS_SCAN_MS = 50;
 const STUCK_AFTER_MS = 60_000;
 
 /**
@@ -82,6 +79,10 @@ const STUCK_AFTER_MS = 60_000;
  * so do the later rows of its device (per device order); other devices' QoS 0/1 rows go past it: a
  * broker that never answers one QoS 2 PUBLISH holds back only that device. A row the broker drops
  * the connection on is found by the PoisonProbe and set aside.
+ *
+ * Its parts, each in a file of its own: the rows read ahead (read-ahead.ts), the rows resent after
+ * a reconnect (resume.ts), what an ack means (acks.ts), the broker's per-row limits
+ * (broker-fit.ts). The QoS 2 write order (send, writeLater) stays here, with the writes.
  */
 export class Sender {
   private conn: Connection | null = null;
@@ -89,21 +90,11 @@ export class Sender {
   private gen = 0;
   private readonly window = new InFlightWindow();
   /** Rows left in flight before a reconnect (broker session kept), written as the windows allow. */
-  private resume: { row: OutboxRow; packetId: number }[] = [];
-  private resumeAt = 0;
+  private readonly resume = new ResumeQueue();
   private readonly probe = new PoisonProbe();
   private rescanTimer: NodeJS.Timeout | undefined;
-  private cursor = 0;
-  /** Rows read ahead of the window, in id order; `cursor` is the last id read. */
-  private ahead: OutboxRow[] = [];
-  /**
-   * `ahead` holds every queued row after `cursor`: the last read found no more. Rows committed
-   * since then are appended as the store announces them (offer), with no query to read them back.
-   */
-  private tail = false;
+  private readonly ahead: ReadAhead;
   private unwritten = 0;
-  /** Rows in `ahead` that wait behind a full QoS 2 window (pastFullQos2Window). */
-  private held = 0;
   private resending = false;
   /** Set by stop(): acks are still processed, but no new rows are taken. */
   private paused = false;
@@ -112,22 +103,19 @@ export class Sender {
   /** Batches on writeChain not yet written (waiting for their markSent commit). */
   private waiting = 0;
   private rateTimer: NodeJS.Timeout | undefined;
-  /** Next pass-scan while the QoS 2 window stays full (PASS_SCAN_MS), and when the last one ran. */
+  /** Next pass-scan while the QoS 2 window stays full (ReadAhead.scanInMs). */
   private passTimer: NodeJS.Timeout | undefined;
-  private passScanAt = Number.NEGATIVE_INFINITY;
   private waitingDrain = false;
   private pumpTimer: NodeJS.Immediate | undefined;
   private readonly rate: RateLimit;
-  /** This connection's protocol and what its broker announced in CONNACK. */
-  private limits: BrokerLimits = NO_LIMITS;
+  /** What this connection's broker announced in CONNACK, applied per row. */
+  private readonly broker = new BrokerFit();
   private encoder: PublishEncoder;
   private readonly retry = new RefusalRetry(() => this.pump());
 
   private readonly completions: Completions;
   /** QoS 2 rows in flight and how long they have waited (a stuck one is reported). */
   private readonly q2Watch: Qos2Watch;
-  /** Copies of QoS 2 rows sent as QoS 1 (fit): their PUBACK is a downgraded delivery. */
-  private lowered = new WeakSet<OutboxRow>();
 
   constructor(private readonly o: SenderOptions) {
     this.completions = new Completions({
@@ -139,11 +127,12 @@ export class Sender {
     this.rate = new RateLimit(o.maxRate);
     this.q2Watch = new Qos2Watch(o.logger, o.stuckAfterMs ?? STUCK_AFTER_MS);
     this.encoder = new PublishEncoder(4, 0, 0);
+    this.ahead = new ReadAhead(o.outbox);
   }
 
   /** The in-flight window: ours, capped by the broker's Receive Maximum (QoS 1 and 2 together). */
   private get windowSize(): number {
-    return Math.min(this.o.window, this.limits.receiveMaximum);
+    return Math.min(this.o.window, this.broker.limits.receiveMaximum);
   }
 
   get inflight(): number {
@@ -161,7 +150,7 @@ export class Sender {
 
   /** From now on QoS 2 rows go to this broker as QoS 1 (it answered one with PUBACK). */
   capQos(max: 0 | 1): void {
-    if (this.limits.maximumQoS > max) this.limits = { ...this.limits, maximumQoS: max };
+    this.broker.capQos(max);
   }
 
   /** Sending one row at a time since a connection dropped with no ack (the uplink flaps). */
@@ -181,17 +170,10 @@ export class Sender {
   ): Promise<number> {
     const gen = ++this.gen;
     this.conn = conn;
-    this.limits = limits;
+    this.broker.attach(limits, this.o.logger);
     const aliases = Math.min(limits.topicAliasMaximum, MAX_ALIASES);
     this.encoder = new PublishEncoder(protocol, protocol === 5 ? (this.o.maxAgeMs ?? 0) : 0, aliases);
-    if (limits.maximumQoS < 2 || !limits.retainAvailable) {
-      this.o.logger.warn(
-        { maximumQoS: limits.maximumQoS, retainAvailable: limits.retainAvailable },
-        'upstream: the broker limits QoS or retain: messages are sent at its maximum QoS, retained ones as not retained',
-      );
-    }
     this.clearWindow();
-    this.lowered = new WeakSet();
     this.resending = true;
     this.paused = false;
     this.probe.attached();
@@ -204,65 +186,36 @@ export class Sender {
     this.rescanTimer = setInterval(() => this.rescan(), RESCAN_MS);
     this.rescanTimer.unref();
     if (!sessionPresent) return this.restartAll(resumed);
-    for (const row of resumed) this.o.ids.hold(row.packetId!);
-    const last = resumed.at(-1)?.id ?? 0;
-    // QoS 0/1 rows stay 'queued' while in flight: those older than the last resumed QoS 2 row go
-    // out between them, in id order, so a device mixing QoS levels keeps its order. A queued QoS 2
-    // row among them (its markSent never committed) gets its id made durable first.
-    const between = this.queuedBefore(last).map((row) => ({
-      row,
-      packetId: row.qos > 0 ? this.o.ids.take()! : 0,
-    }));
-    const fresh2 = between
-      .filter((b) => b.row.qos === 2)
-      .map((b) => ({ id: b.row.id, packetId: b.packetId }));
-    if (fresh2.length > 0) {
+    const plan = planResume(this.o.outbox, this.o.ids, resumed);
+    if (plan.fresh2.length > 0) {
       try {
-        await this.track(this.o.outbox.markSent(fresh2));
+        await this.track(this.o.outbox.markSent(plan.fresh2));
       } catch (err) {
         if (gen === this.gen) this.storeFailed('markSent', err);
         return 0;
       }
       if (gen !== this.gen) return 0;
     }
-    const order = [...resumed.map((row) => ({ row, packetId: row.packetId! })), ...between].sort(
-      (a, b) => a.row.id - b.row.id,
-    );
     // Written by pump() as the windows allow (QoS 2 limit, a probe's window of 1), before new rows.
-    this.resume = order;
-    this.resumeAt = 0;
-    if (order.length > 0) {
+    this.resume.set(plan.order);
+    if (plan.order.length > 0) {
       this.o.logger.info(
-        { count: resumed.length, between: between.length },
+        { count: plan.resumed, between: plan.between },
         'upstream: resent messages left in flight',
       );
     }
-    this.cursor = last;
-    this.ahead = [];
-    this.held = 0;
-    this.tail = false;
+    this.ahead.reset(plan.last, []);
     this.unwritten = 0;
     this.resending = false;
     this.pump();
-    return resumed.length;
+    return plan.resumed;
   }
 
-  /**
-   * The broker has no session (clean session, or it restarted without persistence): it holds none
-   * of our PUBLISHes, and a PUBREL alone would complete a row it never delivered. Every row left in
-   * flight, 'released' ones too, goes out again as a new PUBLISH with a new packet id, in id order
-   * with the queued rows between them. A duplicate is possible (the broker may have delivered some
-   * before it lost its state); a loss is not.
-   */
+  /** The broker kept no session: what was in flight is read ahead and sent as new (resendAsNew). */
   private restartAll(resumed: OutboxRow[]): number {
-    const last = resumed.at(-1)?.id ?? 0;
-    this.ahead = [...resumed, ...this.queuedBefore(last)].sort((a, b) => a.id - b.id);
-    this.held = 0;
-    this.cursor = last;
-    this.tail = false;
+    this.ahead.reset(resumed.at(-1)?.id ?? 0, resendAsNew(this.o.outbox, resumed));
     this.unwritten = 0;
-    this.resume = [];
-    this.resumeAt = 0;
+    this.resume.clear();
     this.resending = false;
     if (resumed.length > 0) {
       this.o.logger.warn(
@@ -272,18 +225,6 @@ export class Sender {
     }
     this.pump();
     return resumed.length;
-  }
-
-  /** Queued rows with ids below `last` (at most the window that was in flight, plus QoS 0). */
-  private queuedBefore(last: number): OutboxRow[] {
-    const rows: OutboxRow[] = [];
-    for (let after = 0; after < last; ) {
-      const chunk = this.o.outbox.nextQueued(after, READ_AHEAD);
-      for (const row of chunk) if (row.id < last) rows.push(row);
-      if (chunk.length < READ_AHEAD || chunk.at(-1)!.id >= last) break;
-      after = chunk.at(-1)!.id;
-    }
-    return rows;
   }
 
   /** Stop taking new rows (graceful stop); what is in flight may still be acknowledged. */
@@ -302,11 +243,10 @@ export class Sender {
     this.gen++;
     this.conn = null;
     this.clearWindow();
-    this.resume = [];
-    this.resumeAt = 0;
+    this.resume.clear();
     // Rows waiting for a retry are read back from the store by the next connection.
     this.retry.reset(); // the client clears all packet ids with the connection
-    this.tail = false;
+    this.ahead.tail = false;
     this.waitingDrain = false;
     if (this.rateTimer) clearTimeout(this.rateTimer);
     this.rateTimer = undefined;
@@ -376,28 +316,43 @@ export class Sender {
   /** Rows another process put back (`queue retry`) are read once the sender has caught up. */
   private rescan(): void {
     this.q2Watch.check(this.window);
-    if (this.tail && this.ahead.length === 0) {
-      this.tail = false;
+    if (this.ahead.caughtUp) {
+      this.ahead.tail = false;
       this.pump();
     }
   }
 
   /**
-   * PUBACK / PUBREC / PUBCOMP for a packet id; false when the id is not an outbox row's.
-   * A reason code that is not a success for that ack (MQTT 5: a failure, or a value off the spec's
-   * list such as mosquitto's 0x95 on PUBACK) is the broker's verdict on this row alone.
+   * PUBACK / PUBREC / PUBCOMP for a packet id, done as ackAction reads it; false when the id is
+   * not an outbox row's.
    */
   handleAck(cmd: 'puback' | 'pubrec' | 'pubcomp', packetId: number, reasonCode = 0): boolean {
     const row = this.window.get(packetId);
     if (!row) return false;
     const state = this.window.state(packetId);
     this.probe.acked();
-    if (reasonCode !== 0 && !ackAccepts(cmd, reasonCode)) {
-      if (cmd !== 'pubcomp' && state === SENT) {
+    switch (ackAction(cmd, row.qos, state, reasonCode)) {
+      case DELIVERED:
+        if (this.broker.wasLowered(row)) this.o.onDowngraded?.({ id: row.id, reason: 'broker_maximum_qos' });
+        this.delivered(packetId, row);
+        break;
+      case RELEASE:
+        this.release(packetId, row);
+        break;
+      case PUBREL_AGAIN:
+        this.conn?.write({ cmd: 'pubrel', messageId: packetId });
+        break;
+      case TAKEN_AT_QOS1:
+        // Delivered, at least once. Later QoS 2 rows go to this broker as QoS 1: it would treat
+        // them so anyway, and they then need no durable packet id and no place in the QoS 2 window.
+        this.o.onDowngraded?.({ id: row.id, reason: 'puback' });
+        this.capQos(1);
+        this.delivered(packetId, row);
+        break;
+      case REFUSED:
         this.refused(packetId, row, reasonCode);
-        return true;
-      }
-      if (cmd === 'pubcomp' && state === RELEASED) {
+        break;
+      case PUBCOMP_FAILED:
         // The exchange is over (no resend of a PUBREL answered), and its outcome unknown: kept.
         this.unhold(packetId);
         this.o.ids.release(packetId);
@@ -407,32 +362,8 @@ export class Sender {
           `the broker failed its PUBCOMP: ${reasonWithCode(reasonCode)}`,
         );
         this.schedulePump();
-        return true;
-      }
+        break;
     }
-    if (cmd === 'puback' && row.qos === 2 && state === SENT) {
-      // The broker took a QoS 2 PUBLISH at QoS 1 (RabbitMQ does): delivered, at least once. Later
-      // QoS 2 rows go to it as QoS 1: it would treat them so anyway, and they then need no
-      // durable packet id and no place in the QoS 2 window.
-      this.o.onDowngraded?.({ id: row.id, reason: 'puback' });
-      this.capQos(1);
-      this.delivered(packetId, row);
-      return true;
-    }
-    if (cmd === 'pubrec') {
-      if (row.qos !== 2) return true;
-      if (state === RELEASED) {
-        this.conn?.write({ cmd: 'pubrel', messageId: packetId });
-        return true;
-      }
-      this.release(packetId, row);
-      return true;
-    }
-    if ((cmd === 'puback') !== (row.qos === 1)) return true; // wrong ack for this QoS: ignore
-    if (cmd === 'pubcomp' && state !== RELEASED) return true;
-    if (this.limits.maximumQoS < 2 && this.lowered.has(row))
-      this.o.onDowngraded?.({ id: row.id, reason: 'broker_maximum_qos' });
-    this.delivered(packetId, row);
     return true;
   }
 
@@ -486,13 +417,7 @@ export class Sender {
 
   /** Rows just committed to the outbox, in id order: hold them if they follow what we hold, then pump. */
   offer(rows: readonly OutboxRow[]): void {
-    if (this.tail && this.conn) {
-      if (this.ahead.length + rows.length > MAX_AHEAD) this.tail = false;
-      else {
-        for (const row of rows) if (row.id > this.cursor) this.ahead.push(row);
-        this.cursor = Math.max(this.cursor, rows[rows.length - 1]?.id ?? 0);
-      }
-    }
+    if (this.conn) this.ahead.offer(rows);
     this.pump();
   }
 
@@ -500,12 +425,12 @@ export class Sender {
   pump(): void {
     const conn = this.conn;
     if (!conn || this.resending || this.paused) return;
-    if (this.resumeAt < this.resume.length && !this.writeResumed(conn)) return;
+    if (this.resume.pending && !this.writeResumed(conn)) return;
     // Backing off after a refusal: nothing new goes out (the broker said it is over quota). Then
     // the refused rows go first, in id order with what was read ahead.
     const due = this.retry.take();
     if (due === 'wait') return;
-    if (due.length > 0) this.ahead = [...due, ...this.ahead].sort((a, b) => a.id - b.id);
+    if (due.length > 0) this.ahead.requeue(due);
     while (this.unwritten < MAX_UNWRITTEN) {
       if (!conn.writable) {
         if (!this.waitingDrain && conn.open) {
@@ -526,42 +451,16 @@ export class Sender {
       }
       free = Math.min(free, allowed);
       if (free <= 0) return;
-      // Rows held behind a full QoS 2 window do not count: read on for other devices' rows.
-      const have = this.ahead.length - this.held;
-      if (have < free && !this.tail && this.ahead.length < MAX_AHEAD) {
-        const want = Math.min(Math.max(free, READ_AHEAD) - have, MAX_AHEAD - this.ahead.length);
-        const more = this.o.outbox.nextQueued(this.cursor, want);
-        if (more.length > 0) this.cursor = more[more.length - 1]!.id;
-        this.tail = more.length < want;
-        this.ahead = this.ahead.length ? this.ahead.concat(more) : more;
-      }
-      if (this.ahead.length === 0) return;
-      // A QoS 2 row while the QoS 2 window is full waits (not sent as QoS 2: see fit()).
-      const q2Open = this.limits.maximumQoS === 2;
-      let n = 0;
-      for (let q2 = this.window.qos2; n < free && n < this.ahead.length; n++) {
-        if (this.ahead[n]!.qos !== 2 || !q2Open) continue;
-        if (q2 >= this.o.maxInflightQos2) break;
-        q2++;
-      }
-      let rows: OutboxRow[];
-      const full = n < free && n < this.ahead.length;
-      const sinceScan = full ? performance.now() - this.passScanAt : 0;
-      if (full && sinceScan >= PASS_SCAN_MS) {
-        // The QoS 2 window is full at ahead[n]: other devices' rows go past it.
-        this.passScanAt = performance.now();
-        const { out, kept } = pastFullQos2Window(this.ahead, n, free);
-        rows = out;
-        this.ahead = kept;
-        this.held = kept.length;
-      } else {
-        // Between scans only the rows before the full window go; a timer makes sure the next scan
-        // comes even if no ack does (a broker that never answers a QoS 2 row).
-        if (full) this.passTimer ??= setTimeout(this.passTurn, PASS_SCAN_MS - sinceScan);
-        this.held = 0;
-        rows = this.ahead.length <= n ? this.ahead : this.ahead.slice(0, n);
-        this.ahead = this.ahead.length <= n ? [] : this.ahead.slice(n);
-      }
+      this.ahead.fill(free);
+      if (this.ahead.rows.length === 0) return;
+      // A QoS 2 row while the QoS 2 window is full waits (not sent as QoS 2: see BrokerFit.fit).
+      const rows = this.ahead.take(
+        free,
+        this.broker.limits.maximumQoS === 2,
+        this.window.qos2,
+        this.o.maxInflightQos2,
+      );
+      if (this.ahead.scanInMs >= 0) this.passTimer ??= setTimeout(this.passTurn, this.ahead.scanInMs);
       if (rows.length === 0) return;
       this.rate.take(rows.length);
       this.send(conn, rows);
@@ -574,10 +473,10 @@ export class Sender {
    */
   private writeResumed(conn: Connection): boolean {
     conn.batch(() => {
-      while (this.resumeAt < this.resume.length && conn.open) {
-        const { row, packetId } = this.resume[this.resumeAt]!;
+      while (this.resume.pending && conn.open) {
+        const { row, packetId } = this.resume.peek();
         if (!this.room(row)) break;
-        this.resumeAt++;
+        this.resume.advance();
         if (row.state === 'queued') {
           if (row.qos > 0) this.hold(packetId, row, SENT);
           conn.write(this.encoder.packet(row, packetId, false));
@@ -590,9 +489,8 @@ export class Sender {
         else conn.write(this.encoder.packet(row, packetId, true));
       }
     });
-    if (this.resumeAt < this.resume.length) return false;
-    this.resume = [];
-    this.resumeAt = 0;
+    if (this.resume.pending) return false;
+    this.resume.clear();
     return true;
   }
 
@@ -640,7 +538,7 @@ export class Sender {
     let held = false;
     for (let i = 0; i < all.length; i++) {
       const r = all[i]!;
-      const row = this.fit(r);
+      const row = this.broker.fit(r);
       const kept = this.retry.keptId(row.id);
       if (!this.sendable(row, now)) {
         if (kept !== undefined) this.o.ids.release(kept);
@@ -701,38 +599,15 @@ export class Sender {
   }
 
   /**
-   * A row as this broker accepts it (MQTT 5 Maximum QoS, Retain Available): sending more makes it
-   * close the connection (0x9B, 0x9A) on every attempt. A QoS 2 row sent as QoS 1 is still at least
-   * once; its store row stays 'queued' like any QoS 1 row until acknowledged.
-   */
-  private fit(row: OutboxRow): OutboxRow {
-    const { maximumQoS, retainAvailable } = this.limits;
-    if (row.qos <= maximumQoS && (retainAvailable || !row.retain)) return row;
-    const fitted = {
-      ...row,
-      qos: Math.min(row.qos, maximumQoS) as 0 | 1 | 2,
-      retain: row.retain && retainAvailable,
-    };
-    if (row.qos === 2 && fitted.qos === 1) this.lowered.add(fitted);
-    return fitted;
-  }
-
-  /**
    * False for a row that must not go out: larger than the broker's Maximum Packet Size (set aside,
    * it never will fit this broker) or past its expiry (deleted: nobody wants it any more).
    */
   private sendable(row: OutboxRow, now: number): boolean {
-    const max = this.limits.maximumPacketSize;
-    if (Number.isFinite(max) && this.encoder.maxSize(row) > max) {
-      const exact = this.encoder.packetSize(row);
-      if (exact > max) {
-        this.setAside(
-          row,
-          'packet_too_large',
-          `${exact} bytes exceed the broker's maximum packet size ${max}`,
-        );
-        return false;
-      }
+    const size = this.broker.oversize(row, this.encoder);
+    if (size > 0) {
+      const max = this.broker.limits.maximumPacketSize;
+      this.setAside(row, 'packet_too_large', `${size} bytes exceed the broker's maximum packet size ${max}`);
+      return false;
     }
     if (this.encoder.expired(row, now)) {
       this.expire(row);
@@ -786,11 +661,4 @@ export class Sender {
     this.o.logger.error({ err }, `upstream: store ${what} failed; reconnecting to resync`);
     this.conn?.destroy(`store ${what} failed`); // a close of ours: no strike against the rows
   }
-}
-
-/** "packet too large (0x95)": the words and the code the broker sent. */
-function reasonWithCode(code: number): string {
-  const words = reason5(code);
-  const hex = `0x${code.toString(16)}`;
-  return words.includes(hex) ? words : `${words} (${hex})`;
 }
