@@ -23,14 +23,14 @@ const PASS_SCAN_MS = 50;
  */
 export class ReadAhead {
   /** The last id read. */
-  cursor = 0;
+  private cursor = 0;
   /** Rows read ahead of the window, in id order. */
-  rows: OutboxRow[] = [];
+  private rows: OutboxRow[] = [];
   /**
    * `rows` holds every queued row after `cursor`: the last read found no more. Rows committed
    * since then are appended as the store announces them (offer), with no query to read them back.
    */
-  tail = false;
+  private tail = false;
   /** Rows in `rows` that wait behind a full QoS 2 window (pastFullQos2Window). */
   private held = 0;
   /** When the last pass-scan ran (performance.now()). */
@@ -66,9 +66,21 @@ export class ReadAhead {
     this.rows = [...due, ...this.rows].sort((a, b) => a.id - b.id);
   }
 
+  get size(): number {
+    return this.rows.length;
+  }
+
   /** True when the sender has caught up: nothing read ahead and nothing more found. */
   get caughtUp(): boolean {
     return this.tail && this.rows.length === 0;
+  }
+
+  /**
+   * The next fill() asks the store again: rows another process put back (`queue retry`), or the
+   * ones a new connection must find, are not announced by offer().
+   */
+  reread(): void {
+    this.tail = false;
   }
 
   /** Reads on from the store when fewer than `free` rows are ready to go. */

@@ -93,6 +93,7 @@ export class Sender {
   private readonly resume = new ResumeQueue();
   private readonly probe = new PoisonProbe();
   private rescanTimer: NodeJS.Timeout | undefined;
+  /** Rows read from the outbox ahead of the window, and where to read on. */
   private readonly ahead: ReadAhead;
   private unwritten = 0;
   private resending = false;
@@ -246,7 +247,7 @@ export class Sender {
     this.resume.clear();
     // Rows waiting for a retry are read back from the store by the next connection.
     this.retry.reset(); // the client clears all packet ids with the connection
-    this.ahead.tail = false;
+    this.ahead.reread();
     this.waitingDrain = false;
     if (this.rateTimer) clearTimeout(this.rateTimer);
     this.rateTimer = undefined;
@@ -317,7 +318,7 @@ export class Sender {
   private rescan(): void {
     this.q2Watch.check(this.window);
     if (this.ahead.caughtUp) {
-      this.ahead.tail = false;
+      this.ahead.reread();
       this.pump();
     }
   }
@@ -452,7 +453,7 @@ export class Sender {
       free = Math.min(free, allowed);
       if (free <= 0) return;
       this.ahead.fill(free);
-      if (this.ahead.rows.length === 0) return;
+      if (this.ahead.size === 0) return;
       // A QoS 2 row while the QoS 2 window is full waits (not sent as QoS 2: see BrokerFit.fit).
       const rows = this.ahead.take(
         free,
