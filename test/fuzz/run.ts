@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { cleanupTmpDirs } from '../harness/tmp.js';
+import { allLimitsSummary, allLimitsVerdict, runAllLimits } from './all-limits.js';
 import { randomSeed } from './prng.js';
 import { runFuzz } from './scenario.js';
 import { runStateFlood } from './state-flood.js';
@@ -21,6 +22,29 @@ function arg(name: string, def: number): number {
   const v = Number(process.argv[i + 1]);
   if (!Number.isFinite(v) || v < 0) throw new Error(`--${name} wants a number, got ${process.argv[i + 1]}`);
   return v;
+}
+
+if (process.argv.includes('--all-limits')) {
+  // Every store full at once (all-limits.ts): session state, downlink queues, inbox, outbox.
+  const built = !process.argv.includes('--tsx');
+  if (built) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  const unit = unitLimits();
+  const scaleArg = process.argv.indexOf('--scale');
+  const scale = scaleArg < 0 ? 1 : Number(process.argv[scaleArg + 1]);
+  if (!(scale > 0 && scale <= 1))
+    throw new Error(`--scale wants a number in (0, 1], got ${process.argv[scaleArg + 1]}`);
+  const r = await runAllLimits({
+    scale,
+    holdS: arg('hold', 60),
+    node: { flags: unit.nodeFlags, env: unit.env, built },
+    log: (l) => console.log(l),
+  });
+  if (!process.env.FUZZ_KEEP) cleanupTmpDirs();
+  console.log(allLimitsSummary(r, unit.memoryMaxKb));
+  const failures = allLimitsVerdict(r, unit.memoryMaxKb);
+  for (const f of failures) console.log(`FAIL: ${f}`);
+  console.log(failures.length ? 'FAILED' : 'PASSED');
+  process.exit(failures.length ? 1 : 0);
 }
 
 if (process.argv.includes('--state')) {
