@@ -1,29 +1,12 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeLengthCrc16 } from '../../adapters/serial/framing/length-crc16.js';
 import { slipEncode } from '../../adapters/serial/framing/slip.js';
-import { PtyPair } from '../harness/socat.js';
-import { cleanupTmpDirs } from '../harness/tmp.js';
 import { sleep, waitFor } from '../harness/wait.js';
-import { logsWith, Sensor, startAdapter } from './helpers.js';
+import { logsWith } from './helpers.js';
+import { ptyAdapterFixture } from './pty-fixture.js';
 
 // Every framing and format through a real pty, opened by serialport as a USB adapter would be.
-const open: { close(): Promise<void> }[] = [];
-function track<T extends { close(): Promise<void> }>(x: T): T {
-  open.push(x);
-  return x;
-}
-afterEach(async () => {
-  for (const x of open.splice(0).reverse()) await x.close();
-});
-afterAll(cleanupTmpDirs);
-
-async function setup(config: Record<string, unknown>) {
-  const pty = track(await PtyPair.open());
-  const a = await startAdapter(pty, config);
-  track({ close: () => a.adapter.stop() });
-  const sensor = track(await Sensor.open(pty.sensor));
-  return { ...a, pty, sensor };
-}
+const setup = ptyAdapterFixture();
 
 describe('serial framings through a real pty', () => {
   it('line + kv: one reading per field; noise and over-long lines are dropped, counted and logged', async () => {

@@ -1,29 +1,12 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeLengthCrc16, START } from '../../adapters/serial/framing/length-crc16.js';
 import { slipEncode } from '../../adapters/serial/framing/slip.js';
-import { PtyPair } from '../harness/socat.js';
-import { cleanupTmpDirs } from '../harness/tmp.js';
 import { sleep, waitFor } from '../harness/wait.js';
-import { logsWith, Sensor, startAdapter } from './helpers.js';
+import { logsWith } from './helpers.js';
+import { ptyAdapterFixture } from './pty-fixture.js';
 
 // Line noise through a real pty into the real adapter: the reading after the noise must get through.
-const open: { close(): Promise<void> }[] = [];
-function track<T extends { close(): Promise<void> }>(x: T): T {
-  open.push(x);
-  return x;
-}
-afterEach(async () => {
-  for (const x of open.splice(0).reverse()) await x.close();
-});
-afterAll(cleanupTmpDirs);
-
-async function setup(config: Record<string, unknown>) {
-  const pty = track(await PtyPair.open());
-  const a = await startAdapter(pty, config);
-  track({ close: () => a.adapter.stop() });
-  const sensor = track(await Sensor.open(pty.sensor));
-  return { ...a, sensor };
-}
+const setup = ptyAdapterFixture();
 
 /** Seeded bytes (mulberry32), so a failing seed replays the same noise. */
 function random(seed: number): (n: number) => Buffer {
