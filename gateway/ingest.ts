@@ -190,7 +190,12 @@ export function startIngest(readings$: Observable<Reading>, deps: IngestDeps): S
     }
     // enqueueThen: one callback per reading instead of enqueue's promise and .then's (CPU per message).
     // A reading with an ack to give (QoS 1/2) may wait for the commit window; QoS 0/-1 never waits.
-    const opts = reading.settle === undefined ? undefined : reading.remember ? { remember: reading.remember, wait: true } : WAIT;
+    const opts =
+      reading.settle === undefined
+        ? undefined
+        : reading.remember
+          ? { remember: reading.remember, wait: true }
+          : WAIT;
     outbox.enqueueThen(messages, opts, (err, ids) => {
       if (ids) settle(reading, 'stored');
       else if (err instanceof OutboxFullError) {

@@ -10,8 +10,8 @@ export const DEVICE_TROUBLE: ReadonlySet<DropReason> = new Set<DropReason>([
 ]);
 
 const MESSAGES: Partial<Record<DropReason, string>> = {
-  'delivery_failed': 'mqttsn device is not taking its messages (no ack after retries, or refused)',
-  'out_of_state': 'mqttsn device sends packets its session state does not allow',
+  delivery_failed: 'mqttsn device is not taking its messages (no ack after retries, or refused)',
+  out_of_state: 'mqttsn device sends packets its session state does not allow',
   oversize: 'mqttsn device sends datagrams over max_packet_size (dropped)',
 };
 

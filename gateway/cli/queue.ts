@@ -26,8 +26,7 @@ export async function queueCommand(action: string, opts: QueueOptions): Promise<
   switch (action) {
     case 'stats': {
       const s = stats(dir);
-      const age =
-        s.outbox.oldestAgeMs === null ? '-' : `${Math.round(s.outbox.oldestAgeMs / 1000)}s`;
+      const age = s.outbox.oldestAgeMs === null ? '-' : `${Math.round(s.outbox.oldestAgeMs / 1000)}s`;
       console.log(`store      ${s.path} (${s.fileBytes} bytes on disk, schema v${s.schemaVersion})`);
       console.log(
         `outbox     ${s.outbox.rows} rows, ${s.outbox.bytes} bytes (max_bytes counts these), ${s.outbox.inflight} QoS 2 in flight, oldest ${age}`,

@@ -257,7 +257,10 @@ export function listStoredSessions(dir: string): StoredSessionInfo[] {
  * address they were last seen at; returns the client ids deleted. For a stopped gateway: a running
  * one keeps its sessions in memory and would write them back.
  */
-export function purgeStoredSessions(dir: string, sel: { ids?: readonly string[]; address?: string }): string[] {
+export function purgeStoredSessions(
+  dir: string,
+  sel: { ids?: readonly string[]; address?: string },
+): string[] {
   const ids = new Set(sel.ids ?? []);
   return withDb(dir, false, (db) =>
     db

@@ -71,7 +71,9 @@ export class OutboxTotals {
 
   constructor(private readonly db: Database) {
     this.read = db.prepare('SELECT rows, bytes, clean, id_ceiling FROM outbox_totals WHERE one = 1');
-    this.count = db.prepare(`SELECT count(*) AS rows, coalesce(sum(${ROW_COST_SQL}), 0) AS bytes FROM outbox`);
+    this.count = db.prepare(
+      `SELECT count(*) AS rows, coalesce(sum(${ROW_COST_SQL}), 0) AS bytes FROM outbox`,
+    );
     this.maxId = db.prepare(
       `SELECT max(coalesce((SELECT max(id) FROM outbox), 0), coalesce((SELECT max(id) FROM outbox_dead), 0)) AS id`,
     );

@@ -122,7 +122,9 @@ export class Inbound {
     const payload = typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload;
     const m: InboundMessage = { topic: p.topic, payload, qos: p.qos, retain: p.retain };
     const remember: KvEntry | undefined =
-      p.qos === 2 ? { namespace: QOS2_NAMESPACE, key, value: { topic: p.topic, at: waitingNow() } } : undefined;
+      p.qos === 2
+        ? { namespace: QOS2_NAMESPACE, key, value: { topic: p.topic, at: waitingNow() } }
+        : undefined;
     if (remember) m.remember = remember;
     if (p.properties?.responseTopic) m.responseTopic = p.properties.responseTopic;
     if (p.properties?.correlationData) m.correlationData = p.properties.correlationData;

@@ -62,7 +62,9 @@ describe('config loading', () => {
     const ps = problems(`${minimal}store:\n  commit_interval: 10s\n`);
     expect(ps.map((p) => p.path)).toEqual(['store.commit_interval']);
     expect(ps[0]!.message).toMatch(/at most 5s/);
-    expect(parseConfig(`${minimal}store:\n  commit_interval: 0\n`, 'test.yaml', {}).store.commit_interval).toBe(0);
+    expect(
+      parseConfig(`${minimal}store:\n  commit_interval: 0\n`, 'test.yaml', {}).store.commit_interval,
+    ).toBe(0);
   });
 
   it('names a missing required section', () => {

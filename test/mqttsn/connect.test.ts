@@ -100,7 +100,7 @@ describe('mqttsn over UDP: connect, will, keep-alive', () => {
     const c3 = await h.client();
     expect((await c3.connect('ok3')).returnCode).toBe(1); // congestion: max_clients
     const s = h.gw.stats();
-    expect(s.drops).toMatchObject({ rejected: 2, 'not_allowed': 1, 'max_clients': 1 });
+    expect(s.drops).toMatchObject({ rejected: 2, not_allowed: 1, max_clients: 1 });
   });
 
   it('forgets a CONNECT whose will exchange never finishes', async () => {

@@ -31,9 +31,9 @@ describe('mqttsn over UDP: robustness', () => {
     expect(d).toMatchObject({
       truncated: 1,
       malformed: 1,
-      'unknown_type': 1,
+      unknown_type: 1,
       oversize: 1,
-      'out_of_state': 1,
+      out_of_state: 1,
     });
   });
 

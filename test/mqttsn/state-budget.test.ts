@@ -35,7 +35,7 @@ describe('mqttsn: per-device state is bounded in bytes', () => {
       codes.push(await subscribe(c, `site/${String(i).padStart(3, '0')}/${'f'.repeat(47)}/#`));
     expect(codes.filter((rc) => rc === 0)).toHaveLength(25);
     expect(codes.slice(25).every((rc) => rc === ReturnCode.CONGESTION)).toBe(true);
-    expect(h.gw.stats().drops).toMatchObject({ 'topic_too_long': 1, 'state_budget': 15 });
+    expect(h.gw.stats().drops).toMatchObject({ topic_too_long: 1, state_budget: 15 });
   });
 
   it('a will topic over max_topic_length is refused at CONNECT; a will message over the budget too', async () => {

@@ -15,7 +15,9 @@ afterEach(cleanupTmpDirs);
 function counted(dir: string): { rows: number; bytes: number } {
   const db = new Database(join(dir, 'fieldgate.db'), { readonly: true });
   try {
-    return db.prepare(`SELECT count(*) AS rows, coalesce(sum(${ROW_COST_SQL}), 0) AS bytes FROM outbox`).get() as {
+    return db
+      .prepare(`SELECT count(*) AS rows, coalesce(sum(${ROW_COST_SQL}), 0) AS bytes FROM outbox`)
+      .get() as {
       rows: number;
       bytes: number;
     };
