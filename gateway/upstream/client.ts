@@ -15,6 +15,7 @@ import { startKeepAlive } from './keepalive.js';
 import { PacketIds } from './packet-ids.js';
 import { connackReason, isConfigRefusal, isUnsupportedProtocol, reason5 } from './reasons.js';
 import { Sender } from './sender.js';
+import { type DirectMessage, DirectPublishes } from './direct.js';
 import { Status } from './status.js';
 import { type QoS, Subscriptions } from './subscriptions.js';
 import { redactUrl, urlCredentials } from './url.js';
@@ -54,6 +55,7 @@ export class UpstreamClient {
   private readonly inbound: Inbound;
   private readonly subs: Subscriptions;
   private readonly status: Status;
+  private readonly direct: DirectPublishes;
   private readonly baseFilters: Map<string, QoS>;
   private running = false;
   private conn: Connection | null = null;
@@ -119,7 +121,8 @@ export class UpstreamClient {
       this.events.next({ type: 'inbound-dropped', reason: 'inbound_overload', topic, bytes });
     });
     this.subs = new Subscriptions(this.ids, this.log);
-    this.status = new Status(c.status_topic.replaceAll('{gateway}', opts.gatewayId), this.ids);
+    this.direct = new DirectPublishes(this.ids);
+    this.status = new Status(c.status_topic.replaceAll('{gateway}', opts.gatewayId), this.direct);
     this.baseFilters = new Map(c.subscribe.map((s) => [s.topic, s.qos]));
     this.subs.set(this.baseFilters);
   }
@@ -182,6 +185,16 @@ export class UpstreamClient {
     this.dropLog.flush();
     this.expiredLog.flush();
     this.log.info('upstream: stopped');
+  }
+
+  /**
+   * Publish now, past the outbox (answers to requests): false when not connected, on no PUBACK
+   * within `ms`, or when the connection drops first. Nothing is stored or retried.
+   */
+  publishDirect(m: DirectMessage, ms = 10_000): Promise<boolean> {
+    const conn = this.conn;
+    if (!conn?.open || this.state$.value !== 'connected') return Promise.resolve(false);
+    return this.direct.publish(conn, m, ms, this.protocol);
   }
 
   /** Keep the broker subscribed to exactly these filters (plus upstream.subscribe from config). */
@@ -385,7 +398,7 @@ export class UpstreamClient {
 
   /** An ack of one of our PUBLISHes: the status message's, or an outbox row's. */
   private ack(cmd: AckCmd, id: number, reasonCode: number): void {
-    if (cmd === 'puback' && this.status.handleAck(id)) return;
+    if (cmd === 'puback' && this.direct.handleAck(id)) return;
     this.sender.handleAck(cmd, id, reasonCode);
   }
 
@@ -440,7 +453,7 @@ export class UpstreamClient {
     // (keep-alive timeout, a store failure, a packet we will not take) is not their fault.
     this.sender.detach(this.running && !conn.closedLocally, this.running ? conn.suspect : undefined);
     this.subs.detach();
-    this.status.detach();
+    this.direct.detach();
     this.ids.clear();
     this.state$.next('disconnected');
     if (!this.running) return;
