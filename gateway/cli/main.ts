@@ -1,5 +1,6 @@
 import { Command as Cli } from 'commander';
 import { version } from '../version.js';
+import { addRemoteCommands } from './remote/commands.js';
 
 // Each subcommand's module is imported when it runs: `run` does not load the serial port lister,
 // the store inspector or the dry-run formatter, and `check` does not load the gateway.
@@ -91,5 +92,7 @@ program
     const { sessionsCommand } = await import('./sessions.js');
     process.exitCode = await sessionsCommand(action, opts);
   });
+
+addRemoteCommands(program);
 
 await program.parseAsync(process.argv);
