@@ -7,6 +7,7 @@ import type { LogRing } from '../status/log-ring.js';
 import type { InboundMessage } from '../upstream/inbound.js';
 import type { UpstreamClient } from '../upstream/client.js';
 import { type AuditEvent, journal } from './audit.js';
+import { bootMs } from './boot-clock.js';
 import { ConfirmWatch } from './confirm.js';
 import type { ConfigStore } from './config-store.js';
 import { handlers, type HandlerContext, type Handled } from './handlers.js';
@@ -125,7 +126,10 @@ export class RemoteAdmin {
     this.connectedSub?.unsubscribe();
   }
 
-  /** An incoming message on the request filter. Resolves at once: the request runs in order behind earlier ones. */
+  /**
+   * An incoming message on the request filter: resolves (and the message is acknowledged) once it
+   * was answered. Requests run one at a time, in order.
+   */
   async handle(m: InboundMessage): Promise<void> {
     const { config } = this.deps;
     const c = config();
@@ -145,13 +149,15 @@ export class RemoteAdmin {
       return;
     }
     const req = screened.request;
-    this.chain = this.chain
-      .then(() => this.run(req))
-      .catch((err) => this.deps.logger.error({ err }, 'remote: request failed'));
+    // Stopping for a restart: not acknowledged, so the broker hands it to the next gateway's session.
+    if (this.stopped) throw new Error('remote management is stopping; the request waits for the restart');
+    const run = this.chain.then(() => this.run(req));
+    this.chain = run.catch(() => {}); // the next request runs either way
+    await run;
   }
 
   private async run(req: AdminRequest): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped) throw new Error('remote management is stopping; the request waits for the restart');
     const handler = handlers[req.name];
     let handled: Handled;
     if (!handler)
@@ -235,21 +241,32 @@ export class RemoteAdmin {
       ...(a.body !== undefined && { body: a.body }),
       ...(req.correlation !== undefined && { correlation: req.correlation }),
     };
-    const ok = await this.deps.upstream.publishDirect(
-      {
-        topic: req.replyTo,
-        payload: Buffer.from(JSON.stringify(payload)),
-        qos: 1,
-        retain: false,
-        ...(req.correlationData && { properties: { correlationData: req.correlationData } }),
-      },
-      ANSWER_MS,
-    );
+    const message = {
+      topic: req.replyTo,
+      payload: Buffer.from(JSON.stringify(payload)),
+      qos: 1 as const,
+      retain: false,
+      ...(req.correlationData && { properties: { correlationData: req.correlationData } }),
+    };
+    // A request the broker kept for us arrives right behind CONNACK, before the client calls the
+    // connection up: the answer waits for that (briefly), it is not dropped.
+    const ok =
+      (await this.deps.upstream.publishDirect(message, ANSWER_MS)) ||
+      ((await this.untilConnected(ANSWER_MS)) &&
+        (await this.deps.upstream.publishDirect(message, ANSWER_MS)));
     if (!ok)
       this.deps.logger.warn(
         { request: req.name, replyTo: req.replyTo },
         'remote: answer not delivered (uplink down)',
       );
+  }
+
+  private async untilConnected(ms: number): Promise<boolean> {
+    const upstream = this.deps.upstream;
+    const until = bootMs() + ms;
+    while (!upstream.stats().connected && !this.stopped && bootMs() < until)
+      await new Promise((r) => setTimeout(r, 50));
+    return upstream.stats().connected;
   }
 
   private async onConnected(): Promise<void> {
