@@ -18,6 +18,11 @@ export class Subscriptions {
   private readonly outstanding = new Map<number, string[]>();
   /** Invalid filters already logged (bounded). */
   private readonly refused = new Set<string>();
+  /**
+   * Filters subscribed with MQTT 5 Retain Handling 2 ("do not send retained messages"): requests
+   * must never replay from a retained copy. Ignored by 3.1.1 brokers (the receiver checks the flag too).
+   */
+  private noRetained = new Set<string>();
 
   constructor(
     private readonly ids: PacketIds,
@@ -39,6 +44,11 @@ export class Subscriptions {
       }
     }
     if (this.conn) this.sync(this.conn);
+  }
+
+  /** Filters whose retained messages the broker must not send (applies to their next SUBSCRIBE). */
+  setNoRetained(filters: Iterable<string>): void {
+    this.noRetained = new Set(filters);
   }
 
   attach(conn: Connection): void {
@@ -74,7 +84,9 @@ export class Subscriptions {
 
   private sync(conn: Connection): void {
     const add: ISubscription[] = [];
-    for (const [topic, qos] of this.wanted) if (this.current.get(topic) !== qos) add.push({ topic, qos });
+    for (const [topic, qos] of this.wanted)
+      if (this.current.get(topic) !== qos)
+        add.push(this.noRetained.has(topic) ? { topic, qos, rh: 2 } : { topic, qos });
     const remove = [...this.current.keys()].filter((t) => !this.wanted.has(t));
     if (add.length > 0) {
       const messageId = this.take();
