@@ -28,6 +28,11 @@ export class BrokerUnreachable extends Error {
   override readonly name = 'BrokerUnreachable';
 }
 
+/** The broker refused what we sent (MQTT 5 PUBACK/SUBACK reason code): the ACL says no. */
+export class BrokerRefused extends Error {
+  override readonly name = 'BrokerRefused';
+}
+
 /** No answer arrived in time. */
 export class NoAnswer extends Error {
   override readonly name = 'NoAnswer';
@@ -116,8 +121,8 @@ export class OperatorSession {
     try {
       const v5 = this.protocol === '5';
       const payload = v5 ? body : { ...body, reply_to: o.responseTopic, correlation };
-      await Promise.race([
-        this.client.publishAsync(topic, JSON.stringify(payload), {
+      const sent = this.client
+        .publishAsync(topic, JSON.stringify(payload), {
           qos: 1,
           retain: false,
           ...(v5 && {
@@ -129,9 +134,13 @@ export class OperatorSession {
               ...(o.expirySeconds !== undefined && { messageExpiryInterval: o.expirySeconds }),
             },
           }),
-        }),
-        timeout,
-      ]);
+        })
+        .catch((err: Error) => {
+          // MQTT 5 brokers answer a publish their ACL denies with PUBACK 0x87 (3.1.1 brokers drop it).
+          const why = err.message.replace(/^Publish error: /, '');
+          throw new BrokerRefused(`the broker refused the request on ${topic}: ${why}`);
+        });
+      await Promise.race([sent, timeout]);
       return await Promise.race([answer, timeout]);
     } finally {
       clearTimeout(timer);
@@ -185,7 +194,7 @@ export class OperatorSession {
     const granted = await this.client.subscribeAsync(filter, { qos: 1 });
     const g = granted[0];
     // Mosquitto answers a subscription its ACL denies with 0x80 (3.1.1) or 0x87 (MQTT 5).
-    if (!g || g.qos >= 0x80) throw new BrokerUnreachable(`the broker refused the subscription to ${filter}`);
+    if (!g || g.qos >= 0x80) throw new BrokerRefused(`the broker refused the subscription to ${filter}`);
     this.subscribed.add(filter);
   }
 

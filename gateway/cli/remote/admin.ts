@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
+  BrokerRefused,
   BrokerUnreachable,
   NoAnswer,
   OperatorSession,
@@ -127,7 +128,7 @@ export async function withAdmin(
       );
       return EXIT.noAnswer;
     }
-    if (err instanceof BrokerUnreachable) {
+    if (err instanceof BrokerRefused) {
       console.error(`fieldgate remote: ${err.message}`);
       return EXIT.broker;
     }

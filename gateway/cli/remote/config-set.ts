@@ -93,16 +93,15 @@ export async function configSetCommand(
       apply?: string;
       confirm_by_s?: number;
     };
-    if (opts.dryRun || a.code === 'ok') {
-      console.log(
-        `${opts.dryRun ? 'valid (dry run, nothing changed)' : 'applied and confirmed'}: ${a.message}`,
-      );
+    if (a.code === 'ok') {
+      // A dry run, no change (apply "none"), or applied hot and confirmed at once.
+      if (body.apply === 'hot' && !opts.dryRun) console.log(`applied (hot), hash ${body.hash ?? '?'}`);
+      console.log(`${opts.dryRun ? 'valid' : body.apply === 'hot' ? 'confirmed' : 'ok'}: ${a.message}`);
       return EXIT.ok;
     }
+    const within = body.confirm_by_s !== undefined ? ` within ${body.confirm_by_s} s` : '';
     console.log(
-      `applied (${body.apply ?? '?'}), hash ${body.hash ?? '?'}: ${a.message}; awaiting confirmation${
-        body.confirm_by_s !== undefined ? ` within ${body.confirm_by_s} s` : ''
-      }`,
+      `applied (${body.apply ?? '?'}), hash ${body.hash ?? '?'}: ${a.message}; confirmed or rolled back${within}`,
     );
     return await awaitOutcome(
       gateway,

@@ -36,15 +36,11 @@ function backlog(info: Info): string {
   return aside ? `${rows} (+${aside} set aside)` : String(rows);
 }
 
-/** online/total from `devices`: counts by state ({ online, offline, … }). */
+/** online/total from `devices` ({ total, online, asleep, offline, lost }). */
 function devices(info: Info): string {
-  const d = get(info, 'devices');
-  if (typeof d !== 'object' || d === null) return '-';
-  const counts = Object.values(d as Record<string, unknown>).filter(
-    (v): v is number => typeof v === 'number',
-  );
-  const online = num((d as Record<string, unknown>).online) ?? 0;
-  return `${online}/${counts.reduce((a, b) => a + b, 0)}`;
+  const online = num(get(info, 'devices.online'));
+  const total = num(get(info, 'devices.total'));
+  return online === undefined || total === undefined ? '-' : `${online}/${total}`;
 }
 
 function configAge(info: Info, now: number): string {
@@ -52,7 +48,13 @@ function configAge(info: Info, now: number): string {
   return at === undefined ? '-' : age(now - at);
 }
 
+/** The latest change and its result, or the change awaiting confirmation right now. */
 function lastChange(info: Info, now: number): string {
+  const pending = get(info, 'pending_change');
+  if (typeof pending === 'object' && pending !== null) {
+    const at = time(get(pending as Info, 'at'));
+    return `pending${at === undefined ? '' : ` since ${age(now - at)}`}`;
+  }
   const c = get(info, 'last_change');
   if (typeof c !== 'object' || c === null) return '-';
   const state = str(get(c as Info, 'state'));

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GatewayProcess } from '../../harness/gateway-process.js';
 import { Mosquitto } from '../../harness/mosquitto.js';
@@ -16,7 +16,7 @@ export async function aclBroker(
 ): Promise<{ broker: Mosquitto; passwords: Record<string, string> }> {
   const passwords: Record<string, string> = { operator: 'op-secret', intruder: 'in-secret' };
   for (const g of gateways) passwords[g] = `${g}-secret`;
-  const broker = await Mosquitto.start({ users: passwords, extra: [`acl_file ${ACL_FILE}`] });
+  const broker = await Mosquitto.start({ users: passwords, acl: readFileSync(ACL_FILE, 'utf8') });
   return { broker, passwords };
 }
 

@@ -65,7 +65,7 @@ describe('fieldgate remote: pure parts', () => {
       uplink: { state: 'connected', since: '2026-01-01T09:00:00Z' },
       outbox: { rows: 12 },
       set_aside: 3,
-      devices: { online: 4, offline: 1, unknown: 2 },
+      devices: { total: 7, online: 4, asleep: 1, offline: 1, lost: 1 },
       config: { applied_at: '2026-01-01T11:50:00Z' },
       last_change: { state: 'rolled_back', at: '2026-01-01T11:00:00Z' },
     };
@@ -79,6 +79,8 @@ describe('fieldgate remote: pure parts', () => {
       'rolled_back 60m ago',
     ]);
     expect(infoRow('gw2', {}, now)).toEqual(['gw2', '-', '-', '-', '-', '-', '-']);
+    const pending = { ...info, pending_change: { change_id: 'c1', at: '2026-01-01T11:59:30Z' } };
+    expect(infoRow('gw3', pending, now)[6]).toBe('pending since 30s');
     expect(infoLines({ a: 1, b: { c: 'x', d: [1, 2] } })).toEqual(['a: 1', 'b.c: x', 'b.d: [1,2]']);
   });
 
