@@ -43,7 +43,8 @@ export class Admin {
     const raw = await this.session.request(
       requestTopic(s.prefix, gateway, name),
       // sent_at lets the gateway refuse a request the broker held too long (remote.max_age), also over 3.1.1.
-      { ...args, sent_at: new Date().toISOString() },
+      // actor in the JSON too: over 3.1.1 there are no user properties (over MQTT 5 the property wins).
+      { ...args, sent_at: new Date().toISOString(), actor: s.actor },
       {
         responseTopic: replyTopic(s.prefix, gateway, this.run),
         timeoutMs: wait,

@@ -30,9 +30,23 @@ export function addRemoteCommands(program: Command): void {
     .command('list')
     .description("every gateway's retained info as a table")
     .option('--json', 'one JSON line per gateway')
-    .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const { listCommand } = await import('./list.js');
-      await run(cmd, undefined, (a) => listCommand(a, opts));
+    .option(
+      '--stale-after <duration>',
+      'info older than this shows as "silent" (3 × remote.info_interval)',
+      '15m',
+    )
+    .action(async (opts: { json?: boolean; staleAfter: string }, cmd: Command) => {
+      const [{ listCommand }, { parseDuration }] = await Promise.all([
+        import('./list.js'),
+        import('../../../contracts/units.js'),
+      ]);
+      const staleAfterMs = parseDuration(opts.staleAfter);
+      if (staleAfterMs === undefined) {
+        console.error('fieldgate remote list: --stale-after takes a duration like 15m');
+        process.exitCode = 1;
+        return;
+      }
+      await run(cmd, undefined, (a) => listCommand(a, { json: opts.json === true, staleAfterMs }));
     });
 
   remote

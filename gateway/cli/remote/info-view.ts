@@ -8,12 +8,22 @@ type Info = Record<string, unknown>;
 
 export const LIST_HEADER = ['GATEWAY', 'VERSION', 'UPLINK', 'BACKLOG', 'DEVICES', 'CONFIG', 'LAST CHANGE'];
 
-/** One `list` row: id, version, uplink, backlog, devices online/total, config age, last change. */
-export function infoRow(id: string, info: Info, now = Date.now()): string[] {
+/**
+ * One `list` row: id, version, uplink, backlog, devices online/total, config age, last change. A
+ * retained info outlives its gateway, so one not republished within `staleAfterMs` (the gateways
+ * republish every remote.info_interval) shows `silent <age>` as its uplink: when it was last heard.
+ */
+export function infoRow(
+  id: string,
+  info: Info,
+  now = Date.now(),
+  staleAfterMs = Number.POSITIVE_INFINITY,
+): string[] {
+  const at = time(get(info, 'at'));
   return [
     id,
     str(get(info, 'version')),
-    uplink(info, now),
+    at !== undefined && now - at > staleAfterMs ? `silent ${age(now - at)}` : uplink(info, now),
     backlog(info),
     devices(info),
     configAge(info, now),

@@ -8,7 +8,10 @@ import { allInfoFilter, gatewayOfInfoTopic } from './topics.js';
 const QUIET_MS = 500;
 
 /** `fieldgate remote list`: every gateway's retained info as a table (or JSON lines), sorted by id. */
-export async function listCommand(admin: Admin, opts: { json?: boolean }): Promise<number> {
+export async function listCommand(
+  admin: Admin,
+  opts: { json?: boolean; staleAfterMs: number },
+): Promise<number> {
   const got = await admin.session.retained(allInfoFilter(admin.prefix), QUIET_MS, admin.settings.timeoutMs);
   const infos = new Map<string, Record<string, unknown>>();
   for (const m of got) {
@@ -33,7 +36,7 @@ export async function listCommand(admin: Admin, opts: { json?: boolean }): Promi
   console.log(
     table(
       LIST_HEADER,
-      ids.map((id) => infoRow(id, infos.get(id)!, now)),
+      ids.map((id) => infoRow(id, infos.get(id)!, now, opts.staleAfterMs)),
     ),
   );
   return EXIT.ok;

@@ -16,7 +16,10 @@ export async function aclBroker(
 ): Promise<{ broker: Mosquitto; passwords: Record<string, string> }> {
   const passwords: Record<string, string> = { operator: 'op-secret', intruder: 'in-secret' };
   for (const g of gateways) passwords[g] = `${g}-secret`;
-  const broker = await Mosquitto.start({ users: passwords, acl: readFileSync(ACL_FILE, 'utf8') });
+  const broker = await Mosquitto.start({
+    users: passwords,
+    acl: readFileSync(ACL_FILE, 'utf8'),
+  });
   return { broker, passwords };
 }
 

@@ -79,6 +79,10 @@ describe('fieldgate remote: pure parts', () => {
       'rolled_back 60m ago',
     ]);
     expect(infoRow('gw2', {}, now)).toEqual(['gw2', '-', '-', '-', '-', '-', '-']);
+    // Not republished within --stale-after: the uplink column says when it was last heard instead.
+    const old = { ...info, at: '2026-01-01T10:00:00Z' };
+    expect(infoRow('gw1', old, now, 15 * 60_000)[2]).toBe('silent 2h');
+    expect(infoRow('gw1', { ...info, at: '2026-01-01T11:55:00Z' }, now, 15 * 60_000)[2]).toBe('up 3h');
     const pending = { ...info, pending_change: { change_id: 'c1', at: '2026-01-01T11:59:30Z' } };
     expect(infoRow('gw3', pending, now)[6]).toBe('pending since 30s');
     expect(infoLines({ a: 1, b: { c: 'x', d: [1, 2] } })).toEqual(['a: 1', 'b.c: x', 'b.d: [1,2]']);

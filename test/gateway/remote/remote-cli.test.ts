@@ -2,12 +2,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../../gateway/cli/remote/exit-codes.js';
-import { type GatewayProcess, killAllGateways, runCli } from '../../harness/gateway-process.js';
+import { GatewayProcess, killAllGateways, runCli } from '../../harness/gateway-process.js';
 import type { Mosquitto } from '../../harness/mosquitto.js';
 import { freePort } from '../../harness/ports.js';
 import { Subscriber } from '../../harness/subscriber.js';
 import { cleanupTmpDirs, tmpDir } from '../../harness/tmp.js';
-import { waitFor } from '../../harness/wait.js';
+import { sleep, waitFor } from '../../harness/wait.js';
 import { version } from '../../../gateway/version.js';
 import { aclBroker, remoteCli, runRemote } from './broker.js';
 import { startRemoteGateway } from './gateways.js';
@@ -17,6 +17,10 @@ import { startRemoteGateway } from './gateways.js';
  * processes, one real mosquitto with the shipped ACL file (each gateway its own user).
  */
 const IDS = ['gw1', 'gw2', 'gw3'];
+const REMOTE: Record<string, Record<string, string>> = {
+  gw1: { confirm_within: '3s' },
+  gw2: { info_interval: '1s' },
+};
 let broker: Mosquitto;
 let pw: Record<string, string>;
 const gws = new Map<string, { gw: GatewayProcess; file: string; dir: string }>();
@@ -28,8 +32,8 @@ beforeAll(async () => {
   for (const id of IDS)
     gws.set(
       id,
-      // gw1 is the one a bad change cuts off: it must give up on it soon.
-      await startRemoteGateway(broker, id, pw[id]!, id === 'gw1' ? { confirm_within: '3s' } : {}),
+      // gw1 is the one a bad change cuts off: it must give up on it soon. gw2 republishes its info often.
+      await startRemoteGateway(broker, id, pw[id]!, REMOTE[id]),
     );
   // Every gateway's retained info is on the broker before anyone lists.
   const watcher = await Subscriber.connect(broker.url, 'fieldgate/+/admin/info', {
@@ -198,5 +202,73 @@ describe('fieldgate remote with three real gateways', () => {
     expect(after.stdout.split('\n')[0]).toBe(before.split('\n')[0]);
     const list = await op(['list']);
     expect(list.stdout).toMatch(/^gw1 .* rolled_back \d+s ago$/m);
+  });
+
+  it('restart: the gateway answers, restarts in-process and is back with one more boot', async () => {
+    const boots = async () =>
+      (JSON.parse((await op(['status', 'gw2', '--json'])).stdout) as { boot_count: number }).boot_count;
+    const before = await boots();
+    const r = await op(['restart', 'gw2']);
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    expect(r.stdout).toMatch(/^gw2: restarting/m);
+    await waitFor(
+      async () => (await op(['ping', 'gw2'])).code === EXIT.ok && (await boots()) === before + 1,
+      'gw2 back',
+      60_000,
+      500,
+    );
+  });
+
+  it('an operator file: MQTT 3.1.1 (reply topic in the JSON), a cluster whose first node is down, paths relative to the file', async () => {
+    const dir = tmpDir();
+    writeFileSync(join(dir, 'op.pw'), `${pw.operator}\n`);
+    const file = join(dir, 'operator.yaml');
+    writeFileSync(
+      file,
+      [
+        'upstream:',
+        `  url: ["mqtt://127.0.0.1:${await freePort()}", "${broker.url}"]`,
+        '  username: operator',
+        '  password_file: op.pw',
+        '  protocol: 3.1.1',
+        '  connect_timeout: 2s',
+        'remote: { actor: ops-311, timeout: 10s }',
+      ].join('\n'),
+    );
+    const spy = await Subscriber.connect(broker.url, 'fieldgate/gw2/admin/req/#', {
+      username: 'gw2',
+      password: pw.gw2!,
+      qos: 1,
+    });
+    const p = GatewayProcess.start(['remote', '-c', file, 'ping', 'gw2']);
+    const { code } = await p.exited(60_000);
+    expect(code, p.stderr).toBe(EXIT.ok);
+    expect(p.stdout).toMatch(/^gw2: answered in \d+ ms/m);
+    // It spoke 3.1.1: the request carried its reply topic, correlation and actor in the JSON.
+    const [req] = await spy.waitForCount(1);
+    expect(JSON.parse(req!.payload.toString())).toMatchObject({
+      reply_to: expect.stringMatching(/^fieldgate\/gw2\/admin\/reply\//),
+      correlation: expect.any(String),
+      actor: 'ops-311',
+    });
+    await spy.close();
+    const list = GatewayProcess.start(['remote', '-c', file, 'list']);
+    expect((await list.exited(60_000)).code).toBe(EXIT.ok);
+    expect(list.stdout.split('\n').filter((l) => /^gw\d /.test(l))).toHaveLength(3);
+  });
+
+  it('a gateway that went away: list shows it silent, status prints its last info and exits 5', async () => {
+    await gws.get('gw3')!.gw.kill();
+    await sleep(3000);
+    const list = await op(['list', '--stale-after', '2s']);
+    expect(list.code).toBe(EXIT.ok);
+    expect(list.stdout).toMatch(/^gw3 +\S+ +silent \d+s /m);
+    // gw2 republishes every second, so it is not silent.
+    expect(list.stdout).toMatch(/^gw2 +\S+ +up \d+s /m);
+
+    const status = await op(['--timeout', '1s', 'status', 'gw3']);
+    expect(status.code).toBe(EXIT.noAnswer);
+    expect(status.stderr).toMatch(/gw3: no answer within 1 s; its last retained info:/);
+    expect(status.stdout).toMatch(/^id: gw3$/m);
   });
 });
