@@ -53,6 +53,7 @@ upstream:
   username: gw-i
   password: gw-pw
   reconnect: { min: 100ms, max: 300ms }
+http: { enabled: false }
 remote: { enabled: true, max_request_size: 2KiB, max_age: 5m, info_interval: 1h }
 `,
     );
