@@ -400,7 +400,8 @@ export class Gateway {
         seedFile: start.seedFile,
         seedText: start.seedText,
       },
-      store: start.store ?? new ConfigStore(remoteConfigFile(config, start.seedFile)),
+      store:
+        start.store ?? new ConfigStore(remoteConfigFile(config, start.seedFile), config.gateway.state_dir),
       upstream,
       kv: store.state,
       status: () => observe.board.status(),

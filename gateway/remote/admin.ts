@@ -69,6 +69,7 @@ export class RemoteAdmin {
   private runningConfig: RunningConfig;
   private stopped = false;
   private connectedSub: { unsubscribe(): void } | undefined;
+  private reporting: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: RemoteAdminDeps) {
     const c = deps.config();
@@ -158,6 +159,8 @@ export class RemoteAdmin {
 
   private async run(req: AdminRequest): Promise<void> {
     if (this.stopped) throw new Error('remote management is stopping; the request waits for the restart');
+    // A change settled before this start is reported before a new one can replace its record.
+    if (await this.untilConnected(ANSWER_MS)) await this.reportSettled();
     const handler = handlers[req.name];
     let handled: Handled;
     if (!handler)
@@ -275,7 +278,15 @@ export class RemoteAdmin {
   }
 
   /** A change settled (confirmed, rolled back, failed) and not yet reported: publish it once connected. */
-  private async reportSettled(): Promise<void> {
+  private reportSettled(): Promise<void> {
+    // One at a time: the connect and a request may both ask; the second finds it reported.
+    this.reporting = this.reporting
+      .then(() => this.reportOnce())
+      .catch((err) => this.deps.logger.warn({ err }, 'remote: change state not reported'));
+    return this.reporting;
+  }
+
+  private async reportOnce(): Promise<void> {
     const { store } = this.deps;
     const last = store.last();
     if (!last || last.reported) return;

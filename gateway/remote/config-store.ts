@@ -5,13 +5,14 @@ import { configHash } from './hash.js';
 import type { ChangeState, PendingChange } from './records.js';
 
 /**
- * The files of remote management, beside the config a remote change writes:
- * - `config.yaml` (remote.config_file): the running config once one was set remotely;
- * - `config.yaml.prev`: the one before it, restored by a rollback;
- * - `pending.json`: a change awaiting confirmation; `last-change.json`: the latest change's state;
- * - `seed.json`: the hash of the `-c` file when the remote config was first written (a local edit
- *   of that file since wins over the remote config).
- * Every write is atomic (atomic-file.ts).
+ * The files of remote management:
+ * - remote.config_file (default `remote-config.yaml` in the state dir): the running config once one
+ *   was set remotely, and beside it `<file>.prev`, the one before it, restored by a rollback;
+ * - in the state dir: `remote-pending.json`, a change awaiting confirmation; `remote-last-change.json`,
+ *   the latest change's state; `remote-seed.json`, the hash of the `-c` file when a remote config
+ *   was first written (a local edit of that file since wins over the remote config).
+ * Every write is atomic (atomic-file.ts). All of them sit directly in the state dir by default,
+ * the one directory the systemd unit lets the service write.
  */
 export class ConfigStore {
   readonly dir: string;
@@ -20,12 +21,15 @@ export class ConfigStore {
   private readonly lastFile: string;
   private readonly seedFile: string;
 
-  constructor(readonly file: string) {
+  constructor(
+    readonly file: string,
+    readonly stateDir: string,
+  ) {
     this.dir = dirname(file);
     this.prev = `${file}.prev`;
-    this.pendingFile = join(this.dir, 'pending.json');
-    this.lastFile = join(this.dir, 'last-change.json');
-    this.seedFile = join(this.dir, 'seed.json');
+    this.pendingFile = join(stateDir, 'remote-pending.json');
+    this.lastFile = join(stateDir, 'remote-last-change.json');
+    this.seedFile = join(stateDir, 'remote-seed.json');
   }
 
   /** The remote config's text, or undefined when none was written. */
@@ -60,7 +64,6 @@ export class ConfigStore {
   }
 
   savePending(p: PendingChange): void {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     writeAtomic(this.pendingFile, `${JSON.stringify(p)}\n`);
   }
 
@@ -79,7 +82,6 @@ export class ConfigStore {
   }
 
   saveLast(state: ChangeState): void {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     writeAtomic(this.lastFile, `${JSON.stringify(state)}\n`);
   }
 

@@ -19,7 +19,7 @@ export const remoteConfigSchema = z
     /** Larger requests are refused unread. */
     max_request_size: bytes().default(256 * 1024),
     /**
-     * Where a config set remotely is written. Default: `remote/config.yaml` in gateway.state_dir (the
+     * Where a config set remotely is written. Default: `remote-config.yaml` in gateway.state_dir (the
      * one place the systemd unit lets the service write); used in preference to the `-c` file at start.
      */
     config_file: z.string().min(1).optional(),

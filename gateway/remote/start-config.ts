@@ -29,9 +29,7 @@ export interface StartConfig {
 /** Where a remote config is written: remote.config_file (relative to the `-c` file), else the state dir. */
 export function remoteConfigFile(seed: Config, seedFile: string): string {
   const f = seed.remote.config_file;
-  return f
-    ? resolve(dirname(resolve(seedFile)), f)
-    : resolve(seed.gateway.state_dir, 'remote', 'config.yaml');
+  return f ? resolve(dirname(resolve(seedFile)), f) : resolve(seed.gateway.state_dir, 'remote-config.yaml');
 }
 
 /** Parse a config as `fieldgate check` would the `-c` file with this text (same checks, same messages). */
@@ -59,7 +57,7 @@ export function resolveStartConfig(seedFile: string, logger: Logger): StartConfi
   };
   if (!seed.remote.enabled) return seedOnly;
   const file = remoteConfigFile(seed, seedFile);
-  const store = new ConfigStore(file);
+  const store = new ConfigStore(file, seed.gateway.state_dir);
   const inPlace = resolve(file) === resolve(seedFile);
   const log = logger.child({ part: 'remote' });
   settlePending(store, seedText, log);

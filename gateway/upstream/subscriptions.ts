@@ -19,8 +19,10 @@ export class Subscriptions {
   /** Invalid filters already logged (bounded). */
   private readonly refused = new Set<string>();
   /**
-   * Filters subscribed with MQTT 5 Retain Handling 2 ("do not send retained messages"): requests
-   * must never replay from a retained copy. Ignored by 3.1.1 brokers (the receiver checks the flag too).
+   * Filters subscribed with MQTT 5 Retain Handling 2 ("do not send retained messages") and Retain As
+   * Published (a message published retained keeps its flag): requests must never replay from a
+   * retained copy, and one published retained is seen as such. A 3.1.1 broker sends retained copies
+   * flagged; the receiver checks the flag either way.
    */
   private noRetained = new Set<string>();
 
@@ -86,7 +88,7 @@ export class Subscriptions {
     const add: ISubscription[] = [];
     for (const [topic, qos] of this.wanted)
       if (this.current.get(topic) !== qos)
-        add.push(this.noRetained.has(topic) ? { topic, qos, rh: 2 } : { topic, qos });
+        add.push(this.noRetained.has(topic) ? { topic, qos, rh: 2, rap: true } : { topic, qos });
     const remove = [...this.current.keys()].filter((t) => !this.wanted.has(t));
     if (add.length > 0) {
       const messageId = this.take();

@@ -26,6 +26,7 @@ upstream:
 rules:
   - match: sensors/+device/temp
     publish: ${rulesTopic}
+http: { enabled: false }
 remote: { enabled: true, info_interval: 1h }
 `;
 
@@ -89,11 +90,11 @@ remote: { enabled: true, info_interval: 1h }
     // The secrets sent back as <redacted> are the running ones again, not the placeholder.
     const again = await op.request('gw-a', 'config/get');
     expect(again.body?.hash).toBe(hash);
-    const written = readFileSync(join(dir, 'state', 'remote', 'config.yaml'), 'utf8');
+    const written = readFileSync(join(dir, 'state', 'remote-config.yaml'), 'utf8');
     expect(written).toContain('password: hunter2');
     expect(written).toContain('mqtt://fg:s3cret@127.0.0.1');
     expect(written).toContain('# the seed config');
-    expect(readFileSync(join(dir, 'state', 'remote', 'config.yaml.prev'), 'utf8')).toBe(
+    expect(readFileSync(join(dir, 'state', 'remote-config.yaml.prev'), 'utf8')).toBe(
       readFileSync(file, 'utf8'),
     );
     const audit = await op.waitFor('fieldgate/gw-a/admin/audit', (j) => j.result === 'applying');

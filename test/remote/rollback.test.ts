@@ -51,6 +51,7 @@ serial:
     format: kv
     topic: sensors/{device}/{field}
     reopen: { min: 50ms, max: 200ms }
+http: { enabled: false }
 remote: { enabled: true, confirm_within: 3s, info_interval: 1h }
 `,
     );
@@ -119,7 +120,7 @@ remote: { enabled: true, confirm_within: 3s, info_interval: 1h }
       /not up: serial:weather/,
       true,
     );
-    const running = readFileSync(join(dir, 'state', 'remote', 'config.yaml'), 'utf8');
+    const running = readFileSync(join(dir, 'state', 'remote-config.yaml'), 'utf8');
     expect(running).toContain(pty.device);
   }, 60_000);
 
