@@ -25,3 +25,37 @@ export async function restartCommand(admin: Admin, gateway: string): Promise<num
   console.log(`${gateway}: restarting${a.message ? ` (${a.message})` : ''}`);
   return EXIT.ok;
 }
+
+/**
+ * `fieldgate remote request GW NAME [JSON]`: any request of the wire contract (rules/reload,
+ * queue/retry, queue/purge-dead, log_level/set, …) with its JSON arguments; prints the whole answer.
+ */
+export async function requestCommand(
+  admin: Admin,
+  gateway: string,
+  name: string,
+  json: string | undefined,
+): Promise<number> {
+  let args: Record<string, unknown> = {};
+  if (json !== undefined) {
+    let v: unknown;
+    try {
+      v = JSON.parse(json);
+    } catch (err) {
+      console.error(`arguments: not JSON: ${(err as Error).message}`);
+      return EXIT.usage;
+    }
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+      console.error('arguments: a JSON object, e.g. {"count": 3}');
+      return EXIT.usage;
+    }
+    args = v as Record<string, unknown>;
+  }
+  if (!/^[a-z_]+(\/[a-z_-]+)*$/.test(name)) {
+    console.error(`not a request name: ${JSON.stringify(name)} (e.g. rules/reload)`);
+    return EXIT.usage;
+  }
+  const a = await admin.request(gateway, name, args);
+  console.log(JSON.stringify(a, null, 2));
+  return exitForCode(a.code);
+}

@@ -72,11 +72,17 @@ export function addRemoteCommands(program: Command): void {
     .command('set')
     .description('validate, show the diff, send, and follow the change to confirmed, refused or rolled back')
     .argument('<gateway>')
-    .argument('<file>', 'the whole YAML config')
+    .argument('[file]', 'the whole YAML config')
+    .option('--patch <file.json>', 'a JSON merge patch on the running config instead of a whole file')
     .option('--dry-run', 'the gateway validates it and changes nothing')
     .option('--force', "overwrite even if the gateway's config changed since the file was fetched")
     .action(
-      async (gateway: string, file: string, opts: { dryRun?: boolean; force?: boolean }, cmd: Command) => {
+      async (
+        gateway: string,
+        file: string | undefined,
+        opts: { dryRun?: boolean; force?: boolean; patch?: string },
+        cmd: Command,
+      ) => {
         const [{ configSetCommand }, { configChecks }] = await Promise.all([
           import('./config-set.js'),
           import('../../config/checks.js'),
@@ -131,6 +137,19 @@ export function addRemoteCommands(program: Command): void {
       const { restartCommand } = await import('./actions.js');
       await run(cmd, gateway, (a) => restartCommand(a, gateway));
     });
+
+  remote
+    .command('request')
+    .description('any request of the wire contract, e.g. request GW queue/purge-dead \'{"count": 3}\'')
+    .argument('<gateway>')
+    .argument('<request>', 'rules/reload, queue/retry, queue/purge-dead, log_level/set, …')
+    .argument('[json]', 'its arguments as a JSON object')
+    .action(
+      async (gateway: string, request: string, json: string | undefined, _opts: unknown, cmd: Command) => {
+        const { requestCommand } = await import('./actions.js');
+        await run(cmd, gateway, (a) => requestCommand(a, gateway, request, json));
+      },
+    );
 
   remote
     .command('ping')

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { mergePatch } from '../../remote/merge-patch.js';
 import { ConfigError, formatProblem, parseConfig, type SemanticCheck } from '../../config/load.js';
 import type { Admin } from './admin.js';
 import { headerHash, withoutHeader } from './config-header.js';
-import { diffLines, formatDiff, hasChanges } from './diff.js';
+import { type DiffLine, diffLines, formatDiff, hasChanges } from './diff.js';
 import { EXIT, exitForCode } from './exit-codes.js';
 
 export interface ConfigSetOptions {
@@ -10,6 +12,8 @@ export interface ConfigSetOptions {
   dryRun?: boolean;
   /** Use the running config's hash as if_match even when the file names another. */
   force?: boolean;
+  /** A JSON merge patch (RFC 7396) file to apply to the running config, instead of a whole YAML. */
+  patch?: string;
 }
 
 interface ChangeState {
@@ -22,25 +26,34 @@ interface ChangeState {
 const CONFIRM_SLACK_MS = 30_000;
 
 /**
- * `fieldgate remote config set GW f.yaml`: validate here with `fieldgate check`'s checker, show the
+ * `fieldgate remote config set GW f.yaml` (or `--patch p.json`): validate here with `fieldgate check`'s checker, show the
  * diff against the running config, send it with if_match, and print each step until the gateway
  * says confirmed, refused or rolled back. Exit codes in exit-codes.ts.
  */
 export async function configSetCommand(
   admin: Admin,
   gateway: string,
-  file: string,
+  file: string | undefined,
   opts: ConfigSetOptions,
   checks: SemanticCheck[],
 ): Promise<number> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    console.error(`${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  if ((file === undefined) === (opts.patch === undefined)) {
+    console.error('fieldgate remote config set: give a whole YAML file or --patch <file.json>, not both');
     return EXIT.usage;
   }
-  if (!validLocally(text, file, checks)) return EXIT.invalid;
+  const source = file ?? opts.patch!;
+  let text: string;
+  try {
+    text = readFileSync(source, 'utf8');
+  } catch (err) {
+    console.error(`${source}: cannot read: ${(err as NodeJS.ErrnoException).code ?? err}`);
+    return EXIT.usage;
+  }
+  let patch: Record<string, unknown> | undefined;
+  if (opts.patch !== undefined) {
+    patch = parsePatch(text, source);
+    if (!patch) return EXIT.usage;
+  } else if (!validLocally(text, source, checks)) return EXIT.invalid;
 
   const running = await admin.request(gateway, 'config/get');
   const cur = running.body as { yaml?: unknown; hash?: unknown } | undefined;
@@ -48,19 +61,27 @@ export async function configSetCommand(
     console.error(`${gateway}: config/get: ${running.code}: ${running.message}`);
     return exitForCode(running.code) || EXIT.refused;
   }
-  const yaml = withoutHeader(text);
-  const diff = diffLines(cur.yaml, yaml);
+  let diff: DiffLine[];
+  if (patch) {
+    // The patch on the running config, as the gateway will apply it, checked here first; both sides
+    // written out by the same YAML writer so the diff shows the change, not the formatting.
+    const runningRaw: unknown = parseYaml(cur.yaml) ?? {};
+    const next = stringifyYaml(mergePatch(runningRaw, patch));
+    if (!validLocally(next, `${gateway} + ${source}`, checks)) return EXIT.invalid;
+    diff = diffLines(stringifyYaml(runningRaw), next);
+  } else diff = diffLines(cur.yaml, withoutHeader(text));
   if (!hasChanges(diff)) {
-    console.log(`${gateway}: no change (the file is the running config, hash ${cur.hash})`);
+    console.log(`${gateway}: no change (${source} makes it the running config, hash ${cur.hash})`);
     return EXIT.ok;
   }
-  console.log(`--- ${gateway} (running, hash ${cur.hash})\n+++ ${file}\n${formatDiff(diff)}`);
+  console.log(`--- ${gateway} (running, hash ${cur.hash})\n+++ ${source}\n${formatDiff(diff)}`);
 
-  const base = opts.force ? undefined : headerHash(text);
+  // A whole file's header names the hash it was fetched at; a patch applies to what runs now.
+  const base = opts.force || patch ? undefined : headerHash(text);
   const ifMatch = base ?? cur.hash;
   if (base !== undefined && base !== cur.hash)
     console.log(
-      `note: ${file} was fetched at hash ${base}; ${gateway} now runs ${cur.hash} (--force to overwrite)`,
+      `note: ${source} was fetched at hash ${base}; ${gateway} now runs ${cur.hash} (--force to overwrite)`,
     );
 
   // Listen before sending: the outcome is published on the change topic, maybe before the answer.
@@ -75,7 +96,7 @@ export async function configSetCommand(
   try {
     console.log(`sent${opts.dryRun ? ' (dry run)' : ''}: config/set to ${gateway}, if_match ${ifMatch}`);
     const a = await admin.request(gateway, 'config/set', {
-      yaml,
+      ...(patch ? { patch } : { yaml: withoutHeader(text) }),
       if_match: ifMatch,
       ...(opts.dryRun && { dry_run: true }),
     });
@@ -146,6 +167,20 @@ async function awaitOutcome(
     `no outcome: ${gateway} published neither confirmed nor rolled_back within ${Math.round(waitMs / 1000)} s`,
   );
   return EXIT.noAnswer;
+}
+
+/** The patch file as a JSON object, or undefined (said on stderr). */
+function parsePatch(text: string, file: string): Record<string, unknown> | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    console.error(`${file}: not JSON: ${(err as Error).message}`);
+    return undefined;
+  }
+  if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
+  console.error(`${file}: a merge patch is a JSON object ({"rules": [...]}; null deletes a key)`);
+  return undefined;
 }
 
 /**

@@ -204,6 +204,43 @@ describe('fieldgate remote with three real gateways', () => {
     expect(list.stdout).toMatch(/^gw1 .* rolled_back \d+s ago$/m);
   });
 
+  it('config set --patch: a JSON merge patch on the running config is checked here, diffed and applied', async () => {
+    const dir = tmpDir();
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ store: { overflow: 'drop-newest' } }));
+    const refused = await op(['config', 'set', 'gw2', '--patch', bad]);
+    expect(refused.code).toBe(EXIT.invalid);
+    expect(refused.stderr).toMatch(/store\.overflow: /);
+    expect(refused.stdout).not.toMatch(/^sent/m);
+
+    const good = join(dir, 'rules.json');
+    writeFileSync(good, JSON.stringify({ rules: [{ match: 'p/q', publish: 'r/s' }] }));
+    const r = await op(['config', 'set', 'gw2', '--patch', good]);
+    expect(r.code, r.stdout + r.stderr).toBe(EXIT.ok);
+    expect(r.stdout).toMatch(/^\+ +- match: p\/q$/m);
+    expect(r.stdout).toMatch(/^- +- match: a\/b$/m);
+    expect(r.stdout).toMatch(/^applied \(hot\), hash [0-9a-f]+$/m);
+    const get = await op(['config', 'get', 'gw2']);
+    expect(get.stdout).toMatch(/p\/q/);
+    expect(get.stdout).not.toMatch(/a\/b/);
+  });
+
+  it('request: any request of the contract; purge-dead with a count that is not the real one is refused, exit 3', async () => {
+    const purge = await op(['request', 'gw2', 'queue/purge-dead', '{"count": 5}']);
+    expect(purge.code).toBe(EXIT.refused);
+    expect(JSON.parse(purge.stdout)).toMatchObject({
+      request: 'queue/purge-dead',
+      code: 'refused',
+      body: { count: 0 },
+    });
+    const reload = await op(['request', 'gw2', 'rules/reload']);
+    expect(reload.code, reload.stdout).toBe(EXIT.ok);
+    expect(JSON.parse(reload.stdout)).toMatchObject({ code: 'ok' });
+    const nonsense = await op(['request', 'gw2', 'no/such']);
+    expect(nonsense.code).toBe(EXIT.refused);
+    expect(JSON.parse(nonsense.stdout)).toMatchObject({ code: 'unknown_request' });
+  });
+
   it('restart: the gateway answers, restarts in-process and is back with one more boot', async () => {
     const boots = async () =>
       (JSON.parse((await op(['status', 'gw2', '--json'])).stdout) as { boot_count: number }).boot_count;
