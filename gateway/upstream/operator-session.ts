@@ -166,7 +166,8 @@ export class OperatorSession {
 
   /**
    * The retained messages on `filter`: everything that arrives until `quietMs` passes without a
-   * new one (at most `maxMs`). Brokers send retained messages right after the SUBACK.
+   * new one, and at least `2 × quietMs` in all (a cluster node may fetch them from its peers
+   * first); at most `maxMs`. Brokers send retained messages right after the SUBACK.
    */
   async retained(filter: string, quietMs: number, maxMs: number): Promise<Received[]> {
     const got: Received[] = [];
@@ -179,7 +180,7 @@ export class OperatorSession {
     });
     const start = Date.now();
     last = Math.max(last, start);
-    while (Date.now() - last < quietMs && Date.now() - start < maxMs)
+    while ((Date.now() - last < quietMs || Date.now() - start < 2 * quietMs) && Date.now() - start < maxMs)
       await new Promise((r) => setTimeout(r, 25));
     await stop();
     return got;
