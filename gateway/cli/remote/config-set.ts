@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { mergePatch } from '../../remote/merge-patch.js';
-import { ConfigError, formatProblem, parseConfig, type SemanticCheck } from '../../config/load.js';
+import type { SemanticCheck } from '../../config/load.js';
 import type { Admin } from './admin.js';
 import { headerHash, withoutHeader } from './config-header.js';
 import { type DiffLine, diffLines, formatDiff, hasChanges } from './diff.js';
+import { awaitOutcome, type ChangeState } from './change-outcome.js';
 import { EXIT, exitForCode } from './exit-codes.js';
+import { parsePatch, validLocally } from './local-check.js';
 
 export interface ConfigSetOptions {
   /** Send with dry_run: the gateway validates and answers, and changes nothing. */
@@ -16,19 +18,13 @@ export interface ConfigSetOptions {
   patch?: string;
 }
 
-interface ChangeState {
-  change_id?: string;
-  state?: string;
-  reason?: string;
-}
-
 /** Beyond remote.confirm_within: a restart, a reconnect, the change state reaching us. */
 const CONFIRM_SLACK_MS = 30_000;
 
 /**
- * `fieldgate remote config set GW f.yaml` (or `--patch p.json`): validate here with `fieldgate check`'s checker, show the
- * diff against the running config, send it with if_match, and print each step until the gateway
- * says confirmed, refused or rolled back. Exit codes in exit-codes.ts.
+ * `fieldgate remote config set GW f.yaml` (or `--patch p.json`): validate here with `fieldgate
+ * check`'s checker, show the diff against the running config, send it with if_match, and print
+ * each step until the gateway says confirmed, refused or rolled back. Exit codes in exit-codes.ts.
  */
 export async function configSetCommand(
   admin: Admin,
@@ -38,7 +34,7 @@ export async function configSetCommand(
   checks: SemanticCheck[],
 ): Promise<number> {
   if ((file === undefined) === (opts.patch === undefined)) {
-    console.error('fieldgate remote config set: give a whole YAML file or --patch <file.json>, not both');
+    console.error('fieldgate remote config set: give either a whole YAML file or --patch <file.json>');
     return EXIT.usage;
   }
   const source = file ?? opts.patch!;
@@ -132,86 +128,5 @@ export async function configSetCommand(
     );
   } finally {
     await stop();
-  }
-}
-
-/** Print each state of our change as it comes; the exit code of its final one. */
-async function awaitOutcome(
-  gateway: string,
-  changeId: string | undefined,
-  changes: ChangeState[],
-  waitMs: number,
-): Promise<number> {
-  const deadline = Date.now() + waitMs;
-  let seen = 0;
-  let last = 'pending';
-  // Ctrl-C stops the waiting, not the change: say where its outcome will show.
-  let interrupted = false;
-  const interrupt = () => {
-    interrupted = true;
-  };
-  process.once('SIGINT', interrupt);
-  try {
-    while (Date.now() < deadline && !interrupted) {
-      for (; seen < changes.length; seen++) {
-        const c = changes[seen]!;
-        if (changeId !== undefined && c.change_id !== changeId) continue;
-        if (c.state === last) continue;
-        last = c.state ?? '?';
-        if (c.state === 'confirmed') {
-          console.log(`confirmed: ${gateway} is connected and its adapters are up`);
-          return EXIT.ok;
-        }
-        if (c.state === 'rolled_back' || c.state === 'failed') {
-          console.log(`${c.state}: ${c.reason ?? 'no reason given'}`);
-          return EXIT.rolledBack;
-        }
-        console.log(`${last}${c.reason ? `: ${c.reason}` : ''}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  } finally {
-    process.off('SIGINT', interrupt);
-  }
-  console.log(
-    interrupted
-      ? `stopped waiting: the change goes on on ${gateway}; \`fieldgate remote status ${gateway}\` shows its outcome (last_change)`
-      : `no outcome: ${gateway} published neither confirmed nor rolled_back within ${Math.round(waitMs / 1000)} s`,
-  );
-  return EXIT.noAnswer;
-}
-
-/** The patch file as a JSON object, or undefined (said on stderr). */
-function parsePatch(text: string, file: string): Record<string, unknown> | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (err) {
-    console.error(`${file}: not JSON: ${(err as Error).message}`);
-    return undefined;
-  }
-  if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
-  console.error(`${file}: a merge patch is a JSON object ({"rules": [...]}; null deletes a key)`);
-  return undefined;
-}
-
-/**
- * `fieldgate check`'s checker on the file, here. What only exists on the gateway is not checked:
- * its environment (FIELDGATE_UPSTREAM_PASSWORD and the like) and the files a path names there.
- */
-function validLocally(text: string, file: string, checks: SemanticCheck[]): boolean {
-  try {
-    parseConfig(text, file, {}, checks);
-    return true;
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    const problems = err.problems.filter(
-      (p) => !(p.path.endsWith('_file') && p.message.startsWith('cannot read')),
-    );
-    if (!problems.length) return true;
-    console.error(`${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}`);
-    for (const p of problems) console.error(`  ${formatProblem(p)}`);
-    console.error('not sent: fix the file (`fieldgate check -c` prints the same)');
-    return false;
   }
 }
