@@ -410,7 +410,8 @@ export class Gateway {
       tail: opts.tail,
       logger: this.logger.child({ part: 'remote' }),
       applyHot: (next) => this.applyLive(next),
-      reloadRules: () => this.reload(start.store?.exists() ? start.store.file : start.seedFile),
+      reloadRules: () =>
+        this.reload(start.source === 'remote' && start.store ? start.store.file : start.seedFile),
       restart: opts.restart,
       notUp: () => this.notUp(),
     });
