@@ -413,6 +413,9 @@ export class Gateway {
       reloadRules: () =>
         this.reload(start.source === 'remote' && start.store ? start.store.file : start.seedFile),
       restart: opts.restart,
+      setLogLevel: (level) => {
+        this.logger.level = level;
+      },
       notUp: () => this.notUp(),
     });
   }

@@ -59,7 +59,12 @@ remote: { enabled: true, info_interval: 1h }
     const a = await op.request('gw-x', 'log_level/set', { level: 'debug', expires_in_s: 1 });
     expect(a.code).toBe('ok');
     expect(typeof a.body?.reverts_at).toBe('string');
+    await op.request('gw-x', 'ping');
+    expect(gw.lines.some((l) => l.msg === 'remote: request' && l.level === 20)).toBe(true);
     await gw.waitForLog('remote: log level reverted', 10_000);
+    const debugLines = gw.lines.filter((l) => l.level === 20).length;
+    await op.request('gw-x', 'ping');
+    expect(gw.lines.filter((l) => l.level === 20).length).toBe(debugLines);
     expect((await op.request('gw-x', 'log_level/set', { level: 'loud' })).code).toBe('refused');
   });
 
