@@ -26,7 +26,7 @@ upstream:
   url: ${broker.url}
   reconnect: { min: 100ms, max: 300ms }
 http: { enabled: false }
-remote: { enabled: true, info_interval: 1h }
+remote: { enabled: true, info_interval: 1s }
 `,
     );
     gw = GatewayProcess.start(['run', '-c', file]);
@@ -94,6 +94,15 @@ remote: { enabled: true, info_interval: 1h }
     const audit = await op.waitFor('fieldgate/gw-x/admin/audit', (j) => j.request === 'restart');
     expect(audit.actor).toBe('test-operator');
   }, 30_000);
+
+  it('republishes the retained info every info_interval', async () => {
+    const n = op.seen.filter((m) => m.topic === 'fieldgate/gw-x/admin/info').length;
+    await waitFor(
+      () => op.seen.filter((m) => m.topic === 'fieldgate/gw-x/admin/info').length >= n + 2,
+      'two more info messages',
+      10_000,
+    );
+  });
 
   it('answers a request over MQTT 3.1.1: reply_to and correlation in the JSON', async () => {
     const client = mqtt.connect(broker.url, {
