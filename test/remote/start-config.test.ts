@@ -115,3 +115,39 @@ describe('the config a start runs with', () => {
     expect(existsSync(join(state, 'remote-config.yaml.superseded'))).toBe(true);
   });
 });
+
+describe('a remote config written in place (remote.config_file is the -c file)', () => {
+  it('rolls the -c file itself back and runs the restored text', () => {
+    const dir = tmpDir('fieldgate-inplace-');
+    const file = join(dir, 'fieldgate.yaml');
+    const oldText = `${seed('gw-in')}remote: { enabled: true, config_file: fieldgate.yaml }\n`.replace(
+      'remote: { enabled: true, confirm_within: 1m }\n',
+      '',
+    );
+    const newText = `${oldText}rules: []\n`;
+    writeFileSync(file, newText);
+    writeFileSync(`${file}.prev`, oldText);
+    mkdirSync(join(dir, 'state'));
+    const now = bootMs();
+    const p: PendingChange = {
+      change_id: 'c2',
+      hash: configHash(newText),
+      previous_hash: configHash(oldText),
+      actor: 'alice',
+      at: new Date().toISOString(),
+      apply: 'restart',
+      confirm_within_ms: 1000,
+      written_boot_ms: now - 5000,
+      deadline_boot_ms: now - 4000,
+      starts: 0,
+      state: 'pending',
+      diff: [],
+    };
+    writeFileSync(join(dir, 'state', 'remote-pending.json'), JSON.stringify(p));
+    const s = resolveStartConfig(file, log);
+    expect(s.text).toBe(oldText);
+    expect(s.hash).toBe(configHash(oldText));
+    expect(readFileSync(file, 'utf8')).toBe(oldText);
+    expect(last(join(dir, 'state'))).toMatchObject({ change_id: 'c2', state: 'rolled_back' });
+  });
+});
