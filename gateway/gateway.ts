@@ -410,8 +410,12 @@ export class Gateway {
       tail: opts.tail,
       logger: this.logger.child({ part: 'remote' }),
       applyHot: (next) => this.applyLive(next),
-      reloadRules: () => this.reload(start.store?.exists() ? start.store.file : start.seedFile),
+      reloadRules: () =>
+        this.reload(start.source === 'remote' && start.store ? start.store.file : start.seedFile),
       restart: opts.restart,
+      setLogLevel: (level) => {
+        this.logger.level = level;
+      },
       notUp: () => this.notUp(),
     });
   }

@@ -15,4 +15,3 @@ export function checkCommand(file: string, checks: SemanticCheck[], warnings: Se
     return 1;
   }
 }
-

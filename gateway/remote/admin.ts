@@ -34,6 +34,8 @@ export interface RemoteAdminDeps {
   applyHot: (next: Config) => void;
   /** SIGHUP's reload of the running config file. */
   reloadRules: () => Promise<void>;
+  /** The gateway's log level (its root logger: every part's logger follows it). */
+  setLogLevel: (level: string) => void;
   /** Stop this gateway and start it again with the config on disk. */
   restart: (why: string) => void;
   /** What is not up yet (uplink, adapters), or undefined when everything is. */
@@ -161,6 +163,7 @@ export class RemoteAdmin {
     if (this.stopped) throw new Error('remote management is stopping; the request waits for the restart');
     // A change settled before this start is reported before a new one can replace its record.
     if (await this.untilConnected(ANSWER_MS)) await this.reportSettled();
+    this.deps.logger.debug({ request: req.name, actor: req.actor }, 'remote: request');
     const handler = handlers[req.name];
     let handled: Handled;
     if (!handler)
@@ -214,6 +217,7 @@ export class RemoteAdmin {
       },
       reloadRules: d.reloadRules,
       restart: d.restart,
+      setLogLevel: d.setLogLevel,
       audit: (e) => this.audit(e),
       publishChange: (s) => this.publishChange(s),
       publishInfo: () => this.publishInfo(),

@@ -19,6 +19,8 @@ export interface HandlerContext {
   applyHot: (next: Config, text: string, hash: string) => void;
   reloadRules: () => Promise<void>;
   restart: (why: string) => void;
+  /** The gateway's log level (its root logger: every part's logger follows it). */
+  setLogLevel: (level: string) => void;
   audit: (e: AuditEvent) => void;
   publishChange: (s: ChangeState) => Promise<boolean>;
   publishInfo: () => Promise<void>;

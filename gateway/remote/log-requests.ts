@@ -48,11 +48,11 @@ export function logLevelSet(req: AdminRequest, ctx: HandlerContext): Handled {
         body: { argument: 'expires_in_s' },
       },
     };
-  ctx.logger.level = level;
+  ctx.setLogLevel(level);
   clearTimeout(revertTimer);
   revertTimer = setTimeout(() => {
     const back = ctx.config().gateway.log_level;
-    ctx.logger.level = back;
+    ctx.setLogLevel(back);
     ctx.logger.info({ level: back }, 'remote: log level reverted');
   }, expires * 1000);
   revertTimer.unref();

@@ -61,8 +61,15 @@ export function resolveStartConfig(seedFile: string, logger: Logger): StartConfi
   const inPlace = resolve(file) === resolve(seedFile);
   const log = logger.child({ part: 'remote' });
   settlePending(store, seedText, log);
+  // Written in place: a rollback just now may have put the previous text into the -c file itself.
+  if (inPlace) {
+    const now = readSeed(seedFile);
+    return now === seedText
+      ? { ...seedOnly, store }
+      : { ...seedOnly, config: parseAsSeed(now, seedFile), text: now, hash: configHash(now), seedText: now, store };
+  }
   const text = store.text();
-  if (text === undefined || inPlace) return { ...seedOnly, store };
+  if (text === undefined) return { ...seedOnly, store };
   const seedHash = store.seedHash();
   if (seedHash !== undefined && seedHash !== configHash(seedText)) {
     log.warn(

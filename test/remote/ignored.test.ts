@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayProcess, killAllGateways } from '../harness/gateway-process.js';
 import { Mosquitto } from '../harness/mosquitto.js';
+import { freePort } from '../harness/ports.js';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
 import { sleep, waitFor } from '../harness/wait.js';
 import { Requester } from './requester.js';
@@ -32,6 +33,7 @@ describe('remote management: requests that must be ignored', () => {
   let op: Requester;
   let intruder: Requester;
   let file: string;
+  let httpPort: number;
 
   const startGateway = async () => {
     gw = GatewayProcess.start(['run', '-c', file]);
@@ -43,6 +45,7 @@ describe('remote management: requests that must be ignored', () => {
       users: { operator: 'op-pw', intruder: 'in-pw', 'gw-i': 'gw-pw' },
       acl: ACL,
     });
+    httpPort = await freePort();
     const dir = tmpDir('fieldgate-ignored-');
     file = join(dir, 'fieldgate.yaml');
     writeFileSync(
@@ -53,7 +56,7 @@ upstream:
   username: gw-i
   password: gw-pw
   reconnect: { min: 100ms, max: 300ms }
-http: { enabled: false }
+http: { listen: 127.0.0.1:${httpPort} }
 remote: { enabled: true, max_request_size: 2KiB, max_age: 5m, info_interval: 1h }
 `,
     );
@@ -73,7 +76,8 @@ remote: { enabled: true, max_request_size: 2KiB, max_age: 5m, info_interval: 1h 
   });
 
   const refused = async () =>
-    ((await op.request('gw-i', 'info')).body?.requests as { refused: Record<string, number> }).refused;
+    ((await op.request('gw-i', 'info')).body?.requests as { refused: Record<string, number> } | undefined)
+      ?.refused ?? {};
 
   it('answers the operator through the ACL, and never replays the stale retained request', async () => {
     expect((await op.request('gw-i', 'ping')).code).toBe('ok');
@@ -105,8 +109,13 @@ remote: { enabled: true, max_request_size: 2KiB, max_age: 5m, info_interval: 1h 
     // A fresh sent_at passes.
     const fresh = await op.request('gw-i', 'ping', { sent_at: new Date().toISOString() });
     expect(fresh.code).toBe('ok');
-    const metricsLine = gw.lines.find((l) => /request dropped unanswered/.test(String(l.msg)));
-    expect(metricsLine).toBeDefined();
+    expect(gw.lines.some((l) => /request dropped unanswered/.test(String(l.msg)))).toBe(true);
+    // The same counts on /metrics.
+    const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    // retained: the request, and the empty retained message that deleted its copy from the broker.
+    expect(metrics).toContain('fieldgate_remote_requests_refused_total{reason="retained"} 2');
+    for (const reason of ['too_old', 'too_large', 'not_json', 'reply_topic'])
+      expect(metrics).toContain(`fieldgate_remote_requests_refused_total{reason="${reason}"} 1`);
   });
 
   it("ignores requests on another gateway's prefix and from a client the ACL denies", async () => {

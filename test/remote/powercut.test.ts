@@ -167,6 +167,21 @@ remote: { enabled: true, confirm_within: 3s, info_interval: 1h }
     expect((await op.request('gw-p', 'config/get')).body?.hash).toBe(before.body?.hash);
   }, 60_000);
 
+  it('a change that was answered survives a cut right after the answer', async () => {
+    const a = await op.request('gw-p', 'config/set', {
+      patch: { rules: [{ match: 'st/p1', publish: 'st/p1/v3' }] },
+    });
+    expect(a.code, a.message).toBe('ok');
+    await gw.kill();
+    disk.cut();
+    await start();
+    expect((await op.request('gw-p', 'config/get')).body?.hash).toBe(a.body?.hash);
+    expect((await op.request('gw-p', 'info')).body?.last_change).toMatchObject({
+      change_id: a.body?.change_id,
+      state: 'confirmed',
+    });
+  }, 60_000);
+
   it('lost nothing acknowledged to the device through every cut', async () => {
     await dev.stop();
     const acked = new Set(dev.acked.map(String));
