@@ -112,8 +112,10 @@ export async function configSetCommand(
     };
     if (a.code === 'ok') {
       // A dry run, no change (apply "none"), or applied hot and confirmed at once.
-      if (body.apply === 'hot' && !opts.dryRun) console.log(`applied (hot), hash ${body.hash ?? '?'}`);
-      console.log(`${opts.dryRun ? 'valid' : body.apply === 'hot' ? 'confirmed' : 'ok'}: ${a.message}`);
+      if (opts.dryRun) console.log(`valid: ${a.message}`);
+      else if (body.apply === 'hot')
+        console.log(`applied (hot), hash ${body.hash ?? '?'}: ${a.message}\nconfirmed`);
+      else console.log(`ok: ${a.message}`);
       return EXIT.ok;
     }
     const within = body.confirm_by_s !== undefined ? ` within ${body.confirm_by_s} s` : '';

@@ -126,8 +126,8 @@ describe('fieldgate remote with three real gateways', () => {
       expect(out).toMatch(/^\+ rules:$/m);
       expect(out).toMatch(/^\+ {3}- \{ match: a\/b, publish: x\/y \}$/m);
       expect(out).toMatch(/^sent: config\/set to gw2, if_match [0-9a-f]+$/m);
-      expect(out).toMatch(/^applied \(hot\), hash [0-9a-f]+$/m);
-      expect(out).toMatch(/^confirmed: /m);
+      expect(out).toMatch(/^applied \(hot\), hash [0-9a-f]+: applied hot/m);
+      expect(out).toMatch(/^confirmed$/m);
 
       // Sending the same file again changes nothing (the header's hash is stale now, but no request goes out).
       const again = await op(['config', 'set', 'gw2', file]);
@@ -249,7 +249,7 @@ describe('fieldgate remote with three real gateways', () => {
     expect(r.code, r.stdout + r.stderr).toBe(EXIT.ok);
     expect(r.stdout).toMatch(/^\+ +- match: p\/q$/m);
     expect(r.stdout).toMatch(/^- +- match: a\/b$/m);
-    expect(r.stdout).toMatch(/^applied \(hot\), hash [0-9a-f]+$/m);
+    expect(r.stdout).toMatch(/^applied \(hot\), hash [0-9a-f]+: applied hot/m);
     const get = await op(['config', 'get', 'gw2']);
     expect(get.stdout).toMatch(/p\/q/);
     expect(get.stdout).not.toMatch(/a\/b/);
