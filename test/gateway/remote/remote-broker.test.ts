@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../../gateway/cli/remote/exit-codes.js';
+import { makeCerts } from '../../harness/certs.js';
+import { GatewayProcess } from '../../harness/gateway-process.js';
+import { Mosquitto as Broker } from '../../harness/mosquitto.js';
 import { killAllGateways } from '../../harness/gateway-process.js';
 import type { Mosquitto } from '../../harness/mosquitto.js';
 import { Subscriber } from '../../harness/subscriber.js';
@@ -71,5 +74,23 @@ describe('fieldgate remote against a real broker (no gateway)', () => {
     const r = await runRemote(broker, 'operator', pw.operator!, ['ping', 'gw/1']);
     expect(r.code).toBe(EXIT.usage);
     expect(r.stderr).toMatch(/not a gateway id/);
+  });
+
+  it('mqtts:// with --ca as upstream.tls does it: the broker CA is trusted, another CA is refused', async () => {
+    const certs = makeCerts();
+    const tls = await Broker.start({ tls: { cert: certs.serverCert, key: certs.serverKey } });
+    try {
+      const good = GatewayProcess.start(['remote', '--url', tls.url, '--ca', certs.ca, 'list']);
+      expect((await good.exited(60_000)).code, good.stderr).toBe(EXIT.ok);
+      expect(good.stderr).toMatch(/no gateways/);
+
+      const wrong = GatewayProcess.start(['remote', '--url', tls.url, '--ca', certs.otherCa, 'list']);
+      expect((await wrong.exited(60_000)).code).toBe(EXIT.broker);
+      expect(wrong.stderr).toMatch(
+        /cannot connect to the broker \(mqtts:\/\/127\.0\.0\.1:\d+: .*certificate/i,
+      );
+    } finally {
+      await tls.stop();
+    }
   });
 });
