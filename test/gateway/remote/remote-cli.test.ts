@@ -234,6 +234,34 @@ describe('fieldgate remote with three real gateways', () => {
     );
   });
 
+  it('a serial port that does not exist: a second change meanwhile is refused busy (exit 3), the first rolls back (exit 4)', async () => {
+    const dir = tmpDir();
+    const patch = join(dir, 'serial.json');
+    const tty = join(dir, 'no-such-tty');
+    writeFileSync(
+      patch,
+      JSON.stringify({
+        serial: [{ name: 'weather', path: tty, format: 'kv', topic: 'sensors/{device}/{field}' }],
+      }),
+    );
+    const first = remoteCli(broker, 'operator', pw.operator!, ['config', 'set', 'gw1', '--patch', patch]);
+    try {
+      await waitFor(() => /^applied \(restart\)/m.test(first.stdout), 'first change applied', 30_000);
+      // The uplink is back at once, the port never opens: the change waits for confirmation, and a
+      // second one is refused with the gateway's own words.
+      const rules = join(dir, 'rules.json');
+      writeFileSync(rules, JSON.stringify({ rules: [{ match: 'k/l', publish: 'm/n' }] }));
+      const second = await op(['config', 'set', 'gw1', '--patch', rules]);
+      expect(second.code, second.stdout + second.stderr).toBe(EXIT.refused);
+      expect(second.stdout).toMatch(/^refused: busy: .+/m);
+
+      expect((await first.exited(120_000)).code, first.stdout + first.stderr).toBe(EXIT.rolledBack);
+      expect(first.stdout).toMatch(/^rolled_back: not confirmed within 3 s: .*weather/m);
+    } finally {
+      await first.kill();
+    }
+  });
+
   it('config set --patch: a JSON merge patch on the running config is checked here, diffed and applied', async () => {
     const dir = tmpDir();
     const bad = join(dir, 'bad.json');
