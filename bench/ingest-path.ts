@@ -11,7 +11,7 @@ import { merge } from 'rxjs';
 import { MqttSnAdapter } from '../adapters/mqttsn/adapter.js';
 import { mqttsnConfigSchema } from '../adapters/mqttsn/config.js';
 import type { Outbox, OutboxMessage } from '../contracts/store.js';
-import { startIngest } from '../gateway/ingest.js';
+import { startIngest } from '../gateway/ingest/index.js';
 import { isolate } from '../gateway/lifecycle/isolate.js';
 import { Metrics } from '../gateway/metrics/metrics.js';
 import { storeConfigSchema } from '../gateway/store/config.js';

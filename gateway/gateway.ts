@@ -11,7 +11,7 @@ import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { Downlink } from './downlink/router.js';
 import { ReportingInbox } from './downlink/reporting-inbox.js';
-import { refusalOf, startIngest } from './ingest.js';
+import { refusalOf, startIngest } from './ingest/index.js';
 import { lockStateDir } from './lifecycle/instance-lock.js';
 import { isolate } from './lifecycle/isolate.js';
 import type { Logger } from './log.js';
