@@ -37,21 +37,20 @@ const store = openStore({
 });
 
 let stored = 0;
-let batch: { n: number; resolve: () => void }[] = [];
+let batch: { n: number; done: (err: unknown, ids?: number[]) => void }[] = [];
+const IDS: number[] = [];
 const outbox = {
-  enqueue(messages: OutboxMessage[]): Promise<void> {
-    return new Promise<void>((resolve) => {
-      if (batch.length === 0)
-        setImmediate(() => {
-          const b = batch;
-          batch = [];
-          for (const x of b) {
-            stored += x.n;
-            x.resolve();
-          }
-        });
-      batch.push({ n: messages.length, resolve });
-    });
+  enqueueThen(messages: OutboxMessage[], _opts: unknown, done: (err: unknown, ids?: number[]) => void): void {
+    if (batch.length === 0)
+      setImmediate(() => {
+        const b = batch;
+        batch = [];
+        for (const x of b) {
+          stored += x.n;
+          x.done(null, IDS);
+        }
+      });
+    batch.push({ n: messages.length, done });
   },
 } as unknown as Outbox;
 
