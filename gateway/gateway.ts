@@ -158,6 +158,11 @@ export class Gateway {
       inbox: store.inbox,
       logger: downlinkLogger,
       onCommand: (c, outcome) => metrics.command(c.target, outcome),
+      spoolLimits: {
+        maxRows: this.config.store.spool_max_rows,
+        maxBytes: this.config.store.spool_max_bytes,
+        perDevice: this.config.store.spool_max_per_device,
+      },
       screenResponseTopic: responseTopicScreen(
         () => ({ filters: this.config.upstream.response_topics, gateway: this.config.gateway.id }),
         isOwnTopic,
