@@ -65,6 +65,11 @@ export interface AdapterDescriptor<K extends string = string, S extends z.ZodTyp
   /** Whether `adapter` must be listening for the gateway to serve (/health), when that applies. */
   listening?(adapter: Adapter): boolean | undefined;
   /**
+   * Whether `adapter` is up now (its port open, its socket bound), when the kind can tell: a config
+   * change is confirmed only once every adapter is up (else it is rolled back).
+   */
+  up?(adapter: Adapter): boolean | undefined;
+  /**
    * Whether `device` of instance `source` gets a retained availability topic (default: yes). A kind
    * whose devices name themselves (MQTT-SN client ids) says no for the ones nobody configured.
    */

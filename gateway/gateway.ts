@@ -31,6 +31,10 @@ import { SyncProbe } from './clock/sync-probe.js';
 import { ClockWatch } from './clock/watch.js';
 import { resumeWaitingClock } from './store/clock-state.js';
 import { waitingNow } from '../contracts/clock.js';
+import { RemoteAdmin } from './remote/admin.js';
+import { ConfigStore } from './remote/config-store.js';
+import { RemoteMetrics } from './remote/metrics.js';
+import { remoteConfigFile, type StartConfig } from './remote/start-config.js';
 
 export interface GatewayOptions {
   config: Config;
@@ -39,6 +43,14 @@ export interface GatewayOptions {
   configFile?: string;
   /** Recent warnings/errors for the status page (filled by the logger's logRingHooks). */
   logRing?: LogRing;
+  /** Remote management (when `remote.enabled`): the config's origin, the log tail, and how to restart. */
+  remote?: {
+    start: StartConfig;
+    /** Everything logged, for the `logs` request. */
+    tail?: LogRing;
+    /** Stop this gateway and start a new one with the config on disk (cli/run.ts's loop). */
+    restart: (why: string) => void;
+  };
 }
 
 /**
@@ -63,11 +75,14 @@ export class Gateway {
   private availability: AvailabilityPublisher | null = null;
   private readonly logRing: LogRing | undefined;
   private clock: ClockWatch | null = null;
+  private remote: RemoteAdmin | null = null;
+  private readonly remoteOpts: GatewayOptions['remote'];
 
   constructor(opts: GatewayOptions) {
     this.config = opts.config;
     this.logger = opts.logger;
     this.logRing = opts.logRing;
+    this.remoteOpts = opts.remote;
   }
 
   async start(): Promise<void> {
@@ -201,7 +216,11 @@ export class Gateway {
           onDropped: (reason) => metrics.dropped('homeassistant', reason),
         })
       : null;
+    const remote = this.remoteAdmin(config, store, upstream, observe);
+    this.remote = remote;
     upstream.onMessage((m) => {
+      // Requests are the gateway's own: never handed to rules or devices.
+      if (remote?.owns(m.topic)) return remote.handle(m);
       ha?.upstream(m); // HA's birth; the message still goes to rules and subscribed devices
       return downlink.handleUpstream(m, m.remember);
     });
@@ -216,7 +235,12 @@ export class Gateway {
       upstream.setSubscriptions(filters),
     );
     this.subscriptions.setRules(this.rules.subscriptions());
-    if (ha) this.subscriptions.setOwn([{ topic: ha.birthTopic, qos: 1 }]);
+    const own = [
+      ...(ha ? [{ topic: ha.birthTopic, qos: 1 as const }] : []),
+      ...(remote ? [{ topic: remote.filter, qos: 1 as const }] : []),
+    ];
+    if (remote) upstream.setNoRetained([remote.filter]);
+    if (own.length) this.subscriptions.setOwn(own);
 
     const readings$ = merge(...[...this.adapters.values()].map((a) => isolate(a, { logger })));
     this.ingest = startIngest(readings$, {
@@ -256,6 +280,7 @@ export class Gateway {
     await upstream.start();
     for (const adapter of this.adapters.values()) await adapter.start();
     downlink.resume(); // commands accepted upstream before a restart
+    await remote?.start();
 
     this.every(1000, () => {
       // Heartbeats repeat messages the rules published: they pass the same check as ingest.
@@ -293,6 +318,8 @@ export class Gateway {
 
   /** Stop in reverse order; every part gets its chance even if an earlier one fails. */
   async stop(): Promise<void> {
+    this.remote?.stop();
+    this.remote = null;
     await this.attempt('notify stopping', () => this.observe?.stop());
     for (const t of this.timers.splice(0)) clearInterval(t);
     this.downlink?.halt(); // spooled commands not yet sent stay spooled for the next start
@@ -324,7 +351,11 @@ export class Gateway {
    * Upstream and MQTT-SN sessions are not touched.
    */
   async reload(file: string): Promise<void> {
-    const next = loadConfig(file, process.env, configChecks);
+    this.applyLive(loadConfig(file, process.env, configChecks));
+  }
+
+  /** Apply what can change live (rules, commands, triggers, log level); log what needs a restart. */
+  applyLive(next: Config): void {
     const engine = compileRules(next, { gatewayId: next.gateway.id });
     if (this.rules) engine.adoptStateFrom(this.rules);
     this.rules = engine;
@@ -339,6 +370,7 @@ export class Gateway {
         'http',
         'availability',
         'homeassistant',
+        'remote',
       ] as const
     ).filter(
       (k) =>
@@ -352,6 +384,58 @@ export class Gateway {
     );
     if (restartNeeded.length)
       this.logger.warn({ sections: restartNeeded }, 'these sections changed and need a restart to apply');
+  }
+
+  /** Remote management, when the config turns it on and the run loop can restart the gateway. */
+  private remoteAdmin(
+    config: Config,
+    store: Store,
+    upstream: UpstreamClient,
+    observe: Observability,
+  ): RemoteAdmin | null {
+    const opts = this.remoteOpts;
+    if (!config.remote.enabled || !opts) return null;
+    const { start } = opts;
+    return new RemoteAdmin({
+      config: () => this.config,
+      running: {
+        text: start.text,
+        hash: start.hash,
+        source: start.source,
+        seedFile: start.seedFile,
+        seedText: start.seedText,
+      },
+      store:
+        start.store ?? new ConfigStore(remoteConfigFile(config, start.seedFile), config.gateway.state_dir),
+      upstream,
+      kv: store.state,
+      status: () => observe.board.status(),
+      wallTrusted: () => this.clock?.status().synchronized === 'synchronized',
+      metrics: new RemoteMetrics(observe.metrics.registry),
+      tail: opts.tail,
+      logger: this.logger.child({ part: 'remote' }),
+      applyHot: (next) => this.applyLive(next),
+      reloadRules: () =>
+        this.reload(start.source === 'remote' && start.store ? start.store.file : start.seedFile),
+      restart: opts.restart,
+      setLogLevel: (level) => {
+        this.logger.level = level;
+      },
+      notUp: () => this.notUp(),
+    });
+  }
+
+  /** What keeps a config change from being confirmed: the uplink, or an adapter not up. */
+  private notUp(): string | undefined {
+    const up = this.upstream;
+    if (!up?.stats().connected) {
+      const err = this.observe?.board.status().uplink.last_error?.message;
+      return `uplink not connected${err ? ` (${err})` : ''}`;
+    }
+    const down: string[] = [];
+    for (const a of this.adapters.values())
+      for (const kind of adapterKinds) if (kind.up?.(a) === false) down.push(a.name);
+    return down.length ? `not up: ${down.join(', ')}` : undefined;
   }
 
   private every(ms: number, fn: () => void): void {

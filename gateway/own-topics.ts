@@ -6,6 +6,7 @@ export interface OwnTopicSources {
   config: Pick<Config, 'gateway' | 'upstream' | 'stats'> & {
     availability?: Config['availability'];
     homeassistant?: Config['homeassistant'];
+    remote?: Config['remote'];
   };
   /** The current rules: their command filters are what the gateway subscribes to for commands. */
   rules: { subscriptions(): { topic: string }[] };
@@ -32,6 +33,8 @@ export function ownTopicFilters({ config, rules }: OwnTopicSources): string[] {
     filters.push(config.availability.topic.replaceAll('{gateway}', gw).replaceAll('{device}', '+'));
   // Home Assistant: this gateway's discovery configs (a device must not create or delete entities)
   // and HA's birth topic (a device saying "online" there would make the gateway republish everything).
+  // Remote management: a device must neither send the gateway requests nor forge its answers.
+  if (config.remote?.enabled) filters.push(`${config.remote.prefix}/${gw}/admin/#`);
   const ha = config.homeassistant;
   if (ha?.enabled) filters.push(`${ha.prefix}/+/${gw.replace(/[^A-Za-z0-9_-]/g, '_')}/#`, ha.status_topic);
   return [...new Set(filters)];

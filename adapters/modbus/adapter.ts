@@ -116,6 +116,11 @@ export class ModbusAdapter implements DeviceReportingAdapter {
     return this.link.state$;
   }
 
+  /** The bus is open (port or TCP connection): a config change is confirmed only then. */
+  get isOpen(): boolean {
+    return this.link.isOpen;
+  }
+
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;

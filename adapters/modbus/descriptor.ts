@@ -33,5 +33,6 @@ export const modbusDescriptor = describeAdapter({
       },
     };
   },
+  up: (a) => (a instanceof ModbusAdapter ? a.isOpen : undefined),
   points: (buses) => new Map(buses.map((b) => [`modbus:${b.name}`, modbusPoints(b)])),
 });

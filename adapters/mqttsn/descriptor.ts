@@ -63,12 +63,16 @@ export const mqttsnDescriptor = describeAdapter({
       for (const s of subs) s.unsubscribe();
     };
   },
-  listening: (a) => {
-    if (!isMqttSn(a)) return undefined;
-    try {
-      return a.address().port > 0;
-    } catch {
-      return false; // dgram throws when the socket is not bound
-    }
-  },
+  listening: (a) => bound(a),
+  up: (a) => bound(a),
 });
+
+/** The instance's UDP socket is bound (undefined for another kind's instance). */
+function bound(a: Adapter): boolean | undefined {
+  if (!isMqttSn(a)) return undefined;
+  try {
+    return a.address().port > 0;
+  } catch {
+    return false; // dgram throws when the socket is not bound
+  }
+}

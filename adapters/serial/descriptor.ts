@@ -21,6 +21,7 @@ export const serialDescriptor = describeAdapter({
   opens: (ports) =>
     ports.map((p, i) => ({ path: [i, 'path'], file: p.path, owner: `serial port "${p.name}"` })),
   replies: (a) => (isSerial(a) ? a.replies$ : undefined),
+  up: (a) => (isSerial(a) ? a.state$.value === 'open' : undefined),
   metrics: (sink) => {
     let ports: readonly SerialAdapter[] = [];
     serialMetrics(sink, () =>

@@ -1,4 +1,5 @@
-import { ConfigError, formatProblem, loadConfig, type SemanticCheck } from '../config/load.js';
+import { checkReport } from '../config/check-report.js';
+import { ConfigError, loadConfig, type SemanticCheck } from '../config/load.js';
 
 /** `fieldgate check`: print every problem with key path and line; exit code 1 when there is any. */
 export function checkCommand(file: string, checks: SemanticCheck[], warnings: SemanticCheck[] = []): number {
@@ -10,8 +11,7 @@ export function checkCommand(file: string, checks: SemanticCheck[], warnings: Se
     return 0;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    console.error(`${err.file}: ${err.problems.length} problem${err.problems.length === 1 ? '' : 's'}`);
-    for (const p of err.problems) console.error(`  ${formatProblem(p)}`);
+    console.error(checkReport(err));
     return 1;
   }
 }

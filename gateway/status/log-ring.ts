@@ -4,7 +4,7 @@ import { waitingNow } from '../../contracts/clock.js';
 export interface LogEvent {
   /** Waiting-clock ms (contracts/clock.ts); the status board shows it as wall time. */
   time: number;
-  level: 'warn' | 'error' | 'fatal';
+  level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
   msg: string;
   /** The logger's bindings that say where it came from (part, adapter). */
   part?: string;
@@ -12,13 +12,26 @@ export interface LogEvent {
   detail?: string;
 }
 
-const LEVELS: Record<number, LogEvent['level']> = { 40: 'warn', 50: 'error', 60: 'fatal' };
+const LEVELS: Record<number, LogEvent['level']> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'fatal',
+};
 
-/** The last `size` warnings and errors, for the status page. Bounded; oldest dropped first. */
+/**
+ * The last `size` log events at `minLevel` (pino's number) or above: warnings and errors for the
+ * status page, everything logged for remote management's `logs`. Bounded; oldest dropped first.
+ */
 export class LogRing {
   private readonly events: LogEvent[] = [];
 
-  constructor(private readonly size = 50) {}
+  constructor(
+    private readonly size = 50,
+    readonly minLevel = 40,
+  ) {}
 
   push(e: LogEvent): void {
     this.events.push(e);
@@ -35,13 +48,15 @@ export class LogRing {
  * pino hooks that copy warn and above into `ring` in-process (no transport, no worker thread); the
  * log line itself goes to the logger's destination unchanged (JSON on stdout in production).
  */
-export function logRingHooks(ring: LogRing): NonNullable<LoggerOptions['hooks']> {
+export function logRingHooks(...rings: LogRing[]): NonNullable<LoggerOptions['hooks']> {
   return {
     logMethod(args, method, level) {
       const name = LEVELS[level];
-      if (name) {
+      const into = name ? rings.filter((r) => level >= r.minLevel) : [];
+      if (into.length) {
         try {
-          ring.push(toEvent(name, args, (this as { bindings?: () => Record<string, unknown> }).bindings?.()));
+          const e = toEvent(name!, args, (this as { bindings?: () => Record<string, unknown> }).bindings?.());
+          for (const r of into) r.push(e);
         } catch {
           // a log call must never fail because the status page could not read it
         }

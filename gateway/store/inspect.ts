@@ -183,3 +183,22 @@ export function purge(dir: string, opts: { which: PurgeWhich }): { outbox: numbe
       .immediate(),
   );
 }
+
+/**
+ * Deletes every set-aside row only if there are exactly `expected` of them (one transaction: the
+ * count the operator confirmed is the count removed); else removes nothing and says how many there are.
+ */
+export function purgeSetAsideExpecting(
+  dir: string,
+  expected: number,
+): { purged: number } | { count: number } {
+  return withDb(dir, false, (db) =>
+    db
+      .transaction(() => {
+        const n = (db.prepare('SELECT count(*) AS n FROM outbox_dead').get() as { n: number }).n;
+        if (n !== expected) return { count: n };
+        return { purged: db.prepare('DELETE FROM outbox_dead').run().changes };
+      })
+      .immediate(),
+  );
+}

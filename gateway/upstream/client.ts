@@ -202,6 +202,11 @@ export class UpstreamClient {
     this.subs.set(new Map([...this.baseFilters, ...filters]));
   }
 
+  /** Filters among those set whose retained messages the broker must not send (MQTT 5 Retain Handling 2). */
+  setNoRetained(filters: Iterable<string>): void {
+    this.subs.setNoRetained(filters);
+  }
+
   onMessage(handler: MessageHandler): void {
     this.inbound.setHandler(handler);
   }

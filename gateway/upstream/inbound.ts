@@ -18,6 +18,10 @@ export interface InboundMessage {
   /** MQTT 5 request/response: where the sender waits for an answer, and what to echo with it. */
   responseTopic?: string;
   correlationData?: Buffer;
+  /** MQTT 5 User Properties as the broker passed them on (remote management's audit trail). */
+  userProperties?: Record<string, string | string[]>;
+  /** MQTT 5 Message Expiry Interval (s) left when the broker forwarded it. */
+  messageExpiryInterval?: number;
 }
 // biome-ignore lint/suspicious/noConfusingVoidType: plain `async () => {}` handlers (no QoS 2 spool) stay valid
 export type MessageHandler = (m: InboundMessage) => Promise<{ remembered?: boolean } | void>;
@@ -128,6 +132,9 @@ export class Inbound {
     if (remember) m.remember = remember;
     if (p.properties?.responseTopic) m.responseTopic = p.properties.responseTopic;
     if (p.properties?.correlationData) m.correlationData = p.properties.correlationData;
+    if (p.properties?.userProperties) m.userProperties = p.properties.userProperties;
+    if (p.properties?.messageExpiryInterval !== undefined)
+      m.messageExpiryInterval = p.properties.messageExpiryInterval;
     let remembered = false;
     const handled = await this.untilDone(conn, p.topic, async () => {
       if (this.handler) remembered = (await this.handler(m))?.remembered === true;

@@ -18,6 +18,13 @@ export class Subscriptions {
   private readonly outstanding = new Map<number, string[]>();
   /** Invalid filters already logged (bounded). */
   private readonly refused = new Set<string>();
+  /**
+   * Filters subscribed with MQTT 5 Retain Handling 2 ("do not send retained messages") and Retain As
+   * Published (a message published retained keeps its flag): requests must never replay from a
+   * retained copy, and one published retained is seen as such. A 3.1.1 broker sends retained copies
+   * flagged; the receiver checks the flag either way.
+   */
+  private noRetained = new Set<string>();
 
   constructor(
     private readonly ids: PacketIds,
@@ -39,6 +46,11 @@ export class Subscriptions {
       }
     }
     if (this.conn) this.sync(this.conn);
+  }
+
+  /** Filters whose retained messages the broker must not send (applies to their next SUBSCRIBE). */
+  setNoRetained(filters: Iterable<string>): void {
+    this.noRetained = new Set(filters);
   }
 
   attach(conn: Connection): void {
@@ -74,7 +86,9 @@ export class Subscriptions {
 
   private sync(conn: Connection): void {
     const add: ISubscription[] = [];
-    for (const [topic, qos] of this.wanted) if (this.current.get(topic) !== qos) add.push({ topic, qos });
+    for (const [topic, qos] of this.wanted)
+      if (this.current.get(topic) !== qos)
+        add.push(this.noRetained.has(topic) ? { topic, qos, rh: 2, rap: true } : { topic, qos });
     const remove = [...this.current.keys()].filter((t) => !this.wanted.has(t));
     if (add.length > 0) {
       const messageId = this.take();

@@ -13,6 +13,8 @@ export interface MosquittoOptions {
   tls?: { cert: string; key: string; ca?: string; requireCert?: boolean };
   /** Keep sessions/queued messages on disk across restart() (persistence true). */
   persistence?: boolean;
+  /** An ACL file's text (mosquitto's acl_file format): who may read and write which topics. */
+  acl?: string;
   /** Extra mosquitto.conf lines. */
   extra?: string[];
 }
@@ -44,7 +46,7 @@ export class Mosquitto {
   }
 
   private writeConfig(): void {
-    const { users, tls, persistence, extra = [] } = this.opts;
+    const { users, tls, persistence, acl, extra = [] } = this.opts;
     // As root, mosquitto drops to its own user, which cannot read our 0700 temp dir: stay root (ignored otherwise).
     const lines = [
       'user root',
@@ -64,6 +66,11 @@ export class Mosquitto {
       lines.push('allow_anonymous false', `password_file ${pwfile}`);
     } else {
       lines.push('allow_anonymous true');
+    }
+    if (acl !== undefined) {
+      const aclFile = join(this.dir, 'acl');
+      writeFileSync(aclFile, acl);
+      lines.push(`acl_file ${aclFile}`);
     }
     if (tls) {
       lines.push(`certfile ${tls.cert}`, `keyfile ${tls.key}`);
