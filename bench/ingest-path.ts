@@ -11,7 +11,7 @@ import { merge } from 'rxjs';
 import { MqttSnAdapter } from '../adapters/mqttsn/adapter.js';
 import { mqttsnConfigSchema } from '../adapters/mqttsn/config.js';
 import type { Outbox, OutboxMessage } from '../contracts/store.js';
-import { startIngest } from '../gateway/ingest.js';
+import { startIngest } from '../gateway/ingest/index.js';
 import { isolate } from '../gateway/lifecycle/isolate.js';
 import { Metrics } from '../gateway/metrics/metrics.js';
 import { storeConfigSchema } from '../gateway/store/config.js';
@@ -37,21 +37,20 @@ const store = openStore({
 });
 
 let stored = 0;
-let batch: { n: number; resolve: () => void }[] = [];
+let batch: { n: number; done: (err: unknown, ids?: number[]) => void }[] = [];
+const IDS: number[] = [];
 const outbox = {
-  enqueue(messages: OutboxMessage[]): Promise<void> {
-    return new Promise<void>((resolve) => {
-      if (batch.length === 0)
-        setImmediate(() => {
-          const b = batch;
-          batch = [];
-          for (const x of b) {
-            stored += x.n;
-            x.resolve();
-          }
-        });
-      batch.push({ n: messages.length, resolve });
-    });
+  enqueueThen(messages: OutboxMessage[], _opts: unknown, done: (err: unknown, ids?: number[]) => void): void {
+    if (batch.length === 0)
+      setImmediate(() => {
+        const b = batch;
+        batch = [];
+        for (const x of b) {
+          stored += x.n;
+          x.done(null, IDS);
+        }
+      });
+    batch.push({ n: messages.length, done });
   },
 } as unknown as Outbox;
 

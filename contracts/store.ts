@@ -190,6 +190,8 @@ export interface Inbox {
   count(): number;
   /** Rows and bytes queued for one device, from the stored totals (optional: in-memory test inboxes). */
   deviceTotals(target: string, device: string): { rows: number; bytes: number };
+  /** Rows and bytes of every target that starts with `prefix` (the command spool's bound). */
+  totalsUnder(prefix: string): { rows: number; bytes: number };
   /** Deletes a device's rows that are not commands (commandId null): its session ended. Returns the count. */
   removeDeviceTraffic(target: string, device: string): Promise<number>;
   /** Expired commands deleted per commit (by pending() or expire()); also logged, rate-limited. */

@@ -11,7 +11,7 @@ import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { Downlink } from './downlink/router.js';
 import { ReportingInbox } from './downlink/reporting-inbox.js';
-import { refusalOf, startIngest } from './ingest.js';
+import { refusalOf, startIngest } from './ingest/index.js';
 import { lockStateDir } from './lifecycle/instance-lock.js';
 import { isolate } from './lifecycle/isolate.js';
 import type { Logger } from './log.js';
@@ -173,6 +173,11 @@ export class Gateway {
       inbox: store.inbox,
       logger: downlinkLogger,
       onCommand: (c, outcome) => metrics.command(c.target, outcome),
+      spoolLimits: {
+        maxRows: this.config.store.spool_max_rows,
+        maxBytes: this.config.store.spool_max_bytes,
+        perDevice: this.config.store.spool_max_per_device,
+      },
       screenResponseTopic: responseTopicScreen(
         () => ({ filters: this.config.upstream.response_topics, gateway: this.config.gateway.id }),
         isOwnTopic,

@@ -196,13 +196,15 @@ export function commandResult(
   command: RoutedCommand,
   outcome: CommandOutcome,
   now: number,
+  /** Why, when the outcome alone does not say (a `rejected` command the spool had no room for). */
+  reason?: string,
 ): OutboxMessage | undefined {
   if (!command.resultTopic) return undefined;
   if (outcome === 'expired' && !command.reportExpired) return undefined;
   return resultMessage(
     command.resultTopic,
     command.qos,
-    { id: command.id, outcome, target: command.target, device: command.device },
+    { id: command.id, outcome, ...(reason && { reason }), target: command.target, device: command.device },
     command.target,
     command.device,
     now,

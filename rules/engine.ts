@@ -155,8 +155,13 @@ export class RuleEngine {
   }
 
   /** Result/ack message for a command's final outcome (see command-rules.ts commandResult). */
-  commandResult(command: RoutedCommand, outcome: CommandOutcome, now: number): OutboxMessage | undefined {
-    return commandResult(command, outcome, now);
+  commandResult(
+    command: RoutedCommand,
+    outcome: CommandOutcome,
+    now: number,
+    reason?: string,
+  ): OutboxMessage | undefined {
+    return commandResult(command, outcome, now, reason);
   }
 
   /**

@@ -37,6 +37,10 @@ export class ReportingInbox implements Inbox {
     return this.inner.putAll(cmds, opts);
   }
 
+  totalsUnder(prefix: string): { rows: number; bytes: number } {
+    return this.inner.totalsUnder(prefix);
+  }
+
   devices(prefix: string): { target: string; device: string }[] {
     return this.inner.devices(prefix);
   }

@@ -16,7 +16,9 @@ import type { Logger } from '../log.js';
 import type { Inbox, InboxOutcome, InboxRow, KvEntry, Outbox, OutboxMessage } from '../../contracts/store.js';
 import { DeviceQueues } from './device-queues.js';
 import { fromInboxRow, toSpoolRow } from './spool.js';
+import { fitSpool, type SpoolLimits } from './spool-bound.js';
 import { waitingNow } from '../../contracts/clock.js';
+import { type ThrottledLog, throttledLog } from '../../contracts/throttled-log.js';
 
 export interface DownlinkDeps {
   adapters: ReadonlyMap<string, Adapter>;
@@ -30,6 +32,8 @@ export interface DownlinkDeps {
   screenResponseTopic?: (topic: string) => string | undefined;
   /** A Response Topic was refused: the command still runs, its result goes to result_topic if any. */
   onResponseTopicRefused?: (topic: string, reason: string) => void;
+  /** Bounds of the command spool; none in tests that do not exercise them. */
+  spoolLimits?: SpoolLimits;
 }
 
 /** Commands awaiting a device reply are remembered this long at most (bounded memory). */
@@ -45,8 +49,10 @@ export class Downlink {
   /** Commands with a result topic sent to ports that answer (request/response), by command id. */
   private readonly awaitingReply = new Map<string, RoutedCommand>();
   private readonly queues: DeviceQueues;
+  private readonly spoolFullLog: ThrottledLog;
 
   constructor(private readonly deps: DownlinkDeps) {
+    this.spoolFullLog = throttledLog(deps.logger);
     this.queues = new DeviceQueues({ inbox: deps.inbox, send: (c) => this.dispatch(c), logger: deps.logger });
   }
 
@@ -97,7 +103,7 @@ export class Downlink {
     for (const e of routed.errors)
       logger.warn({ rule: e.rule, topic: message.topic }, `command rule: ${e.message}`);
     await Promise.all([...adapters.values()].filter(isSubscribing).map((a) => a.deliver(message)));
-    const known = routed.commands.filter((c) => adapters.has(c.target));
+    const { fit: known, full } = this.fitSpool(routed.commands.filter((c) => adapters.has(c.target)));
     let remembered = false;
     if (known.length) {
       await this.deps.inbox.putAll(known.map(toSpoolRow), remember ? { remember } : {});
@@ -111,7 +117,29 @@ export class Downlink {
         this.dispatch(c).catch((err) => logger.error({ err }, 'command dispatch failed'));
     }
     for (const c of known) this.queues.kick(c.target, c.device);
+    for (const c of full) await this.reject(c, 'spool_full');
     return { remembered };
+  }
+
+  /** The commands the spool has room for; the rest are logged and rejected (their results after the spool's). */
+  private fitSpool(commands: RoutedCommand[]): { fit: RoutedCommand[]; full: RoutedCommand[] } {
+    const limits = this.deps.spoolLimits;
+    if (!limits) return { fit: commands, full: [] };
+    const r = fitSpool(commands, this.deps.inbox, limits);
+    for (const c of r.full)
+      this.spoolFullLog(
+        `${c.target}\0${c.device}`,
+        { target: c.target, device: c.device, ...limits },
+        'command spool full for this device (or in all): command rejected; is the device answering?',
+      );
+    return r;
+  }
+
+  /** A command refused before it was spooled: counted, and reported where its rule asked. */
+  private async reject(command: RoutedCommand, reason: string): Promise<void> {
+    this.deps.onCommand?.(command, 'rejected');
+    const result = this.deps.rules().commandResult(command, 'rejected', waitingNow(), reason);
+    if (result) await this.enqueue([result]);
   }
 
   /** The request's Response Topic and Correlation Data, or neither when the topic is refused. */

@@ -22,6 +22,13 @@ export const storeConfigSchema = z
           .max(5000, 'at most 5s: a longer wait runs into MQTT-SN devices resending (Tretry, 10-15 s)'),
       )
       .default(750),
+    /**
+     * The command spool (commands accepted from the broker, waiting for their device): beyond these a
+     * command is rejected (reported as `rejected`, reason `spool_full`) instead of filling the card.
+     */
+    spool_max_rows: z.number().int().positive().default(10_000),
+    spool_max_bytes: bytes().default(16 * 1024 * 1024),
+    spool_max_per_device: z.number().int().positive().default(1000),
   })
   .prefault({});
 export type StoreConfig = z.output<typeof storeConfigSchema>;

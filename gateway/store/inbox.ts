@@ -61,6 +61,7 @@ export class SqliteInbox implements Inbox {
     devices: Statement<[string, string], { target: string; device: string }>;
     totals: Statement<[], { rows: number; bytes: number }>;
     deviceTotals: Statement<[string, string], { rows: number; bytes: number }>;
+    totalsUnder: Statement<[string, string], { rows: number; bytes: number }>;
     removeTraffic: Statement<[string, string]>;
   };
 
@@ -94,6 +95,9 @@ export class SqliteInbox implements Inbox {
       removeTraffic: db.prepare('DELETE FROM inbox WHERE target = ? AND device = ? AND command_id IS NULL'),
       // A range on the (target, device, id) index: no table scan.
       devices: db.prepare('SELECT DISTINCT target, device FROM inbox WHERE target >= ? AND target < ?'),
+      totalsUnder: db.prepare(
+        'SELECT COALESCE(SUM(rows), 0) AS rows, COALESCE(SUM(bytes), 0) AS bytes FROM inbox_device_totals WHERE target >= ? AND target < ?',
+      ),
     };
   }
 
@@ -151,9 +155,11 @@ export class SqliteInbox implements Inbox {
   }
 
   devices(prefix: string): { target: string; device: string }[] {
-    if (prefix === '') throw new Error('inbox.devices: empty prefix');
-    const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
-    return this.stmt.devices.all(prefix, end);
+    return this.stmt.devices.all(prefix, prefixEnd(prefix));
+  }
+
+  totalsUnder(prefix: string): { rows: number; bytes: number } {
+    return this.stmt.totalsUnder.get(prefix, prefixEnd(prefix))!;
   }
 
   private insert(cmd: InboxPut, now: number): number {
@@ -211,4 +217,10 @@ export class SqliteInbox implements Inbox {
     this.dropLog.add('expired', rows.length);
     this.expired$.next(rows);
   }
+}
+
+/** The least string above every string that starts with `prefix` (a range on the target index). */
+function prefixEnd(prefix: string): string {
+  if (prefix === '') throw new Error('inbox: empty target prefix');
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
 }

@@ -54,4 +54,19 @@ describe('inbox: spool writes and the reload scan', () => {
     ]);
     store.close();
   });
+
+  it('totalsUnder(prefix) adds up the rows and bytes of the spool only, and follows removals', async () => {
+    const { store } = open(tmpDir('fieldgate-spool-'));
+    const ids = await store.inbox.putAll([
+      row('spool:mqttsn', 'a', '12345'),
+      row('spool:serial:fan', 'fan', '1'),
+      row('mqttsn', 'a', 'adapter-owned'),
+    ]);
+    // bytes = payload + topic ('cm')
+    expect(store.inbox.totalsUnder('spool:')).toEqual({ rows: 2, bytes: 5 + 2 + 1 + 2 });
+    await store.inbox.remove([ids[0]!]);
+    expect(store.inbox.totalsUnder('spool:')).toEqual({ rows: 1, bytes: 3 });
+    expect(store.inbox.totalsUnder('nothing:')).toEqual({ rows: 0, bytes: 0 });
+    store.close();
+  });
 });

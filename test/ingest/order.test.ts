@@ -3,7 +3,7 @@ import { Subject } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Reading, StoreOutcome } from '../../adapters/types.js';
 import type { Store } from '../../contracts/store.js';
-import { startIngest, type UplinkOutput, type UplinkRules } from '../../gateway/ingest.js';
+import { startIngest, type UplinkOutput, type UplinkRules } from '../../gateway/ingest/index.js';
 import { storeConfigSchema } from '../../gateway/store/config.js';
 import { openStore } from '../../gateway/store/open.js';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';

@@ -5,7 +5,7 @@ import { filter } from 'rxjs/operators';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { flags, ReturnCode, shortNameToId } from '../../adapters/mqttsn/codec/index.js';
 import type { Store } from '../../contracts/store.js';
-import { startIngest } from '../../gateway/ingest.js';
+import { startIngest } from '../../gateway/ingest/index.js';
 import { storeConfigSchema } from '../../gateway/store/config.js';
 import { dbPath } from '../../gateway/store/database.js';
 import { openStore } from '../../gateway/store/open.js';

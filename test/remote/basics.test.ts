@@ -60,6 +60,14 @@ remote: { enabled: true, info_interval: 1h }
     expect(a.body).toMatchObject({ id: 'gw-a', config: { source: 'seed' }, uplink: { state: 'connected' } });
     expect(a.body?.node).toBe(process.version);
     expect(a.body?.boot_count).toBeGreaterThanOrEqual(1);
+    expect(a.body?.disk_free_bytes).toBeGreaterThan(0);
+    expect(a.body).toMatchObject({
+      outbox: { rows: expect.any(Number), bytes: expect.any(Number), oldest_age_s: expect.any(Number) },
+      set_aside: 0,
+      devices: { total: expect.any(Number), online: expect.any(Number) },
+      clock: { synchronized: expect.any(String) },
+      last_change: null,
+    });
     expect(String(JSON.stringify(a.body))).not.toContain('s3cret');
   });
 
@@ -100,6 +108,17 @@ remote: { enabled: true, info_interval: 1h }
     const audit = await op.waitFor('fieldgate/gw-a/admin/audit', (j) => j.result === 'applying');
     expect(audit.actor).toBe('test-operator');
     expect(JSON.stringify(audit.diff)).toContain('site/{device}/temperature');
+  });
+
+  it('dry_run validates and shows the diff without writing anything', async () => {
+    const before = await op.request('gw-a', 'config/get');
+    const a = await op.request('gw-a', 'config/set', {
+      patch: { store: { max_rows: 5000 } },
+      dry_run: true,
+    });
+    expect(a.code).toBe('ok');
+    expect(a.body).toMatchObject({ apply: 'restart', diff: [{ path: 'store', to: { max_rows: 5000 } }] });
+    expect((await op.request('gw-a', 'config/get')).body?.hash).toBe(before.body?.hash);
   });
 
   it('refuses a stale if_match with conflict', async () => {

@@ -24,6 +24,7 @@ describe('remote management: automatic rollback', () => {
   let op: Requester;
   let sub: Subscriber;
   let dev: StreamingDevice;
+  let dev2: StreamingDevice;
   let dir: string;
   let pty: PtyPair;
 
@@ -44,7 +45,7 @@ store: { durability: power-loss }
 mqttsn:
   enabled: true
   listen: 127.0.0.1:${snPort}
-  predefined_topics: { 1: st/dev1 }
+  predefined_topics: { 1: st/dev1, 2: st/dev2 }
 serial:
   - name: weather
     path: ${pty.device}
@@ -60,11 +61,13 @@ remote: { enabled: true, confirm_within: 3s, info_interval: 1h }
     await gw.waitForLog('fieldgate up');
     op = await Requester.connect(broker.url);
     dev = await StreamingDevice.start(snPort, 'dev1', 1);
-    await waitFor(() => dev.acked.length >= 20, 'device streaming');
+    dev2 = await StreamingDevice.start(snPort, 'dev2', 2);
+    await waitFor(() => dev.acked.length >= 20 && dev2.acked.length >= 20, 'devices streaming');
   }, 60_000);
 
   afterAll(async () => {
     await dev?.stop();
+    await dev2?.stop();
     await op?.close();
     await killAllGateways();
     await broker?.stop();
@@ -124,19 +127,23 @@ remote: { enabled: true, confirm_within: 3s, info_interval: 1h }
     expect(running).toContain(pty.device);
   }, 60_000);
 
-  it('lost nothing the device was acked for, through every restart', async () => {
+  it('lost nothing the devices were acked for, through every restart', async () => {
     await dev.stop();
-    const acked = new Set(dev.acked.map(String));
-    await waitFor(
-      () => {
-        const got = new Set(
-          sub.messages.filter((m) => m.topic === 'st/dev1').map((m) => m.payload.toString()),
-        );
-        return [...acked].every((n) => got.has(n));
-      },
-      `all ${acked.size} acked messages at the subscriber`,
-      30_000,
-    );
-    expect(acked.size).toBeGreaterThan(40);
+    await dev2.stop();
+    for (const [d, topic] of [
+      [dev, 'st/dev1'],
+      [dev2, 'st/dev2'],
+    ] as const) {
+      const acked = new Set(d.acked.map(String));
+      await waitFor(
+        () => {
+          const got = new Set(sub.messages.filter((m) => m.topic === topic).map((m) => m.payload.toString()));
+          return [...acked].every((n) => got.has(n));
+        },
+        `all ${acked.size} acked messages of ${topic} at the subscriber`,
+        30_000,
+      );
+      expect(acked.size).toBeGreaterThan(40);
+    }
   }, 60_000);
 });

@@ -54,6 +54,13 @@ export class MemoryInbox implements Inbox {
       bytes: mine.reduce((n, r) => n + r.payload.length + Buffer.byteLength(r.topic), 0),
     };
   }
+  totalsUnder(prefix: string): { rows: number; bytes: number } {
+    const mine = this.rows.filter((r) => r.target.startsWith(prefix));
+    return {
+      rows: mine.length,
+      bytes: mine.reduce((n, r) => n + r.payload.length + Buffer.byteLength(r.topic), 0),
+    };
+  }
   async removeDeviceTraffic(target: string, device: string): Promise<number> {
     const before = this.rows.length;
     this.rows = this.rows.filter(

@@ -1,10 +1,11 @@
 import type { Observable, Subscription } from 'rxjs';
-import type { Command, Reading, StoreOutcome } from '../adapters/types.js';
-import type { Logger } from './log.js';
-import { type Outbox, OutboxFullError, type OutboxMessage } from '../contracts/store.js';
-import { type TopicProblem, topicNameProblem, topicPreview } from '../contracts/topic.js';
-import { throttledLog } from '../contracts/throttled-log.js';
-import { waitingNow } from '../contracts/clock.js';
+import type { Command, Reading, StoreOutcome } from '../../adapters/types.js';
+import type { Logger } from '../log.js';
+import { type Outbox, OutboxFullError, type OutboxMessage } from '../../contracts/store.js';
+import { type TopicProblem, topicNameProblem, topicPreview } from '../../contracts/topic.js';
+import { throttledLog } from '../../contracts/throttled-log.js';
+import { waitingNow } from '../../contracts/clock.js';
+import { InOrder } from './in-order.js';
 
 /** What the rules made of one reading. */
 export interface UplinkOutput {
@@ -55,71 +56,35 @@ export function refusalOf(
 }
 
 /**
- * The uplink path: reading -> rules -> outbox, then tell the adapter the outcome.
- * Rules run one reading at a time (they are fast and pure) so enqueue calls happen in arrival order:
- * that is what keeps per-device order. Most readings pass the rules synchronously, inside the
- * adapter's emit; a reading whose rules answer with a promise (a JSONata expression) holds back every
- * reading after it until it is done, as concatMap would, without a promise or an inner subscription
- * per reading. The enqueue itself is not awaited here: group commit gathers many readings into one
- * transaction, and each reading's settle() runs when its own commit lands.
+ * The uplink path of one reading: six named steps, in this order (each a function below).
+ *
+ *   1. inOrder   one reading at a time, in arrival order: a reading whose rules answer later (a JSONata
+ *                expression) holds back every reading after it. This is what keeps per-device order.
+ *   2. rules     the pure rules: the reading becomes messages and commands (synchronously, inside the
+ *                adapter's emit, unless an expression looks at it).
+ *   3. commands  commands of local triggers go to the downlink.
+ *   4. screen    every message passes the topic check and the own-topics guard.
+ *   5. enqueue   the messages join the outbox's next group commit. Not awaited here: each reading
+ *                hears its own outcome when its commit (and, in power-loss mode, its fsync) lands.
+ *   6. settle    the adapter hears stored / filtered / refused / congestion / error, and acks its
+ *                device (or does not, so it resends).
+ *
+ * A throw in steps 3-5 stops at that reading: nothing of it was stored, so it settles 'error'.
  */
 export function startIngest(readings$: Observable<Reading>, deps: IngestDeps): Subscription {
   const { outbox, logger } = deps;
   const warn = throttledLog(logger);
   // A full disk refuses every reading of every device: one line per 10 s says so (the metrics count all).
   const storeError = throttledLog(logger, 10_000, waitingNow, 'error');
-  /** Readings that arrived while an earlier one was still being evaluated, oldest at `head`. */
-  let waiting: (Reading | undefined)[] = [];
-  let head = 0;
-  let busy = false;
-  let stopped = false;
 
-  function take(reading: Reading): void {
-    if (busy) {
-      waiting.push(reading);
-      return;
-    }
-    evaluate(reading);
-    if (!busy && head < waiting.length) drain();
-  }
+  const inOrder = new InOrder<Reading, UplinkOutput>(rules, afterRules, ruleFailed);
 
-  /** Rules, then the outbox; busy meanwhile, so a reading emitted from inside (re-entrant) waits its turn. */
-  function evaluate(reading: Reading): void {
-    busy = true;
-    let out: UplinkOutput | Promise<UplinkOutput>;
+  /** Step 2. */
+  function rules(reading: Reading): UplinkOutput | Promise<UplinkOutput> {
     try {
-      out = deps.rules().uplink(reading, waitingNow());
+      return deps.rules().uplink(reading, waitingNow());
     } catch (err) {
-      out = ruleFailed(reading, err);
-    }
-    if (out instanceof Promise) {
-      out.then(
-        (r) => resume(reading, r),
-        (err: unknown) => resume(reading, ruleFailed(reading, err)),
-      );
-      return;
-    }
-    handle(reading, out);
-    busy = false;
-  }
-
-  /** The asynchronous reading is done: handle it, then the readings that waited for it, in order. */
-  function resume(reading: Reading, out: UplinkOutput): void {
-    if (stopped) return;
-    handle(reading, out);
-    busy = false;
-    drain();
-  }
-
-  function drain(): void {
-    while (!busy && head < waiting.length) {
-      const next = waiting[head]!;
-      waiting[head++] = undefined;
-      evaluate(next);
-    }
-    if (head === waiting.length) {
-      waiting = [];
-      head = 0;
+      return ruleFailed(reading, err);
     }
   }
 
@@ -131,23 +96,44 @@ export function startIngest(readings$: Observable<Reading>, deps: IngestDeps): S
     return { messages: [], commands: [], dropped: 'rule_error' };
   }
 
-  /**
-   * One reading's fate. A throw here (a broken callback, an enqueue that throws instead of rejecting)
-   * stops at this reading: nothing of it was stored, so it settles 'error' (no ack; the device resends)
-   * rather than staying in flight at its adapter for good.
-   */
-  function handle(reading: Reading, result: UplinkOutput): void {
+  /** Steps 3 to 5, once the rules answered. */
+  function afterRules(reading: Reading, out: UplinkOutput): void {
     try {
-      store(reading, result);
+      commands(out);
+      countDrop(reading, out);
+      const messages = screen(reading, out.messages);
+      if (messages.length) enqueue(reading, messages);
+      else {
+        // Refused (here or by the rules' own topic check): the device is told, so it does not resend.
+        const refused = out.messages.length > 0 || out.dropped === 'invalid_topic';
+        settle(reading, refused ? 'refused' : 'filtered');
+      }
     } catch (err) {
       logger.error({ err, source: reading.source }, 'ingest failed on a reading');
       settle(reading, 'error');
     }
   }
 
+  /** Step 3. */
+  function commands(out: UplinkOutput): void {
+    if (out.commands.length) deps.dispatch(out.commands);
+  }
+
+  function countDrop(reading: Reading, out: UplinkOutput): void {
+    if (!out.dropped) return;
+    deps.onDropped?.(reading, out.dropped);
+    if (out.dropped === 'invalid_topic')
+      warn(
+        `invalid_topic:${reading.source}`,
+        { source: reading.source, device: reading.device, topic: topicPreview(reading.topic) },
+        'message refused: a rule made an invalid topic name from it',
+      );
+  }
+
   /**
-   * Every message passes the topic check here, whatever produced it (adapter, rule template, default
-   * route): a topic the broker refuses would drop the uplink connection and stall every row behind it.
+   * Step 4. Every message passes the topic check here, whatever produced it (adapter, rule template,
+   * default route): a topic the broker refuses would drop the uplink connection and stall every row
+   * behind it.
    */
   function screen(reading: Reading, messages: OutboxMessage[]): OutboxMessage[] {
     let kept: OutboxMessage[] | undefined; // only copied once one is refused (rare)
@@ -172,24 +158,12 @@ export function startIngest(readings$: Observable<Reading>, deps: IngestDeps): S
     return kept ?? messages;
   }
 
-  function store(reading: Reading, result: UplinkOutput): void {
-    if (result.commands.length) deps.dispatch(result.commands);
-    if (result.dropped) deps.onDropped?.(reading, result.dropped);
-    if (result.dropped === 'invalid_topic')
-      warn(
-        `invalid_topic:${reading.source}`,
-        { source: reading.source, device: reading.device, topic: topicPreview(reading.topic) },
-        'message refused: a rule made an invalid topic name from it',
-      );
-    const messages = screen(reading, result.messages);
-    if (!messages.length) {
-      // Refused (here or by the rules' own topic check): the device is told, so it does not resend.
-      const refused = messages.length < result.messages.length || result.dropped === 'invalid_topic';
-      settle(reading, refused ? 'refused' : 'filtered');
-      return;
-    }
-    // enqueueThen: one callback per reading instead of enqueue's promise and .then's (CPU per message).
-    // A reading with an ack to give (QoS 1/2) may wait for the commit window; QoS 0/-1 never waits.
+  /**
+   * Step 5. enqueueThen: one callback per reading instead of enqueue's promise and .then's (CPU per
+   * message). A reading with an ack to give (QoS 1/2) may wait for the commit window; QoS 0/-1 never
+   * waits.
+   */
+  function enqueue(reading: Reading, messages: OutboxMessage[]): void {
     const opts =
       reading.settle === undefined
         ? undefined
@@ -209,6 +183,7 @@ export function startIngest(readings$: Observable<Reading>, deps: IngestDeps): S
     });
   }
 
+  /** Step 6. */
   function settle(reading: Reading, outcome: StoreOutcome): void {
     try {
       reading.settle?.(outcome);
@@ -217,12 +192,9 @@ export function startIngest(readings$: Observable<Reading>, deps: IngestDeps): S
     }
   }
 
-  const sub = readings$.subscribe(take);
+  // Step 1: every reading enters through inOrder.
+  const sub = readings$.subscribe((reading) => inOrder.take(reading));
   // As concatMap's unsubscription: a reading still being evaluated, and those waiting, are let go.
-  sub.add(() => {
-    stopped = true;
-    waiting = [];
-    head = 0;
-  });
+  sub.add(() => inOrder.stop());
   return sub;
 }
