@@ -168,6 +168,11 @@ describe('fieldgate remote: operator settings', () => {
     expect(o.session.urls).toEqual(['mqtt://127.0.0.1:1883']);
     expect(o.session.password).toBe('envpw');
     expect(o.timeoutMs).toBe(500);
+
+    // FIELDGATE_REMOTE_CONFIG names the file when -c does not; FIELDGATE_REMOTE_USERNAME overrides it.
+    const e = remoteSettings({}, { FIELDGATE_REMOTE_CONFIG: file, FIELDGATE_REMOTE_USERNAME: 'bob' });
+    expect(e.session).toMatchObject({ username: 'bob', password: 'filepw' });
+    expect(e.prefix).toBe('fg/site');
   });
 
   it('refuses unknown keys, gateway-only upstream keys and a missing broker with the key path', () => {
