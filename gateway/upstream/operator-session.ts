@@ -158,7 +158,8 @@ export class OperatorSession {
     };
     // Listen before subscribing: retained messages can arrive right behind the SUBACK.
     this.listeners.add(listener);
-    await this.ensureSubscribed(filter);
+    // Subscribed again even if it already is: the broker sends the retained messages at each SUBSCRIBE.
+    await this.ensureSubscribed(filter, true);
     return async () => {
       this.listeners.delete(listener);
     };
@@ -186,12 +187,20 @@ export class OperatorSession {
     return got;
   }
 
+  /** Close at once: a request still unacknowledged was given up already, and a dead broker must not hold the CLI. */
   async close(): Promise<void> {
-    await this.client.endAsync().catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.client.endAsync(true).catch(() => undefined),
+      new Promise((r) => {
+        timer = setTimeout(r, 2000);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
-  private async ensureSubscribed(filter: string): Promise<void> {
-    if (this.subscribed.has(filter)) return;
+  private async ensureSubscribed(filter: string, again = false): Promise<void> {
+    if (this.subscribed.has(filter) && !again) return;
     const granted = await this.client.subscribeAsync(filter, { qos: 1 });
     const g = granted[0];
     // Mosquitto answers a subscription its ACL denies with 0x80 (3.1.1) or 0x87 (MQTT 5).
