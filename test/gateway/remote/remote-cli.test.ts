@@ -299,19 +299,36 @@ describe('fieldgate remote with three real gateways', () => {
     expect(JSON.parse(nonsense.stdout)).toMatchObject({ code: 'unknown_request' });
   });
 
-  it('restart: the gateway answers, restarts in-process and is back with one more boot', async () => {
+  it('restart: the gateway answers, restarts in-process and is back with one more boot; logs -f follows it through', async () => {
     const boots = async () =>
       (JSON.parse((await op(['status', 'gw2', '--json'])).stdout) as { boot_count: number }).boot_count;
     const before = await boots();
-    const r = await op(['restart', 'gw2']);
-    expect(r.code, r.stderr).toBe(EXIT.ok);
-    expect(r.stdout).toMatch(/^gw2: restarting/m);
-    await waitFor(
-      async () => (await op(['ping', 'gw2'])).code === EXIT.ok && (await boots()) === before + 1,
-      'gw2 back',
-      60_000,
-      500,
-    );
+    const follow = remoteCli(broker, 'operator', pw.operator!, ['logs', 'gw2', '-f', '--interval', '300ms']);
+    try {
+      await waitFor(() => follow.stdout.length > 0, 'first logs poll', 30_000);
+      const r = await op(['restart', 'gw2']);
+      expect(r.code, r.stderr).toBe(EXIT.ok);
+      expect(r.stdout).toMatch(/^gw2: restarting/m);
+      await waitFor(
+        async () => (await op(['ping', 'gw2'])).code === EXIT.ok && (await boots()) === before + 1,
+        'gw2 back',
+        60_000,
+        500,
+      );
+      // The follower kept asking through the restart and shows what the gateway logged after it.
+      await waitFor(
+        () => {
+          const after = follow.stdout.split(/remote: restart by test-operator/)[1];
+          return after !== undefined && /upstream: connected/.test(after);
+        },
+        'events after the restart in logs -f',
+        30_000,
+      );
+      follow.signal('SIGINT');
+      expect((await follow.exited(15_000)).code).toBe(EXIT.ok);
+    } finally {
+      await follow.kill();
+    }
   });
 
   it('an operator file: MQTT 3.1.1 (reply topic in the JSON), a cluster whose first node is down, paths relative to the file', async () => {
