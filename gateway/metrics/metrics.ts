@@ -86,8 +86,23 @@ function mirror<L extends string>(c: Counter<L>, counts: ReadonlyMap<string, num
  * pulled at scrape time from the sources the integrator registers, so a
  * scrape never scans anything and is never stale.
  */
+/**
+ * prom-client's process_* and nodejs_* collectors, once per process: each collectDefaultMetrics
+ * call adds a GC observer and event-loop monitor that nothing removes, and a gateway restarted in
+ * this process (remote management) builds a new Metrics each time.
+ */
+let processRegistry: Registry | undefined;
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
 export class Metrics {
   readonly registry = new Registry();
+  private readonly withProcess: boolean;
 
   readonly messagesIn: Counter<'source'>;
   readonly messagesOut: Counter<'qos'>;
@@ -119,7 +134,8 @@ export class Metrics {
     this.now = opts.now ?? waitingNow;
     this.logger = opts.logger;
     const registers = [this.registry];
-    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    this.withProcess = opts.defaultMetrics !== false;
+    if (this.withProcess) processMetrics();
 
     // Counted per message in plain numbers (a labelled inc() hashes its labels every time), read on scrape.
     const inCounts = this.inCounts;
@@ -415,8 +431,9 @@ export class Metrics {
   }
 
   /** Prometheus text exposition (runs the gauge callbacks). */
-  text(): Promise<string> {
-    return this.registry.metrics();
+  async text(): Promise<string> {
+    const own = await this.registry.metrics();
+    return this.withProcess ? `${await processMetrics().metrics()}\n${own}` : own;
   }
   get contentType(): string {
     return this.registry.contentType;

@@ -1,4 +1,5 @@
 import { throttledLog } from '../../contracts/throttled-log.js';
+import { cancelLogLevelRevert } from './log-requests.js';
 import type { KvState } from '../../contracts/store.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
@@ -127,6 +128,7 @@ export class RemoteAdmin {
     clearInterval(this.infoTimer);
     this.watch?.stop();
     this.connectedSub?.unsubscribe();
+    cancelLogLevelRevert();
   }
 
   /**

@@ -28,6 +28,15 @@ export function logsOf(req: AdminRequest, tail: LogRing | undefined): Handled {
 
 let revertTimer: NodeJS.Timeout | undefined;
 
+/**
+ * The gateway that set a temporary level stops (an in-process restart): the next one starts at its
+ * own config's level, and a revert left over would later set the old config's.
+ */
+export function cancelLogLevelRevert(): void {
+  clearTimeout(revertTimer);
+  revertTimer = undefined;
+}
+
 /** `log_level/set`: a level that reverts to gateway.log_level by itself. */
 export function logLevelSet(req: AdminRequest, ctx: HandlerContext): Handled {
   const { level } = req.args;

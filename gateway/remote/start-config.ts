@@ -66,7 +66,14 @@ export function resolveStartConfig(seedFile: string, logger: Logger): StartConfi
     const now = readSeed(seedFile);
     return now === seedText
       ? { ...seedOnly, store }
-      : { ...seedOnly, config: parseAsSeed(now, seedFile), text: now, hash: configHash(now), seedText: now, store };
+      : {
+          ...seedOnly,
+          config: parseAsSeed(now, seedFile),
+          text: now,
+          hash: configHash(now),
+          seedText: now,
+          store,
+        };
   }
   const text = store.text();
   if (text === undefined) return { ...seedOnly, store };
