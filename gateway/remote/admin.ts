@@ -238,6 +238,8 @@ export class RemoteAdmin {
         pending: d.store.pending(),
       }),
       requests: { answered: d.metrics.counts.answered, refused: { ...d.metrics.counts.refused } },
+      // How often this info is republished: `fieldgate remote list` calls a gateway silent after 3.
+      info_interval_s: Math.round(d.config().remote.info_interval / 1000),
     };
   }
 

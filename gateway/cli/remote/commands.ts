@@ -32,16 +32,15 @@ export function addRemoteCommands(program: Command): void {
     .option('--json', 'one JSON line per gateway')
     .option(
       '--stale-after <duration>',
-      'info older than this shows as "silent" (3 × remote.info_interval)',
-      '15m',
+      'info older than this shows as "silent" (default: 3 × the gateway\'s remote.info_interval)',
     )
-    .action(async (opts: { json?: boolean; staleAfter: string }, cmd: Command) => {
+    .action(async (opts: { json?: boolean; staleAfter?: string }, cmd: Command) => {
       const [{ listCommand }, { parseDuration }] = await Promise.all([
         import('./list.js'),
         import('../../../contracts/units.js'),
       ]);
-      const staleAfterMs = parseDuration(opts.staleAfter);
-      if (staleAfterMs === undefined) {
+      const staleAfterMs = opts.staleAfter === undefined ? undefined : parseDuration(opts.staleAfter);
+      if (opts.staleAfter !== undefined && staleAfterMs === undefined) {
         console.error('fieldgate remote list: --stale-after takes a duration like 15m');
         process.exitCode = 1;
         return;

@@ -8,22 +8,22 @@ type Info = Record<string, unknown>;
 
 export const LIST_HEADER = ['GATEWAY', 'VERSION', 'UPLINK', 'BACKLOG', 'DEVICES', 'CONFIG', 'LAST CHANGE'];
 
+/** When a gateway's info says nothing of its own interval (an older gateway): 3 × the default 5 min. */
+const DEFAULT_STALE_MS = 15 * 60_000;
+
 /**
  * One `list` row: id, version, uplink, backlog, devices online/total, config age, last change. A
- * retained info outlives its gateway, so one not republished within `staleAfterMs` (the gateways
- * republish every remote.info_interval) shows `silent <age>` as its uplink: when it was last heard.
+ * retained info outlives its gateway, so one not republished within `staleAfterMs` (default: three
+ * of the gateway's own `info_interval_s`) shows `silent <age>` as its uplink: when it was last heard.
  */
-export function infoRow(
-  id: string,
-  info: Info,
-  now = Date.now(),
-  staleAfterMs = Number.POSITIVE_INFINITY,
-): string[] {
+export function infoRow(id: string, info: Info, now = Date.now(), staleAfterMs?: number): string[] {
   const at = time(get(info, 'at'));
+  const interval = num(get(info, 'info_interval_s'));
+  const limit = staleAfterMs ?? (interval ? 3 * interval * 1000 : DEFAULT_STALE_MS);
   return [
     id,
     str(get(info, 'version')),
-    at !== undefined && now - at > staleAfterMs ? `silent ${age(now - at)}` : uplink(info, now),
+    at !== undefined && now - at > limit ? `silent ${age(now - at)}` : uplink(info, now),
     backlog(info),
     devices(info),
     configAge(info, now),

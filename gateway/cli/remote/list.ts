@@ -10,7 +10,7 @@ const QUIET_MS = 500;
 /** `fieldgate remote list`: every gateway's retained info as a table (or JSON lines), sorted by id. */
 export async function listCommand(
   admin: Admin,
-  opts: { json?: boolean; staleAfterMs: number },
+  opts: { json?: boolean; staleAfterMs?: number },
 ): Promise<number> {
   const got = await admin.session.retained(allInfoFilter(admin.prefix), QUIET_MS, admin.settings.timeoutMs);
   const infos = new Map<string, Record<string, unknown>>();

@@ -83,6 +83,12 @@ describe('fieldgate remote: pure parts', () => {
     const old = { ...info, at: '2026-01-01T10:00:00Z' };
     expect(infoRow('gw1', old, now, 15 * 60_000)[2]).toBe('silent 2h');
     expect(infoRow('gw1', { ...info, at: '2026-01-01T11:55:00Z' }, now, 15 * 60_000)[2]).toBe('up 3h');
+    // Without --stale-after: three of the gateway's own info_interval_s (10 min here), else 15 min.
+    const every200s = { ...info, info_interval_s: 200 };
+    expect(infoRow('gw1', { ...every200s, at: '2026-01-01T11:49:00Z' }, now)[2]).toBe('silent 11m');
+    expect(infoRow('gw1', { ...every200s, at: '2026-01-01T11:51:00Z' }, now)[2]).toBe('up 3h');
+    expect(infoRow('gw1', { ...info, at: '2026-01-01T11:46:00Z' }, now)[2]).toBe('up 3h');
+    expect(infoRow('gw1', { ...info, at: '2026-01-01T11:44:00Z' }, now)[2]).toBe('silent 16m');
     const pending = { ...info, pending_change: { change_id: 'c1', at: '2026-01-01T11:59:30Z' } };
     expect(infoRow('gw3', pending, now)[6]).toBe('pending since 30s');
     expect(infoLines({ a: 1, b: { c: 'x', d: [1, 2] } })).toEqual(['a: 1', 'b.c: x', 'b.d: [1,2]']);
