@@ -11,7 +11,7 @@ import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { Downlink } from './downlink/router.js';
 import { ReportingInbox } from './downlink/reporting-inbox.js';
-import { refusalOf, startIngest } from './ingest.js';
+import { refusalOf, startIngest, type UplinkRules } from './ingest.js';
 import { lockStateDir } from './lifecycle/instance-lock.js';
 import { isolate } from './lifecycle/isolate.js';
 import type { Logger } from './log.js';
@@ -31,6 +31,9 @@ import { SyncProbe } from './clock/sync-probe.js';
 import { ClockWatch } from './clock/watch.js';
 import { resumeWaitingClock } from './store/clock-state.js';
 import { waitingNow } from '../contracts/clock.js';
+import { EdgeNode } from './sparkplug/edge-node.js';
+import { sparkplugModel } from './sparkplug/sources.js';
+import { SparkplugUplink } from './sparkplug/uplink.js';
 
 export interface GatewayOptions {
   config: Config;
@@ -63,6 +66,7 @@ export class Gateway {
   private availability: AvailabilityPublisher | null = null;
   private readonly logRing: LogRing | undefined;
   private clock: ClockWatch | null = null;
+  private sparkplug: EdgeNode | null = null;
 
   constructor(opts: GatewayOptions) {
     this.config = opts.config;
@@ -213,9 +217,27 @@ export class Gateway {
     this.subscriptions.setRules(this.rules.subscriptions());
     if (ha) this.subscriptions.setOwn([{ topic: ha.birthTopic, qos: 1 }]);
 
+    // Sparkplug: its own connection (its will is the NDEATH), its rows in an outbox lane of their own.
+    let ingestRules: () => UplinkRules = rules;
+    if (config.sparkplug.enabled) {
+      const model = sparkplugModel(config);
+      const node = new EdgeNode({
+        config: config.sparkplug,
+        upstream: config.upstream,
+        gatewayId: config.gateway.id,
+        outbox: store.outbox,
+        state: store.state,
+        model,
+        logger,
+        command: (c) => downlink.dispatch(c).then(String),
+        onRefused: (reason) => metrics.dropped('sparkplug', `dcmd_${reason}`),
+      });
+      this.sparkplug = node;
+      ingestRules = new SparkplugUplink(model, node.ids, config.sparkplug.data_qos).wrap(rules);
+    }
     const readings$ = merge(...[...this.adapters.values()].map((a) => isolate(a, { logger })));
     this.ingest = startIngest(readings$, {
-      rules,
+      rules: ingestRules,
       outbox: store.outbox,
       dispatch: (commands) => downlink.dispatchAll(commands),
       logger: logger.child({ part: 'ingest' }),
@@ -249,6 +271,7 @@ export class Gateway {
 
     await observe.startHttp();
     await upstream.start();
+    await this.sparkplug?.start(deviceEvents(this.adapters.values()));
     for (const adapter of this.adapters.values()) await adapter.start();
     downlink.resume(); // commands accepted upstream before a restart
 
@@ -303,6 +326,8 @@ export class Gateway {
     this.ingest?.unsubscribe();
     for (const s of this.replies.splice(0)) s.unsubscribe();
     this.subscriptions?.close();
+    await this.attempt('stop sparkplug', () => this.sparkplug?.stop());
+    this.sparkplug = null;
     await this.attempt('stop upstream', () => this.upstream?.stop());
     await this.attempt('save the waiting clock', () => this.clock?.stop());
     this.clock = null;
@@ -334,6 +359,7 @@ export class Gateway {
         'http',
         'availability',
         'homeassistant',
+        'sparkplug',
       ] as const
     ).filter(
       (k) =>

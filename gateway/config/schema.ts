@@ -12,6 +12,7 @@ import { upstreamConfigSchema } from '../upstream/config.js';
 import { duration } from '../../contracts/units.js';
 import { availabilityConfigSchema } from '../availability.js';
 import { homeassistantConfigSchema } from '../homeassistant/config.js';
+import { sparkplugConfigSchema } from '../sparkplug/config.js';
 
 export const gatewaySectionSchema = z.strictObject({
   /** Used in topics ({gateway}), the default upstream client id and the status topic. */
@@ -44,6 +45,7 @@ export const configSchema = z.strictObject({
   stats: statsConfigSchema,
   availability: availabilityConfigSchema,
   homeassistant: homeassistantConfigSchema,
+  sparkplug: sparkplugConfigSchema,
 });
 
 export type Config = z.output<typeof configSchema>;

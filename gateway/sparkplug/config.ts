@@ -1,0 +1,41 @@
+import { z } from 'zod';
+
+/** A Sparkplug id (group, edge node, device, host): one topic level, no wildcards. */
+const sparkplugId = z
+  .string()
+  .min(1)
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is not allowed in a topic
+  .regex(/^[^/+#\u0000]+$/, 'a Sparkplug id is one topic level: no / + # or NUL');
+
+export const sparkplugSourceSchema = z.strictObject({
+  /** The adapter instance whose points are published (Reading.source, e.g. modbus:meters). */
+  source: z.string().min(1),
+  /** sparkplug: only as Sparkplug; both: the plain topics too. */
+  publish: z.enum(['sparkplug', 'both']).default('both'),
+  /** exception: only metrics whose value changed (beyond the deadband); every_poll: every value. */
+  report: z.enum(['exception', 'every_poll']).default('exception'),
+  /** By exception: a numeric change no larger than this is not reported (per metric name, or `*`). */
+  deadband: z.record(z.string(), z.number().min(0)).default({}),
+});
+
+export const sparkplugConfigSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    group_id: sparkplugId.default('fieldgate'),
+    /** Default: gateway.id. */
+    edge_node_id: sparkplugId.optional(),
+    /** Publish births and data only while this host's retained STATE says online. */
+    primary_host_id: sparkplugId.optional(),
+    /** The Sparkplug connection's own client id (default: the upstream client id + "-spb"). */
+    client_id: z.string().min(1).optional(),
+    /**
+     * Sparkplug publishes data at QoS 0; 1 (off the specification) keeps a reading in the outbox until
+     * the broker acknowledged it, so a connection drop loses none.
+     */
+    data_qos: z.union([z.literal(0), z.literal(1)]).default(0),
+    sources: z.array(sparkplugSourceSchema).default([]),
+  })
+  .prefault({});
+
+export type SparkplugConfig = z.output<typeof sparkplugConfigSchema>;
+export type SparkplugSourceConfig = z.output<typeof sparkplugSourceSchema>;

@@ -1,0 +1,133 @@
+import type { Reading } from '../../adapters/types.js';
+import type { OutboxMessage } from '../../contracts/store.js';
+import type { UplinkOutput, UplinkRules } from '../ingest.js';
+import type { DeviceModel, StoredValue } from './model.js';
+import { deviceTopic, type EdgeIds, validDeviceId } from './topics.js';
+
+/** Outbox lane of Sparkplug rows: sent by the Sparkplug connection alone. */
+export const SPARKPLUG_LANE = 1;
+
+/** What a Sparkplug row's payload holds: the metrics' values; the DDATA is built when it is sent. */
+export interface StoredMetrics {
+  m: Record<string, StoredValue>;
+}
+
+/**
+ * Readings of the configured sources become Sparkplug rows (lane 1) beside, or instead of, what the
+ * rules made of them. The row keeps the values, not a Sparkplug payload: `seq`, the historical flag
+ * and the wall-clock timestamp are only known when it is sent.
+ */
+export class SparkplugUplink {
+  /** Last value reported by exception, per device and metric. */
+  private readonly reported = new Map<string, Map<string, StoredValue>>();
+
+  constructor(
+    private readonly model: DeviceModel,
+    private readonly ids: EdgeIds,
+    private readonly qos: 0 | 1,
+  ) {}
+
+  /** The rules, with the Sparkplug rows added to their output. */
+  wrap(rules: () => UplinkRules): () => UplinkRules {
+    const wrapped: UplinkRules = {
+      uplink: (reading, now) => {
+        const src = this.model.source(reading.source);
+        if (!src) return rules().uplink(reading, now);
+        const spb = this.message(reading);
+        const out = rules().uplink(reading, now);
+        const add = (o: UplinkOutput): UplinkOutput => {
+          const messages = src.config.publish === 'sparkplug' ? [] : o.messages;
+          return spb ? { ...o, messages: [...messages, spb] } : { ...o, messages };
+        };
+        return out instanceof Promise ? out.then(add) : add(out);
+      },
+    };
+    return () => wrapped;
+  }
+
+  /** The Sparkplug row of one reading, or none (nothing changed, not a device Sparkplug can name). */
+  message(reading: Reading): OutboxMessage | undefined {
+    const src = this.model.source(reading.source);
+    if (!src || !validDeviceId(reading.device)) return undefined;
+    const values = this.valuesOf(reading, src.catalogue);
+    if (!values || !this.model.update(reading.source, reading.device, values, reading.receivedAt))
+      return undefined;
+    const changed =
+      src.config.report === 'every_poll' ? values : this.changed(reading.device, values, src.config.deadband);
+    if (Object.keys(changed).length === 0) return undefined;
+    const stored: StoredMetrics = { m: changed };
+    return {
+      source: reading.source,
+      device: reading.device,
+      topic: deviceTopic(this.ids, 'DDATA', reading.device),
+      payload: Buffer.from(JSON.stringify(stored)),
+      qos: this.qos,
+      retain: false,
+      receivedAt: reading.receivedAt,
+      lane: SPARKPLUG_LANE,
+    };
+  }
+
+  /**
+   * The values a reading carries: its decoded fields (a device whose readings carry one point each
+   * gives only the point of its topic), else its payload as one value named by the topic's last level.
+   */
+  private valuesOf(
+    r: Reading,
+    catalogue: NonNullable<ReturnType<DeviceModel['source']>>['catalogue'],
+  ): Record<string, StoredValue> | undefined {
+    const out: Record<string, StoredValue> = {};
+    const fields = r.fields;
+    if (fields && catalogue?.perPoint(r.device)) {
+      const point = catalogue.points(r.device).find((p) => catalogue.pointTopic(r, p.name) === r.topic);
+      const v = point && fields[point.name];
+      if (point && isValue(v)) out[point.name] = v;
+    } else if (fields) {
+      for (const [k, v] of Object.entries(fields)) if (isValue(v)) out[k] = v;
+    } else {
+      const name = r.topic.slice(r.topic.lastIndexOf('/') + 1) || r.topic;
+      const text = r.payload.toString('utf8');
+      const n = Number(text);
+      out[name] =
+        text.trim() !== '' && Number.isFinite(n)
+          ? n
+          : text === 'true'
+            ? true
+            : text === 'false'
+              ? false
+              : text;
+    }
+    return Object.keys(out).length > 0 ? out : undefined;
+  }
+
+  /** Report by exception: what differs from the last value reported by more than its deadband. */
+  private changed(
+    device: string,
+    values: Record<string, StoredValue>,
+    deadband: Record<string, number>,
+  ): Record<string, StoredValue> {
+    let last = this.reported.get(device);
+    if (!last) {
+      last = new Map();
+      this.reported.set(device, last);
+    }
+    const out: Record<string, StoredValue> = {};
+    for (const [name, v] of Object.entries(values)) {
+      const prev = last.get(name);
+      const band = deadband[name] ?? deadband['*'] ?? 0;
+      const same =
+        prev !== undefined &&
+        (typeof v === 'number' && typeof prev === 'number'
+          ? Math.abs(v - prev) <= band && (band > 0 || v === prev)
+          : v === prev);
+      if (same) continue;
+      last.set(name, v);
+      out[name] = v;
+    }
+    return out;
+  }
+}
+
+function isValue(v: unknown): v is StoredValue {
+  return typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string';
+}
