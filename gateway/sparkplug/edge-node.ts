@@ -110,7 +110,9 @@ export class EdgeNode {
     ]);
     if (this.o.config.primary_host_id) filters.set(stateTopic(this.o.config.primary_host_id), 1);
     this.client.setSubscriptions(filters);
-    this.client.onMessage(async (m) => this.message(m.topic, m.payload));
+    this.client.onMessage(async (m) => {
+      this.message(m.topic, m.payload);
+    });
     this.subs.push(
       this.client.state$.subscribe((s) => (s === 'connected' ? this.up() : this.down())),
       devices.subscribe((e) => this.device(e)),
@@ -282,17 +284,13 @@ export class EdgeNode {
     const payload = encodePayload({ timestamp: wallOf(waitingNow()), seq: this.nextSeq(), metrics });
     const topic = deviceTopic(this.ids, 'DDATA', row.device);
     const qos = row.qos === 0 ? 0 : 1;
-    const sent = this.client.publishDirect({ topic, payload, qos, retain: false }, ACK_MS);
-    if (qos === 0) {
-      this.complete(row.id);
-      return;
-    }
+    // Done once written (QoS 0) or acked (data_qos 1); not sent (the connection went): read again
+    // by the next session, as historical.
     this.unacked.add(row.id);
-    sent.then((acked) => {
+    this.client.publishDirect({ topic, payload, qos, retain: false }, ACK_MS).then((ok) => {
       this.unacked.delete(row.id);
-      if (acked) this.complete(row.id);
-      // Not acked: the connection went; the row is read again by the next session (historical).
-      this.pump();
+      if (ok) this.complete(row.id);
+      if (qos === 1) this.pump();
     });
   }
 
@@ -307,12 +305,12 @@ export class EdgeNode {
     );
   }
 
-  private async message(topic: string, payload: Buffer): Promise<void> {
+  private message(topic: string, payload: Buffer): void {
     const host = this.o.config.primary_host_id;
     if (host && topic === stateTopic(host)) return this.state(payload);
     if (topic === nodeTopic(this.ids, 'NCMD')) return this.ncmd(payload);
     const prefix = deviceTopic(this.ids, 'DCMD', '');
-    if (topic.startsWith(prefix)) await this.dcmd(topic.slice(prefix.length), payload);
+    if (topic.startsWith(prefix)) this.dcmd(topic.slice(prefix.length), payload);
   }
 
   /** The primary host's STATE (3.0: retained JSON {online, timestamp}); an older timestamp is stale. */
@@ -377,7 +375,7 @@ export class EdgeNode {
   }
 
   /** A DCMD: each writable metric becomes a write command to its device, through the downlink. */
-  private async dcmd(device: string, payload: Buffer): Promise<void> {
+  private dcmd(device: string, payload: Buffer): void {
     const source = this.o.model.ownerOf(device);
     if (!source) {
       this.refuse('unknown_device', { device }, 'sparkplug: DCMD for an unknown device refused');
@@ -410,15 +408,20 @@ export class EdgeNode {
         continue;
       }
       const value = typeof m.value === 'bigint' ? m.value.toString() : m.value;
-      const outcome = await this.o.command({
-        id: `spb-${waitingNow()}-${m.name}`,
-        target: source,
-        device,
-        topic: deviceTopic(this.ids, 'DCMD', device),
-        payload: Buffer.from(JSON.stringify({ point: m.name, value })),
-        qos: 1,
-      });
-      this.log.info({ device, metric: m.name, outcome }, 'sparkplug: DCMD write');
+      // Not awaited: a device that takes its time must not hold up STATE and NCMD behind it.
+      void this.o
+        .command({
+          id: `spb-${waitingNow()}-${m.name}`,
+          target: source,
+          device,
+          topic: deviceTopic(this.ids, 'DCMD', device),
+          payload: Buffer.from(JSON.stringify({ point: m.name, value })),
+          qos: 1,
+        })
+        .then(
+          (outcome) => this.log.info({ device, metric: m.name, value, outcome }, 'sparkplug: DCMD write'),
+          (err) => this.log.warn({ err, device, metric: m.name }, 'sparkplug: DCMD write failed'),
+        );
     }
   }
 

@@ -269,4 +269,3 @@ sparkplug:
     expect(big(metric(deaths[0]!, 'bdSeq')?.value)).toBe(1n);
   });
 });
-
