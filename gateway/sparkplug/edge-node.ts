@@ -307,10 +307,10 @@ export class EdgeNode {
 
   private message(topic: string, payload: Buffer): void {
     const host = this.o.config.primary_host_id;
-    if (host && topic === stateTopic(host)) return this.state(payload);
-    if (topic === nodeTopic(this.ids, 'NCMD')) return this.ncmd(payload);
     const prefix = deviceTopic(this.ids, 'DCMD', '');
-    if (topic.startsWith(prefix)) this.dcmd(topic.slice(prefix.length), payload);
+    if (host && topic === stateTopic(host)) this.state(payload);
+    else if (topic === nodeTopic(this.ids, 'NCMD')) this.ncmd(payload);
+    else if (topic.startsWith(prefix)) this.dcmd(topic.slice(prefix.length), payload);
   }
 
   /** The primary host's STATE (3.0: retained JSON {online, timestamp}); an older timestamp is stale. */
