@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { POINT_DATA_TYPES } from '../../contracts/points.js';
 
 /** A Sparkplug id (group, edge node, device, host): one topic level, no wildcards. */
 const sparkplugId = z
@@ -6,6 +7,19 @@ const sparkplugId = z
   .min(1)
   // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is not allowed in a topic
   .regex(/^[^/+#\u0000]+$/, 'a Sparkplug id is one topic level: no / + # or NUL');
+
+/** One topic of a source that carries one value per message (MQTT-SN): which metric it is. */
+export const metricMapSchema = z.strictObject({
+  /** An MQTT filter over the reading's topic; a level `+device` names the Sparkplug device. */
+  topic: z
+    .string()
+    .min(1)
+    .refine((t) => t.split('/').every((l) => !l.includes('#') || l === '#'), 'a # must be a whole level'),
+  /** The metric's name (default: the topic's last level). */
+  name: z.string().min(1).optional(),
+  datatype: z.enum(POINT_DATA_TYPES).default('Double'),
+  unit: z.string().optional(),
+});
 
 export const sparkplugSourceSchema = z.strictObject({
   /** The adapter instance whose points are published (Reading.source, e.g. modbus:meters). */
@@ -16,6 +30,11 @@ export const sparkplugSourceSchema = z.strictObject({
   report: z.enum(['exception', 'every_poll']).default('exception'),
   /** By exception: a numeric change no larger than this is not reported (per metric name, or `*`). */
   deadband: z.record(z.string(), z.number().min(0)).default({}),
+  /**
+   * For a source whose readings carry one value per topic and declare no points (MQTT-SN): which
+   * topic is which metric of which device, with its datatype. Given, other topics are not published.
+   */
+  metrics: z.array(metricMapSchema).optional(),
 });
 
 export const sparkplugConfigSchema = z
@@ -39,3 +58,4 @@ export const sparkplugConfigSchema = z
 
 export type SparkplugConfig = z.output<typeof sparkplugConfigSchema>;
 export type SparkplugSourceConfig = z.output<typeof sparkplugSourceSchema>;
+export type MetricMap = z.output<typeof metricMapSchema>;

@@ -81,8 +81,17 @@ export class DeviceModel {
     return this.metrics(source, device).some((m) => m.name === name);
   }
 
-  /** A reading's values: the current values, and metrics learnt when the source declares none. */
-  update(source: string, device: string, values: Record<string, StoredValue>, at: number): boolean {
+  /**
+   * A reading's values: the current values, and metrics learnt when the source declares none
+   * (typed by `mapped` when the config maps its topics, else from the values).
+   */
+  update(
+    source: string,
+    device: string,
+    values: Record<string, StoredValue>,
+    at: number,
+    mapped?: MetricDef,
+  ): boolean {
     if (!this.owner.has(device)) this.owner.set(device, source);
     if (this.owner.get(device) !== source) return false;
     let cur = this.current.get(device);
@@ -99,7 +108,8 @@ export class DeviceModel {
         learnt = new Map();
         this.learnt.set(device, learnt);
       }
-      if (!learnt.has(name)) learnt.set(name, { name, type: datatypeOf(undefined, value), writable: false });
+      if (!learnt.has(name))
+        learnt.set(name, mapped ?? { name, type: datatypeOf(undefined, value), writable: false });
     }
     return true;
   }

@@ -1,7 +1,9 @@
 import type { Reading } from '../../adapters/types.js';
 import type { OutboxMessage } from '../../contracts/store.js';
 import type { UplinkOutput, UplinkRules } from '../ingest.js';
-import type { DeviceModel, StoredValue } from './model.js';
+import type { DeviceModel, MetricDef, StoredValue } from './model.js';
+import type { DataTypeName } from './payload.js';
+import { mapTopic } from './topic-map.js';
 import { deviceTopic, type EdgeIds, validDeviceId } from './topics.js';
 
 /** Outbox lane of Sparkplug rows: sent by the Sparkplug connection alone. */
@@ -48,18 +50,34 @@ export class SparkplugUplink {
   /** The Sparkplug row of one reading, or none (nothing changed, not a device Sparkplug can name). */
   message(reading: Reading): OutboxMessage | undefined {
     const src = this.model.source(reading.source);
-    if (!src || !validDeviceId(reading.device)) return undefined;
-    const values = this.valuesOf(reading, src.catalogue);
-    if (!values || !this.model.update(reading.source, reading.device, values, reading.receivedAt))
-      return undefined;
+    if (!src) return undefined;
+    let device = reading.device;
+    let values: Record<string, StoredValue> | undefined;
+    let def: MetricDef | undefined;
+    if (src.config.metrics) {
+      // Mapped topics (MQTT-SN): the config says which device and metric, and the datatype.
+      const m = mapTopic(src.config.metrics, reading.topic, reading.device);
+      const value = m && parseAs(m.map.datatype, reading.payload.toString('utf8'));
+      if (!m || value === undefined) return undefined;
+      device = m.device;
+      values = { [m.name]: value };
+      def = {
+        name: m.name,
+        type: m.map.datatype,
+        writable: false,
+        ...(m.map.unit !== undefined && { properties: { engUnit: { type: 'String', value: m.map.unit } } }),
+      };
+    } else values = this.valuesOf(reading, src.catalogue);
+    if (!values || !validDeviceId(device)) return undefined;
+    if (!this.model.update(reading.source, device, values, reading.receivedAt, def)) return undefined;
     const changed =
-      src.config.report === 'every_poll' ? values : this.changed(reading.device, values, src.config.deadband);
+      src.config.report === 'every_poll' ? values : this.changed(device, values, src.config.deadband);
     if (Object.keys(changed).length === 0) return undefined;
     const stored: StoredMetrics = { m: changed };
     return {
       source: reading.source,
-      device: reading.device,
-      topic: deviceTopic(this.ids, 'DDATA', reading.device),
+      device,
+      topic: deviceTopic(this.ids, 'DDATA', device),
       payload: Buffer.from(JSON.stringify(stored)),
       qos: this.qos,
       retain: false,
@@ -126,6 +144,22 @@ export class SparkplugUplink {
     }
     return out;
   }
+}
+
+/** A one-value payload as `type` wants it; undefined when it is not one (a word for a number). */
+function parseAs(type: DataTypeName, text: string): StoredValue | undefined {
+  const t = text.trim();
+  if (type === 'String') return text;
+  if (type === 'Boolean') {
+    if (['true', '1', 'on'].includes(t.toLowerCase())) return true;
+    if (['false', '0', 'off'].includes(t.toLowerCase())) return false;
+    return undefined;
+  }
+  if (/^-?\d+$/.test(t) && (type === 'Int64' || type === 'UInt64' || type === 'DateTime')) return t;
+  const n = Number(t);
+  if (t === '' || !Number.isFinite(n)) return undefined;
+  if (type === 'Float' || type === 'Double') return n;
+  return Number.isInteger(n) ? n : undefined;
 }
 
 function isValue(v: unknown): v is StoredValue {
