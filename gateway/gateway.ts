@@ -229,7 +229,7 @@ export class Gateway {
         state: store.state,
         model,
         logger,
-        command: (c) => downlink.dispatch(c).then(String),
+        spool: (commands) => downlink.spool(commands),
         onRefused: (reason) => metrics.dropped('sparkplug', `dcmd_${reason}`),
       });
       this.sparkplug = node;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Subscription } from 'rxjs';
 import type { Command, DeviceEvent } from '../../adapters/types.js';
@@ -28,8 +29,8 @@ export interface EdgeNodeOptions {
   state: KvState;
   model: DeviceModel;
   logger: Logger;
-  /** A DCMD write handed to the device (the downlink's path): resolves with what became of it. */
-  command: (c: Command) => Promise<string>;
+  /** DCMD writes into the durable command spool (the downlink's path); resolves once spooled. */
+  spool: (commands: Command[]) => Promise<void>;
   /** Counted: DCMD writes refused (unknown or read-only metric, bad payload). */
   onRefused?: (reason: string) => void;
 }
@@ -389,6 +390,7 @@ export class EdgeNode {
       return;
     }
     const defs = this.o.model.metrics(source, device);
+    const commands: Command[] = [];
     for (const m of metrics) {
       const def = defs.find((d) => d.name === m.name);
       if (!def) {
@@ -408,21 +410,25 @@ export class EdgeNode {
         continue;
       }
       const value = typeof m.value === 'bigint' ? m.value.toString() : m.value;
-      // Not awaited: a device that takes its time must not hold up STATE and NCMD behind it.
-      void this.o
-        .command({
-          id: `spb-${waitingNow()}-${m.name}`,
-          target: source,
-          device,
-          topic: deviceTopic(this.ids, 'DCMD', device),
-          payload: Buffer.from(JSON.stringify({ point: m.name, value })),
-          qos: 1,
-        })
-        .then(
-          (outcome) => this.log.info({ device, metric: m.name, value, outcome }, 'sparkplug: DCMD write'),
-          (err) => this.log.warn({ err, device, metric: m.name }, 'sparkplug: DCMD write failed'),
-        );
+      commands.push({
+        id: randomUUID(),
+        target: source,
+        device,
+        topic: deviceTopic(this.ids, 'DCMD', device),
+        payload: Buffer.from(JSON.stringify({ point: m.name, value })),
+        qos: 1,
+      });
     }
+    if (commands.length === 0) return;
+    // Not awaited: a slow store must not hold up STATE and NCMD behind it (DCMD is QoS 0 anyway).
+    this.o.spool(commands).then(
+      () =>
+        this.log.info(
+          { device, metrics: commands.map((c) => JSON.parse(c.payload.toString()).point) },
+          'sparkplug: DCMD writes spooled',
+        ),
+      (err) => this.log.warn({ err, device }, 'sparkplug: DCMD writes not spooled'),
+    );
   }
 
   private refuse(reason: string, ctx: Record<string, unknown>, msg: string): void {

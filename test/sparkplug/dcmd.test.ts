@@ -95,6 +95,7 @@ sparkplug:
       { name: 'limit', type: 'Double', value: 61.5 },
       { name: 'relay', type: 'Boolean', value: false },
     ]);
+    await gw.waitForLog('sparkplug: DCMD writes spooled', 10_000);
     await waitFor(() => model.unit(1).holding.get(20) === (-42 & 0xffff), 'register 20 = -42', 10_000);
     await waitFor(() => model.unit(1).holding.get(30) === 615, 'register 30 = 615 (61.5 / 0.1)', 10_000);
     await waitFor(() => model.unit(1).coils.get(0) === false, 'coil 0 off', 10_000);
