@@ -41,7 +41,7 @@ describe('sparkplug edge node (real gateway, real mosquitto, Tahu decoder)', () 
         unit: ${n}
         poll: 40ms
         points:
-          - { name: voltage, fc: 4, address: 0, scale: 0.1, unit: V, low: 0, high: 300 }
+          - { name: voltage, fc: 4, address: 0, scale: 0.1, unit: V, low: 0, high: 300, ha: { device_class: voltage } }
           - { name: energy, fc: 4, address: 10, type: uint32, scale: 0.01, unit: kWh }
           - { name: setpoint, fc: 3, address: 20, type: int16, writable: true }
           - { name: relay, fc: 1, address: 0, writable: true }`;
@@ -50,6 +50,7 @@ describe('sparkplug edge node (real gateway, real mosquitto, Tahu decoder)', () 
       `gateway: { id: edge1, state_dir: ${join(dir, 'state')}, stop_grace: 5s }
 upstream: { url: "${broker.url}", keepalive: 5, reconnect: { min: 100ms, max: 300ms } }
 http: { enabled: false }
+homeassistant: { enabled: true }
 modbus:
   - name: meters
     tcp: 127.0.0.1:${slave.port}
@@ -67,7 +68,7 @@ sparkplug:
 `,
     );
     sub = await Subscriber.connect(broker.url, 'spBv1.0/#', { qos: 0 });
-    plain = await Subscriber.connect(broker.url, 'plain/#', { qos: 0 });
+    plain = await Subscriber.connect(broker.url, ['plain/#', 'homeassistant/#'], { qos: 0 });
     gw = GatewayProcess.start(['run', '-c', file]);
     await gw.waitForLog('fieldgate up', 20_000);
   });
@@ -125,8 +126,10 @@ sparkplug:
     // Read after this session's NBIRTH: live, not historical.
     expect(data.filter((x) => x.name === 'voltage').at(-1)!.isHistorical ?? false).toBe(false);
     expect(Math.abs(first('voltage').ts! - Date.now())).toBeLessThan(60_000);
-    // Plain topics keep working beside Sparkplug (publish: both).
-    await plain.waitForCount(1);
+    // Plain topics and Home Assistant discovery keep working beside Sparkplug (publish: both).
+    await plain.waitForCount(1, 10_000, 'plain/meter1/voltage');
+    const discovery = await plain.waitForCount(1, 10_000, 'homeassistant/sensor/edge1/meter1_voltage/config');
+    expect(JSON.parse(discovery[0]!.payload.toString())).toMatchObject({ state_topic: 'plain/meter1/voltage' });
   });
 
   it('a DBIRTH comes before any DDATA of its device; seq is continuous and wraps at 255', async () => {
