@@ -30,6 +30,16 @@ export const sparkplugSourceSchema = z.strictObject({
   report: z.enum(['exception', 'every_poll']).default('exception'),
   /** By exception: a numeric change no larger than this is not reported (per metric name, or `*`). */
   deadband: z.record(z.string(), z.number().min(0)).default({}),
+  /** Per device (by its Sparkplug device id): its own `report` and `deadband` (merged over the source's). */
+  devices: z
+    .record(
+      z.string(),
+      z.strictObject({
+        report: z.enum(['exception', 'every_poll']).optional(),
+        deadband: z.record(z.string(), z.number().min(0)).optional(),
+      }),
+    )
+    .default({}),
   /**
    * For a source whose readings carry one value per topic and declare no points (MQTT-SN): which
    * topic is which metric of which device, with its datatype. Given, other topics are not published.

@@ -70,8 +70,10 @@ export class SparkplugUplink {
     } else values = this.valuesOf(reading, src.catalogue);
     if (!values || !validDeviceId(device)) return undefined;
     if (!this.model.update(reading.source, device, values, reading.receivedAt, def)) return undefined;
-    const changed =
-      src.config.report === 'every_poll' ? values : this.changed(device, values, src.config.deadband);
+    const own = src.config.devices[device];
+    const report = own?.report ?? src.config.report;
+    const deadband = own?.deadband ? { ...src.config.deadband, ...own.deadband } : src.config.deadband;
+    const changed = report === 'every_poll' ? values : this.changed(device, values, deadband);
     if (Object.keys(changed).length === 0) return undefined;
     const stored: StoredMetrics = { m: changed };
     return {

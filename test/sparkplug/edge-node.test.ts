@@ -129,7 +129,9 @@ sparkplug:
     // Plain topics and Home Assistant discovery keep working beside Sparkplug (publish: both).
     await plain.waitForCount(1, 10_000, 'plain/meter1/voltage');
     const discovery = await plain.waitForCount(1, 10_000, 'homeassistant/sensor/edge1/meter1_voltage/config');
-    expect(JSON.parse(discovery[0]!.payload.toString())).toMatchObject({ state_topic: 'plain/meter1/voltage' });
+    expect(JSON.parse(discovery[0]!.payload.toString())).toMatchObject({
+      state_topic: 'plain/meter1/voltage',
+    });
   });
 
   it('a DBIRTH comes before any DDATA of its device; seq is continuous and wraps at 255', async () => {

@@ -99,6 +99,15 @@ describe('Sparkplug uplink: readings to lane rows, metrics from the Modbus point
     expect(stored(every.message(reading({ voltage: 1 })))).toEqual({ voltage: 1 });
   });
 
+  it('a device can have its own report and deadband', () => {
+    const { up } = setup({ deadband: { voltage: 5 }, devices: { m1: { report: 'every_poll' } } });
+    expect(stored(up.message(reading({ voltage: 230 })))).toEqual({ voltage: 230 });
+    expect(stored(up.message(reading({ voltage: 230 })))).toEqual({ voltage: 230 });
+    const banded = setup({ deadband: { voltage: 5 }, devices: { m1: { deadband: { voltage: 0.1 } } } }).up;
+    banded.message(reading({ voltage: 230 }));
+    expect(stored(banded.message(reading({ voltage: 230.5 })))).toEqual({ voltage: 230.5 });
+  });
+
   it('publish: sparkplug drops what the rules made of the reading; both keeps it', () => {
     const rules = () => ({
       uplink: (r: Reading) => ({
