@@ -20,6 +20,8 @@ export interface StoredMetrics {
  * and the wall-clock timestamp are only known when it is sent.
  */
 export class SparkplugUplink {
+  /** `fields` objects already published (the readings of one frame or poll share one). */
+  private readonly seen = new WeakSet<object>();
   /** Last value reported by exception, per device and metric. */
   private readonly reported = new Map<string, Map<string, StoredValue>>();
 
@@ -67,7 +69,16 @@ export class SparkplugUplink {
         writable: false,
         ...(m.map.unit !== undefined && { properties: { engUnit: { type: 'String', value: m.map.unit } } }),
       };
-    } else values = this.valuesOf(reading, src.catalogue);
+    } else {
+      values = this.valuesOf(reading);
+      // A device whose source declares its points publishes those (not labels such as a device field).
+      const declared = src.catalogue?.points(device) ?? [];
+      if (values && declared.length > 0) {
+        const names = new Set(declared.map((p) => p.name));
+        for (const k of Object.keys(values)) if (!names.has(k)) delete values[k];
+        if (Object.keys(values).length === 0) values = undefined;
+      }
+    }
     if (!values || !validDeviceId(device)) return undefined;
     if (!this.model.update(reading.source, device, values, reading.receivedAt, def)) return undefined;
     const own = src.config.devices[device];
@@ -89,20 +100,16 @@ export class SparkplugUplink {
   }
 
   /**
-   * The values a reading carries: its decoded fields (a device whose readings carry one point each
-   * gives only the point of its topic), else its payload as one value named by the topic's last level.
+   * The values a reading carries: its decoded fields, else its payload as one value named by the
+   * topic's last level. The readings an adapter fans out of one frame or poll (one per field or
+   * point) share one `fields` object: the first of them carries them all, in one DDATA.
    */
-  private valuesOf(
-    r: Reading,
-    catalogue: NonNullable<ReturnType<DeviceModel['source']>>['catalogue'],
-  ): Record<string, StoredValue> | undefined {
+  private valuesOf(r: Reading): Record<string, StoredValue> | undefined {
     const out: Record<string, StoredValue> = {};
     const fields = r.fields;
-    if (fields && catalogue?.perPoint(r.device)) {
-      const point = catalogue.points(r.device).find((p) => catalogue.pointTopic(r, p.name) === r.topic);
-      const v = point && fields[point.name];
-      if (point && isValue(v)) out[point.name] = v;
-    } else if (fields) {
+    if (fields) {
+      if (this.seen.has(fields)) return undefined;
+      this.seen.add(fields);
       for (const [k, v] of Object.entries(fields)) if (isValue(v)) out[k] = v;
     } else {
       const name = r.topic.slice(r.topic.lastIndexOf('/') + 1) || r.topic;

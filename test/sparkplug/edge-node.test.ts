@@ -104,7 +104,7 @@ sparkplug:
     expect(voltage.properties?.engUnit).toEqual({ type: 'String', value: 'V' });
     expect(voltage.properties?.engHigh).toEqual({ type: 'Double', value: 300 });
     expect(metric(dbirth, 'energy')!.properties?.engUnit?.value).toBe('kWh');
-    // Per-point topics: each reading is one DDATA with its one metric, typed as in the DBIRTH.
+    // One DDATA per poll (the per-point readings of a poll share their fields), typed as in the DBIRTH.
     await waitFor(
       () =>
         new Set(

@@ -152,6 +152,15 @@ describe('Sparkplug uplink: readings to lane rows, metrics from the Modbus point
     expect(stored(up.message(sn))).toEqual({ humidity: 55.5 });
   });
 
+  it('the readings of one poll (per-point topics share one fields object) make one row; undeclared fields are left out', () => {
+    const { up } = setup({ report: 'every_poll' });
+    const fields = { voltage: 230, on: true, label: 'x' };
+    const a = up.message({ ...reading(fields), topic: 'plain/m1/voltage' });
+    const b = up.message({ ...reading(fields), topic: 'plain/m1/on' });
+    expect(stored(a)).toEqual({ voltage: 230, on: true });
+    expect(b).toBeUndefined();
+  });
+
   it('a device id Sparkplug cannot carry (a / in it) is not published as Sparkplug', () => {
     const { up } = setup();
     expect(up.message({ ...reading({ voltage: 1 }), device: 'a/b' })).toBeUndefined();
