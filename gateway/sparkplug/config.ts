@@ -62,6 +62,11 @@ export const sparkplugConfigSchema = z
      * the broker acknowledged it, so a connection drop loses none.
      */
     data_qos: z.union([z.literal(0), z.literal(1)]).default(0),
+    /**
+     * Births declare an alias per metric and DDATA carries the alias instead of the name (a third
+     * smaller on a meter's poll; see docs/configuration.md).
+     */
+    aliases: z.boolean().default(false),
     sources: z.array(sparkplugSourceSchema).default([]),
   })
   .prefault({});

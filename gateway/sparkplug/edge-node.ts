@@ -65,6 +65,9 @@ export class EdgeNode {
   private readonly unacked = new Set<number>();
   private pumping = false;
   private subs: Subscription[] = [];
+  /** sparkplug.aliases: one per (device, metric) for the run, unique across the node. */
+  private readonly aliases = new Map<string, number>();
+  private readonly byAlias = new Map<number, { device: string; name: string }>();
   private refused = 0;
 
   constructor(private readonly o: EdgeNodeOptions) {
@@ -192,6 +195,7 @@ export class EdgeNode {
       const cur = this.o.model.valueOf(device, d.name);
       return {
         name: d.name,
+        ...(this.o.config.aliases && { alias: this.aliasOf(device, d.name) }),
         type: d.type,
         value: cur === undefined ? null : metricValue(d.type, cur.value),
         timestamp: wallOf(cur?.at ?? now),
@@ -204,6 +208,17 @@ export class EdgeNode {
       metrics,
     });
     this.bornDevices.set(device, new Set(defs.map((d) => d.name)));
+  }
+
+  private aliasOf(device: string, name: string): number {
+    const key = `${device}\u0000${name}`;
+    let alias = this.aliases.get(key);
+    if (alias === undefined) {
+      alias = this.aliases.size + 1;
+      this.aliases.set(key, alias);
+      this.byAlias.set(alias, { device, name });
+    }
+    return alias;
   }
 
   private nextSeq(): number {
@@ -275,7 +290,7 @@ export class EdgeNode {
     const metrics: Metric[] = names.map((name) => {
       const type = defs.get(name)?.type ?? 'String';
       return {
-        name,
+        ...(this.o.config.aliases ? { alias: this.aliasOf(row.device, name) } : { name }),
         type,
         value: metricValue(type, stored.m[name]!),
         timestamp: at,
@@ -392,6 +407,9 @@ export class EdgeNode {
     const defs = this.o.model.metrics(source, device);
     const commands: Command[] = [];
     for (const m of metrics) {
+      // A host may name a metric by the alias its birth declared.
+      const byAlias = m.alias === undefined ? undefined : this.byAlias.get(m.alias);
+      if (!m.name && byAlias?.device === device) m.name = byAlias.name;
       const def = defs.find((d) => d.name === m.name);
       if (!def) {
         this.refuse(

@@ -74,7 +74,9 @@ export type DataTypeName = keyof typeof DataType;
 export type MetricValue = number | bigint | boolean | string;
 
 export interface Metric {
-  name: string;
+  /** Left out of a DDATA when the metric has an alias (its births carry both). */
+  name?: string;
+  alias?: number;
   type: DataTypeName;
   /** Absent or null: sent with is_null (no value known yet). */
   value?: MetricValue | null;
@@ -150,7 +152,9 @@ function propertySet(props: NonNullable<Metric['properties']>) {
 
 export function encodePayload(p: Payload): Buffer {
   const metrics = p.metrics.map((m) => {
-    const out: Record<string, unknown> = { name: m.name, datatype: DataType[m.type] };
+    const out: Record<string, unknown> = { datatype: DataType[m.type] };
+    if (m.name !== undefined) out.name = m.name;
+    if (m.alias !== undefined) out.alias = longOf(BigInt(m.alias));
     if (m.timestamp !== undefined) out.timestamp = longOf(BigInt(Math.round(m.timestamp)));
     if (m.historical) out.is_historical = true;
     if (m.value === undefined || m.value === null) out.is_null = true;
@@ -168,7 +172,9 @@ export function encodePayload(p: Payload): Buffer {
 
 /** A decoded command metric: its name, datatype and value (64-bit integers as bigint). */
 export interface DecodedMetric {
+  /** '' when the host sent only an alias. */
   name: string;
+  alias?: number;
   type: number;
   value: MetricValue | null;
 }
@@ -180,6 +186,7 @@ export function decodeCommand(bytes: Buffer): DecodedMetric[] {
   };
   return (obj.metrics ?? []).map((m) => ({
     name: String(m.name ?? ''),
+    ...(m.alias !== undefined && { alias: Number(m.alias) }),
     type: Number(m.datatype ?? 0),
     value: m.is_null === true ? null : metricValueOf(Number(m.datatype ?? 0), m),
   }));

@@ -13,6 +13,7 @@ const tahu = require('sparkplug-payload').get('spBv1.0') as {
 
 interface TahuMetric {
   name: string;
+  alias?: unknown;
   type: string;
   value: unknown;
   timestamp?: unknown;
