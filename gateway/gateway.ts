@@ -230,7 +230,7 @@ export class Gateway {
         model,
         logger,
         spool: (commands) => downlink.spool(commands),
-        onRefused: (reason) => metrics.dropped('sparkplug', `dcmd_${reason}`),
+        onRefused: (reason) => metrics.dropped('sparkplug', reason),
       });
       this.sparkplug = node;
       ingestRules = new SparkplugUplink(model, node.ids, config.sparkplug.data_qos).wrap(rules);

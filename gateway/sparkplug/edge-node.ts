@@ -31,7 +31,7 @@ export interface EdgeNodeOptions {
   logger: Logger;
   /** DCMD writes into the durable command spool (the downlink's path); resolves once spooled. */
   spool: (commands: Command[]) => Promise<void>;
-  /** Counted: DCMD writes refused (unknown or read-only metric, bad payload). */
+  /** Counted: NCMD/DCMD refused (`dcmd_read_only`, `dcmd_unknown_metric`, `ncmd_bad_payload`, …). */
   onRefused?: (reason: string) => void;
 }
 
@@ -374,7 +374,7 @@ export class EdgeNode {
     try {
       metrics = decodeCommand(payload);
     } catch {
-      this.refuse('bad_payload', {}, 'sparkplug: NCMD is not a Sparkplug payload');
+      this.refuse('ncmd_bad_payload', {}, 'sparkplug: NCMD is not a Sparkplug payload');
       return;
     }
     for (const m of metrics) {
@@ -383,7 +383,7 @@ export class EdgeNode {
         if (this.born) this.birth();
       } else
         this.refuse(
-          'unknown_metric',
+          'ncmd_unknown_metric',
           { metric: m.name },
           'sparkplug: NCMD for an unknown node metric refused',
         );
@@ -394,14 +394,14 @@ export class EdgeNode {
   private dcmd(device: string, payload: Buffer): void {
     const source = this.o.model.ownerOf(device);
     if (!source) {
-      this.refuse('unknown_device', { device }, 'sparkplug: DCMD for an unknown device refused');
+      this.refuse('dcmd_unknown_device', { device }, 'sparkplug: DCMD for an unknown device refused');
       return;
     }
     let metrics: ReturnType<typeof decodeCommand>;
     try {
       metrics = decodeCommand(payload);
     } catch {
-      this.refuse('bad_payload', { device }, 'sparkplug: DCMD is not a Sparkplug payload');
+      this.refuse('dcmd_bad_payload', { device }, 'sparkplug: DCMD is not a Sparkplug payload');
       return;
     }
     const defs = this.o.model.metrics(source, device);
@@ -413,7 +413,7 @@ export class EdgeNode {
       const def = defs.find((d) => d.name === m.name);
       if (!def) {
         this.refuse(
-          'unknown_metric',
+          'dcmd_unknown_metric',
           { device, metric: m.name },
           'sparkplug: DCMD write to an unknown metric refused',
         );
@@ -421,7 +421,7 @@ export class EdgeNode {
       }
       if (!def.writable || m.value === null) {
         this.refuse(
-          'read_only',
+          'dcmd_read_only',
           { device, metric: m.name },
           'sparkplug: DCMD write to a read-only metric refused',
         );
