@@ -54,9 +54,15 @@ export class DeviceModel {
     return this.sources.get(name);
   }
 
-  /** The source a device id belongs to (undefined: not one of ours, or another source took the name). */
+  /**
+   * The source a device id belongs to: the first that reported it this run, else the first whose
+   * points name it (a configured Modbus device takes commands before its first poll after a start).
+   */
   ownerOf(device: string): string | undefined {
-    return this.owner.get(device);
+    const owner = this.owner.get(device);
+    if (owner !== undefined) return owner;
+    for (const [name, s] of this.sources) if ((s.catalogue?.points(device).length ?? 0) > 0) return name;
+    return undefined;
   }
 
   /** The metrics of a device, in the order its source declares them. */
@@ -92,7 +98,7 @@ export class DeviceModel {
     at: number,
     mapped?: MetricDef,
   ): boolean {
-    if (!this.owner.has(device)) this.owner.set(device, source);
+    if (!this.owner.has(device)) this.owner.set(device, this.ownerOf(device) ?? source);
     if (this.owner.get(device) !== source) return false;
     let cur = this.current.get(device);
     if (!cur) {

@@ -161,6 +161,12 @@ describe('Sparkplug uplink: readings to lane rows, metrics from the Modbus point
     expect(b).toBeUndefined();
   });
 
+  it('a configured device belongs to its source before it reports (DCMD, DDEATH after a restart)', () => {
+    const { model } = setup();
+    expect(model.ownerOf('m1')).toBe('modbus:meters');
+    expect(model.ownerOf('nobody')).toBeUndefined();
+  });
+
   it('a device id Sparkplug cannot carry (a / in it) is not published as Sparkplug', () => {
     const { up } = setup();
     expect(up.message({ ...reading({ voltage: 1 }), device: 'a/b' })).toBeUndefined();
