@@ -89,6 +89,11 @@ export interface Outbox {
   ): void;
   /** Oldest lane-0 rows in state 'queued' with id > afterId, in id order (rowid range from afterId, never a full scan). */
   nextQueued(afterId: number, limit: number): OutboxRow[];
+  /**
+   * The highest row id assigned so far. A nextQueued() that found fewer rows than asked looked at
+   * every row up to it: a reader may go on from there instead of scanning other lanes' rows again.
+   */
+  scannedTo?(): number;
   /** The same for another lane (its own sender reads it); optional for in-memory test outboxes. */
   nextInLane?(lane: number, afterId: number, limit: number): OutboxRow[];
   /** A commit added rows to this lane (not 0: those come on added$). */

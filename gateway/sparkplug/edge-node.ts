@@ -1,12 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Subscription } from 'rxjs';
+import type { Observable, Subscription } from 'rxjs';
 import type { Command, DeviceEvent } from '../../adapters/types.js';
 import { waitingNow, wallOf } from '../../contracts/clock.js';
 import type { KvState, Outbox, OutboxRow } from '../../contracts/store.js';
 import { throttledLog } from '../../contracts/throttled-log.js';
 import { UpstreamClient } from '../upstream/client.js';
 import type { UpstreamConfig } from '../upstream/config.js';
+import { dcmdWrites, parseState } from './commands.js';
 import type { SparkplugConfig } from './config.js';
 import { type DeviceModel, metricValue } from './model.js';
 import { decodeCommand, encodePayload, type Metric } from './payload.js';
@@ -68,7 +68,6 @@ export class EdgeNode {
   /** sparkplug.aliases: one per (device, metric) for the run, unique across the node. */
   private readonly aliases = new Map<string, number>();
   private readonly byAlias = new Map<number, { device: string; name: string }>();
-  private refused = 0;
 
   constructor(private readonly o: EdgeNodeOptions) {
     this.ids = { group: o.config.group_id, node: o.config.edge_node_id ?? o.gatewayId };
@@ -96,15 +95,7 @@ export class EdgeNode {
     });
   }
 
-  get stats() {
-    return { bdSeq: this.bdSeq, seq: this.seq, born: this.born, refused: this.refused };
-  }
-
-  get upstream(): UpstreamClient {
-    return this.client;
-  }
-
-  async start(devices: import('rxjs').Observable<DeviceEvent>): Promise<void> {
+  async start(devices: Observable<DeviceEvent>): Promise<void> {
     const stored = this.o.state.get<number>(KV, 'bdSeq');
     this.bdSeq = stored === undefined ? 255 : stored; // the first connect makes it 0
     this.hostOnline = this.o.config.primary_host_id === undefined;
@@ -329,17 +320,11 @@ export class EdgeNode {
     else if (topic.startsWith(prefix)) this.dcmd(topic.slice(prefix.length), payload);
   }
 
-  /** The primary host's STATE (3.0: retained JSON {online, timestamp}); an older timestamp is stale. */
+  /** The primary host's STATE; one with an older timestamp than the last is stale. */
   private state(payload: Buffer): void {
-    let s: { online?: unknown; timestamp?: unknown };
-    try {
-      s = JSON.parse(payload.toString('utf8')) as typeof s;
-    } catch {
-      this.warn('state', {}, 'sparkplug: STATE message is not JSON: ignored');
-      return;
-    }
-    if (typeof s.online !== 'boolean' || typeof s.timestamp !== 'number') {
-      this.warn('state', {}, 'sparkplug: STATE message without online and timestamp: ignored');
+    const s = parseState(payload);
+    if (typeof s === 'string') {
+      this.warn('state', {}, s);
       return;
     }
     if (s.timestamp < this.stateTimestamp) return;
@@ -390,53 +375,12 @@ export class EdgeNode {
     }
   }
 
-  /** A DCMD: each writable metric becomes a write command to its device, through the downlink. */
+  /** A DCMD: each writable metric becomes a write command to its device, into the spool. */
   private dcmd(device: string, payload: Buffer): void {
-    const source = this.o.model.ownerOf(device);
-    if (!source) {
-      this.refuse('dcmd_unknown_device', { device }, 'sparkplug: DCMD for an unknown device refused');
-      return;
-    }
-    let metrics: ReturnType<typeof decodeCommand>;
-    try {
-      metrics = decodeCommand(payload);
-    } catch {
-      this.refuse('dcmd_bad_payload', { device }, 'sparkplug: DCMD is not a Sparkplug payload');
-      return;
-    }
-    const defs = this.o.model.metrics(source, device);
-    const commands: Command[] = [];
-    for (const m of metrics) {
-      // A host may name a metric by the alias its birth declared.
-      const byAlias = m.alias === undefined ? undefined : this.byAlias.get(m.alias);
-      if (!m.name && byAlias?.device === device) m.name = byAlias.name;
-      const def = defs.find((d) => d.name === m.name);
-      if (!def) {
-        this.refuse(
-          'dcmd_unknown_metric',
-          { device, metric: m.name },
-          'sparkplug: DCMD write to an unknown metric refused',
-        );
-        continue;
-      }
-      if (!def.writable || m.value === null) {
-        this.refuse(
-          'dcmd_read_only',
-          { device, metric: m.name },
-          'sparkplug: DCMD write to a read-only metric refused',
-        );
-        continue;
-      }
-      const value = typeof m.value === 'bigint' ? m.value.toString() : m.value;
-      commands.push({
-        id: randomUUID(),
-        target: source,
-        device,
-        topic: deviceTopic(this.ids, 'DCMD', device),
-        payload: Buffer.from(JSON.stringify({ point: m.name, value })),
-        qos: 1,
-      });
-    }
+    const { commands, refused } = dcmdWrites(this.o.model, this.ids, device, payload, (a) =>
+      this.byAlias.get(a),
+    );
+    for (const r of refused) this.refuse(r.reason, r.context, r.message);
     if (commands.length === 0) return;
     // Not awaited: a slow store must not hold up STATE and NCMD behind it (DCMD is QoS 0 anyway).
     this.o.spool(commands).then(
@@ -450,7 +394,6 @@ export class EdgeNode {
   }
 
   private refuse(reason: string, ctx: Record<string, unknown>, msg: string): void {
-    this.refused++;
     this.o.onRefused?.(reason);
     this.warn(`refused:${reason}`, { ...ctx, reason }, msg);
   }

@@ -377,6 +377,10 @@ export class SqliteOutbox implements Outbox, FlushHooks {
     return this.stmt.nextQueued.all(afterId, limit).map(toOutboxRow);
   }
 
+  scannedTo(): number {
+    return this.totals.lastId;
+  }
+
   nextInLane(lane: number, afterId: number, limit: number): OutboxRow[] {
     return this.stmt.nextInLane.all(lane, afterId, limit).map(toOutboxRow);
   }

@@ -172,3 +172,37 @@ describe('Sparkplug uplink: readings to lane rows, metrics from the Modbus point
     expect(up.message({ ...reading({ voltage: 1 }), device: 'a/b' })).toBeUndefined();
   });
 });
+
+describe('host commands (pure)', () => {
+  it('DCMD metrics become writes to the device source; unknown, read-only and null ones are refused', async () => {
+    const { dcmdWrites, parseState } = await import('../../gateway/sparkplug/commands.js');
+    const { encode } = await import('./decode.js');
+    const { model } = setup();
+    const ids = { group: 'g', node: 'n' };
+    const payload = encode({
+      timestamp: 1,
+      metrics: [
+        { name: 'raw', type: 'Int32', value: -5 },
+        { name: 'voltage', type: 'Double', value: 1 },
+        { name: 'nonesuch', type: 'Int32', value: 1 },
+        { alias: 7, type: 'Int32', value: 9 },
+      ],
+    });
+    const byAlias = (a: number) => (a === 7 ? { device: 'm1', name: 'raw' } : undefined);
+    const { commands, refused } = dcmdWrites(model, ids, 'm1', payload, byAlias);
+    expect(commands.map((c) => [c.target, c.device, JSON.parse(c.payload.toString())])).toEqual([
+      ['modbus:meters', 'm1', { point: 'raw', value: -5 }],
+      ['modbus:meters', 'm1', { point: 'raw', value: 9 }],
+    ]);
+    expect(refused.map((r) => r.reason)).toEqual(['dcmd_read_only', 'dcmd_unknown_metric']);
+    expect(dcmdWrites(model, ids, 'ghost', payload, byAlias).refused.map((r) => r.reason)).toEqual([
+      'dcmd_unknown_device',
+    ]);
+    expect(dcmdWrites(model, ids, 'm1', Buffer.from([0xff, 0xff]), byAlias).refused[0]!.reason).toBe(
+      'dcmd_bad_payload',
+    );
+    expect(parseState(Buffer.from('{"online":true,"timestamp":5}'))).toEqual({ online: true, timestamp: 5 });
+    expect(typeof parseState(Buffer.from('ONLINE'))).toBe('string'); // Sparkplug 2.2's plain text
+    expect(typeof parseState(Buffer.from('{"online":"yes","timestamp":5}'))).toBe('string');
+  });
+});

@@ -51,3 +51,35 @@ describe('outbox lanes', () => {
     store.close();
   });
 });
+
+describe('the main sender reading past other lanes', () => {
+  it('goes on from the highest id it looked at, so lane rows waiting for their host are not scanned again', async () => {
+    const { ReadAhead } = await import('../../gateway/upstream/read-ahead.js');
+    const { store } = open(tmpDir());
+    const [first] = await store.outbox.enqueue([msg('p', 0)]);
+    const lane = await store.outbox.enqueue(
+      Array.from({ length: 500 }, (_, i) => ({ ...msg('s', i), lane: 1 })),
+    );
+    const asked: number[] = [];
+    const outbox = {
+      ...store.outbox,
+      nextQueued: (after: number, limit: number) => {
+        asked.push(after);
+        return store.outbox.nextQueued(after, limit);
+      },
+      scannedTo: () => store.outbox.scannedTo!(),
+    };
+    const ahead = new ReadAhead(outbox);
+    ahead.fill(32);
+    expect(ahead.take(32, true, 0, 10).map((r) => r.id)).toEqual([first]);
+    ahead.reread(); // the sender's rescan once caught up
+    ahead.fill(32);
+    expect(asked).toEqual([0, lane.at(-1)]);
+    // A row committed later is found, whether announced or read back.
+    const [next] = await store.outbox.enqueue([msg('p', 1)]);
+    ahead.reread();
+    ahead.fill(32);
+    expect(ahead.take(32, true, 0, 10).map((r) => r.id)).toEqual([next]);
+    store.close();
+  });
+});
