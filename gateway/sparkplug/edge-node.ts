@@ -347,7 +347,7 @@ export class EdgeNode {
     void this.client.publishDirect({
       topic: nodeTopic(this.ids, 'NDEATH'),
       payload: this.ndeath(),
-      qos: 0,
+      qos: 1,
       retain: false,
     });
     this.born = false;
