@@ -21,7 +21,7 @@ import {
 } from '../../contracts/store.js';
 import { waitingNow } from '../../contracts/clock.js';
 
-/** Largest multi-row INSERT: 10 parameters a row stays far below SQLite's variable limit. */
+/** Largest multi-row INSERT: 11 parameters a row stays far below SQLite's variable limit. */
 const BATCH_ROWS_MAX = 256;
 /**
  * Batches up to this many rows get a statement of their exact size: one INSERT per flush instead of
