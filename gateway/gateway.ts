@@ -32,6 +32,7 @@ import { ClockWatch } from './clock/watch.js';
 import { resumeWaitingClock } from './store/clock-state.js';
 import { waitingNow } from '../contracts/clock.js';
 import { EdgeNode } from './sparkplug/edge-node.js';
+import { sparkplugMetrics } from './sparkplug/metrics.js';
 import { sparkplugModel } from './sparkplug/sources.js';
 import { SparkplugUplink } from './sparkplug/uplink.js';
 
@@ -233,6 +234,7 @@ export class Gateway {
         onRefused: (reason) => metrics.dropped('sparkplug', reason),
       });
       this.sparkplug = node;
+      sparkplugMetrics(metrics.sink, () => node.view());
       ingestRules = new SparkplugUplink(model, node.ids, config.sparkplug.data_qos).wrap(rules);
     }
     const readings$ = merge(...[...this.adapters.values()].map((a) => isolate(a, { logger })));

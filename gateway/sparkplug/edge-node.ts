@@ -8,6 +8,7 @@ import { UpstreamClient } from '../upstream/client.js';
 import type { UpstreamConfig } from '../upstream/config.js';
 import { dcmdWrites, parseState } from './commands.js';
 import type { SparkplugConfig } from './config.js';
+import type { SessionView } from './metrics.js';
 import { type DeviceModel, metricValue } from './model.js';
 import { decodeCommand, encodePayload, type Metric } from './payload.js';
 import { deviceTopic, type EdgeIds, nodeTopic, stateTopic } from './topics.js';
@@ -65,6 +66,7 @@ export class EdgeNode {
   private readonly unacked = new Set<number>();
   private pumping = false;
   private subs: Subscription[] = [];
+  private births = 0;
   /** sparkplug.aliases: one per (device, metric) for the run, unique across the node. */
   private readonly aliases = new Map<string, number>();
   private readonly byAlias = new Map<number, { device: string; name: string }>();
@@ -93,6 +95,17 @@ export class EdgeNode {
       }),
       beforeConnect: () => this.nextBdSeq(),
     });
+  }
+
+  /** For /metrics. */
+  view(): SessionView {
+    return {
+      born: this.born,
+      connected: this.connected,
+      hostOnline: this.connected && this.hostOnline,
+      bdSeq: this.bdSeq,
+      births: this.births,
+    };
   }
 
   async start(devices: Observable<DeviceEvent>): Promise<void> {
@@ -170,6 +183,7 @@ export class EdgeNode {
       ],
     });
     this.born = true;
+    this.births++;
     this.birthAt = now;
     this.bornDevices.clear();
     for (const { device, source } of this.o.model.reported())

@@ -129,4 +129,12 @@ sparkplug:
     );
     expect(model.requests.filter((r) => r.fc === 6 || r.fc === 16 || r.fc === 5).length).toBe(before);
   });
+
+  it('shows the session on /metrics', async () => {
+    const text = await metricsText();
+    expect(text).toMatch(/^fieldgate_sparkplug_session 1$/m);
+    expect(text).toMatch(/^fieldgate_sparkplug_connection\{state="connected"\} 1$/m);
+    expect(text).toMatch(/^fieldgate_sparkplug_bdseq 0$/m);
+    expect(text).toMatch(/^fieldgate_sparkplug_births_total 1$/m);
+  });
 });
