@@ -65,30 +65,27 @@ export class DeviceModel {
     return undefined;
   }
 
-  /** The metrics of a device, in the order its source declares them. */
+  /**
+   * The metrics of a device: the points its source declares, in their order, then the ones learnt
+   * from its readings (fields no point declares, mapped MQTT-SN topics).
+   */
   metrics(source: string, device: string): MetricDef[] {
-    const catalogue = this.sources.get(source)?.catalogue;
-    const declared = catalogue?.points(device) ?? [];
-    if (declared.length > 0)
-      return declared.map((p) => {
-        const props = propertiesOf(p);
-        return {
-          name: p.name,
-          type: datatypeOf(p),
-          writable: p.writable,
-          ...(props && { properties: props }),
-        };
-      });
-    return [...(this.learnt.get(device)?.values() ?? [])];
-  }
-
-  /** Whether `name` is one of the device's metrics (a new one learnt from readings needs a new DBIRTH). */
-  has(source: string, device: string, name: string): boolean {
-    return this.metrics(source, device).some((m) => m.name === name);
+    const declared = this.sources.get(source)?.catalogue?.points(device) ?? [];
+    const defs: MetricDef[] = declared.map((p) => {
+      const props = propertiesOf(p);
+      return {
+        name: p.name,
+        type: datatypeOf(p),
+        writable: p.writable,
+        ...(props && { properties: props }),
+      };
+    });
+    for (const d of this.learnt.get(device)?.values() ?? []) defs.push(d);
+    return defs;
   }
 
   /**
-   * A reading's values: the current values, and metrics learnt when the source declares none
+   * A reading's values: the current values, and the metrics no point of the source declares, learnt
    * (typed by `mapped` when the config maps its topics, else from the values).
    */
   update(
@@ -105,10 +102,10 @@ export class DeviceModel {
       cur = new Map();
       this.current.set(device, cur);
     }
-    const declared = (this.sources.get(source)?.catalogue?.points(device).length ?? 0) > 0;
+    const declared = this.sources.get(source)?.catalogue?.points(device) ?? [];
     for (const [name, value] of Object.entries(values)) {
       cur.set(name, { value, at });
-      if (declared) continue;
+      if (declared.some((p) => p.name === name)) continue;
       let learnt = this.learnt.get(device);
       if (!learnt) {
         learnt = new Map();

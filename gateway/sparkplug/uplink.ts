@@ -69,16 +69,7 @@ export class SparkplugUplink {
         writable: false,
         ...(m.map.unit !== undefined && { properties: { engUnit: { type: 'String', value: m.map.unit } } }),
       };
-    } else {
-      values = this.valuesOf(reading);
-      // A device whose source declares its points publishes those (not labels such as a device field).
-      const declared = src.catalogue?.points(device) ?? [];
-      if (values && declared.length > 0) {
-        const names = new Set(declared.map((p) => p.name));
-        for (const k of Object.keys(values)) if (!names.has(k)) delete values[k];
-        if (Object.keys(values).length === 0) values = undefined;
-      }
-    }
+    } else values = this.valuesOf(reading);
     if (!values || !validDeviceId(device)) return undefined;
     if (!this.model.update(reading.source, device, values, reading.receivedAt, def)) return undefined;
     const own = src.config.devices[device];

@@ -152,13 +152,20 @@ describe('Sparkplug uplink: readings to lane rows, metrics from the Modbus point
     expect(stored(up.message(sn))).toEqual({ humidity: 55.5 });
   });
 
-  it('the readings of one poll (per-point topics share one fields object) make one row; undeclared fields are left out', () => {
+  it('the readings of one poll (per-point topics share one fields object) make one row; an undeclared field is a learnt metric', () => {
     const { up } = setup({ report: 'every_poll' });
     const fields = { voltage: 230, on: true, label: 'x' };
     const a = up.message({ ...reading(fields), topic: 'plain/m1/voltage' });
     const b = up.message({ ...reading(fields), topic: 'plain/m1/on' });
-    expect(stored(a)).toEqual({ voltage: 230, on: true });
+    expect(stored(a)).toEqual({ voltage: 230, on: true, label: 'x' });
     expect(b).toBeUndefined();
+    const { model } = setup();
+    model.update('modbus:meters', 'm1', { label: 'x' }, 1);
+    expect(model.metrics('modbus:meters', 'm1').at(-1)).toEqual({
+      name: 'label',
+      type: 'String',
+      writable: false,
+    });
   });
 
   it('a configured device belongs to its source before it reports (DCMD, DDEATH after a restart)', () => {
