@@ -86,7 +86,8 @@ export class EdgeNode {
       },
       gatewayId: o.gatewayId,
       state: o.state,
-      logger: this.log,
+      logger: o.logger,
+      part: 'sparkplug',
       will: () => ({
         topic: nodeTopic(this.ids, 'NDEATH'),
         payload: this.ndeath(),

@@ -39,6 +39,8 @@ export interface UpstreamOptions {
    * status topic (no retained online/offline is published on this connection).
    */
   will?: () => WillMessage;
+  /** The `part` of its log lines (default `upstream`): a second connection says whose it is. */
+  part?: string;
   /** Runs before each connection attempt (a Sparkplug bdSeq is made durable here); a throw retries later. */
   beforeConnect?: () => Promise<void>;
 }
@@ -111,7 +113,7 @@ export class UpstreamClient {
     const c = opts.config;
     this.urls = brokerUrls(c);
     this.protocol = PROTOCOL[c.protocol];
-    this.log = opts.logger.child({ part: 'upstream' });
+    this.log = opts.logger.child({ part: opts.part ?? 'upstream' });
     this.dropLog = new DropLog(this.log, 'upstream: incoming messages dropped');
     this.expiredLog = new DropLog(this.log, 'upstream: messages past their expiry deleted unsent');
     this.backoff = new Backoff(c.reconnect.min, Math.max(c.reconnect.min, c.reconnect.max));
