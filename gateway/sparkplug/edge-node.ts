@@ -247,8 +247,12 @@ export class EdgeNode {
     }
     if (e.state !== 'lost' && e.state !== 'offline') return;
     this.offline.add(e.device);
-    if (!this.born || !this.bornDevices.delete(e.device)) return;
-    this.send(deviceTopic(this.ids, 'DDEATH', e.device), {
+    this.ddeath(e.device);
+  }
+
+  private ddeath(device: string): void {
+    if (!this.born || !this.bornDevices.delete(device)) return;
+    this.send(deviceTopic(this.ids, 'DDEATH', device), {
       timestamp: wallOf(waitingNow()),
       seq: this.nextSeq(),
       metrics: [],
@@ -277,6 +281,8 @@ export class EdgeNode {
     } finally {
       this.pumping = false;
     }
+    // A device that is offline was born again only for its stored rows: it is dead again after them.
+    for (const device of this.offline) this.ddeath(device);
   }
 
   private ddata(row: OutboxRow): void {

@@ -250,6 +250,34 @@ sparkplug:
     expect(storedBefore.filter((v) => plainValues.has(v) && !historical.has(v))).toEqual([]);
   });
 
+  it('a device that went offline while the host was away: its stored readings between a DBIRTH and a DDEATH', async () => {
+    await host(false);
+    await sleep(800);
+    model.silent.add(1);
+    await sleep(2000); // a failed poll (timeout 200 ms, one retry) makes it offline
+    const from = sub.messages.length;
+    await host(true);
+    await waitFor(() => since(from).some((m) => m.verb === 'DDEATH'), 'DDEATH after the stored rows', 15_000);
+    const after = since(from);
+    const verbs = after.map((m) => m.verb);
+    const death = verbs.indexOf('DDEATH');
+    expect(verbs[0]).toBe('NBIRTH');
+    expect(verbs.slice(1, death)).toEqual(['DBIRTH', ...verbs.slice(2, death).map(() => 'DDATA')]);
+    expect(death).toBeGreaterThan(2);
+    expect(after.slice(2, death).every((m) => metric(m, 'count')?.isHistorical === true)).toBe(true);
+    model.silent.delete(1);
+    await waitFor(
+      () =>
+        since(from)
+          .slice(death)
+          .some((m) => m.verb === 'DDATA' && metric(m, 'count')?.isHistorical !== true),
+      'live again',
+      15_000,
+    );
+    const back = since(from).slice(death + 1);
+    expect(back[0]?.verb).toBe('DBIRTH');
+  });
+
   it('no stored reading is missing: every value the plain QoS 1 topic got also came as a DDATA', async () => {
     clearInterval(stepper);
     await sleep(1000);
