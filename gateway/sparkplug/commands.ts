@@ -13,7 +13,7 @@ export interface Refusal {
 
 /**
  * A DCMD's metrics as write commands to the device's source (`{"point", "value"}`, what a Modbus
- * write takes), and what was refused: an unknown device or metric, a read-only one, a null value,
+ * write takes; a mapped topic's value as text), and what was refused: an unknown device or metric, a read-only one, a null value,
  * bytes that are not a Sparkplug payload. `byAlias` names a metric a host sent by its alias alone.
  */
 export function dcmdWrites(
@@ -76,12 +76,15 @@ export function dcmdWrites(
       continue;
     }
     const value = typeof m.value === 'bigint' ? m.value.toString() : m.value;
+    // A mapped metric (MQTT-SN): its value as text on its command topic, to the device that reports
+    // it. Else (a Modbus point): `{"point", "value"}`, which the adapter scales and encodes.
+    const mapped = def.commandTopic;
     commands.push({
       id: randomUUID(),
       target: source,
-      device,
-      topic: deviceTopic(ids, 'DCMD', device),
-      payload: Buffer.from(JSON.stringify({ point: name, value })),
+      device: mapped ? model.clientOf(device) : device,
+      topic: mapped ? mapped.replaceAll('{device}', device) : deviceTopic(ids, 'DCMD', device),
+      payload: Buffer.from(mapped ? String(value) : JSON.stringify({ point: name, value })),
       qos: 1,
     });
   }

@@ -19,6 +19,11 @@ export const metricMapSchema = z.strictObject({
   name: z.string().min(1).optional(),
   datatype: z.enum(POINT_DATA_TYPES).default('Double'),
   unit: z.string().optional(),
+  /**
+   * Writable: a DCMD write of the metric is sent to the device (through the command spool) on this
+   * topic, `{device}` the Sparkplug device id, its value as text.
+   */
+  command_topic: z.string().min(1).optional(),
 });
 
 export const sparkplugSourceSchema = z.strictObject({

@@ -7,6 +7,8 @@ export interface MetricDef {
   name: string;
   type: DataTypeName;
   writable: boolean;
+  /** A writable mapped metric: the topic its writes go to the device on (else a `{"point", "value"}` write). */
+  commandTopic?: string;
   properties?: Metric['properties'];
 }
 
@@ -43,6 +45,8 @@ export class DeviceModel {
   private readonly current = new Map<string, Map<string, Current>>();
   /** Metrics learnt from readings, for devices whose source declares no points. */
   private readonly learnt = new Map<string, Map<string, MetricDef>>();
+  /** Sparkplug device id -> the device id of its source's readings, when they differ (MQTT-SN `+device`). */
+  private readonly clients = new Map<string, string>();
   /** Sparkplug device id -> the source that has it (the first one seen). */
   private readonly owner = new Map<string, string>();
 
@@ -94,9 +98,11 @@ export class DeviceModel {
     values: Record<string, StoredValue>,
     at: number,
     mapped?: MetricDef,
+    client = device,
   ): boolean {
     if (!this.owner.has(device)) this.owner.set(device, this.ownerOf(device) ?? source);
     if (this.owner.get(device) !== source) return false;
+    if (client !== device) this.clients.set(device, client);
     let cur = this.current.get(device);
     if (!cur) {
       cur = new Map();
@@ -115,6 +121,11 @@ export class DeviceModel {
         learnt.set(name, mapped ?? { name, type: datatypeOf(undefined, value), writable: false });
     }
     return true;
+  }
+
+  /** The device id a command for Sparkplug device `device` goes to (the last that reported as it). */
+  clientOf(device: string): string {
+    return this.clients.get(device) ?? device;
   }
 
   /** Devices that reported during this run, with their source. */

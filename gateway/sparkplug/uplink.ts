@@ -66,12 +66,14 @@ export class SparkplugUplink {
       def = {
         name: m.name,
         type: m.map.datatype,
-        writable: false,
+        writable: m.map.command_topic !== undefined,
+        ...(m.map.command_topic !== undefined && { commandTopic: m.map.command_topic }),
         ...(m.map.unit !== undefined && { properties: { engUnit: { type: 'String', value: m.map.unit } } }),
       };
     } else values = this.valuesOf(reading);
     if (!values || !validDeviceId(device)) return undefined;
-    if (!this.model.update(reading.source, device, values, reading.receivedAt, def)) return undefined;
+    if (!this.model.update(reading.source, device, values, reading.receivedAt, def, reading.device))
+      return undefined;
     const own = src.config.devices[device];
     const report = own?.report ?? src.config.report;
     const deadband = own?.deadband ? { ...src.config.deadband, ...own.deadband } : src.config.deadband;

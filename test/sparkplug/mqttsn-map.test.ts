@@ -6,11 +6,11 @@ import { mapTopic } from '../../gateway/sparkplug/topic-map.js';
 import { startGateway } from '../gateway/start.js';
 import { Mosquitto } from '../harness/mosquitto.js';
 import { freeUdpPort } from '../harness/ports.js';
-import { Subscriber } from '../harness/subscriber.js';
+import { publishTo, Subscriber } from '../harness/subscriber.js';
 import { cleanupTmpDirs } from '../harness/tmp.js';
 import { waitFor } from '../harness/wait.js';
 import { SnClient } from '../mqttsn/client.js';
-import { decode } from './decode.js';
+import { decode, encode } from './decode.js';
 
 describe('MQTT-SN topics mapped to Sparkplug metrics', () => {
   it('mapTopic: +device names the device, the name defaults to the last level, first match wins', () => {
@@ -54,6 +54,7 @@ sparkplug:
         - { topic: "sensors/+device/temp", name: temperature, datatype: Float, unit: "°C" }
         - { topic: "sensors/+device/count", name: count, datatype: UInt32 }
         - { topic: "sensors/+device/door", name: door, datatype: Boolean }
+        - { topic: "sensors/+device/setpoint", name: setpoint, datatype: Int32, command_topic: "set/{device}/setpoint" }
 `));
       await waitFor(() => gateway.observability?.health().upstream === 'connected', 'connected upstream');
     });
@@ -108,6 +109,34 @@ sparkplug:
       expect(last.metrics.find((x) => x.name === 'temperature')?.properties?.engUnit?.value).toBe('°C');
       const order = msgs.map((m) => m.verb);
       expect(order.indexOf('DBIRTH')).toBeLessThan(order.indexOf('DDATA'));
+      await c.close();
+    });
+
+    it('a DCMD write of a mapped metric with a command_topic goes to the device that reports it; others are read-only', async () => {
+      const c = await SnClient.open(port);
+      expect((await c.connect('node8')).returnCode).toBe(0);
+      await c.send({ type: 'register', topicId: 0, msgId: 1, topicName: 'sensors/tank/setpoint' });
+      const { topicId } = await c.expect('regack');
+      await c.send({ type: 'publish', flags: flags({ qos: 1 }), topicId, msgId: 2, data: Buffer.from('20') });
+      await c.expect('puback');
+      await waitFor(
+        () => sub.messages.some((m) => m.topic === 'spBv1.0/site/DDATA/gw5/tank'),
+        'DDATA of tank',
+        10_000,
+      );
+      await publishTo(
+        broker.url,
+        'spBv1.0/site/DCMD/gw5/tank',
+        encode({ timestamp: Date.now(), metrics: [{ name: 'setpoint', type: 'Int32', value: -3 }] }),
+        { qos: 0 },
+      );
+      const reg = await c.expect('register', 10_000);
+      expect(reg.topicName).toBe('set/tank/setpoint');
+      await c.send({ type: 'regack', topicId: reg.topicId, msgId: reg.msgId, returnCode: 0 });
+      const pub = await c.expect('publish', 10_000);
+      expect(pub.data.toString()).toBe('-3');
+      if (pub.flags.qos === 1)
+        await c.send({ type: 'puback', topicId: pub.topicId, msgId: pub.msgId, returnCode: 0 });
       await c.close();
     });
   });
