@@ -235,7 +235,13 @@ export class Gateway {
       });
       this.sparkplug = node;
       sparkplugMetrics(metrics.sink, () => node.view());
-      ingestRules = new SparkplugUplink(model, node.ids, config.sparkplug.data_qos).wrap(rules);
+      const ingestLog = logger.child({ part: 'ingest' });
+      ingestRules = new SparkplugUplink(model, node.ids, config.sparkplug.data_qos, (r, err) =>
+        ingestLog.warn(
+          { err, source: r.source, topic: r.topic },
+          'rule evaluation failed; its messages dropped (the Sparkplug row is kept)',
+        ),
+      ).wrap(rules);
     }
     const readings$ = merge(...[...this.adapters.values()].map((a) => isolate(a, { logger })));
     this.ingest = startIngest(readings$, {

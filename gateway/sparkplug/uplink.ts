@@ -29,6 +29,8 @@ export class SparkplugUplink {
     private readonly model: DeviceModel,
     private readonly ids: EdgeIds,
     private readonly qos: 0 | 1,
+    /** A rule failed on a reading whose Sparkplug row is kept (logged: ingest does not see the error). */
+    private readonly onRuleError?: (reading: Reading, err: unknown) => void,
   ) {}
 
   /** The rules, with the Sparkplug rows added to their output. */
@@ -38,12 +40,23 @@ export class SparkplugUplink {
         const src = this.model.source(reading.source);
         if (!src) return rules().uplink(reading, now);
         const spb = this.message(reading);
-        const out = rules().uplink(reading, now);
         const add = (o: UplinkOutput): UplinkOutput => {
           const messages = src.config.publish === 'sparkplug' ? [] : o.messages;
           return spb ? { ...o, messages: [...messages, spb] } : { ...o, messages };
         };
-        return out instanceof Promise ? out.then(add) : add(out);
+        // A rule that fails loses its own messages, not the Sparkplug row (its values are taken).
+        const failed = (err: unknown): UplinkOutput => {
+          if (!spb) throw err;
+          this.onRuleError?.(reading, err);
+          return { messages: [spb], commands: [], dropped: 'rule_error' };
+        };
+        let out: ReturnType<UplinkRules['uplink']>;
+        try {
+          out = rules().uplink(reading, now);
+        } catch (err) {
+          return failed(err);
+        }
+        return out instanceof Promise ? out.then(add, failed) : add(out);
       },
     };
     return () => wrapped;

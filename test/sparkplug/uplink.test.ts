@@ -129,6 +129,34 @@ describe('Sparkplug uplink: readings to lane rows, metrics from the Modbus point
     ]);
   });
 
+  it('a rule that fails loses its own messages, not the Sparkplug row', async () => {
+    const seen: string[] = [];
+    const model = setup().model;
+    const up = new SparkplugUplink(model, { group: 'g', node: 'n' }, 0, (_r, err) => seen.push(String(err)));
+    const throwing = () => ({
+      uplink: (): never => {
+        throw new Error('boom');
+      },
+    });
+    const out = up
+      .wrap(throwing)()
+      .uplink(reading({ voltage: 1 }), 0) as { messages: { lane?: number }[]; dropped?: string };
+    expect(out.messages.map((m) => m.lane)).toEqual([SPARKPLUG_LANE]);
+    expect(out.dropped).toBe('rule_error');
+    expect(seen).toEqual(['Error: boom']);
+    const rejecting = () => ({ uplink: () => Promise.reject(new Error('later')) });
+    const later = await up
+      .wrap(rejecting)()
+      .uplink(reading({ voltage: 2 }), 0);
+    expect(later.messages.map((m) => m.lane)).toEqual([SPARKPLUG_LANE]);
+    // Nothing for Sparkplug (unchanged by exception): the rule's error goes on to ingest as before.
+    expect(() =>
+      up
+        .wrap(throwing)()
+        .uplink(reading({ voltage: 2 }), 0),
+    ).toThrow('boom');
+  });
+
   it('a source with no declared points: metrics learnt from the readings, typed from their values', () => {
     const model = new DeviceModel(
       new Map([['serial:wx', { config: sparkplugSourceSchema.parse({ source: 'serial:wx' }) }]]),
