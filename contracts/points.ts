@@ -6,6 +6,14 @@ export interface PointInfo {
   /** What the value is; `unknown` when the adapter learns it only from the device's frames. */
   type: 'number' | 'boolean' | 'string' | 'unknown';
   unit?: string;
+  /**
+   * The value's exact type, when the adapter knows it (a Modbus register type and its scale):
+   * Sparkplug's datatype names. Absent: derived from `type` (a number as Double).
+   */
+  datatype?: PointDataType;
+  /** Engineering range of the value, when configured. */
+  low?: number;
+  high?: number;
   /** Commands may write it. */
   writable: boolean;
   /** Home Assistant entity metadata, when configured. */
@@ -25,3 +33,21 @@ export interface PointCatalogue {
   /** How a boolean value of `device` is written in its payload, true / false. */
   booleanText(device: string): { on: string; off: string };
 }
+
+/** Value types a point may declare (the names Sparkplug B uses for them). */
+export const POINT_DATA_TYPES = [
+  'Int8',
+  'Int16',
+  'Int32',
+  'Int64',
+  'UInt8',
+  'UInt16',
+  'UInt32',
+  'UInt64',
+  'Float',
+  'Double',
+  'Boolean',
+  'String',
+  'DateTime',
+] as const;
+export type PointDataType = (typeof POINT_DATA_TYPES)[number];

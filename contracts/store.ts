@@ -13,6 +13,11 @@ export interface OutboxMessage {
   properties?: Record<string, unknown>;
   /** Waiting-clock ms (contracts/clock.ts) when the reading arrived: ages, expiry and latency start here. */
   receivedAt: number;
+  /**
+   * Which connection sends it: 0 (absent) the main upstream connection; another lane has a sender
+   * of its own (Sparkplug), so neither holds the other up. Limits and ages count every lane.
+   */
+  lane?: number;
 }
 
 /** Upstream delivery state of an outbox row. */
@@ -82,8 +87,17 @@ export interface Outbox {
     opts: { remember?: KvEntry; wait?: boolean } | undefined,
     done: (err: unknown, ids: number[] | undefined) => void,
   ): void;
-  /** Oldest rows in state 'queued' with id > afterId, in id order (rowid range from afterId, never a full scan). */
+  /** Oldest lane-0 rows in state 'queued' with id > afterId, in id order (rowid range from afterId, never a full scan). */
   nextQueued(afterId: number, limit: number): OutboxRow[];
+  /**
+   * The highest row id assigned so far. A nextQueued() that found fewer rows than asked looked at
+   * every row up to it: a reader may go on from there instead of scanning other lanes' rows again.
+   */
+  scannedTo?(): number;
+  /** The same for another lane (its own sender reads it); optional for in-memory test outboxes. */
+  nextInLane?(lane: number, afterId: number, limit: number): OutboxRow[];
+  /** A commit added rows to this lane (not 0: those come on added$). */
+  readonly laneAdded$?: Observable<number>;
   /** Rows in state 'sent' or 'released', in id order: resumed after reconnect/restart. */
   inflight(): OutboxRow[];
   /**
@@ -112,7 +126,7 @@ export interface Outbox {
   setAsideCount(): number;
   stats(): OutboxStats;
   /**
-   * The rows a commit added, in id order, right after COMMIT: wakes the upstream sender, which
+   * The lane-0 rows a commit added, in id order, right after COMMIT: wakes the upstream sender, which
    * takes them from here instead of reading them back while it has no backlog.
    */
   readonly added$: Observable<OutboxRow[]>;

@@ -11,7 +11,7 @@ import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { Downlink } from './downlink/router.js';
 import { ReportingInbox } from './downlink/reporting-inbox.js';
-import { refusalOf, startIngest } from './ingest/index.js';
+import { refusalOf, startIngest, type UplinkRules } from './ingest/index.js';
 import { lockStateDir } from './lifecycle/instance-lock.js';
 import { isolate } from './lifecycle/isolate.js';
 import type { Logger } from './log.js';
@@ -35,6 +35,10 @@ import { RemoteAdmin } from './remote/admin.js';
 import { ConfigStore } from './remote/config-store.js';
 import { RemoteMetrics } from './remote/metrics.js';
 import { remoteConfigFile, type StartConfig } from './remote/start-config.js';
+import { EdgeNode } from './sparkplug/edge-node.js';
+import { sparkplugMetrics } from './sparkplug/metrics.js';
+import { sparkplugModel } from './sparkplug/sources.js';
+import { SparkplugUplink } from './sparkplug/uplink.js';
 
 export interface GatewayOptions {
   config: Config;
@@ -77,6 +81,7 @@ export class Gateway {
   private clock: ClockWatch | null = null;
   private remote: RemoteAdmin | null = null;
   private readonly remoteOpts: GatewayOptions['remote'];
+  private sparkplug: EdgeNode | null = null;
 
   constructor(opts: GatewayOptions) {
     this.config = opts.config;
@@ -242,9 +247,34 @@ export class Gateway {
     if (remote) upstream.setNoRetained([remote.filter]);
     if (own.length) this.subscriptions.setOwn(own);
 
+    // Sparkplug: its own connection (its will is the NDEATH), its rows in an outbox lane of their own.
+    let ingestRules: () => UplinkRules = rules;
+    if (config.sparkplug.enabled) {
+      const model = sparkplugModel(config);
+      const node = new EdgeNode({
+        config: config.sparkplug,
+        upstream: config.upstream,
+        gatewayId: config.gateway.id,
+        outbox: store.outbox,
+        state: store.state,
+        model,
+        logger,
+        spool: (commands) => downlink.spool(commands),
+        onRefused: (reason) => metrics.dropped('sparkplug', reason),
+      });
+      this.sparkplug = node;
+      sparkplugMetrics(metrics.sink, () => node.view());
+      const ingestLog = logger.child({ part: 'ingest' });
+      ingestRules = new SparkplugUplink(model, node.ids, config.sparkplug.data_qos, (r, err) =>
+        ingestLog.warn(
+          { err, source: r.source, topic: r.topic },
+          'rule evaluation failed; its messages dropped (the Sparkplug row is kept)',
+        ),
+      ).wrap(rules);
+    }
     const readings$ = merge(...[...this.adapters.values()].map((a) => isolate(a, { logger })));
     this.ingest = startIngest(readings$, {
-      rules,
+      rules: ingestRules,
       outbox: store.outbox,
       dispatch: (commands) => downlink.dispatchAll(commands),
       logger: logger.child({ part: 'ingest' }),
@@ -278,6 +308,7 @@ export class Gateway {
 
     await observe.startHttp();
     await upstream.start();
+    await this.sparkplug?.start(deviceEvents(this.adapters.values()));
     for (const adapter of this.adapters.values()) await adapter.start();
     downlink.resume(); // commands accepted upstream before a restart
     await remote?.start();
@@ -335,6 +366,8 @@ export class Gateway {
     this.ingest?.unsubscribe();
     for (const s of this.replies.splice(0)) s.unsubscribe();
     this.subscriptions?.close();
+    await this.attempt('stop sparkplug', () => this.sparkplug?.stop());
+    this.sparkplug = null;
     await this.attempt('stop upstream', () => this.upstream?.stop());
     await this.attempt('save the waiting clock', () => this.clock?.stop());
     this.clock = null;
@@ -371,6 +404,7 @@ export class Gateway {
         'availability',
         'homeassistant',
         'remote',
+        'sparkplug',
       ] as const
     ).filter(
       (k) =>
@@ -432,6 +466,8 @@ export class Gateway {
       const err = this.observe?.board.status().uplink.last_error?.message;
       return `uplink not connected${err ? ` (${err})` : ''}`;
     }
+    // Its own connection: a change that cuts it (client id, ACL) cuts the node off its host.
+    if (this.sparkplug && !this.sparkplug.view().connected) return 'Sparkplug connection not connected';
     const down: string[] = [];
     for (const a of this.adapters.values())
       for (const kind of adapterKinds) if (kind.up?.(a) === false) down.push(a.name);

@@ -7,6 +7,7 @@ export interface OwnTopicSources {
     availability?: Config['availability'];
     homeassistant?: Config['homeassistant'];
     remote?: Config['remote'];
+    sparkplug?: Config['sparkplug'];
   };
   /** The current rules: their command filters are what the gateway subscribes to for commands. */
   rules: { subscriptions(): { topic: string }[] };
@@ -37,6 +38,16 @@ export function ownTopicFilters({ config, rules }: OwnTopicSources): string[] {
   if (config.remote?.enabled) filters.push(`${config.remote.prefix}/${gw}/admin/#`);
   const ha = config.homeassistant;
   if (ha?.enabled) filters.push(`${ha.prefix}/+/${gw.replace(/[^A-Za-z0-9_-]/g, '_')}/#`, ha.status_topic);
+  // Sparkplug: this edge node's births, deaths and commands, and its primary host's STATE (a device
+  // must not kill the node's session or command its devices). DDATA is left out: the node's own
+  // rows carry that topic through ingest.
+  const sp = config.sparkplug;
+  if (sp?.enabled) {
+    const base = `spBv1.0/${sp.group_id}`;
+    const node = sp.edge_node_id ?? gw;
+    filters.push(`${base}/+/${node}`, ...['DBIRTH', 'DDEATH', 'DCMD'].map((v) => `${base}/${v}/${node}/+`));
+    if (sp.primary_host_id) filters.push(`spBv1.0/STATE/${sp.primary_host_id}`);
+  }
   return [...new Set(filters)];
 }
 

@@ -60,6 +60,9 @@ export const pointSchema = z.strictObject({
   decimals: z.number().int().min(0).max(12).optional(),
   /** Engineering unit (documentation; {unit} is not a topic placeholder: the device's unit id would clash). */
   unit: z.string().optional(),
+  /** Engineering range of the value (Sparkplug's engLow / engHigh). */
+  low: z.number().optional(),
+  high: z.number().optional(),
   /** Commands may write it (fc 1 coils, fc 3 holding registers). */
   writable: z.boolean().default(false),
   /** Write function: coils 5 (default) or 15; registers 6 (default for one register) or 16. */

@@ -2,6 +2,7 @@ import { adapterKinds } from '../../adapters/registry.js';
 import { compileRules, RulesCompileError } from '../../rules/index.js';
 import type { SemanticCheck } from './load.js';
 import type { Config } from './schema.js';
+import { sparkplugSourcesExist } from '../sparkplug/sources.js';
 
 /** Rules compile at load (JSONata syntax, templates, patterns): `check` and `run` both report their lines. */
 const rulesCompile: SemanticCheck = (config) => {
@@ -100,6 +101,7 @@ export const configChecks: SemanticCheck[] = [
   tlsNeedsMqtts,
   emptyClientIdNeedsMqtt5,
   deviceFilesFree,
+  sparkplugSourcesExist,
 ];
 
 /**

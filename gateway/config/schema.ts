@@ -13,6 +13,7 @@ import { duration } from '../../contracts/units.js';
 import { availabilityConfigSchema } from '../availability.js';
 import { homeassistantConfigSchema } from '../homeassistant/config.js';
 import { remoteConfigSchema } from '../remote/config.js';
+import { sparkplugConfigSchema } from '../sparkplug/config.js';
 
 export const gatewaySectionSchema = z.strictObject({
   /** Used in topics ({gateway}), the default upstream client id and the status topic. */
@@ -46,6 +47,7 @@ export const configSchema = z.strictObject({
   availability: availabilityConfigSchema,
   homeassistant: homeassistantConfigSchema,
   remote: remoteConfigSchema,
+  sparkplug: sparkplugConfigSchema,
 });
 
 export type Config = z.output<typeof configSchema>;

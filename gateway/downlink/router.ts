@@ -218,6 +218,19 @@ export class Downlink {
     if (results.length) await this.enqueue(results);
   }
 
+  /**
+   * Commands the gateway made itself from an upstream message it handles on its own (a Sparkplug
+   * DCMD): into the durable spool like a command rule's, then sent in per-device order.
+   */
+  async spool(commands: RoutedCommand[]): Promise<void> {
+    const known = commands.filter((c) => this.deps.adapters.has(c.target));
+    if (known.length) await this.deps.inbox.putAll(known.map(toSpoolRow));
+    for (const c of commands)
+      if (!this.deps.adapters.has(c.target))
+        this.dispatch(c).catch((err) => this.deps.logger.error({ err }, 'command dispatch failed'));
+    for (const c of known) this.queues.kick(c.target, c.device);
+  }
+
   /** Fire-and-log: local triggers must not hold up the uplink path. */
   dispatchAll(commands: Command[]): void {
     for (const c of commands) {

@@ -62,5 +62,6 @@ export function rowOf(m: OutboxMessage, id: number): OutboxRow {
     packetId: null,
   };
   if (m.properties !== undefined) row.properties = m.properties;
+  if (m.lane !== undefined && m.lane !== 0) row.lane = m.lane;
   return row;
 }

@@ -217,6 +217,12 @@ export const MIGRATIONS: readonly string[] = [
   -- this upgrade, whose byte count now includes topic, device and properties): count at start.
   ALTER TABLE outbox_totals ADD COLUMN clean INTEGER NOT NULL DEFAULT 0;
   `,
+  `
+  -- v7: lanes. Rows of lane 0 go out on the main upstream connection; Sparkplug's rows (lane 1) on
+  -- a connection of its own, which waits for its primary host: neither lane holds the other up.
+  ALTER TABLE outbox ADD COLUMN lane INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX outbox_lane ON outbox (lane, id) WHERE lane <> 0;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

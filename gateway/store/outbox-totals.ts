@@ -152,6 +152,11 @@ export class OutboxTotals {
     return first;
   }
 
+  /** The highest id handed out so far (ids only grow: a rolled-back flush's are not handed out again). */
+  get lastId(): number {
+    return this.nextIdNow - 1;
+  }
+
   /** A statement of the flush added (positive) or deleted (negative) rows. */
   add(rows: number, bytes: number): void {
     this.deltaRows += rows;

@@ -21,7 +21,7 @@ import {
 } from '../../contracts/store.js';
 import { waitingNow } from '../../contracts/clock.js';
 
-/** Largest multi-row INSERT: 10 parameters a row stays far below SQLite's variable limit. */
+/** Largest multi-row INSERT: 11 parameters a row stays far below SQLite's variable limit. */
 const BATCH_ROWS_MAX = 256;
 /**
  * Batches up to this many rows get a statement of their exact size: one INSERT per flush instead of
@@ -56,6 +56,7 @@ interface DbRow {
   received_at: number;
   state: string;
   packet_id: number | null;
+  lane: number;
 }
 
 export function toOutboxRow(r: DbRow): OutboxRow {
@@ -72,12 +73,15 @@ export function toOutboxRow(r: DbRow): OutboxRow {
     packetId: r.packet_id,
   };
   if (r.properties !== null) row.properties = JSON.parse(r.properties) as Record<string, unknown>;
+  if (r.lane !== 0) row.lane = r.lane;
   return row;
 }
 
 /** The durable outbox over SQLite; its writes go through the shared group commit. */
 export class SqliteOutbox implements Outbox, FlushHooks {
   readonly added$ = new Subject<OutboxRow[]>();
+  /** Lanes other than 0 that a commit added rows to (their readers read them back from the store). */
+  readonly laneAdded$ = new Subject<number>();
   readonly dropped$ = new Subject<{ reason: DropReason; count: number; source?: string }>();
   private readonly limiter: LimitEnforcer;
   /** Rows and bytes, kept from what each statement did and written once per flush (no triggers). */
@@ -113,6 +117,7 @@ export class SqliteOutbox implements Outbox, FlushHooks {
   private readonly stmt: {
     insert: Statement<unknown[], unknown>;
     nextQueued: Statement<[number, number], DbRow>;
+    nextInLane: Statement<[number, number, number], DbRow>;
     inflight: Statement<[], DbRow>;
     markSent: Statement<[number, number]>;
     markReleased: Statement<[number]>;
@@ -142,10 +147,16 @@ export class SqliteOutbox implements Outbox, FlushHooks {
     this.dropLog = new DropLog(logger, 'outbox messages dropped');
     this.stmt = {
       insert: db.prepare(
-        `INSERT INTO outbox (id, source, device, topic, payload, qos, retain, properties, received_at, enqueued_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO outbox (id, source, device, topic, payload, qos, retain, properties, received_at, enqueued_at, lane)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
-      nextQueued: db.prepare(`SELECT * FROM outbox WHERE state = 'queued' AND id > ? ORDER BY id LIMIT ?`),
+      // Lane 0 is the main connection's; other lanes have readers of their own (nextInLane).
+      nextQueued: db.prepare(
+        `SELECT * FROM outbox WHERE state = 'queued' AND lane = 0 AND id > ? ORDER BY id LIMIT ?`,
+      ),
+      nextInLane: db.prepare(
+        `SELECT * FROM outbox WHERE lane = ? AND state = 'queued' AND id > ? ORDER BY id LIMIT ?`,
+      ),
       inflight: db.prepare(`SELECT * FROM outbox WHERE state <> 'queued' ORDER BY id`),
       markSent: db.prepare(`UPDATE outbox SET state = 'sent', packet_id = ? WHERE id = ?`),
       markReleased: db.prepare(`UPDATE outbox SET state = 'released' WHERE id = ? AND state <> 'queued'`),
@@ -209,6 +220,7 @@ export class SqliteOutbox implements Outbox, FlushHooks {
               properties,
               m.receivedAt,
               now,
+              m.lane ?? 0,
             );
             return rowOf(m, id++);
           });
@@ -323,6 +335,7 @@ export class SqliteOutbox implements Outbox, FlushHooks {
         params[p++] = batch.properties(i);
         params[p++] = m.receivedAt;
         params[p++] = now;
+        params[p++] = m.lane ?? 0;
       }
       try {
         stmt.run(params);
@@ -337,10 +350,10 @@ export class SqliteOutbox implements Outbox, FlushHooks {
     let insert = this.insertMany.get(n);
     if (!insert) {
       const stmt = this.db.prepare(
-        `INSERT INTO outbox (id, source, device, topic, payload, qos, retain, properties, received_at, enqueued_at)
-         VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+        `INSERT INTO outbox (id, source, device, topic, payload, qos, retain, properties, received_at, enqueued_at, lane)
+         VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
       );
-      insert = { stmt, params: new Array<unknown>(n * 10).fill(null) };
+      insert = { stmt, params: new Array<unknown>(n * 11).fill(null) };
       this.insertMany.set(n, insert);
     }
     return insert;
@@ -362,6 +375,14 @@ export class SqliteOutbox implements Outbox, FlushHooks {
 
   nextQueued(afterId: number, limit: number): OutboxRow[] {
     return this.stmt.nextQueued.all(afterId, limit).map(toOutboxRow);
+  }
+
+  scannedTo(): number {
+    return this.totals.lastId;
+  }
+
+  nextInLane(lane: number, afterId: number, limit: number): OutboxRow[] {
+    return this.stmt.nextInLane.all(lane, afterId, limit).map(toOutboxRow);
   }
 
   inflight(): OutboxRow[] {
@@ -483,8 +504,15 @@ export class SqliteOutbox implements Outbox, FlushHooks {
 
   committed(): void {
     this.reportDrops();
-    const added = this.addedInFlush;
+    let added = this.addedInFlush;
     this.addedInFlush = [];
+    if (added.length > 0 && added.some((r) => r.lane !== undefined)) {
+      // Rows of another lane are not the main sender's: their reader is told, and reads them back.
+      const lanes = new Set<number>();
+      for (const r of added) if (r.lane !== undefined) lanes.add(r.lane);
+      added = added.filter((r) => r.lane === undefined);
+      for (const lane of lanes) this.laneAdded$.next(lane);
+    }
     if (added.length > 0) this.added$.next(added);
     if (this.moreToExpire) this.commit.schedule();
   }
@@ -500,6 +528,7 @@ export class SqliteOutbox implements Outbox, FlushHooks {
   close(): void {
     this.dropLog.flush();
     this.added$.complete();
+    this.laneAdded$.complete();
     this.dropped$.complete();
   }
 

@@ -16,6 +16,7 @@ import { PacketIds } from './packet-ids.js';
 import { connackReason, isConfigRefusal, isUnsupportedProtocol, reason5 } from './reasons.js';
 import { Sender } from './sender.js';
 import { type DirectMessage, DirectPublishes } from './direct.js';
+import { NO_ROWS } from './no-rows.js';
 import { Status } from './status.js';
 import { type QoS, Subscriptions } from './subscriptions.js';
 import { redactUrl, urlCredentials } from './url.js';
@@ -25,13 +26,31 @@ export interface UpstreamOptions {
   config: UpstreamConfig;
   /** {gateway} in status_topic; client id default `fieldgate-${gatewayId}`. */
   gatewayId: string;
-  outbox: Outbox;
+  /** The rows this connection sends (absent: none, a connection for direct publishes only). */
+  outbox?: Outbox;
   state: KvState;
   logger: Logger;
   /** store.max_age in ms: the Message Expiry Interval of a row without its own (MQTT 5). */
   maxAgeMs?: number;
   /** A QoS 2 message waiting this long for PUBREC/PUBCOMP is logged (default 60 s). */
   stuckAfterMs?: number;
+  /**
+   * The will of each connection, asked for right before it is dialled. Given, it replaces the
+   * status topic (no retained online/offline is published on this connection).
+   */
+  will?: () => WillMessage;
+  /** The `part` of its log lines (default `upstream`): a second connection says whose it is. */
+  part?: string;
+  /** Runs before each connection attempt (a Sparkplug bdSeq is made durable here); a throw retries later. */
+  beforeConnect?: () => Promise<void>;
+}
+
+/** A will for UpstreamOptions.will. */
+export interface WillMessage {
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1;
+  retain: boolean;
 }
 
 const PROTOCOL: Record<UpstreamConfig['protocol'], ProtocolVersion> = { '3.1.1': 4, '5': 5 };
@@ -94,12 +113,12 @@ export class UpstreamClient {
     const c = opts.config;
     this.urls = brokerUrls(c);
     this.protocol = PROTOCOL[c.protocol];
-    this.log = opts.logger.child({ part: 'upstream' });
+    this.log = opts.logger.child({ part: opts.part ?? 'upstream' });
     this.dropLog = new DropLog(this.log, 'upstream: incoming messages dropped');
     this.expiredLog = new DropLog(this.log, 'upstream: messages past their expiry deleted unsent');
     this.backoff = new Backoff(c.reconnect.min, Math.max(c.reconnect.min, c.reconnect.max));
     this.sender = new Sender({
-      outbox: opts.outbox,
+      outbox: opts.outbox ?? NO_ROWS,
       ids: this.ids,
       window: c.inflight,
       maxInflightQos2: Math.min(c.max_inflight_qos2, c.inflight),
@@ -161,7 +180,7 @@ export class UpstreamClient {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    this.added = this.opts.outbox.added$.subscribe((rows) => this.sender.offer(rows));
+    this.added = (this.opts.outbox ?? NO_ROWS).added$.subscribe((rows) => this.sender.offer(rows));
     void this.connect();
   }
 
@@ -174,7 +193,7 @@ export class UpstreamClient {
     this.sender.pause();
     const conn = this.conn;
     if (conn?.open && this.state$.value === 'connected') {
-      await this.status.publish(conn, 'offline', STOP_ACK_MS);
+      if (!this.opts.will) await this.status.publish(conn, 'offline', STOP_ACK_MS);
       await conn.end(STOP_ACK_MS);
     } else conn?.destroy('client stopped');
     await Promise.race([
@@ -195,6 +214,15 @@ export class UpstreamClient {
     const conn = this.conn;
     if (!conn?.open || this.state$.value !== 'connected') return Promise.resolve(false);
     return this.direct.publish(conn, m, ms, this.protocol);
+  }
+
+  /**
+   * End the connection with DISCONNECT (the broker discards the will) and connect again after the
+   * usual backoff: a Sparkplug edge node whose primary host went offline, its NDEATH published.
+   */
+  reconnect(reason: string): void {
+    this.log.info({ reason }, 'upstream: reconnecting');
+    void this.conn?.end(STOP_ACK_MS);
   }
 
   /** Keep the broker subscribed to exactly these filters (plus upstream.subscribe from config). */
@@ -242,7 +270,7 @@ export class UpstreamClient {
       // mqtt-packet refuses an empty id without Clean Start. The session still outlives the connection.
       clean: c.clean_session || this.clientId === '',
       keepalive: c.keepalive,
-      will: this.status.will(),
+      will: this.opts.will?.() ?? this.status.will(),
     };
     if (this.protocol === 5) {
       // clean_session: true keeps its 3.1.1 meaning: a fresh session that ends with the connection.
@@ -265,6 +293,13 @@ export class UpstreamClient {
   private async connect(): Promise<void> {
     this.state$.next('connecting');
     const c = this.opts.config;
+    try {
+      await this.opts.beforeConnect?.();
+    } catch (err) {
+      this.connectFailed(err);
+      return;
+    }
+    if (!this.running) return;
     let conn: Connection;
     let sessionPresent: boolean;
     let limits: BrokerLimits;
@@ -316,7 +351,7 @@ export class UpstreamClient {
     });
     const resent = await this.sender.attach(conn, sessionPresent, this.protocol, limits);
     if (!conn.open) return;
-    void this.status.publish(conn, 'online', 30_000);
+    if (!this.opts.will) void this.status.publish(conn, 'online', 30_000);
     this.subs.attach(conn);
     this.state$.next('connected');
     const announced =

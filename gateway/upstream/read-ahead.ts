@@ -89,9 +89,13 @@ export class ReadAhead {
     const have = this.rows.length - this.held;
     if (have < free && !this.tail && this.rows.length < MAX_AHEAD) {
       const want = Math.min(Math.max(free, READ_AHEAD) - have, MAX_AHEAD - this.rows.length);
+      const end = this.outbox.scannedTo?.(); // before the query: rows committed later are above it
       const more = this.outbox.nextQueued(this.cursor, want);
       if (more.length > 0) this.cursor = more[more.length - 1]!.id;
       this.tail = more.length < want;
+      // Every queued lane-0 row up to `end` was found: go on from there, not over other lanes'
+      // rows (Sparkplug's, waiting for their host) again on every rescan.
+      if (this.tail && end !== undefined && end > this.cursor) this.cursor = end;
       this.rows = this.rows.length ? this.rows.concat(more) : more;
     }
   }
