@@ -63,18 +63,20 @@ describe('the adapter registry', () => {
     }
   });
 
-  it('lists the points each instance knows, with type, unit and writability', () => {
+  it('lists the points each instance knows, with type, datatype, unit and writability', () => {
     const modbus = adapterDescriptors[1].points!(config.modbus).get('modbus:rs')!;
     expect(modbus.points('meter')).toEqual([
       {
         name: 'power',
         type: 'number',
+        // The register's exact type, for Sparkplug births.
+        datatype: 'Float',
         unit: 'W',
         writable: false,
         ha: expect.objectContaining({ device_class: 'power', unit: 'W' }),
       },
-      { name: 'relay', type: 'boolean', writable: true },
-      { name: 'label', type: 'string', writable: false },
+      { name: 'relay', type: 'boolean', datatype: 'Boolean', writable: true },
+      { name: 'label', type: 'string', datatype: 'String', writable: false },
     ]);
     expect(modbus.points('other')).toEqual([]);
     const serial = adapterDescriptors[0].points!(config.serial).get('serial:wx')!;
