@@ -76,6 +76,21 @@ export function dcmdWrites(
       continue;
     }
     const value = typeof m.value === 'bigint' ? m.value.toString() : m.value;
+    if (def.commandPayload !== undefined) {
+      // A serial metric: the configured command, framed by the port (which refuses a value that
+      // holds its delimiter, so a write cannot become two commands).
+      commands.push({
+        id: randomUUID(),
+        target: source,
+        device,
+        topic: deviceTopic(ids, 'DCMD', device),
+        payload: Buffer.from(
+          def.commandPayload.replaceAll('{value}', String(value)).replaceAll('{device}', device),
+        ),
+        qos: 1,
+      });
+      continue;
+    }
     // A mapped metric (MQTT-SN): its value as text on its command topic, to the device that reports
     // it. Else (a Modbus point): `{"point", "value"}`, which the adapter scales and encodes.
     const mapped = def.commandTopic;

@@ -26,6 +26,18 @@ export const metricMapSchema = z.strictObject({
   command_topic: z.string().min(1).optional(),
 });
 
+/**
+ * A metric a host may write on a serial source: what the port is sent for a DCMD write of it (the
+ * port's framing added, as for any command).
+ */
+export const metricWriteSchema = z.strictObject({
+  metric: z.string().min(1),
+  /** `{value}`: the written value as text; `{device}`: the Sparkplug device id. */
+  payload: z.string().min(1),
+  /** Its datatype in births when the device never reports it (a control that is only written). */
+  datatype: z.enum(POINT_DATA_TYPES).default('String'),
+});
+
 export const sparkplugSourceSchema = z.strictObject({
   /** The adapter instance whose points are published (Reading.source, e.g. modbus:meters). */
   source: z.string().min(1),
@@ -50,6 +62,11 @@ export const sparkplugSourceSchema = z.strictObject({
    * topic is which metric of which device, with its datatype. Given, other topics are not published.
    */
   metrics: z.array(metricMapSchema).optional(),
+  /** Serial sources: the metrics a DCMD may write, and the command each write sends to the port. */
+  writes: z
+    .array(metricWriteSchema)
+    .refine((ws) => new Set(ws.map((w) => w.metric)).size === ws.length, 'a metric is listed twice')
+    .optional(),
 });
 
 export const sparkplugConfigSchema = z
@@ -79,3 +96,4 @@ export const sparkplugConfigSchema = z
 export type SparkplugConfig = z.output<typeof sparkplugConfigSchema>;
 export type SparkplugSourceConfig = z.output<typeof sparkplugSourceSchema>;
 export type MetricMap = z.output<typeof metricMapSchema>;
+export type MetricWrite = z.output<typeof metricWriteSchema>;

@@ -9,6 +9,8 @@ export interface MetricDef {
   writable: boolean;
   /** A writable mapped metric: the topic its writes go to the device on (else a `{"point", "value"}` write). */
   commandTopic?: string;
+  /** A writable serial metric: the command a write sends (`{value}`, `{device}`), from `writes`. */
+  commandPayload?: string;
   properties?: Metric['properties'];
 }
 
@@ -85,6 +87,12 @@ export class DeviceModel {
       };
     });
     for (const d of this.learnt.get(device)?.values() ?? []) defs.push(d);
+    // Serial sources: the configured writes make their metrics writable, or add a write-only one.
+    for (const w of this.sources.get(source)?.config.writes ?? []) {
+      const i = defs.findIndex((d) => d.name === w.metric);
+      if (i >= 0) defs[i] = { ...defs[i]!, writable: true, commandPayload: w.payload };
+      else defs.push({ name: w.metric, type: w.datatype, writable: true, commandPayload: w.payload });
+    }
     return defs;
   }
 

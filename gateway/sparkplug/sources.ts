@@ -44,6 +44,12 @@ export const sparkplugSourcesExist: SemanticCheck = (config) => {
         message: `"${s.source}" is listed twice`,
       });
     seen.add(s.source);
+    if (s.writes !== undefined && !s.source.startsWith('serial:'))
+      problems.push({
+        path: ['sparkplug', 'sources', i, 'writes'],
+        message:
+          'writes are for serial sources (a Modbus point says writable: true itself; an MQTT-SN metric takes a command_topic)',
+      });
     if (!known.has(s.source))
       problems.push({
         path: ['sparkplug', 'sources', i, 'source'],

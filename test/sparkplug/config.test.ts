@@ -57,6 +57,23 @@ describe('sparkplug config', () => {
         `${head}sparkplug: { enabled: true, sources: [{ source: "modbus:meters", report: sometimes }] }`,
       ),
     ).toEqual([expect.objectContaining({ path: 'sparkplug.sources.0.report' })]);
+    // writes are for serial sources, each metric once.
+    const writes = problems(
+      `${head}sparkplug: { enabled: true, sources: [{ source: "modbus:meters", writes: [{ metric: v, payload: "V {value}" }] }] }`,
+    );
+    expect(writes).toEqual([
+      expect.objectContaining({
+        path: 'sparkplug.sources.0.writes',
+        message: expect.stringMatching(/serial sources/),
+      }),
+    ]);
+    expect(
+      problems(
+        `${head}sparkplug: { enabled: true, sources: [{ source: "modbus:meters", writes: [{ metric: v, payload: a }, { metric: v, payload: b }] }] }`,
+      ),
+    ).toEqual([
+      expect.objectContaining({ path: 'sparkplug.sources.0.writes', message: 'a metric is listed twice' }),
+    ]);
   });
 
   it("guards the node's births, deaths, commands and the host STATE as the gateway's own topics (not DDATA)", () => {
