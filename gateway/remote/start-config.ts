@@ -173,21 +173,11 @@ function finish(
     diff: p.diff,
     reported: false,
   });
-  if (state !== 'rolled_back') log.warn({ changeId: p.change_id, state, reason }, `config change ${state}`);
+  if (state === 'failed') log.warn({ changeId: p.change_id, state, reason }, 'config change failed');
 }
 
 /** The change is confirmed: recorded, pending record removed. */
 export function confirmChange(store: ConfigStore, p: PendingChange, log: Logger): void {
-  store.settle({
-    change_id: p.change_id,
-    state: 'confirmed',
-    reason: 'uplink connected and adapters up',
-    hash: p.hash,
-    previous_hash: p.previous_hash,
-    at: new Date().toISOString(),
-    actor: p.actor,
-    diff: p.diff,
-    reported: false,
-  });
+  finish(store, p, 'confirmed', 'uplink connected and adapters up', log);
   log.info({ changeId: p.change_id, hash: p.hash }, 'config change confirmed');
 }

@@ -1,4 +1,7 @@
 import type { Packet } from '../../adapters/mqttsn/codec/index.js';
+import { peek } from '../../gateway/store/inspect.js';
+import { publishTo } from '../harness/subscriber.js';
+import { waitFor } from '../harness/wait.js';
 import { SnClient } from '../mqttsn/client.js';
 
 /**
@@ -58,4 +61,31 @@ export class CommandDevice {
     if (p.flags.qos === 0) return Promise.resolve();
     return this.client.send({ type: 'puback', topicId: p.topicId, msgId: p.msgId, returnCode: 0 });
   }
+}
+
+/** Payloads of the spooled commands for `target`'s adapter (one device, or all), as `fieldgate queue peek --inbox` reads them. */
+export function spooled(stateDir: string, device?: string, target = 'spool:mqttsn'): string[] {
+  return peek(stateDir, { limit: 1000, from: 'inbox' })
+    .filter((r) => r.target === target && (device === undefined || r.device === device))
+    .map((r) => r.payload.toString());
+}
+
+/**
+ * Publishes a command until `device` has received one: until the gateway's SUBACK nothing says the
+ * broker holds its subscription yet, so the first publish may go nowhere.
+ */
+export async function commandUntilReceived(
+  brokerUrl: string,
+  topic: string,
+  payload: string,
+  device: CommandDevice,
+): Promise<void> {
+  await waitFor(
+    async () => {
+      if (device.got.length === 0) await publishTo(brokerUrl, topic, payload, { qos: 1 });
+      return waitFor(() => device.got.length > 0, 'a command', 500).catch(() => false);
+    },
+    `a command at ${topic}`,
+    10_000,
+  );
 }

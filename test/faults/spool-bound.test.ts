@@ -1,14 +1,13 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { peek } from '../../gateway/store/inspect.js';
 import { GatewayProcess, killAllGateways } from '../harness/gateway-process.js';
 import { Mosquitto } from '../harness/mosquitto.js';
 import { freeUdpPort } from '../harness/ports.js';
 import { publishTo, Subscriber } from '../harness/subscriber.js';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
 import { waitFor } from '../harness/wait.js';
-import { CommandDevice } from './device.js';
+import { CommandDevice, commandUntilReceived, spooled } from './device.js';
 
 const cleanups: (() => unknown)[] = [];
 afterAll(async () => {
@@ -16,12 +15,6 @@ afterAll(async () => {
   await killAllGateways();
   cleanupTmpDirs();
 });
-
-function spooled(stateDir: string, device: string): string[] {
-  return peek(stateDir, { limit: 1000, from: 'inbox' })
-    .filter((r) => r.target === 'spool:mqttsn' && r.device === device)
-    .map((r) => r.payload.toString());
-}
 
 describe('the command spool is bounded', () => {
   it('rejects commands for a device that does not answer beyond spool_max_per_device, and reports why; other devices are served', async () => {
@@ -56,14 +49,7 @@ http: { enabled: false }
     // A device that never acks: its first command holds its queue, the rest wait in the spool.
     const silent = await CommandDevice.connect(port, 's1', { acking: false, cleanSession: false });
     cleanups.push(() => silent.close());
-    await waitFor(
-      async () => {
-        if (silent.got.length === 0) await publishTo(broker.url, 'cmd/gwb/s1', 'c0', { qos: 1 });
-        return waitFor(() => silent.got.length > 0, 'first command', 500).catch(() => false);
-      },
-      'the blocking command at the silent device',
-      10_000,
-    );
+    await commandUntilReceived(broker.url, 'cmd/gwb/s1', 'c0', silent);
     for (let i = 1; i <= 6; i++) await publishTo(broker.url, 'cmd/gwb/s1', `c${i}`, { qos: 1 });
     await waitFor(
       () => results.messages.filter((m) => m.payload.toString().includes('spool_full')).length >= 4,
@@ -81,13 +67,7 @@ http: { enabled: false }
     // Another device is not held by s1's full spool.
     const other = await CommandDevice.connect(port, 's2', { acking: true, cleanSession: false });
     cleanups.push(() => other.close());
-    await waitFor(
-      async () => {
-        if (!other.got.includes('hello')) await publishTo(broker.url, 'cmd/gwb/s2', 'hello', { qos: 1 });
-        return waitFor(() => other.got.includes('hello'), 'command at s2', 500).catch(() => false);
-      },
-      'the other device served',
-      10_000,
-    );
+    await commandUntilReceived(broker.url, 'cmd/gwb/s2', 'hello', other);
+    expect(other.got).toContain('hello');
   });
 });

@@ -1,14 +1,13 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { peek } from '../../gateway/store/inspect.js';
 import { GatewayProcess, killAllGateways } from '../harness/gateway-process.js';
 import { Mosquitto } from '../harness/mosquitto.js';
 import { freeUdpPort } from '../harness/ports.js';
 import { publishTo } from '../harness/subscriber.js';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
 import { waitFor } from '../harness/wait.js';
-import { CommandDevice } from './device.js';
+import { CommandDevice, commandUntilReceived, spooled } from './device.js';
 
 const cleanups: (() => unknown)[] = [];
 afterAll(async () => {
@@ -16,13 +15,6 @@ afterAll(async () => {
   await killAllGateways();
   cleanupTmpDirs();
 });
-
-/** Payloads of the spooled commands, read the way `fieldgate queue peek --inbox` reads them. */
-function spooled(stateDir: string): string[] {
-  return peek(stateDir, { limit: 100, from: 'inbox' })
-    .filter((r) => r.target === 'spool:mqttsn')
-    .map((r) => r.payload.toString());
-}
 
 describe('a command acknowledged upstream survives a gateway SIGKILL before delivery', () => {
   it('is delivered after the restart although the broker kept no session to redeliver it', async () => {
@@ -54,14 +46,7 @@ http: { enabled: false }
     // A persistent MQTT-SN session that never acks: its first command holds its queue (~40 s).
     const silent = await CommandDevice.connect(port, 'k1', { acking: false, cleanSession: false });
     // Until the gateway's SUBACK we cannot tell the broker has the subscription: resend the blocker.
-    await waitFor(
-      async () => {
-        if (silent.got.length === 0) await publishTo(broker.url, 'cmd/gwk/k1', 'first', { qos: 1 });
-        return waitFor(() => silent.got.length > 0, 'first command', 500).catch(() => false);
-      },
-      'the blocking command at the silent device',
-      10_000,
-    );
+    await commandUntilReceived(broker.url, 'cmd/gwk/k1', 'first', silent);
     await publishTo(broker.url, 'cmd/gwk/k1', 'second', { qos: 1 });
     await waitFor(() => spooled(state).includes('second'), 'second command in the spool', 5000);
     expect(silent.got).toEqual(['first']);
