@@ -264,6 +264,7 @@ export class Gateway {
       });
       this.sparkplug = node;
       sparkplugMetrics(metrics.sink, () => node.view());
+      observe.setSparkplug(() => node.view());
       const ingestLog = logger.child({ part: 'ingest' });
       ingestRules = new SparkplugUplink(model, node.ids, config.sparkplug.data_qos, (r, err) =>
         ingestLog.warn(

@@ -23,6 +23,8 @@ import { brokerUrls } from './upstream/config.js';
 import type { UpstreamClient } from './upstream/index.js';
 import { redactUrl } from './upstream/url.js';
 import { version } from './version.js';
+import { sparkplugHealth } from './sparkplug/health.js';
+import type { SessionView } from './sparkplug/metrics.js';
 
 interface Parts {
   store: Store;
@@ -52,6 +54,7 @@ export class Observability {
   /** The status page's view (GET /, /api/status, /api/devices). */
   readonly board: StatusBoard;
   private clock: ClockWatch | null = null;
+  private sparkplug: (() => SessionView) | null = null;
 
   constructor(
     private readonly config: Config,
@@ -97,6 +100,11 @@ export class Observability {
   setClock(clock: ClockWatch): void {
     this.clock = clock;
     this.metrics.setClockSource(() => clock.status().synchronized);
+  }
+
+  /** The Sparkplug edge node's session, for /health. */
+  setSparkplug(view: () => SessionView): void {
+    this.sparkplug = view;
   }
 
   private clockStatus() {
@@ -251,21 +259,23 @@ export class Observability {
     const up = p.upstream.stats();
     const connected = up.connected;
     const outbox = p.store.outbox.stats();
+    const spb = this.sparkplug ? sparkplugHealth(this.sparkplug(), connected, now) : undefined;
+    const degraded = this.uplink.reasons(now, {
+      connected,
+      rows: outbox.rows,
+      oldestAt: outbox.oldestAt,
+      qos2Waiting: up.qos2Waiting,
+    });
     return buildHealth({
       store: this.storeHealth(p.store),
       listeners,
       upstreamConnected: connected,
       outbox: { ...outbox, setAside: p.store.outbox.setAsideCount() },
       inbox: { rows: p.store.inbox.count() },
-      degraded: this.uplink.reasons(now, {
-        connected,
-        rows: outbox.rows,
-        oldestAt: outbox.oldestAt,
-        qos2Waiting: up.qos2Waiting,
-      }),
+      degraded: spb?.degraded ? [...degraded, spb.degraded] : degraded,
       now,
       // Not an error: ages and deadlines do not depend on it; times written into messages may.
-      extra: { clock: this.clockStatus() },
+      extra: { clock: this.clockStatus(), ...(spb && { sparkplug: spb.view }) },
     });
   }
 

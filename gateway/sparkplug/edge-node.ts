@@ -50,6 +50,7 @@ export class EdgeNode {
   private bdSeq = 0;
   private seq = 0;
   private connected = false;
+  private since = waitingNow();
   /** The primary host's last STATE (always online without a primary host). */
   private hostOnline = false;
   private stateTimestamp = -1;
@@ -106,6 +107,7 @@ export class EdgeNode {
       hostOnline: this.connected && this.hostOnline,
       bdSeq: this.bdSeq,
       births: this.births,
+      since: this.since,
     };
   }
 
@@ -160,6 +162,7 @@ export class EdgeNode {
   private up(): void {
     if (this.connected) return;
     this.connected = true;
+    this.since = waitingNow();
     if (this.o.config.primary_host_id) this.hostOnline = false; // until this connection sees STATE
     if (this.hostOnline) this.birth();
   }
@@ -167,6 +170,7 @@ export class EdgeNode {
   private down(): void {
     if (!this.connected) return;
     this.connected = false;
+    this.since = waitingNow();
     this.born = false;
     this.bornDevices.clear();
   }

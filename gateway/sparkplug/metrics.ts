@@ -9,6 +9,8 @@ export interface SessionView {
   bdSeq: number;
   /** NBIRTHs published since the start (new sessions and rebirths). */
   births: number;
+  /** Waiting-clock ms since which `connected` has been what it is (the start, before any connect). */
+  since: number;
 }
 
 /** Sparkplug's gauges on /metrics, read at scrape time. */
