@@ -411,7 +411,8 @@ export class EdgeNode {
     this.o.spool(commands).then(
       () =>
         this.log.info(
-          { device, metrics: commands.map((c) => JSON.parse(c.payload.toString()).point) },
+          // The commands as sent: a Modbus write is {"point","value"}, a mapped or serial one the text.
+          { device, commands: commands.map((c) => c.payload.toString('utf8').slice(0, 80)) },
           'sparkplug: DCMD writes spooled',
         ),
       (err) => this.log.warn({ err, device }, 'sparkplug: DCMD writes not spooled'),

@@ -15,6 +15,7 @@ describe('serial fields as Sparkplug metrics (real pty, real mosquitto, Tahu dec
   let pty: PtyPair;
   let sensor: Sensor;
   let gateway: Gateway;
+  let logs: { msg?: unknown; commands?: unknown }[];
   let sub: Subscriber;
 
   beforeAll(async () => {
@@ -22,7 +23,7 @@ describe('serial fields as Sparkplug metrics (real pty, real mosquitto, Tahu dec
     pty = await PtyPair.open(tmpDir());
     sensor = await Sensor.open(pty.sensor);
     sub = await Subscriber.connect(broker.url, ['spBv1.0/#', 'wx/#'], { qos: 1 });
-    ({ gateway } = await startGateway(`
+    ({ gateway, logs } = await startGateway(`
 gateway: { id: gw6, state_dir: state }
 upstream: { url: ${broker.url}, reconnect: { min: 100ms, max: 400ms } }
 serial:
@@ -108,6 +109,9 @@ http: { enabled: false }
     );
     const written = sensor.received.subarray(before).toString('latin1');
     expect(written).toBe('FAN roof true\nST reset\n');
+    // The journal says what was spooled, as sent.
+    const spooledLine = logs.find((l) => l.msg === 'sparkplug: DCMD writes spooled');
+    expect(spooledLine?.commands).toEqual(['FAN roof true', 'ST reset']);
     // t is a reading the port reports, not a control: refused and counted.
     const text = await gateway.observability!.metrics.text();
     expect(text).toMatch(/fieldgate_messages_dropped_total\{source="sparkplug",reason="dcmd_read_only"\} 1/);
