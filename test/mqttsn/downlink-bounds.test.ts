@@ -31,20 +31,20 @@ describe('mqttsn downlink queues of connected devices are bounded', () => {
     await silentSubscriber(h, 'sink1');
     await silentSubscriber(h, 'sink2');
     await silentSubscriber(h, 'sink3');
-    const before = h.gw.stats().drops['queue_full'] ?? 0;
+    const before = h.gw.stats().drops.queue_full ?? 0;
     for (let i = 0; i < 300; i++)
       await h.gw.deliver({ topic: `x/${i % 7}`, payload: Buffer.alloc(0), qos: 0, retain: false });
     // Each sink holds its one exchange in progress plus at most 50 queued: the rest is dropped and counted.
-    const dropped = (h.gw.stats().drops['queue_full'] ?? 0) - before;
+    const dropped = (h.gw.stats().drops.queue_full ?? 0) - before;
     expect(dropped).toBeGreaterThanOrEqual(3 * (300 - 51));
 
     // Memory: 1 KiB messages to many devices stop at the shared cap (64 KiB ≈ 50 jobs), not at 50 each.
     for (let d = 4; d <= 8; d++) await silentSubscriber(h, `sink${d}`);
-    const mid = h.gw.stats().drops['queue_full'] ?? 0;
+    const mid = h.gw.stats().drops.queue_full ?? 0;
     for (let i = 0; i < 40; i++)
       await h.gw.deliver({ topic: 'x/big', payload: Buffer.alloc(1024), qos: 0, retain: false });
     const sent = 8 * 40;
-    const refused = (h.gw.stats().drops['queue_full'] ?? 0) - mid;
+    const refused = (h.gw.stats().drops.queue_full ?? 0) - mid;
     // At most ~64 KiB / (1 KiB + overhead) ≈ 50 of the 320 fit beside what is already queued.
     expect(refused).toBeGreaterThan(sent - 60);
     await waitFor(() => h!.gw.stats().clients.active === 8, 'all sinks still connected');
@@ -57,12 +57,12 @@ describe('mqttsn downlink queues of connected devices are bounded', () => {
     await other.connect('remote', { duration: 3600 });
     await other.send({ type: 'subscribe', flags: flags({ qos: 1 }), msgId: 1, topic: 'x/#' });
     expect((await other.expect('suback')).returnCode).toBe(0);
-    const before = h.gw.stats().drops['queue_full'] ?? 0;
+    const before = h.gw.stats().drops.queue_full ?? 0;
     for (let i = 0; i < 10; i++)
       await h.gw.deliver({ topic: 'x/big', payload: Buffer.alloc(1024), qos: 0, retain: false });
     // 127.0.0.1 holds at most 16 KiB (12 messages of 1 KiB + topic + 256) over its 4 devices; the
     // other host's 10 fit in its own share.
-    const refused = (h.gw.stats().drops['queue_full'] ?? 0) - before;
+    const refused = (h.gw.stats().drops.queue_full ?? 0) - before;
     expect(refused).toBe(4 * 10 - 12);
     // The device on the other host answers, so its messages flow: it got every one of them.
     const reg = await other.expect('register', 3000);

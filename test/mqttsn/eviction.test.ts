@@ -46,7 +46,7 @@ describe('mqttsn: unknown ids cannot push out configured devices or sleepers', (
       const c = await h.client();
       expect((await c.connect(`x${i}`)).returnCode).toBe(ReturnCode.CONGESTION);
     }
-    expect(h.gw.stats().drops['session_evicted']).toBe(1);
+    expect(h.gw.stats().drops.session_evicted).toBe(1);
 
     // It wakes: its command is still there, then PINGRESP.
     await door.send({ type: 'pingreq', clientId: 'door-3' });
@@ -70,7 +70,7 @@ describe('mqttsn: unknown ids cannot push out configured devices or sleepers', (
     await sleep(1800); // now silent longer than its 2 s sleep (not yet lost: that is 3 s)
     expect((await c.connect('newcomer')).returnCode).toBe(ReturnCode.ACCEPTED);
     // Evicted live (DISCONNECT), then its kept session gave way too: counted once each.
-    expect(h.gw.stats().drops['session_evicted']).toBe(2);
+    expect(h.gw.stats().drops.session_evicted).toBe(2);
     expect(h.gw.stats().clients).toMatchObject({ active: 1, asleep: 0, offline: 0 });
   });
 });

@@ -56,7 +56,7 @@ describe('mqttsn: a device that sends in the wrong state gets an answer', () => 
       expect(c.inbox, p.type).toEqual([]); // nothing else: no PUBACK, REGACK, SUBACK
     }
     expect(h.readings).toHaveLength(0);
-    expect(h.gw.stats().drops['out_of_state']).toBe(packets.length);
+    expect(h.gw.stats().drops.out_of_state).toBe(packets.length);
   });
 
   it('GatewayTester: a PUBLISH after the device DISCONNECTed gets DISCONNECT; connected again, it publishes', async () => {
@@ -134,7 +134,7 @@ describe('mqttsn: a device that sends in the wrong state gets an answer', () => 
     for (let i = 0; i < 50; i++) await noisy.send(publish(1, 1, i + 1));
     await other.send(publish(1, 1, 1));
     await other.expect('disconnect');
-    await waitFor(() => h!.gw.stats().drops['out_of_state'] === 51, 'every datagram counted');
+    await waitFor(() => h!.gw.stats().drops.out_of_state === 51, 'every datagram counted');
     await sleep(100);
     const answers = noisy.inbox.filter((p) => p.type === 'disconnect').length;
     expect(answers).toBeGreaterThanOrEqual(1);
@@ -187,7 +187,7 @@ describe('mqttsn: devices that misbehave are named at warn, rate-limited', () =>
     }
     // 300 ms x (1 + 2 retries) each, one after the other; the device never acks.
     await waitFor(
-      () => (h!.gw.stats().drops['delivery_failed'] ?? 0) >= 2,
+      () => (h!.gw.stats().drops.delivery_failed ?? 0) >= 2,
       'both downlinks given up',
       10_000,
     );

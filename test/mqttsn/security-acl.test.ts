@@ -21,7 +21,7 @@ const SAFE_ACL = {
   rules: [{ clients: '*', publish: ['sensors/{client}/#'], subscribe: ['cmd/{client}/#'] }],
 };
 
-const denied = () => h!.gw.stats().drops['acl_denied'] ?? 0;
+const denied = () => h!.gw.stats().drops.acl_denied ?? 0;
 
 async function regack(c: SnClient, name: string, msgId: number) {
   await c.send({ type: 'register', topicId: 0, msgId, topicName: name });

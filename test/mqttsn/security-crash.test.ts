@@ -48,7 +48,7 @@ describe('mqttsn security: a datagram cannot crash the gateway', () => {
     // A real datagram from UDP source port 0 with the victim's client id (it used to take the session
     // over, and the retry timer's dgram.send threw ERR_SOCKET_BAD_PORT out of the process).
     await sendRawUdp(h.port, 0, connect('victim', false));
-    await waitFor(() => h!.gw.stats().drops['bad_source'] === 1, 'port-0 datagram refused');
+    await waitFor(() => h!.gw.stats().drops.bad_source === 1, 'port-0 datagram refused');
     const again = await dev.expect('publish', 3000, (p) => p.flags.dup);
     expect(again.msgId).toBe(first.msgId);
     await dev.send({ type: 'puback', topicId: again.topicId, msgId: again.msgId, returnCode: 0 });
@@ -56,7 +56,7 @@ describe('mqttsn security: a datagram cannot crash the gateway', () => {
     // the same from a usable raw source port is an ordinary CONNECT (proves the raw path itself works)
     await sendRawUdp(h.port, 40000 + (process.pid % 20000), connect('other', true));
     await waitFor(() => h!.gw.stats().clients.active === 2, 'raw CONNECT from a real port accepted');
-    expect(h.gw.stats().drops['handler_error'] ?? 0).toBe(0);
+    expect(h.gw.stats().drops.handler_error ?? 0).toBe(0);
     expect(uncaught).toEqual([]);
   });
 
@@ -114,7 +114,7 @@ describe('mqttsn security: a datagram cannot crash the gateway', () => {
     } finally {
       Socket.prototype.send = real;
     }
-    expect(h.gw.stats().drops['send_error']).toBeGreaterThanOrEqual(1);
+    expect(h.gw.stats().drops.send_error).toBeGreaterThanOrEqual(1);
     expect(h.store.inbox.pending('mqttsn', 'flaky')).toHaveLength(1);
     expect(h.gw.stats().clients.active).toBe(1); // the bystander is untouched
     await bystander.send({ type: 'pingreq' });

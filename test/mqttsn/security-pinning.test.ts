@@ -44,7 +44,7 @@ describe('mqttsn security: sessions cannot be taken over', () => {
     await dev.expect('suback');
     const thief = await h.client(undefined, ELSEWHERE);
     for (let i = 0; i < 20; i++) expect((await thief.connect('meter')).returnCode).toBe(3);
-    expect(h.gw.stats().drops['address_pinned']).toBe(20);
+    expect(h.gw.stats().drops.address_pinned).toBe(20);
     // one warning line for the burst, not twenty (rate-limited)
     expect(lines.filter((l) => l.msg === 'mqttsn refused: address_pinned')).toHaveLength(1);
     // the session stayed with the device
@@ -66,7 +66,7 @@ describe('mqttsn security: sessions cannot be taken over', () => {
     await h.gw.deliver({ topic: 'cmd/sleepy/led', payload: Buffer.from('on'), qos: 1, retain: false });
     const thief = await h.client(undefined, ELSEWHERE);
     await thief.send({ type: 'pingreq', clientId: 'sleepy' });
-    await waitFor(() => h!.gw.stats().drops['address_pinned'] === 1, 'PINGREQ refused');
+    await waitFor(() => h!.gw.stats().drops.address_pinned === 1, 'PINGREQ refused');
     await thief.expectNone('pingresp', 200);
     expect(thief.inbox).toEqual([]);
     expect(h.gw.stats().clients.asleep).toBe(1);
@@ -100,7 +100,7 @@ describe('mqttsn security: sessions cannot be taken over', () => {
     const c = await h.client();
     for (const id of ['a/b', 'a+b', 'dev#1', 'bad\u0001id', 'del\u007f', 'nl\n'])
       expect((await c.connect(id)).returnCode, JSON.stringify(id)).toBe(3);
-    expect(h.gw.stats().drops['unsafe_client_id']).toBe(6);
+    expect(h.gw.stats().drops.unsafe_client_id).toBe(6);
     const bad = Buffer.from(
       encode({ type: 'connect', flags: flags(), protocolId: 1, duration: 60, clientId: 'abc' }),
     );

@@ -72,7 +72,7 @@ describe('mqttsn: a device cannot fill the session table', () => {
     }
     const dev = await h.client();
     expect((await dev.connect('real', { cleanSession: false })).returnCode).toBe(ReturnCode.ACCEPTED);
-    expect(h.gw.stats().drops['session_evicted']).toBe(1);
+    expect(h.gw.stats().drops.session_evicted).toBe(1);
     expect(h.gw.stats().clients.offline).toBe(4998);
 
     const h2 = await restart(h, { max_state_bytes_per_source: '64MiB' });
@@ -80,7 +80,7 @@ describe('mqttsn: a device cannot fill the session table', () => {
     const dev2 = await h2.client();
     expect((await dev2.connect('real2', { cleanSession: false })).returnCode).toBe(ReturnCode.ACCEPTED);
     // The one offline longest gave way (f0 went in the first run; f1 now), and its rows are gone.
-    expect(h2.gw.stats().drops['session_evicted']).toBe(1);
+    expect(h2.gw.stats().drops.session_evicted).toBe(1);
     await waitFor(
       () => !h2.store.devices.list('mqttsn').some((r) => r.clientId === 'f1'),
       'evicted session deleted from the store',
@@ -92,7 +92,7 @@ describe('mqttsn: a device cannot fill the session table', () => {
     const h = await gateway({ max_clients: 2 });
     for (const id of ['a', 'b']) expect((await (await h.client()).connect(id)).returnCode).toBe(0);
     expect((await (await h.client()).connect('c')).returnCode).toBe(ReturnCode.CONGESTION);
-    expect(h.gw.stats().drops['max_clients']).toBe(1);
+    expect(h.gw.stats().drops.max_clients).toBe(1);
   });
 
   it('a full table of silent long-keep-alive devices gives way: the one silent longest is told DISCONNECT', async () => {
@@ -118,12 +118,12 @@ describe('mqttsn: a device cannot fill the session table', () => {
     const late = await h.client();
     expect((await late.connect('late')).returnCode).toBe(ReturnCode.ACCEPTED);
     await silent[0]!.expect('disconnect'); // idle0 was silent longest
-    expect(h.gw.stats().drops['session_evicted']).toBe(1);
+    expect(h.gw.stats().drops.session_evicted).toBe(1);
     // The next one takes idle1's place; then only talking devices are left, and a newcomer is refused.
     expect((await (await h.client()).connect('later')).returnCode).toBe(ReturnCode.ACCEPTED);
     await silent[1]!.expect('disconnect');
     expect((await (await h.client()).connect('last')).returnCode).toBe(ReturnCode.CONGESTION);
-    expect(h.gw.stats().drops['session_evicted']).toBe(2);
+    expect(h.gw.stats().drops.session_evicted).toBe(2);
     await busy.send({ type: 'pingreq' });
     await busy.expect('pingresp'); // still connected
   });
@@ -136,7 +136,7 @@ describe('mqttsn: a device cannot fill the session table', () => {
     await c.send({ type: 'disconnect' });
     await c.expect('disconnect');
     expect(h.gw.stats().clients.offline).toBe(1);
-    await waitFor(() => h.gw.stats().drops['session_expired'] === 1, 'session expired', 5000);
+    await waitFor(() => h.gw.stats().drops.session_expired === 1, 'session expired', 5000);
     expect(h.gw.stats().clients.offline).toBe(0);
     await firstValueFrom(h.gw.subscriptions$.pipe(filter((m) => m.size === 0)));
     await waitFor(() => h.store.devices.list('mqttsn').length === 0, 'rows deleted');
@@ -151,7 +151,7 @@ describe('mqttsn: per-device state is bounded and stored as rows', () => {
     for (let i = 0; i < 64; i++) expect((await subscribe(c, `t/${i}/#`, i + 1)).returnCode).toBe(0);
     expect((await subscribe(c, 't/64/#', 100)).returnCode).toBe(ReturnCode.NOT_SUPPORTED);
     expect((await subscribe(c, 't/0/#', 101, 2)).returnCode).toBe(0);
-    expect(h.gw.stats().drops['subscription_limit']).toBe(1);
+    expect(h.gw.stats().drops.subscription_limit).toBe(1);
   });
 
   it('routes upstream messages through the topic tree: wildcards, max QoS per device, $-topics', async () => {
@@ -267,12 +267,12 @@ describe('mqttsn: the inbox is bounded from its stored rows', () => {
     });
     for (let i = 0; i < 6; i++) await h.gw.deliver(m(i)); // 203 bytes each: 4 fit in 1000
     expect(h.store.inbox.pending('mqttsn', 'slp')).toHaveLength(4);
-    expect(h.gw.stats().drops['inbox_full']).toBe(2);
+    expect(h.gw.stats().drops.inbox_full).toBe(2);
 
     const h2 = await restart(h, cfg);
     for (let i = 6; i < 9; i++) await h2.gw.deliver(m(i));
     expect(h2.store.inbox.pending('mqttsn', 'slp')).toHaveLength(4);
-    expect(h2.gw.stats().drops['inbox_full']).toBe(3);
+    expect(h2.gw.stats().drops.inbox_full).toBe(3);
   });
 
   it('subscription traffic for a sleeper expires after subscription_ttl; commands do not', async () => {
@@ -386,7 +386,7 @@ describe('mqttsn: acks only after the state write commits', () => {
     expect((await c.expect('willtopicresp')).returnCode).toBe(ReturnCode.CONGESTION);
     await c.expectNone('regack', 50);
     await c.expectNone('suback', 0);
-    expect(h.gw.stats().drops['store_error']).toBe(3);
+    expect(h.gw.stats().drops.store_error).toBe(3);
     // Nothing half-kept: the refused subscription does not reach upstream.
     expect([...(await firstValueFrom(h.gw.subscriptions$)).keys()]).toEqual([]);
   });

@@ -91,7 +91,7 @@ describe('mqttsn: per-device state is bounded in bytes', () => {
     await store.devices.update('mqttsn', 'big', { meta, putTopics: huge });
     await store.devices.update('mqttsn', 'small', { meta, putTopics: [[1, 'sensors/small/t']] });
     h = await startGateway({}, { store });
-    expect(h.gw.stats().drops['session_over_budget']).toBe(1);
+    expect(h.gw.stats().drops.session_over_budget).toBe(1);
     expect(h.gw.stats().clients.offline).toBe(1);
     await waitFor(
       () =>
@@ -118,7 +118,7 @@ describe('mqttsn: per-device state is bounded in bytes', () => {
     await store.devices.update('mqttsn', 'node-1', { meta });
     const reserved = { clientIds: new Set(['weather', 'gw1']), filters: [] };
     h = await startGateway({}, { store, reserved: () => reserved });
-    expect(h.gw.stats().drops['reserved_client_id']).toBe(1);
+    expect(h.gw.stats().drops.reserved_client_id).toBe(1);
     expect(h.gw.stats().clients.offline).toBe(1);
     const c = await h.client();
     expect((await c.connect('weather')).returnCode).toBe(ReturnCode.NOT_SUPPORTED);

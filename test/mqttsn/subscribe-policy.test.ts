@@ -31,6 +31,6 @@ describe('mqttsn: reserved subscription filters behind topic_prefix', () => {
     // Not the gateway's upstream: cmd/site/# (and "fieldgate/…" here is cmd/fieldgate/…, not its status).
     expect(await suback(c, 'site/#')).toBe(0);
     expect(await suback(c, 'fieldgate/gw1/status')).toBe(0);
-    expect(h.gw.stats().drops['reserved_filter']).toBe(3);
+    expect(h.gw.stats().drops.reserved_filter).toBe(3);
   });
 });

@@ -156,7 +156,7 @@ describe('mqttsn over UDP: subscriptions and downlink', () => {
     await h.gw.deliver(msg('cmd/s5', 1, 'a'.repeat(600)));
     await c.expect('publish'); // never acked
     await h.gw.deliver(msg('cmd/s5', 1, 'b'.repeat(600))); // over the 1000-byte budget
-    expect(h.gw.stats().drops['queue_full']).toBe(1);
+    expect(h.gw.stats().drops.queue_full).toBe(1);
     const store = h.store;
     await h.gw.stop();
     expect(store.inbox.pending('mqttsn', 's5').map((r) => r.payload.length)).toEqual([600]);

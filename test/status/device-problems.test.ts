@@ -79,7 +79,7 @@ http: { listen: 127.0.0.1:${await freePort()} }
       const row = await waitFor(
         async () => {
           const d = (await devices()).find((r) => r.id === 'deaf-dev');
-          return d?.problems['delivery_failed'] && d.problems.oversize && d.problems['out_of_state']
+          return d?.problems.delivery_failed && d.problems.oversize && d.problems.out_of_state
             ? d
             : null;
         },
