@@ -138,8 +138,8 @@ export class OutboxTotals {
 
   /**
    * In a flush: the first of `n` consecutive ids for rows about to be inserted. Raises the stored
-   * ceiling (in this transaction) when they would pass it; rolled back with the flush, the ids are
-   * handed out again, which is right: none of their rows was kept.
+   * ceiling (in this transaction) when they would pass it. A flush rolled back leaves a gap: its ids
+   * are never handed out again (discard()), which readers rely on (`lastId`).
    */
   takeIds(n: number): number {
     const first = this.nextIdNow;
