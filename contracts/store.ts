@@ -96,6 +96,8 @@ export interface Outbox {
   scannedTo?(): number;
   /** The same for another lane (its own sender reads it); optional for in-memory test outboxes. */
   nextInLane?(lane: number, afterId: number, limit: number): OutboxRow[];
+  /** Rows waiting in another lane (not 0), queued or in flight. */
+  countInLane?(lane: number): number;
   /** A commit added rows to this lane (not 0: those come on added$). */
   readonly laneAdded$?: Observable<number>;
   /** Rows in state 'sent' or 'released', in id order: resumed after reconnect/restart. */

@@ -38,7 +38,7 @@ import { remoteConfigFile, type StartConfig } from './remote/start-config.js';
 import { EdgeNode } from './sparkplug/edge-node.js';
 import { sparkplugMetrics } from './sparkplug/metrics.js';
 import { sparkplugModel } from './sparkplug/sources.js';
-import { SparkplugUplink } from './sparkplug/uplink.js';
+import { SPARKPLUG_LANE, SparkplugUplink } from './sparkplug/uplink.js';
 
 export interface GatewayOptions {
   config: Config;
@@ -272,6 +272,14 @@ export class Gateway {
           'rule evaluation failed; its messages dropped (the Sparkplug row is kept)',
         ),
       ).wrap(rules);
+    } else {
+      // Nothing reads the lane while Sparkplug is off: say so, or those readings wait unexplained.
+      const waiting = store.outbox.countInLane?.(SPARKPLUG_LANE) ?? 0;
+      if (waiting > 0)
+        logger.warn(
+          { rows: waiting },
+          'Sparkplug readings wait in the outbox but sparkplug is off: they are sent when it is on again, or dropped by store.max_age',
+        );
     }
     const readings$ = merge(...[...this.adapters.values()].map((a) => isolate(a, { logger })));
     this.ingest = startIngest(readings$, {

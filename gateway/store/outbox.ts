@@ -118,6 +118,7 @@ export class SqliteOutbox implements Outbox, FlushHooks {
     insert: Statement<unknown[], unknown>;
     nextQueued: Statement<[number, number], DbRow>;
     nextInLane: Statement<[number, number, number], DbRow>;
+    countInLane: Statement<[number], { n: number }>;
     inflight: Statement<[], DbRow>;
     markSent: Statement<[number, number]>;
     markReleased: Statement<[number]>;
@@ -154,6 +155,8 @@ export class SqliteOutbox implements Outbox, FlushHooks {
       nextQueued: db.prepare(
         `SELECT * FROM outbox WHERE state = 'queued' AND lane = 0 AND id > ? ORDER BY id LIMIT ?`,
       ),
+      // On the partial index of the lanes other than 0: never a scan of the main lane's rows.
+      countInLane: db.prepare('SELECT COUNT(*) AS n FROM outbox WHERE lane = ? AND lane <> 0'),
       nextInLane: db.prepare(
         `SELECT * FROM outbox WHERE lane = ? AND state = 'queued' AND id > ? ORDER BY id LIMIT ?`,
       ),
@@ -379,6 +382,10 @@ export class SqliteOutbox implements Outbox, FlushHooks {
 
   scannedTo(): number {
     return this.totals.lastId;
+  }
+
+  countInLane(lane: number): number {
+    return this.stmt.countInLane.get(lane)!.n;
   }
 
   nextInLane(lane: number, afterId: number, limit: number): OutboxRow[] {
