@@ -8,6 +8,8 @@ import { Mosquitto } from '../harness/mosquitto.js';
 import { cleanupTmpDirs, tmpDir } from '../harness/tmp.js';
 import { waitFor } from '../harness/wait.js';
 import { Requester } from './requester.js';
+import { open } from '../store/helpers.js';
+import { Subscriber } from '../harness/subscriber.js';
 
 /** The CLI's actions, remotely, and a request over MQTT 3.1.1 (reply topic and id in the JSON). */
 describe('remote management: actions and MQTT 3.1.1', () => {
@@ -19,6 +21,21 @@ describe('remote management: actions and MQTT 3.1.1', () => {
     broker = await Mosquitto.start();
     const dir = tmpDir('fieldgate-actions-');
     const file = join(dir, 'fieldgate.yaml');
+    // Three rows a broker would not take, set aside in the gateway's own store before it starts.
+    const { store } = open(join(dir, 'state'));
+    const ids = await store.outbox.enqueue(
+      ['a', 'b', 'c'].map((p) => ({
+        source: 'test',
+        device: 'd',
+        topic: `dead/${p}`,
+        payload: Buffer.from(p),
+        qos: 1 as const,
+        retain: false,
+        receivedAt: Date.now(),
+      })),
+    );
+    for (const id of ids) await store.outbox.setAside(id, 'not_authorized');
+    store.close();
     writeFileSync(
       file,
       `gateway: { id: gw-x, state_dir: state }
@@ -69,10 +86,22 @@ remote: { enabled: true, info_interval: 1s }
 
   it('rules/reload, queue/retry and queue/purge-dead (the count must match)', async () => {
     expect((await op.request('gw-x', 'rules/reload')).code).toBe('ok');
-    const retry = await op.request('gw-x', 'queue/retry');
-    expect(retry).toMatchObject({ code: 'ok', body: { requeued: 0 } });
+    expect((await op.request('gw-x', 'info')).body?.set_aside).toBe(3);
+    // A purge with the wrong count removes nothing and says how many there are.
     const wrong = await op.request('gw-x', 'queue/purge-dead', { count: 5 });
-    expect(wrong).toMatchObject({ code: 'refused', body: { count: 0 } });
+    expect(wrong).toMatchObject({ code: 'refused', body: { count: 3 } });
+    expect((await op.request('gw-x', 'info')).body?.set_aside).toBe(3);
+    // Retried: back at the end of the outbox, and this broker takes them.
+    const sub = await Subscriber.connect(broker.url, 'dead/#', { qos: 1 });
+    try {
+      const retry = await op.request('gw-x', 'queue/retry');
+      expect(retry).toMatchObject({ code: 'ok', body: { requeued: 3 } });
+      const got = await sub.waitForCount(3);
+      expect(got.map((m) => m.payload.toString()).sort()).toEqual(['a', 'b', 'c']);
+    } finally {
+      await sub.close();
+    }
+    expect((await op.request('gw-x', 'info')).body?.set_aside).toBe(0);
     expect((await op.request('gw-x', 'queue/purge-dead', {})).code).toBe('refused');
     expect(await op.request('gw-x', 'queue/purge-dead', { count: 0 })).toMatchObject({
       code: 'ok',
