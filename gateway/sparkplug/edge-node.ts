@@ -16,6 +16,9 @@ import { SPARKPLUG_LANE, type StoredMetrics } from './uplink.js';
 
 const KV = 'sparkplug';
 const REBIRTH = 'Node Control/Rebirth';
+/** What "spBv1.0/" becomes at a broker that maps "." to "/" in topic names. */
+const REWRITTEN_NAMESPACE = 'spBv1/0/';
+
 /** Rows read from the lane per query. */
 const READ = 128;
 /** data_qos 1: PUBLISHes awaiting PUBACK at most. */
@@ -51,6 +54,8 @@ export class EdgeNode {
   private seq = 0;
   private connected = false;
   private since = waitingNow();
+  /** The broker was seen to turn "spBv1.0" into "spBv1/0" (see rewritten()). */
+  private topicsRewritten = false;
   /** The primary host's last STATE (always online without a primary host). */
   private hostOnline = false;
   private stateTimestamp = -1;
@@ -108,6 +113,7 @@ export class EdgeNode {
       bdSeq: this.bdSeq,
       births: this.births,
       since: this.since,
+      topicsRewritten: this.topicsRewritten,
     };
   }
 
@@ -116,6 +122,8 @@ export class EdgeNode {
     this.bdSeq = stored === undefined ? 255 : stored; // the first connect makes it 0
     this.hostOnline = this.o.config.primary_host_id === undefined;
     const filters = new Map<string, 0 | 1 | 2>([
+      // Our own NBIRTH comes back: it shows whether the broker keeps topic names as sent.
+      [nodeTopic(this.ids, 'NBIRTH'), 0],
       [nodeTopic(this.ids, 'NCMD'), 0],
       [`${deviceTopic(this.ids, 'DCMD', '+')}`, 0],
     ]);
@@ -338,11 +346,29 @@ export class EdgeNode {
   }
 
   private message(topic: string, payload: Buffer): void {
+    if (topic.startsWith(REWRITTEN_NAMESPACE)) {
+      this.rewritten(topic);
+      return;
+    }
     const host = this.o.config.primary_host_id;
     const prefix = deviceTopic(this.ids, 'DCMD', '');
     if (host && topic === stateTopic(host)) this.state(payload);
     else if (topic === nodeTopic(this.ids, 'NCMD')) this.ncmd(payload);
     else if (topic.startsWith(prefix)) this.dcmd(topic.slice(prefix.length), payload);
+  }
+
+  /**
+   * The broker handed back a Sparkplug topic with its "." turned into "/" (RabbitMQ's MQTT plugin
+   * maps "." to "/" in topic names): hosts subscribed to spBv1.0/# cannot read this node, and its
+   * commands and the host's STATE never match. Nothing here can repair that; say it loudly, once.
+   */
+  private rewritten(topic: string): void {
+    if (this.topicsRewritten) return;
+    this.topicsRewritten = true;
+    this.log.error(
+      { received: topic, sent: 'spBv1.0/…' },
+      'sparkplug: the broker rewrites "." in topic names (RabbitMQ does): Sparkplug hosts cannot read this node and its commands cannot reach it; use a broker that keeps topic names as sent (mosquitto, EMQX, HiveMQ)',
+    );
   }
 
   /** The primary host's STATE; one with an older timestamp than the last is stale. */

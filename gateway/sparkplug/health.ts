@@ -14,7 +14,18 @@ export function sparkplugHealth(
   uplinkConnected: boolean,
   now: number,
 ): { view: Record<string, unknown>; degraded?: string } {
-  const view = { connected: v.connected, host_online: v.hostOnline, born: v.born, bd_seq: v.bdSeq };
+  const view = {
+    connected: v.connected,
+    host_online: v.hostOnline,
+    born: v.born,
+    bd_seq: v.bdSeq,
+    ...(v.topicsRewritten && { topics_rewritten: true }),
+  };
+  if (v.topicsRewritten)
+    return {
+      view,
+      degraded: 'the broker rewrites "." in Sparkplug topic names: hosts cannot read this node',
+    };
   const downMs = now - v.since;
   if (v.connected || !uplinkConnected || downMs <= SPARKPLUG_DOWN_GRACE_MS) return { view };
   return {

@@ -11,6 +11,8 @@ export interface SessionView {
   births: number;
   /** Waiting-clock ms since which `connected` has been what it is (the start, before any connect). */
   since: number;
+  /** The broker hands back Sparkplug topics with "." turned into "/" (RabbitMQ): hosts cannot read them. */
+  topicsRewritten: boolean;
 }
 
 /** Sparkplug's gauges on /metrics, read at scrape time. */

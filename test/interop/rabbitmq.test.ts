@@ -9,6 +9,7 @@ import { SnClient } from '../mqttsn/client.js';
 import { httpBase, startStatusGateway } from '../status/gateway.js';
 import { listen } from '../upstream/helpers.js';
 import { snPublish } from '../upstream/sn-device.js';
+import { decode } from '../sparkplug/decode.js';
 
 if (!rabbitmqInstalled())
   throw new Error('rabbitmq-server is not installed (apt-get install rabbitmq-server); .ci/run installs it');
@@ -167,6 +168,74 @@ availability: { enabled: false }
       await q2.close();
       await sub.close();
       await gw.stop();
+    }
+  }, 60_000);
+
+  it('Sparkplug B: RabbitMQ turns "spBv1.0" into "spBv1/0" in topic names; the node sees it in its own NBIRTH, says so once, and /health is degraded', async () => {
+    const port = await freeUdpPort();
+    const sub = await listen(rabbit!.url, 'spBv1.0/#', { qos: 1 });
+    const { gateway: gw, logs: gwLogs } = await startStatusGateway(`
+gateway: { id: rmqspb, state_dir: state }
+upstream: { url: "${rabbit!.url}", reconnect: { min: 100ms, max: 1s } }
+mqttsn:
+  enabled: true
+  listen: "127.0.0.1:${port}"
+  predefined_topics: { 1: plant/temp }
+sparkplug:
+  enabled: true
+  group_id: rmq
+  sources: [{ source: mqttsn, report: every_poll, metrics: [{ topic: plant/temp, name: temp, datatype: Double }] }]
+http: { enabled: false }
+availability: { enabled: false }
+`);
+    const dev = await SnClient.open(port);
+    let stopped = false;
+    try {
+      await waitFor(
+        () => (gw.observability!.health().sparkplug as { born?: boolean } | undefined)?.born === true,
+        'the node born on RabbitMQ (its own connection fell back to 3.1.1 too)',
+        30_000,
+      );
+      expect((await dev.connect('boiler')).returnCode).toBe(0);
+      for (const t of [20.5, 21, 21.5]) await snPublish(dev, 1, 0, 1, String(t));
+      // What a host subscribed to spBv1.0/# gets from RabbitMQ: the payloads whole, the topics rewritten.
+      const spb = () =>
+        sub.messages
+          .filter((m) => m.topic.startsWith('spBv1/0/'))
+          .map((m) => decode({ ...m, topic: m.topic.replace('spBv1/0/', 'spBv1.0/') }));
+      await waitFor(() => spb().filter((m) => m.verb === 'DDATA').length >= 3, 'three DDATA', 15_000);
+      expect(sub.messages.some((m) => m.topic.startsWith('spBv1.0/'))).toBe(false);
+      const msgs = spb();
+      expect(msgs[0]).toMatchObject({ topic: 'spBv1.0/rmq/NBIRTH/rmqspb', seq: 0 });
+      expect(msgs.filter((m) => m.verb === 'DDATA').map((m) => m.metrics[0]!.value)).toEqual([
+        20.5, 21, 21.5,
+      ]);
+      expect(msgs.map((m) => m.seq)).toEqual(msgs.map((_, i) => i));
+      // The gateway noticed (its own NBIRTH came back rewritten) and says what it means, once.
+      await waitFor(
+        () => gwLogs.some((l) => /the broker rewrites "\." in topic names/.test(String(l.msg))),
+        'the rewrite logged',
+      );
+      expect(
+        gwLogs.filter((l) => /the broker rewrites "\." in topic names/.test(String(l.msg))),
+      ).toHaveLength(1);
+      const h = gw.observability!.health();
+      expect(h.degraded).toEqual(
+        expect.arrayContaining([expect.stringMatching(/rewrites "\." in Sparkplug/)]),
+      );
+      const bdSeq = msgs[0]!.metrics.find((m) => m.name === 'bdSeq')!.num;
+      await gw.stop();
+      stopped = true;
+      await waitFor(() => spb().some((m) => m.verb === 'NDEATH'), 'NDEATH on a clean stop');
+      expect(
+        spb()
+          .find((m) => m.verb === 'NDEATH')!
+          .metrics.find((m) => m.name === 'bdSeq')!.num,
+      ).toBe(bdSeq);
+    } finally {
+      await dev.close();
+      await sub.close();
+      if (!stopped) await gw.stop();
     }
   }, 60_000);
 });

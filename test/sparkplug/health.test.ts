@@ -15,6 +15,7 @@ const view = (v: Partial<SessionView>): SessionView => ({
   bdSeq: 0,
   births: 0,
   since: 0,
+  topicsRewritten: false,
   ...v,
 });
 
@@ -32,6 +33,10 @@ describe('the Sparkplug connection in /health', () => {
     // A primary host offline is shown, not counted against the gateway.
     const hostAway = sparkplugHealth(view({ connected: true, hostOnline: false }), true, late);
     expect(hostAway).toEqual({ view: { connected: true, host_online: false, born: false, bd_seq: 0 } });
+    // A broker that rewrites "." in topic names (RabbitMQ): connected and born, and still useless.
+    const rewritten = sparkplugHealth(view({ connected: true, born: true, topicsRewritten: true }), true, 0);
+    expect(rewritten.degraded).toMatch(/rewrites "\." in Sparkplug topic names/);
+    expect(rewritten.view).toMatchObject({ topics_rewritten: true });
   });
 
   it('shows the session of a real gateway, and a connection the broker refuses while the uplink is up', async () => {
