@@ -3,6 +3,7 @@ import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 
 import type { UpstreamConfig } from './config.js';
 import { tlsOptions } from './tls.js';
 import { redactUrl } from './url.js';
+import { waitingNow } from '../../contracts/clock.js';
 
 /**
  * The operator's side of MQTT request/response (`fieldgate remote`), on MQTT.js: a short-lived
@@ -172,16 +173,19 @@ export class OperatorSession {
    */
   async retained(filter: string, quietMs: number, maxMs: number): Promise<Received[]> {
     const got: Received[] = [];
-    let last = Date.now();
+    let last = waitingNow();
     const stop = await this.watch(filter, (m) => {
       if (m.retain) {
         got.push(m);
-        last = Date.now();
+        last = waitingNow();
       }
     });
-    const start = Date.now();
+    const start = waitingNow();
     last = Math.max(last, start);
-    while ((Date.now() - last < quietMs || Date.now() - start < 2 * quietMs) && Date.now() - start < maxMs)
+    while (
+      (waitingNow() - last < quietMs || waitingNow() - start < 2 * quietMs) &&
+      waitingNow() - start < maxMs
+    )
       await new Promise((r) => setTimeout(r, 25));
     await stop();
     return got;

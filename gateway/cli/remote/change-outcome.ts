@@ -1,4 +1,5 @@
 import { EXIT } from './exit-codes.js';
+import { waitingNow } from '../../../contracts/clock.js';
 
 /** A message on the gateway's change topic (docs/remote-management.md, "Change states"). */
 export interface ChangeState {
@@ -14,7 +15,7 @@ export async function awaitOutcome(
   changes: ChangeState[],
   waitMs: number,
 ): Promise<number> {
-  const deadline = Date.now() + waitMs;
+  const deadline = waitingNow() + waitMs;
   let seen = 0;
   let last = 'pending';
   // Ctrl-C stops the waiting, not the change: say where its outcome will show.
@@ -24,7 +25,7 @@ export async function awaitOutcome(
   };
   process.once('SIGINT', interrupt);
   try {
-    while (Date.now() < deadline && !interrupted) {
+    while (waitingNow() < deadline && !interrupted) {
       for (; seen < changes.length; seen++) {
         const c = changes[seen]!;
         if (changeId !== undefined && c.change_id !== changeId) continue;

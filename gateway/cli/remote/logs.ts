@@ -1,6 +1,7 @@
 import type { Admin } from './admin.js';
 import { EXIT, exitForCode } from './exit-codes.js';
 import { NoAnswer } from '../../upstream/operator-session.js';
+import { waitingNow } from '../../../contracts/clock.js';
 
 export interface LogsOptions {
   lines: number;
@@ -94,7 +95,7 @@ export function formatEvent(e: LogEvent): string {
 }
 
 async function sleepUnless(ms: number, stop: () => boolean): Promise<void> {
-  const until = Date.now() + ms;
-  while (!stop() && Date.now() < until)
-    await new Promise((r) => setTimeout(r, Math.min(100, until - Date.now())));
+  const until = waitingNow() + ms;
+  while (!stop() && waitingNow() < until)
+    await new Promise((r) => setTimeout(r, Math.min(100, until - waitingNow())));
 }
