@@ -6,6 +6,14 @@ export class AdminTopics {
   constructor(prefix: string, gatewayId: string) {
     this.base = `${prefix}/${gatewayId}/admin`;
   }
+  /** Where an operator sends request `name`. */
+  request(name: string): string {
+    return `${this.base}/req/${name}`;
+  }
+  /** An answer topic an operator may name: under the reply prefix (`run` keeps runs apart). */
+  reply(run: string): string {
+    return `${this.replyPrefix}${run}`;
+  }
   /** What the gateway subscribes to, and nothing else. */
   get requests(): string {
     return `${this.base}/req/#`;

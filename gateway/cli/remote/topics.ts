@@ -1,24 +1,22 @@
-/** The admin topics the operator uses: `<prefix>/<gateway>/admin/…` (docs/remote-management.md). */
+import { AdminTopics } from '../../remote/topics.js';
 
-export function adminBase(prefix: string, gateway: string): string {
-  return `${prefix}/${gateway}/admin`;
-}
+/** The admin topics the operator uses: the gateway's own layout (gateway/remote/topics.ts). */
 
 export function requestTopic(prefix: string, gateway: string, request: string): string {
-  return `${adminBase(prefix, gateway)}/req/${request}`;
+  return new AdminTopics(prefix, gateway).request(request);
 }
 
 /** Answers for this CLI run: under the gateway's reply prefix, named for the run so runs do not mix. */
 export function replyTopic(prefix: string, gateway: string, run: string): string {
-  return `${adminBase(prefix, gateway)}/reply/${run}`;
+  return new AdminTopics(prefix, gateway).reply(run);
 }
 
 export function infoTopic(prefix: string, gateway: string): string {
-  return `${adminBase(prefix, gateway)}/info`;
+  return new AdminTopics(prefix, gateway).info;
 }
 
 export function changeTopic(prefix: string, gateway: string): string {
-  return `${adminBase(prefix, gateway)}/change`;
+  return new AdminTopics(prefix, gateway).change;
 }
 
 /** Every gateway's info: `<prefix>/+/admin/info`. */
