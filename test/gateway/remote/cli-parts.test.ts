@@ -33,6 +33,7 @@ describe('fieldgate remote: pure parts', () => {
       '+ j: 10',
     ]);
     expect(hasChanges(diffLines(before, before.replace(/\n/g, '\r\n')))).toBe(false);
+    expect(hasChanges(diffLines(before, before.slice(0, -1)))).toBe(false); // no final newline
   });
 
   it('falls back to remove-all/add-all past the size cap, and still says what changed', () => {
