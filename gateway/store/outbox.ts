@@ -140,8 +140,9 @@ export class SqliteOutbox implements Outbox, FlushHooks {
     private readonly logger: Logger,
   ) {
     this.totals = new OutboxTotals(db);
-    if (this.totals.open().counted)
-      logger.info('outbox totals counted at start (the last stop was not clean)');
+    // A new store has nothing to count: the line is for a restart after a crash or a power cut.
+    if (this.totals.open().counted && this.totals.rows > 0)
+      logger.info({ rows: this.totals.rows }, 'outbox totals counted at start (the last stop was not clean)');
     this.savepoint = db.transaction((batch: InsertBatch) => this.insertRows(batch));
     this.limiter = new LimitEnforcer(db, limits, this.totals);
     this.expireEvery = Math.min(1000, limits.max_age / 10);
